@@ -1,0 +1,38 @@
+import { z } from "zod";
+
+/**
+ * Events of a blueprint stream (`blueprint-<id>`). `config` is the implementation's own config,
+ * validated by the implementation's schema before it is appended; it holds references to secrets
+ * (an env var name, a file path), never the secrets.
+ */
+export const blueprintEventSchemas = {
+  BlueprintCreated: z.object({
+    blueprintId: z.string(),
+    name: z.string(),
+    kind: z.string(),
+    resourceType: z.string(),
+    config: z.record(z.string(), z.unknown()),
+    /** At most this many live resources; null means no limit. */
+    resourceLimit: z.number().int().positive().nullable(),
+  }),
+  BlueprintUpdated: z.object({
+    name: z.string().optional(),
+    config: z.record(z.string(), z.unknown()).optional(),
+    resourceLimit: z.number().int().positive().nullable().optional(),
+  }),
+  BlueprintDisabled: z.object({ reason: z.string().nullable() }),
+  BlueprintEnabled: z.object({}),
+} as const;
+
+export type BlueprintEventType = keyof typeof blueprintEventSchemas;
+export type BlueprintEventData<T extends BlueprintEventType> = z.infer<(typeof blueprintEventSchemas)[T]>;
+export type BlueprintEvent = {
+  [T in BlueprintEventType]: { type: T; data: BlueprintEventData<T> };
+}[BlueprintEventType];
+
+export const blueprintEventVersions: Record<BlueprintEventType, number> = {
+  BlueprintCreated: 1,
+  BlueprintUpdated: 1,
+  BlueprintDisabled: 1,
+  BlueprintEnabled: 1,
+};

@@ -1,0 +1,165 @@
+import type { AllocationCandidate } from "../../events/lease-events";
+import type { BlueprintView, LeaseView, ResourcePlan, ResourceView, Verdict } from "../blueprints/blueprint";
+
+/**
+ * The allocator's decision for one pending lease, after Drydock: usable blueprints -> lease a free
+ * resource -> build a new one if the blueprint's limit allows -> lease a shared resource -> reclaim
+ * an idle one -> wait. Pure: every blueprint answer and every count comes in with the view, so the
+ * same view always gives the same decision, and the decision says why each candidate was skipped.
+ */
+export interface BlueprintCandidate {
+  blueprint: BlueprintView;
+  /** canEverAllocate, evaluated by the caller. */
+  ever: Verdict;
+  /** planResource, evaluated by the caller: a plan, or why no resource can be built now. */
+  plan: ResourcePlan | Verdict;
+  /** Limit slots held by this blueprint's live resources. */
+  usedLimitSlots: readonly number[];
+}
+
+export interface ResourceCandidate {
+  resource: ResourceView;
+  acquire: Verdict;
+  supplemental: boolean;
+  /** Lease slots held on this resource. */
+  usedSlots: readonly number[];
+  /** Active with no live lease since this time (for reclaim). */
+  idleSince: Date | null;
+}
+
+export interface AllocationView {
+  lease: LeaseView & { blueprintIds: string[] | null };
+  blueprints: readonly BlueprintCandidate[];
+  resources: readonly ResourceCandidate[];
+  now: Date;
+  /** An active resource idle this long may be reclaimed for another lease. */
+  reclaimIdleMs: number;
+}
+
+export type AllocationDecision =
+  | { kind: "acquire"; resourceId: string; blueprintId: string; slot: number }
+  | { kind: "allocate"; blueprintId: string; limitSlot: number | null; plan: ResourcePlan }
+  | { kind: "reclaim"; resourceId: string; blueprintId: string }
+  | { kind: "wait"; reason: string }
+  | { kind: "break"; reason: string };
+
+export interface AllocationOutcome {
+  decision: AllocationDecision;
+  candidates: AllocationCandidate[];
+  summary: string;
+}
+
+export function lowestFree(used: readonly number[], size: number): number | null {
+  const taken = new Set(used);
+  for (let i = 0; i < size; i++) if (!taken.has(i)) return i;
+  return null;
+}
+
+function isPlan(p: ResourcePlan | Verdict): p is ResourcePlan {
+  return "leaseSlots" in p;
+}
+
+/** Least loaded first, then active before pending, then oldest id: spreads leases, no randomness. */
+function rankResources(a: ResourceCandidate, b: ResourceCandidate): number {
+  const load = a.resource.liveLeases / a.resource.leaseSlots - b.resource.liveLeases / b.resource.leaseSlots;
+  if (load !== 0) return load;
+  if (a.resource.status !== b.resource.status) return a.resource.status === "active" ? -1 : 1;
+  return a.resource.resourceId < b.resource.resourceId ? -1 : 1;
+}
+
+export function decideAllocation(view: AllocationView): AllocationOutcome {
+  const candidates: AllocationCandidate[] = [];
+  const skipBlueprint = (id: string, reason: string) => candidates.push({ kind: "blueprint", id, outcome: "skipped", reason });
+  const skipResource = (r: ResourceView, reason: string) =>
+    candidates.push({ kind: "resource", id: r.resourceId, blueprintId: r.blueprintId, outcome: "skipped", reason });
+  const done = (decision: AllocationDecision, summary: string): AllocationOutcome => ({ decision, candidates, summary });
+
+  // 1. Blueprints that could ever serve this lease.
+  const usable: BlueprintCandidate[] = [];
+  let disabled = 0;
+  for (const c of [...view.blueprints].sort((a, b) => (a.blueprint.blueprintId < b.blueprint.blueprintId ? -1 : 1))) {
+    const bp = c.blueprint;
+    if (view.lease.blueprintIds && !view.lease.blueprintIds.includes(bp.blueprintId)) skipBlueprint(bp.blueprintId, "not allowed for this lease");
+    else if (!c.ever.ok) skipBlueprint(bp.blueprintId, `can never serve this lease: ${c.ever.reason}`);
+    else if (!bp.enabled) {
+      disabled++;
+      skipBlueprint(bp.blueprintId, "disabled");
+    } else usable.push(c);
+  }
+  if (usable.length === 0) {
+    if (disabled > 0) return done({ kind: "wait", reason: `every usable ${view.lease.resourceType} blueprint is disabled` }, "waiting: blueprints disabled");
+    const reason = `no blueprint can ever provide a ${view.lease.resourceType} for this lease`;
+    return done({ kind: "break", reason }, reason);
+  }
+  const usableIds = new Set(usable.map((c) => c.blueprint.blueprintId));
+
+  // 2. Resources of those blueprints with a free slot that accept the lease.
+  const free: ResourceCandidate[] = [];
+  const shared: ResourceCandidate[] = [];
+  for (const rc of [...view.resources].sort(rankResources)) {
+    const r = rc.resource;
+    if (!usableIds.has(r.blueprintId)) continue;
+    if (r.status !== "active" && r.status !== "pending") skipResource(r, `is ${r.status}`);
+    else if (!rc.acquire.ok) skipResource(r, rc.acquire.reason);
+    else if (lowestFree(rc.usedSlots, r.leaseSlots) === null) skipResource(r, `all ${r.leaseSlots} slots in use`);
+    else if (r.liveLeases > 0 && rc.supplemental) shared.push(rc);
+    else free.push(rc);
+  }
+  const acquire = (rc: ResourceCandidate, why: string): AllocationOutcome => {
+    const slot = lowestFree(rc.usedSlots, rc.resource.leaseSlots)!;
+    candidates.push({ kind: "resource", id: rc.resource.resourceId, blueprintId: rc.resource.blueprintId, outcome: "chosen", reason: why });
+    for (const other of [...free, ...shared]) {
+      if (other !== rc) skipResource(other.resource, "another candidate ranked first");
+    }
+    return done(
+      { kind: "acquire", resourceId: rc.resource.resourceId, blueprintId: rc.resource.blueprintId, slot },
+      `acquire slot ${slot} of ${rc.resource.resourceId} (${why})`,
+    );
+  };
+
+  // 3. A free resource.
+  const firstFree = free[0];
+  if (firstFree) return acquire(firstFree, `free: ${firstFree.resource.liveLeases}/${firstFree.resource.leaseSlots} slots in use`);
+
+  // 4. Build a new resource where the limit allows.
+  const limits: string[] = [];
+  for (const c of usable) {
+    const bp = c.blueprint;
+    const limitSlot = bp.resourceLimit === null ? null : lowestFree(c.usedLimitSlots, bp.resourceLimit);
+    if (bp.resourceLimit !== null && limitSlot === null) {
+      limits.push(`${bp.name} at its limit of ${bp.resourceLimit}`);
+      skipBlueprint(bp.blueprintId, `at its limit of ${bp.resourceLimit} resources`);
+      continue;
+    }
+    if (!isPlan(c.plan)) {
+      limits.push(`${bp.name}: ${c.plan.ok ? "cannot build" : c.plan.reason}`);
+      skipBlueprint(bp.blueprintId, c.plan.ok ? "cannot build a resource now" : c.plan.reason);
+      continue;
+    }
+    candidates.push({ kind: "blueprint", id: bp.blueprintId, outcome: "chosen", reason: "builds a new resource" });
+    return done({ kind: "allocate", blueprintId: bp.blueprintId, limitSlot, plan: c.plan }, `build a new resource from ${bp.name}`);
+  }
+
+  // 5. Share a resource that already has leases.
+  const firstShared = shared[0];
+  if (firstShared) return acquire(firstShared, `shared: ${firstShared.resource.liveLeases}/${firstShared.resource.leaseSlots} slots in use`);
+
+  // 6. Reclaim an idle resource that does not fit this lease, to make room under the limit.
+  const idle = view.resources
+    .filter((rc) => usableIds.has(rc.resource.blueprintId) && rc.resource.status === "active" && rc.resource.liveLeases === 0)
+    .filter((rc) => rc.idleSince !== null && view.now.getTime() - rc.idleSince.getTime() >= view.reclaimIdleMs)
+    .sort((a, b) => a.idleSince!.getTime() - b.idleSince!.getTime());
+  const victim = idle[0];
+  if (victim) {
+    candidates.push({ kind: "resource", id: victim.resource.resourceId, blueprintId: victim.resource.blueprintId, outcome: "chosen", reason: "idle: reclaim it" });
+    return done(
+      { kind: "reclaim", resourceId: victim.resource.resourceId, blueprintId: victim.resource.blueprintId },
+      `reclaim idle resource ${victim.resource.resourceId}`,
+    );
+  }
+
+  // 7. Wait.
+  const busy = view.resources.filter((rc) => usableIds.has(rc.resource.blueprintId)).length;
+  const reason = [`${busy} matching resource${busy === 1 ? "" : "s"} busy or unsuitable`, ...limits].join("; ");
+  return done({ kind: "wait", reason }, `waiting: ${reason}`);
+}

@@ -1,0 +1,83 @@
+import type { Kysely } from "kysely";
+import { no, type LeaseView } from "../blueprints/blueprint";
+import type { BlueprintRegistry } from "../blueprints/blueprint-registry";
+import { blueprintViewOf, resourceViewOf } from "../blueprints/blueprint-views";
+import type { DrydockDatabase } from "../store/schema";
+import type { AllocationView, BlueprintCandidate, ResourceCandidate } from "./decide-allocation";
+import { slotNumberOf } from "./slot-keys";
+
+/**
+ * Reads the capacity view for one lease from the projections and asks each blueprint its pure
+ * questions, so decideAllocation can stay pure. The view may be stale by the time the decision is
+ * appended; the slot locks catch that, and the worker decides again.
+ */
+export async function loadAllocationView(
+  db: Kysely<DrydockDatabase>,
+  registry: BlueprintRegistry,
+  lease: LeaseView & { blueprintIds: string[] | null },
+  now: Date,
+  reclaimIdleMs: number,
+): Promise<AllocationView> {
+  const blueprintRows = await db.selectFrom("blueprints").selectAll().where("resource_type", "=", lease.resourceType).execute();
+  const known = blueprintRows.filter((row) => registry.has(row.kind));
+  const ids = known.map((b) => b.blueprint_id);
+  const resourceRows = ids.length
+    ? await db.selectFrom("resources").selectAll().where("blueprint_id", "in", ids).where("status", "in", ["pending", "active"]).execute()
+    : [];
+  const locks = ids.length
+    ? await db
+        .selectFrom("slot_locks")
+        .select("lock_key")
+        .where((eb) =>
+          eb.or([
+            ...ids.map((id) => eb("lock_key", "like", `blueprint:${id}:limit:%`)),
+            ...resourceRows.map((r) => eb("lock_key", "like", `resource:${r.resource_id}:slot:%`)),
+          ]),
+        )
+        .execute()
+    : [];
+  const slotsOf = (prefix: string) => locks.filter((l) => l.lock_key.startsWith(prefix)).map((l) => slotNumberOf(l.lock_key));
+
+  const blueprints: BlueprintCandidate[] = [];
+  const viewsById = new Map<string, ReturnType<typeof blueprintViewOf>>();
+  for (const row of known) {
+    const impl = registry.get(row.kind);
+    let view;
+    try {
+      view = blueprintViewOf(row, registry);
+    } catch (error) {
+      const reason = `its config is invalid: ${(error as Error).message}`;
+      blueprints.push({
+        blueprint: { blueprintId: row.blueprint_id, name: row.name, kind: row.kind, resourceType: row.resource_type, config: {}, resourceLimit: row.resource_limit, enabled: row.enabled, liveResources: row.live_resources },
+        ever: no(reason),
+        plan: no(reason),
+        usedLimitSlots: [],
+      });
+      continue;
+    }
+    viewsById.set(row.blueprint_id, view);
+    const existing = resourceRows.filter((r) => r.blueprint_id === row.blueprint_id).map(resourceViewOf);
+    blueprints.push({
+      blueprint: view,
+      ever: impl.canEverAllocate(view, lease),
+      plan: impl.planResource(view, lease, existing),
+      usedLimitSlots: slotsOf(`blueprint:${row.blueprint_id}:limit:`),
+    });
+  }
+
+  const resources: ResourceCandidate[] = [];
+  for (const row of resourceRows) {
+    const blueprint = viewsById.get(row.blueprint_id);
+    if (!blueprint) continue;
+    const impl = registry.get(blueprint.kind);
+    const resource = resourceViewOf(row);
+    resources.push({
+      resource,
+      acquire: impl.canAcquire(blueprint, resource, lease),
+      supplemental: impl.shouldAllocateSupplemental(blueprint, resource, lease),
+      usedSlots: slotsOf(`resource:${row.resource_id}:slot:`),
+      idleSince: row.idle_since ? new Date(row.idle_since) : null,
+    });
+  }
+  return { lease, blueprints, resources, now, reclaimIdleMs };
+}

@@ -1,0 +1,98 @@
+import type { CommandInterface } from "../interfaces/command-interface";
+import type { FilesystemInterface } from "../interfaces/filesystem-interface";
+
+/**
+ * The blueprint contract, after Drydock's. The predicates are pure (the allocator evaluates them
+ * over a capacity view); the effects do the I/O, and throw a TemporaryFailure or PermanentFailure
+ * (src/blueprints/failures.ts) so the worker knows whether to retry or break.
+ */
+export type Verdict = { ok: true } | { ok: false; reason: string };
+export const yes: Verdict = { ok: true };
+export const no = (reason: string): Verdict => ({ ok: false, reason });
+
+export interface LeaseView {
+  leaseId: string;
+  resourceType: string;
+  attributes: Record<string, unknown>;
+  owner: string;
+  ownerResourceId: string | null;
+}
+
+export interface ResourceView {
+  resourceId: string;
+  blueprintId: string;
+  resourceType: string;
+  status: string;
+  attributes: Record<string, unknown>;
+  leaseSlots: number;
+  liveLeases: number;
+}
+
+export interface BlueprintView<Config = Record<string, unknown>> {
+  blueprintId: string;
+  name: string;
+  kind: string;
+  resourceType: string;
+  config: Config;
+  resourceLimit: number | null;
+  enabled: boolean;
+  liveResources: number;
+}
+
+/** A lease a resource takes on another resource while it is built (a working copy's host). */
+export interface HeldLeaseRequest {
+  resourceType: string;
+  attributes: Record<string, unknown>;
+  blueprintIds: string[] | null;
+}
+
+/** What a new resource will be: decided purely, before any I/O. */
+export interface ResourcePlan {
+  attributes: Record<string, unknown>;
+  leaseSlots: number;
+  /** Slot locks the resource holds while it lives (e.g. one live resource per host). */
+  locks: string[];
+  heldLeases: HeldLeaseRequest[];
+}
+
+export interface LeaseInterfaces {
+  command: CommandInterface;
+  filesystem: FilesystemInterface;
+}
+
+/** What effects may use: the interfaces of leases the resource holds. */
+export interface BlueprintEffects {
+  heldLeaseInterfaces(resourceId: string): Promise<LeaseInterfaces[]>;
+}
+
+export interface BlueprintImplementation<Config = any> {
+  readonly kind: string;
+  readonly resourceType: string;
+  readonly description: string;
+  /** Validates raw config; throws ValidationError naming the field. Never keeps secrets themselves. */
+  parseConfig(raw: unknown): Config;
+  defaultResourceLimit(config: Config): number | null;
+
+  canEverAllocate(blueprint: BlueprintView<Config>, lease: LeaseView): Verdict;
+  /** Plans a new resource, or says why none can be built now (taking `existing` into account). */
+  planResource(blueprint: BlueprintView<Config>, lease: LeaseView, existing: readonly ResourceView[]): ResourcePlan | Verdict;
+  canAcquire(blueprint: BlueprintView<Config>, resource: ResourceView, lease: LeaseView): Verdict;
+  /** True: prefer building another resource to sharing one that already has leases. */
+  shouldAllocateSupplemental(blueprint: BlueprintView<Config>, resource: ResourceView, lease: LeaseView): boolean;
+
+  activateResource(blueprint: BlueprintView<Config>, resource: ResourceView, effects: BlueprintEffects): Promise<Record<string, unknown>>;
+  destroyResource(blueprint: BlueprintView<Config>, resource: ResourceView, effects: BlueprintEffects): Promise<void>;
+  activateLease(
+    blueprint: BlueprintView<Config>,
+    resource: ResourceView,
+    lease: LeaseView,
+    effects: BlueprintEffects,
+  ): Promise<{ workingDirectory: string | null }>;
+  destroyLease(blueprint: BlueprintView<Config>, resource: ResourceView, lease: LeaseView, effects: BlueprintEffects): Promise<void>;
+  interfaces(
+    blueprint: BlueprintView<Config>,
+    resource: ResourceView,
+    lease: LeaseView,
+    effects: BlueprintEffects,
+  ): Promise<LeaseInterfaces>;
+}

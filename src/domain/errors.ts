@@ -1,0 +1,94 @@
+/**
+ * Typed domain errors. Each has a stable code; the HTTP edge maps codes to statuses in one place
+ * (src/api/error-handler.ts). Nothing below the API knows about HTTP.
+ */
+export type DomainErrorCode =
+  | "validation_failed"
+  | "not_found"
+  | "transition_refused"
+  | "version_conflict"
+  | "capacity_conflict"
+  | "unsatisfiable"
+  | "path_outside_lease"
+  | "file_not_found"
+  | "interface_unavailable"
+  | "unauthorized"
+  | "forbidden"
+  | "payload_too_large"
+  | "rate_limited";
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: DomainErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends DomainError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super("validation_failed", message, details);
+  }
+}
+
+export class NotFoundError extends DomainError {
+  constructor(kind: string, id: string) {
+    super("not_found", `${kind} ${id} not found`, { kind, id });
+  }
+}
+
+/** A lifecycle machine refused the command; nothing was appended. */
+export class TransitionRefusedError extends DomainError {
+  constructor(kind: string, id: string, status: string, command: string) {
+    super("transition_refused", `cannot ${command} ${kind} ${id}: it is ${status}`, { kind, id, status, command });
+  }
+}
+
+/** append() found the stream at another version than expected. */
+export class VersionConflictError extends DomainError {
+  constructor(streamId: string, expected: number, actual: number | null) {
+    super("version_conflict", `stream ${streamId} is at version ${actual ?? "none"}, expected ${expected}`, {
+      streamId,
+      expected,
+      actual,
+    });
+  }
+}
+
+/** A slot lock (lease slot on a resource, resource slot on a blueprint) is already held. */
+export class CapacityConflictError extends DomainError {
+  constructor(locks: readonly string[]) {
+    super("capacity_conflict", `slot already taken: ${locks.join(", ")}`, { locks });
+  }
+}
+
+export class UnsatisfiableError extends DomainError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super("unsatisfiable", message, details);
+  }
+}
+
+export class PathOutsideLeaseError extends DomainError {
+  constructor(path: string, why: string) {
+    super("path_outside_lease", `path ${JSON.stringify(path)} is refused: ${why}`, { path });
+  }
+}
+
+export class FileNotFoundError extends DomainError {
+  constructor(path: string) {
+    super("file_not_found", `no such file: ${path}`, { path });
+  }
+}
+
+export class InterfaceUnavailableError extends DomainError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super("interface_unavailable", message, details);
+  }
+}
+
+export function assertNever(value: never, what = "value"): never {
+  throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);
+}

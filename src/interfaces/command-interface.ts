@@ -1,0 +1,40 @@
+/**
+ * The `command` interface of a lease: run an argv where the lease lives.
+ * Adapters: local (child_process) and SSH (ssh2). Both honour the same contract.
+ */
+export interface ExecOptions {
+  /** Working directory, relative to the lease's working directory (never outside it). */
+  cwd?: string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Bytes written to the process's stdin, then stdin is closed. */
+  stdin?: string | Uint8Array;
+  /** Kill the whole process tree after this many milliseconds. */
+  timeoutMs?: number;
+  /** Run argv[0] through `/bin/sh -c` (only when the blueprint allows shells). */
+  shell?: boolean;
+  /** Each of stdout and stderr is kept up to this many bytes; the rest is dropped and counted. */
+  maxOutputBytes?: number;
+}
+
+export interface ExecResult {
+  /** Exit code, or null when the process was ended by a signal. */
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  /** Total bytes the process wrote, including what was dropped. */
+  stdoutBytes: number;
+  stderrBytes: number;
+  timedOut: boolean;
+  durationMs: number;
+}
+
+export interface CommandInterface {
+  exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+}
+
+export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
+export const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;

@@ -1,0 +1,165 @@
+import { assign, setup } from "xstate";
+import type { LeaseEvent } from "../../events/lease-events";
+
+/**
+ * The lease lifecycle. Events are the lease stream's domain events with the time they were
+ * recorded (`at`, an ISO string), so the fold is pure: no clock, no ids, no I/O.
+ *
+ *   pending -> acquired -> active -> released | broken -> destroyed
+ *   pending -> released (cancelled), acquired -> pending (its resource died before activation)
+ */
+export type LeaseMachineEvent = LeaseEvent & { at: string };
+
+export type LeaseStatus = "new" | "pending" | "acquired" | "active" | "released" | "broken" | "destroyed";
+
+export interface LeaseContext {
+  leaseId: string;
+  resourceType: string;
+  attributes: Record<string, unknown>;
+  blueprintIds: string[] | null;
+  owner: string;
+  ownerResourceId: string | null;
+  expiresAt: string | null;
+  resourceId: string | null;
+  blueprintId: string | null;
+  /** Allocation attempts made so far, and temporary failures since the last step forward. */
+  attempts: number;
+  failures: number;
+  retryAt: string | null;
+  waitReason: string | null;
+  workingDirectory: string | null;
+  endReason: string | null;
+  requestedAt: string | null;
+  acquiredAt: string | null;
+  activatedAt: string | null;
+  endedAt: string | null;
+}
+
+export const initialLeaseContext: LeaseContext = {
+  leaseId: "",
+  resourceType: "",
+  attributes: {},
+  blueprintIds: null,
+  owner: "",
+  ownerResourceId: null,
+  expiresAt: null,
+  resourceId: null,
+  blueprintId: null,
+  attempts: 0,
+  failures: 0,
+  retryAt: null,
+  waitReason: null,
+  workingDirectory: null,
+  endReason: null,
+  requestedAt: null,
+  acquiredAt: null,
+  activatedAt: null,
+  endedAt: null,
+};
+
+type Of<T extends LeaseMachineEvent["type"]> = Extract<LeaseMachineEvent, { type: T }>;
+
+export const leaseMachine = setup({
+  types: { context: {} as LeaseContext, events: {} as LeaseMachineEvent },
+  actions: {
+    request: assign(({ event }) => {
+      const e = event as Of<"LeaseRequested">;
+      return {
+        leaseId: e.data.leaseId,
+        resourceType: e.data.resourceType,
+        attributes: e.data.attributes,
+        blueprintIds: e.data.blueprintIds,
+        owner: e.data.owner,
+        ownerResourceId: e.data.ownerResourceId,
+        expiresAt: e.data.expiresAt,
+        requestedAt: e.at,
+      };
+    }),
+    attempted: assign(({ context }) => ({ attempts: context.attempts + 1 })),
+    wait: assign(({ event }) => {
+      const e = event as Of<"LeaseWaiting">;
+      return { retryAt: e.data.retryAt, waitReason: e.data.reason };
+    }),
+    yielded: assign(({ context, event }) => {
+      const e = event as Of<"LeaseYielded">;
+      return { retryAt: e.data.retryAt, waitReason: e.data.reason, failures: context.failures + 1 };
+    }),
+    acquire: assign(({ event }) => {
+      const e = event as Of<"LeaseAcquired">;
+      return {
+        resourceId: e.data.resourceId,
+        blueprintId: e.data.blueprintId,
+        acquiredAt: e.at,
+        retryAt: null,
+        waitReason: null,
+        failures: 0,
+      };
+    }),
+    activate: assign(({ event }) => {
+      const e = event as Of<"LeaseActivated">;
+      return { workingDirectory: e.data.workingDirectory, activatedAt: e.at, retryAt: null, waitReason: null, failures: 0 };
+    }),
+    reacquire: assign(() => ({
+      resourceId: null,
+      blueprintId: null,
+      acquiredAt: null,
+      retryAt: null,
+      waitReason: null,
+      failures: 0,
+    })),
+    renew: assign(({ event }) => ({ expiresAt: (event as Of<"LeaseRenewed">).data.expiresAt })),
+    release: assign(({ event }) => {
+      const e = event as Of<"LeaseReleased">;
+      return { endReason: e.data.detail ? `${e.data.reason}: ${e.data.detail}` : e.data.reason, endedAt: e.at, retryAt: null, waitReason: null };
+    }),
+    break: assign(({ event }) => {
+      const e = event as Of<"LeaseBroken">;
+      return { endReason: e.data.reason, endedAt: e.at, retryAt: null, waitReason: null };
+    }),
+  },
+}).createMachine({
+  id: "lease",
+  initial: "new",
+  context: initialLeaseContext,
+  states: {
+    new: { on: { LeaseRequested: { target: "pending", actions: "request" } } },
+    pending: {
+      on: {
+        AllocationAttempted: { actions: "attempted" },
+        LeaseWaiting: { actions: "wait" },
+        LeaseYielded: { actions: "yielded" },
+        LeaseRenewed: { actions: "renew" },
+        LeaseAcquired: { target: "acquired", actions: "acquire" },
+        LeaseReleased: { target: "released", actions: "release" },
+        LeaseBroken: { target: "broken", actions: "break" },
+      },
+    },
+    acquired: {
+      on: {
+        // Waiting for the resource to activate: not a failure, so it does not count toward giving up.
+        LeaseWaiting: { actions: "wait" },
+        LeaseYielded: { actions: "yielded" },
+        LeaseRenewed: { actions: "renew" },
+        LeaseActivated: { target: "active", actions: "activate" },
+        LeaseReacquiring: { target: "pending", actions: "reacquire" },
+        LeaseReleased: { target: "released", actions: "release" },
+        LeaseBroken: { target: "broken", actions: "break" },
+      },
+    },
+    active: {
+      on: {
+        LeaseRenewed: { actions: "renew" },
+        LeaseReleased: { target: "released", actions: "release" },
+        LeaseBroken: { target: "broken", actions: "break" },
+      },
+    },
+    released: { on: { LeaseDestroyed: "destroyed" } },
+    broken: { on: { LeaseDestroyed: "destroyed" } },
+    destroyed: { type: "final" },
+  },
+});
+
+/** Live leases hold (or wait for) a slot; ended ones wait only for cleanup. */
+export function isLiveLeaseStatus(status: LeaseStatus): boolean {
+  return status === "pending" || status === "acquired" || status === "active";
+}

@@ -1,0 +1,103 @@
+import { assign, setup } from "xstate";
+import type { ResourceEvent } from "../../events/resource-events";
+
+/**
+ * The resource lifecycle: pending -> active -> released | broken -> destroyed.
+ * A pending resource can also be released or broken (its build failed or was cancelled).
+ */
+export type ResourceMachineEvent = ResourceEvent & { at: string };
+
+export type ResourceStatus = "new" | "pending" | "active" | "released" | "broken" | "destroyed";
+
+export interface ResourceContext {
+  resourceId: string;
+  blueprintId: string;
+  resourceType: string;
+  attributes: Record<string, unknown>;
+  leaseSlots: number;
+  forLeaseId: string | null;
+  failures: number;
+  retryAt: string | null;
+  endReason: string | null;
+  allocatedAt: string | null;
+  activatedAt: string | null;
+  endedAt: string | null;
+}
+
+export const initialResourceContext: ResourceContext = {
+  resourceId: "",
+  blueprintId: "",
+  resourceType: "",
+  attributes: {},
+  leaseSlots: 1,
+  forLeaseId: null,
+  failures: 0,
+  retryAt: null,
+  endReason: null,
+  allocatedAt: null,
+  activatedAt: null,
+  endedAt: null,
+};
+
+type Of<T extends ResourceMachineEvent["type"]> = Extract<ResourceMachineEvent, { type: T }>;
+
+export const resourceMachine = setup({
+  types: { context: {} as ResourceContext, events: {} as ResourceMachineEvent },
+  actions: {
+    allocate: assign(({ event }) => {
+      const e = event as Of<"ResourceAllocated">;
+      return {
+        resourceId: e.data.resourceId,
+        blueprintId: e.data.blueprintId,
+        resourceType: e.data.resourceType,
+        attributes: e.data.attributes,
+        leaseSlots: e.data.leaseSlots,
+        forLeaseId: e.data.forLeaseId,
+        allocatedAt: e.at,
+      };
+    }),
+    activate: assign(({ context, event }) => ({
+      attributes: { ...context.attributes, ...(event as Of<"ResourceActivated">).data.attributes },
+      activatedAt: event.at,
+      retryAt: null,
+      failures: 0,
+    })),
+    yielded: assign(({ context, event }) => ({
+      retryAt: (event as Of<"ResourceActivationYielded">).data.retryAt,
+      failures: context.failures + 1,
+    })),
+    end: assign(({ event }) => ({
+      endReason: (event as Of<"ResourceReleased" | "ResourceBroken">).data.reason,
+      endedAt: event.at,
+      retryAt: null,
+    })),
+  },
+}).createMachine({
+  id: "resource",
+  initial: "new",
+  context: initialResourceContext,
+  states: {
+    new: { on: { ResourceAllocated: { target: "pending", actions: "allocate" } } },
+    pending: {
+      on: {
+        ResourceActivationYielded: { actions: "yielded" },
+        ResourceActivated: { target: "active", actions: "activate" },
+        ResourceReleased: { target: "released", actions: "end" },
+        ResourceBroken: { target: "broken", actions: "end" },
+      },
+    },
+    active: {
+      on: {
+        ResourceReleased: { target: "released", actions: "end" },
+        ResourceBroken: { target: "broken", actions: "end" },
+      },
+    },
+    released: { on: { ResourceDestroyed: "destroyed" } },
+    broken: { on: { ResourceDestroyed: "destroyed" } },
+    destroyed: { type: "final" },
+  },
+});
+
+export function isLiveResourceStatus(status: ResourceStatus): boolean {
+  return status === "pending" || status === "active";
+}

@@ -1,0 +1,29 @@
+import type { Kysely } from "kysely";
+import type { RecordedEvent } from "../../events/envelope";
+import type { DrydockDatabase } from "./schema";
+
+export type Executor = Kysely<DrydockDatabase>;
+
+/** An event about to be stored: known stream and version, no global position yet. */
+export interface PendingEvent {
+  streamId: string;
+  streamVersion: number;
+  type: string;
+  data: unknown;
+  recordedAt: Date;
+}
+
+/**
+ * A read model updated inside the append transaction.
+ *
+ * `claim` runs before any event row of the transaction is inserted, and is where contended rows
+ * (slot locks) are taken and freed. Doing it before the events draw their global positions means
+ * that when two transactions contend for one slot, the one that waits also draws the later
+ * position; so replaying the log in position order frees and takes slots in the order they
+ * really happened, and a rebuild reproduces the live tables.
+ */
+export interface InlineProjection {
+  readonly name: string;
+  claim?(db: Executor, event: PendingEvent): Promise<void>;
+  apply(db: Executor, event: RecordedEvent): Promise<void>;
+}

@@ -1,0 +1,114 @@
+import type { ColumnType, Generated } from "kysely";
+
+/** Kysely's view of the tables. SQL lives in numbered migrations (src/store/migrations). */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Json<T = unknown> = ColumnType<T, string, string>;
+
+export interface StreamsTable {
+  stream_id: string;
+  stream_type: string;
+  version: number;
+  updated_at: Timestamp;
+}
+
+export interface EventsTable {
+  /** int8; both drivers return it as a number (see database.ts). */
+  global_position: Generated<number>;
+  transaction_id: Generated<string>;
+  event_id: string;
+  stream_id: string;
+  stream_version: number;
+  event_type: string;
+  schema_version: number;
+  data: Json;
+  metadata: Json;
+  recorded_at: Timestamp;
+}
+
+export interface BlueprintsTable {
+  blueprint_id: string;
+  name: string;
+  kind: string;
+  resource_type: string;
+  config: Json<Record<string, unknown>>;
+  resource_limit: number | null;
+  enabled: boolean;
+  live_resources: number;
+  version: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ResourcesTable {
+  resource_id: string;
+  blueprint_id: string;
+  resource_type: string;
+  status: string;
+  attributes: Json<Record<string, unknown>>;
+  lease_slots: number;
+  live_leases: number;
+  for_lease_id: string | null;
+  end_reason: string | null;
+  retry_at: Timestamp | null;
+  failures: number;
+  allocated_at: Timestamp;
+  activated_at: Timestamp | null;
+  ended_at: Timestamp | null;
+  /** When the last live lease on it ended (or it activated): the idle clock for reclaim. */
+  idle_since: Timestamp | null;
+  version: number;
+  updated_at: Timestamp;
+}
+
+export interface LeasesTable {
+  lease_id: string;
+  resource_type: string;
+  status: string;
+  owner: string;
+  owner_resource_id: string | null;
+  attributes: Json<Record<string, unknown>>;
+  blueprint_ids: Json<string[] | null>;
+  resource_id: string | null;
+  blueprint_id: string | null;
+  slot: number | null;
+  expires_at: Timestamp | null;
+  retry_at: Timestamp | null;
+  wait_reason: string | null;
+  attempts: number;
+  failures: number;
+  working_directory: string | null;
+  end_reason: string | null;
+  requested_at: Timestamp;
+  acquired_at: Timestamp | null;
+  activated_at: Timestamp | null;
+  ended_at: Timestamp | null;
+  version: number;
+  updated_at: Timestamp;
+}
+
+export interface SlotLocksTable {
+  lock_key: string;
+  owner_stream_id: string;
+}
+
+export interface WorkItemsTable {
+  stream_id: string;
+  kind: string;
+  run_at: Timestamp;
+  claimed_by: string | null;
+  claimed_until: Timestamp | null;
+}
+
+export interface DrydockDatabase {
+  streams: StreamsTable;
+  events: EventsTable;
+  blueprints: BlueprintsTable;
+  resources: ResourcesTable;
+  leases: LeasesTable;
+  slot_locks: SlotLocksTable;
+  work_items: WorkItemsTable;
+}
+
+/** The tables that are pure projections of the log (rebuildable), in rebuild order. */
+export const projectionTables = ["blueprints", "resources", "leases", "slot_locks", "work_items"] as const;
+export type ProjectionTable = (typeof projectionTables)[number];
