@@ -22,12 +22,10 @@ let database: TestDatabase;
 let store: PostgresEventStore;
 
 beforeAll(async () => {
-  database = await createTestDatabase({ poolSize: 20 });
+  database = await createTestDatabase({ poolSize: 20 }); // the concurrency cases run 20-30 transactions at once
   store = storeWith();
 });
-afterAll(async () => {
-  await database?.close();
-});
+afterAll(() => database?.close());
 
 const storeWith = (...projections: InlineProjection[]) => new PostgresEventStore(database.db, projections, clock);
 const newStream = (label = "bp") => `blueprint-${label}-${randomUUID().slice(0, 8)}`;
@@ -40,16 +38,10 @@ const disabled: NewEvent = { type: "BlueprintDisabled", data: { reason: "mainten
 const enabled: NewEvent = { type: "BlueprintEnabled", data: {} };
 
 async function countEvents(): Promise<number> {
-  const row = await database.db.selectFrom("events").select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow();
-  return Number(row.n);
+  return Number((await database.db.selectFrom("events").select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow()).n);
 }
 
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-}
+const caught = (promise: Promise<unknown>): Promise<unknown> => promise.then(() => undefined, (err: unknown) => err);
 
 async function expectConflict(promise: Promise<unknown>, expected: number, actual: number | null): Promise<void> {
   const err = await caught(promise);

@@ -1,0 +1,74 @@
+import { parseStreamId, streamIdOf } from "../../events/envelope";
+import { assertNever } from "../domain/errors";
+import { activateLease } from "./steps/activate-lease";
+import { activateResource } from "./steps/activate-resource";
+import { allocateLease } from "./steps/allocate-lease";
+import { destroyLease } from "./steps/destroy-lease";
+import { destroyResource } from "./steps/destroy-resource";
+import { loadLease, loadResource } from "./steps/load-state";
+import { workerMetadata, type WorkerContext } from "./worker-context";
+
+/**
+ * Runs the next step for one stream. The step is chosen from the stream's folded state, not
+ * from the work item's kind, so a stale item can never run a step the machine would refuse.
+ */
+export async function runWorkItem(ctx: WorkerContext, streamId: string): Promise<void> {
+  const { type, id } = parseStreamId(streamId);
+  switch (type) {
+    case "lease":
+      return runLeaseStep(ctx, id);
+    case "resource":
+      return runResourceStep(ctx, id);
+    case "blueprint":
+      return;
+    default:
+      assertNever(type, "stream type");
+  }
+}
+
+async function runLeaseStep(ctx: WorkerContext, leaseId: string): Promise<void> {
+  const lease = await loadLease(ctx, leaseId);
+  const now = ctx.clock.now();
+  const live = lease.status === "pending" || lease.status === "acquired" || lease.status === "active";
+  if (live && lease.context.expiresAt && new Date(lease.context.expiresAt) <= now) {
+    await ctx.store.append(
+      streamIdOf("lease", leaseId),
+      lease.version,
+      [{ type: "LeaseReleased", data: { reason: "expired", detail: `its TTL ended at ${lease.context.expiresAt}` } }],
+      workerMetadata(ctx, leaseId),
+    );
+    return;
+  }
+  switch (lease.status) {
+    case "pending":
+      return allocateLease(ctx, lease);
+    case "acquired":
+      return activateLease(ctx, lease);
+    case "released":
+    case "broken":
+      return destroyLease(ctx, lease);
+    case "active":
+    case "new":
+    case "destroyed":
+      return;
+    default:
+      assertNever(lease.status, "lease status");
+  }
+}
+
+async function runResourceStep(ctx: WorkerContext, resourceId: string): Promise<void> {
+  const resource = await loadResource(ctx, resourceId);
+  switch (resource.status) {
+    case "pending":
+      return activateResource(ctx, resource);
+    case "released":
+    case "broken":
+      return destroyResource(ctx, resource);
+    case "active":
+    case "new":
+    case "destroyed":
+      return;
+    default:
+      assertNever(resource.status, "resource status");
+  }
+}

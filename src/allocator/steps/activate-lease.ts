@@ -1,0 +1,48 @@
+import { streamIdOf } from "../../../events/envelope";
+import { leaseViewOf, resourceViewOf, blueprintViewOf } from "../../blueprints/blueprint-views";
+import type { LeaseState } from "../../machines/fold";
+import { failureOutcome } from "./record-failure";
+import { workerMetadata, type WorkerContext } from "../worker-context";
+
+/** How long an acquired lease waits for its pending resource before looking again unwoken. */
+const RESOURCE_WAIT_MS = 30_000;
+
+/**
+ * An acquired lease becomes active once its resource is active and the blueprint has set it up.
+ * If the resource ended first, the lease goes back to pending and lands elsewhere.
+ */
+export async function activateLease(ctx: WorkerContext, lease: LeaseState): Promise<void> {
+  const c = lease.context;
+  const stream = streamIdOf("lease", c.leaseId);
+  const meta = workerMetadata(ctx, c.leaseId);
+  const resource = await ctx.db.selectFrom("resources").selectAll().where("resource_id", "=", c.resourceId!).executeTakeFirstOrThrow();
+
+  if (resource.status === "pending") {
+    const retry = new Date(ctx.clock.now().getTime() + RESOURCE_WAIT_MS).toISOString();
+    await ctx.store.append(stream, lease.version, [{ type: "LeaseWaiting", data: { reason: `waiting for resource ${resource.resource_id} to activate`, retryAt: retry, blueprintIds: [resource.blueprint_id] } }], meta);
+    return;
+  }
+  if (resource.status !== "active") {
+    await ctx.store.append(stream, lease.version, [{ type: "LeaseReacquiring", data: { resourceId: resource.resource_id, reason: `resource ${resource.resource_id} is ${resource.status}${resource.end_reason ? `: ${resource.end_reason}` : ""}` } }], meta);
+    return;
+  }
+
+  const blueprint = await ctx.db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", resource.blueprint_id).executeTakeFirstOrThrow();
+  const impl = ctx.registry.get(blueprint.kind);
+  const leaseRow = await ctx.db.selectFrom("leases").selectAll().where("lease_id", "=", c.leaseId).executeTakeFirstOrThrow();
+  try {
+    const { workingDirectory } = await impl.activateLease(blueprintViewOf(blueprint, ctx.registry), resourceViewOf(resource), leaseViewOf(leaseRow), ctx.effects);
+    await ctx.store.append(stream, lease.version, [{ type: "LeaseActivated", data: { workingDirectory } }], meta);
+  } catch (error) {
+    const { failure, retryAt } = failureOutcome(ctx, error, c.failures);
+    const summary = { code: failure.code, message: failure.message };
+    await ctx.store.append(
+      stream,
+      lease.version,
+      failure.kind === "permanent"
+        ? [{ type: "LeaseBroken", data: { reason: `activation failed: ${failure.message}`, error: summary } }]
+        : [{ type: "LeaseYielded", data: { reason: `activation failed, will retry: ${failure.message}`, retryAt, attempt: c.failures + 1, error: summary } }],
+      meta,
+    );
+  }
+}

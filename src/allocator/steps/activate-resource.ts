@@ -1,0 +1,48 @@
+import { streamIdOf } from "../../../events/envelope";
+import { blueprintViewOf, resourceViewOf } from "../../blueprints/blueprint-views";
+import type { ResourceState } from "../../machines/fold";
+import { failureOutcome } from "./record-failure";
+import { workerMetadata, type WorkerContext } from "../worker-context";
+
+/** How long a resource waits for its held leases before looking again unwoken. */
+const HELD_LEASE_WAIT_MS = 60_000;
+
+/**
+ * A pending resource becomes active once every lease it holds is active and the blueprint has
+ * built it. A held lease that ended breaks the resource: it cannot be built without it.
+ */
+export async function activateResource(ctx: WorkerContext, resource: ResourceState): Promise<void> {
+  const c = resource.context;
+  const stream = streamIdOf("resource", c.resourceId);
+  const meta = workerMetadata(ctx, c.forLeaseId ?? c.resourceId);
+
+  const held = await ctx.db.selectFrom("leases").select(["lease_id", "status", "end_reason"]).where("owner_resource_id", "=", c.resourceId).execute();
+  const ended = held.find((l) => l.status !== "pending" && l.status !== "acquired" && l.status !== "active");
+  if (ended) {
+    await ctx.store.append(stream, resource.version, [{ type: "ResourceBroken", data: { reason: `its lease ${ended.lease_id} is ${ended.status}: ${ended.end_reason ?? ""}`.trim(), error: null } }], meta);
+    return;
+  }
+  const waiting = held.filter((l) => l.status !== "active");
+  if (waiting.length > 0) {
+    const retryAt = new Date(ctx.clock.now().getTime() + HELD_LEASE_WAIT_MS).toISOString();
+    await ctx.store.append(stream, resource.version, [{ type: "ResourceActivationYielded", data: { reason: `waiting for its lease ${waiting.map((l) => l.lease_id).join(", ")} to activate`, retryAt, attempt: Math.max(1, c.failures) } }], meta);
+    return;
+  }
+
+  const row = await ctx.db.selectFrom("resources").selectAll().where("resource_id", "=", c.resourceId).executeTakeFirstOrThrow();
+  const blueprint = await ctx.db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", c.blueprintId).executeTakeFirstOrThrow();
+  try {
+    const attributes = await ctx.registry.get(blueprint.kind).activateResource(blueprintViewOf(blueprint, ctx.registry), resourceViewOf(row), ctx.effects);
+    await ctx.store.append(stream, resource.version, [{ type: "ResourceActivated", data: { attributes } }], meta);
+  } catch (error) {
+    const { failure, retryAt } = failureOutcome(ctx, error, c.failures);
+    await ctx.store.append(
+      stream,
+      resource.version,
+      failure.kind === "permanent"
+        ? [{ type: "ResourceBroken", data: { reason: `activation failed: ${failure.message}`, error: { code: failure.code, message: failure.message } } }]
+        : [{ type: "ResourceActivationYielded", data: { reason: `activation failed, will retry: ${failure.message}`, retryAt, attempt: c.failures + 1 } }],
+      meta,
+    );
+  }
+}

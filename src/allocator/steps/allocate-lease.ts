@@ -1,0 +1,162 @@
+import type { NewEvent } from "../../../events/envelope";
+import { streamIdOf } from "../../../events/envelope";
+import type { StreamAppend } from "../../store/event-store";
+import { CapacityConflictError, VersionConflictError } from "../../domain/errors";
+import type { LeaseState } from "../../machines/fold";
+import { retryAt } from "../backoff";
+import { decideAllocation } from "../decide-allocation";
+import { loadAllocationView } from "../load-allocation-view";
+import { leaseSlotKey, limitSlotKey } from "../slot-keys";
+import { workerMetadata, type WorkerContext } from "../worker-context";
+
+/** Waiting leases retry at least this often even when nothing wakes them. */
+const WAIT_BACKOFF = { baseMs: 1000, maxMs: 60_000 };
+/** Lost races for a slot before the lease yields instead of deciding again at once. */
+const MAX_ROUNDS = 4;
+
+/**
+ * One allocation pass for a pending lease: decide over the capacity view, then append the
+ * decision with the lease's expected version. A lost race for a slot (another allocator took it
+ * first) rolls the whole append back; the pass then decides again over a fresh view.
+ */
+export async function allocateLease(ctx: WorkerContext, lease: LeaseState): Promise<void> {
+  const c = lease.context;
+  const meta = workerMetadata(ctx, c.leaseId);
+  const leaseStream = streamIdOf("lease", c.leaseId);
+  const leaseView = {
+    leaseId: c.leaseId,
+    resourceType: c.resourceType,
+    attributes: c.attributes,
+    owner: c.owner,
+    ownerResourceId: c.ownerResourceId,
+    blueprintIds: c.blueprintIds,
+  };
+  const losses: string[] = [];
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const now = ctx.clock.now();
+    const outcome = decideAllocation(await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs));
+    const attempted: NewEvent = {
+      type: "AllocationAttempted",
+      data: { attempt: c.attempts + 1, decision: outcome.decision.kind, candidates: outcome.candidates, summary: outcome.summary },
+    };
+    const d = outcome.decision;
+    try {
+      switch (d.kind) {
+        case "acquire":
+          await ctx.store.append(
+            leaseStream,
+            lease.version,
+            [attempted, { type: "LeaseAcquired", data: { resourceId: d.resourceId, blueprintId: d.blueprintId, slot: d.slot, locks: [leaseSlotKey(d.resourceId, d.slot)] } }],
+            meta,
+          );
+          return;
+        case "allocate": {
+          const resourceId = ctx.ids.next("resource");
+          const appends: StreamAppend[] = [
+            {
+              streamId: streamIdOf("resource", resourceId),
+              expectedVersion: 0,
+              events: [
+                {
+                  type: "ResourceAllocated",
+                  data: {
+                    resourceId,
+                    blueprintId: d.blueprintId,
+                    resourceType: c.resourceType,
+                    attributes: d.plan.attributes,
+                    leaseSlots: d.plan.leaseSlots,
+                    locks: [...d.plan.locks, ...(d.limitSlot === null ? [] : [limitSlotKey(d.blueprintId, d.limitSlot)])],
+                    forLeaseId: c.leaseId,
+                  },
+                },
+              ],
+            },
+            // The lease takes the first slot of the resource it caused to be built, so nobody else
+            // can take it, and the building capacity already counts against the limit.
+            {
+              streamId: leaseStream,
+              expectedVersion: lease.version,
+              events: [attempted, { type: "LeaseAcquired", data: { resourceId, blueprintId: d.blueprintId, slot: 0, locks: [leaseSlotKey(resourceId, 0)] } }],
+            },
+            ...d.plan.heldLeases.map((held): StreamAppend => {
+              const heldId = ctx.ids.next("lease");
+              return {
+                streamId: streamIdOf("lease", heldId),
+                expectedVersion: 0,
+                events: [
+                  {
+                    type: "LeaseRequested",
+                    data: {
+                      leaseId: heldId,
+                      resourceType: held.resourceType,
+                      attributes: held.attributes,
+                      blueprintIds: held.blueprintIds,
+                      owner: `resource:${resourceId}`,
+                      ownerResourceId: resourceId,
+                      ttlSeconds: null,
+                      expiresAt: null,
+                    },
+                  },
+                ],
+              };
+            }),
+          ];
+          await ctx.store.appendMany(appends, meta);
+          return;
+        }
+        case "reclaim": {
+          const row = await ctx.db.selectFrom("resources").select("version").where("resource_id", "=", d.resourceId).executeTakeFirstOrThrow();
+          await ctx.store.appendMany(
+            [
+              { streamId: streamIdOf("resource", d.resourceId), expectedVersion: row.version, events: [{ type: "ResourceReleased", data: { reason: `reclaimed for lease ${c.leaseId}` } }] },
+              {
+                streamId: leaseStream,
+                expectedVersion: lease.version,
+                events: [
+                  attempted,
+                  { type: "LeaseWaiting", data: { reason: `waiting for reclaimed resource ${d.resourceId} to be destroyed`, retryAt: retryAt(now, 1, ctx.random(), WAIT_BACKOFF).toISOString(), blueprintIds: [d.blueprintId] } },
+                ],
+              },
+            ],
+            meta,
+          );
+          return;
+        }
+        case "wait": {
+          const usable = outcome.candidates.filter((x) => x.kind === "blueprint" && x.outcome !== "skipped").map((x) => x.id);
+          await ctx.store.append(
+            leaseStream,
+            lease.version,
+            [attempted, { type: "LeaseWaiting", data: { reason: d.reason, retryAt: retryAt(now, c.attempts + 1, ctx.random(), WAIT_BACKOFF).toISOString(), blueprintIds: usable } }],
+            meta,
+          );
+          return;
+        }
+        case "break":
+          await ctx.store.append(leaseStream, lease.version, [attempted, { type: "LeaseBroken", data: { reason: d.reason, error: null } }], meta);
+          return;
+      }
+    } catch (error) {
+      // Another allocator took the slot, or the resource moved: decide again over a fresh view.
+      if (error instanceof CapacityConflictError) losses.push(error.message);
+      else if (error instanceof VersionConflictError && error.details?.streamId !== leaseStream) losses.push(error.message);
+      else throw error;
+    }
+  }
+  await ctx.store.append(
+    leaseStream,
+    lease.version,
+    [
+      {
+        type: "LeaseYielded",
+        data: {
+          reason: `lost the race for a slot ${losses.length} times`,
+          retryAt: retryAt(ctx.clock.now(), c.failures + 1, ctx.random(), { baseMs: 100, maxMs: 5000 }).toISOString(),
+          attempt: c.failures + 1,
+          error: { code: "capacity_conflict", message: losses.at(-1) ?? "" },
+        },
+      },
+    ],
+    meta,
+  );
+}

@@ -1,0 +1,54 @@
+import { streamIdOf } from "../../../events/envelope";
+import { blueprintViewOf, resourceViewOf } from "../../blueprints/blueprint-views";
+import { VersionConflictError } from "../../domain/errors";
+import type { ResourceState } from "../../machines/fold";
+import { workerMetadata, type WorkerContext } from "../worker-context";
+
+/**
+ * A released or broken resource: its leases are let go first (acquired ones go back to pending
+ * and land elsewhere; active ones are released with the reason), then the blueprint tears it
+ * down, then the leases it held are released. Drydock left active leases on a dead resource; we
+ * do not.
+ */
+export async function destroyResource(ctx: WorkerContext, resource: ResourceState): Promise<void> {
+  const c = resource.context;
+  const meta = workerMetadata(ctx, c.forLeaseId ?? c.resourceId);
+  const why = `resource ${c.resourceId} ${resource.status}${c.endReason ? `: ${c.endReason}` : ""}`;
+
+  const onIt = await ctx.db.selectFrom("leases").select(["lease_id", "status", "version"]).where("resource_id", "=", c.resourceId).where("status", "in", ["acquired", "active"]).execute();
+  for (const lease of onIt) {
+    await ignoreConflict(
+      ctx.store.append(
+        streamIdOf("lease", lease.lease_id),
+        lease.version,
+        lease.status === "acquired"
+          ? [{ type: "LeaseReacquiring", data: { resourceId: c.resourceId, reason: why } }]
+          : [{ type: "LeaseReleased", data: { reason: "resource-ended", detail: why } }],
+        meta,
+      ),
+    );
+  }
+
+  const row = await ctx.db.selectFrom("resources").selectAll().where("resource_id", "=", c.resourceId).executeTakeFirstOrThrow();
+  const blueprint = await ctx.db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", c.blueprintId).executeTakeFirstOrThrow();
+  // A failed teardown throws: the worker retries the step after its claim times out.
+  // TODO: give up after a bound and record the leak for the operator (leak reaper issue).
+  await ctx.registry.get(blueprint.kind).destroyResource(blueprintViewOf(blueprint, ctx.registry), resourceViewOf(row), ctx.effects);
+  await ctx.store.append(streamIdOf("resource", c.resourceId), resource.version, [{ type: "ResourceDestroyed", data: {} }], meta);
+
+  const held = await ctx.db.selectFrom("leases").select(["lease_id", "version"]).where("owner_resource_id", "=", c.resourceId).where("status", "in", ["pending", "acquired", "active"]).execute();
+  for (const lease of held) {
+    await ignoreConflict(
+      ctx.store.append(streamIdOf("lease", lease.lease_id), lease.version, [{ type: "LeaseReleased", data: { reason: "owner-ended", detail: why } }], meta),
+    );
+  }
+}
+
+/** The lease moved meanwhile (released by its client, say); its own worker step takes it on. */
+async function ignoreConflict(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (error) {
+    if (!(error instanceof VersionConflictError)) throw error;
+  }
+}

@@ -1,0 +1,41 @@
+import type { Kysely } from "kysely";
+import { DomainError, NotFoundError, TransitionRefusedError } from "../domain/errors";
+import type { DrydockDatabase } from "../store/schema";
+import type { BlueprintEffects, LeaseInterfaces } from "./blueprint";
+import type { BlueprintRegistry } from "./blueprint-registry";
+import { blueprintViewOf, leaseViewOf, resourceViewOf } from "./blueprint-views";
+
+/**
+ * Finds the interfaces of an active lease through its resource's blueprint. A resource that
+ * holds leases (a working copy on a host) reaches its held leases' interfaces the same way.
+ */
+export class LeaseInterfaceResolver implements BlueprintEffects {
+  constructor(
+    private readonly db: Kysely<DrydockDatabase>,
+    private readonly registry: BlueprintRegistry,
+  ) {}
+
+  async forLease(leaseId: string): Promise<LeaseInterfaces> {
+    const lease = await this.db.selectFrom("leases").selectAll().where("lease_id", "=", leaseId).executeTakeFirst();
+    if (!lease) throw new NotFoundError("lease", leaseId);
+    if (lease.status !== "active" || !lease.resource_id) throw new TransitionRefusedError("lease", leaseId, lease.status, "use");
+    const resource = await this.db.selectFrom("resources").selectAll().where("resource_id", "=", lease.resource_id).executeTakeFirstOrThrow();
+    const blueprint = await this.db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", resource.blueprint_id).executeTakeFirstOrThrow();
+    const impl = this.registry.get(blueprint.kind);
+    return impl.interfaces(blueprintViewOf(blueprint, this.registry), resourceViewOf(resource), leaseViewOf(lease), this);
+  }
+
+  async heldLeaseInterfaces(resourceId: string): Promise<LeaseInterfaces[]> {
+    const held = await this.db
+      .selectFrom("leases")
+      .select(["lease_id", "status"])
+      .where("owner_resource_id", "=", resourceId)
+      .orderBy("lease_id")
+      .execute();
+    const inactive = held.find((l) => l.status !== "active");
+    if (inactive) {
+      throw new DomainError("interface_unavailable", `held lease ${inactive.lease_id} is ${inactive.status}`, { leaseId: inactive.lease_id });
+    }
+    return Promise.all(held.map((l) => this.forLease(l.lease_id)));
+  }
+}

@@ -1,0 +1,97 @@
+import { streamIdOf } from "../../events/envelope";
+import { blueprintViewOf } from "../blueprints/blueprint-views";
+import { UnsatisfiableError, ValidationError } from "../domain/errors";
+import { leaseFolder } from "../machines/fold";
+import { commandOnStream, type Actor, type CommandContext } from "./command-context";
+
+export interface LeaseRequest {
+  resourceType: string;
+  attributes?: Record<string, unknown>;
+  ttlSeconds?: number | null;
+  blueprintIds?: string[] | null;
+}
+
+/** Longest TTL a lease may ask for: 30 days. */
+export const MAX_TTL_SECONDS = 30 * 24 * 3600;
+
+/**
+ * Requests a lease. A request no blueprint could ever satisfy (unknown type, no allowed blueprint
+ * of that type, attributes no blueprint offers) is refused here, with nothing appended, rather
+ * than accepted and broken later.
+ */
+export async function requestLease(ctx: CommandContext, request: LeaseRequest, owner: string, actor: Actor): Promise<string> {
+  const attributes = request.attributes ?? {};
+  const blueprintIds = request.blueprintIds && request.blueprintIds.length > 0 ? [...new Set(request.blueprintIds)] : null;
+  const ttl = request.ttlSeconds ?? null;
+  if (ttl !== null && (ttl < 1 || ttl > MAX_TTL_SECONDS)) {
+    throw new ValidationError(`ttlSeconds: must be between 1 and ${MAX_TTL_SECONDS}`, { field: "ttlSeconds" });
+  }
+  const rows = await ctx.db.selectFrom("blueprints").selectAll().where("resource_type", "=", request.resourceType).execute();
+  if (rows.length === 0) {
+    const types = await ctx.db.selectFrom("blueprints").select("resource_type").distinct().execute();
+    throw new UnsatisfiableError(`no blueprint provides resources of type ${JSON.stringify(request.resourceType)}`, {
+      field: "resourceType",
+      knownTypes: types.map((t) => t.resource_type).sort(),
+    });
+  }
+  if (blueprintIds) {
+    const unknown = blueprintIds.filter((id) => !rows.some((r) => r.blueprint_id === id));
+    if (unknown.length > 0) {
+      throw new UnsatisfiableError(`blueprintIds: ${unknown.join(", ")} ${unknown.length === 1 ? "is not a blueprint" : "are not blueprints"} of type ${request.resourceType}`, { field: "blueprintIds", unknown });
+    }
+  }
+  const leaseView = { leaseId: "", resourceType: request.resourceType, attributes, owner, ownerResourceId: null };
+  const verdicts = rows
+    .filter((r) => !blueprintIds || blueprintIds.includes(r.blueprint_id))
+    .filter((r) => ctx.registry.has(r.kind))
+    .map((r) => {
+      try {
+        return { id: r.blueprint_id, verdict: ctx.registry.get(r.kind).canEverAllocate(blueprintViewOf(r, ctx.registry), leaseView) };
+      } catch (error) {
+        return { id: r.blueprint_id, verdict: { ok: false as const, reason: (error as Error).message } };
+      }
+    });
+  if (!verdicts.some((v) => v.verdict.ok)) {
+    throw new UnsatisfiableError("no blueprint can ever satisfy this lease", {
+      field: "attributes",
+      blueprints: verdicts.map((v) => ({ blueprintId: v.id, reason: v.verdict.ok ? "ok" : v.verdict.reason })),
+    });
+  }
+
+  const leaseId = ctx.ids.next("lease");
+  const now = ctx.clock.now();
+  await ctx.store.append(
+    streamIdOf("lease", leaseId),
+    0,
+    [
+      {
+        type: "LeaseRequested",
+        data: {
+          leaseId,
+          resourceType: request.resourceType,
+          attributes,
+          blueprintIds,
+          owner,
+          ownerResourceId: null,
+          ttlSeconds: ttl,
+          expiresAt: ttl === null ? null : new Date(now.getTime() + ttl * 1000).toISOString(),
+        },
+      },
+    ],
+    { ...actor, correlationId: actor.correlationId ?? leaseId },
+  );
+  return leaseId;
+}
+
+export function releaseLease(ctx: CommandContext, leaseId: string, actor: Actor) {
+  return commandOnStream(ctx, leaseFolder, "lease", streamIdOf("lease", leaseId), leaseId, "release", () => [{ type: "LeaseReleased", data: { reason: "requested", detail: null } }], actor);
+}
+
+/** Extends a live lease: it now expires `ttlSeconds` from now. */
+export function renewLease(ctx: CommandContext, leaseId: string, ttlSeconds: number, actor: Actor) {
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS) {
+    throw new ValidationError(`ttlSeconds: must be a whole number between 1 and ${MAX_TTL_SECONDS}`, { field: "ttlSeconds" });
+  }
+  const expiresAt = new Date(ctx.clock.now().getTime() + ttlSeconds * 1000).toISOString();
+  return commandOnStream(ctx, leaseFolder, "lease", streamIdOf("lease", leaseId), leaseId, "renew", () => [{ type: "LeaseRenewed", data: { ttlSeconds, expiresAt } }], actor);
+}

@@ -1,0 +1,51 @@
+import type { Kysely, Selectable } from "kysely";
+import { NotFoundError } from "../domain/errors";
+import type { BlueprintsTable, DrydockDatabase } from "../store/schema";
+import { decodeCursor, pageOf, type Page } from "./pagination";
+
+export interface BlueprintRecord {
+  id: string;
+  name: string;
+  kind: string;
+  resourceType: string;
+  /** Holds references to secrets (env var names, file paths), never secrets. */
+  config: Record<string, unknown>;
+  resourceLimit: number | null;
+  enabled: boolean;
+  liveResources: number;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+export function blueprintRecordOf(row: Selectable<BlueprintsTable>): BlueprintRecord {
+  return {
+    id: row.blueprint_id,
+    name: row.name,
+    kind: row.kind,
+    resourceType: row.resource_type,
+    config: row.config as Record<string, unknown>,
+    resourceLimit: row.resource_limit,
+    enabled: row.enabled,
+    liveResources: row.live_resources,
+    createdAt: new Date(row.created_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+    version: row.version,
+  };
+}
+
+export async function getBlueprint(db: Kysely<DrydockDatabase>, blueprintId: string): Promise<BlueprintRecord> {
+  const row = await db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", blueprintId).executeTakeFirst();
+  if (!row) throw new NotFoundError("blueprint", blueprintId);
+  return blueprintRecordOf(row);
+}
+
+export async function listBlueprints(
+  db: Kysely<DrydockDatabase>,
+  filter: { resourceType?: string; cursor?: string; limit: number },
+): Promise<Page<BlueprintRecord>> {
+  let q = db.selectFrom("blueprints").selectAll().orderBy("blueprint_id", "desc").limit(filter.limit + 1);
+  if (filter.resourceType) q = q.where("resource_type", "=", filter.resourceType);
+  if (filter.cursor) q = q.where("blueprint_id", "<", decodeCursor(filter.cursor));
+  return pageOf(await q.execute(), filter.limit, (r) => r.blueprint_id, blueprintRecordOf);
+}

@@ -1,0 +1,75 @@
+import type { Kysely, Selectable } from "kysely";
+import { NotFoundError } from "../domain/errors";
+import type { DrydockDatabase, LeasesTable } from "../store/schema";
+import { decodeCursor, pageOf, type Page } from "./pagination";
+
+export interface LeaseRecord {
+  id: string;
+  resourceType: string;
+  status: string;
+  owner: string;
+  ownerResourceId: string | null;
+  attributes: Record<string, unknown>;
+  blueprintIds: string[] | null;
+  resourceId: string | null;
+  blueprintId: string | null;
+  expiresAt: string | null;
+  waitReason: string | null;
+  retryAt: string | null;
+  endReason: string | null;
+  requestedAt: string;
+  acquiredAt: string | null;
+  activatedAt: string | null;
+  endedAt: string | null;
+  version: number;
+}
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+
+export function leaseRecordOf(row: Selectable<LeasesTable>): LeaseRecord {
+  return {
+    id: row.lease_id,
+    resourceType: row.resource_type,
+    status: row.status,
+    owner: row.owner,
+    ownerResourceId: row.owner_resource_id,
+    attributes: row.attributes as Record<string, unknown>,
+    blueprintIds: row.blueprint_ids as string[] | null,
+    resourceId: row.resource_id,
+    blueprintId: row.blueprint_id,
+    expiresAt: iso(row.expires_at),
+    waitReason: row.wait_reason,
+    retryAt: iso(row.retry_at),
+    endReason: row.end_reason,
+    requestedAt: iso(row.requested_at)!,
+    acquiredAt: iso(row.acquired_at),
+    activatedAt: iso(row.activated_at),
+    endedAt: iso(row.ended_at),
+    version: row.version,
+  };
+}
+
+export async function getLease(db: Kysely<DrydockDatabase>, leaseId: string): Promise<LeaseRecord> {
+  const row = await db.selectFrom("leases").selectAll().where("lease_id", "=", leaseId).executeTakeFirst();
+  if (!row) throw new NotFoundError("lease", leaseId);
+  return leaseRecordOf(row);
+}
+
+export interface LeaseFilter {
+  status?: string[];
+  resourceType?: string;
+  owner?: string;
+  resourceId?: string;
+  cursor?: string;
+  limit: number;
+}
+
+export async function listLeases(db: Kysely<DrydockDatabase>, filter: LeaseFilter): Promise<Page<LeaseRecord>> {
+  let q = db.selectFrom("leases").selectAll().orderBy("lease_id", "desc").limit(filter.limit + 1);
+  if (filter.status && filter.status.length > 0) q = q.where("status", "in", filter.status);
+  if (filter.resourceType) q = q.where("resource_type", "=", filter.resourceType);
+  if (filter.owner) q = q.where("owner", "=", filter.owner);
+  if (filter.resourceId) q = q.where("resource_id", "=", filter.resourceId);
+  if (filter.cursor) q = q.where("lease_id", "<", decodeCursor(filter.cursor));
+  return pageOf(await q.execute(), filter.limit, (r) => r.lease_id, leaseRecordOf);
+}

@@ -1,0 +1,63 @@
+import type { Kysely, Selectable } from "kysely";
+import { NotFoundError } from "../domain/errors";
+import type { DrydockDatabase, ResourcesTable } from "../store/schema";
+import { decodeCursor, pageOf, type Page } from "./pagination";
+
+export interface ResourceRecord {
+  id: string;
+  blueprintId: string;
+  resourceType: string;
+  status: string;
+  attributes: Record<string, unknown>;
+  leaseSlots: number;
+  liveLeases: number;
+  endReason: string | null;
+  allocatedAt: string;
+  activatedAt: string | null;
+  endedAt: string | null;
+  idleSince: string | null;
+  version: number;
+}
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+
+export function resourceRecordOf(row: Selectable<ResourcesTable>): ResourceRecord {
+  return {
+    id: row.resource_id,
+    blueprintId: row.blueprint_id,
+    resourceType: row.resource_type,
+    status: row.status,
+    attributes: row.attributes as Record<string, unknown>,
+    leaseSlots: row.lease_slots,
+    liveLeases: row.live_leases,
+    endReason: row.end_reason,
+    allocatedAt: iso(row.allocated_at)!,
+    activatedAt: iso(row.activated_at),
+    endedAt: iso(row.ended_at),
+    idleSince: iso(row.idle_since),
+    version: row.version,
+  };
+}
+
+export async function getResource(db: Kysely<DrydockDatabase>, resourceId: string): Promise<ResourceRecord> {
+  const row = await db.selectFrom("resources").selectAll().where("resource_id", "=", resourceId).executeTakeFirst();
+  if (!row) throw new NotFoundError("resource", resourceId);
+  return resourceRecordOf(row);
+}
+
+export interface ResourceFilter {
+  status?: string[];
+  resourceType?: string;
+  blueprintId?: string;
+  cursor?: string;
+  limit: number;
+}
+
+export async function listResources(db: Kysely<DrydockDatabase>, filter: ResourceFilter): Promise<Page<ResourceRecord>> {
+  let q = db.selectFrom("resources").selectAll().orderBy("resource_id", "desc").limit(filter.limit + 1);
+  if (filter.status && filter.status.length > 0) q = q.where("status", "in", filter.status);
+  if (filter.resourceType) q = q.where("resource_type", "=", filter.resourceType);
+  if (filter.blueprintId) q = q.where("blueprint_id", "=", filter.blueprintId);
+  if (filter.cursor) q = q.where("resource_id", "<", decodeCursor(filter.cursor));
+  return pageOf(await q.execute(), filter.limit, (r) => r.resource_id, resourceRecordOf);
+}

@@ -1,0 +1,95 @@
+import { randomBytes } from "node:crypto";
+import { AllocatorWorker, type WorkerOptions } from "../allocator/worker";
+import type { WorkerContext } from "../allocator/worker-context";
+import type { BlueprintImplementation } from "../blueprints/blueprint";
+import { BlueprintRegistry } from "../blueprints/blueprint-registry";
+import { LeaseInterfaceResolver } from "../blueprints/lease-interfaces";
+import { localHostBlueprint, thisMachine } from "../blueprints/local-host-blueprint";
+import type { CommandContext } from "../commands/command-context";
+import { systemClock, type Clock } from "../domain/clock";
+import { randomIds, type IdGenerator } from "../domain/ids";
+import { createEventStore } from "../store/create-event-store";
+import { openDatabase, type Database } from "../store/database";
+import type { EventStore } from "../store/event-store";
+import { ensureLocalHostBlueprint } from "./default-blueprints";
+import { StreamWatcher } from "./stream-watcher";
+
+export interface DrydockOptions {
+  /** postgres://… for PostgreSQL; otherwise PGlite in `dataDir` (in memory when both are unset). */
+  databaseUrl?: string | undefined;
+  dataDir?: string | undefined;
+  /** An already open database (tests share one between several Drydock instances). */
+  database?: Database;
+  clock?: Clock;
+  ids?: IdGenerator;
+  random?: () => number;
+  workerId?: string;
+  /** Run the allocator worker in this process (default true). */
+  worker?: boolean;
+  workerOptions?: Partial<WorkerOptions>;
+  reclaimIdleMs?: number;
+  /** Blueprint kinds beyond the built-in ones. */
+  blueprints?: BlueprintImplementation[];
+  /** Create a `local-host` blueprint on start when none exists (default true). */
+  localHost?: { root?: string; slots?: number } | false;
+  onWorkerError?: (error: unknown, streamId: string) => void;
+}
+
+/** One running Drydock: the database, the event store, the allocator worker, and what the API uses. */
+export interface Drydock {
+  database: Database;
+  store: EventStore;
+  registry: BlueprintRegistry;
+  commands: CommandContext;
+  interfaces: LeaseInterfaceResolver;
+  worker: AllocatorWorker;
+  watcher: StreamWatcher;
+  clock: Clock;
+  close(): Promise<void>;
+}
+
+export async function createDrydock(options: DrydockOptions = {}): Promise<Drydock> {
+  const database = options.database ?? (await openDatabase({ url: options.databaseUrl, dataDir: options.dataDir }));
+  const ownsDatabase = !options.database;
+  const clock = options.clock ?? systemClock;
+  const ids = options.ids ?? randomIds;
+  const registry = new BlueprintRegistry([localHostBlueprint(thisMachine()), ...(options.blueprints ?? [])]);
+  const store = createEventStore(database, clock);
+  const interfaces = new LeaseInterfaceResolver(database.db, registry);
+  const commands: CommandContext = { db: database.db, store, registry, clock, ids };
+  const ctx: WorkerContext = {
+    db: database.db,
+    store,
+    registry,
+    effects: interfaces,
+    clock,
+    ids,
+    random: options.random ?? Math.random,
+    workerId: options.workerId ?? `w-${randomBytes(4).toString("hex")}`,
+    reclaimIdleMs: options.reclaimIdleMs ?? 5 * 60_000,
+  };
+  const worker = new AllocatorWorker(ctx, database, {
+    ...options.workerOptions,
+    ...(options.onWorkerError ? { onError: options.onWorkerError } : {}),
+  });
+  const watcher = new StreamWatcher();
+  await watcher.start(database);
+  if (options.localHost !== false) await ensureLocalHostBlueprint(commands, options.localHost ?? {});
+  if (options.worker !== false) await worker.start();
+
+  return {
+    database,
+    store,
+    registry,
+    commands,
+    interfaces,
+    worker,
+    watcher,
+    clock,
+    async close() {
+      await worker.stop();
+      await watcher.stop();
+      if (ownsDatabase) await database.close();
+    },
+  };
+}

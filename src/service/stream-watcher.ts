@@ -1,0 +1,67 @@
+import type { Database } from "../store/database";
+import { EVENTS_CHANNEL } from "../store/event-store";
+
+/**
+ * Tells waiters when a stream they watch may have changed (a NOTIFY names the streams each
+ * commit touched). One LISTEN per process, however many requests wait.
+ */
+export class StreamWatcher {
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private unlisten: (() => Promise<void>) | undefined;
+
+  async start(database: Pick<Database, "listen">): Promise<void> {
+    this.unlisten = await database.listen(EVENTS_CHANNEL, (payload) => {
+      if (payload === "*") {
+        for (const set of this.waiters.values()) for (const w of set) w();
+        return;
+      }
+      for (const streamId of payload.split(",")) for (const w of this.waiters.get(streamId) ?? []) w();
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.unlisten?.();
+  }
+
+  /**
+   * Re-evaluates `check` each time the stream changes, until it returns a value or the timeout
+   * passes (then undefined). The first check runs at once, so nothing committed before is missed.
+   */
+  async waitFor<T>(streamId: string, check: () => Promise<T | undefined>, timeoutMs: number, signal?: AbortSignal): Promise<T | undefined> {
+    let poke: () => void = () => {};
+    const set = this.waiters.get(streamId) ?? new Set();
+    this.waiters.set(streamId, set);
+    let dirty = true;
+    const listener = () => {
+      dirty = true;
+      poke();
+    };
+    set.add(listener);
+    const deadline = Date.now() + timeoutMs;
+    try {
+      while (!signal?.aborted) {
+        if (dirty) {
+          dirty = false;
+          const value = await check();
+          if (value !== undefined) return value;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) return undefined;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(left, 5_000));
+          poke = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          signal?.addEventListener("abort", poke, { once: true });
+        });
+        // A slow look every few seconds in case a notification was lost.
+        dirty = true;
+      }
+      return undefined;
+    } finally {
+      set.delete(listener);
+      if (set.size === 0) this.waiters.delete(streamId);
+    }
+  }
+}
