@@ -3,14 +3,15 @@ import type { RecordedEvent } from "../events/envelope";
 import type { Executor, InlineProjection } from "../src/store/projection";
 import { leaseWork, resourceWork, type ScheduledWork } from "./work-schedule";
 
-/** How many waiting leases one freed slot wakes: enough to fill it, few enough to avoid a herd. */
-const WAKE_WAITING_LEASES = 16;
+/** Waiting leases a blueprint change wakes (it may open any amount of capacity). */
+const WAKE_ON_BLUEPRINT_CHANGE = 16;
 
 /**
  * The durable work queue. Each stream that needs a worker has one row, recomputed from its
  * projected row after every event, so a rebuild from the log reproduces it; a new event also
- * drops any claim on the row, since the claimed step has moved on. Events that free capacity
- * wake the oldest waiting leases of that resource type instead of leaving them to their backoff.
+ * drops any claim on the row, since the claimed step has moved on. An event that frees capacity
+ * wakes as many of the oldest waiting leases of that resource type as it freed slots, instead of
+ * leaving them to their backoff: first come, first served, and no herd retrying for one slot.
  *
  * Must run after the leases and resources projections.
  */
@@ -26,7 +27,7 @@ export const workProjection: InlineProjection = {
         .executeTakeFirstOrThrow();
       await schedule(db, event.streamId, leaseWork(lease, at));
       if (event.type === "LeaseReleased" || event.type === "LeaseBroken" || event.type === "LeaseReacquiring") {
-        await wakeWaitingLeases(db, lease.resource_type, at);
+        await wakeWaitingLeases(db, lease.resource_type, at, 1);
       }
       if (lease.owner_resource_id && (event.type === "LeaseActivated" || event.type === "LeaseReleased" || event.type === "LeaseBroken")) {
         await wake(db, [`resource-${lease.owner_resource_id}`], "activate", at);
@@ -36,7 +37,7 @@ export const workProjection: InlineProjection = {
     if (event.streamId.startsWith("resource-")) {
       const resource = await db
         .selectFrom("resources")
-        .select(["resource_id", "status", "retry_at", "resource_type"])
+        .select(["resource_id", "status", "retry_at", "resource_type", "lease_slots", "live_leases"])
         .where("resource_id", "=", event.streamId.slice("resource-".length))
         .executeTakeFirstOrThrow();
       await schedule(db, event.streamId, resourceWork(resource, at));
@@ -49,9 +50,10 @@ export const workProjection: InlineProjection = {
           .execute();
         await wake(db, acquired.map((l) => `lease-${l.lease_id}`), "activate", at);
       }
-      if (event.type === "ResourceActivated" || event.type === "ResourceDestroyed") {
-        await wakeWaitingLeases(db, resource.resource_type, at);
+      if (event.type === "ResourceActivated") {
+        await wakeWaitingLeases(db, resource.resource_type, at, Math.max(0, resource.lease_slots - resource.live_leases));
       }
+      if (event.type === "ResourceDestroyed") await wakeWaitingLeases(db, resource.resource_type, at, 1);
       return;
     }
     if (event.streamId.startsWith("blueprint-")) {
@@ -60,7 +62,7 @@ export const workProjection: InlineProjection = {
         .select("resource_type")
         .where("blueprint_id", "=", event.streamId.slice("blueprint-".length))
         .executeTakeFirstOrThrow();
-      await wakeWaitingLeases(db, blueprint.resource_type, at);
+      await wakeWaitingLeases(db, blueprint.resource_type, at, WAKE_ON_BLUEPRINT_CHANGE);
     }
   },
 };
@@ -90,11 +92,12 @@ async function wake(db: Executor, streamIds: readonly string[], kind: string, at
     .execute();
 }
 
-async function wakeWaitingLeases(db: Executor, resourceType: string, at: Date): Promise<void> {
+async function wakeWaitingLeases(db: Executor, resourceType: string, at: Date, count: number): Promise<void> {
+  if (count <= 0) return;
   const waiting = await sql<{ lease_id: string }>`
     SELECT l.lease_id FROM leases l JOIN work_items w ON w.stream_id = 'lease-' || l.lease_id
      WHERE l.status = 'pending' AND l.resource_type = ${resourceType} AND w.run_at > ${at}
      ORDER BY l.requested_at, l.lease_id
-     LIMIT ${WAKE_WAITING_LEASES}`.execute(db);
+     LIMIT ${count}`.execute(db);
   await wake(db, waiting.rows.map((l) => `lease-${l.lease_id}`), "allocate", at);
 }

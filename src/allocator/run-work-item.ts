@@ -1,5 +1,5 @@
 import { parseStreamId, streamIdOf } from "../../events/envelope";
-import { assertNever } from "../domain/errors";
+import { assertNever, VersionConflictError } from "../domain/errors";
 import { activateLease } from "./steps/activate-lease";
 import { activateResource } from "./steps/activate-resource";
 import { allocateLease } from "./steps/allocate-lease";
@@ -14,15 +14,22 @@ import { workerMetadata, type WorkerContext } from "./worker-context";
  */
 export async function runWorkItem(ctx: WorkerContext, streamId: string): Promise<void> {
   const { type, id } = parseStreamId(streamId);
-  switch (type) {
-    case "lease":
-      return runLeaseStep(ctx, id);
-    case "resource":
-      return runResourceStep(ctx, id);
-    case "blueprint":
-      return;
-    default:
-      assertNever(type, "stream type");
+  try {
+    switch (type) {
+      case "lease":
+        return await runLeaseStep(ctx, id);
+      case "resource":
+        return await runResourceStep(ctx, id);
+      case "blueprint":
+        return;
+      default:
+        assertNever(type, "stream type");
+    }
+  } catch (error) {
+    // The stream moved while this step ran (its client released it, another worker took its
+    // next step): the step's append was rolled back whole, and the new state has its own item.
+    if (error instanceof VersionConflictError && error.details?.streamId === streamId) return;
+    throw error;
   }
 }
 

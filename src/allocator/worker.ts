@@ -32,6 +32,8 @@ export class AllocatorWorker {
   private stopped = true;
   private unlisten: (() => Promise<void>) | undefined;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Numbers each claim, so releasing one never releases a later claim of the same item (see claim). */
+  private claims = 0;
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -92,7 +94,7 @@ export class AllocatorWorker {
       return 1;
     }
     const claimed = await this.claim(free, null);
-    for (const streamId of claimed) this.track(this.runClaimed(streamId));
+    for (const { streamId, token } of claimed) this.track(this.runClaimed(streamId, token));
     if (claimed.length === 0 && this.inFlight.size > 0) {
       await Promise.race(this.inFlight);
       return 1;
@@ -105,9 +107,9 @@ export class AllocatorWorker {
    * `?wait=`); returns whether it ran.
    */
   async runNow(streamId: string): Promise<boolean> {
-    const claimed = await this.claim(1, streamId);
-    if (claimed.length === 0) return false;
-    await this.runClaimed(streamId);
+    const [claimed] = await this.claim(1, streamId);
+    if (!claimed) return false;
+    await this.runClaimed(streamId, claimed.token);
     return true;
   }
 
@@ -119,11 +121,18 @@ export class AllocatorWorker {
     });
   }
 
-  private async claim(limit: number, streamId: string | null): Promise<string[]> {
+  /**
+   * Each claim gets its own token in claimed_by. A step that appends drops the claim, so the
+   * item can be claimed again (by the loop or by runNow) before the first run has released it;
+   * a release keyed on the worker id alone would then drop that newer claim and let two runs of
+   * one stream overlap.
+   */
+  private async claim(limit: number, streamId: string | null): Promise<{ streamId: string; token: string }[]> {
     const now = this.ctx.clock.now();
     const until = new Date(now.getTime() + this.options.claimTimeoutMs);
+    const token = `${this.ctx.workerId}#${++this.claims}`;
     const rows = await sql<{ stream_id: string }>`
-      UPDATE work_items SET claimed_by = ${this.ctx.workerId}, claimed_until = ${until}
+      UPDATE work_items SET claimed_by = ${token}, claimed_until = ${until}
        WHERE stream_id IN (
          SELECT stream_id FROM work_items
           WHERE run_at <= ${now}
@@ -133,10 +142,10 @@ export class AllocatorWorker {
           LIMIT ${limit}
           FOR UPDATE SKIP LOCKED)
       RETURNING stream_id`.execute(this.ctx.db);
-    return rows.rows.map((r) => r.stream_id);
+    return rows.rows.map((r) => ({ streamId: r.stream_id, token }));
   }
 
-  private async runClaimed(streamId: string): Promise<void> {
+  private async runClaimed(streamId: string, token: string): Promise<void> {
     try {
       await runWorkItem(this.ctx, streamId);
       // A step that appended rewrote the item (and dropped the claim). One that appended nothing
@@ -145,7 +154,7 @@ export class AllocatorWorker {
         .updateTable("work_items")
         .set({ claimed_by: null, claimed_until: null })
         .where("stream_id", "=", streamId)
-        .where("claimed_by", "=", this.ctx.workerId)
+        .where("claimed_by", "=", token)
         .execute();
     } catch (error) {
       this.options.onError?.(error, streamId);
@@ -155,7 +164,7 @@ export class AllocatorWorker {
         .updateTable("work_items")
         .set({ claimed_until: new Date(this.ctx.clock.now().getTime() + delay) })
         .where("stream_id", "=", streamId)
-        .where("claimed_by", "=", this.ctx.workerId)
+        .where("claimed_by", "=", token)
         .execute()
         .catch(() => {});
     }

@@ -57,9 +57,6 @@ describe("a lease on the local host", () => {
     expect(again.resourceId).toBe(active.resourceId);
 
     const events = await drydock.store.readStream(`lease-${leaseId}`);
-    console.log(events.map((e) => `${e.recordedAt.toISOString()} ${e.type}`).join("\n"));
-    const resourceEvents = await drydock.store.readStream(`resource-${active.resourceId}`);
-    console.log(resourceEvents.map((e) => `${e.recordedAt.toISOString()} ${e.type}`).join("\n"));
     // The first lease caused the resource to be built, so it waited for its activation.
     expect(events.map((e) => e.type)).toEqual([
       "LeaseRequested",

@@ -1,6 +1,7 @@
 import { streamIdOf } from "../../../events/envelope";
 import { leaseViewOf, resourceViewOf, blueprintViewOf } from "../../blueprints/blueprint-views";
 import type { LeaseState } from "../../machines/fold";
+import { loadLease } from "./load-state";
 import { failureOutcome } from "./record-failure";
 import { workerMetadata, type WorkerContext } from "../worker-context";
 
@@ -11,7 +12,7 @@ const RESOURCE_WAIT_MS = 30_000;
  * An acquired lease becomes active once its resource is active and the blueprint has set it up.
  * If the resource ended first, the lease goes back to pending and lands elsewhere.
  */
-export async function activateLease(ctx: WorkerContext, lease: LeaseState): Promise<void> {
+export async function activateLease(ctx: WorkerContext, lease: LeaseState, recheck = true): Promise<void> {
   const c = lease.context;
   const stream = streamIdOf("lease", c.leaseId);
   const meta = workerMetadata(ctx, c.leaseId);
@@ -20,6 +21,11 @@ export async function activateLease(ctx: WorkerContext, lease: LeaseState): Prom
   if (resource.status === "pending") {
     const retry = new Date(ctx.clock.now().getTime() + RESOURCE_WAIT_MS).toISOString();
     await ctx.store.append(stream, lease.version, [{ type: "LeaseWaiting", data: { reason: `waiting for resource ${resource.resource_id} to activate`, retryAt: retry, blueprintIds: [resource.blueprint_id] } }], meta);
+    // If the resource activated while we decided to wait, its wake-up was overwritten by our
+    // wait: look again now that the wait is committed (see allocateLease). FOR SHARE waits out an
+    // activation still in flight (it holds the resource row), whose wake-up ran before our wait.
+    const now = await ctx.db.selectFrom("resources").select("status").where("resource_id", "=", resource.resource_id).executeTakeFirstOrThrow();
+    if (recheck && now.status !== "pending") return activateLease(ctx, await loadLease(ctx, c.leaseId), false);
     return;
   }
   if (resource.status !== "active") {

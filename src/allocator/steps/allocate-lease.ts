@@ -8,6 +8,7 @@ import { decideAllocation } from "../decide-allocation";
 import { loadAllocationView } from "../load-allocation-view";
 import { leaseSlotKey, limitSlotKey } from "../slot-keys";
 import { workerMetadata, type WorkerContext } from "../worker-context";
+import { loadLease } from "./load-state";
 
 /** Waiting leases retry at least this often even when nothing wakes them. */
 const WAIT_BACKOFF = { baseMs: 1000, maxMs: 60_000 };
@@ -19,7 +20,7 @@ const MAX_ROUNDS = 4;
  * decision with the lease's expected version. A lost race for a slot (another allocator took it
  * first) rolls the whole append back; the pass then decides again over a fresh view.
  */
-export async function allocateLease(ctx: WorkerContext, lease: LeaseState): Promise<void> {
+export async function allocateLease(ctx: WorkerContext, lease: LeaseState, recheck = true): Promise<void> {
   const c = lease.context;
   const meta = workerMetadata(ctx, c.leaseId);
   const leaseStream = streamIdOf("lease", c.leaseId);
@@ -130,6 +131,16 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState): Prom
             [attempted, { type: "LeaseWaiting", data: { reason: d.reason, retryAt: retryAt(now, c.attempts + 1, ctx.random(), WAIT_BACKOFF).toISOString(), blueprintIds: usable } }],
             meta,
           );
+          // Capacity freed by a transaction that committed after our view was read woke this lease
+          // while we were deciding, and our wait just overwrote that wake-up. Look once more now
+          // that our wait is committed: anything freed before it is visible, anything after it
+          // wakes us again.
+          if (round === 0 && recheck) {
+            const again = decideAllocation(await loadAllocationView(ctx.db, ctx.registry, leaseView, ctx.clock.now(), ctx.reclaimIdleMs));
+            if (again.decision.kind !== "wait") {
+              return allocateLease(ctx, await loadLease(ctx, c.leaseId), false);
+            }
+          }
           return;
         }
         case "break":

@@ -1,0 +1,48 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { DomainError } from "../domain/errors";
+import type { Drydock } from "../service/drydock";
+import type { ApiEnv } from "./api-env";
+import { registerBlueprintRoutes } from "./blueprint-routes";
+import { errorBody, handleError } from "./error-handler";
+import { registerEventRoutes } from "./event-routes";
+import { registerLeaseInterfaceRoutes } from "./lease-interface-routes";
+import { registerLeaseRoutes } from "./lease-routes";
+import { requestContext } from "./request-context";
+import { registerResourceRoutes } from "./resource-routes";
+import { registerSystemRoutes } from "./system-routes";
+import { validationHook } from "./validation-hook";
+
+export interface AppOptions {
+  /** Largest request body accepted, in bytes (default 1 MiB); file uploads included. */
+  maxBodyBytes?: number;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/** The HTTP API (v1) of one Drydock, with its OpenAPI document at /openapi.json and Swagger UI at /docs. */
+export function createApp(drydock: Drydock, options: AppOptions = {}): OpenAPIHono<ApiEnv> {
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const app = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
+
+  app.use(requestContext());
+  app.use(
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: () => {
+        throw new DomainError("payload_too_large", `body: larger than ${maxBodyBytes} bytes`, { limit: maxBodyBytes });
+      },
+    }),
+  );
+
+  registerSystemRoutes(app, drydock);
+  registerLeaseRoutes(app, drydock);
+  registerLeaseInterfaceRoutes(app, drydock);
+  registerResourceRoutes(app, drydock);
+  registerBlueprintRoutes(app, drydock);
+  registerEventRoutes(app, drydock);
+
+  app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
+  app.onError(handleError);
+  return app;
+}

@@ -1,0 +1,126 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { streamIdOf } from "../../events/envelope";
+import { createBlueprint, setBlueprintEnabled, updateBlueprint } from "../commands/blueprint-commands";
+import { NotFoundError } from "../domain/errors";
+import { getBlueprint, listBlueprints } from "../queries/blueprint-queries";
+import type { Drydock } from "../service/drydock";
+import type { ApiApp } from "./api-env";
+import { cursorQuery, idParams, jsonRecord, limitQuery, plainText, resourceTypeString } from "./params";
+import { BlueprintPageSchema, BlueprintSchema, errorResponses, eventJsonOf, EventListSchema } from "./schemas";
+
+const name = plainText(100).min(1).openapi({ example: "build-hosts" });
+const resourceLimit = z.number().int().min(1).max(1_000_000).nullable().openapi({ description: "null: no limit" });
+const config = jsonRecord(64).openapi({ description: "Per kind; holds references to secrets, never secrets." });
+
+const CreateSchema = z
+  .strictObject({
+    name,
+    kind: z.string().min(1).max(64).regex(/^[a-z0-9][a-z0-9-]*$/, "not a blueprint kind").openapi({ example: "local-host" }),
+    config: config.optional(),
+    resourceLimit: resourceLimit.optional().openapi({ description: "Omitted: the kind's default; null: no limit" }),
+  })
+  .openapi("BlueprintDraft");
+
+const ChangeSchema = z
+  .strictObject({ name: name.optional(), config: config.optional(), resourceLimit: resourceLimit.optional() })
+  .refine((change) => Object.values(change).some((v) => v !== undefined), { message: "nothing to change" })
+  .openapi("BlueprintChange");
+
+const ReasonSchema = z.strictObject({ reason: plainText(500).optional() }).openapi("BlueprintDisable");
+
+const blueprintJson = (description: string) => ({ description, content: { "application/json": { schema: BlueprintSchema } } });
+const jsonBody = <T extends z.ZodType>(schema: T, required: boolean) => ({ required, content: { "application/json": { schema } } });
+
+const createRouteDef = createRoute({
+  method: "post",
+  path: "/v1/blueprints",
+  summary: "Create a blueprint",
+  request: { body: jsonBody(CreateSchema, true) },
+  responses: { 201: blueprintJson("The blueprint"), ...errorResponses(400, 413) },
+});
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/v1/blueprints",
+  summary: "List blueprints, newest first",
+  request: { query: z.object({ resourceType: resourceTypeString.optional(), cursor: cursorQuery, limit: limitQuery }) },
+  responses: { 200: { description: "A page of blueprints", content: { "application/json": { schema: BlueprintPageSchema } } }, ...errorResponses(400) },
+});
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/v1/blueprints/{id}",
+  summary: "Get a blueprint",
+  request: { params: idParams },
+  responses: { 200: blueprintJson("The blueprint"), ...errorResponses(404) },
+});
+
+const patchRoute = createRoute({
+  method: "patch",
+  path: "/v1/blueprints/{id}",
+  summary: "Change a blueprint's name, config or resource limit",
+  request: { params: idParams, body: jsonBody(ChangeSchema, true) },
+  responses: { 200: blueprintJson("The blueprint, changed"), ...errorResponses(400, 404, 409) },
+});
+
+const disableRoute = createRoute({
+  method: "post",
+  path: "/v1/blueprints/{id}/disable",
+  summary: "Disable a blueprint: no new resources are built from it",
+  request: { params: idParams, body: jsonBody(ReasonSchema, false) },
+  responses: { 200: blueprintJson("The blueprint, disabled"), ...errorResponses(400, 404, 409) },
+});
+
+const enableRoute = createRoute({
+  method: "post",
+  path: "/v1/blueprints/{id}/enable",
+  summary: "Enable a disabled blueprint",
+  request: { params: idParams },
+  responses: { 200: blueprintJson("The blueprint, enabled"), ...errorResponses(404, 409) },
+});
+
+const eventsRoute = createRoute({
+  method: "get",
+  path: "/v1/blueprints/{id}/events",
+  summary: "The blueprint's events, in order",
+  request: { params: idParams },
+  responses: { 200: { description: "The blueprint stream", content: { "application/json": { schema: EventListSchema } } }, ...errorResponses(404) },
+});
+
+export function registerBlueprintRoutes(app: ApiApp, drydock: Drydock): void {
+  const db = drydock.database.db;
+
+  app.openapi(createRouteDef, async (c) => {
+    const id = await createBlueprint(drydock.commands, c.req.valid("json"), c.get("actor"));
+    return c.json(await getBlueprint(db, id), 201);
+  });
+
+  app.openapi(listRoute, async (c) => c.json(await listBlueprints(db, c.req.valid("query")), 200));
+
+  app.openapi(getRoute, async (c) => c.json(await getBlueprint(db, c.req.valid("param").id), 200));
+
+  app.openapi(patchRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    await updateBlueprint(drydock.commands, id, c.req.valid("json"), c.get("actor"));
+    return c.json(await getBlueprint(db, id), 200);
+  });
+
+  app.openapi(disableRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    await setBlueprintEnabled(drydock.commands, id, false, c.req.valid("json").reason ?? null, c.get("actor"));
+    return c.json(await getBlueprint(db, id), 200);
+  });
+
+  app.openapi(enableRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    await setBlueprintEnabled(drydock.commands, id, true, null, c.get("actor"));
+    return c.json(await getBlueprint(db, id), 200);
+  });
+
+  app.openapi(eventsRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const events = await drydock.store.readStream(streamIdOf("blueprint", id));
+    if (events.length === 0) throw new NotFoundError("blueprint", id);
+    return c.json({ items: events.map(eventJsonOf) }, 200);
+  });
+}

@@ -1,0 +1,158 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { NotFoundError } from "../domain/errors";
+import { idPattern } from "../domain/ids";
+import type { Drydock } from "../service/drydock";
+import type { ApiApp, ApiContext } from "./api-env";
+import { idParams } from "./params";
+import { ErrorSchema, errorResponses, ExecResultSchema, FileListSchema } from "./schemas";
+
+/**
+ * The interfaces of an active lease over HTTP: run a command, read and write files.
+ * Each request resolves the interfaces afresh, so a lease released meanwhile is refused (409).
+ */
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+const ExecRequestSchema = z
+  .strictObject({
+    argv: z
+      .array(z.string().max(64 * KIB))
+      .min(1)
+      .max(256)
+      .refine((argv) => argv[0] !== "", { message: "argv[0] must not be empty", path: [0] })
+      .openapi({ example: ["uptime"] }),
+    cwd: z.string().min(1).max(4096).optional().openapi({ description: "Relative to the lease's working directory." }),
+    env: z
+      .record(z.string().max(256), z.string().max(64 * KIB))
+      .refine((env) => Object.keys(env).length <= 128, "at most 128 variables")
+      .optional(),
+    stdin: z.string().max(MIB).optional(),
+    timeoutSeconds: z.number().min(0.1).max(3600).optional(),
+    shell: z.boolean().optional().openapi({ description: "Run argv[0] through /bin/sh -c, where the blueprint allows shells." }),
+  })
+  .openapi("ExecRequest");
+
+const execRoute = createRoute({
+  method: "post",
+  path: "/v1/leases/{id}/commands",
+  summary: "Run a command where the lease lives",
+  request: { params: idParams, body: { required: true, content: { "application/json": { schema: ExecRequestSchema } } } },
+  responses: {
+    200: { description: "The command ran (whatever its exit code)", content: { "application/json": { schema: ExecResultSchema } } },
+    ...errorResponses(400, 404, 409, 413, 503),
+  },
+});
+
+const FILES = "/v1/leases/:id/files";
+const FILE = "/v1/leases/:id/files/:path{.+}";
+
+/** The id of a raw route (no zod validator here): malformed is 404, like everywhere else. */
+function leaseIdOf(c: ApiContext): string {
+  const id = c.req.param("id") ?? "";
+  if (!idPattern.test(id)) throw new NotFoundError("lease", id.length > 80 ? `${id.slice(0, 80)}…` : id);
+  return id;
+}
+
+/** The file path as the client meant it: Hono decodes the parameter, so `..%2F` arrives as `../` and the filesystem interface refuses it. */
+function filePathOf(c: ApiContext): string {
+  return c.req.param("path") ?? "";
+}
+
+export function registerLeaseInterfaceRoutes(app: ApiApp, drydock: Drydock): void {
+  app.openapi(execRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const { command } = await drydock.interfaces.forLease(id);
+    const result = await command.exec(body.argv, {
+      ...(body.cwd !== undefined ? { cwd: body.cwd } : {}),
+      ...(body.env !== undefined ? { env: body.env } : {}),
+      ...(body.stdin !== undefined ? { stdin: body.stdin } : {}),
+      ...(body.timeoutSeconds !== undefined ? { timeoutMs: Math.max(1, Math.round(body.timeoutSeconds * 1000)) } : {}),
+      ...(body.shell !== undefined ? { shell: body.shell } : {}),
+    });
+    return c.json(result, 200);
+  });
+
+  // Raw bytes do not go through zod, so these are plain routes, added to the document below.
+  app.put(FILE, async (c) => {
+    const { filesystem } = await drydock.interfaces.forLease(leaseIdOf(c));
+    const data = new Uint8Array(await c.req.arrayBuffer());
+    await filesystem.writeFile(filePathOf(c), data);
+    return c.body(null, 204);
+  });
+
+  app.get(FILE, async (c) => {
+    const id = leaseIdOf(c);
+    const { filesystem } = await drydock.interfaces.forLease(id);
+    if (isListing(c.req.query("list"))) return c.json({ items: await filesystem.list(filePathOf(c)) }, 200);
+    const bytes = await filesystem.readFile(filePathOf(c));
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { "Content-Type": "application/octet-stream" });
+  });
+
+  app.get(FILES, async (c) => {
+    const id = leaseIdOf(c);
+    const { filesystem } = await drydock.interfaces.forLease(id);
+    return c.json({ items: await filesystem.list("") }, 200);
+  });
+
+  app.delete(FILE, async (c) => {
+    const id = leaseIdOf(c);
+    const { filesystem } = await drydock.interfaces.forLease(id);
+    await filesystem.remove(filePathOf(c));
+    return c.body(null, 204);
+  });
+
+  registerFileRoutesInDocument(app);
+}
+
+function isListing(value: string | undefined): boolean {
+  return value !== undefined && value !== "0" && value !== "false";
+}
+
+function registerFileRoutesInDocument(app: ApiApp): void {
+  const params = idParams.extend({
+    path: z.string().openapi({ param: { name: "path", in: "path" }, description: "Relative to the lease's working directory; may contain (encoded) slashes.", example: "src/main.c" }),
+  });
+  const bytes = { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } };
+  const errors = { content: { "application/json": { schema: ErrorSchema } } };
+  const fileErrors = {
+    400: { description: "The path leaves the lease (path_outside_lease) or is unusable", ...errors },
+    404: { description: "No such lease or file", ...errors },
+    409: { description: "The lease is not active", ...errors },
+  };
+  app.openAPIRegistry.registerPath({
+    method: "put",
+    path: "/v1/leases/{id}/files/{path}",
+    summary: "Write a file (parents are created; an existing file is replaced)",
+    request: { params, body: { required: true, content: bytes } },
+    responses: { 204: { description: "Written" }, 413: { description: "Body too large", ...errors }, ...fileErrors },
+  });
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/v1/leases/{id}/files/{path}",
+    summary: "Read a file, or with ?list=1 list a directory",
+    request: { params, query: z.object({ list: z.string().optional().openapi({ example: "1" }) }) },
+    responses: {
+      200: {
+        description: "The file's bytes, or with ?list=1 the directory's entries",
+        content: { ...bytes, "application/json": { schema: FileListSchema } },
+      },
+      ...fileErrors,
+    },
+  });
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/v1/leases/{id}/files",
+    summary: "List the lease's working directory",
+    request: { params: idParams },
+    responses: { 200: { description: "The entries", content: { "application/json": { schema: FileListSchema } } }, ...fileErrors },
+  });
+  app.openAPIRegistry.registerPath({
+    method: "delete",
+    path: "/v1/leases/{id}/files/{path}",
+    summary: "Remove a file or a directory tree",
+    request: { params },
+    responses: { 204: { description: "Removed" }, ...fileErrors },
+  });
+}

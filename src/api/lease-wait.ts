@@ -1,0 +1,48 @@
+import { streamIdOf } from "../../events/envelope";
+import { getLease, type LeaseRecord } from "../queries/lease-queries";
+import type { Drydock } from "../service/drydock";
+
+/** Statuses a waiting client stops at: the lease is usable, or it never will be. */
+const SETTLED = new Set(["active", "broken", "released", "destroyed"]);
+/** A few steps take a fresh lease to active (allocate, acquire, activate); more means waiting on something else. */
+const FAST_PATH_STEPS = 5;
+
+export function isSettled(lease: LeaseRecord): boolean {
+  return SETTLED.has(lease.status);
+}
+
+/**
+ * Waits up to `waitSeconds` for the lease to settle and returns it as it then is.
+ *
+ * Fast path first: run the lease's due work in this request rather than waiting for a worker to
+ * notice it (runNow claims like any worker, so it never races one). When that stops making
+ * progress (the resource is still being built, or another worker holds the item), wait for the
+ * lease stream to change.
+ */
+export async function waitForLease(drydock: Drydock, leaseId: string, waitSeconds: number, signal?: AbortSignal): Promise<LeaseRecord> {
+  const db = drydock.database.db;
+  const streamId = streamIdOf("lease", leaseId);
+  let lease = await getLease(db, leaseId);
+  for (let step = 0; step < FAST_PATH_STEPS && !isSettled(lease) && !signal?.aborted; step++) {
+    let ran: boolean;
+    try {
+      ran = await drydock.worker.runNow(streamId);
+    } catch {
+      // Only an optimisation: the background worker still runs the item.
+      break;
+    }
+    if (!ran) break;
+    lease = await getLease(db, leaseId);
+  }
+  if (isSettled(lease) || waitSeconds <= 0) return lease;
+  const settled = await drydock.watcher.waitFor(
+    streamId,
+    async () => {
+      const now = await getLease(db, leaseId);
+      return isSettled(now) ? now : undefined;
+    },
+    waitSeconds * 1000,
+    signal,
+  );
+  return settled ?? (await getLease(db, leaseId));
+}

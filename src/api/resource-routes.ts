@@ -1,0 +1,81 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { streamIdOf } from "../../events/envelope";
+import { releaseResource } from "../commands/resource-commands";
+import { NotFoundError } from "../domain/errors";
+import { getResource, listResources } from "../queries/resource-queries";
+import type { Drydock } from "../service/drydock";
+import type { ApiApp } from "./api-env";
+import { cursorQuery, idParams, idString, limitQuery, plainText, resourceTypeString, splitList, statusListQuery } from "./params";
+import { errorResponses, eventJsonOf, EventListSchema, ResourcePageSchema, ResourceSchema } from "./schemas";
+
+const RESOURCE_STATUSES = ["pending", "active", "released", "broken", "destroyed"] as const;
+
+const resourceJson = (description: string) => ({ description, content: { "application/json": { schema: ResourceSchema } } });
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/v1/resources",
+  summary: "List resources, newest first",
+  request: {
+    query: z.object({
+      status: statusListQuery(RESOURCE_STATUSES),
+      resourceType: resourceTypeString.optional(),
+      blueprintId: idString.optional(),
+      cursor: cursorQuery,
+      limit: limitQuery,
+    }),
+  },
+  responses: { 200: { description: "A page of resources", content: { "application/json": { schema: ResourcePageSchema } } }, ...errorResponses(400) },
+});
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/v1/resources/{id}",
+  summary: "Get a resource",
+  request: { params: idParams },
+  responses: { 200: resourceJson("The resource"), ...errorResponses(404) },
+});
+
+const eventsRoute = createRoute({
+  method: "get",
+  path: "/v1/resources/{id}/events",
+  summary: "The resource's events, in order",
+  request: { params: idParams },
+  responses: { 200: { description: "The resource stream", content: { "application/json": { schema: EventListSchema } } }, ...errorResponses(404) },
+});
+
+const releaseRoute = createRoute({
+  method: "post",
+  path: "/v1/resources/{id}/release",
+  summary: "Release a resource: its leases are let go and it is destroyed",
+  request: {
+    params: idParams,
+    body: { required: false, content: { "application/json": { schema: z.strictObject({ reason: plainText(500).optional() }).openapi("ResourceRelease") } } },
+  },
+  responses: { 200: resourceJson("The resource, released"), ...errorResponses(400, 404, 409) },
+});
+
+export function registerResourceRoutes(app: ApiApp, drydock: Drydock): void {
+  const db = drydock.database.db;
+
+  app.openapi(listRoute, async (c) => {
+    const q = c.req.valid("query");
+    return c.json(await listResources(db, { ...q, status: splitList(q.status) }), 200);
+  });
+
+  app.openapi(getRoute, async (c) => c.json(await getResource(db, c.req.valid("param").id), 200));
+
+  app.openapi(eventsRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const events = await drydock.store.readStream(streamIdOf("resource", id));
+    if (events.length === 0) throw new NotFoundError("resource", id);
+    return c.json({ items: events.map(eventJsonOf) }, 200);
+  });
+
+  app.openapi(releaseRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const { reason } = c.req.valid("json");
+    await releaseResource(drydock.commands, id, reason ?? null, c.get("actor"));
+    return c.json(await getResource(db, id), 200);
+  });
+}

@@ -1,0 +1,52 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { swaggerUI } from "@hono/swagger-ui";
+import { sql } from "kysely";
+import type { Drydock } from "../service/drydock";
+import type { ApiApp } from "./api-env";
+
+const HealthSchema = z
+  .object({ status: z.enum(["ok", "unavailable"]), database: z.enum(["pglite", "postgres"]) })
+  .openapi("Health");
+
+const healthRoute = createRoute({
+  method: "get",
+  path: "/healthz",
+  summary: "Liveness and database reachability",
+  responses: {
+    200: { description: "Up", content: { "application/json": { schema: HealthSchema } } },
+    503: { description: "The database does not answer", content: { "application/json": { schema: HealthSchema } } },
+  },
+});
+
+/** A health check must answer even when the database hangs. */
+const HEALTH_TIMEOUT_MS = 5_000;
+
+async function databaseAnswers(drydock: Drydock): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), HEALTH_TIMEOUT_MS);
+  });
+  const query = sql`select 1`.execute(drydock.database.db).then(
+    () => true,
+    () => false,
+  );
+  try {
+    return await Promise.race([query, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function registerSystemRoutes(app: ApiApp, drydock: Drydock): void {
+  app.openapi(healthRoute, async (c) => {
+    const database = drydock.database.kind;
+    return (await databaseAnswers(drydock)) ? c.json({ status: "ok" as const, database }, 200) : c.json({ status: "unavailable" as const, database }, 503);
+  });
+
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "Drydock", version: "0.1.0", description: "Event-sourced resource leasing: leases on hosts and working copies, built from blueprints." },
+  });
+
+  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+}
