@@ -137,6 +137,7 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
       continue;
     }
     candidates.push({ kind: "blueprint", id: bp.blueprintId, outcome: "chosen", reason: "builds a new resource" });
+    for (const other of shared) skipResource(other.resource, "has leases: building a new resource first");
     return done({ kind: "allocate", blueprintId: bp.blueprintId, limitSlot, plan: c.plan }, `build a new resource from ${bp.name}`);
   }
 
@@ -148,7 +149,7 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
   const idle = view.resources
     .filter((rc) => usableIds.has(rc.resource.blueprintId) && rc.resource.status === "active" && rc.resource.liveLeases === 0)
     .filter((rc) => rc.idleSince !== null && view.now.getTime() - rc.idleSince.getTime() >= view.reclaimIdleMs)
-    .sort((a, b) => a.idleSince!.getTime() - b.idleSince!.getTime());
+    .sort((a, b) => a.idleSince!.getTime() - b.idleSince!.getTime() || (a.resource.resourceId < b.resource.resourceId ? -1 : 1));
   const victim = idle[0];
   if (victim) {
     candidates.push({ kind: "resource", id: victim.resource.resourceId, blueprintId: victim.resource.blueprintId, outcome: "chosen", reason: "idle: reclaim it" });

@@ -24,7 +24,7 @@ export async function activateLease(ctx: WorkerContext, lease: LeaseState, reche
     // If the resource activated while we decided to wait, its wake-up was overwritten by our
     // wait: look again now that the wait is committed (see allocateLease). FOR SHARE waits out an
     // activation still in flight (it holds the resource row), whose wake-up ran before our wait.
-    const now = await ctx.db.selectFrom("resources").select("status").where("resource_id", "=", resource.resource_id).executeTakeFirstOrThrow();
+    const now = await ctx.db.selectFrom("resources").select("status").where("resource_id", "=", resource.resource_id).forShare().executeTakeFirstOrThrow();
     if (recheck && now.status !== "pending") return activateLease(ctx, await loadLease(ctx, c.leaseId), false);
     return;
   }

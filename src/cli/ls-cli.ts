@@ -1,0 +1,30 @@
+import { parseArgs } from "node:util";
+import type { DrydockClient } from "./api-client";
+
+type Row = Record<string, unknown>;
+
+const columns: Record<string, string[]> = {
+  leases: ["id", "status", "resourceType", "resourceId", "owner", "requestedAt", "waitReason"],
+  resources: ["id", "status", "resourceType", "blueprintId", "liveLeases", "leaseSlots", "allocatedAt"],
+  blueprints: ["id", "name", "kind", "resourceType", "enabled", "liveResources", "resourceLimit"],
+};
+
+/** `drydock ls [leases|resources|blueprints] [--status S] [--all]`: a table, newest first. */
+export async function lsCommand(client: DrydockClient, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { status: { type: "string" }, limit: { type: "string" }, json: { type: "boolean" } }, allowPositionals: true });
+  const what = positionals[0] ?? "leases";
+  const cols = columns[what];
+  if (!cols) throw new Error(`usage: drydock ls [${Object.keys(columns).join("|")}]`);
+  const query = new URLSearchParams();
+  if (values.status) query.set("status", values.status);
+  query.set("limit", values.limit ?? "50");
+  const page = await client.request<{ items: Row[] }>("GET", `/v1/${what}?${query}`);
+  if (values.json) {
+    console.log(JSON.stringify(page.items, null, 2));
+    return 0;
+  }
+  const cells = [cols, ...page.items.map((row) => cols.map((c) => (row[c] === null || row[c] === undefined ? "-" : String(row[c]))))];
+  const widths = cols.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  for (const r of cells) console.log(r.map((v, i) => v.padEnd(widths[i]!)).join("  ").trimEnd());
+  return 0;
+}

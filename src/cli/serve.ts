@@ -1,0 +1,43 @@
+import { serve as serveHttp } from "@hono/node-server";
+import { createApp } from "../api/app";
+import { createDrydock } from "../service/drydock";
+import { serveConfigFrom } from "./config";
+
+/** `drydock serve`: the API and an allocator worker in one process, until SIGINT/SIGTERM. */
+export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const config = serveConfigFrom(env);
+  const drydock = await createDrydock({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    localHost: { root: config.localHostRoot, ...(config.localHostSlots ? { slots: config.localHostSlots } : {}) },
+    onWorkerError: (error, streamId) => console.error(`drydock: worker step for ${streamId} failed:`, error instanceof Error ? error.message : error),
+  });
+  const app = createApp(drydock);
+  const server = serveHttp({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
+    const where = config.databaseUrl ? `PostgreSQL at ${redact(config.databaseUrl)}` : `PGlite in ${config.dataDir} (not fsynced: use PostgreSQL for durability)`;
+    console.log(`drydock listening on http://${config.host}:${info.port} (database: ${where})`);
+    console.log(`API docs: http://${config.host}:${info.port}/docs`);
+  });
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log("drydock: stopping");
+    server.close();
+    await drydock.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+/** A database URL without its password, for logs. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(unparseable URL)";
+  }
+}
