@@ -27,7 +27,6 @@ export const resourcesProjection: InlineProjection = {
             status: "pending",
             attributes: JSON.stringify(d.attributes),
             lease_slots: d.leaseSlots,
-            live_leases: 0,
             for_lease_id: d.forLeaseId,
             failures: 0,
             allocated_at: event.recordedAt,
@@ -38,14 +37,13 @@ export const resourcesProjection: InlineProjection = {
       }
       case "ResourceActivated": {
         const d = event.data as ResourceEventData<"ResourceActivated">;
-        const row = await db.selectFrom("resources").select(["attributes", "live_leases"]).where("resource_id", "=", id).executeTakeFirstOrThrow();
+        const row = await db.selectFrom("resources").select("attributes").where("resource_id", "=", id).executeTakeFirstOrThrow();
         await update({
           status: "active",
           attributes: JSON.stringify({ ...(row.attributes as Record<string, unknown>), ...d.attributes }),
           activated_at: event.recordedAt,
           retry_at: null,
           failures: 0,
-          ...(row.live_leases === 0 ? { idle_since: event.recordedAt } : {}),
         });
         return;
       }

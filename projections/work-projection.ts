@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import type { RecordedEvent } from "../events/envelope";
+import { EVENTS_CHANNEL } from "../src/store/event-store";
 import type { Executor, InlineProjection } from "../src/store/projection";
 import { leaseWork, resourceWork, type ScheduledWork } from "./work-schedule";
 
@@ -8,10 +9,16 @@ const WAKE_ON_BLUEPRINT_CHANGE = 16;
 
 /**
  * The durable work queue. Each stream that needs a worker has one row, recomputed from its
- * projected row after every event, so a rebuild from the log reproduces it; a new event also
- * drops any claim on the row, since the claimed step has moved on. An event that frees capacity
- * wakes as many of the oldest waiting leases of that resource type as it freed slots, instead of
- * leaving them to their backoff: first come, first served, and no herd retrying for one slot.
+ * projected row after every event (in the append transaction), so a rebuild from the log
+ * reproduces which streams need which step; a new event also drops any claim on the row, since
+ * the claimed step has moved on.
+ *
+ * Wake-ups are operational hints, run after the commit: an event that frees capacity moves the
+ * retry time of as many of the oldest waiting leases of that type as it freed slots to now
+ * (first come, first served, no herd retrying for one slot). Doing this inside the transaction
+ * made appends lock other streams' rows in no fixed order, and PostgreSQL found deadlocks. A
+ * wake-up that lands on a lease in the middle of deciding to wait is overwritten by that wait;
+ * the allocator looks once more after committing a wait, so no freed slot goes unnoticed.
  *
  * Must run after the leases and resources projections.
  */
@@ -22,50 +29,64 @@ export const workProjection: InlineProjection = {
     if (event.streamId.startsWith("lease-")) {
       const lease = await db
         .selectFrom("leases")
-        .select(["lease_id", "status", "retry_at", "expires_at", "resource_type", "owner_resource_id"])
+        .select(["status", "retry_at", "expires_at"])
         .where("lease_id", "=", event.streamId.slice("lease-".length))
         .executeTakeFirstOrThrow();
       await schedule(db, event.streamId, leaseWork(lease, at));
-      if (event.type === "LeaseReleased" || event.type === "LeaseBroken" || event.type === "LeaseReacquiring") {
-        await wakeWaitingLeases(db, lease.resource_type, at, 1);
-      }
-      if (lease.owner_resource_id && (event.type === "LeaseActivated" || event.type === "LeaseReleased" || event.type === "LeaseBroken")) {
-        await wake(db, [`resource-${lease.owner_resource_id}`], "activate", at);
-      }
-      return;
-    }
-    if (event.streamId.startsWith("resource-")) {
+    } else if (event.streamId.startsWith("resource-")) {
       const resource = await db
         .selectFrom("resources")
-        .select(["resource_id", "status", "retry_at", "resource_type", "lease_slots", "live_leases"])
+        .select(["status", "retry_at"])
         .where("resource_id", "=", event.streamId.slice("resource-".length))
         .executeTakeFirstOrThrow();
       await schedule(db, event.streamId, resourceWork(resource, at));
-      if (event.type === "ResourceActivated") {
-        const acquired = await db
-          .selectFrom("leases")
-          .select("lease_id")
-          .where("resource_id", "=", resource.resource_id)
-          .where("status", "=", "acquired")
-          .execute();
-        await wake(db, acquired.map((l) => `lease-${l.lease_id}`), "activate", at);
-      }
-      if (event.type === "ResourceActivated") {
-        await wakeWaitingLeases(db, resource.resource_type, at, Math.max(0, resource.lease_slots - resource.live_leases));
-      }
-      if (event.type === "ResourceDestroyed") await wakeWaitingLeases(db, resource.resource_type, at, 1);
-      return;
-    }
-    if (event.streamId.startsWith("blueprint-")) {
-      const blueprint = await db
-        .selectFrom("blueprints")
-        .select("resource_type")
-        .where("blueprint_id", "=", event.streamId.slice("blueprint-".length))
-        .executeTakeFirstOrThrow();
-      await wakeWaitingLeases(db, blueprint.resource_type, at, WAKE_ON_BLUEPRINT_CHANGE);
     }
   },
+
+  async afterCommit(db, events) {
+    for (const event of events) await wakeFor(db, event);
+  },
 };
+
+async function wakeFor(db: Executor, event: RecordedEvent): Promise<void> {
+  const at = event.recordedAt;
+  const id = event.streamId.slice(event.streamId.indexOf("-") + 1);
+  switch (event.type) {
+    case "LeaseReleased":
+    case "LeaseBroken":
+    case "LeaseReacquiring":
+    case "LeaseActivated": {
+      const lease = await db.selectFrom("leases").select(["resource_type", "owner_resource_id"]).where("lease_id", "=", id).executeTakeFirst();
+      if (!lease) return;
+      if (event.type !== "LeaseActivated") await wakeWaitingLeases(db, lease.resource_type, at, 1);
+      // A resource waiting for the lease it holds: it can go on (or must break).
+      if (lease.owner_resource_id) await wake(db, [`resource-${lease.owner_resource_id}`], at);
+      return;
+    }
+    case "ResourceActivated": {
+      const resource = await db.selectFrom("resources").select(["resource_type", "lease_slots"]).where("resource_id", "=", id).executeTakeFirst();
+      if (!resource) return;
+      const acquired = await db.selectFrom("leases").select("lease_id").where("resource_id", "=", id).where("status", "=", "acquired").execute();
+      await wake(db, acquired.map((l) => `lease-${l.lease_id}`), at);
+      await wakeWaitingLeases(db, resource.resource_type, at, resource.lease_slots - acquired.length);
+      return;
+    }
+    case "ResourceDestroyed": {
+      const resource = await db.selectFrom("resources").select("resource_type").where("resource_id", "=", id).executeTakeFirst();
+      if (resource) await wakeWaitingLeases(db, resource.resource_type, at, 1);
+      return;
+    }
+    case "BlueprintCreated":
+    case "BlueprintUpdated":
+    case "BlueprintEnabled": {
+      const blueprint = await db.selectFrom("blueprints").select("resource_type").where("blueprint_id", "=", id).executeTakeFirst();
+      if (blueprint) await wakeWaitingLeases(db, blueprint.resource_type, at, WAKE_ON_BLUEPRINT_CHANGE);
+      return;
+    }
+    default:
+      return;
+  }
+}
 
 async function schedule(db: Executor, streamId: string, work: ScheduledWork<string> | null): Promise<void> {
   if (!work) {
@@ -75,21 +96,26 @@ async function schedule(db: Executor, streamId: string, work: ScheduledWork<stri
   await db
     .insertInto("work_items")
     .values({ stream_id: streamId, kind: work.kind, run_at: work.runAt, claimed_by: null, claimed_until: null })
-    .onConflict((oc) =>
-      oc.column("stream_id").doUpdateSet({ kind: work.kind, run_at: work.runAt, claimed_by: null, claimed_until: null }),
-    )
+    .onConflict((oc) => oc.column("stream_id").doUpdateSet({ kind: work.kind, run_at: work.runAt, claimed_by: null, claimed_until: null }))
     .execute();
 }
 
-async function wake(db: Executor, streamIds: readonly string[], kind: string, at: Date): Promise<void> {
+/**
+ * Moves items' run time to now. One statement that locks its rows in stream order and skips rows
+ * an append holds: that append is rescheduling the stream anyway.
+ */
+async function wake(db: Executor, streamIds: readonly string[], at: Date): Promise<void> {
   if (streamIds.length === 0) return;
-  await db
-    .updateTable("work_items")
-    .set({ run_at: at })
-    .where("stream_id", "in", streamIds)
-    .where("kind", "=", kind)
-    .where("run_at", ">", at)
-    .execute();
+  const woken = await sql<{ stream_id: string }>`
+    UPDATE work_items SET run_at = ${at}
+     WHERE stream_id IN (
+       SELECT stream_id FROM work_items
+        WHERE stream_id IN (${sql.join(streamIds)}) AND run_at > ${at}
+        ORDER BY stream_id
+        FOR UPDATE SKIP LOCKED)
+     RETURNING stream_id`.execute(db);
+  // Workers slept through the append's own NOTIFY before this moved the items: tell them again.
+  if (woken.rows.length > 0) await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${woken.rows.map((r) => r.stream_id).join(",")})`.execute(db);
 }
 
 async function wakeWaitingLeases(db: Executor, resourceType: string, at: Date, count: number): Promise<void> {
@@ -99,5 +125,5 @@ async function wakeWaitingLeases(db: Executor, resourceType: string, at: Date, c
      WHERE l.status = 'pending' AND l.resource_type = ${resourceType} AND w.run_at > ${at}
      ORDER BY l.requested_at, l.lease_id
      LIMIT ${count}`.execute(db);
-  await wake(db, waiting.rows.map((l) => `lease-${l.lease_id}`), "allocate", at);
+  await wake(db, waiting.rows.map((l) => `lease-${l.lease_id}`), at);
 }

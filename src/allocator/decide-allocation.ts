@@ -34,6 +34,12 @@ export interface AllocationView {
   now: Date;
   /** An active resource idle this long may be reclaimed for another lease. */
   reclaimIdleMs: number;
+  /**
+   * Where the search for a free slot starts (default 0: the lowest free slot). After losing a
+   * race for a slot the worker passes another offset, so allocators that read the same view
+   * spread over the free slots instead of all trying the same one again.
+   */
+  slotOffset?: number;
 }
 
 export type AllocationDecision =
@@ -49,9 +55,12 @@ export interface AllocationOutcome {
   summary: string;
 }
 
-export function lowestFree(used: readonly number[], size: number): number | null {
+export function lowestFree(used: readonly number[], size: number, offset = 0): number | null {
   const taken = new Set(used);
-  for (let i = 0; i < size; i++) if (!taken.has(i)) return i;
+  for (let k = 0; k < size; k++) {
+    const i = (offset + k) % size;
+    if (!taken.has(i)) return i;
+  }
   return null;
 }
 
@@ -106,7 +115,7 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
     else free.push(rc);
   }
   const acquire = (rc: ResourceCandidate, why: string): AllocationOutcome => {
-    const slot = lowestFree(rc.usedSlots, rc.resource.leaseSlots)!;
+    const slot = lowestFree(rc.usedSlots, rc.resource.leaseSlots, view.slotOffset ?? 0)!;
     candidates.push({ kind: "resource", id: rc.resource.resourceId, blueprintId: rc.resource.blueprintId, outcome: "chosen", reason: why });
     for (const other of [...free, ...shared]) {
       if (other !== rc) skipResource(other.resource, "another candidate ranked first");
@@ -125,7 +134,7 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
   const limits: string[] = [];
   for (const c of usable) {
     const bp = c.blueprint;
-    const limitSlot = bp.resourceLimit === null ? null : lowestFree(c.usedLimitSlots, bp.resourceLimit);
+    const limitSlot = bp.resourceLimit === null ? null : lowestFree(c.usedLimitSlots, bp.resourceLimit, view.slotOffset ?? 0);
     if (bp.resourceLimit !== null && limitSlot === null) {
       limits.push(`${bp.name} at its limit of ${bp.resourceLimit}`);
       skipBlueprint(bp.blueprintId, `at its limit of ${bp.resourceLimit} resources`);

@@ -4,6 +4,7 @@ import type { BlueprintRegistry } from "../blueprints/blueprint-registry";
 import { blueprintViewOf, resourceViewOf } from "../blueprints/blueprint-views";
 import type { DrydockDatabase } from "../store/schema";
 import type { AllocationView, BlueprintCandidate, ResourceCandidate } from "./decide-allocation";
+import { idleSinceOf, resourceLoads } from "../queries/resource-load";
 import { slotNumberOf } from "./slot-keys";
 
 /**
@@ -56,7 +57,7 @@ export async function loadAllocationView(
       continue;
     }
     viewsById.set(row.blueprint_id, view);
-    const existing = resourceRows.filter((r) => r.blueprint_id === row.blueprint_id).map(resourceViewOf);
+    const existing = resourceRows.filter((r) => r.blueprint_id === row.blueprint_id).map((r) => resourceViewOf(r, slotsOf(`resource:${r.resource_id}:slot:`).length));
     blueprints.push({
       blueprint: view,
       ever: impl.canEverAllocate(view, lease),
@@ -65,18 +66,22 @@ export async function loadAllocationView(
     });
   }
 
+  // Only idle resources can be reclaimed: look up when their last lease ended only for them.
+  const idle = resourceRows.filter((r) => r.status === "active" && slotsOf(`resource:${r.resource_id}:slot:`).length === 0);
+  const loads = await resourceLoads(db, idle.map((r) => r.resource_id));
   const resources: ResourceCandidate[] = [];
   for (const row of resourceRows) {
     const blueprint = viewsById.get(row.blueprint_id);
     if (!blueprint) continue;
     const impl = registry.get(blueprint.kind);
-    const resource = resourceViewOf(row);
+    const usedSlots = slotsOf(`resource:${row.resource_id}:slot:`);
+    const resource = resourceViewOf(row, usedSlots.length);
     resources.push({
       resource,
       acquire: impl.canAcquire(blueprint, resource, lease),
       supplemental: impl.shouldAllocateSupplemental(blueprint, resource, lease),
-      usedSlots: slotsOf(`resource:${row.resource_id}:slot:`),
-      idleSince: row.idle_since ? new Date(row.idle_since) : null,
+      usedSlots,
+      idleSince: idleSinceOf(row.status, row.activated_at, loads.get(row.resource_id) ?? { liveLeases: 0, lastLeaseEndedAt: null }),
     });
   }
   return { lease, blueprints, resources, now, reclaimIdleMs };

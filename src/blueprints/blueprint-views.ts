@@ -1,5 +1,6 @@
-import type { Selectable } from "kysely";
-import type { BlueprintsTable, LeasesTable, ResourcesTable } from "../store/schema";
+import type { Kysely, Selectable } from "kysely";
+import { resourceLoad } from "../queries/resource-load";
+import type { BlueprintsTable, DrydockDatabase, LeasesTable, ResourcesTable } from "../store/schema";
 import type { BlueprintView, LeaseView, ResourceView } from "./blueprint";
 import type { BlueprintRegistry } from "./blueprint-registry";
 
@@ -18,7 +19,8 @@ export function blueprintViewOf(row: Selectable<BlueprintsTable>, registry: Blue
   };
 }
 
-export function resourceViewOf(row: Selectable<ResourcesTable>): ResourceView {
+/** `liveLeases`: leases acquired or active on it, counted by the caller (src/queries/resource-load.ts). */
+export function resourceViewOf(row: Selectable<ResourcesTable>, liveLeases: number): ResourceView {
   return {
     resourceId: row.resource_id,
     blueprintId: row.blueprint_id,
@@ -26,7 +28,7 @@ export function resourceViewOf(row: Selectable<ResourcesTable>): ResourceView {
     status: row.status,
     attributes: row.attributes as Record<string, unknown>,
     leaseSlots: row.lease_slots,
-    liveLeases: row.live_leases,
+    liveLeases,
   };
 }
 
@@ -38,4 +40,9 @@ export function leaseViewOf(row: Pick<Selectable<LeasesTable>, "lease_id" | "res
     owner: row.owner,
     ownerResourceId: row.owner_resource_id,
   };
+}
+
+/** A resource row as a view, with its live leases counted now. */
+export async function loadResourceView(db: Kysely<DrydockDatabase>, row: Selectable<ResourcesTable>): Promise<ResourceView> {
+  return resourceViewOf(row, (await resourceLoad(db, row.resource_id)).liveLeases);
 }

@@ -3,7 +3,7 @@ import { DomainError, NotFoundError, TransitionRefusedError } from "../domain/er
 import type { DrydockDatabase } from "../store/schema";
 import type { BlueprintEffects, LeaseInterfaces } from "./blueprint";
 import type { BlueprintRegistry } from "./blueprint-registry";
-import { blueprintViewOf, leaseViewOf, resourceViewOf } from "./blueprint-views";
+import { blueprintViewOf, leaseViewOf, loadResourceView } from "./blueprint-views";
 
 /**
  * Finds the interfaces of an active lease through its resource's blueprint. A resource that
@@ -22,7 +22,7 @@ export class LeaseInterfaceResolver implements BlueprintEffects {
     const resource = await this.db.selectFrom("resources").selectAll().where("resource_id", "=", lease.resource_id).executeTakeFirstOrThrow();
     const blueprint = await this.db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", resource.blueprint_id).executeTakeFirstOrThrow();
     const impl = this.registry.get(blueprint.kind);
-    return impl.interfaces(blueprintViewOf(blueprint, this.registry), resourceViewOf(resource), leaseViewOf(lease), this);
+    return impl.interfaces(blueprintViewOf(blueprint, this.registry), await loadResourceView(this.db, resource), leaseViewOf(lease), this);
   }
 
   async heldLeaseInterfaces(resourceId: string): Promise<LeaseInterfaces[]> {

@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from "kysely";
 import { NotFoundError } from "../domain/errors";
 import type { DrydockDatabase, ResourcesTable } from "../store/schema";
 import { decodeCursor, pageOf, type Page } from "./pagination";
+import { idleSinceOf, resourceLoad, resourceLoads, type ResourceLoad } from "./resource-load";
 
 export interface ResourceRecord {
   id: string;
@@ -21,7 +22,7 @@ export interface ResourceRecord {
 
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
-export function resourceRecordOf(row: Selectable<ResourcesTable>): ResourceRecord {
+export function resourceRecordOf(row: Selectable<ResourcesTable>, load: ResourceLoad | undefined): ResourceRecord {
   return {
     id: row.resource_id,
     blueprintId: row.blueprint_id,
@@ -29,12 +30,12 @@ export function resourceRecordOf(row: Selectable<ResourcesTable>): ResourceRecor
     status: row.status,
     attributes: row.attributes as Record<string, unknown>,
     leaseSlots: row.lease_slots,
-    liveLeases: row.live_leases,
+    liveLeases: load?.liveLeases ?? 0,
     endReason: row.end_reason,
     allocatedAt: iso(row.allocated_at)!,
     activatedAt: iso(row.activated_at),
     endedAt: iso(row.ended_at),
-    idleSince: iso(row.idle_since),
+    idleSince: iso(idleSinceOf(row.status, row.activated_at, load)),
     version: row.version,
   };
 }
@@ -42,7 +43,7 @@ export function resourceRecordOf(row: Selectable<ResourcesTable>): ResourceRecor
 export async function getResource(db: Kysely<DrydockDatabase>, resourceId: string): Promise<ResourceRecord> {
   const row = await db.selectFrom("resources").selectAll().where("resource_id", "=", resourceId).executeTakeFirst();
   if (!row) throw new NotFoundError("resource", resourceId);
-  return resourceRecordOf(row);
+  return resourceRecordOf(row, await resourceLoad(db, resourceId));
 }
 
 export interface ResourceFilter {
@@ -59,5 +60,7 @@ export async function listResources(db: Kysely<DrydockDatabase>, filter: Resourc
   if (filter.resourceType) q = q.where("resource_type", "=", filter.resourceType);
   if (filter.blueprintId) q = q.where("blueprint_id", "=", filter.blueprintId);
   if (filter.cursor) q = q.where("resource_id", "<", decodeCursor(filter.cursor));
-  return pageOf(await q.execute(), filter.limit, (r) => r.resource_id, resourceRecordOf);
+  const rows = await q.execute();
+  const loads = await resourceLoads(db, rows.map((r) => r.resource_id));
+  return pageOf(rows, filter.limit, (r) => r.resource_id, (r) => resourceRecordOf(r, loads.get(r.resource_id)));
 }

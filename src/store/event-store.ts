@@ -106,7 +106,7 @@ export class PostgresEventStore implements EventStore {
     }
     if (pending.length === 0) return [];
 
-    return this.db.transaction().execute(async (trx) => {
+    const recorded = await retryOnDeadlock(() => this.db.transaction().execute(async (trx) => {
       for (const a of appends) {
         if (a.events.length > 0) await moveStreamVersion(trx, a, recordedAt);
       }
@@ -131,11 +131,18 @@ export class PostgresEventStore implements EventStore {
       const recorded = rows.map((r) => eventFromRow(r as EventRow));
       for (const e of recorded) for (const p of this.projections) await p.apply(trx, e);
 
-      // Delivered only when this transaction commits; waiters then re-read what they wait for.
-      const streams = [...new Set(appends.map((a) => a.streamId))].join(",");
-      await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${streams.length < 7000 ? streams : "*"})`.execute(trx);
       return recorded;
-    });
+    }));
+    // NOTIFY after the commit, not in the transaction: PostgreSQL serializes the commits of
+    // transactions that NOTIFY on one global lock, which made every append wait for the previous
+    // one's fsync. A notification lost to a crash here only delays workers until their next look.
+    const streams = [...new Set(appends.map((a) => a.streamId))].join(",");
+    await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${streams.length < 7000 ? streams : "*"})`.execute(this.db).catch(() => {});
+    for (const p of this.projections) {
+      // Best effort: the events are committed whatever happens here.
+      await p.afterCommit?.(this.db, recorded).catch(() => {});
+    }
+    return recorded;
   }
 
   async readStream(streamId: string): Promise<RecordedEvent[]> {
@@ -176,6 +183,22 @@ export class PostgresEventStore implements EventStore {
       .limit(limit)
       .execute();
     return rows.map((r) => eventFromRow(r as EventRow));
+  }
+}
+
+/**
+ * PostgreSQL may abort a transaction to break a deadlock or a serialization conflict; nothing of
+ * it was kept, so running it again is safe (a version conflict then surfaces as usual).
+ */
+async function retryOnDeadlock<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if ((code !== "40P01" && code !== "40001") || attempt >= 5) throw error;
+      await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+    }
   }
 }
 

@@ -26,4 +26,9 @@ export interface InlineProjection {
   readonly name: string;
   claim?(db: Executor, event: PendingEvent): Promise<void>;
   apply(db: Executor, event: RecordedEvent): Promise<void>;
+  /**
+   * Best-effort follow-up after the append committed, outside its transaction (wake-ups). Not
+   * part of the projection: a rebuild does not run it, and a failure here loses no event.
+   */
+  afterCommit?(db: Executor, events: readonly RecordedEvent[]): Promise<void>;
 }

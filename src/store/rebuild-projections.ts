@@ -35,9 +35,12 @@ export async function rebuildProjections(
   });
 }
 
-/** Columns that are operational state, not a projection of the log (who holds a work claim). */
+/**
+ * Columns that are operational state, not a projection of the log: who holds a work claim, and
+ * when an item runs (wake-ups move waiting leases' retry times earlier after commits).
+ */
 const operationalColumns: Partial<Record<ProjectionTable, string[]>> = {
-  work_items: ["claimed_by", "claimed_until"],
+  work_items: ["claimed_by", "claimed_until", "run_at"],
 };
 
 const keyOf: Record<ProjectionTable, string> = {

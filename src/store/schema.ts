@@ -46,7 +46,6 @@ export interface ResourcesTable {
   status: string;
   attributes: Json<Record<string, unknown>>;
   lease_slots: number;
-  live_leases: number;
   for_lease_id: string | null;
   end_reason: string | null;
   retry_at: Timestamp | null;
@@ -54,8 +53,6 @@ export interface ResourcesTable {
   allocated_at: Timestamp;
   activated_at: Timestamp | null;
   ended_at: Timestamp | null;
-  /** When the last live lease on it ended (or it activated): the idle clock for reclaim. */
-  idle_since: Timestamp | null;
   version: number;
   updated_at: Timestamp;
 }

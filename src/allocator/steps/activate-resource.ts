@@ -1,5 +1,5 @@
 import { streamIdOf } from "../../../events/envelope";
-import { blueprintViewOf, resourceViewOf } from "../../blueprints/blueprint-views";
+import { blueprintViewOf, loadResourceView } from "../../blueprints/blueprint-views";
 import type { ResourceState } from "../../machines/fold";
 import { failureOutcome } from "./record-failure";
 import { workerMetadata, type WorkerContext } from "../worker-context";
@@ -32,7 +32,7 @@ export async function activateResource(ctx: WorkerContext, resource: ResourceSta
   const row = await ctx.db.selectFrom("resources").selectAll().where("resource_id", "=", c.resourceId).executeTakeFirstOrThrow();
   const blueprint = await ctx.db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", c.blueprintId).executeTakeFirstOrThrow();
   try {
-    const attributes = await ctx.registry.get(blueprint.kind).activateResource(blueprintViewOf(blueprint, ctx.registry), resourceViewOf(row), ctx.effects);
+    const attributes = await ctx.registry.get(blueprint.kind).activateResource(blueprintViewOf(blueprint, ctx.registry), await loadResourceView(ctx.db, row), ctx.effects);
     await ctx.store.append(stream, resource.version, [{ type: "ResourceActivated", data: { attributes } }], meta);
   } catch (error) {
     const { failure, retryAt } = failureOutcome(ctx, error, c.failures);

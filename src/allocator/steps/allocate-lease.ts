@@ -13,7 +13,7 @@ import { loadLease } from "./load-state";
 /** Waiting leases retry at least this often even when nothing wakes them. */
 const WAIT_BACKOFF = { baseMs: 1000, maxMs: 60_000 };
 /** Lost races for a slot before the lease yields instead of deciding again at once. */
-const MAX_ROUNDS = 4;
+const MAX_ROUNDS = 6;
 
 /**
  * One allocation pass for a pending lease: decide over the capacity view, then append the
@@ -35,7 +35,8 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
   const losses: string[] = [];
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const now = ctx.clock.now();
-    const outcome = decideAllocation(await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs));
+    const view = await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs);
+    const outcome = decideAllocation({ ...view, slotOffset: round === 0 ? 0 : Math.floor(ctx.random() * 1_000_000) });
     const attempted: NewEvent = {
       type: "AllocationAttempted",
       data: { attempt: c.attempts + 1, decision: outcome.decision.kind, candidates: outcome.candidates, summary: outcome.summary },

@@ -1,5 +1,5 @@
 import { streamIdOf } from "../../../events/envelope";
-import { blueprintViewOf, resourceViewOf } from "../../blueprints/blueprint-views";
+import { blueprintViewOf, loadResourceView } from "../../blueprints/blueprint-views";
 import { VersionConflictError } from "../../domain/errors";
 import type { ResourceState } from "../../machines/fold";
 import { workerMetadata, type WorkerContext } from "../worker-context";
@@ -33,7 +33,7 @@ export async function destroyResource(ctx: WorkerContext, resource: ResourceStat
   const blueprint = await ctx.db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", c.blueprintId).executeTakeFirstOrThrow();
   // A failed teardown throws: the worker retries the step after its claim times out.
   // TODO: give up after a bound and record the leak for the operator (leak reaper issue).
-  await ctx.registry.get(blueprint.kind).destroyResource(blueprintViewOf(blueprint, ctx.registry), resourceViewOf(row), ctx.effects);
+  await ctx.registry.get(blueprint.kind).destroyResource(blueprintViewOf(blueprint, ctx.registry), await loadResourceView(ctx.db, row), ctx.effects);
   await ctx.store.append(streamIdOf("resource", c.resourceId), resource.version, [{ type: "ResourceDestroyed", data: {} }], meta);
 
   const held = await ctx.db.selectFrom("leases").select(["lease_id", "version"]).where("owner_resource_id", "=", c.resourceId).where("status", "in", ["pending", "acquired", "active"]).execute();

@@ -30,7 +30,6 @@ export async function up(db: Kysely<any>): Promise<void> {
       status        text NOT NULL,
       attributes    jsonb NOT NULL,
       lease_slots   integer NOT NULL,
-      live_leases   integer NOT NULL DEFAULT 0,
       for_lease_id  text,
       end_reason    text,
       retry_at      timestamptz,
@@ -38,7 +37,6 @@ export async function up(db: Kysely<any>): Promise<void> {
       allocated_at  timestamptz NOT NULL,
       activated_at  timestamptz,
       ended_at      timestamptz,
-      idle_since    timestamptz,
       version       integer NOT NULL,
       updated_at    timestamptz NOT NULL
     )`.execute(db);

@@ -1,0 +1,131 @@
+/**
+ * bench/lease-cycle: N concurrent clients each loop acquire (POST /v1/leases?wait=30) + release
+ * over real HTTP against a warm local-host pool, for a fixed time; then, on the same database and
+ * at the same concurrency, the raw baseline: single-row INSERT commits. Prints cycles/s, p50/p99
+ * latency, the baseline commits/s and the ratio.
+ *
+ *   npm run bench:lease-cycle -- [--clients 8] [--seconds 10]
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:lease-cycle
+ *
+ * On PostgreSQL it works in a throwaway database it creates and drops.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { serve } from "@hono/node-server";
+import { sql } from "kysely";
+import pg from "pg";
+import { createApp } from "../src/api/app";
+import { createDrydock } from "../src/service/drydock";
+import { openDatabase, type Database } from "../src/store/database";
+
+const { values } = parseArgs({
+  options: { clients: { type: "string", default: "8" }, seconds: { type: "string", default: "10" }, "explain-slow": { type: "string" } },
+});
+const explainSlowMs = values["explain-slow"] ? Number(values["explain-slow"]) : null;
+const clients = Number(values.clients);
+const seconds = Number(values.seconds);
+const adminUrl = process.env.DATABASE_URL;
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function throwawayDatabase(): Promise<{ url: string | undefined; drop: () => Promise<void> }> {
+  if (!adminUrl) return { url: undefined, drop: async () => {} };
+  const name = `drydock_bench_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+async function leaseCycles(database: Database): Promise<{ cycles: number; latencies: number[] }> {
+  const root = await mkdtemp(path.join(tmpdir(), "drydock-bench-"));
+  const drydock = await createDrydock({ database, localHost: { root, slots: clients * 2 } });
+  const app = createApp(drydock);
+  const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
+  await new Promise((r) => server.once("listening", r));
+  const port = (server.address() as { port: number }).port;
+  const base = `http://127.0.0.1:${port}`;
+  const cycle = async (): Promise<string> => {
+    const res = await fetch(`${base}/v1/leases?wait=30`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"resourceType":"host"}' });
+    const lease = (await res.json()) as { id: string; status: string };
+    if (lease.status !== "active") throw new Error(`lease ${lease.id} is ${lease.status} after the wait`);
+    const rel = await fetch(`${base}/v1/leases/${lease.id}/release`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    if (rel.status !== 200) throw new Error(`release answered ${rel.status}`);
+    await rel.arrayBuffer();
+    return lease.id;
+  };
+  await cycle(); // warm: builds and activates the local-host resource
+  const latencies: number[] = [];
+  const slow: { id: string; took: number }[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < deadline) {
+        const t = performance.now();
+        const id = await cycle();
+        const took = performance.now() - t;
+        latencies.push(took);
+        if (explainSlowMs !== null && took > explainSlowMs) slow.push({ id, took });
+      }
+    }),
+  );
+  for (const { id, took } of slow.slice(0, 5)) {
+    const events = await drydock.store.readStream(`lease-${id}`);
+    console.log(`slow cycle ${id}: ${took.toFixed(0)} ms`);
+    for (const e of events) console.log(`  ${e.recordedAt.toISOString()} ${e.type} ${JSON.stringify(e.data).slice(0, 160)}`);
+  }
+  server.close();
+  await drydock.close();
+  await rm(root, { recursive: true, force: true });
+  return { cycles: latencies.length, latencies };
+}
+
+async function baselineCommits(database: Database): Promise<number> {
+  await sql`CREATE TABLE IF NOT EXISTS bench_baseline (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, payload jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now())`.execute(database.db);
+  let commits = 0;
+  const deadline = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < deadline) {
+        await sql`INSERT INTO bench_baseline (payload) VALUES (${JSON.stringify({ n: commits })})`.execute(database.db);
+        commits++;
+      }
+    }),
+  );
+  return commits / seconds;
+}
+
+const target = await throwawayDatabase();
+try {
+  const database = await openDatabase({ url: target.url, poolSize: clients + 4 });
+  const dialect = database.kind === "postgres" ? "PostgreSQL" : "PGlite (in memory)";
+  console.log(`lease-cycle: ${clients} clients, ${seconds} s each phase, on ${dialect}`);
+  const { cycles, latencies } = await leaseCycles(database);
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const cyclesPerSecond = cycles / seconds;
+  console.log(`acquire+release over HTTP: ${cycles} cycles, ${cyclesPerSecond.toFixed(1)} cycles/s, p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms`);
+  const { count } = (await database.db.selectFrom("events").select((eb) => eb.fn.countAll<number>().as("count")).executeTakeFirstOrThrow());
+  console.log(`events appended: ${count} (${(Number(count) / Math.max(1, cycles)).toFixed(1)} per cycle)`);
+  const baseline = await baselineCommits(database);
+  console.log(`baseline single-row INSERT commits: ${baseline.toFixed(0)} commits/s`);
+  console.log(`ratio: one lease cycle costs ${(baseline / cyclesPerSecond).toFixed(1)} baseline commits`);
+  await database.close();
+} finally {
+  await target.drop();
+}
