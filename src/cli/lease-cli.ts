@@ -48,8 +48,10 @@ export function describeEvent(e: StoredEvent): string {
 
 /** `drydock lease --type host [--wait[=S]] [--ttl S] [--attr k=v]... [--blueprint ID]...` */
 export async function leaseCommand(client: DrydockClient, args: string[]): Promise<number> {
+  // `--wait` alone waits up to 10 minutes; `--wait=S` says how long.
+  const normalized = args.map((a) => (a === "--wait" ? "--wait=600" : a));
   const { values } = parseArgs({
-    args,
+    args: normalized,
     options: {
       type: { type: "string", short: "t" },
       wait: { type: "string" },
@@ -79,7 +81,8 @@ export async function leaseCommand(client: DrydockClient, args: string[]): Promi
     console.log(lease.id);
     return 0;
   }
-  const waitSeconds = values.wait === "" ? 600 : Number(values.wait);
+  const waitSeconds = Number(values.wait);
+  if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new Error(`--wait takes seconds, not ${values.wait}`);
   // Until the lease is active, Ctrl-C gives it back rather than leaving it to its TTL.
   const abandon = async () => {
     await client.request("POST", `/v1/leases/${lease.id}/release`, {}).catch(() => {});

@@ -25,6 +25,8 @@ export interface LeaseContext {
   /** Allocation attempts made so far, and temporary failures since the last step forward. */
   attempts: number;
   failures: number;
+  /** Times the lease went back to pending because its resource ended before it activated. */
+  reacquires: number;
   retryAt: string | null;
   waitReason: string | null;
   workingDirectory: string | null;
@@ -47,6 +49,7 @@ export const initialLeaseContext: LeaseContext = {
   blueprintId: null,
   attempts: 0,
   failures: 0,
+  reacquires: 0,
   retryAt: null,
   waitReason: null,
   workingDirectory: null,
@@ -99,7 +102,8 @@ export const leaseMachine = setup({
       const e = event as Of<"LeaseActivated">;
       return { workingDirectory: e.data.workingDirectory, activatedAt: e.at, retryAt: null, waitReason: null, failures: 0 };
     }),
-    reacquire: assign(() => ({
+    reacquire: assign(({ context }) => ({
+      reacquires: context.reacquires + 1,
       resourceId: null,
       blueprintId: null,
       acquiredAt: null,

@@ -2,6 +2,7 @@ import { streamIdOf } from "../../../events/envelope";
 import { leaseViewOf, loadResourceView, blueprintViewOf } from "../../blueprints/blueprint-views";
 import type { LeaseState } from "../../machines/fold";
 import { loadLease } from "./load-state";
+import { reacquireOrBreak } from "./reacquire";
 import { failureOutcome } from "./record-failure";
 import { workerMetadata, type WorkerContext } from "../worker-context";
 
@@ -29,7 +30,8 @@ export async function activateLease(ctx: WorkerContext, lease: LeaseState, reche
     return;
   }
   if (resource.status !== "active") {
-    await ctx.store.append(stream, lease.version, [{ type: "LeaseReacquiring", data: { resourceId: resource.resource_id, reason: `resource ${resource.resource_id} is ${resource.status}${resource.end_reason ? `: ${resource.end_reason}` : ""}` } }], meta);
+    const why = `resource ${resource.resource_id} is ${resource.status}${resource.end_reason ? `: ${resource.end_reason}` : ""}`;
+    await ctx.store.append(stream, lease.version, [reacquireOrBreak(lease, resource.resource_id, why)], meta);
     return;
   }
 

@@ -3,6 +3,8 @@ import { blueprintViewOf, loadResourceView } from "../../blueprints/blueprint-vi
 import { VersionConflictError } from "../../domain/errors";
 import type { ResourceState } from "../../machines/fold";
 import { workerMetadata, type WorkerContext } from "../worker-context";
+import { loadLease } from "./load-state";
+import { reacquireOrBreak } from "./reacquire";
 
 /**
  * A released or broken resource: its leases are let go first (acquired ones go back to pending
@@ -15,14 +17,16 @@ export async function destroyResource(ctx: WorkerContext, resource: ResourceStat
   const meta = workerMetadata(ctx, c.forLeaseId ?? c.resourceId);
   const why = `resource ${c.resourceId} ${resource.status}${c.endReason ? `: ${c.endReason}` : ""}`;
 
-  const onIt = await ctx.db.selectFrom("leases").select(["lease_id", "status", "version"]).where("resource_id", "=", c.resourceId).where("status", "in", ["acquired", "active"]).execute();
-  for (const lease of onIt) {
+  const onIt = await ctx.db.selectFrom("leases").select("lease_id").where("resource_id", "=", c.resourceId).where("status", "in", ["acquired", "active"]).execute();
+  for (const row of onIt) {
+    const lease = await loadLease(ctx, row.lease_id);
+    if (lease.status !== "acquired" && lease.status !== "active") continue;
     await ignoreConflict(
       ctx.store.append(
-        streamIdOf("lease", lease.lease_id),
+        streamIdOf("lease", row.lease_id),
         lease.version,
         lease.status === "acquired"
-          ? [{ type: "LeaseReacquiring", data: { resourceId: c.resourceId, reason: why } }]
+          ? [reacquireOrBreak(lease, c.resourceId, why)]
           : [{ type: "LeaseReleased", data: { reason: "resource-ended", detail: why } }],
         meta,
       ),
