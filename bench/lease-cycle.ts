@@ -17,6 +17,8 @@ import { serve } from "@hono/node-server";
 import { sql } from "kysely";
 import pg from "pg";
 import { createApp } from "../src/api/app";
+import { approveAuthorization, requestAuthorization } from "../src/auth/authorization-commands";
+import { issueToken } from "../src/auth/token-commands";
 import { createDrydock } from "../src/service/drydock";
 import { openDatabase, type Database } from "../src/store/database";
 
@@ -61,11 +63,22 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   await new Promise((r) => server.once("listening", r));
   const port = (server.address() as { port: number }).port;
   const base = `http://127.0.0.1:${port}`;
-  const cycle = async (): Promise<string> => {
-    const res = await fetch(`${base}/v1/leases?wait=30`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"resourceType":"host"}' });
+  // Each benchmark client is a client as in production: its own token (so its own rate-limit
+  // buckets), an approved authorization on local-host, and the ownership check on every call.
+  const localHost = await database.db.selectFrom("blueprints").select("blueprint_id").where("kind", "=", "local-host").executeTakeFirstOrThrow();
+  const tokens: string[] = [];
+  for (let i = 0; i < clients; i++) {
+    const { token, owner } = await issueToken(drydock.commands, { owner: `bench-${i}`, role: "client" }, { actor: "bench" });
+    const { authorizationId } = await requestAuthorization(drydock.commands, localHost.blueprint_id, owner, { actor: "bench" });
+    await approveAuthorization(drydock.commands, authorizationId, { actor: "bench" });
+    tokens.push(token);
+  }
+  const cycle = async (client = 0): Promise<string> => {
+    const headers = { "content-type": "application/json", authorization: `Bearer ${tokens[client]}` };
+    const res = await fetch(`${base}/v1/leases?wait=30`, { method: "POST", headers, body: '{"resourceType":"host"}' });
     const lease = (await res.json()) as { id: string; status: string };
     if (lease.status !== "active") throw new Error(`lease ${lease.id} is ${lease.status} after the wait`);
-    const rel = await fetch(`${base}/v1/leases/${lease.id}/release`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const rel = await fetch(`${base}/v1/leases/${lease.id}/release`, { method: "POST", headers, body: "{}" });
     if (rel.status !== 200) throw new Error(`release answered ${rel.status}`);
     await rel.arrayBuffer();
     return lease.id;
@@ -75,10 +88,10 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   const slow: { id: string; took: number }[] = [];
   const deadline = performance.now() + seconds * 1000;
   await Promise.all(
-    Array.from({ length: clients }, async () => {
+    Array.from({ length: clients }, async (_, client) => {
       while (performance.now() < deadline) {
         const t = performance.now();
-        const id = await cycle();
+        const id = await cycle(client);
         const took = performance.now() - t;
         latencies.push(took);
         if (explainSlowMs !== null && took > explainSlowMs) slow.push({ id, took });

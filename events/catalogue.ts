@@ -1,10 +1,12 @@
 import type { z } from "zod";
+import { authorizationEventSchemas, authorizationEventVersions, type AuthorizationEvent } from "./authorization-events";
 import { blueprintEventSchemas, blueprintEventVersions, type BlueprintEvent } from "./blueprint-events";
 import type { RecordedEvent, StreamType } from "./envelope";
-import { leaseEventSchemas, leaseEventVersions, type LeaseEvent } from "./lease-events";
+import { leaseEventSchemas, leaseEventUpcasters, leaseEventVersions, type LeaseEvent } from "./lease-events";
 import { resourceEventSchemas, resourceEventVersions, type ResourceEvent } from "./resource-events";
+import { tokenEventSchemas, tokenEventVersions, type TokenEvent } from "./token-events";
 
-export type DomainEvent = LeaseEvent | ResourceEvent | BlueprintEvent;
+export type DomainEvent = LeaseEvent | ResourceEvent | BlueprintEvent | TokenEvent | AuthorizationEvent;
 export type DomainEventType = DomainEvent["type"];
 
 interface CatalogueEntry {
@@ -35,8 +37,13 @@ function register(streamType: StreamType, schemas: Record<string, z.ZodType>, ve
   }
 }
 register("lease", leaseEventSchemas, leaseEventVersions);
+for (const [type, byVersion] of Object.entries(leaseEventUpcasters)) {
+  for (const [from, upcast] of Object.entries(byVersion)) registerUpcaster(type as DomainEventType, Number(from), upcast);
+}
 register("resource", resourceEventSchemas, resourceEventVersions);
 register("blueprint", blueprintEventSchemas, blueprintEventVersions);
+register("token", tokenEventSchemas, tokenEventVersions);
+register("authorization", authorizationEventSchemas, authorizationEventVersions);
 
 export class InvalidEventError extends Error {
   constructor(

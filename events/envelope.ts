@@ -3,6 +3,8 @@ import { z } from "zod";
 /** Who did it and why: carried on every event, never secrets. */
 export const eventMetadataSchema = z.object({
   actor: z.string().min(1),
+  /** The bearer token the request came with (its id, never the secret): which of an owner's tokens acted. */
+  tokenId: z.string().optional(),
   requestId: z.string().optional(),
   correlationId: z.string().optional(),
   causationId: z.string().optional(),
@@ -31,7 +33,9 @@ export interface RecordedEvent<Type extends string = string, Data = unknown> {
   recordedAt: Date;
 }
 
-export type StreamType = "lease" | "resource" | "blueprint";
+export type StreamType = "lease" | "resource" | "blueprint" | "token" | "authorization";
+
+const streamTypes: ReadonlySet<string> = new Set<StreamType>(["lease", "resource", "blueprint", "token", "authorization"]);
 
 export function streamIdOf(type: StreamType, id: string): string {
   return `${type}-${id}`;
@@ -40,8 +44,6 @@ export function streamIdOf(type: StreamType, id: string): string {
 export function parseStreamId(streamId: string): { type: StreamType; id: string } {
   const dash = streamId.indexOf("-");
   const type = streamId.slice(0, dash);
-  if (type !== "lease" && type !== "resource" && type !== "blueprint") {
-    throw new Error(`unknown stream type in ${streamId}`);
-  }
-  return { type, id: streamId.slice(dash + 1) };
+  if (!streamTypes.has(type)) throw new Error(`unknown stream type in ${streamId}`);
+  return { type: type as StreamType, id: streamId.slice(dash + 1) };
 }

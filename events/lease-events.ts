@@ -28,12 +28,26 @@ export const leaseEventSchemas = {
     ownerResourceId: z.string().nullable(),
     ttlSeconds: z.number().int().positive().nullable(),
     expiresAt: isoTime.nullable(),
+    /**
+     * Whose blueprint authorizations the allocator checks for this lease: the client that asked,
+     * or `blueprint:<id>` for a lease a resource of that blueprint holds. Null: none are needed
+     * (an admin's lease, or one asked for below the API). Absent in events recorded before
+     * authorizations existed, and read as null then, so an upgrade strands no pending lease; an
+     * optional field reads old events as they are, so it needs no new version or upcaster.
+     */
+    authorizingObject: z.string().nullable().optional(),
   }),
+  /**
+   * Version 2 adds `durationMs`: how long the allocator took to read the capacity view and
+   * decide, so an explanation can tell allocator time from waiting time. Version-1 events are
+   * upcast with `durationMs: null` (not measured), never rewritten.
+   */
   AllocationAttempted: z.object({
     attempt: z.number().int().positive(),
     decision: z.enum(["acquire", "allocate", "reclaim", "wait", "break"]),
     candidates: z.array(candidateSchema),
     summary: z.string(),
+    durationMs: z.number().nonnegative().nullable(),
   }),
   LeaseWaiting: z.object({
     reason: z.string(),
@@ -84,7 +98,7 @@ export type LeaseEvent = { [T in LeaseEventType]: { type: T; data: LeaseEventDat
 
 export const leaseEventVersions: Record<LeaseEventType, number> = {
   LeaseRequested: 1,
-  AllocationAttempted: 1,
+  AllocationAttempted: 2,
   LeaseWaiting: 1,
   LeaseYielded: 1,
   LeaseAcquired: 1,
@@ -94,4 +108,11 @@ export const leaseEventVersions: Record<LeaseEventType, number> = {
   LeaseReleased: 1,
   LeaseBroken: 1,
   LeaseDestroyed: 1,
+};
+
+/** Upcasters of old lease event versions, by type and the version they start from. */
+export const leaseEventUpcasters: Partial<Record<LeaseEventType, Record<number, (data: Record<string, unknown>) => Record<string, unknown>>>> = {
+  AllocationAttempted: {
+    1: (data) => ({ ...data, durationMs: null }),
+  },
 };

@@ -1,8 +1,10 @@
 import type { InlineProjection } from "../src/store/projection";
+import { authorizationsProjection } from "./authorizations-projection";
 import { blueprintsProjection } from "./blueprints-projection";
 import { capacityProjection } from "./capacity-projection";
 import { leasesProjection } from "./leases-projection";
 import { resourcesProjection } from "./resources-projection";
+import { tokensProjection } from "./tokens-projection";
 import { workProjection } from "./work-projection";
 
 /**
@@ -15,4 +17,6 @@ export const inlineProjections: readonly InlineProjection[] = [
   capacityProjection,
   leasesProjection,
   workProjection,
+  tokensProjection,
+  authorizationsProjection,
 ];

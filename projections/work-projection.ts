@@ -24,6 +24,8 @@ const WAKE_ON_BLUEPRINT_CHANGE = 16;
  */
 export const workProjection: InlineProjection = {
   name: "work",
+  // The work item is a function of the stream's row and the time of its last event.
+  recomputes: true,
   async apply(db, event: RecordedEvent) {
     const at = event.recordedAt;
     if (event.streamId.startsWith("lease-")) {
@@ -81,6 +83,17 @@ async function wakeFor(db: Executor, event: RecordedEvent): Promise<void> {
     case "BlueprintEnabled": {
       const blueprint = await db.selectFrom("blueprints").select("resource_type").where("blueprint_id", "=", id).executeTakeFirst();
       if (blueprint) await wakeWaitingLeases(db, blueprint.resource_type, at, WAKE_ON_BLUEPRINT_CHANGE);
+      return;
+    }
+    case "AuthorizationApproved": {
+      // Leases of the blueprint's type may be waiting for exactly this approval.
+      const row = await db
+        .selectFrom("authorizations")
+        .innerJoin("blueprints", "blueprints.blueprint_id", "authorizations.blueprint_id")
+        .select("blueprints.resource_type")
+        .where("authorizations.authorization_id", "=", id)
+        .executeTakeFirst();
+      if (row) await wakeWaitingLeases(db, row.resource_type, at, WAKE_ON_BLUEPRINT_CHANGE);
       return;
     }
     default:

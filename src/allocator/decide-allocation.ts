@@ -15,6 +15,11 @@ export interface BlueprintCandidate {
   plan: ResourcePlan | Verdict;
   /** Limit slots held by this blueprint's live resources. */
   usedLimitSlots: readonly number[];
+  /**
+   * May the lease's authorizing object use this blueprint (an approved authorization)? Evaluated
+   * by the caller; absent when the lease needs no authorization (an admin's lease).
+   */
+  authorized?: Verdict;
 }
 
 export interface ResourceCandidate {
@@ -28,7 +33,7 @@ export interface ResourceCandidate {
 }
 
 export interface AllocationView {
-  lease: LeaseView & { blueprintIds: string[] | null };
+  lease: LeaseView & { blueprintIds: string[] | null; authorizingObject?: string | null };
   blueprints: readonly BlueprintCandidate[];
   resources: readonly ResourceCandidate[];
   now: Date;
@@ -86,16 +91,26 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
   // 1. Blueprints that could ever serve this lease.
   const usable: BlueprintCandidate[] = [];
   let disabled = 0;
+  let unauthorized = 0;
   for (const c of [...view.blueprints].sort((a, b) => (a.blueprint.blueprintId < b.blueprint.blueprintId ? -1 : 1))) {
     const bp = c.blueprint;
     if (view.lease.blueprintIds && !view.lease.blueprintIds.includes(bp.blueprintId)) skipBlueprint(bp.blueprintId, "not allowed for this lease");
     else if (!c.ever.ok) skipBlueprint(bp.blueprintId, `can never serve this lease: ${c.ever.reason}`);
-    else if (!bp.enabled) {
+    else if (c.authorized && !c.authorized.ok) {
+      unauthorized++;
+      skipBlueprint(bp.blueprintId, c.authorized.reason);
+    } else if (!bp.enabled) {
       disabled++;
       skipBlueprint(bp.blueprintId, "disabled");
     } else usable.push(c);
   }
   if (usable.length === 0) {
+    // An approval (or an enable) can still come: wait for it rather than break the lease.
+    if (unauthorized > 0) {
+      const who = view.lease.authorizingObject ?? "this lease";
+      const reason = `no ${view.lease.resourceType} blueprint that could serve this lease is authorized for ${who}${disabled > 0 ? " (the authorized ones are disabled)" : ""}`;
+      return done({ kind: "wait", reason }, "waiting: not authorized");
+    }
     if (disabled > 0) return done({ kind: "wait", reason: `every usable ${view.lease.resourceType} blueprint is disabled` }, "waiting: blueprints disabled");
     const reason = `no blueprint can ever provide a ${view.lease.resourceType} for this lease`;
     return done({ kind: "break", reason }, reason);

@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import { no, type LeaseView } from "../blueprints/blueprint";
+import { no, yes, type LeaseView, type Verdict } from "../blueprints/blueprint";
 import type { BlueprintRegistry } from "../blueprints/blueprint-registry";
 import { blueprintViewOf, resourceViewOf } from "../blueprints/blueprint-views";
 import type { DrydockDatabase } from "../store/schema";
@@ -15,16 +15,20 @@ import { slotNumberOf } from "./slot-keys";
 export async function loadAllocationView(
   db: Kysely<DrydockDatabase>,
   registry: BlueprintRegistry,
-  lease: LeaseView & { blueprintIds: string[] | null },
+  lease: LeaseView & { blueprintIds: string[] | null; authorizingObject?: string | null },
   now: Date,
   reclaimIdleMs: number,
 ): Promise<AllocationView> {
   const blueprintRows = await db.selectFrom("blueprints").selectAll().where("resource_type", "=", lease.resourceType).execute();
+  const authorizedFor = await authorizationVerdicts(db, lease.authorizingObject ?? null);
   const known = blueprintRows.filter((row) => registry.has(row.kind));
   const ids = known.map((b) => b.blueprint_id);
-  const resourceRows = ids.length
-    ? await db.selectFrom("resources").selectAll().where("blueprint_id", "in", ids).where("status", "in", ["pending", "active"]).execute()
+  // Ended resources that are not destroyed yet still hold their slot locks (one per host, say):
+  // blueprints see them in `existing` so they do not plan a resource that would collide.
+  const undestroyed = ids.length
+    ? await db.selectFrom("resources").selectAll().where("blueprint_id", "in", ids).where("status", "in", ["pending", "active", "released", "broken"]).execute()
     : [];
+  const resourceRows = undestroyed.filter((r) => r.status === "pending" || r.status === "active");
   const locks = ids.length
     ? await db
         .selectFrom("slot_locks")
@@ -53,16 +57,18 @@ export async function loadAllocationView(
         ever: no(reason),
         plan: no(reason),
         usedLimitSlots: [],
+        authorized: authorizedFor(row.blueprint_id),
       });
       continue;
     }
     viewsById.set(row.blueprint_id, view);
-    const existing = resourceRows.filter((r) => r.blueprint_id === row.blueprint_id).map((r) => resourceViewOf(r, slotsOf(`resource:${r.resource_id}:slot:`).length));
+    const existing = undestroyed.filter((r) => r.blueprint_id === row.blueprint_id).map((r) => resourceViewOf(r, slotsOf(`resource:${r.resource_id}:slot:`).length));
     blueprints.push({
       blueprint: view,
       ever: impl.canEverAllocate(view, lease),
       plan: impl.planResource(view, lease, existing),
       usedLimitSlots: slotsOf(`blueprint:${row.blueprint_id}:limit:`),
+      authorized: authorizedFor(row.blueprint_id),
     });
   }
 
@@ -85,4 +91,16 @@ export async function loadAllocationView(
     });
   }
   return { lease, blueprints, resources, now, reclaimIdleMs };
+}
+
+/**
+ * The authorization verdict per blueprint for a lease's authorizing object: only blueprints it
+ * holds an approved authorization for. A lease without one (an admin's) may use every blueprint.
+ */
+async function authorizationVerdicts(db: Kysely<DrydockDatabase>, authorizingObject: string | null): Promise<(blueprintId: string) => Verdict> {
+  if (authorizingObject === null) return () => yes;
+  const rows = await db.selectFrom("authorizations").select("blueprint_id").where("client", "=", authorizingObject).where("state", "=", "approved").execute();
+  const approved = new Set(rows.map((r) => r.blueprint_id));
+  const refused = no(`not authorized for ${authorizingObject}`);
+  return (blueprintId) => (approved.has(blueprintId) ? yes : refused);
 }

@@ -21,6 +21,9 @@ export async function runWorkItem(ctx: WorkerContext, streamId: string): Promise
       case "resource":
         return await runResourceStep(ctx, id);
       case "blueprint":
+      case "token":
+      case "authorization":
+        // Nothing to run: these streams change only by API commands, never by a worker.
         return;
       default:
         assertNever(type, "stream type");

@@ -1,4 +1,5 @@
 import { sql } from "kysely";
+import { TemporaryFailure } from "../blueprints/failures";
 import { EVENTS_CHANNEL } from "../store/event-store";
 import type { Database } from "../store/database";
 import { runWorkItem } from "./run-work-item";
@@ -158,8 +159,10 @@ export class AllocatorWorker {
         .execute();
     } catch (error) {
       this.options.onError?.(error, streamId);
-      // Keep the claim as the retry delay, with jitter so failing items do not retry in step.
-      const delay = this.options.failureRetryMs * (0.5 + this.ctx.random());
+      // Keep the claim as the retry delay, with jitter so failing items do not retry in step. A
+      // step that knows better (a host that is down: retry at its next health interval) says so.
+      const hinted = error instanceof TemporaryFailure ? (error.retryAfterMs ?? 0) : 0;
+      const delay = Math.max(hinted, this.options.failureRetryMs * (0.5 + this.ctx.random()));
       await this.ctx.db
         .updateTable("work_items")
         .set({ claimed_until: new Date(this.ctx.clock.now().getTime() + delay) })

@@ -1,13 +1,19 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import type { Principal } from "../auth/principal";
 import type { Actor } from "../commands/command-context";
 
 /** What the request middleware puts on every request's context for the route handlers. */
 export interface ApiEnv {
   Variables: {
     requestId: string;
-    /** Recorded on every event a request appends; its `actor` also owns the leases it asks for. */
+    /**
+     * Set by the auth middleware from the bearer token, on every route but the public ones:
+     * recorded on every event the request appends (the token's owner, and the token's id).
+     */
     actor: Actor;
+    /** The token's id, owner and role; the owner also owns the leases the request asks for. */
+    principal: Principal;
   };
 }
 

@@ -1,8 +1,11 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimits } from "../auth/rate-limiter";
 import { DomainError } from "../domain/errors";
 import type { Drydock } from "../service/drydock";
 import type { ApiEnv } from "./api-env";
+import { authMiddleware } from "./auth-middleware";
+import { registerAuthorizationRoutes } from "./authorization-routes";
 import { registerBlueprintRoutes } from "./blueprint-routes";
 import { errorBody, handleError } from "./error-handler";
 import { registerEventRoutes } from "./event-routes";
@@ -11,11 +14,14 @@ import { registerLeaseRoutes } from "./lease-routes";
 import { requestContext } from "./request-context";
 import { registerResourceRoutes } from "./resource-routes";
 import { registerSystemRoutes } from "./system-routes";
+import { registerTokenRoutes } from "./token-routes";
 import { validationHook } from "./validation-hook";
 
 export interface AppOptions {
   /** Largest request body accepted, in bytes (default 1 MiB); file uploads included. */
   maxBodyBytes?: number;
+  /** Per-token limits on lease requests and commands (default DEFAULT_RATE_LIMITS); null turns one off. */
+  rateLimits?: Partial<RateLimits>;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -26,6 +32,8 @@ export function createApp(drydock: Drydock, options: AppOptions = {}): OpenAPIHo
   const app = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
 
   app.use(requestContext());
+  // Before the body limit: a request without a valid token is refused before its body is read.
+  app.use(authMiddleware(drydock.database.db, new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits })));
   app.use(
     bodyLimit({
       maxSize: maxBodyBytes,
@@ -41,6 +49,8 @@ export function createApp(drydock: Drydock, options: AppOptions = {}): OpenAPIHo
   registerResourceRoutes(app, drydock);
   registerBlueprintRoutes(app, drydock);
   registerEventRoutes(app, drydock);
+  registerTokenRoutes(app, drydock);
+  registerAuthorizationRoutes(app, drydock);
 
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError(handleError);

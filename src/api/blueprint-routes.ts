@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { streamIdOf } from "../../events/envelope";
+import { clientOf } from "../auth/scope";
 import { createBlueprint, setBlueprintEnabled, updateBlueprint } from "../commands/blueprint-commands";
 import { NotFoundError } from "../domain/errors";
 import { getBlueprint, listBlueprints } from "../queries/blueprint-queries";
@@ -95,7 +96,8 @@ export function registerBlueprintRoutes(app: ApiApp, drydock: Drydock): void {
     return c.json(await getBlueprint(db, id), 201);
   });
 
-  app.openapi(listRoute, async (c) => c.json(await listBlueprints(db, c.req.valid("query")), 200));
+  // A client lists the blueprints it is authorized to use (and reads one only then: access policy).
+  app.openapi(listRoute, async (c) => c.json(await listBlueprints(db, { ...c.req.valid("query"), authorizedFor: clientOf(c.get("principal")) }), 200));
 
   app.openapi(getRoute, async (c) => c.json(await getBlueprint(db, c.req.valid("param").id), 200));
 

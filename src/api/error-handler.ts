@@ -65,6 +65,10 @@ const MALFORMED_JSON = /^Malformed JSON/;
 
 export function handleError(error: unknown, c: Context): Response {
   if (error instanceof DomainError) {
+    // RFC 6750: a 401 names the scheme it wants; a 429 says when to come back (RFC 6585).
+    if (error.code === "unauthorized") c.header("WWW-Authenticate", 'Bearer realm="drydock"');
+    const retryAfter = error.details?.retryAfterSeconds;
+    if (error.code === "rate_limited" && typeof retryAfter === "number") c.header("Retry-After", String(retryAfter));
     return c.json(errorBody(error.code, error.message, error.details), statusOf(error.code));
   }
   if (error instanceof HTTPException) {

@@ -4,6 +4,7 @@ import { idPattern } from "../domain/ids";
 import type { Drydock } from "../service/drydock";
 import type { ApiApp, ApiContext } from "./api-env";
 import { idParams } from "./params";
+import { EXEC_STREAM_HEADERS, execStream } from "./exec-stream";
 import { ErrorSchema, errorResponses, ExecResultSchema, FileListSchema } from "./schemas";
 
 /**
@@ -37,9 +38,19 @@ const execRoute = createRoute({
   method: "post",
   path: "/v1/leases/{id}/commands",
   summary: "Run a command where the lease lives",
-  request: { params: idParams, body: { required: true, content: { "application/json": { schema: ExecRequestSchema } } } },
+  request: {
+    params: idParams,
+    query: z.object({
+      stream: z.enum(["0", "1", "true", "false"]).optional().openapi({ description: "1: stream the output as application/x-ndjson lines while the command runs", example: "1" }),
+    }),
+    body: { required: true, content: { "application/json": { schema: ExecRequestSchema } } },
+  },
   responses: {
-    200: { description: "The command ran (whatever its exit code)", content: { "application/json": { schema: ExecResultSchema } } },
+    200: {
+      description:
+        'The command ran (whatever its exit code). With ?stream=1: one JSON object per line, {"stream":"stdout"|"stderr","data":"…"} as output arrives, then {"exit":{…the result without stdout and stderr}} or {"error":{code,message}}.',
+      content: { "application/json": { schema: ExecResultSchema }, "application/x-ndjson": { schema: z.string() } },
+    },
     ...errorResponses(400, 404, 409, 413, 503),
   },
 });
@@ -64,13 +75,18 @@ export function registerLeaseInterfaceRoutes(app: ApiApp, drydock: Drydock): voi
     const { id } = c.req.valid("param");
     const body = c.req.valid("json");
     const { command } = await drydock.interfaces.forLease(id);
-    const result = await command.exec(body.argv, {
+    const options = {
       ...(body.cwd !== undefined ? { cwd: body.cwd } : {}),
       ...(body.env !== undefined ? { env: body.env } : {}),
       ...(body.stdin !== undefined ? { stdin: body.stdin } : {}),
       ...(body.timeoutSeconds !== undefined ? { timeoutMs: Math.max(1, Math.round(body.timeoutSeconds * 1000)) } : {}),
       ...(body.shell !== undefined ? { shell: body.shell } : {}),
-    });
+    };
+    if (isListing(c.req.valid("query").stream)) {
+      // The route's typing knows only the JSON body; the stream is the same 200 as x-ndjson.
+      return c.body(await execStream(command, body.argv, options), 200, EXEC_STREAM_HEADERS) as never;
+    }
+    const result = await command.exec(body.argv, options);
     return c.json(result, 200);
   });
 

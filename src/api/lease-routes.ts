@@ -1,13 +1,17 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { streamIdOf } from "../../events/envelope";
+import { authorizingObjectOf, leaseOwnerScope } from "../auth/scope";
 import { MAX_TTL_SECONDS, releaseLease, renewLease, requestLease } from "../commands/lease-commands";
 import { NotFoundError } from "../domain/errors";
+import { getLeaseAsOf, listLeasesAsOf } from "../queries/as-of-queries";
 import { getLease, listLeases } from "../queries/lease-queries";
 import type { Drydock } from "../service/drydock";
 import type { ApiApp } from "./api-env";
+import { asOfQuery } from "./as-of-param";
 import { cursorQuery, idParams, idString, jsonRecord, limitQuery, ownerString, resourceTypeString, splitList, statusListQuery } from "./params";
 import { errorResponses, eventJsonOf, EventListSchema, LeasePageSchema, LeaseSchema } from "./schemas";
 import { isSettled, waitForLease } from "./lease-wait";
+import { registerLeaseExplainRoute } from "./lease-explain-route";
 
 const LEASE_STATUSES = ["pending", "acquired", "active", "released", "broken", "destroyed"] as const;
 const MAX_WAIT_SECONDS = 300;
@@ -61,6 +65,7 @@ const listLeasesRoute = createRoute({
       resourceId: idString.optional(),
       cursor: cursorQuery,
       limit: limitQuery,
+      asOf: asOfQuery,
     }),
   },
   responses: { 200: { description: "A page of leases", content: { "application/json": { schema: LeasePageSchema } } }, ...errorResponses(400) },
@@ -71,7 +76,7 @@ const getLeaseRoute = createRoute({
   path: "/v1/leases/{id}",
   summary: "Get a lease",
   description: "With `wait`, long-polls until the lease is active or ended (or the wait ends).",
-  request: { params: idParams, query: z.object({ wait: waitQuery }) },
+  request: { params: idParams, query: z.object({ wait: waitQuery, asOf: asOfQuery }) },
   responses: { 200: leaseJson("The lease"), ...errorResponses(400, 404) },
 });
 
@@ -104,12 +109,14 @@ const leaseEventsRoute = createRoute({
 
 export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
   const db = drydock.database.db;
+  const history = { db, store: drydock.store };
 
   app.openapi(createLease, async (c) => {
     const body = c.req.valid("json");
     const { wait } = c.req.valid("query");
-    const actor = c.get("actor");
-    const leaseId = await requestLease(drydock.commands, body, actor.actor, actor);
+    // The token's owner owns the lease; a client's lease may use only blueprints it is authorized for.
+    const principal = c.get("principal");
+    const leaseId = await requestLease(drydock.commands, body, principal.owner, c.get("actor"), { authorizingObject: authorizingObjectOf(principal) });
     if (!wait) return c.json(await getLease(db, leaseId), 202);
     const lease = await waitForLease(drydock, leaseId, wait, c.req.raw.signal);
     if (lease.status === "active") return c.json(lease, 201);
@@ -117,14 +124,18 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
   });
 
   app.openapi(listLeasesRoute, async (c) => {
-    const q = c.req.valid("query");
-    const page = await listLeases(db, { ...q, status: splitList(q.status) });
+    const { asOf, ...q } = c.req.valid("query");
+    const owner = leaseOwnerScope(c.get("principal"), q.owner);
+    if (owner === null) return c.json({ items: [], nextCursor: null }, 200);
+    const filter = { ...q, owner, status: splitList(q.status) };
+    const page = asOf ? await listLeasesAsOf(history, { ...filter, asOf: new Date(asOf) }) : await listLeases(db, filter);
     return c.json(page, 200);
   });
 
   app.openapi(getLeaseRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { wait } = c.req.valid("query");
+    const { wait, asOf } = c.req.valid("query");
+    if (asOf) return c.json(await getLeaseAsOf(history, id, new Date(asOf)), 200);
     const lease = await getLease(db, id);
     if (!wait || isSettled(lease)) return c.json(lease, 200);
     return c.json(await waitForLease(drydock, id, wait, c.req.raw.signal), 200);
@@ -148,4 +159,6 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
     if (events.length === 0) throw new NotFoundError("lease", id);
     return c.json({ items: events.map(eventJsonOf) }, 200);
   });
+
+  registerLeaseExplainRoute(app, drydock);
 }

@@ -19,9 +19,19 @@ export const resourceTypeString = z
   .max(64)
   .regex(/^[a-z0-9][a-z0-9-]*$/, "lowercase letters, digits and dashes, starting with a letter or digit");
 
+/**
+ * A UTF-16 surrogate without its other half: JSON.stringify writes it as `\udXXX`, which
+ * PostgreSQL's jsonb refuses, so such a string must be refused here, not fail the append.
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /** Names people type (blueprint names, reasons): no control characters, which PostgreSQL may refuse (NUL). */
 export function plainText(max: number) {
-  return z.string().max(max).regex(/^[^\u0000-\u0008\u000b\u000c\u000e-\u001f]*$/, "must not contain control characters");
+  return z
+    .string()
+    .max(max)
+    .regex(/^[^\u0000-\u0008\u000b\u000c\u000e-\u001f]*$/, "must not contain control characters")
+    .refine((s) => !LONE_SURROGATE.test(s), "must be well-formed Unicode (no lone surrogates)");
 }
 
 const MAX_JSON_DEPTH = 32;
@@ -29,7 +39,7 @@ const MAX_JSON_DEPTH = 32;
 /** Where a JSON value breaks what jsonb and the event log accept: a NUL anywhere, or absurd depth. */
 function jsonProblem(value: unknown, depth: number): string | undefined {
   if (depth > MAX_JSON_DEPTH) return `nested more than ${MAX_JSON_DEPTH} levels deep`;
-  if (typeof value === "string") return value.includes("\u0000") ? "must not contain NUL characters" : undefined;
+  if (typeof value === "string") return stringProblem(value);
   if (Array.isArray(value)) {
     for (const v of value) {
       const problem = jsonProblem(v, depth + 1);
@@ -39,11 +49,18 @@ function jsonProblem(value: unknown, depth: number): string | undefined {
   }
   if (typeof value === "object" && value !== null) {
     for (const [k, v] of Object.entries(value)) {
-      if (k.includes("\u0000")) return "must not contain NUL characters";
+      const keyProblem = stringProblem(k);
+      if (keyProblem) return keyProblem;
       const problem = jsonProblem(v, depth + 1);
       if (problem) return problem;
     }
   }
+  return undefined;
+}
+
+function stringProblem(s: string): string | undefined {
+  if (s.includes("\u0000")) return "must not contain NUL characters";
+  if (LONE_SURROGATE.test(s)) return "must be well-formed Unicode (no lone surrogates)";
   return undefined;
 }
 
@@ -75,5 +92,5 @@ export function splitList(value: string | undefined): string[] | undefined {
   return value ? [...new Set(value.split(","))] : undefined;
 }
 
-/** Owner names as the actor header allows them. */
+/** Owner names in filters: client names, and the `resource:<id>` owners of held leases. */
 export const ownerString = z.string().regex(/^[A-Za-z0-9._@:-]{1,64}$/, "not an owner name");

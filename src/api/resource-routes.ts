@@ -1,10 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { streamIdOf } from "../../events/envelope";
+import { clientOf } from "../auth/scope";
+import { onlyResourcesLeasedBy } from "../auth/visibility";
 import { releaseResource } from "../commands/resource-commands";
 import { NotFoundError } from "../domain/errors";
+import { getResourceAsOf, listResourcesAsOf } from "../queries/as-of-queries";
 import { getResource, listResources } from "../queries/resource-queries";
 import type { Drydock } from "../service/drydock";
 import type { ApiApp } from "./api-env";
+import { asOfQuery } from "./as-of-param";
 import { cursorQuery, idParams, idString, limitQuery, plainText, resourceTypeString, splitList, statusListQuery } from "./params";
 import { errorResponses, eventJsonOf, EventListSchema, ResourcePageSchema, ResourceSchema } from "./schemas";
 
@@ -23,6 +27,7 @@ const listRoute = createRoute({
       blueprintId: idString.optional(),
       cursor: cursorQuery,
       limit: limitQuery,
+      asOf: asOfQuery,
     }),
   },
   responses: { 200: { description: "A page of resources", content: { "application/json": { schema: ResourcePageSchema } } }, ...errorResponses(400) },
@@ -32,8 +37,8 @@ const getRoute = createRoute({
   method: "get",
   path: "/v1/resources/{id}",
   summary: "Get a resource",
-  request: { params: idParams },
-  responses: { 200: resourceJson("The resource"), ...errorResponses(404) },
+  request: { params: idParams, query: z.object({ asOf: asOfQuery }) },
+  responses: { 200: resourceJson("The resource"), ...errorResponses(400, 404) },
 });
 
 const eventsRoute = createRoute({
@@ -57,13 +62,23 @@ const releaseRoute = createRoute({
 
 export function registerResourceRoutes(app: ApiApp, drydock: Drydock): void {
   const db = drydock.database.db;
+  const history = { db, store: drydock.store };
 
   app.openapi(listRoute, async (c) => {
-    const q = c.req.valid("query");
-    return c.json(await listResources(db, { ...q, status: splitList(q.status) }), 200);
+    const { asOf, ...q } = c.req.valid("query");
+    // A client sees the resources its leases are or were on (and reads one only then: access policy).
+    const leaseOwner = clientOf(c.get("principal"));
+    const filter = { ...q, status: splitList(q.status), leaseOwner };
+    if (!asOf) return c.json(await listResources(db, filter), 200);
+    const page = await listResourcesAsOf(history, { ...filter, asOf: new Date(asOf) });
+    return c.json(leaseOwner === undefined ? page : await onlyResourcesLeasedBy(db, leaseOwner, page), 200);
   });
 
-  app.openapi(getRoute, async (c) => c.json(await getResource(db, c.req.valid("param").id), 200));
+  app.openapi(getRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const { asOf } = c.req.valid("query");
+    return c.json(asOf ? await getResourceAsOf(history, id, new Date(asOf)) : await getResource(db, id), 200);
+  });
 
   app.openapi(eventsRoute, async (c) => {
     const { id } = c.req.valid("param");

@@ -87,7 +87,8 @@ export const EventSchema = z
     version: z.number().int().openapi({ description: "Schema version of `data`." }),
     data: z.unknown(),
     metadata: z.object({
-      actor: z.string(),
+      actor: z.string().openapi({ description: "The token owner who made the request, `system`, or `allocator:<worker>`." }),
+      tokenId: z.string().optional().openapi({ description: "The id of the token the request came with (never the token)." }),
       requestId: z.string().optional(),
       correlationId: z.string().optional(),
       causationId: z.string().optional(),
@@ -150,7 +151,7 @@ export const ExecResultSchema = z
   .openapi("ExecResult");
 
 /** JSON error responses for a route's `responses`, by status. */
-export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 422 | 503)[]) {
+export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 503)[]) {
   const described: Record<number, string> = {
     400: "The request failed validation (the message names the field)",
     401: "Not authenticated",
@@ -159,6 +160,7 @@ export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 413 |
     409: "The current state refuses this",
     413: "Body too large",
     422: "No blueprint can ever satisfy this",
+    429: "Too many requests from this token (see Retry-After)",
     503: "A lease interface is unavailable",
   };
   return Object.fromEntries(

@@ -11,7 +11,8 @@ const HealthSchema = z
 const healthRoute = createRoute({
   method: "get",
   path: "/healthz",
-  summary: "Liveness and database reachability",
+  summary: "Liveness and database reachability (no token needed)",
+  security: [],
   responses: {
     200: { description: "Up", content: { "application/json": { schema: HealthSchema } } },
     503: { description: "The database does not answer", content: { "application/json": { schema: HealthSchema } } },
@@ -37,7 +38,28 @@ async function databaseAnswers(drydock: Drydock): Promise<boolean> {
   }
 }
 
+/**
+ * /docs is public: a page with no data of its own. It asks for a token once per browser tab
+ * (kept in sessionStorage, never in a cookie or the URL) and sends it on every request it makes,
+ * the OpenAPI document included, which needs a token like every route but /healthz.
+ */
+const sendToken = `(request) => {
+  let token = sessionStorage.getItem("drydock-token");
+  if (!token) {
+    token = (window.prompt("Drydock bearer token (ddk_...); kept in this tab only") || "").trim();
+    if (token) sessionStorage.setItem("drydock-token", token);
+  }
+  if (token && !request.headers.Authorization) request.headers.Authorization = "Bearer " + token;
+  return request;
+}`;
+
 export function registerSystemRoutes(app: ApiApp, drydock: Drydock): void {
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerToken", {
+    type: "http",
+    scheme: "bearer",
+    description: "A Drydock token (ddk_...). Admins issue them: POST /v1/tokens, `drydock token create`.",
+  });
+
   app.openapi(healthRoute, async (c) => {
     const database = drydock.database.kind;
     return (await databaseAnswers(drydock)) ? c.json({ status: "ok" as const, database }, 200) : c.json({ status: "unavailable" as const, database }, 503);
@@ -46,7 +68,8 @@ export function registerSystemRoutes(app: ApiApp, drydock: Drydock): void {
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: { title: "Drydock", version: "0.1.0", description: "Event-sourced resource leasing: leases on hosts and working copies, built from blueprints." },
+    security: [{ bearerToken: [] }],
   });
 
-  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  app.get("/docs", swaggerUI({ url: "/openapi.json", requestInterceptor: sendToken }));
 }

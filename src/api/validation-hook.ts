@@ -4,7 +4,13 @@ import { NotFoundError, ValidationError } from "../domain/errors";
 
 type HookResult = { target: string } & ({ success: true; data: unknown } | { success: false; error: ZodError });
 
-const kindOfCollection: Record<string, string> = { leases: "lease", resources: "resource", blueprints: "blueprint" };
+const kindOfCollection: Record<string, string> = {
+  leases: "lease",
+  resources: "resource",
+  blueprints: "blueprint",
+  tokens: "token",
+  authorizations: "authorization",
+};
 
 /**
  * The default hook of every OpenAPI route: turns a schema failure into a domain error for

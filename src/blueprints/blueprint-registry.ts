@@ -26,4 +26,14 @@ export class BlueprintRegistry {
   kinds(): string[] {
     return [...this.byKind.keys()].sort();
   }
+
+  /** The kinds whose resources get periodic health checks. */
+  healthCheckedKinds(): string[] {
+    return this.kinds().filter((kind) => this.byKind.get(kind)!.checkHealth !== undefined);
+  }
+
+  /** Lets every implementation release what it holds (connections) when the service stops. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.byKind.values()].map((impl) => impl.close?.()));
+  }
 }

@@ -65,6 +65,15 @@ export interface BlueprintEffects {
   heldLeaseInterfaces(resourceId: string): Promise<LeaseInterfaces[]>;
 }
 
+/** How an implementation's active resources are health-checked (src/allocator/health-loop.ts). */
+export interface HealthPolicy {
+  intervalMs: number;
+  /** Failed checks in a row before the resource is broken. */
+  failuresBeforeBroken: number;
+  /** After a failed check that did not break the resource, check again this soon. */
+  retryMs: number;
+}
+
 export interface BlueprintImplementation<Config = any> {
   readonly kind: string;
   readonly resourceType: string;
@@ -74,7 +83,10 @@ export interface BlueprintImplementation<Config = any> {
   defaultResourceLimit(config: Config): number | null;
 
   canEverAllocate(blueprint: BlueprintView<Config>, lease: LeaseView): Verdict;
-  /** Plans a new resource, or says why none can be built now (taking `existing` into account). */
+  /**
+   * Plans a new resource, or says why none can be built now. `existing`: this blueprint's
+   * resources not yet destroyed, ended ones included (they still hold their slot locks).
+   */
   planResource(blueprint: BlueprintView<Config>, lease: LeaseView, existing: readonly ResourceView[]): ResourcePlan | Verdict;
   canAcquire(blueprint: BlueprintView<Config>, resource: ResourceView, lease: LeaseView): Verdict;
   /** True: prefer building another resource to sharing one that already has leases. */
@@ -95,4 +107,19 @@ export interface BlueprintImplementation<Config = any> {
     lease: LeaseView,
     effects: BlueprintEffects,
   ): Promise<LeaseInterfaces>;
+
+  /**
+   * Optional periodic health checks of active resources. A check that says no (or throws)
+   * `failuresBeforeBroken` times in a row breaks the resource with its reason. Successful checks
+   * append nothing.
+   */
+  healthPolicy?(blueprint: BlueprintView<Config>): HealthPolicy;
+  checkHealth?(blueprint: BlueprintView<Config>, resource: ResourceView, effects: BlueprintEffects): Promise<Verdict>;
+  /**
+   * Optional, pure: a reason to release this active resource once it has no live lease (its host
+   * was drained or removed from the config), or null to keep it. Evaluated with the health checks.
+   */
+  retireReason?(blueprint: BlueprintView<Config>, resource: ResourceView): string | null;
+  /** Releases what the implementation holds in this process (open connections). */
+  close?(): Promise<void>;
 }

@@ -1,13 +1,19 @@
+import { readFileSync } from "node:fs";
 import path from "node:path";
+import { ADMIN_TOKEN_FILE } from "../auth/admin-token-bootstrap";
+import { DEFAULT_RATE_LIMITS, type RateLimit, type RateLimits } from "../auth/rate-limiter";
 
 /** The service's configuration, from the environment (see README, "Configuration"). */
 export interface ServeConfig {
   port: number;
   host: string;
+  /** DRYDOCK_HOME: the embedded database, local lease directories and admin.token live here. */
+  home: string;
   databaseUrl: string | undefined;
   dataDir: string;
   localHostRoot: string;
   localHostSlots: number | undefined;
+  rateLimits: RateLimits;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number | undefined, min: number, max: number): number | undefined {
@@ -25,11 +31,37 @@ export function serveConfigFrom(env: NodeJS.ProcessEnv, cwd = process.cwd()): Se
   return {
     port: intFrom(env, "PORT", 8080, 0, 65535)!,
     host: env.HOST || "127.0.0.1",
+    home,
     databaseUrl,
     dataDir: path.join(home, "data"),
     localHostRoot: path.resolve(cwd, env.DRYDOCK_LOCAL_ROOT ?? path.join(home, "local-host")),
     localHostSlots: intFrom(env, "DRYDOCK_LOCAL_SLOTS", undefined, 1, 1024),
+    rateLimits: {
+      leases: rateLimitFrom(env, "DRYDOCK_LEASE_RATE", "DRYDOCK_LEASE_BURST", DEFAULT_RATE_LIMITS.leases),
+      commands: rateLimitFrom(env, "DRYDOCK_COMMAND_RATE", "DRYDOCK_COMMAND_BURST", DEFAULT_RATE_LIMITS.commands),
+    },
   };
+}
+
+/** Requests per second per token, and how many at once; a rate of 0 turns the limit off. */
+function rateLimitFrom(env: NodeJS.ProcessEnv, rateName: string, burstName: string, fallback: RateLimit | null): RateLimit | null {
+  const perSecond = intFrom(env, rateName, fallback?.perSecond ?? 0, 0, 1_000_000)!;
+  if (perSecond === 0) return null;
+  return { perSecond, burst: intFrom(env, burstName, Math.max(perSecond, fallback?.burst ?? perSecond), 1, 10_000_000)! };
+}
+
+/**
+ * The token the CLI sends: DRYDOCK_TOKEN, else the admin token the service wrote to
+ * `$DRYDOCK_HOME/admin.token` on its first start (so the CLI works out of the box beside it).
+ */
+export function cliToken(env: NodeJS.ProcessEnv, cwd = process.cwd()): string | null {
+  const fromEnv = env.DRYDOCK_TOKEN?.trim();
+  if (fromEnv) return fromEnv;
+  try {
+    return readFileSync(path.join(path.resolve(cwd, env.DRYDOCK_HOME ?? ".drydock"), ADMIN_TOKEN_FILE), "utf8").trim() || null;
+  } catch {
+    return null;
+  }
 }
 
 /** Where the CLI finds the service. */

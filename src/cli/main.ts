@@ -1,9 +1,15 @@
 import { ApiError, DrydockClient } from "./api-client";
-import { serviceUrl } from "./config";
+import { authCommand } from "./auth-cli";
+import { cliToken, serviceUrl } from "./config";
 import { execCommand } from "./exec-cli";
+import { explainCommand } from "./explain-cli";
 import { getCommand, historyCommand, leaseCommand, putCommand, releaseCommand } from "./lease-cli";
+import { withLogDatabase } from "./log-database";
 import { lsCommand } from "./ls-cli";
+import { replayCommand } from "./replay-cli";
 import { serve } from "./serve";
+import { tokenCommand } from "./token-cli";
+import { verifyCommand } from "./verify-cli";
 
 const usage = `drydock — lease hosts and working copies
 
@@ -15,12 +21,24 @@ const usage = `drydock — lease hosts and working copies
   drydock get LEASE_ID PATH                      read a file to stdout
   drydock history LEASE_ID                       the lease's events
   drydock ls [leases|resources|blueprints] [--status S] [--json]
+  drydock token create --owner NAME --role client|admin   issue a token (admin); prints it once
+  drydock token ls [--all] | drydock token revoke TOKEN_ID
+  drydock auth request BLUEPRINT_ID [--client NAME]       ask to use a blueprint
+  drydock auth ls | approve|decline ID | revoke ID [--release-leases]   (deciding: admin)
+  drydock explain lease LEASE_ID [--json]        why the lease waited: its timeline from the log
 
-The CLI talks to DRYDOCK_URL (default http://127.0.0.1:8080).`;
+On the database directly (DATABASE_URL or DRYDOCK_HOME; stop the service first on PGlite):
+  drydock replay                                 rebuild every projection from the log and swap it in
+  drydock replay --check                         compare a rebuild with the live tables (exit 1 on a difference)
+  drydock replay --as-of TIME | --to POSITION    every lease and resource as it was then
+  drydock verify [--grace S]                     replay the log and check its invariants (exit 1 on a violation)
+
+The CLI talks to DRYDOCK_URL (default http://127.0.0.1:8080) with the token in DRYDOCK_TOKEN,
+else the admin token in $DRYDOCK_HOME/admin.token (default ./.drydock).`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
-  const client = new DrydockClient(serviceUrl(process.env));
+  const client = new DrydockClient(serviceUrl(process.env), cliToken(process.env));
   switch (command) {
     case "serve":
       await serve();
@@ -39,6 +57,16 @@ export async function main(argv: string[]): Promise<number> {
       return historyCommand(client, args);
     case "ls":
       return lsCommand(client, args);
+    case "token":
+      return tokenCommand(client, args);
+    case "auth":
+      return authCommand(client, args);
+    case "explain":
+      return explainCommand(client, args, console.log);
+    case "replay":
+      return withLogDatabase(process.env, (database) => replayCommand(database, args, console.log));
+    case "verify":
+      return withLogDatabase(process.env, (database) => verifyCommand(database, args, console.log));
     case undefined:
     case "help":
     case "--help":
@@ -56,8 +84,10 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof ApiError) console.error(`drydock: ${error.message} (${error.status} ${error.code})`);
-    else if (error instanceof TypeError && String(error.message).includes("fetch failed")) console.error(`drydock: cannot reach ${serviceUrl(process.env)}: is the service running?`);
+    if (error instanceof ApiError) {
+      console.error(`drydock: ${error.message} (${error.status} ${error.code})`);
+      if (error.status === 401) console.error("drydock: set DRYDOCK_TOKEN, or run where $DRYDOCK_HOME/admin.token is");
+    } else if (error instanceof TypeError && String(error.message).includes("fetch failed")) console.error(`drydock: cannot reach ${serviceUrl(process.env)}: is the service running?`);
     else console.error(`drydock: ${error instanceof Error ? error.message : String(error)}`);
     process.exitCode = 1;
   },

@@ -1,6 +1,6 @@
 import { streamIdOf } from "../../events/envelope";
 import { blueprintViewOf } from "../blueprints/blueprint-views";
-import { UnsatisfiableError, ValidationError } from "../domain/errors";
+import { ForbiddenError, UnsatisfiableError, ValidationError } from "../domain/errors";
 import { leaseFolder } from "../machines/fold";
 import { commandOnStream, type Actor, type CommandContext } from "./command-context";
 
@@ -14,12 +14,23 @@ export interface LeaseRequest {
 /** Longest TTL a lease may ask for: 30 days. */
 export const MAX_TTL_SECONDS = 30 * 24 * 3600;
 
+export interface LeaseRequestOptions {
+  /**
+   * Whose blueprint authorizations the allocator checks (the requesting client). Omitted or
+   * null: none are needed, as for an admin, or a caller below the API that is trusted already.
+   */
+  authorizingObject?: string | null;
+}
+
 /**
  * Requests a lease. A request no blueprint could ever satisfy (unknown type, no allowed blueprint
  * of that type, attributes no blueprint offers) is refused here, with nothing appended, rather
- * than accepted and broken later.
+ * than accepted and broken later. So is a client's request when it holds no approved
+ * authorization on any blueprint that could serve it (403): it would only wait for an approval
+ * nobody has been asked for. A lease that was authorized when asked for and loses it later waits.
  */
-export async function requestLease(ctx: CommandContext, request: LeaseRequest, owner: string, actor: Actor): Promise<string> {
+export async function requestLease(ctx: CommandContext, request: LeaseRequest, owner: string, actor: Actor, options: LeaseRequestOptions = {}): Promise<string> {
+  const authorizingObject = options.authorizingObject ?? null;
   const attributes = request.attributes ?? {};
   const blueprintIds = request.blueprintIds && request.blueprintIds.length > 0 ? [...new Set(request.blueprintIds)] : null;
   const ttl = request.ttlSeconds ?? null;
@@ -57,6 +68,23 @@ export async function requestLease(ctx: CommandContext, request: LeaseRequest, o
       blueprints: verdicts.map((v) => ({ blueprintId: v.id, reason: v.verdict.ok ? "ok" : v.verdict.reason })),
     });
   }
+  if (authorizingObject !== null) {
+    const servable = verdicts.filter((v) => v.verdict.ok).map((v) => v.id);
+    const approved = await ctx.db
+      .selectFrom("authorizations")
+      .select("blueprint_id")
+      .where("client", "=", authorizingObject)
+      .where("state", "=", "approved")
+      .where("blueprint_id", "in", servable)
+      .execute();
+    if (approved.length === 0) {
+      // The ids and names let the client ask for one (POST /v1/blueprints/{id}/authorizations).
+      throw new ForbiddenError(`${authorizingObject} is not authorized to use any blueprint that could serve this lease: request an authorization and ask an admin to approve it`, {
+        client: authorizingObject,
+        blueprints: rows.filter((r) => servable.includes(r.blueprint_id)).map((r) => ({ id: r.blueprint_id, name: r.name })),
+      });
+    }
+  }
 
   const leaseId = ctx.ids.next("lease");
   const now = ctx.clock.now();
@@ -75,6 +103,7 @@ export async function requestLease(ctx: CommandContext, request: LeaseRequest, o
           ownerResourceId: null,
           ttlSeconds: ttl,
           expiresAt: ttl === null ? null : new Date(now.getTime() + ttl * 1000).toISOString(),
+          authorizingObject,
         },
       },
     ],

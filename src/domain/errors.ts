@@ -89,6 +89,27 @@ export class InterfaceUnavailableError extends DomainError {
   }
 }
 
+/** No valid bearer token: missing, malformed, unknown or revoked (the response does not say which). */
+export class UnauthorizedError extends DomainError {
+  constructor(message = "a valid bearer token is required (Authorization: Bearer <token>)") {
+    super("unauthorized", message);
+  }
+}
+
+/** The token is valid but its role or authorizations do not allow this. */
+export class ForbiddenError extends DomainError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super("forbidden", message, details);
+  }
+}
+
+/** Too many requests of one kind from one token; `retryAfterSeconds` says when one is let through. */
+export class RateLimitedError extends DomainError {
+  constructor(what: string, retryAfterSeconds: number) {
+    super("rate_limited", `too many ${what} from this token: retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+  }
+}
+
 export function assertNever(value: never, what = "value"): never {
   throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);
 }

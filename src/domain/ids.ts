@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 
 /** Ids come into commands as data; this is the source the service uses. */
 export interface IdGenerator {
-  next(prefix: "lease" | "resource" | "blueprint" | "request"): string;
+  next(prefix: "lease" | "resource" | "blueprint" | "request" | "token"): string;
 }
 
 const alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
@@ -19,7 +19,7 @@ export const randomIds: IdGenerator = {
     const bytes = randomBytes(10);
     let rand = "";
     for (const b of bytes) rand += alphabet[b % 32];
-    const short = { lease: "ls", resource: "rs", blueprint: "bp", request: "rq" }[prefix];
+    const short = { lease: "ls", resource: "rs", blueprint: "bp", request: "rq", token: "tk" }[prefix];
     return `${short}_${time}${rand}`;
   },
 };

@@ -3,131 +3,222 @@ import type { BlueprintEventData } from "../../events/blueprint-events";
 import type { RecordedEvent } from "../../events/envelope";
 import type { LeaseEventData } from "../../events/lease-events";
 import type { ResourceEventData } from "../../events/resource-events";
-import { blueprintFolder, leaseFolder, resourceFolder, toMachineEvent } from "../machines/fold";
+import { authorizationFolder, blueprintFolder, leaseFolder, resourceFolder, tokenFolder, toMachineEvent } from "../machines/fold";
 
 /**
  * Checks the invariants of a whole log, read in global-position order (pure):
- * every transition legal by its machine; no resource ever over its lease slots; no blueprint
- * ever over its resource limit when it built; stream versions without gaps; and, at the end,
- * every ended lease and resource destroyed.
+ * every transition legal by its machine; nothing after a destroy; stream versions without gaps;
+ * no resource ever over its lease slots; no blueprint ever over its resource limit when it
+ * built; and, at the end, every ended lease and resource destroyed.
+ *
+ * `LogVerifier` takes the log one event at a time, so a caller can stream a log of any length
+ * through it in batches; it keeps one small entry per stream, and only a tombstone once the
+ * stream is destroyed.
  */
+export type ViolationRule =
+  | "illegal-transition"
+  | "after-destroy"
+  | "stream-gap"
+  | "resource-over-slots"
+  | "blueprint-over-limit"
+  | "not-destroyed";
+
 export interface Violation {
-  rule: "illegal-transition" | "stream-gap" | "resource-over-slots" | "blueprint-over-limit" | "not-destroyed";
+  rule: ViolationRule;
   streamId: string;
+  /** The offending event; null for a rule about the end of the log (not-destroyed). */
   globalPosition: number | null;
+  eventType: string | null;
+  streamVersion: number | null;
   message: string;
+}
+
+/** A stream that ended so recently (within the grace period) that its cleanup may still be running. */
+export interface PendingCleanup {
+  streamId: string;
+  status: string;
+  endedAt: string;
 }
 
 export interface VerifyReport {
   events: number;
   streams: number;
+  streamsByKind: Record<string, number>;
+  firstPosition: number | null;
+  lastPosition: number | null;
   violations: Violation[];
+  pendingCleanup: PendingCleanup[];
   peakLeasesPerResource: Record<string, number>;
   peakResourcesPerBlueprint: Record<string, number>;
 }
 
-const folders = { lease: leaseFolder, resource: resourceFolder, blueprint: blueprintFolder } as const;
+export interface FinishOptions {
+  /** The time the check runs at (data, not a clock read); with `graceMs`, spares streams that just ended. */
+  now?: Date;
+  /** Streams ended less than this long before `now` are listed as pending cleanup, not as violations. */
+  graceMs?: number;
+}
 
-export function verifyLog(events: Iterable<RecordedEvent>): VerifyReport {
-  const violations: Violation[] = [];
-  const snapshots = new Map<string, { snap: AnyMachineSnapshot; version: number; broken: boolean }>();
-  const slots = new Map<string, number>();
-  const liveLeases = new Map<string, number>();
-  const leaseOn = new Map<string, string>();
-  const limits = new Map<string, number | null>();
-  const liveResources = new Map<string, number>();
-  const resourceBlueprint = new Map<string, string>();
-  const peakLeases: Record<string, number> = {};
-  const peakResources: Record<string, number> = {};
-  let count = 0;
+const folders = {
+  lease: leaseFolder,
+  resource: resourceFolder,
+  blueprint: blueprintFolder,
+  token: tokenFolder,
+  authorization: authorizationFolder,
+} as const;
+type Kind = keyof typeof folders;
 
-  for (const e of events) {
-    count++;
-    const kind = e.streamId.slice(0, e.streamId.indexOf("-")) as keyof typeof folders;
+interface StreamEntry {
+  kind: Kind;
+  /** Null once the stream is destroyed: nothing may follow, and the snapshot is not needed any more. */
+  snap: AnyMachineSnapshot | null;
+  version: number;
+  /** A refused event stops the checks on this stream: everything after it would be noise. */
+  broken: boolean;
+  endedAt: Date | null;
+}
+
+export class LogVerifier {
+  private readonly violations: Violation[] = [];
+  private readonly streams = new Map<string, StreamEntry>();
+  private readonly slots = new Map<string, number>();
+  private readonly liveLeases = new Map<string, number>();
+  private readonly leaseOn = new Map<string, string>();
+  private readonly limits = new Map<string, number | null>();
+  private readonly liveResources = new Map<string, number>();
+  private readonly resourceBlueprint = new Map<string, string>();
+  private readonly peakLeases: Record<string, number> = {};
+  private readonly peakResources: Record<string, number> = {};
+  private count = 0;
+  private first: number | null = null;
+  private last: number | null = null;
+
+  add(e: RecordedEvent): void {
+    this.count++;
+    this.first ??= e.globalPosition;
+    this.last = e.globalPosition;
+    const kind = e.streamId.slice(0, e.streamId.indexOf("-")) as Kind;
     const folder = folders[kind];
-    if (!folder) continue;
-    let entry = snapshots.get(e.streamId);
+    if (!folder) return;
+    let entry = this.streams.get(e.streamId);
     if (!entry) {
-      entry = { snap: folder.start(), version: 0, broken: false };
-      snapshots.set(e.streamId, entry);
+      entry = { kind, snap: folder.start(), version: 0, broken: false, endedAt: null };
+      this.streams.set(e.streamId, entry);
     }
-    if (e.streamVersion !== entry.version + 1) {
-      violations.push({ rule: "stream-gap", streamId: e.streamId, globalPosition: e.globalPosition, message: `version ${e.streamVersion} follows ${entry.version}` });
-    }
+    const violation = (rule: ViolationRule, message: string) =>
+      this.violations.push({ rule, streamId: e.streamId, globalPosition: e.globalPosition, eventType: e.type, streamVersion: e.streamVersion, message });
+
+    if (e.streamVersion !== entry.version + 1) violation("stream-gap", `version ${e.streamVersion} follows ${entry.version}`);
     entry.version = e.streamVersion;
-    if (entry.broken) continue;
+    if (entry.broken) return;
+    if (entry.snap === null) {
+      violation("after-destroy", `${e.type} (version ${e.streamVersion}) after the stream was destroyed`);
+      entry.broken = true;
+      return;
+    }
     const event = toMachineEvent(e);
     if (!folder.can(entry.snap, event)) {
-      violations.push({
-        rule: "illegal-transition",
-        streamId: e.streamId,
-        globalPosition: e.globalPosition,
-        message: `${e.type} (version ${e.streamVersion}) is not allowed when ${String(entry.snap.value)}`,
-      });
+      violation("illegal-transition", `${e.type} (version ${e.streamVersion}) is not allowed when ${String(entry.snap.value)}`);
       entry.broken = true;
-      continue;
+      return;
     }
     const before = String(entry.snap.value);
-    entry.snap = folder.step(entry.snap, event, e);
+    const snap = folder.step(entry.snap, event, e);
+    const after = String(snap.value);
+    if (after === "released" || after === "broken") entry.endedAt ??= e.recordedAt;
+    entry.snap = after === "destroyed" ? null : snap;
+    this.countCapacity(e, before, violation);
+  }
 
+  /** Capacity bookkeeping for one legal event. */
+  private countCapacity(e: RecordedEvent, before: string, violation: (rule: ViolationRule, message: string) => void): void {
     const id = e.streamId.slice(e.streamId.indexOf("-") + 1);
     switch (e.type) {
       case "BlueprintCreated":
-        limits.set(id, (e.data as BlueprintEventData<"BlueprintCreated">).resourceLimit);
-        break;
+        this.limits.set(id, (e.data as BlueprintEventData<"BlueprintCreated">).resourceLimit);
+        return;
       case "BlueprintUpdated": {
         const d = e.data as BlueprintEventData<"BlueprintUpdated">;
-        if (d.resourceLimit !== undefined) limits.set(id, d.resourceLimit);
-        break;
+        if (d.resourceLimit !== undefined) this.limits.set(id, d.resourceLimit);
+        return;
       }
       case "ResourceAllocated": {
         const d = e.data as ResourceEventData<"ResourceAllocated">;
-        slots.set(id, d.leaseSlots);
-        resourceBlueprint.set(id, d.blueprintId);
-        const n = (liveResources.get(d.blueprintId) ?? 0) + 1;
-        liveResources.set(d.blueprintId, n);
-        peakResources[d.blueprintId] = Math.max(peakResources[d.blueprintId] ?? 0, n);
-        const limit = limits.get(d.blueprintId) ?? null;
-        if (limit !== null && n > limit) {
-          violations.push({ rule: "blueprint-over-limit", streamId: e.streamId, globalPosition: e.globalPosition, message: `blueprint ${d.blueprintId} has ${n} live resources, limit ${limit}` });
-        }
-        break;
+        this.slots.set(id, d.leaseSlots);
+        this.resourceBlueprint.set(id, d.blueprintId);
+        const n = (this.liveResources.get(d.blueprintId) ?? 0) + 1;
+        this.liveResources.set(d.blueprintId, n);
+        this.peakResources[d.blueprintId] = Math.max(this.peakResources[d.blueprintId] ?? 0, n);
+        const limit = this.limits.get(d.blueprintId) ?? null;
+        if (limit !== null && n > limit) violation("blueprint-over-limit", `blueprint ${d.blueprintId} has ${n} live resources, limit ${limit}`);
+        return;
       }
       case "ResourceDestroyed": {
-        const bp = resourceBlueprint.get(id)!;
-        liveResources.set(bp, (liveResources.get(bp) ?? 1) - 1);
-        break;
+        const bp = this.resourceBlueprint.get(id)!;
+        this.liveResources.set(bp, (this.liveResources.get(bp) ?? 1) - 1);
+        this.slots.delete(id);
+        return;
       }
       case "LeaseAcquired": {
         const d = e.data as LeaseEventData<"LeaseAcquired">;
-        leaseOn.set(id, d.resourceId);
-        const n = (liveLeases.get(d.resourceId) ?? 0) + 1;
-        liveLeases.set(d.resourceId, n);
-        peakLeases[d.resourceId] = Math.max(peakLeases[d.resourceId] ?? 0, n);
-        const max = slots.get(d.resourceId);
-        if (max !== undefined && n > max) {
-          violations.push({ rule: "resource-over-slots", streamId: e.streamId, globalPosition: e.globalPosition, message: `resource ${d.resourceId} has ${n} live leases, ${max} slots` });
-        }
-        break;
+        this.leaseOn.set(id, d.resourceId);
+        const n = (this.liveLeases.get(d.resourceId) ?? 0) + 1;
+        this.liveLeases.set(d.resourceId, n);
+        this.peakLeases[d.resourceId] = Math.max(this.peakLeases[d.resourceId] ?? 0, n);
+        const max = this.slots.get(d.resourceId);
+        if (max !== undefined && n > max) violation("resource-over-slots", `resource ${d.resourceId} has ${n} live leases, ${max} slots`);
+        return;
       }
       case "LeaseReleased":
       case "LeaseBroken":
       case "LeaseReacquiring": {
-        const resource = leaseOn.get(id);
+        const resource = this.leaseOn.get(id);
         if (resource && (before === "acquired" || before === "active")) {
-          liveLeases.set(resource, (liveLeases.get(resource) ?? 1) - 1);
-          leaseOn.delete(id);
+          this.liveLeases.set(resource, (this.liveLeases.get(resource) ?? 1) - 1);
+          this.leaseOn.delete(id);
         }
-        break;
+        return;
       }
+      default:
+        return;
     }
   }
 
-  for (const [streamId, entry] of snapshots) {
-    const status = String(entry.snap.value);
-    if (!entry.broken && (status === "released" || status === "broken")) {
-      violations.push({ rule: "not-destroyed", streamId, globalPosition: null, message: `ended ${status} but never destroyed` });
+  /** The report so far; adds the end-of-log rule (every ended stream destroyed). */
+  finish(options: FinishOptions = {}): VerifyReport {
+    const graceMs = options.graceMs ?? 0;
+    const violations = [...this.violations];
+    const pendingCleanup: PendingCleanup[] = [];
+    const streamsByKind: Record<string, number> = {};
+    for (const [streamId, entry] of this.streams) {
+      streamsByKind[entry.kind] = (streamsByKind[entry.kind] ?? 0) + 1;
+      if (entry.broken || entry.snap === null) continue;
+      const status = String(entry.snap.value);
+      if (status !== "released" && status !== "broken") continue;
+      const endedAt = entry.endedAt!;
+      if (options.now && graceMs > 0 && options.now.getTime() - endedAt.getTime() < graceMs) {
+        pendingCleanup.push({ streamId, status, endedAt: endedAt.toISOString() });
+      } else {
+        violations.push({ rule: "not-destroyed", streamId, globalPosition: null, eventType: null, streamVersion: null, message: `ended ${status} but never destroyed` });
+      }
     }
+    return {
+      events: this.count,
+      streams: this.streams.size,
+      streamsByKind,
+      firstPosition: this.first,
+      lastPosition: this.last,
+      violations,
+      pendingCleanup,
+      peakLeasesPerResource: { ...this.peakLeases },
+      peakResourcesPerBlueprint: { ...this.peakResources },
+    };
   }
-  return { events: count, streams: snapshots.size, violations, peakLeasesPerResource: peakLeases, peakResourcesPerBlueprint: peakResources };
+}
+
+/** Verifies a whole log held in memory (or any iterable of it). */
+export function verifyLog(events: Iterable<RecordedEvent>, options: FinishOptions = {}): VerifyReport {
+  const verifier = new LogVerifier();
+  for (const e of events) verifier.add(e);
+  return verifier.finish(options);
 }

@@ -15,6 +15,12 @@ export interface ExecOptions {
   shell?: boolean;
   /** Each of stdout and stderr is kept up to this many bytes; the rest is dropped and counted. */
   maxOutputBytes?: number;
+  /**
+   * Called with every chunk of output as it arrives, before any bound applies (so a streaming
+   * caller sees everything even when the kept copy is truncated). Chunks are raw bytes and may
+   * split a UTF-8 sequence. A listener that throws is ignored from then on.
+   */
+  onOutput?: (stream: "stdout" | "stderr", chunk: Uint8Array) => void;
 }
 
 export interface ExecResult {

@@ -19,6 +19,9 @@ import { lstat } from "node:fs/promises";
 import path from "node:path";
 import { PathOutsideLeaseError, ValidationError } from "../domain/errors";
 
+const MAX_PATH_BYTES = 1024;
+const MAX_NAME_BYTES = 255;
+
 /** The components of a lease-relative path, after the textual checks; [] means the root. */
 export function splitLeasePath(relPath: string): string[] {
   if (typeof relPath !== "string" || relPath.length === 0) {
@@ -33,6 +36,11 @@ export function splitLeasePath(relPath: string): string[] {
   const segments = relPath.split("/").filter((s) => s !== "" && s !== ".");
   if (segments.includes("..")) {
     throw new PathOutsideLeaseError(relPath, "`..` segments are not allowed");
+  }
+  // The file system's own limits, checked here so a long name is the client's 400, not a
+  // ENAMETOOLONG from deep inside an adapter.
+  if (Buffer.byteLength(relPath) > MAX_PATH_BYTES || segments.some((s) => Buffer.byteLength(s) > MAX_NAME_BYTES)) {
+    throw new ValidationError(`path: longer than ${MAX_PATH_BYTES} bytes or a name longer than ${MAX_NAME_BYTES} bytes`, { field: "path" });
   }
   return segments;
 }

@@ -23,6 +23,7 @@ import {
   type ExecOptions,
   type ExecResult,
 } from "./command-interface";
+import { BoundedOutput, safeOutputListener } from "./bounded-output";
 import { assertAbsoluteRoot, isErrno, resolveInsideRoot } from "./lease-path";
 
 export interface LocalCommandOptions {
@@ -80,6 +81,7 @@ export class LocalCommandInterface implements CommandInterface {
       timeoutMs,
       stdout,
       stderr,
+      onOutput: safeOutputListener(options.onOutput),
     });
     const durationMs = performance.now() - started;
 
@@ -170,33 +172,6 @@ function spawnFailure(file: string, err: NodeJS.ErrnoException, durationMs: numb
   return { ...empty, exitCode: notFound ? 127 : 126, signal: null, stderr, stderrBytes: Buffer.byteLength(stderr), durationMs };
 }
 
-/** Keeps the first `limit` bytes of a stream and counts the rest. */
-class BoundedOutput {
-  private readonly chunks: Buffer[] = [];
-  private kept = 0;
-  totalBytes = 0;
-
-  constructor(private readonly limit: number) {}
-
-  push(chunk: Buffer): void {
-    this.totalBytes += chunk.length;
-    const room = this.limit - this.kept;
-    if (room <= 0) return; // keep draining the pipe so the child never blocks on a full one
-    const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
-    this.chunks.push(part);
-    this.kept += part.length;
-  }
-
-  get truncated(): boolean {
-    return this.totalBytes > this.kept;
-  }
-
-  /** A cut may split a UTF-8 sequence; the decoder then ends with U+FFFD, which is acceptable. */
-  text(): string {
-    return Buffer.concat(this.chunks).toString("utf8");
-  }
-}
-
 interface ChildSpec {
   file: string;
   args: string[];
@@ -206,6 +181,7 @@ interface ChildSpec {
   timeoutMs: number;
   stdout: BoundedOutput;
   stderr: BoundedOutput;
+  onOutput: (stream: "stdout" | "stderr", chunk: Uint8Array) => void;
 }
 
 interface ChildOutcome {
@@ -272,8 +248,14 @@ function runChild(spec: ChildSpec): Promise<ChildOutcome> {
       signal = sig;
       finish();
     });
-    child.stdout?.on("data", (chunk: Buffer) => spec.stdout.push(chunk));
-    child.stderr?.on("data", (chunk: Buffer) => spec.stderr.push(chunk));
+    child.stdout?.on("data", (chunk: Buffer) => {
+      spec.stdout.push(chunk);
+      spec.onOutput("stdout", chunk);
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      spec.stderr.push(chunk);
+      spec.onOutput("stderr", chunk);
+    });
     // EPIPE when the child exits without reading all of its stdin: not an error of ours.
     child.stdin?.on("error", () => undefined);
     // Always end stdin, so a program reading it (cat) sees EOF instead of waiting forever.

@@ -1,8 +1,10 @@
 import { initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine } from "xstate";
 import type { RecordedEvent } from "../../events/envelope";
+import { authorizationMachine, type AuthorizationContext, type AuthorizationStatus } from "./authorization-machine";
 import { blueprintMachine, type BlueprintContext, type BlueprintStatus } from "./blueprint-machine";
 import { leaseMachine, type LeaseContext, type LeaseStatus } from "./lease-machine";
 import { resourceMachine, type ResourceContext, type ResourceStatus } from "./resource-machine";
+import { tokenMachine, type TokenContext, type TokenStatus } from "./token-machine";
 
 /**
  * The state of a stream is the fold of its events through its machine. A stored event that the
@@ -73,7 +75,11 @@ function makeFolder<M extends AnyStateMachine, Status extends string, Context>(m
 export const leaseFolder = makeFolder<typeof leaseMachine, LeaseStatus, LeaseContext>(leaseMachine);
 export const resourceFolder = makeFolder<typeof resourceMachine, ResourceStatus, ResourceContext>(resourceMachine);
 export const blueprintFolder = makeFolder<typeof blueprintMachine, BlueprintStatus, BlueprintContext>(blueprintMachine);
+export const tokenFolder = makeFolder<typeof tokenMachine, TokenStatus, TokenContext>(tokenMachine);
+export const authorizationFolder = makeFolder<typeof authorizationMachine, AuthorizationStatus, AuthorizationContext>(authorizationMachine);
 
 export type LeaseState = Folded<LeaseStatus, LeaseContext>;
 export type ResourceState = Folded<ResourceStatus, ResourceContext>;
 export type BlueprintState = Folded<BlueprintStatus, BlueprintContext>;
+export type TokenState = Folded<TokenStatus, TokenContext>;
+export type AuthorizationState = Folded<AuthorizationStatus, AuthorizationContext>;

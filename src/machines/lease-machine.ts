@@ -19,6 +19,8 @@ export interface LeaseContext {
   blueprintIds: string[] | null;
   owner: string;
   ownerResourceId: string | null;
+  /** Whose blueprint authorizations the allocator checks; null: none needed (see LeaseRequested). */
+  authorizingObject: string | null;
   expiresAt: string | null;
   resourceId: string | null;
   blueprintId: string | null;
@@ -44,6 +46,7 @@ export const initialLeaseContext: LeaseContext = {
   blueprintIds: null,
   owner: "",
   ownerResourceId: null,
+  authorizingObject: null,
   expiresAt: null,
   resourceId: null,
   blueprintId: null,
@@ -74,6 +77,7 @@ export const leaseMachine = setup({
         blueprintIds: e.data.blueprintIds,
         owner: e.data.owner,
         ownerResourceId: e.data.ownerResourceId,
+        authorizingObject: e.data.authorizingObject ?? null,
         expiresAt: e.data.expiresAt,
         requestedAt: e.at,
       };

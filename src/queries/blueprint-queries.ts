@@ -42,10 +42,15 @@ export async function getBlueprint(db: Kysely<DrydockDatabase>, blueprintId: str
 
 export async function listBlueprints(
   db: Kysely<DrydockDatabase>,
-  filter: { resourceType?: string; cursor?: string; limit: number },
+  filter: { resourceType?: string; cursor?: string; limit: number; authorizedFor?: string },
 ): Promise<Page<BlueprintRecord>> {
   let q = db.selectFrom("blueprints").selectAll().orderBy("blueprint_id", "desc").limit(filter.limit + 1);
   if (filter.resourceType) q = q.where("resource_type", "=", filter.resourceType);
+  // A client lists only the blueprints it holds an approved authorization for.
+  const client = filter.authorizedFor;
+  if (client !== undefined) {
+    q = q.where("blueprint_id", "in", (eb) => eb.selectFrom("authorizations").select("authorizations.blueprint_id").where("authorizations.client", "=", client).where("authorizations.state", "=", "approved"));
+  }
   if (filter.cursor) q = q.where("blueprint_id", "<", decodeCursor(filter.cursor));
   return pageOf(await q.execute(), filter.limit, (r) => r.blueprint_id, blueprintRecordOf);
 }

@@ -50,6 +50,8 @@ export interface ResourceFilter {
   status?: string[];
   resourceType?: string;
   blueprintId?: string;
+  /** Only resources this owner has (or had) a lease on: what a client may see. */
+  leaseOwner?: string;
   cursor?: string;
   limit: number;
 }
@@ -59,6 +61,10 @@ export async function listResources(db: Kysely<DrydockDatabase>, filter: Resourc
   if (filter.status && filter.status.length > 0) q = q.where("status", "in", filter.status);
   if (filter.resourceType) q = q.where("resource_type", "=", filter.resourceType);
   if (filter.blueprintId) q = q.where("blueprint_id", "=", filter.blueprintId);
+  const leaseOwner = filter.leaseOwner;
+  if (leaseOwner !== undefined) {
+    q = q.where("resource_id", "in", (eb) => eb.selectFrom("leases").select("leases.resource_id").where("leases.owner", "=", leaseOwner).where("leases.resource_id", "is not", null).$narrowType<{ resource_id: string }>());
+  }
   if (filter.cursor) q = q.where("resource_id", "<", decodeCursor(filter.cursor));
   const rows = await q.execute();
   const loads = await resourceLoads(db, rows.map((r) => r.resource_id));

@@ -5,6 +5,8 @@ import type { BlueprintImplementation } from "../blueprints/blueprint";
 import { BlueprintRegistry } from "../blueprints/blueprint-registry";
 import { LeaseInterfaceResolver } from "../blueprints/lease-interfaces";
 import { localHostBlueprint, thisMachine } from "../blueprints/local-host-blueprint";
+import { staticHostsBlueprint } from "../blueprints/static-hosts-blueprint";
+import { HealthLoop, type HealthLoopOptions } from "../allocator/health-loop";
 import type { CommandContext } from "../commands/command-context";
 import { systemClock, type Clock } from "../domain/clock";
 import { randomIds, type IdGenerator } from "../domain/ids";
@@ -27,6 +29,8 @@ export interface DrydockOptions {
   /** Run the allocator worker in this process (default true). */
   worker?: boolean;
   workerOptions?: Partial<WorkerOptions>;
+  /** Health checks of active resources run with the worker (src/allocator/health-loop.ts). */
+  healthOptions?: Partial<HealthLoopOptions>;
   reclaimIdleMs?: number;
   /** Blueprint kinds beyond the built-in ones. */
   blueprints?: BlueprintImplementation[];
@@ -53,7 +57,7 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
   const ownsDatabase = !options.database;
   const clock = options.clock ?? systemClock;
   const ids = options.ids ?? randomIds;
-  const registry = new BlueprintRegistry([localHostBlueprint(thisMachine()), ...(options.blueprints ?? [])]);
+  const registry = new BlueprintRegistry([localHostBlueprint(thisMachine()), staticHostsBlueprint(), ...(options.blueprints ?? [])]);
   const store = createEventStore(database, clock);
   const interfaces = new LeaseInterfaceResolver(database.db, registry);
   const commands: CommandContext = { db: database.db, store, registry, clock, ids };
@@ -75,7 +79,14 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
   const watcher = new StreamWatcher();
   await watcher.start(database);
   if (options.localHost !== false) await ensureLocalHostBlueprint(commands, options.localHost ?? {});
-  if (options.worker !== false) await worker.start();
+  const health = new HealthLoop(ctx, {
+    ...options.healthOptions,
+    ...(options.onWorkerError ? { onError: (error: unknown, resourceId: string) => options.onWorkerError!(error, `resource-${resourceId}`) } : {}),
+  });
+  if (options.worker !== false) {
+    await worker.start();
+    health.start();
+  }
 
   return {
     database,
@@ -88,6 +99,8 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
     clock,
     async close() {
       await worker.stop();
+      await health.stop();
+      await registry.close();
       await watcher.stop();
       if (ownsDatabase) await database.close();
     },

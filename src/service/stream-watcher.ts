@@ -7,16 +7,25 @@ import { EVENTS_CHANNEL } from "../store/event-store";
  */
 export class StreamWatcher {
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Called on every notification, whatever streams it names (followers of the whole log). */
+  private readonly everything = new Set<() => void>();
   private unlisten: (() => Promise<void>) | undefined;
 
   async start(database: Pick<Database, "listen">): Promise<void> {
     this.unlisten = await database.listen(EVENTS_CHANNEL, (payload) => {
+      for (const w of this.everything) w();
       if (payload === "*") {
         for (const set of this.waiters.values()) for (const w of set) w();
         return;
       }
       for (const streamId of payload.split(",")) for (const w of this.waiters.get(streamId) ?? []) w();
     });
+  }
+
+  /** Calls `listener` after every commit that appended events; returns the unsubscribe. */
+  onAnyChange(listener: () => void): () => void {
+    this.everything.add(listener);
+    return () => this.everything.delete(listener);
   }
 
   async stop(): Promise<void> {

@@ -4,6 +4,7 @@ import { Kysely, Migrator, PostgresDialect } from "kysely";
 import pg from "pg";
 import { migrationProvider } from "./migrations/index";
 import { PGliteDialect } from "./pglite-dialect";
+import { lockDataDir } from "./pglite-lock";
 import type { DrydockDatabase } from "./schema";
 
 /**
@@ -44,7 +45,11 @@ export async function migrate(db: Kysely<DrydockDatabase>): Promise<void> {
 
 async function openPGlite(dataDir: string | undefined): Promise<Database> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const pglite = await PGlite.create(dataDir ? { dataDir } : {});
+  const unlock = dataDir ? lockDataDir(dataDir) : () => {};
+  const pglite = await PGlite.create(dataDir ? { dataDir } : {}).catch((error: unknown) => {
+    unlock();
+    throw error;
+  });
   const db = new Kysely<DrydockDatabase>({ dialect: new PGliteDialect(pglite) });
   return {
     db,
@@ -56,6 +61,7 @@ async function openPGlite(dataDir: string | undefined): Promise<Database> {
     async close() {
       await db.destroy();
       await pglite.close();
+      unlock();
     },
   };
 }

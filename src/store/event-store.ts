@@ -1,11 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { sql, type Kysely } from "kysely";
-import { upcastAndValidate, validateForAppend } from "../../events/catalogue";
+import { validateForAppend } from "../../events/catalogue";
 import type { EventMetadata, NewEvent, RecordedEvent } from "../../events/envelope";
 import type { Clock } from "../domain/clock";
 import { VersionConflictError } from "../domain/errors";
 import type { InlineProjection, PendingEvent } from "./projection";
+import { eventColumns as columns, eventFromRow, type EventRow } from "./event-rows";
+import { readLogPage, readStreamsUpTo, type LogCheckpoint, type ReadAllOptions, type StreamBound } from "./log-queries";
 import type { DrydockDatabase } from "./schema";
+
+export { eventFromRow } from "./event-rows";
+export { LOG_START, type LogCheckpoint, type LogFilter, type ReadAllOptions, type StreamBound } from "./log-queries";
 
 export const EVENTS_CHANNEL = "drydock_events";
 
@@ -16,18 +21,6 @@ export interface StreamAppend {
   events: NewEvent[];
 }
 
-/** Where a reader of the global log stands: the last (transaction id, position) it has seen. */
-export interface LogCheckpoint {
-  transactionId: string;
-  position: number;
-}
-export const LOG_START: LogCheckpoint = { transactionId: "0", position: 0 };
-
-export interface ReadAllOptions {
-  limit?: number;
-  types?: readonly string[];
-}
-
 export interface EventStore {
   append(streamId: string, expectedVersion: number, events: NewEvent[], metadata: EventMetadata): Promise<RecordedEvent[]>;
   /** Appends to several streams in one transaction: all or nothing. */
@@ -36,53 +29,15 @@ export interface EventStore {
   /**
    * Committed events after `after`, in (transaction id, position) order, never past the oldest
    * transaction still in flight: a slower writer that commits later with a lower position is
-   * read later, never skipped.
+   * read later, never skipped. Filters (type, stream, actor, time) narrow the events returned;
+   * the checkpoint still moves past the rows scanned (see readLogPage).
    */
   readAll(after: LogCheckpoint, options?: ReadAllOptions): Promise<{ events: RecordedEvent[]; checkpoint: LogCheckpoint }>;
   /** Every committed event after `position`, in position order (rebuild and verify). */
   readByPosition(after: number, limit: number): Promise<RecordedEvent[]>;
+  /** The events of these streams up to a time and/or position, by stream and version (time travel). */
+  readStreamsUpTo(streamIds: readonly string[], bound: StreamBound): Promise<RecordedEvent[]>;
 }
-
-interface EventRow {
-  global_position: string | number;
-  transaction_id: string;
-  event_id: string;
-  stream_id: string;
-  stream_version: number;
-  event_type: string;
-  schema_version: number;
-  data: unknown;
-  metadata: unknown;
-  recorded_at: Date | string;
-}
-
-export function eventFromRow(row: EventRow): RecordedEvent {
-  return upcastAndValidate({
-    globalPosition: Number(row.global_position),
-    transactionId: String(row.transaction_id),
-    eventId: row.event_id,
-    streamId: row.stream_id,
-    streamVersion: row.stream_version,
-    type: row.event_type,
-    version: row.schema_version,
-    data: row.data,
-    metadata: row.metadata as EventMetadata,
-    recordedAt: new Date(row.recorded_at),
-  });
-}
-
-const columns = [
-  "global_position",
-  "transaction_id",
-  "event_id",
-  "stream_id",
-  "stream_version",
-  "event_type",
-  "schema_version",
-  "data",
-  "metadata",
-  "recorded_at",
-] as const;
 
 export class PostgresEventStore implements EventStore {
   constructor(
@@ -155,23 +110,12 @@ export class PostgresEventStore implements EventStore {
     return rows.map((r) => eventFromRow(r as EventRow));
   }
 
-  async readAll(after: LogCheckpoint, options: ReadAllOptions = {}) {
-    const limit = options.limit ?? 500;
-    const types = options.types && options.types.length > 0 ? options.types : null;
-    const result = await sql<EventRow>`
-      SELECT ${sql.join(columns.map((c) => sql.ref(c)))}
-        FROM events
-       WHERE (transaction_id, global_position) > (${after.transactionId}::xid8, ${after.position})
-         AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-         ${types ? sql`AND event_type = ANY(${types as string[]})` : sql``}
-       ORDER BY transaction_id, global_position
-       LIMIT ${limit}`.execute(this.db);
-    const events = result.rows.map(eventFromRow);
-    const last = events.at(-1);
-    return {
-      events,
-      checkpoint: last ? { transactionId: last.transactionId, position: last.globalPosition } : after,
-    };
+  readAll(after: LogCheckpoint, options: ReadAllOptions = {}) {
+    return readLogPage(this.db, after, options);
+  }
+
+  readStreamsUpTo(streamIds: readonly string[], bound: StreamBound): Promise<RecordedEvent[]> {
+    return readStreamsUpTo(this.db, streamIds, bound);
   }
 
   async readByPosition(after: number, limit: number): Promise<RecordedEvent[]> {

@@ -96,6 +96,46 @@ export interface WorkItemsTable {
   claimed_until: Timestamp | null;
 }
 
+export interface TokensTable {
+  token_id: string;
+  owner: string;
+  role: string;
+  /** `sha256:<hex>` of the token; the token itself is stored nowhere. */
+  token_hash: string;
+  status: string;
+  issued_by: string;
+  issued_at: Timestamp;
+  revoked_by: string | null;
+  revoked_at: Timestamp | null;
+  version: number;
+  updated_at: Timestamp;
+}
+
+export interface AuthorizationsTable {
+  authorization_id: string;
+  blueprint_id: string;
+  client: string;
+  state: string;
+  reason: string | null;
+  requested_by: string;
+  requested_at: Timestamp;
+  decided_by: string | null;
+  decided_at: Timestamp | null;
+  version: number;
+  updated_at: Timestamp;
+}
+
+/** When each active health-checked resource is next due (operational state, not a projection). */
+export interface ResourceHealthTable {
+  resource_id: string;
+  next_check_at: Timestamp;
+  failures: number;
+  last_ok_at: Timestamp | null;
+  last_error: string | null;
+  claimed_by: string | null;
+  claimed_until: Timestamp | null;
+}
+
 export interface DrydockDatabase {
   streams: StreamsTable;
   events: EventsTable;
@@ -104,8 +144,11 @@ export interface DrydockDatabase {
   leases: LeasesTable;
   slot_locks: SlotLocksTable;
   work_items: WorkItemsTable;
+  resource_health: ResourceHealthTable;
+  tokens: TokensTable;
+  authorizations: AuthorizationsTable;
 }
 
 /** The tables that are pure projections of the log (rebuildable), in rebuild order. */
-export const projectionTables = ["blueprints", "resources", "leases", "slot_locks", "work_items"] as const;
+export const projectionTables = ["blueprints", "resources", "leases", "slot_locks", "work_items", "tokens", "authorizations"] as const;
 export type ProjectionTable = (typeof projectionTables)[number];

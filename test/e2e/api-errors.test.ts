@@ -148,10 +148,12 @@ describe("lease interfaces refuse what they must", () => {
     expect(missing.body.error.code).toBe("file_not_found");
 
     expect((await api.call("POST", `/v1/leases/${id}/release`)).status).toBe(200);
+    // Its cleanup (LeaseDestroyed, appended by the worker) would otherwise land in a count below.
+    await api.pollLease(id, (l) => l.status === "destroyed");
     const exec = await refused(() => api.call("POST", `/v1/leases/${id}/commands`, { argv: ["uptime"] }));
     expect(exec.status).toBe(409);
     expect(exec.body.error.code).toBe("transition_refused");
-    expect(exec.body.error.message).toMatch(/released/);
+    expect(exec.body.error.message).toMatch(/destroyed/);
     const file = await refused(() => api.call("GET", `/v1/leases/${id}/files`));
     expect(file.status).toBe(409);
   });
@@ -168,14 +170,15 @@ describe("body limits", () => {
   it("413 past a configured limit, for JSON and for file bytes", async () => {
     const small = createApp(api.drydock, { maxBodyBytes: 64 });
     const before = await api.eventCount();
+    const auth = { Authorization: `Bearer ${api.adminToken}` };
     const res = await small.request("/v1/leases", {
       method: "POST",
-      headers: { "content-type": "application/json", "content-length": "200" },
+      headers: { ...auth, "content-type": "application/json", "content-length": "200" },
       body: JSON.stringify({ resourceType: "host", attributes: { pad: "x".repeat(150) } }),
     });
     expect(res.status).toBe(413);
     expect(((await res.json()) as any).error.code).toBe("payload_too_large");
-    const file = await small.request("/v1/leases/ls_0000000000000000000000/files/a.bin", { method: "PUT", body: new Uint8Array(100) });
+    const file = await small.request("/v1/leases/ls_0000000000000000000000/files/a.bin", { method: "PUT", headers: auth, body: new Uint8Array(100) });
     expect(file.status).toBe(413);
     expect(await api.eventCount()).toBe(before);
   });
@@ -219,7 +222,7 @@ describe("system routes", () => {
     const app = createApp({ ...api.drydock, store } as Drydock);
     const log = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
-      const res = await app.request("/v1/leases/ls_0000000000000000000000/events", { headers: { "X-Request-Id": "trace-500" } });
+      const res = await app.request("/v1/leases/ls_0000000000000000000000/events", { headers: { "X-Request-Id": "trace-500", Authorization: `Bearer ${api.adminToken}` } });
       expect(res.status).toBe(500);
       const text = await res.text();
       expect(JSON.parse(text)).toEqual({ error: { code: "internal", message: "internal error", requestId: "trace-500" } });

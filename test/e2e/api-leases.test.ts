@@ -17,7 +17,7 @@ describe("the lease lifecycle over HTTP", () => {
     const lease = created.body;
     expect(lease.status).toBe("active");
     expect(lease.resourceId).toMatch(/^rs_/);
-    expect(lease.owner).toBe("anonymous");
+    expect(lease.owner).toBe("admin");
 
     const uptime = await api.call("POST", `/v1/leases/${lease.id}/commands`, { argv: ["uptime"] });
     expect(uptime.status).toBe(200);
@@ -59,7 +59,7 @@ describe("the lease lifecycle over HTTP", () => {
     expect(types.indexOf("LeaseActivated")).toBeLessThan(types.indexOf("LeaseReleased"));
     const versions = events.body.items.map((e: any) => e.streamVersion);
     expect(versions).toEqual(versions.map((_: unknown, i: number) => i + 1));
-    expect(events.body.items[0]).toMatchObject({ streamId: `lease-${lease.id}`, metadata: { actor: "anonymous" } });
+    expect(events.body.items[0]).toMatchObject({ streamId: `lease-${lease.id}`, metadata: { actor: "admin" } });
     expect(new Date(events.body.items[0].recordedAt).toISOString()).toBe(events.body.items[0].recordedAt);
 
     const second = await api.call("POST", "/v1/leases?wait=10", { resourceType: "host" });
@@ -78,16 +78,18 @@ describe("the lease lifecycle over HTTP", () => {
     expect((await api.call("POST", `/v1/leases/${created.body.id}/release`)).status).toBe(200);
   });
 
-  it("records the actor header as owner and actor, and echoes a sane request id", async () => {
-    const created = await api.call("POST", "/v1/leases", { resourceType: "host" }, { "X-Drydock-Actor": "ci@builder:7", "X-Request-Id": "req-123.abc" });
+  it("records the token's owner as owner and actor (no header names it), and echoes a sane request id", async () => {
+    const ci = await api.client("ci");
+    // The X-Drydock-Actor stopgap is gone: a client cannot name itself someone else.
+    const created = await ci.call("POST", "/v1/leases", { resourceType: "host" }, { "X-Drydock-Actor": "someone-else", "X-Request-Id": "req-123.abc" });
     expect(created.status).toBe(202);
     expect(created.headers.get("x-request-id")).toBe("req-123.abc");
-    expect(created.body.owner).toBe("ci@builder:7");
-    const events = await api.call("GET", `/v1/leases/${created.body.id}/events`);
-    expect(events.body.items[0].metadata).toMatchObject({ actor: "ci@builder:7", requestId: "req-123.abc" });
+    expect(created.body.owner).toBe("ci");
+    const events = await ci.call("GET", `/v1/leases/${created.body.id}/events`);
+    expect(events.body.items[0].metadata).toMatchObject({ actor: "ci", tokenId: ci.tokenId, requestId: "req-123.abc" });
 
-    const odd = await api.call("POST", "/v1/leases", { resourceType: "host" }, { "X-Drydock-Actor": "no spaces allowed", "X-Request-Id": "bad id!" });
-    expect(odd.body.owner).toBe("anonymous");
+    const odd = await api.call("POST", "/v1/leases", { resourceType: "host" }, { "X-Drydock-Actor": "ci", "X-Request-Id": "bad id!" });
+    expect(odd.body.owner).toBe("admin");
     expect(odd.headers.get("x-request-id")).toMatch(/^[A-Za-z0-9._-]{1,64}$/);
     expect(odd.headers.get("x-request-id")).not.toBe("bad id!");
 
@@ -114,8 +116,9 @@ describe("the lease lifecycle over HTTP", () => {
 
   it("pages through leases with a cursor and filters them", async () => {
     const ids: string[] = [];
+    const pager = await api.client("pager");
     for (let i = 0; i < 5; i++) {
-      const res = await api.call("POST", "/v1/leases", { resourceType: "host" }, { "X-Drydock-Actor": "pager" });
+      const res = await pager.call("POST", "/v1/leases", { resourceType: "host" });
       expect(res.status).toBe(202);
       ids.push(res.body.id);
     }

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { serve, type ServerType } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/api/app";
+import { issueToken } from "../../src/auth/token-commands";
 import { createDrydock, type Drydock } from "../../src/service/drydock";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 
@@ -24,6 +25,7 @@ let drydock: Drydock;
 let server: ServerType;
 let root: string;
 let baseUrl: string;
+let adminToken: string;
 
 interface CliResult {
   code: number | null;
@@ -32,9 +34,9 @@ interface CliResult {
   stdoutBytes: Buffer;
 }
 
-function drydockCli(args: string[], options: { stdin?: Buffer | string; url?: string } = {}): Promise<CliResult> {
+function drydockCli(args: string[], options: { stdin?: Buffer | string; url?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, DRYDOCK_URL: options.url ?? baseUrl };
+    const env: NodeJS.ProcessEnv = { ...process.env, DRYDOCK_URL: options.url ?? baseUrl, DRYDOCK_TOKEN: adminToken, ...options.env };
     delete env.NODE_OPTIONS; // vitest's loader hooks are not what a user's shell has
     const child = spawn(process.execPath, ["bin/drydock.js", ...args], { cwd: repoRoot, env, stdio: ["pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];
@@ -52,7 +54,7 @@ function drydockCli(args: string[], options: { stdin?: Buffer | string; url?: st
 }
 
 async function getLease(id: string): Promise<any> {
-  const res = await fetch(`${baseUrl}/v1/leases/${id}`);
+  const res = await fetch(`${baseUrl}/v1/leases/${id}`, { headers: { Authorization: `Bearer ${adminToken}` } });
   expect(res.status).toBe(200);
   return res.json();
 }
@@ -80,6 +82,7 @@ beforeAll(async () => {
   database = await createTestDatabase();
   root = await mkdtemp(path.join(tmpdir(), "drydock-cli-"));
   drydock = await createDrydock({ database, localHost: { root, slots: 2 }, onWorkerError: (e) => console.error(e) });
+  ({ token: adminToken } = await issueToken(drydock.commands, { owner: "admin", role: "admin" }, { actor: "system" }));
   const app = createApp(drydock);
   server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise<void>((resolve, reject) => {
@@ -204,5 +207,63 @@ describe("the drydock CLI against a running service", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
     expect(r.stderr).toBe(`drydock: cannot reach ${url}: is the service running?\n`);
+  }, TIMEOUT);
+});
+
+describe("tokens and authorizations from the CLI", () => {
+  it("token create prints the token once; the client asks for local-host, an admin approves; token ls shows no secret; revoke locks it out", async () => {
+    const created = await drydockCli(["token", "create", "--owner", "cli-client", "--role", "client"]);
+    expect(created.code, created.stderr).toBe(0);
+    const token = created.stdout.trim();
+    expect(created.stdout).toBe(`${token}\n`);
+    expect(token).toMatch(/^ddk_[A-Za-z0-9_-]{43}$/);
+    const tokenId = /token (tk_[0-9a-z]+) for cli-client \(client\)/.exec(created.stderr)![1]!;
+    const asClient = { env: { DRYDOCK_TOKEN: token } };
+
+    // Not authorized for any host blueprint yet: refused, naming the way out.
+    const refused = await drydockCli(["lease", "--type", "host"], asClient);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/not authorized .*\(403 forbidden\)\n$/);
+
+    const blueprint = await drydock.database.db.selectFrom("blueprints").select("blueprint_id").where("kind", "=", "local-host").executeTakeFirstOrThrow();
+    const asked = await drydockCli(["auth", "request", blueprint.blueprint_id], asClient);
+    expect(asked.code, asked.stderr).toBe(0);
+    const [authorizationId] = asked.stdout.split(" ");
+    expect(asked.stdout).toBe(`${authorizationId} cli-client on ${blueprint.blueprint_id}: requested\n`);
+    const [approvedByClient, approved] = [await drydockCli(["auth", "approve", authorizationId!], asClient), await drydockCli(["auth", "approve", authorizationId!])];
+    expect(approvedByClient.stderr).toMatch(/\(403 forbidden\)/);
+    expect(approved.stdout).toBe(`${authorizationId} cli-client on ${blueprint.blueprint_id}: approved\n`);
+
+    const [listed, leased] = await Promise.all([drydockCli(["token", "ls"]), drydockCli(["lease", "--type", "host"], asClient)]);
+    expect(listed.stdout).toMatch(new RegExp(`^${tokenId} +cli-client +client +active +admin `, "m"));
+    expect(listed.stdout).not.toContain(token);
+    expect(leased.code, leased.stderr).toBe(0);
+    expect((await getLease(leased.stdout.trim())).owner).toBe("cli-client");
+
+    const revoked = await drydockCli(["token", "revoke", tokenId]);
+    expect(revoked).toMatchObject({ code: 0, stdout: `${tokenId} revoked\n` });
+    const locked = await drydockCli(["release", leased.stdout.trim()], asClient);
+    expect(locked.code).toBe(1);
+    expect(locked.stderr).toMatch(/\(401 unauthorized\)\n.*DRYDOCK_TOKEN/);
+    expect((await drydockCli(["release", leased.stdout.trim()])).code).toBe(0);
+  }, TIMEOUT);
+
+  it("without DRYDOCK_TOKEN uses $DRYDOCK_HOME/admin.token, and says what to do when there is none", async () => {
+    const home = await mkdtemp(path.join(tmpdir(), "drydock-cli-home-"));
+    const empty = await mkdtemp(path.join(tmpdir(), "drydock-cli-empty-"));
+    try {
+      await writeFile(path.join(home, "admin.token"), `${adminToken}\n`, { mode: 0o600 });
+      const [found, missing] = await Promise.all([
+        drydockCli(["ls", "blueprints"], { env: { DRYDOCK_TOKEN: "", DRYDOCK_HOME: home } }),
+        drydockCli(["ls", "blueprints"], { env: { DRYDOCK_TOKEN: "", DRYDOCK_HOME: empty } }),
+      ]);
+      expect(found.code, found.stderr).toBe(0);
+      expect(found.stdout).toMatch(/local-host/);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/\(401 unauthorized\)\n/);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+      await rm(empty, { recursive: true, force: true });
+    }
   }, TIMEOUT);
 });

@@ -152,4 +152,26 @@ describe("LocalCommandInterface", () => {
     expect(result.signal).toBeNull();
     expect(result.stderr).toBe("oops\n");
   });
+
+  it("streams every chunk of output to onOutput as it comes, beyond the kept bound", async () => {
+    const seen: string[] = [];
+    let bytes = 0;
+    const result = await cmd.exec(["sh", "-c", "echo one; sleep 0.2; echo two >&2; sleep 0.2; head -c 100000 /dev/zero"], {
+      maxOutputBytes: 10,
+      onOutput: (stream, chunk) => {
+        if (seen.length < 2) seen.push(`${stream}:${Buffer.from(chunk).toString()}`);
+        if (stream === "stdout") bytes += chunk.length;
+      },
+    });
+    expect(seen).toEqual(["stdout:one\n", "stderr:two\n"]);
+    expect(bytes).toBe(100_004);
+    expect(result).toMatchObject({ exitCode: 0, stdoutBytes: 100_004, stdoutTruncated: true });
+    // A listener that throws is dropped; the command still completes.
+    const survived = await cmd.exec(["echo", "x"], {
+      onOutput: () => {
+        throw new Error("client went away");
+      },
+    });
+    expect(survived).toMatchObject({ exitCode: 0, stdout: "x\n" });
+  });
 });

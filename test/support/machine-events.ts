@@ -25,6 +25,7 @@ export const leaseSampleEvents: LeaseMachineEvent[] = [
       ownerResourceId: null,
       ttlSeconds: 3600,
       expiresAt: "2024-05-01T11:00:00.000Z",
+      authorizingObject: "alice",
     },
   },
   {
@@ -38,6 +39,7 @@ export const leaseSampleEvents: LeaseMachineEvent[] = [
         { kind: "blueprint", id: "bp-1", outcome: "chosen", reason: "below limit" },
       ],
       summary: "allocating a new resource from bp-1",
+      durationMs: 3,
     },
   },
   {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { validateForAppend, type DomainEvent, type DomainEventType } from "../../events/catalogue";
 import type { RecordedEvent } from "../../events/envelope";
-import { verifyLog, type Violation } from "../../src/history/verify-log";
+import { LogVerifier, verifyLog, type Violation } from "../../src/history/verify-log";
 
 /* ------------------------------------------------------------------ a small log builder */
 
@@ -112,6 +112,7 @@ describe("verifyLog", () => {
       decision: "acquire",
       candidates: [{ kind: "resource", id: "res-1", blueprintId: "bp-1", outcome: "chosen", reason: "free: 0/1 slots in use" }],
       summary: "acquire slot 0 of res-1",
+      durationMs: 2,
     });
     log.acquire("l1", "res-1");
     log.activate("l1");
@@ -129,7 +130,17 @@ describe("verifyLog", () => {
   });
 
   it("accepts an empty log", () => {
-    expect(verifyLog([])).toEqual({ events: 0, streams: 0, violations: [], peakLeasesPerResource: {}, peakResourcesPerBlueprint: {} });
+    expect(verifyLog([])).toEqual({
+      events: 0,
+      streams: 0,
+      streamsByKind: {},
+      firstPosition: null,
+      lastPosition: null,
+      violations: [],
+      pendingCleanup: [],
+      peakLeasesPerResource: {},
+      peakResourcesPerBlueprint: {},
+    });
   });
 
   it("reports two leases on a one-slot resource at once", () => {
@@ -146,7 +157,7 @@ describe("verifyLog", () => {
 
     const report = verifyLog(log.events);
     expect(report.violations).toEqual([
-      { rule: "resource-over-slots", streamId: "lease-l2", globalPosition: second, message: expect.stringContaining("res-1") },
+      { rule: "resource-over-slots", streamId: "lease-l2", globalPosition: second, eventType: "LeaseAcquired", streamVersion: 2, message: expect.stringContaining("res-1") },
     ]);
     expect(report.violations[0]!.message).toContain("2 live leases, 1 slots");
     expect(report.peakLeasesPerResource).toEqual({ "res-1": 2 });
@@ -178,7 +189,7 @@ describe("verifyLog", () => {
 
     const report = verifyLog(log.events);
     expect(report.violations).toEqual([
-      { rule: "blueprint-over-limit", streamId: "resource-res-2", globalPosition: second, message: expect.stringContaining("bp-1") },
+      { rule: "blueprint-over-limit", streamId: "resource-res-2", globalPosition: second, eventType: "ResourceAllocated", streamVersion: 1, message: expect.stringContaining("bp-1") },
     ]);
     expect(report.violations[0]!.message).toContain("2 live resources, limit 1");
     expect(report.peakResourcesPerBlueprint).toEqual({ "bp-1": 2 });
@@ -226,7 +237,7 @@ describe("verifyLog", () => {
     log.release("l1");
 
     const report = verifyLog(log.events);
-    expect(report.violations).toEqual([{ rule: "illegal-transition", streamId: "lease-l1", globalPosition: bad, message: expect.any(String) }]);
+    expect(report.violations).toEqual([{ rule: "illegal-transition", streamId: "lease-l1", globalPosition: bad, eventType: "LeaseActivated", streamVersion: 2, message: expect.any(String) }]);
     expect(report.violations[0]!.message).toContain("LeaseActivated");
     expect(report.violations[0]!.message).toContain("pending");
   });
@@ -248,7 +259,7 @@ describe("verifyLog", () => {
     log.destroy("l1");
 
     const report = verifyLog(log.events);
-    expect(report.violations).toEqual([{ rule: "stream-gap", streamId: "lease-l1", globalPosition: gap, message: "version 3 follows 1" }]);
+    expect(report.violations).toEqual([{ rule: "stream-gap", streamId: "lease-l1", globalPosition: gap, eventType: "LeaseReleased", streamVersion: 3, message: "version 3 follows 1" }]);
   });
 
   it("reports a stream that does not start at version 1", () => {
@@ -276,7 +287,7 @@ describe("verifyLog", () => {
     endResource(log);
 
     const report = verifyLog(log.events);
-    expect(report.violations).toEqual([{ rule: "not-destroyed", streamId: "lease-l1", globalPosition: null, message: expect.stringContaining("released") }]);
+    expect(report.violations).toEqual([{ rule: "not-destroyed", streamId: "lease-l1", globalPosition: null, eventType: null, streamVersion: null, message: expect.stringContaining("released") }]);
   });
 
   it("reports a broken resource that was never destroyed", () => {
@@ -286,7 +297,7 @@ describe("verifyLog", () => {
     log.add("resource-res-1", "ResourceBroken", { reason: "build failed", error: { code: "EBUILD", message: "exit 1" } });
 
     const report = verifyLog(log.events);
-    expect(report.violations).toEqual([{ rule: "not-destroyed", streamId: "resource-res-1", globalPosition: null, message: expect.stringContaining("broken") }]);
+    expect(report.violations).toEqual([{ rule: "not-destroyed", streamId: "resource-res-1", globalPosition: null, eventType: null, streamVersion: null, message: expect.stringContaining("broken") }]);
   });
 
   it("does not report live leases and resources at the end of the log as not destroyed", () => {
@@ -380,6 +391,43 @@ describe("verifyLog", () => {
     log.release("l1");
 
     expect(rules(verifyLog(log.events).violations)).toEqual(["resource-over-slots", "blueprint-over-limit", "not-destroyed"]);
+  });
+
+  it("reports any event after a destroy, naming it", () => {
+    const log = withHost();
+    log.request("l1");
+    log.release("l1");
+    log.destroy("l1");
+    const late = log.add("lease-l1", "LeaseRenewed", { ttlSeconds: 60, expiresAt: "2024-05-01T11:00:00.000Z" });
+    log.add("lease-l1", "LeaseDestroyed", { cleanupError: null });
+
+    expect(verifyLog(log.events).violations).toEqual([
+      { rule: "after-destroy", streamId: "lease-l1", globalPosition: late, eventType: "LeaseRenewed", streamVersion: 4, message: expect.stringContaining("destroyed") },
+    ]);
+  });
+
+  it("spares streams that ended within the grace period, as pending cleanup", () => {
+    const log = withHost();
+    log.request("l1");
+    log.release("l1");
+    const endedAt = log.events.at(-1)!.recordedAt;
+    const soon = verifyLog(log.events, { now: new Date(endedAt.getTime() + 5_000), graceMs: 60_000 });
+    expect(soon.violations).toEqual([]);
+    expect(soon.pendingCleanup).toEqual([{ streamId: "lease-l1", status: "released", endedAt: endedAt.toISOString() }]);
+    const late = verifyLog(log.events, { now: new Date(endedAt.getTime() + 120_000), graceMs: 60_000 });
+    expect(rules(late.violations)).toEqual(["not-destroyed"]);
+  });
+
+  it("takes the log one event at a time, with the same report as a whole log", () => {
+    const log = withHost();
+    log.request("l1");
+    log.acquire("l1", "res-1");
+    log.request("l2");
+    log.acquire("l2", "res-1");
+    const verifier = new LogVerifier();
+    for (const e of log.events) verifier.add(e);
+    expect(verifier.finish()).toEqual(verifyLog(log.events));
+    expect(verifier.finish()).toMatchObject({ events: 7, streams: 4, streamsByKind: { blueprint: 1, resource: 1, lease: 2 }, firstPosition: 1, lastPosition: 7 });
   });
 
   it("accepts any iterable", () => {

@@ -31,15 +31,18 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
     owner: c.owner,
     ownerResourceId: c.ownerResourceId,
     blueprintIds: c.blueprintIds,
+    authorizingObject: c.authorizingObject,
   };
   const losses: string[] = [];
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const now = ctx.clock.now();
     const view = await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs);
     const outcome = decideAllocation({ ...view, slotOffset: round === 0 ? 0 : Math.floor(ctx.random() * 1_000_000) });
+    // Reading the view and deciding: allocator time, which an explanation tells apart from waiting.
+    const durationMs = Math.max(0, ctx.clock.now().getTime() - now.getTime());
     const attempted: NewEvent = {
       type: "AllocationAttempted",
-      data: { attempt: c.attempts + 1, decision: outcome.decision.kind, candidates: outcome.candidates, summary: outcome.summary },
+      data: { attempt: c.attempts + 1, decision: outcome.decision.kind, candidates: outcome.candidates, summary: outcome.summary, durationMs },
     };
     const d = outcome.decision;
     try {
@@ -97,6 +100,9 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
                       ownerResourceId: resourceId,
                       ttlSeconds: null,
                       expiresAt: null,
+                      // A held lease is the blueprint's doing, whoever caused the build: the
+                      // blueprint needs its own authorization on the blueprints it leases from.
+                      authorizingObject: `blueprint:${d.blueprintId}`,
                     },
                   },
                 ],

@@ -1,11 +1,15 @@
 import type { Migration, MigrationProvider } from "kysely";
 import * as m001 from "./001-event-store";
 import * as m002 from "./002-projections";
+import * as m003 from "./003-auth";
+import * as m004 from "./004-resource-health";
 
 /** Numbered migrations, applied in order on start. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
   "001-event-store": m001,
   "002-projections": m002,
+  "003-auth": m003,
+  "004-resource-health": m004,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,29 @@
+import { z } from "zod";
+
+/**
+ * Events of a token stream (`token-<id>`). A token is a bearer secret: the log keeps only its
+ * SHA-256 hash, never the token itself, so the log (and every backup of it) is safe to read.
+ */
+export const tokenRoleSchema = z.enum(["admin", "client"]);
+export type TokenRole = z.infer<typeof tokenRoleSchema>;
+
+export const tokenEventSchemas = {
+  TokenIssued: z.object({
+    tokenId: z.string(),
+    /** The client name the token acts as: it owns the leases the token requests. */
+    owner: z.string(),
+    role: tokenRoleSchema,
+    /** `sha256:<hex>` of the whole token string. */
+    hash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  }),
+  TokenRevoked: z.object({ reason: z.string().nullable() }),
+} as const;
+
+export type TokenEventType = keyof typeof tokenEventSchemas;
+export type TokenEventData<T extends TokenEventType> = z.infer<(typeof tokenEventSchemas)[T]>;
+export type TokenEvent = { [T in TokenEventType]: { type: T; data: TokenEventData<T> } }[TokenEventType];
+
+export const tokenEventVersions: Record<TokenEventType, number> = {
+  TokenIssued: 1,
+  TokenRevoked: 1,
+};

@@ -1,0 +1,78 @@
+import type { MiddlewareHandler } from "hono";
+import type { Kysely } from "kysely";
+import { accessFor, rateLimitClassOf, type Access } from "../auth/access-policy";
+import { isAuthorized } from "../auth/authorization-queries";
+import { isAdmin, type Principal } from "../auth/principal";
+import type { RateLimiter } from "../auth/rate-limiter";
+import { principalOfToken } from "../auth/token-queries";
+import { bearerTokenOf } from "../auth/token-secret";
+import { assertNever, ForbiddenError, NotFoundError, RateLimitedError, UnauthorizedError } from "../domain/errors";
+import { idPattern } from "../domain/ids";
+import type { DrydockDatabase } from "../store/schema";
+import type { ApiEnv } from "./api-env";
+
+/**
+ * Authenticates every request but the public ones by its bearer token, records the token's owner
+ * as the request's actor, and enforces the access policy (src/auth/access-policy.ts) before any
+ * handler runs: admin-only routes refuse clients with 403; a lease, resource or blueprint a client
+ * may not see answers 404, exactly as one that does not exist, so ids cannot be probed.
+ *
+ * Runs before the body is read, so an unauthenticated request never gets its body parsed.
+ */
+export function authMiddleware(db: Kysely<DrydockDatabase>, limiter: RateLimiter): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    const access = accessFor(c.req.method, c.req.path);
+    if (access.kind === "public") return next();
+    const token = bearerTokenOf(c.req.header("authorization"));
+    // Missing, malformed, unknown and revoked tokens get one answer: which it was helps only an attacker.
+    const principal = token ? await principalOfToken(db, token) : null;
+    if (!principal) throw new UnauthorizedError();
+    c.set("principal", principal);
+    c.set("actor", { actor: principal.owner, tokenId: principal.tokenId, requestId: c.get("requestId") });
+
+    const cls = rateLimitClassOf(c.req.method, c.req.path);
+    if (cls) {
+      const taken = limiter.take(principal.tokenId, cls);
+      if (!taken.ok) throw new RateLimitedError(cls === "leases" ? "lease requests" : "commands", taken.retryAfterSeconds);
+    }
+    await enforce(db, access, principal);
+    await next();
+  };
+}
+
+/** No such thing for this principal; a malformed id never reaches SQL (a NUL would make the driver fail). */
+function hidden(kind: string, id: string): NotFoundError {
+  return new NotFoundError(kind, id.length > 80 ? `${id.slice(0, 80)}…` : id);
+}
+
+async function enforce(db: Kysely<DrydockDatabase>, access: Exclude<Access, { kind: "public" }>, principal: Principal): Promise<void> {
+  if (isAdmin(principal)) return;
+  switch (access.kind) {
+    case "any":
+      return;
+    case "admin":
+      throw new ForbiddenError("this requires the admin role");
+    case "lease": {
+      if (!idPattern.test(access.leaseId)) throw hidden("lease", access.leaseId);
+      const row = await db.selectFrom("leases").select("owner").where("lease_id", "=", access.leaseId).executeTakeFirst();
+      if (row?.owner !== principal.owner) throw hidden("lease", access.leaseId);
+      return;
+    }
+    case "resource": {
+      if (!idPattern.test(access.resourceId)) throw hidden("resource", access.resourceId);
+      const row = await db
+        .selectFrom("leases")
+        .select("lease_id")
+        .where("resource_id", "=", access.resourceId)
+        .where("owner", "=", principal.owner)
+        .executeTakeFirst();
+      if (!row) throw hidden("resource", access.resourceId);
+      return;
+    }
+    case "blueprint":
+      if (!idPattern.test(access.blueprintId) || !(await isAuthorized(db, access.blueprintId, principal.owner))) throw hidden("blueprint", access.blueprintId);
+      return;
+    default:
+      assertNever(access, "access");
+  }
+}

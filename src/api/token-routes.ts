@@ -1,0 +1,87 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { issueToken, revokeToken } from "../auth/token-commands";
+import { getToken, listTokens } from "../auth/token-queries";
+import type { Drydock } from "../service/drydock";
+import type { ApiApp } from "./api-env";
+import { cursorQuery, idParams, limitQuery, ownerString, plainText, splitList, statusListQuery } from "./params";
+import { errorResponses } from "./schemas";
+
+/** Tokens, for admins (the access policy refuses clients): issue, list, revoke. */
+
+// Built from this module's `z` (events/token-events.ts has the same enum): only schemas made with
+// @hono/zod-openapi's `z` have `.openapi()`, whatever order the modules are loaded in.
+const tokenRoleSchema = z.enum(["admin", "client"]);
+
+export const TokenSchema = z
+  .object({
+    id: z.string().openapi({ example: "tk_01jc9x8m2q4r7s0t3v5w8y1z" }),
+    owner: z.string().openapi({ example: "ci" }),
+    role: tokenRoleSchema,
+    status: z.enum(["active", "revoked"]),
+    issuedBy: z.string(),
+    issuedAt: z.string().openapi({ format: "date-time" }),
+    revokedBy: z.string().nullable(),
+    revokedAt: z.string().nullable().openapi({ format: "date-time" }),
+  })
+  .openapi("Token");
+
+const IssuedSchema = TokenSchema.extend({
+  token: z.string().openapi({ description: "The bearer token. Shown this once: only its hash is stored.", example: "ddk_…" }),
+}).openapi("IssuedToken");
+
+const IssueSchema = z
+  .strictObject({
+    owner: z.string().min(1).max(64).openapi({ description: "The client name the token acts as; it owns the leases the token asks for.", example: "ci" }),
+    role: tokenRoleSchema.openapi({ description: "admin: everything; client: its own leases, on blueprints it is authorized for." }),
+  })
+  .openapi("TokenRequest");
+
+const issueRoute = createRoute({
+  method: "post",
+  path: "/v1/tokens",
+  summary: "Issue a token (admin)",
+  request: { body: { required: true, content: { "application/json": { schema: IssueSchema } } } },
+  responses: { 201: { description: "The token, with its secret shown once", content: { "application/json": { schema: IssuedSchema } } }, ...errorResponses(400, 401, 403, 413) },
+});
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/v1/tokens",
+  summary: "List tokens, newest first (admin); never their secrets",
+  request: { query: z.object({ owner: ownerString.optional(), status: statusListQuery(["active", "revoked"]), cursor: cursorQuery, limit: limitQuery }) },
+  responses: {
+    200: { description: "A page of tokens", content: { "application/json": { schema: z.object({ items: z.array(TokenSchema), nextCursor: z.string().nullable() }).openapi("TokenPage") } } },
+    ...errorResponses(400, 401, 403),
+  },
+});
+
+const revokeRoute = createRoute({
+  method: "delete",
+  path: "/v1/tokens/{id}",
+  summary: "Revoke a token (admin): refused from its next request on",
+  request: {
+    params: idParams,
+    body: { required: false, content: { "application/json": { schema: z.strictObject({ reason: plainText(500).optional() }).openapi("TokenRevocation") } } },
+  },
+  responses: { 200: { description: "The token, revoked", content: { "application/json": { schema: TokenSchema } } }, ...errorResponses(401, 403, 404, 409) },
+});
+
+export function registerTokenRoutes(app: ApiApp, drydock: Drydock): void {
+  const db = drydock.database.db;
+
+  app.openapi(issueRoute, async (c) => {
+    const issued = await issueToken(drydock.commands, c.req.valid("json"), c.get("actor"));
+    return c.json({ ...(await getToken(db, issued.tokenId)), token: issued.token }, 201);
+  });
+
+  app.openapi(listRoute, async (c) => {
+    const q = c.req.valid("query");
+    return c.json(await listTokens(db, { ...q, status: splitList(q.status) }), 200);
+  });
+
+  app.openapi(revokeRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    await revokeToken(drydock.commands, id, c.req.valid("json").reason ?? null, c.get("actor"));
+    return c.json(await getToken(db, id), 200);
+  });
+}

@@ -1,0 +1,112 @@
+/**
+ * The effects of the `static-hosts` blueprint on a host: resolving the private key reference,
+ * short-lived connections for resource-level work (activation, health checks, teardown), and
+ * mapping SSH failures to provider failures.
+ *
+ * Invariant: the key material is read when a connection is opened and held only for it. Error
+ * messages name the reference (the variable or file), never what it holds.
+ */
+import { readFile } from "node:fs/promises";
+import { DomainError } from "../domain/errors";
+import { SshCommandInterface } from "../interfaces/ssh-command";
+import { SshConnectionPool, type SshSession } from "../interfaces/ssh-connections";
+import { SshConnectionError, type SshTarget } from "../interfaces/ssh-target";
+import { no, yes, type Verdict } from "./blueprint";
+import { PermanentFailure, TemporaryFailure } from "./failures";
+import type { StaticHost, StaticHostsConfig } from "./static-hosts-config";
+
+export async function loadPrivateKey(host: StaticHost): Promise<Buffer> {
+  const ref = host.privateKey;
+  if ("env" in ref) {
+    const value = process.env[ref.env];
+    if (!value) throw new SshConnectionError("bad_key", `the private key of host ${host.name}: environment variable ${ref.env} is not set`, host.name);
+    return Buffer.from(value, "utf8");
+  }
+  try {
+    return await readFile(ref.file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
+    throw new SshConnectionError("bad_key", `the private key of host ${host.name}: cannot read ${ref.file} (${code})`, host.name);
+  }
+}
+
+export async function targetOf(config: StaticHostsConfig, host: StaticHost): Promise<SshTarget> {
+  return {
+    name: host.name,
+    address: host.address,
+    port: host.port,
+    user: host.user,
+    privateKey: await loadPrivateKey(host),
+    hostKeyFingerprint: host.hostKeyFingerprint,
+    connectTimeoutMs: Math.round(config.connectTimeoutSeconds * 1000),
+  };
+}
+
+/** One connection for one piece of work, closed after it. */
+export async function withConnection<T>(target: SshTarget, fn: (session: SshSession) => Promise<T>): Promise<T> {
+  const pool = new SshConnectionPool({ idleMs: 0, keepaliveIntervalMs: 0 });
+  try {
+    return await pool.use("once", target, fn);
+  } finally {
+    await pool.closeAll();
+  }
+}
+
+export interface RawResult {
+  exitCode: number | null;
+  stderr: string;
+}
+
+/** Runs a command line built here (mkdir, rm) and waits for it, up to `timeoutMs`. */
+export async function runRaw(session: SshSession, commandLine: string, timeoutMs: number): Promise<RawResult> {
+  const { channel, exit } = await session.exec(commandLine);
+  return new Promise<RawResult>((resolve) => {
+    let stderr = "";
+    const timer = setTimeout(() => channel.close(), timeoutMs);
+    channel.resume();
+    channel.stderr.on("data", (chunk: Buffer) => {
+      if (stderr.length < 4096) stderr += chunk.toString("utf8");
+    });
+    channel.on("error", () => {});
+    channel.on("close", () => {
+      clearTimeout(timer);
+      resolve({ exitCode: exit()?.code ?? null, stderr: stderr.trim() });
+    });
+    channel.end();
+  });
+}
+
+/**
+ * The ready command (or `true`) in the resource's directory: a host is ready when it answers SSH
+ * with the pinned key and the command exits 0. Returns why not otherwise.
+ */
+export async function readyVerdict(session: SshSession, config: StaticHostsConfig, dir: string, host: StaticHost): Promise<Verdict> {
+  const command = new SshCommandInterface({ root: dir, allowShell: false, session: (fn) => fn(session) });
+  const argv = config.readyCommand ?? ["true"];
+  const result = await command.exec(argv, { timeoutMs: Math.round(config.readyTimeoutSeconds * 1000), maxOutputBytes: 4096 });
+  if (result.timedOut) return no(`the ready command on ${host.name} did not finish within ${config.readyTimeoutSeconds} s`);
+  if (result.exitCode === 0) return yes;
+  const status = result.exitCode === null ? `was ended by ${result.signal}` : `exited with ${result.exitCode}`;
+  const detail = result.stderr.trim().slice(-300);
+  return no(`the ready command ${JSON.stringify(argv.join(" "))} on ${host.name} ${status}${detail ? `: ${detail}` : ""}`);
+}
+
+/**
+ * A failure of resource activation: the host is broken for this resource whatever went wrong
+ * (the issue's rule: a host that does not answer SSH, or shows another key, is broken). Its
+ * leases go back to pending and land elsewhere.
+ */
+export function activationFailure(error: unknown): unknown {
+  if (error instanceof SshConnectionError) return new PermanentFailure(error.message, error.kind);
+  if (error instanceof DomainError) return new PermanentFailure(error.message, error.code);
+  return error;
+}
+
+/**
+ * A failure to set up a lease on a host that was fine a moment ago: retried; if the host is
+ * really gone, the health checks break its resource and the lease goes elsewhere.
+ */
+export function leaseSetupFailure(error: unknown): unknown {
+  if (error instanceof SshConnectionError) return new TemporaryFailure(error.message, error.kind);
+  return error;
+}

@@ -1,0 +1,17 @@
+import { parseArgs } from "node:util";
+import type { LeaseExplanation } from "../history/explain-lease";
+import { formatExplanation } from "../history/format-explanation";
+import type { DrydockClient } from "./api-client";
+
+export const explainUsage = "usage: drydock explain lease LEASE_ID [--json]";
+
+/** `drydock explain lease ID`: why the lease waited, from its events (through the API). */
+export async function explainCommand(client: DrydockClient, args: string[], out: (line: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { json: { type: "boolean" } }, allowPositionals: true });
+  const [what, id] = positionals;
+  if (what !== "lease" || !id || positionals.length > 2) throw new Error(explainUsage);
+  const explanation = await client.request<LeaseExplanation>("GET", `/v1/leases/${encodeURIComponent(id)}/explain`);
+  if (values.json) out(JSON.stringify(explanation, null, 2));
+  else for (const line of formatExplanation(explanation)) out(line);
+  return 0;
+}

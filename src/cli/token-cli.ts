@@ -1,0 +1,51 @@
+import { parseArgs } from "node:util";
+import type { DrydockClient } from "./api-client";
+import { printTable } from "./print-table";
+
+interface Token {
+  id: string;
+  owner: string;
+  role: string;
+  status: string;
+  issuedBy: string;
+  issuedAt: string;
+  revokedAt: string | null;
+}
+
+const usage = "usage: drydock token create --owner NAME --role client|admin | drydock token ls [--all] [--json] | drydock token revoke TOKEN_ID [--reason TEXT]";
+
+/**
+ * `drydock token …` (admin): issue, list and revoke tokens. `create` prints the token alone on
+ * stdout, so `TOKEN=$(drydock token create …)` keeps it out of the terminal's scrollback.
+ */
+export async function tokenCommand(client: DrydockClient, args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case "create": {
+      const { values } = parseArgs({ args: rest, options: { owner: { type: "string" }, role: { type: "string" } }, allowPositionals: false });
+      if (!values.owner || (values.role !== "client" && values.role !== "admin")) throw new Error(usage);
+      const issued = await client.request<Token & { token: string }>("POST", "/v1/tokens", { owner: values.owner, role: values.role });
+      console.error(`token ${issued.id} for ${issued.owner} (${issued.role}); it is shown this once:`);
+      console.log(issued.token);
+      return 0;
+    }
+    case "ls": {
+      const { values } = parseArgs({ args: rest, options: { all: { type: "boolean" }, json: { type: "boolean" } }, allowPositionals: false });
+      const page = await client.request<{ items: Token[] }>("GET", `/v1/tokens?limit=200${values.all ? "" : "&status=active"}`);
+      if (values.json) console.log(JSON.stringify(page.items, null, 2));
+      else printTable(page.items, ["id", "owner", "role", "status", "issuedBy", "issuedAt", "revokedAt"], console.log);
+      return 0;
+    }
+    case "revoke": {
+      const { values, positionals } = parseArgs({ args: rest, options: { reason: { type: "string" } }, allowPositionals: true });
+      if (positionals.length === 0) throw new Error(usage);
+      for (const id of positionals) {
+        const token = await client.request<Token>("DELETE", `/v1/tokens/${encodeURIComponent(id)}`, values.reason ? { reason: values.reason } : undefined);
+        console.log(`${token.id} ${token.status}`);
+      }
+      return 0;
+    }
+    default:
+      throw new Error(usage);
+  }
+}

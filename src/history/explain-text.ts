@@ -1,0 +1,81 @@
+import type { RecordedEvent } from "../../events/envelope";
+import type { LeaseEventData } from "../../events/lease-events";
+import { assertNever } from "../domain/errors";
+import type { LeaseExplanation, WaitShare } from "./explain-lease";
+
+/** The words of a lease's explanation (pure): a title for each step, and the summary. */
+export const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+export function titleOf(e: RecordedEvent): string {
+  const d = e.data as Record<string, unknown>;
+  switch (e.type) {
+    case "LeaseRequested":
+      return `requested a ${d.resourceType} by ${d.owner}`;
+    case "AllocationAttempted": {
+      const a = d as LeaseEventData<"AllocationAttempted">;
+      return `allocation attempt ${a.attempt}: ${a.decision}, ${a.summary}${a.durationMs === null ? "" : ` (decided in ${a.durationMs} ms)`}`;
+    }
+    case "LeaseWaiting":
+    case "LeaseYielded":
+      return `${e.type === "LeaseWaiting" ? "waiting" : "yielded"}: ${d.reason}`;
+    case "LeaseAcquired":
+      return `acquired slot ${d.slot} of ${d.resourceId}`;
+    case "LeaseActivated":
+      return "active";
+    case "LeaseReacquiring":
+      return `back to pending: ${d.reason}`;
+    case "LeaseRenewed":
+      return `renewed until ${d.expiresAt}`;
+    case "LeaseReleased":
+      return `released (${d.reason}${d.detail ? `: ${d.detail}` : ""}) by ${e.metadata.actor}`;
+    case "LeaseBroken":
+      return `broken: ${d.reason}`;
+    case "LeaseDestroyed":
+      return `destroyed${d.cleanupError ? ` (cleanup failed: ${d.cleanupError})` : ""}`;
+    case "ResourceAllocated":
+      return `resource ${d.resourceId} built for it from ${d.blueprintId}`;
+    case "ResourceActivated":
+      return `resource ${e.streamId.slice("resource-".length)} active`;
+    case "ResourceActivationYielded":
+    case "ResourceReleased":
+    case "ResourceBroken":
+      return `resource ${e.streamId.slice("resource-".length)} ${e.type.slice("Resource".length).toLowerCase()}: ${d.reason}`;
+    default:
+      return e.type;
+  }
+}
+
+function describeWait(w: WaitShare): string {
+  switch (w.cause) {
+    case "queue":
+      return `${secs(w.ms)} for an allocator to pick it up`;
+    case "allocator":
+      return `${secs(w.ms)} in the allocator deciding`;
+    case "slot":
+      return `${secs(w.ms)} for a free slot (${w.detail})`;
+    case "blueprint":
+      return `${secs(w.ms)} for a usable blueprint (${w.detail})`;
+    case "reclaim":
+      return `${secs(w.ms)} for an idle resource to be reclaimed (${w.detail})`;
+    case "retry":
+      return `${secs(w.ms)} retrying after failures (${w.detail})`;
+    case "resource-activation":
+      return `${secs(w.ms)} for resource ${w.detail} to activate`;
+    case "lease-activation":
+      return `${secs(w.ms)} for the lease to be set up on ${w.detail}`;
+    default:
+      return assertNever(w.cause, "wait cause");
+  }
+}
+
+export function summarize(x: Omit<LeaseExplanation, "summary">, events: readonly RecordedEvent[]): string {
+  const shares = x.waits.filter((w) => w.ms >= 50 || x.waits.length === 1).map(describeWait);
+  const why = shares.length > 0 ? `: ${shares.join(", ")}` : "";
+  const ending = events.find((e) => e.type === "LeaseReleased" || e.type === "LeaseBroken");
+  const endText = ending ? titleOf(ending) : "";
+  const attempts = `${x.attempts} allocation attempt${x.attempts === 1 ? "" : "s"}`;
+  if (x.stillWaiting) return `${x.leaseId} is ${x.status} and has waited ${secs(x.waitedMs)} so far${why} (${attempts}).`;
+  if (x.activatedAt === null) return `${x.leaseId} never became active: it was ${endText} after waiting ${secs(x.waitedMs)}${why} (${attempts}).`;
+  const held = x.endedAt === null ? `it has been active for ${secs(x.heldMs!)}` : `it was active for ${secs(x.heldMs!)}, then ${endText}`;
+  return `${x.leaseId} waited ${secs(x.waitedMs)} before it was active${why} (${attempts}); ${held}.`;
+}

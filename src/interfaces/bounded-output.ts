@@ -1,0 +1,51 @@
+/**
+ * One output stream of a command (stdout or stderr), kept in memory up to a limit.
+ *
+ * Shared by the local and SSH command adapters, so both bound memory the same way whatever the
+ * process writes: the first `limit` bytes are kept, the rest is only counted, and the pipe keeps
+ * being drained so the process never blocks on a full one.
+ */
+export class BoundedOutput {
+  private readonly chunks: Buffer[] = [];
+  private kept = 0;
+  totalBytes = 0;
+
+  constructor(private readonly limit: number) {}
+
+  push(chunk: Buffer): void {
+    this.totalBytes += chunk.length;
+    const room = this.limit - this.kept;
+    if (room <= 0) return;
+    const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+    this.chunks.push(part);
+    this.kept += part.length;
+  }
+
+  get truncated(): boolean {
+    return this.totalBytes > this.kept;
+  }
+
+  /** A cut may split a UTF-8 sequence; the decoder then ends with U+FFFD, which is acceptable. */
+  text(): string {
+    return Buffer.concat(this.chunks).toString("utf8");
+  }
+}
+
+/**
+ * Calls a caller's output callback without letting it break the command: an exception thrown
+ * by the listener (a closed HTTP stream, say) must not leave the process running unobserved.
+ */
+export function safeOutputListener(
+  listener: ((stream: "stdout" | "stderr", chunk: Uint8Array) => void) | undefined,
+): (stream: "stdout" | "stderr", chunk: Uint8Array) => void {
+  if (!listener) return () => {};
+  let failed = false;
+  return (stream, chunk) => {
+    if (failed) return;
+    try {
+      listener(stream, chunk);
+    } catch {
+      failed = true;
+    }
+  };
+}

@@ -1,0 +1,38 @@
+import { assign, setup } from "xstate";
+import type { TokenEvent } from "../../events/token-events";
+
+/** The token lifecycle: active -> revoked. Revoked is final: a leaked token is never brought back. */
+export type TokenMachineEvent = TokenEvent & { at: string };
+
+export type TokenStatus = "new" | "active" | "revoked";
+
+export interface TokenContext {
+  tokenId: string;
+  owner: string;
+  role: "admin" | "client";
+  hash: string;
+  issuedAt: string | null;
+  revokedAt: string | null;
+}
+
+type Of<T extends TokenMachineEvent["type"]> = Extract<TokenMachineEvent, { type: T }>;
+
+export const tokenMachine = setup({
+  types: { context: {} as TokenContext, events: {} as TokenMachineEvent },
+  actions: {
+    issue: assign(({ event }) => {
+      const e = event as Of<"TokenIssued">;
+      return { tokenId: e.data.tokenId, owner: e.data.owner, role: e.data.role, hash: e.data.hash, issuedAt: e.at };
+    }),
+    revoke: assign(({ event }) => ({ revokedAt: event.at })),
+  },
+}).createMachine({
+  id: "token",
+  initial: "new",
+  context: { tokenId: "", owner: "", role: "client", hash: "", issuedAt: null, revokedAt: null },
+  states: {
+    new: { on: { TokenIssued: { target: "active", actions: "issue" } } },
+    active: { on: { TokenRevoked: { target: "revoked", actions: "revoke" } } },
+    revoked: { type: "final" },
+  },
+});

@@ -1,0 +1,225 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startApi, type ApiClient, type ApiHarness, type ApiResponse } from "./api-harness";
+
+/**
+ * Who may do what, as a matrix: two clients (alice, bob) and an admin. Every read, use (commands,
+ * files) and release of alice's lease by bob is refused with 404, exactly as for a lease that does
+ * not exist, with nothing appended; the admin may do all of it; admin-only routes refuse clients
+ * with 403; no token, a bad one or a revoked one gets 401.
+ */
+let api: ApiHarness;
+let alice: ApiClient;
+let bob: ApiClient;
+let aliceLease: any;
+let otherBlueprint: string;
+
+beforeAll(async () => {
+  api = await startApi();
+  [alice, bob] = [await api.client("alice"), await api.client("bob")];
+  const created = await alice.call("POST", "/v1/leases?wait=10", { resourceType: "host" });
+  expect(created.status, created.text).toBe(201);
+  aliceLease = created.body;
+  const bp = await api.call("POST", "/v1/blueprints", { name: "admins-only", kind: "local-host", config: { root: `${api.root}/admins`, slots: 1 } });
+  expect(bp.status).toBe(201);
+  otherBlueprint = bp.body.id;
+  const put = await alice.call("PUT", `/v1/leases/${aliceLease.id}/files/secret-plans.txt`, "alice's", { "content-type": "application/octet-stream" });
+  expect(put.status).toBe(204);
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+/** Runs the request and checks the log did not move. */
+async function refused(request: () => Promise<ApiResponse>): Promise<ApiResponse> {
+  const before = await api.eventCount();
+  const res = await request();
+  expect(await api.eventCount(), `${res.status} ${res.text}`).toBe(before);
+  return res;
+}
+
+const leaseRoutes = (id: string): [string, string, unknown?, Record<string, string>?][] => [
+  ["GET", `/v1/leases/${id}`],
+  ["GET", `/v1/leases/${id}?wait=1`],
+  ["GET", `/v1/leases/${id}/events`],
+  ["POST", `/v1/leases/${id}/commands`, { argv: ["cat", "secret-plans.txt"] }],
+  ["POST", `/v1/leases/${id}/commands?stream=1`, { argv: ["cat", "secret-plans.txt"] }],
+  ["GET", `/v1/leases/${id}/explain`],
+  ["GET", `/v1/leases/${id}/files`],
+  ["GET", `/v1/leases/${id}/files/secret-plans.txt`],
+  ["GET", `/v1/leases/${id}/files/.?list=1`],
+  ["PUT", `/v1/leases/${id}/files/secret-plans.txt`, "bob was here", { "content-type": "application/octet-stream" }],
+  ["DELETE", `/v1/leases/${id}/files/secret-plans.txt`],
+  ["POST", `/v1/leases/${id}/renew`, { ttlSeconds: 60 }],
+  ["POST", `/v1/leases/${id}/release`, {}],
+];
+
+describe("another client's lease is a lease that does not exist", () => {
+  it("bob reads, uses and releases nothing of alice's: 404, the same answer as for no such lease", async () => {
+    const missing = "ls_0000000000000000000000";
+    for (const [method, url, body, headers] of leaseRoutes(aliceLease.id)) {
+      const res = await refused(() => bob.call(method, url, body, headers));
+      expect(res.status, `${method} ${url}: ${res.text}`).toBe(404);
+      expect(res.body.error).toEqual({ code: "not_found", message: `lease ${aliceLease.id} not found`, details: { kind: "lease", id: aliceLease.id } });
+      // Indistinguishable from a lease that does not exist.
+      const none = await bob.call(method, url.replace(aliceLease.id, missing), body, headers);
+      expect(none.status, `${method} ${url} (missing)`).toBe(404);
+      expect(none.body.error.message).toBe(`lease ${missing} not found`);
+    }
+    // Alice's lease and file are untouched.
+    expect((await alice.call("GET", `/v1/leases/${aliceLease.id}`)).body.status).toBe("active");
+    const file = await alice.call("GET", `/v1/leases/${aliceLease.id}/files/secret-plans.txt`);
+    expect(file.text).toBe("alice's");
+  });
+
+  it("bob's lists hold none of alice's leases or resources, even when he asks for her by name", async () => {
+    const all = await bob.call("GET", "/v1/leases?limit=200");
+    expect(all.status).toBe(200);
+    expect(all.body.items).toEqual([]);
+    expect((await bob.call("GET", "/v1/leases?owner=alice")).body).toEqual({ items: [], nextCursor: null });
+    expect((await bob.call("GET", `/v1/leases?resourceId=${aliceLease.resourceId}`)).body.items).toEqual([]);
+    expect((await bob.call("GET", "/v1/resources")).body.items).toEqual([]);
+    // As of a moment in the past too (rebuilt from the log, then scoped the same way).
+    const asOf = encodeURIComponent(new Date().toISOString());
+    const pastLeases = await bob.call("GET", `/v1/leases?asOf=${asOf}`);
+    expect(pastLeases.status, pastLeases.text).toBe(200);
+    expect(pastLeases.body.items).toEqual([]);
+    expect((await bob.call("GET", `/v1/resources?asOf=${asOf}`)).body.items).toEqual([]);
+    expect((await bob.call("GET", `/v1/leases/${aliceLease.id}?asOf=${asOf}`)).status).toBe(404);
+    expect((await alice.call("GET", `/v1/leases?asOf=${asOf}`)).body.items.map((l: any) => l.id)).toEqual([aliceLease.id]);
+    const resource = await refused(() => bob.call("GET", `/v1/resources/${aliceLease.resourceId}`));
+    expect(resource.status).toBe(404);
+    expect(resource.body.error.message).toBe(`resource ${aliceLease.resourceId} not found`);
+  });
+
+  it("alice sees her lease and its resource", async () => {
+    expect((await alice.call("GET", "/v1/leases")).body.items.map((l: any) => l.id)).toEqual([aliceLease.id]);
+    expect((await alice.call("GET", `/v1/leases?owner=alice`)).body.items).toHaveLength(1);
+    expect((await alice.call("GET", "/v1/resources")).body.items.map((r: any) => r.id)).toEqual([aliceLease.resourceId]);
+    expect((await alice.call("GET", `/v1/resources/${aliceLease.resourceId}`)).status).toBe(200);
+    const cat = await alice.call("POST", `/v1/leases/${aliceLease.id}/commands`, { argv: ["cat", "secret-plans.txt"] });
+    expect(cat.body.stdout).toBe("alice's");
+  });
+
+  it("clients see only the blueprints they are authorized for", async () => {
+    const localHost = await api.localHostBlueprintId();
+    expect((await alice.call("GET", "/v1/blueprints")).body.items.map((b: any) => b.id)).toEqual([localHost]);
+    expect((await alice.call("GET", `/v1/blueprints/${localHost}`)).status).toBe(200);
+    const hidden = await alice.call("GET", `/v1/blueprints/${otherBlueprint}`);
+    expect(hidden.status).toBe(404);
+    expect((await api.call("GET", "/v1/blueprints")).body.items.map((b: any) => b.id).sort()).toEqual([localHost, otherBlueprint].sort());
+    // Asking to lease from a blueprint one is not authorized for is refused up front.
+    const forced = await refused(() => alice.call("POST", "/v1/leases", { resourceType: "host", blueprintIds: [otherBlueprint] }));
+    expect(forced.status).toBe(403);
+    expect(forced.body.error.code).toBe("forbidden");
+  });
+
+  it("the admin reads, uses and releases alice's lease, and each event names who acted", async () => {
+    const read = await api.call("GET", `/v1/leases/${aliceLease.id}`);
+    expect(read.body).toMatchObject({ id: aliceLease.id, owner: "alice" });
+    expect((await api.call("GET", "/v1/leases?owner=alice")).body.items.map((l: any) => l.id)).toEqual([aliceLease.id]);
+    expect((await api.call("POST", `/v1/leases/${aliceLease.id}/commands`, { argv: ["cat", "secret-plans.txt"] })).body.stdout).toBe("alice's");
+    expect((await api.call("GET", `/v1/leases/${aliceLease.id}/files/secret-plans.txt`)).text).toBe("alice's");
+    expect((await api.call("POST", `/v1/leases/${aliceLease.id}/renew`, { ttlSeconds: 600 })).status).toBe(200);
+    const released = await api.call("POST", `/v1/leases/${aliceLease.id}/release`, {});
+    expect(released.status).toBe(200);
+    expect(released.body.status).toBe("released");
+    // Let its cleanup finish: the tests below count events, and the worker's LeaseDestroyed is not theirs.
+    await api.pollLease(aliceLease.id, (l) => l.status === "destroyed");
+
+    const events = (await api.call("GET", `/v1/leases/${aliceLease.id}/events`)).body.items;
+    const actorOf = (type: string) => events.find((e: any) => e.type === type).metadata;
+    expect(actorOf("LeaseRequested")).toMatchObject({ actor: "alice", tokenId: alice.tokenId });
+    expect(actorOf("LeaseAcquired").actor).toMatch(/^allocator:/);
+    expect(actorOf("LeaseRenewed")).toMatchObject({ actor: "admin" });
+    expect(actorOf("LeaseReleased")).toMatchObject({ actor: "admin" });
+  });
+});
+
+describe("roles", () => {
+  it("admin-only routes refuse clients with 403 and append nothing", async () => {
+    const localHost = await api.localHostBlueprintId();
+    const cases: [string, string, unknown?][] = [
+      ["POST", "/v1/blueprints", { name: "mine", kind: "local-host" }],
+      ["PATCH", `/v1/blueprints/${localHost}`, { resourceLimit: 1 }],
+      ["POST", `/v1/blueprints/${localHost}/disable`, {}],
+      ["POST", `/v1/blueprints/${localHost}/enable`],
+      ["GET", `/v1/blueprints/${localHost}/events`],
+      ["GET", `/v1/resources/${aliceLease.resourceId}/events`],
+      ["POST", `/v1/resources/${aliceLease.resourceId}/release`, {}],
+      ["GET", "/v1/events"],
+      ["GET", "/v1/events/stream"],
+      ["GET", "/v1/tokens"],
+      ["POST", "/v1/tokens", { owner: "bob", role: "admin" }],
+      ["DELETE", `/v1/tokens/${alice.tokenId}`],
+      ["POST", "/v1/authorizations/au_000000000000000000000000/approve"],
+      ["POST", "/v1/authorizations/au_000000000000000000000000/decline", {}],
+      ["POST", "/v1/authorizations/au_000000000000000000000000/revoke", {}],
+    ];
+    for (const [method, url, body] of cases) {
+      const res = await refused(() => bob.call(method, url, body));
+      expect(res.status, `${method} ${url}: ${res.text}`).toBe(403);
+      expect(res.body.error.code).toBe("forbidden");
+    }
+  });
+
+  it("no token, a malformed one, an unknown one: 401 with WWW-Authenticate, whatever the route", async () => {
+    const unknown = `ddk_${"A".repeat(43)}`;
+    for (const authorization of ["", "Bearer", "Basic YWRtaW46YWRtaW4=", `Bearer ${unknown}`, `Bearer ${alice.token}x`, `Token ${alice.token}`, `Bearer ${alice.token}, Bearer ${bob.token}`]) {
+      for (const [method, url] of [["GET", "/v1/leases"], ["POST", "/v1/leases"], ["GET", "/openapi.json"], ["GET", "/v1/nothing-here"], ["DELETE", `/v1/tokens/${alice.tokenId}`]]) {
+        const res = await refused(() => api.as(null).call(method!, url!, method === "POST" ? { resourceType: "host" } : undefined, authorization ? { Authorization: authorization } : {}));
+        expect(res.status, `${authorization} ${method} ${url}`).toBe(401);
+        expect(res.body.error.code).toBe("unauthorized");
+        expect(res.headers.get("www-authenticate")).toBe('Bearer realm="drydock"');
+      }
+    }
+    // The scheme is case-blind, as HTTP says.
+    expect((await api.as(null).call("GET", "/v1/leases", undefined, { Authorization: `bearer ${alice.token}` })).status).toBe(200);
+  });
+
+  it("/healthz and /docs need no token; /openapi.json needs one, of any role; /docs sends it", async () => {
+    const anonymous = api.as(null);
+    expect((await anonymous.call("GET", "/healthz")).status).toBe(200);
+    const docs = await anonymous.call("GET", "/docs");
+    expect(docs.status).toBe(200);
+    expect(docs.text).toMatch(/requestInterceptor/);
+    expect(docs.text).toMatch(/Authorization = "Bearer " \+ token/);
+    expect((await anonymous.call("GET", "/openapi.json")).status).toBe(401);
+    const spec = await alice.call("GET", "/openapi.json");
+    expect(spec.status).toBe(200);
+    expect(spec.body.components.securitySchemes.bearerToken).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(spec.body.security).toEqual([{ bearerToken: [] }]);
+    expect(spec.body.paths["/healthz"].get.security).toEqual([]);
+  });
+
+  it("a revoked token is refused from its next request on", async () => {
+    const carol = await api.client("carol");
+    expect((await carol.call("GET", "/v1/leases")).status).toBe(200);
+    const revoked = await api.call("DELETE", `/v1/tokens/${carol.tokenId}`, { reason: "left the team" });
+    expect(revoked.status).toBe(200);
+    expect(revoked.body).toMatchObject({ id: carol.tokenId, status: "revoked", revokedBy: "admin" });
+    expect((await carol.call("GET", "/v1/leases")).status).toBe(401);
+    expect((await api.call("DELETE", `/v1/tokens/${carol.tokenId}`)).status).toBe(409);
+    const events = await api.drydock.store.readStream(`token-${carol.tokenId}`);
+    expect(events.map((e) => [e.type, e.metadata.actor])).toEqual([
+      ["TokenIssued", "admin"],
+      ["TokenRevoked", "admin"],
+    ]);
+    expect(events[1]!.data).toEqual({ reason: "left the team" });
+  });
+
+  it("tokens are listed without secrets or hashes, and owner names cannot pose as system names", async () => {
+    const list = await api.call("GET", "/v1/tokens?limit=200");
+    expect(list.status).toBe(200);
+    expect(list.body.items.length).toBeGreaterThanOrEqual(4);
+    for (const t of list.body.items) expect(Object.keys(t).sort()).toEqual(["id", "issuedAt", "issuedBy", "owner", "revokedAt", "revokedBy", "role", "status"]);
+    expect(list.text).not.toContain(alice.token);
+    expect(list.text).not.toContain("sha256:");
+    expect((await api.call("GET", "/v1/tokens?status=revoked")).body.items.every((t: any) => t.status === "revoked")).toBe(true);
+    for (const owner of ["resource:rs_1", "blueprint:bp_1", "allocator:w-1", "system", "with space", "", "a".repeat(65)]) {
+      const res = await refused(() => api.call("POST", "/v1/tokens", { owner, role: "client" }));
+      expect(res.status, owner).toBe(400);
+      expect(res.body.error.message).toMatch(/^owner: /);
+    }
+    expect((await refused(() => api.call("POST", "/v1/tokens", { owner: "x", role: "root" }))).status).toBe(400);
+  });
+});
