@@ -106,11 +106,13 @@ export async function leaseCommand(client: DrydockClient, args: string[]): Promi
 async function followLease(client: DrydockClient, id: string, deadline: number): Promise<Lease> {
   let seen = 0;
   for (;;) {
-    // TODO: follow GET /v1/events/stream (server-sent events) once the history issue lands.
+    // Status first, then events: the events read after it include the one that settled the
+    // lease, so the last line printed is never missing.
+    // TODO: follow GET /v1/events/stream once clients may read it (it is admin-only today).
+    const lease = await client.request<Lease>("GET", `/v1/leases/${id}`);
     const { items } = await client.request<{ items: StoredEvent[] }>("GET", `/v1/leases/${id}/events`);
     for (const e of items.slice(seen)) console.error(describeEvent(e));
     seen = Math.max(seen, items.length);
-    const lease = await client.request<Lease>("GET", `/v1/leases/${id}`);
     if (lease.status === "active" || ENDED.has(lease.status) || Date.now() > deadline) return lease;
     await new Promise((r) => setTimeout(r, 200));
   }
