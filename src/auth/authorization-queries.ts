@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from "kysely";
 import { NotFoundError } from "../domain/errors";
 import { decodeCursor, pageOf, type Page } from "../queries/pagination";
 import type { AuthorizationsTable, DrydockDatabase } from "../store/schema";
+import { isoOrNull } from "../queries/iso-time";
 
 export interface AuthorizationRecord {
   id: string;
@@ -17,7 +18,6 @@ export interface AuthorizationRecord {
   version: number;
 }
 
-const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
 export function authorizationRecordOf(row: Selectable<AuthorizationsTable>): AuthorizationRecord {
   return {
@@ -27,9 +27,9 @@ export function authorizationRecordOf(row: Selectable<AuthorizationsTable>): Aut
     state: row.state as AuthorizationRecord["state"],
     reason: row.reason,
     requestedBy: row.requested_by,
-    requestedAt: iso(row.requested_at)!,
+    requestedAt: isoOrNull(row.requested_at)!,
     decidedBy: row.decided_by,
-    decidedAt: iso(row.decided_at),
+    decidedAt: isoOrNull(row.decided_at),
     version: row.version,
   };
 }

@@ -4,6 +4,7 @@ import { decodeCursor, pageOf, type Page } from "../queries/pagination";
 import type { DrydockDatabase, TokensTable } from "../store/schema";
 import type { Principal } from "./principal";
 import { hashToken } from "./token-secret";
+import { isoOrNull } from "../queries/iso-time";
 
 /** A token as the API lists it: never the secret, never its hash. */
 export interface TokenRecord {
@@ -17,7 +18,6 @@ export interface TokenRecord {
   revokedAt: string | null;
 }
 
-const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
 export function tokenRecordOf(row: Selectable<TokensTable>): TokenRecord {
   return {
@@ -26,9 +26,9 @@ export function tokenRecordOf(row: Selectable<TokensTable>): TokenRecord {
     role: row.role as TokenRecord["role"],
     status: row.status as TokenRecord["status"],
     issuedBy: row.issued_by,
-    issuedAt: iso(row.issued_at)!,
+    issuedAt: isoOrNull(row.issued_at)!,
     revokedBy: row.revoked_by,
-    revokedAt: iso(row.revoked_at),
+    revokedAt: isoOrNull(row.revoked_at),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from "kysely";
+import type { LeaseState } from "../machines/fold";
 import { resourceLoad } from "../queries/resource-load";
 import type { BlueprintsTable, DrydockDatabase, LeasesTable, ResourcesTable } from "../store/schema";
 import type { BlueprintView, LeaseView, ResourceView } from "./blueprint";
@@ -45,4 +46,10 @@ export function leaseViewOf(row: Pick<Selectable<LeasesTable>, "lease_id" | "res
 /** A resource row as a view, with its live leases counted now. */
 export async function loadResourceView(db: Kysely<DrydockDatabase>, row: Selectable<ResourcesTable>): Promise<ResourceView> {
   return resourceViewOf(row, (await resourceLoad(db, row.resource_id)).liveLeases);
+}
+
+/** The lease as blueprints see it, from its folded state: a worker step has it already, no read needed. */
+export function leaseViewOfState(lease: LeaseState): LeaseView {
+  const c = lease.context;
+  return { leaseId: c.leaseId, resourceType: c.resourceType, attributes: c.attributes, owner: c.owner, ownerResourceId: c.ownerResourceId };
 }

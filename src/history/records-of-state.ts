@@ -2,12 +2,12 @@ import type { LeaseState, ResourceState } from "../machines/fold";
 import type { LeaseRecord } from "../queries/lease-queries";
 import { idleSinceOf, type ResourceLoad } from "../queries/resource-load";
 import type { ResourceRecord } from "../queries/resource-queries";
+import { isoOrNull } from "../queries/iso-time";
 
 /**
  * The API's lease and resource records, made from a stream folded through its machine instead
  * of read from a projection: what `?asOf=` and `replay --as-of` show (pure).
  */
-const iso = (t: string | null) => (t === null ? null : new Date(t).toISOString());
 
 export function leaseRecordOfState(state: LeaseState): LeaseRecord {
   const c = state.context;
@@ -21,14 +21,14 @@ export function leaseRecordOfState(state: LeaseState): LeaseRecord {
     blueprintIds: c.blueprintIds,
     resourceId: c.resourceId,
     blueprintId: c.blueprintId,
-    expiresAt: iso(c.expiresAt),
+    expiresAt: isoOrNull(c.expiresAt),
     waitReason: c.waitReason,
-    retryAt: iso(c.retryAt),
+    retryAt: isoOrNull(c.retryAt),
     endReason: c.endReason,
-    requestedAt: iso(c.requestedAt)!,
-    acquiredAt: iso(c.acquiredAt),
-    activatedAt: iso(c.activatedAt),
-    endedAt: iso(c.endedAt),
+    requestedAt: isoOrNull(c.requestedAt)!,
+    acquiredAt: isoOrNull(c.acquiredAt),
+    activatedAt: isoOrNull(c.activatedAt),
+    endedAt: isoOrNull(c.endedAt),
     version: state.version,
   };
 }
@@ -59,9 +59,9 @@ export function resourceRecordOfState(state: ResourceState, load: ResourceLoad |
     leaseSlots: c.leaseSlots,
     liveLeases: load?.liveLeases ?? 0,
     endReason: c.endReason,
-    allocatedAt: iso(c.allocatedAt)!,
-    activatedAt: iso(c.activatedAt),
-    endedAt: iso(c.endedAt),
+    allocatedAt: isoOrNull(c.allocatedAt)!,
+    activatedAt: isoOrNull(c.activatedAt),
+    endedAt: isoOrNull(c.endedAt),
     idleSince: idleSinceOf(state.status, c.activatedAt, load)?.toISOString() ?? null,
     version: state.version,
   };

@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from "kysely";
 import { NotFoundError } from "../domain/errors";
 import type { DrydockDatabase, LeasesTable } from "../store/schema";
 import { decodeCursor, pageOf, type Page } from "./pagination";
+import { isoOrNull } from "./iso-time";
 
 export interface LeaseRecord {
   id: string;
@@ -24,7 +25,6 @@ export interface LeaseRecord {
   version: number;
 }
 
-const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
 export function leaseRecordOf(row: Selectable<LeasesTable>): LeaseRecord {
   return {
@@ -37,14 +37,14 @@ export function leaseRecordOf(row: Selectable<LeasesTable>): LeaseRecord {
     blueprintIds: row.blueprint_ids as string[] | null,
     resourceId: row.resource_id,
     blueprintId: row.blueprint_id,
-    expiresAt: iso(row.expires_at),
+    expiresAt: isoOrNull(row.expires_at),
     waitReason: row.wait_reason,
-    retryAt: iso(row.retry_at),
+    retryAt: isoOrNull(row.retry_at),
     endReason: row.end_reason,
-    requestedAt: iso(row.requested_at)!,
-    acquiredAt: iso(row.acquired_at),
-    activatedAt: iso(row.activated_at),
-    endedAt: iso(row.ended_at),
+    requestedAt: isoOrNull(row.requested_at)!,
+    acquiredAt: isoOrNull(row.acquired_at),
+    activatedAt: isoOrNull(row.activated_at),
+    endedAt: isoOrNull(row.ended_at),
     version: row.version,
   };
 }

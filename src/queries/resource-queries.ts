@@ -3,6 +3,7 @@ import { NotFoundError } from "../domain/errors";
 import type { DrydockDatabase, ResourcesTable } from "../store/schema";
 import { decodeCursor, pageOf, type Page } from "./pagination";
 import { idleSinceOf, resourceLoad, resourceLoads, type ResourceLoad } from "./resource-load";
+import { isoOrNull } from "./iso-time";
 
 export interface ResourceRecord {
   id: string;
@@ -20,7 +21,6 @@ export interface ResourceRecord {
   version: number;
 }
 
-const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
 export function resourceRecordOf(row: Selectable<ResourcesTable>, load: ResourceLoad | undefined): ResourceRecord {
   return {
@@ -32,10 +32,10 @@ export function resourceRecordOf(row: Selectable<ResourcesTable>, load: Resource
     leaseSlots: row.lease_slots,
     liveLeases: load?.liveLeases ?? 0,
     endReason: row.end_reason,
-    allocatedAt: iso(row.allocated_at)!,
-    activatedAt: iso(row.activated_at),
-    endedAt: iso(row.ended_at),
-    idleSince: iso(idleSinceOf(row.status, row.activated_at, load)),
+    allocatedAt: isoOrNull(row.allocated_at)!,
+    activatedAt: isoOrNull(row.activated_at),
+    endedAt: isoOrNull(row.ended_at),
+    idleSince: isoOrNull(idleSinceOf(row.status, row.activated_at, load)),
     version: row.version,
   };
 }

@@ -1,5 +1,5 @@
 import { streamIdOf } from "../../../events/envelope";
-import { leaseViewOf, loadResourceView, blueprintViewOf } from "../../blueprints/blueprint-views";
+import { blueprintViewOf, leaseViewOfState, loadResourceView } from "../../blueprints/blueprint-views";
 import type { LeaseState } from "../../machines/fold";
 import { loadLease } from "./load-state";
 import { reacquireOrBreak } from "./reacquire";
@@ -37,9 +37,8 @@ export async function activateLease(ctx: WorkerContext, lease: LeaseState, reche
 
   const blueprint = await ctx.db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", resource.blueprint_id).executeTakeFirstOrThrow();
   const impl = ctx.registry.get(blueprint.kind);
-  const leaseRow = await ctx.db.selectFrom("leases").selectAll().where("lease_id", "=", c.leaseId).executeTakeFirstOrThrow();
   try {
-    const { workingDirectory } = await impl.activateLease(blueprintViewOf(blueprint, ctx.registry), await loadResourceView(ctx.db, resource), leaseViewOf(leaseRow), ctx.effects);
+    const { workingDirectory } = await impl.activateLease(blueprintViewOf(blueprint, ctx.registry), await loadResourceView(ctx.db, resource), leaseViewOfState(lease), ctx.effects);
     await ctx.store.append(stream, lease.version, [{ type: "LeaseActivated", data: { workingDirectory } }], meta);
   } catch (error) {
     const { failure, retryAt } = failureOutcome(ctx, error, c.failures);

@@ -3,6 +3,7 @@ import { streamIdOf } from "../../../events/envelope";
 import type { StreamAppend } from "../../store/event-store";
 import { CapacityConflictError, VersionConflictError } from "../../domain/errors";
 import type { LeaseState } from "../../machines/fold";
+import { leaseViewOfState } from "../../blueprints/blueprint-views";
 import { retryAt } from "../backoff";
 import { decideAllocation } from "../decide-allocation";
 import { loadAllocationView } from "../load-allocation-view";
@@ -25,11 +26,7 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
   const meta = workerMetadata(ctx, c.leaseId);
   const leaseStream = streamIdOf("lease", c.leaseId);
   const leaseView = {
-    leaseId: c.leaseId,
-    resourceType: c.resourceType,
-    attributes: c.attributes,
-    owner: c.owner,
-    ownerResourceId: c.ownerResourceId,
+    ...leaseViewOfState(lease),
     blueprintIds: c.blueprintIds,
     authorizingObject: c.authorizingObject,
   };

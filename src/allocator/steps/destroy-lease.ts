@@ -1,5 +1,5 @@
 import { streamIdOf } from "../../../events/envelope";
-import { blueprintViewOf, leaseViewOf, loadResourceView } from "../../blueprints/blueprint-views";
+import { blueprintViewOf, leaseViewOfState, loadResourceView } from "../../blueprints/blueprint-views";
 import type { LeaseState } from "../../machines/fold";
 import type { StreamAppend } from "../../store/event-store";
 import { workerMetadata, type WorkerContext } from "../worker-context";
@@ -15,9 +15,8 @@ export async function destroyLease(ctx: WorkerContext, lease: LeaseState): Promi
     const resource = await ctx.db.selectFrom("resources").selectAll().where("resource_id", "=", c.resourceId).executeTakeFirst();
     if (resource && resource.status !== "destroyed") {
       const blueprint = await ctx.db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", resource.blueprint_id).executeTakeFirstOrThrow();
-      const leaseRow = await ctx.db.selectFrom("leases").selectAll().where("lease_id", "=", c.leaseId).executeTakeFirstOrThrow();
       try {
-        await ctx.registry.get(blueprint.kind).destroyLease(blueprintViewOf(blueprint, ctx.registry), await loadResourceView(ctx.db, resource), leaseViewOf(leaseRow), ctx.effects);
+        await ctx.registry.get(blueprint.kind).destroyLease(blueprintViewOf(blueprint, ctx.registry), await loadResourceView(ctx.db, resource), leaseViewOfState(lease), ctx.effects);
       } catch (error) {
         cleanupError = error instanceof Error ? error.message : String(error);
       }
