@@ -16,6 +16,10 @@ export const candidateSchema = z.object({
 });
 export type AllocationCandidate = z.infer<typeof candidateSchema>;
 
+/** Bounds of LeaseDestroyed's list of killed processes: a fork bomb must not make a huge event. */
+export const KILLED_PROCESSES_LISTED = 100;
+export const KILLED_COMMAND_CHARS = 200;
+
 export const leaseEventSchemas = {
   LeaseRequested: z.object({
     leaseId: z.string(),
@@ -89,6 +93,18 @@ export const leaseEventSchemas = {
   LeaseDestroyed: z.object({
     /** Cleanup that failed (the working directory could not be removed); the lease ends anyway. */
     cleanupError: z.string().nullable(),
+    /**
+     * Processes the lease left running that its teardown killed (the `static-hosts` blueprint
+     * finds them by the DRYDOCK_LEASE entry in their environment): pid and the start of the
+     * command line. An empty list: it looked and found none; absent: the blueprint does not look
+     * (or the event predates this). Optional, so older events read as they are, no new version.
+     */
+    killedProcesses: z
+      .array(z.object({ pid: z.number().int().positive(), command: z.string().max(KILLED_COMMAND_CHARS) }))
+      .max(KILLED_PROCESSES_LISTED)
+      .optional(),
+    /** Killed beyond the ones listed. */
+    killedProcessesOmitted: z.number().int().positive().optional(),
   }),
 } as const;
 

@@ -26,6 +26,7 @@ export const leasesProjection: InlineProjection = {
             status: "pending",
             owner: d.owner,
             owner_resource_id: d.ownerResourceId,
+            authorizing_object: d.authorizingObject ?? null,
             attributes: JSON.stringify(d.attributes),
             blueprint_ids: JSON.stringify(d.blueprintIds),
             expires_at: d.expiresAt ? new Date(d.expiresAt) : null,

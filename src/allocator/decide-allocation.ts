@@ -33,7 +33,7 @@ export interface ResourceCandidate {
 }
 
 export interface AllocationView {
-  lease: LeaseView & { blueprintIds: string[] | null; authorizingObject?: string | null };
+  lease: LeaseView & { blueprintIds: string[] | null };
   blueprints: readonly BlueprintCandidate[];
   resources: readonly ResourceCandidate[];
   now: Date;

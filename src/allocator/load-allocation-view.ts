@@ -15,7 +15,7 @@ import { slotNumberOf } from "./slot-keys";
 export async function loadAllocationView(
   db: Kysely<DrydockDatabase>,
   registry: BlueprintRegistry,
-  lease: LeaseView & { blueprintIds: string[] | null; authorizingObject?: string | null },
+  lease: LeaseView & { blueprintIds: string[] | null },
   now: Date,
   reclaimIdleMs: number,
 ): Promise<AllocationView> {

@@ -9,6 +9,7 @@ import { registerAuthorizationRoutes } from "./authorization-routes";
 import { registerBlueprintRoutes } from "./blueprint-routes";
 import { errorBody, handleError } from "./error-handler";
 import { registerEventRoutes } from "./event-routes";
+import { htmlSecurityHeaders } from "./html-security";
 import { registerLeaseInterfaceRoutes } from "./lease-interface-routes";
 import { registerLeaseRoutes } from "./lease-routes";
 import { requestContext } from "./request-context";
@@ -22,6 +23,8 @@ export interface AppOptions {
   maxBodyBytes?: number;
   /** Per-token limits on lease requests and commands (default DEFAULT_RATE_LIMITS); null turns one off. */
   rateLimits?: Partial<RateLimits>;
+  /** The rate limiter's clock in milliseconds (default performance.now); tests move it by hand. */
+  rateLimitClock?: () => number;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -32,8 +35,9 @@ export function createApp(drydock: Drydock, options: AppOptions = {}): OpenAPIHo
   const app = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
 
   app.use(requestContext());
+  app.use(htmlSecurityHeaders());
   // Before the body limit: a request without a valid token is refused before its body is read.
-  app.use(authMiddleware(drydock.database.db, new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits })));
+  app.use(authMiddleware(drydock.database.db, new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits }, options.rateLimitClock)));
   app.use(
     bodyLimit({
       maxSize: maxBodyBytes,

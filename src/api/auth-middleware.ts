@@ -54,8 +54,10 @@ async function enforce(db: Kysely<DrydockDatabase>, access: Exclude<Access, { ki
       throw new ForbiddenError("this requires the admin role");
     case "lease": {
       if (!idPattern.test(access.leaseId)) throw hidden("lease", access.leaseId);
-      const row = await db.selectFrom("leases").select("owner").where("lease_id", "=", access.leaseId).executeTakeFirst();
-      if (row?.owner !== principal.owner) throw hidden("lease", access.leaseId);
+      // The principal, not just the name: a client's own lease names it as owner and as
+      // authorizing object; an admin's has none, whatever its owner is called (src/auth/scope.ts).
+      const row = await db.selectFrom("leases").select(["owner", "authorizing_object"]).where("lease_id", "=", access.leaseId).executeTakeFirst();
+      if (!row || row.owner !== principal.owner || row.authorizing_object !== principal.owner) throw hidden("lease", access.leaseId);
       return;
     }
     case "resource": {
@@ -65,6 +67,7 @@ async function enforce(db: Kysely<DrydockDatabase>, access: Exclude<Access, { ki
         .select("lease_id")
         .where("resource_id", "=", access.resourceId)
         .where("owner", "=", principal.owner)
+        .where("authorizing_object", "=", principal.owner)
         .executeTakeFirst();
       if (!row) throw hidden("resource", access.resourceId);
       return;

@@ -36,8 +36,9 @@ const createRouteDef = createRoute({
   method: "post",
   path: "/v1/blueprints",
   summary: "Create a blueprint",
+  description: "Names are unique: a name another blueprint has is refused with 409 (`name_taken`, field `name`), also when two requests race for it.",
   request: { body: jsonBody(CreateSchema, true) },
-  responses: { 201: blueprintJson("The blueprint"), ...errorResponses(400, 413) },
+  responses: { 201: blueprintJson("The blueprint"), ...errorResponses(400, 409, 413) },
 });
 
 const listRoute = createRoute({

@@ -20,6 +20,8 @@ export function statusOf(code: DomainErrorCode): ContentfulStatusCode {
       return 409;
     case "capacity_conflict":
       return 409;
+    case "name_taken":
+      return 409;
     case "unsatisfiable":
       return 422;
     case "path_outside_lease":
@@ -35,6 +37,8 @@ export function statusOf(code: DomainErrorCode): ContentfulStatusCode {
     case "payload_too_large":
       return 413;
     case "rate_limited":
+      return 429;
+    case "too_many_commands":
       return 429;
     default:
       return assertNever(code, "error code");

@@ -11,6 +11,12 @@ import { ownerString } from "./params";
  * and checked here, so a bad value is a 400 naming the parameter, never a driver error.
  */
 export const cursorPattern = /^\d{1,19}:\d{1,15}$/;
+/**
+ * Where a reader may start: a cursor, or "0" (or nothing) for the start of the log. Reading from
+ * the beginning is the first thing anyone tries, so it takes no cursor from an earlier read.
+ */
+export const startPattern = /^(?:0?|\d{1,19}:\d{1,15})$/;
+export const NOT_A_CURSOR = "not a cursor (<transactionId>:<position>, or 0 for the start of the log)";
 const streamIdPattern = /^[a-z]+-[a-z]{2}_[0-9a-z]{1,40}$/;
 const MAX_LISTED = 50;
 
@@ -72,14 +78,14 @@ export function logFilterOf(q: EventFilterQuery): LogFilter {
 
 export const afterQuery = z
   .string()
-  .regex(cursorPattern, "not a cursor (<transactionId>:<position>)")
+  .regex(startPattern, NOT_A_CURSOR)
   .optional()
-  .openapi({ description: "A cursor from `nextCursor` (or an SSE event's id): read what comes after it.", example: "742:1031" });
+  .openapi({ description: "A cursor from `nextCursor` (or an SSE event's id): read what comes after it. `0` or none: from the start of the log.", example: "742:1031" });
 
-/** Digits are bounded by the pattern, so the cursor is a valid xid8 and int8. */
+/** Digits are bounded by the pattern, so the cursor is a valid xid8 and int8. "0" or none: the start. */
 export function parseCursor(cursor: string | undefined, field = "after"): LogCheckpoint {
-  if (!cursor) return LOG_START;
-  if (!cursorPattern.test(cursor)) throw new ValidationError(`${field}: not a cursor (<transactionId>:<position>)`, { field });
+  if (!cursor || cursor === "0") return LOG_START;
+  if (!cursorPattern.test(cursor)) throw new ValidationError(`${field}: ${NOT_A_CURSOR}`, { field });
   const [transactionId, position] = cursor.split(":");
   return { transactionId: String(BigInt(transactionId!)), position: Number(position) };
 }

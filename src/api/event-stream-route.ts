@@ -3,7 +3,7 @@ import { streamSSE, type SSEStreamingApi } from "hono/streaming";
 import type { Drydock } from "../service/drydock";
 import type { LogCheckpoint, LogFilter } from "../store/event-store";
 import type { ApiApp } from "./api-env";
-import { afterQuery, cursorOf, cursorPattern, eventFilterQuery, logFilterOf, parseCursor } from "./event-filters";
+import { afterQuery, cursorOf, eventFilterQuery, logFilterOf, NOT_A_CURSOR, parseCursor, startPattern } from "./event-filters";
 import { errorResponses, eventJsonOf } from "./schemas";
 
 /** How the stream follows the log; fixed for the service, overridable in tests. */
@@ -38,7 +38,7 @@ const streamRoute = createRoute({
   request: {
     query: z.object({ after: afterQuery, ...eventFilterQuery }),
     headers: z.object({
-      "last-event-id": z.string().regex(cursorPattern, "not a cursor (<transactionId>:<position>)").optional().openapi({ description: "Resume after this cursor; wins over `after`." }),
+      "last-event-id": z.string().regex(startPattern, NOT_A_CURSOR).optional().openapi({ description: "Resume after this cursor (`0`: from the start of the log); wins over `after`." }),
     }),
   },
   responses: {

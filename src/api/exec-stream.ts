@@ -13,27 +13,72 @@ import type { CommandInterface, ExecOptions } from "../interfaces/command-interf
  * its ordinary JSON error and status: the response commits to 200 only once the command has
  * printed something, finished, or run for `commitAfterMs`.
  *
- * Nothing is kept in memory beyond what the client has not read yet (maxOutputBytes 0), and
- * nothing is dropped, so the exit line reports no truncation. `data` is UTF-8 decoded per
- * stream, without splitting a character across lines; bytes that are not UTF-8 become U+FFFD.
- * A client that disconnects does not stop the command: it runs to its end or its timeout.
+ * Memory per stream is bounded, however slow the client (issue 13): the lines wait in the
+ * response stream's queue, and once that holds `highWaterBytes` (default 1 MiB) the onOutput
+ * listener returns a promise, which makes the adapter stop reading the command's stdout and
+ * stderr; the command then blocks on its full pipe (or SSH window). The queue's `pull()`, called
+ * as the client reads and the queue drains below the mark, resolves it and reading resumes.
+ * @hono/node-server reads the next chunk of a response stream only when the socket has taken
+ * the last one (it waits for 'drain'), so a client that does not read leaves the queue full.
+ * The worst case is the mark, plus one line (a 64 KiB chunk of control characters, escaped, is
+ * ~384 KiB), plus the socket's and the pipe's own buffers.
+ *
+ * The command's timeout keeps running while it is paused: a client that never reads cannot hold
+ * a process past it. Nothing is dropped or kept beyond the queue (maxOutputBytes 0), so the exit
+ * line reports no truncation, and stdoutBytes/stderrBytes count exactly what the stream carried.
+ * `data` is UTF-8 decoded per stream, without splitting a character across lines; bytes that
+ * are not UTF-8 become U+FFFD. A client that disconnects does not stop the command: it runs
+ * to its end or its timeout, its output read and dropped.
  */
 export async function execStream(
   command: CommandInterface,
   argv: readonly string[],
   options: ExecOptions,
   commitAfterMs = 1_000,
+  highWaterBytes = DEFAULT_HIGH_WATER_BYTES,
 ): Promise<ReadableStream<Uint8Array>> {
   const encoder = new TextEncoder();
   const decoders = { stdout: new TextDecoder("utf-8"), stderr: new TextDecoder("utf-8") };
-  let controller: ReadableStreamDefaultController<Uint8Array> | null = null;
-  const pending: Uint8Array[] = [];
-  let done = false;
   let gone = false;
+  let pushed = false;
+  // The pending pause handed to the adapter; settled when the queue has room again.
+  let room: { promise: Promise<void>; resolve: () => void } | null = null;
+  const wake = () => {
+    const waiting = room;
+    room = null;
+    waiting?.resolve();
+  };
+  // The queue exists from the start (the client gets it once the response commits), so the lines
+  // written before that are bounded the same way.
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        controller = c;
+      },
+      pull() {
+        wake();
+      },
+      cancel() {
+        gone = true;
+        wake();
+      },
+    },
+    { highWaterMark: highWaterBytes, size: (chunk) => chunk.byteLength },
+  );
   const push = (line: unknown) => {
-    const bytes = encoder.encode(`${JSON.stringify(line)}\n`);
-    if (!controller) pending.push(bytes);
-    else if (!gone) controller.enqueue(bytes);
+    if (gone) return;
+    controller.enqueue(encoder.encode(`${JSON.stringify(line)}\n`));
+    pushed = true;
+  };
+  const backpressure = (): Promise<void> | undefined => {
+    if (gone || (controller.desiredSize ?? 0) > 0) return undefined;
+    if (!room) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      room = { promise, resolve };
+    }
+    return room.promise;
   };
   let signalFirst: () => void = () => {};
   const first = new Promise<void>((resolve) => (signalFirst = resolve));
@@ -43,9 +88,11 @@ export async function execStream(
       ...options,
       maxOutputBytes: 0,
       onOutput: (stream, chunk) => {
+        signalFirst();
+        if (gone) return undefined;
         const data = decoders[stream].decode(chunk, { stream: true });
         if (data) push({ stream, data });
-        signalFirst();
+        return backpressure();
       },
     })
     .then(
@@ -56,9 +103,10 @@ export async function execStream(
   let timer: NodeJS.Timeout | undefined;
   const early = await Promise.race([outcome, first.then(() => null), new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), commitAfterMs)))]);
   clearTimeout(timer);
-  if (early && "error" in early && pending.length === 0) throw early.error;
+  if (early && "error" in early && !pushed) throw early.error;
 
   void outcome.then((o) => {
+    if (gone) return;
     for (const stream of ["stdout", "stderr"] as const) {
       const rest = decoders[stream].decode();
       if (rest) push({ stream, data: rest });
@@ -69,21 +117,14 @@ export async function execStream(
     } else {
       push({ error: errorLine(o.error) });
     }
-    done = true;
-    if (controller && !gone) controller.close();
+    controller.close();
   });
 
-  return new ReadableStream<Uint8Array>({
-    start(c) {
-      controller = c;
-      for (const bytes of pending.splice(0)) c.enqueue(bytes);
-      if (done) c.close();
-    },
-    cancel() {
-      gone = true;
-    },
-  });
+  return body;
 }
+
+/** How many bytes of lines wait for a slow client before the command is paused. */
+export const DEFAULT_HIGH_WATER_BYTES = 1024 * 1024;
 
 export const EXEC_STREAM_HEADERS = { "content-type": "application/x-ndjson; charset=utf-8", "cache-control": "no-store" };
 

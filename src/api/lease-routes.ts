@@ -125,9 +125,9 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
 
   app.openapi(listLeasesRoute, async (c) => {
     const { asOf, ...q } = c.req.valid("query");
-    const owner = leaseOwnerScope(c.get("principal"), q.owner);
-    if (owner === null) return c.json({ items: [], nextCursor: null }, 200);
-    const filter = { ...q, owner, status: splitList(q.status) };
+    const scope = leaseOwnerScope(c.get("principal"), q.owner);
+    if (scope === null) return c.json({ items: [], nextCursor: null }, 200);
+    const filter = { ...q, ...scope, status: splitList(q.status) };
     const page = asOf ? await listLeasesAsOf(history, { ...filter, asOf: new Date(asOf) }) : await listLeases(db, filter);
     return c.json(page, 200);
   });

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import { sql } from "kysely";
 import type { Drydock } from "../service/drydock";
 import type { ApiApp } from "./api-env";
+import { registerDocsPage } from "./docs-page";
 
 const HealthSchema = z
   .object({ status: z.enum(["ok", "unavailable"]), database: z.enum(["pglite", "postgres"]) })
@@ -38,21 +38,6 @@ async function databaseAnswers(drydock: Drydock): Promise<boolean> {
   }
 }
 
-/**
- * /docs is public: a page with no data of its own. It asks for a token once per browser tab
- * (kept in sessionStorage, never in a cookie or the URL) and sends it on every request it makes,
- * the OpenAPI document included, which needs a token like every route but /healthz.
- */
-const sendToken = `(request) => {
-  let token = sessionStorage.getItem("drydock-token");
-  if (!token) {
-    token = (window.prompt("Drydock bearer token (ddk_...); kept in this tab only") || "").trim();
-    if (token) sessionStorage.setItem("drydock-token", token);
-  }
-  if (token && !request.headers.Authorization) request.headers.Authorization = "Bearer " + token;
-  return request;
-}`;
-
 export function registerSystemRoutes(app: ApiApp, drydock: Drydock): void {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerToken", {
     type: "http",
@@ -71,5 +56,7 @@ export function registerSystemRoutes(app: ApiApp, drydock: Drydock): void {
     security: [{ bearerToken: [] }],
   });
 
-  app.get("/docs", swaggerUI({ url: "/openapi.json", requestInterceptor: sendToken }));
+  // /docs is public: a page with no data of its own. It asks for a token once per browser tab
+  // and sends it on every request it makes, the OpenAPI document included (docs-page.ts).
+  registerDocsPage(app);
 }

@@ -31,7 +31,7 @@ const IssuedSchema = TokenSchema.extend({
 
 const IssueSchema = z
   .strictObject({
-    owner: z.string().min(1).max(64).openapi({ description: "The client name the token acts as; it owns the leases the token asks for.", example: "ci" }),
+    owner: z.string().min(1).max(64).openapi({ description: "The name the token acts as; it owns the leases the token asks for. A name belongs to one role.", example: "ci" }),
     role: tokenRoleSchema.openapi({ description: "admin: everything; client: its own leases, on blueprints it is authorized for." }),
   })
   .openapi("TokenRequest");
@@ -40,8 +40,12 @@ const issueRoute = createRoute({
   method: "post",
   path: "/v1/tokens",
   summary: "Issue a token (admin)",
+  description: "An owner name belongs to one role: a name that already names tokens of the other role (active or revoked) is refused with 409 (`name_taken`, field `owner`).",
   request: { body: { required: true, content: { "application/json": { schema: IssueSchema } } } },
-  responses: { 201: { description: "The token, with its secret shown once", content: { "application/json": { schema: IssuedSchema } } }, ...errorResponses(400, 401, 403, 413) },
+  responses: {
+    201: { description: "The token, with its secret shown once", content: { "application/json": { schema: IssuedSchema } } },
+    ...errorResponses(400, 401, 403, 409, 413),
+  },
 });
 
 const listRoute = createRoute({

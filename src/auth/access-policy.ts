@@ -28,13 +28,15 @@ const BLUEPRINT = /^\/v1\/blueprints\/([^/]+)$/;
 const BLUEPRINT_AUTHORIZATIONS = /^\/v1\/blueprints\/[^/]+\/authorizations$/;
 const AUTHORIZATION = /^\/v1\/authorizations\/[^/]+$/;
 const COMMANDS = /^\/v1\/leases\/[^/]+\/commands(?:\/.*)?$/;
+const DOCS_ASSET = /^\/docs\/assets\/[^/]+$/;
 
 export function accessFor(method: string, path: string): Access {
   const m = method.toUpperCase();
   const read = m === "GET" || m === "HEAD";
   // The health check must answer a load balancer; /docs is a page with no data of its own,
-  // which asks for a token before it fetches the (protected) OpenAPI document.
-  if (read && (path === "/healthz" || path === "/docs")) return { kind: "public" };
+  // which asks for a token before it fetches the (protected) OpenAPI document; its assets are
+  // Swagger UI's files and the page's script.
+  if (read && (path === "/healthz" || path === "/docs" || DOCS_ASSET.test(path))) return { kind: "public" };
   if (read && path === "/openapi.json") return { kind: "any" };
   if (path === "/v1/leases") return read || m === "POST" ? { kind: "any" } : { kind: "admin" };
   const lease = LEASE.exec(path);

@@ -89,18 +89,20 @@ function onAuthorization(ctx: CommandContext, authorizationId: string, command: 
   return commandOnStream(ctx, authorizationFolder, "authorization", streamIdOf("authorization", authorizationId), authorizationId, command, decide, actor);
 }
 
-/** Leases acquired or active on the blueprint's resources that the client's authorization let in. */
+/**
+ * Leases acquired or active on the blueprint's resources that the client's authorization let in:
+ * those asked for under it (their authorizing object is the client, or `blueprint:<id>` for the
+ * leases that blueprint's resources hold). Not by owner name: an admin's lease has no authorizing
+ * object, so revoking a client's authorization never releases it, whatever the names.
+ */
 async function liveLeasesOf(ctx: CommandContext, blueprintId: string, client: string): Promise<string[]> {
-  const holder = blueprintOfAuthorizingObject(client);
-  let q = ctx.db
+  const rows = await ctx.db
     .selectFrom("leases")
-    .select("leases.lease_id")
-    .where("leases.blueprint_id", "=", blueprintId)
-    .where("leases.status", "in", ["acquired", "active"])
-    .orderBy("leases.lease_id");
-  q =
-    holder === null
-      ? q.where("leases.owner", "=", client)
-      : q.innerJoin("resources", "resources.resource_id", "leases.owner_resource_id").where("resources.blueprint_id", "=", holder);
-  return (await q.execute()).map((r) => r.lease_id);
+    .select("lease_id")
+    .where("blueprint_id", "=", blueprintId)
+    .where("authorizing_object", "=", client)
+    .where("status", "in", ["acquired", "active"])
+    .orderBy("lease_id")
+    .execute();
+  return rows.map((r) => r.lease_id);
 }

@@ -33,13 +33,14 @@ export function resourceViewOf(row: Selectable<ResourcesTable>, liveLeases: numb
   };
 }
 
-export function leaseViewOf(row: Pick<Selectable<LeasesTable>, "lease_id" | "resource_type" | "attributes" | "owner" | "owner_resource_id">): LeaseView {
+export function leaseViewOf(row: Pick<Selectable<LeasesTable>, "lease_id" | "resource_type" | "attributes" | "owner" | "owner_resource_id" | "authorizing_object">): LeaseView {
   return {
     leaseId: row.lease_id,
     resourceType: row.resource_type,
     attributes: row.attributes as Record<string, unknown>,
     owner: row.owner,
     ownerResourceId: row.owner_resource_id,
+    authorizingObject: row.authorizing_object,
   };
 }
 
@@ -51,5 +52,5 @@ export async function loadResourceView(db: Kysely<DrydockDatabase>, row: Selecta
 /** The lease as blueprints see it, from its folded state: a worker step has it already, no read needed. */
 export function leaseViewOfState(lease: LeaseState): LeaseView {
   const c = lease.context;
-  return { leaseId: c.leaseId, resourceType: c.resourceType, attributes: c.attributes, owner: c.owner, ownerResourceId: c.ownerResourceId };
+  return { leaseId: c.leaseId, resourceType: c.resourceType, attributes: c.attributes, owner: c.owner, ownerResourceId: c.ownerResourceId, authorizingObject: c.authorizingObject };
 }

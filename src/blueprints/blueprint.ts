@@ -1,5 +1,6 @@
 import type { CommandInterface } from "../interfaces/command-interface";
 import type { FilesystemInterface } from "../interfaces/filesystem-interface";
+import type { KilledProcess } from "../interfaces/marked-processes";
 
 /**
  * The blueprint contract, after Drydock's. The predicates are pure (the allocator evaluates them
@@ -16,6 +17,12 @@ export interface LeaseView {
   attributes: Record<string, unknown>;
   owner: string;
   ownerResourceId: string | null;
+  /**
+   * Who the lease acts for: a client name, or `blueprint:<id>` for a lease a resource holds;
+   * null for an admin's lease. A blueprint that confines untrusted work (the local host's
+   * sandbox) confines every lease that has one.
+   */
+  authorizingObject: string | null;
 }
 
 export interface ResourceView {
@@ -74,6 +81,25 @@ export interface HealthPolicy {
   retryMs: number;
 }
 
+/** What a lease's teardown did beyond removing its things, for the lease's history (LeaseDestroyed). */
+export interface LeaseTeardown {
+  /** Processes the lease left running that the teardown killed (an empty list: it looked, none). */
+  killedProcesses?: KilledProcess[];
+  /** Killed but not listed (the list is bounded). */
+  killedProcessesOmitted?: number;
+}
+
+/** A teardown that failed after doing part of its work: the lease's history keeps both. */
+export class LeaseCleanupError extends Error {
+  constructor(
+    message: string,
+    readonly teardown: LeaseTeardown,
+  ) {
+    super(message);
+    this.name = "LeaseCleanupError";
+  }
+}
+
 export interface BlueprintImplementation<Config = any> {
   readonly kind: string;
   readonly resourceType: string;
@@ -100,7 +126,8 @@ export interface BlueprintImplementation<Config = any> {
     lease: LeaseView,
     effects: BlueprintEffects,
   ): Promise<{ workingDirectory: string | null }>;
-  destroyLease(blueprint: BlueprintView<Config>, resource: ResourceView, lease: LeaseView, effects: BlueprintEffects): Promise<void>;
+  /** Throws when the cleanup failed (a LeaseCleanupError if it did part of it); the lease ends anyway. */
+  destroyLease(blueprint: BlueprintView<Config>, resource: ResourceView, lease: LeaseView, effects: BlueprintEffects): Promise<void | LeaseTeardown>;
   interfaces(
     blueprint: BlueprintView<Config>,
     resource: ResourceView,
@@ -120,6 +147,8 @@ export interface BlueprintImplementation<Config = any> {
    * was drained or removed from the config), or null to keep it. Evaluated with the health checks.
    */
   retireReason?(blueprint: BlueprintView<Config>, resource: ResourceView): string | null;
+  /** Commands one lease may run at once (default 16); one more is refused with 429. */
+  commandConcurrency?(config: Config): number;
   /** Releases what the implementation holds in this process (open connections). */
   close?(): Promise<void>;
 }

@@ -3,6 +3,7 @@ import { DomainError, NotFoundError, TransitionRefusedError } from "../domain/er
 import type { DrydockDatabase } from "../store/schema";
 import type { BlueprintEffects, LeaseInterfaces } from "./blueprint";
 import type { BlueprintRegistry } from "./blueprint-registry";
+import { CommandConcurrency, DEFAULT_COMMAND_CONCURRENCY } from "./command-concurrency";
 import { blueprintViewOf, leaseViewOf, loadResourceView } from "./blueprint-views";
 
 /**
@@ -10,6 +11,8 @@ import { blueprintViewOf, leaseViewOf, loadResourceView } from "./blueprint-view
  * holds leases (a working copy on a host) reaches its held leases' interfaces the same way.
  */
 export class LeaseInterfaceResolver implements BlueprintEffects {
+  private readonly concurrency = new CommandConcurrency();
+
   constructor(
     private readonly db: Kysely<DrydockDatabase>,
     private readonly registry: BlueprintRegistry,
@@ -22,7 +25,10 @@ export class LeaseInterfaceResolver implements BlueprintEffects {
     const resource = await this.db.selectFrom("resources").selectAll().where("resource_id", "=", lease.resource_id).executeTakeFirstOrThrow();
     const blueprint = await this.db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", resource.blueprint_id).executeTakeFirstOrThrow();
     const impl = this.registry.get(blueprint.kind);
-    return impl.interfaces(blueprintViewOf(blueprint, this.registry), await loadResourceView(this.db, resource), leaseViewOf(lease), this);
+    const view = blueprintViewOf(blueprint, this.registry);
+    const interfaces = await impl.interfaces(view, await loadResourceView(this.db, resource), leaseViewOf(lease), this);
+    const max = impl.commandConcurrency?.(view.config) ?? DEFAULT_COMMAND_CONCURRENCY;
+    return { ...interfaces, command: this.concurrency.limit(leaseId, max, interfaces.command) };
   }
 
   async heldLeaseInterfaces(resourceId: string): Promise<LeaseInterfaces[]> {

@@ -6,7 +6,10 @@ import { parseOrThrow } from "../domain/parse";
 import { LocalCommandInterface } from "../interfaces/local-command";
 import { LocalFilesystemInterface } from "../interfaces/local-filesystem";
 import { matchAttributes } from "./attribute-match";
-import { no, yes, type BlueprintImplementation, type BlueprintView, type ResourceView } from "./blueprint";
+import { no, yes, type BlueprintImplementation, type BlueprintView, type LeaseView, type ResourceView } from "./blueprint";
+import type { LeaseSandboxLease, LocalSandbox } from "../sandbox/local-sandbox";
+import { sandboxLauncher, trackedLauncher } from "../sandbox/sandbox-launcher";
+import { SandboxedFilesystem } from "../sandbox/sandboxed-filesystem";
 import { PermanentFailure } from "./failures";
 
 /**
@@ -20,6 +23,24 @@ export const localHostConfigSchema = z
     root: z.string().min(1).default(".drydock/local-host"),
     allowShell: z.boolean().default(false),
     labels: z.array(z.string().min(1)).default([]),
+    /**
+     * Client leases run their commands and file operations in a sandbox (src/sandbox/): an
+     * unprivileged user, their own mount, PID, IPC and network namespaces, and the lease's
+     * directory as the only writable path. `false` runs them unconfined, as the service's user.
+     */
+    sandbox: z
+      .union([
+        z.literal(false),
+        z.strictObject({
+          /** Share the host's network (reach the service's ports and databases); default loopback only. */
+          network: z.boolean().default(false),
+          /** Processes one lease may have at once (the pids cgroup's pids.max). */
+          maxProcesses: z.number().int().min(8).max(1_000_000).default(1024),
+        }),
+      ])
+      .prefault({}),
+    /** Commands one lease may run at once; one more is refused with 429. */
+    maxConcurrentCommands: z.number().int().min(1).max(1024).default(16),
   })
   .strict();
 export type LocalHostConfig = z.infer<typeof localHostConfigSchema>;
@@ -43,8 +64,33 @@ function leaseRoot(config: LocalHostConfig, resource: ResourceView, leaseId: str
   return path.join(resourceRoot(config, resource), "leases", leaseId);
 }
 
-export function localHostBlueprint(facts: MachineFacts): BlueprintImplementation<LocalHostConfig> {
+function leaseTmp(config: LocalHostConfig, resource: ResourceView, leaseId: string): string {
+  return path.join(resourceRoot(config, resource), "tmp", leaseId);
+}
+
+/** A client's lease (or one a resource holds for a client) is confined; an admin's is not. */
+function isSandboxed(config: LocalHostConfig, lease: LeaseView): boolean {
+  return config.sandbox !== false && lease.authorizingObject !== null;
+}
+
+export interface LocalHostSandboxing {
+  sandbox: LocalSandbox;
+  /** Paths no sandbox may show (the service's home and database), besides the blueprint's root. */
+  hidden: readonly string[];
+}
+
+export function localHostBlueprint(facts: MachineFacts, sandboxing: LocalHostSandboxing): BlueprintImplementation<LocalHostConfig> {
   const offered = (config: LocalHostConfig) => ({ os: facts.os, arch: facts.arch, labels: config.labels });
+  const { sandbox } = sandboxing;
+  const sandboxLease = (config: LocalHostConfig, resource: ResourceView, leaseId: string): LeaseSandboxLease => {
+    const settings = config.sandbox === false ? { network: true, maxProcesses: 0 } : config.sandbox;
+    return {
+      leaseId,
+      leaseDir: leaseRoot(config, resource, leaseId),
+      tmpDir: leaseTmp(config, resource, leaseId),
+      settings: { ...settings, hidden: [...sandboxing.hidden, path.resolve(config.root)] },
+    };
+  };
   return {
     kind: "local-host",
     resourceType: "host",
@@ -53,8 +99,12 @@ export function localHostBlueprint(facts: MachineFacts): BlueprintImplementation
     defaultResourceLimit: () => 1,
 
     canEverAllocate(blueprint, lease) {
+      if (isSandboxed(blueprint.config, lease) && !sandbox.available) {
+        return no(`this host cannot sandbox client leases (${sandbox.host.unavailable}); an admin may set "sandbox": false to run them unconfined`);
+      }
       return matchAttributes(lease.attributes, offered(blueprint.config));
     },
+    commandConcurrency: (config) => config.maxConcurrentCommands,
     planResource(blueprint: BlueprintView<LocalHostConfig>) {
       return {
         attributes: { ...offered(blueprint.config), hostname: facts.hostname },
@@ -85,16 +135,32 @@ export function localHostBlueprint(facts: MachineFacts): BlueprintImplementation
     },
     async activateLease(blueprint, resource, lease) {
       const dir = leaseRoot(blueprint.config, resource, lease.leaseId);
-      await mkdir(dir, { recursive: true });
+      if (isSandboxed(blueprint.config, lease)) {
+        if (!sandbox.available) throw new PermanentFailure(`this host cannot sandbox client leases: ${sandbox.host.unavailable}`, "sandbox_unavailable");
+        const confined = sandboxLease(blueprint.config, resource, lease.leaseId);
+        await sandbox.prepare(confined.leaseDir, confined.tmpDir, lease.leaseId, confined.settings);
+      } else {
+        await mkdir(dir, { recursive: true });
+      }
       return { workingDirectory: dir };
     },
     async destroyLease(blueprint, resource, lease) {
-      await rm(leaseRoot(blueprint.config, resource, lease.leaseId), { recursive: true, force: true });
+      // Every process first: none may be left to swap a directory for a symlink under the rm.
+      const killedProcesses = await sandbox.killAll(lease.leaseId);
+      await sandbox.removeDirectories(leaseRoot(blueprint.config, resource, lease.leaseId), leaseTmp(blueprint.config, resource, lease.leaseId));
+      return { killedProcesses };
     },
     async interfaces(blueprint, resource, lease) {
       const root = leaseRoot(blueprint.config, resource, lease.leaseId);
+      if (isSandboxed(blueprint.config, lease)) {
+        const confined = sandboxLease(blueprint.config, resource, lease.leaseId);
+        return {
+          command: new LocalCommandInterface({ root, allowShell: blueprint.config.allowShell, launcher: sandboxLauncher(sandbox, confined) }),
+          filesystem: new SandboxedFilesystem(sandbox, confined),
+        };
+      }
       return {
-        command: new LocalCommandInterface({ root, allowShell: blueprint.config.allowShell }),
+        command: new LocalCommandInterface({ root, allowShell: blueprint.config.allowShell, launcher: trackedLauncher(sandbox, lease.leaseId) }),
         filesystem: new LocalFilesystemInterface({ root }),
       };
     },

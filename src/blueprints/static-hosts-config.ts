@@ -60,6 +60,12 @@ export const staticHostsConfigSchema = z
     healthFailuresBeforeBroken: z.number().int().min(1).max(100).default(2),
     connectTimeoutSeconds: z.number().min(0.5).max(300).default(10),
     allowShell: z.boolean().default(false),
+    /**
+     * The process limit (`ulimit -u`) every command runs under: a brake on fork bombs. The kernel
+     * counts it per user, threads included, across all the user's processes on the host (every
+     * lease there, and anything else the SSH user runs), not per lease or per command.
+     */
+    maxProcesses: z.number().int().min(8).max(4_194_304).default(512),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();

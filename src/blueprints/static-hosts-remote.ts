@@ -81,7 +81,8 @@ export async function runRaw(session: SshSession, commandLine: string, timeoutMs
  * with the pinned key and the command exits 0. Returns why not otherwise.
  */
 export async function readyVerdict(session: SshSession, config: StaticHostsConfig, dir: string, host: StaticHost): Promise<Verdict> {
-  const command = new SshCommandInterface({ root: dir, allowShell: false, session: (fn) => fn(session) });
+  // Under the same process limit as the leases' commands: a host where it cannot be set is not ready.
+  const command = new SshCommandInterface({ root: dir, allowShell: false, session: (fn) => fn(session), maxProcesses: config.maxProcesses });
   const argv = config.readyCommand ?? ["true"];
   const result = await command.exec(argv, { timeoutMs: Math.round(config.readyTimeoutSeconds * 1000), maxOutputBytes: 4096 });
   if (result.timedOut) return no(`the ready command on ${host.name} did not finish within ${config.readyTimeoutSeconds} s`);

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { killedText } from "../history/explain-text";
 import type { DrydockClient } from "./api-client";
 
 interface Lease {
@@ -39,6 +40,8 @@ export function describeEvent(e: StoredEvent): string {
       case "LeaseBroken":
       case "LeaseReacquiring":
         return String(d.reason ?? "");
+      case "LeaseDestroyed":
+        return [killedText(d as Parameters<typeof killedText>[0]), d.cleanupError ? `cleanup failed: ${d.cleanupError}` : ""].filter(Boolean).join("; ");
       default:
         return "";
     }

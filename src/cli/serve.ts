@@ -1,6 +1,6 @@
 import { serve as serveHttp } from "@hono/node-server";
 import { createApp } from "../api/app";
-import { ensureAdminToken } from "../auth/admin-token-bootstrap";
+import { ensureAdminToken, firstTokenNotice } from "../auth/admin-token-bootstrap";
 import { createDrydock } from "../service/drydock";
 import { serveConfigFrom } from "./config";
 
@@ -11,15 +11,15 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     localHost: { root: config.localHostRoot, ...(config.localHostSlots ? { slots: config.localHostSlots } : {}) },
+    // The home holds the admin token and the database: no lease sandbox may ever show it.
+    sandbox: { hidden: [config.home], ...(env.DRYDOCK_SANDBOX_USER ? { userName: env.DRYDOCK_SANDBOX_USER } : {}) },
     onWorkerError: (error, streamId) => console.error(`drydock: worker step for ${streamId} failed:`, error instanceof Error ? error.message : error),
   });
-  // A new install (or one whose admin tokens were all revoked) gets an admin token, printed this
-  // once and kept in $DRYDOCK_HOME/admin.token (0600) for the CLI. Never printed again after.
+  // A new install (or one whose admin tokens were all revoked) gets an admin token, kept in
+  // $DRYDOCK_HOME/admin.token (0600) for the CLI. Printed once, and only to a terminal: a log
+  // file or journal would keep it. Never printed again after.
   const bootstrapped = await ensureAdminToken(drydock.commands, config.home);
-  if (bootstrapped) {
-    console.log(`drydock: no admin token existed, so one was created. It is shown this once and kept in ${bootstrapped.file} (mode 0600):`);
-    console.log(`  ${bootstrapped.token}`);
-  }
+  if (bootstrapped) for (const line of firstTokenNotice(bootstrapped, process.stdout.isTTY === true)) console.log(line);
   const app = createApp(drydock, { rateLimits: config.rateLimits });
   const server = serveHttp({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     const where = config.databaseUrl ? `PostgreSQL at ${redact(config.databaseUrl)}` : `PGlite in ${config.dataDir} (not fsynced: use PostgreSQL for durability)`;

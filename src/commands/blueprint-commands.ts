@@ -1,6 +1,7 @@
 import { streamIdOf } from "../../events/envelope";
-import { ValidationError } from "../domain/errors";
+import { NameTakenError } from "../domain/errors";
 import { blueprintFolder } from "../machines/fold";
+import { BLUEPRINT_NAME_CONSTRAINT } from "../store/migrations/005-blueprint-name-unique";
 import { commandOnStream, type Actor, type CommandContext } from "./command-context";
 
 export interface BlueprintDraft {
@@ -11,10 +12,29 @@ export interface BlueprintDraft {
   resourceLimit?: number | null;
 }
 
+function nameTaken(name: string, blueprintId: string | undefined): NameTakenError {
+  const which = blueprintId ? ` (${blueprintId})` : "";
+  return new NameTakenError("name", `a blueprint named ${JSON.stringify(name)} exists already${which}`, blueprintId ? { blueprintId } : {});
+}
+
 async function assertNameFree(ctx: CommandContext, name: string, exceptId?: string) {
   const clash = await ctx.db.selectFrom("blueprints").select("blueprint_id").where("name", "=", name).executeTakeFirst();
-  if (clash && clash.blueprint_id !== exceptId) {
-    throw new ValidationError(`name: a blueprint named ${JSON.stringify(name)} exists already (${clash.blueprint_id})`, { field: "name" });
+  if (clash && clash.blueprint_id !== exceptId) throw nameTaken(name, clash.blueprint_id);
+}
+
+/**
+ * The check above reads before the append, so two concurrent requests for one name can both pass
+ * it; the unique constraint (migration 005) then refuses the later commit, whose whole append
+ * rolls back. Its violation becomes the same error the check gives, naming the winner.
+ */
+async function onNameClash<T>(ctx: CommandContext, name: string | undefined, append: () => Promise<T>): Promise<T> {
+  try {
+    return await append();
+  } catch (error) {
+    const e = error as { code?: unknown; constraint?: unknown };
+    if (name === undefined || e?.code !== "23505" || e.constraint !== BLUEPRINT_NAME_CONSTRAINT) throw error;
+    const winner = await ctx.db.selectFrom("blueprints").select("blueprint_id").where("name", "=", name).executeTakeFirst();
+    throw nameTaken(name, winner?.blueprint_id);
   }
 }
 
@@ -23,7 +43,7 @@ export async function createBlueprint(ctx: CommandContext, draft: BlueprintDraft
   const config = impl.parseConfig(draft.config ?? {});
   await assertNameFree(ctx, draft.name);
   const blueprintId = ctx.ids.next("blueprint");
-  await ctx.store.append(
+  const append = () => ctx.store.append(
     streamIdOf("blueprint", blueprintId),
     0,
     [
@@ -41,6 +61,7 @@ export async function createBlueprint(ctx: CommandContext, draft: BlueprintDraft
     ],
     actor,
   );
+  await onNameClash(ctx, draft.name, append);
   return blueprintId;
 }
 
@@ -52,7 +73,7 @@ export interface BlueprintChange {
 
 export async function updateBlueprint(ctx: CommandContext, blueprintId: string, change: BlueprintChange, actor: Actor) {
   if (change.name !== undefined) await assertNameFree(ctx, change.name, blueprintId);
-  return commandOnStream(
+  return onNameClash(ctx, change.name, () => commandOnStream(
     ctx,
     blueprintFolder,
     "blueprint",
@@ -67,7 +88,7 @@ export async function updateBlueprint(ctx: CommandContext, blueprintId: string, 
       return [{ type: "BlueprintUpdated", data }];
     },
     actor,
-  );
+  ));
 }
 
 export function setBlueprintEnabled(ctx: CommandContext, blueprintId: string, enabled: boolean, reason: string | null, actor: Actor) {

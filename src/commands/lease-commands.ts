@@ -51,7 +51,7 @@ export async function requestLease(ctx: CommandContext, request: LeaseRequest, o
       throw new UnsatisfiableError(`blueprintIds: ${unknown.join(", ")} ${unknown.length === 1 ? "is not a blueprint" : "are not blueprints"} of type ${request.resourceType}`, { field: "blueprintIds", unknown });
     }
   }
-  const leaseView = { leaseId: "", resourceType: request.resourceType, attributes, owner, ownerResourceId: null };
+  const leaseView = { leaseId: "", resourceType: request.resourceType, attributes, owner, ownerResourceId: null, authorizingObject };
   const verdicts = rows
     .filter((r) => !blueprintIds || blueprintIds.includes(r.blueprint_id))
     .filter((r) => ctx.registry.has(r.kind))

@@ -8,6 +8,7 @@ export type DomainErrorCode =
   | "transition_refused"
   | "version_conflict"
   | "capacity_conflict"
+  | "name_taken"
   | "unsatisfiable"
   | "path_outside_lease"
   | "file_not_found"
@@ -15,7 +16,8 @@ export type DomainErrorCode =
   | "unauthorized"
   | "forbidden"
   | "payload_too_large"
-  | "rate_limited";
+  | "rate_limited"
+  | "too_many_commands";
 
 export class DomainError extends Error {
   constructor(
@@ -65,6 +67,13 @@ export class CapacityConflictError extends DomainError {
   }
 }
 
+/** A name already belongs to something the request may not share it with (an owner name of the other role). */
+export class NameTakenError extends DomainError {
+  constructor(field: string, message: string, details?: Record<string, unknown>) {
+    super("name_taken", `${field}: ${message}`, { field, ...details });
+  }
+}
+
 export class UnsatisfiableError extends DomainError {
   constructor(message: string, details?: Record<string, unknown>) {
     super("unsatisfiable", message, details);
@@ -100,6 +109,13 @@ export class UnauthorizedError extends DomainError {
 export class ForbiddenError extends DomainError {
   constructor(message: string, details?: Record<string, unknown>) {
     super("forbidden", message, details);
+  }
+}
+
+/** The lease already runs as many commands as its blueprint allows at once. */
+export class TooManyCommandsError extends DomainError {
+  constructor(leaseId: string, limit: number) {
+    super("too_many_commands", `lease ${leaseId} already runs ${limit} commands, the most its blueprint allows at once; wait for one to finish`, { leaseId, limit });
   }
 }
 

@@ -30,8 +30,10 @@ export function titleOf(e: RecordedEvent): string {
       return `released (${d.reason}${d.detail ? `: ${d.detail}` : ""}) by ${e.metadata.actor}`;
     case "LeaseBroken":
       return `broken: ${d.reason}`;
-    case "LeaseDestroyed":
-      return `destroyed${d.cleanupError ? ` (cleanup failed: ${d.cleanupError})` : ""}`;
+    case "LeaseDestroyed": {
+      const killed = killedText(d as LeaseEventData<"LeaseDestroyed">);
+      return `destroyed${killed ? `, ${killed}` : ""}${d.cleanupError ? ` (cleanup failed: ${d.cleanupError})` : ""}`;
+    }
     case "ResourceAllocated":
       return `resource ${d.resourceId} built for it from ${d.blueprintId}`;
     case "ResourceActivated":
@@ -43,6 +45,16 @@ export function titleOf(e: RecordedEvent): string {
     default:
       return e.type;
   }
+}
+
+/** `killed 2 processes it left running: 4242 sleep 1000, 4243 sleep 1001` (the first three named), or "". */
+export function killedText(d: Pick<LeaseEventData<"LeaseDestroyed">, "killedProcesses" | "killedProcessesOmitted">): string {
+  const listed = d.killedProcesses ?? [];
+  const total = listed.length + (d.killedProcessesOmitted ?? 0);
+  if (total === 0) return "";
+  const named = listed.slice(0, 3).map((p) => `${p.pid} ${p.command}`.trim());
+  const more = total - named.length;
+  return `killed ${total} process${total === 1 ? "" : "es"} it left running: ${named.join(", ")}${more > 0 ? ` and ${more} more` : ""}`;
 }
 
 function describeWait(w: WaitShare): string {

@@ -1,9 +1,12 @@
+import type { ExecOptions } from "./command-interface";
+
 /**
  * One output stream of a command (stdout or stderr), kept in memory up to a limit.
  *
  * Shared by the local and SSH command adapters, so both bound memory the same way whatever the
  * process writes: the first `limit` bytes are kept, the rest is only counted, and the pipe keeps
- * being drained so the process never blocks on a full one.
+ * being drained so the process never blocks on a full one (unless the caller's onOutput asks for
+ * a pause: that is the caller's backpressure, see OutputPacer in output-pause.ts).
  */
 export class BoundedOutput {
   private readonly chunks: Buffer[] = [];
@@ -31,19 +34,20 @@ export class BoundedOutput {
   }
 }
 
+export type OutputListener = (stream: "stdout" | "stderr", chunk: Uint8Array) => unknown;
+
 /**
  * Calls a caller's output callback without letting it break the command: an exception thrown
  * by the listener (a closed HTTP stream, say) must not leave the process running unobserved.
+ * What the listener returns (a pause, see ExecOptions.onOutput) is passed on to the adapter.
  */
-export function safeOutputListener(
-  listener: ((stream: "stdout" | "stderr", chunk: Uint8Array) => void) | undefined,
-): (stream: "stdout" | "stderr", chunk: Uint8Array) => void {
+export function safeOutputListener(listener: ExecOptions["onOutput"]): OutputListener {
   if (!listener) return () => {};
   let failed = false;
   return (stream, chunk) => {
     if (failed) return;
     try {
-      listener(stream, chunk);
+      return listener(stream, chunk);
     } catch {
       failed = true;
     }

@@ -19,8 +19,16 @@ export interface ExecOptions {
    * Called with every chunk of output as it arrives, before any bound applies (so a streaming
    * caller sees everything even when the kept copy is truncated). Chunks are raw bytes and may
    * split a UTF-8 sequence. A listener that throws is ignored from then on.
+   *
+   * Backpressure: a listener that cannot take more for now returns a promise (any thenable;
+   * other return values are ignored, so `(s, c) => chunks.push(c)` is fine). The adapter then
+   * stops reading both stdout and stderr until that promise settles (fulfilled or rejected), so
+   * the process blocks once its pipe (or the SSH channel's window) is full, and memory stays
+   * bounded however slow the consumer is. Chunks already read may still arrive while paused.
+   * The timeout keeps running while paused: a consumer that never resumes cannot hold the
+   * process past it.
    */
-  onOutput?: (stream: "stdout" | "stderr", chunk: Uint8Array) => void;
+  onOutput?: (stream: "stdout" | "stderr", chunk: Uint8Array) => unknown;
 }
 
 export interface ExecResult {

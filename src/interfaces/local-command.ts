@@ -11,7 +11,7 @@
  *   included, not just the direct child.
  * - Output kept in memory is bounded per stream, whatever the process writes.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -23,8 +23,9 @@ import {
   type ExecOptions,
   type ExecResult,
 } from "./command-interface";
-import { BoundedOutput, safeOutputListener } from "./bounded-output";
+import { BoundedOutput, safeOutputListener, type OutputListener } from "./bounded-output";
 import { assertAbsoluteRoot, isErrno, resolveInsideRoot } from "./lease-path";
+import { OutputPacer } from "./output-pause";
 
 export interface LocalCommandOptions {
   /** The lease's working directory, absolute. Commands run here unless `cwd` says otherwise. */
@@ -33,6 +34,28 @@ export interface LocalCommandOptions {
   allowShell: boolean;
   /** Environment every command of this lease gets, on top of the minimal one. */
   baseEnv?: Record<string, string>;
+  /** Starts the process some other way than directly (inside the lease's sandbox). */
+  launcher?: CommandLauncher;
+}
+
+export interface LaunchSpec {
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** Descriptors the child gets from fd 3 on. */
+  stdio?: (number | "pipe")[];
+  /** Called once the command has ended (closes what wrap opened for it). */
+  close?(): Promise<void>;
+}
+
+/**
+ * How a command is really started: the adapter resolves argv, cwd and environment, and the
+ * launcher may wrap them (src/sandbox/ runs them in a bubblewrap sandbox) and track the child.
+ */
+export interface CommandLauncher {
+  wrap(command: { argv: string[]; cwd: string; env: Record<string, string> }): Promise<LaunchSpec>;
+  /** Called once the child has started; the function it returns is called when the child has ended. */
+  started?(child: ChildProcess): () => void;
 }
 
 const FALLBACK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -47,6 +70,7 @@ export class LocalCommandInterface implements CommandInterface {
   private readonly root: string;
   private readonly allowShell: boolean;
   private readonly baseEnv: Record<string, string>;
+  private readonly launcher: CommandLauncher | undefined;
 
   constructor(options: LocalCommandOptions) {
     assertAbsoluteRoot(options.root);
@@ -54,6 +78,7 @@ export class LocalCommandInterface implements CommandInterface {
     this.allowShell = options.allowShell;
     this.baseEnv = { ...(options.baseEnv ?? {}) };
     checkEnv(this.baseEnv, "baseEnv");
+    this.launcher = options.launcher;
   }
 
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
@@ -71,18 +96,23 @@ export class LocalCommandInterface implements CommandInterface {
 
     const stdout = new BoundedOutput(maxOutputBytes);
     const stderr = new BoundedOutput(maxOutputBytes);
+    const launch: LaunchSpec = this.launcher
+      ? await this.launcher.wrap({ argv: command, cwd, env: this.childEnv(options.env) })
+      : { argv: command, cwd, env: this.childEnv(options.env) };
     const started = performance.now();
     const outcome = await runChild({
-      file: command[0]!,
-      args: command.slice(1),
-      cwd,
-      env: this.childEnv(options.env),
+      file: launch.argv[0]!,
+      args: launch.argv.slice(1),
+      cwd: launch.cwd,
+      env: launch.env,
+      extraStdio: launch.stdio ?? [],
+      onStarted: this.launcher?.started?.bind(this.launcher),
       stdin: options.stdin,
       timeoutMs,
       stdout,
       stderr,
       onOutput: safeOutputListener(options.onOutput),
-    });
+    }).finally(() => launch.close?.());
     const durationMs = performance.now() - started;
 
     if (outcome.spawnError !== undefined) return spawnFailure(command[0]!, outcome.spawnError, durationMs);
@@ -181,7 +211,9 @@ interface ChildSpec {
   timeoutMs: number;
   stdout: BoundedOutput;
   stderr: BoundedOutput;
-  onOutput: (stream: "stdout" | "stderr", chunk: Uint8Array) => void;
+  onOutput: OutputListener;
+  onStarted?: ((child: ChildProcess) => () => void) | undefined;
+  extraStdio: (number | "pipe")[];
 }
 
 interface ChildOutcome {
@@ -203,7 +235,7 @@ function runChild(spec: ChildSpec): Promise<ChildOutcome> {
         env: spec.env,
         shell: false,
         detached: true,
-        stdio: ["pipe", "pipe", "pipe"],
+        stdio: ["pipe", "pipe", "pipe", ...spec.extraStdio],
       });
     } catch (err) {
       resolve({ exitCode: null, signal: null, timedOut: false, spawnError: err as NodeJS.ErrnoException });
@@ -214,10 +246,12 @@ function runChild(spec: ChildSpec): Promise<ChildOutcome> {
     let signal: string | null = null;
     let timedOut = false;
     let settled = false;
+    const ended = child.pid !== undefined && spec.onStarted ? spec.onStarted(child) : () => {};
     const timers: NodeJS.Timeout[] = [];
     const finish = (spawnError?: NodeJS.ErrnoException) => {
       if (settled) return;
       settled = true;
+      ended();
       for (const timer of timers) clearTimeout(timer);
       // Matters only when giving up on pipes a stray process still holds open.
       child.stdout?.destroy();
@@ -248,13 +282,16 @@ function runChild(spec: ChildSpec): Promise<ChildOutcome> {
       signal = sig;
       finish();
     });
+    // A listener that asks for a pause stops both pipes until it is ready (the child then blocks
+    // on its write); the timeout below keeps running meanwhile.
+    const pacer = new OutputPacer([child.stdout, child.stderr].filter((s) => s !== null));
     child.stdout?.on("data", (chunk: Buffer) => {
       spec.stdout.push(chunk);
-      spec.onOutput("stdout", chunk);
+      pacer.pace(spec.onOutput("stdout", chunk));
     });
     child.stderr?.on("data", (chunk: Buffer) => {
       spec.stderr.push(chunk);
-      spec.onOutput("stderr", chunk);
+      pacer.pace(spec.onOutput("stderr", chunk));
     });
     // EPIPE when the child exits without reading all of its stdin: not an error of ours.
     child.stdin?.on("error", () => undefined);

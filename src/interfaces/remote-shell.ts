@@ -9,7 +9,12 @@
  *
  * The script reports the shell's pid on stderr before it execs the command. sshd makes each
  * session's process a session and process-group leader, and exec keeps the pid, so that pid
- * names the command's process group: a timeout kills the whole tree with `kill -- -PID`.
+ * names the command's process group: a timeout kills the whole tree with `kill -- -PID`
+ * (marked-processes.ts, with the processes that left the group).
+ *
+ * With `maxProcesses`, the script first lowers the process limit (RLIMIT_NPROC, soft and hard, so
+ * the command cannot raise it again): `ulimit -u` in bash, zsh and ksh, `ulimit -p` in dash. If
+ * neither works (the host's hard limit is already lower), the command does not run: exit 126.
  */
 import { ValidationError } from "../domain/errors";
 
@@ -33,6 +38,8 @@ export interface RemoteCommandSpec {
   env?: Record<string, string> | undefined;
   /** Run argv[0] as a script with /bin/sh -c. */
   shell?: boolean;
+  /** The process limit the command runs under (counted by the kernel per user, threads included). */
+  maxProcesses?: number | undefined;
 }
 
 /** Checks argv the way the local adapter does: non-empty strings without NUL bytes. */
@@ -77,23 +84,17 @@ export function remoteCommandLine(spec: RemoteCommandSpec): string {
   }
   const words = spec.shell ? ["/bin/sh", "-c", spec.argv[0]!] : [...spec.argv];
   const exports = Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}; `).join("");
-  return `cd -- ${shellQuote(spec.dir)} && printf '${PID_MARKER}%s\\n' "$$" >&2 && { ${exports}exec ${words.map(shellQuote).join(" ")}; }`;
+  return `${processLimitPrefix(spec.maxProcesses)}cd -- ${shellQuote(spec.dir)} && printf '${PID_MARKER}%s\\n' "$$" >&2 && { ${exports}exec ${words.map(shellQuote).join(" ")}; }`;
 }
 
-/**
- * Ends a process group: TERM, then KILL after `graceSeconds` if anything is left. Runs in its own
- * session, so it works while the command's channel is busy; `kill -0` stops the wait early.
- */
-export function killGroupCommandLine(pid: number, graceSeconds: number): string {
-  // `kill -s SIG -- -PGID` is the one spelling dash and bash both take (dash reads `-TERM --` as a number).
-  if (!Number.isSafeInteger(pid) || pid <= 1) throw new ValidationError(`not a process id: ${pid}`);
-  const g = `-${pid}`;
-  const steps = Math.max(1, Math.ceil(graceSeconds));
-  return [
-    `kill -s TERM -- ${g} 2>/dev/null || exit 0`,
-    `i=0; while [ "$i" -lt ${steps} ] && kill -s 0 -- ${g} 2>/dev/null; do sleep 1; i=$((i+1)); done`,
-    `kill -s KILL -- ${g} 2>/dev/null; exit 0`,
-  ].join("; ");
+function processLimitPrefix(maxProcesses: number | undefined): string {
+  if (maxProcesses === undefined) return "";
+  if (!Number.isSafeInteger(maxProcesses) || maxProcesses < 1) {
+    throw new ValidationError(`maxProcesses must be a positive integer`, { field: "maxProcesses" });
+  }
+  const n = maxProcesses;
+  const why = `drydock: cannot limit processes to ${n} (ulimit -u ${n}); is maxProcesses above the hard limit on this host?`;
+  return `{ ulimit -u ${n} || ulimit -p ${n}; } 2>/dev/null || { printf '%s\\n' ${shellQuote(why)} >&2; exit 126; }; `;
 }
 
 /** `mkdir -p` / `rm -rf` of an absolute directory, for lease and resource directories. */

@@ -7,18 +7,27 @@
  *   (remote-shell.ts); a shell script runs only when asked for and allowed.
  * - cwd is relative to the lease directory and checked over SFTP like a file path (no `..`,
  *   no symlink on the way, must be a directory) before the command starts.
- * - Environment variables are validated names, exported just before exec.
+ * - Environment variables are validated names, exported just before exec. Every command also
+ *   carries `DRYDOCK_COMMAND=<random>` and, for a lease, `DRYDOCK_LEASE=<lease>`; a client may
+ *   not set either (ValidationError on `env`), so no command can hide from the process sweeps
+ *   (marked-processes.ts) by its own choice.
  * - The command leads its own process group (sshd's session), and the script tells us its pid
- *   on stderr first; a timeout ends the whole group from a second session (TERM, then KILL).
+ *   on stderr first; a timeout ends the whole group, and every process carrying the command's
+ *   marker (those that left the group with setsid or a double fork), from a second session
+ *   (TERM, then KILL).
+ * - With `maxProcesses`, the command runs under that process limit (`ulimit -u`, remote-shell.ts).
  * - Kept output is bounded per stream (BoundedOutput); onOutput sees every byte as it arrives.
  */
+import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
 import { performance } from "node:perf_hooks";
 import { FileNotFoundError, ValidationError } from "../domain/errors";
-import { BoundedOutput, safeOutputListener } from "./bounded-output";
+import { BoundedOutput, safeOutputListener, type OutputListener } from "./bounded-output";
 import { DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT_MS, type CommandInterface, type ExecOptions, type ExecResult } from "./command-interface";
+import { OutputPacer } from "./output-pause";
 import { assertRemoteRoot, resolveRemoteInsideRoot } from "./remote-path";
-import { checkArgv, checkRemoteEnv, killGroupCommandLine, PID_MARKER, remoteCommandLine } from "./remote-shell";
+import { COMMAND_MARKER, LEASE_MARKER, RESERVED_ENV_NAMES, timeoutKillCommandLine } from "./marked-processes";
+import { checkArgv, checkRemoteEnv, PID_MARKER, remoteCommandLine } from "./remote-shell";
 import type { RemoteProcess, SessionRunner, SshSession } from "./ssh-connections";
 import { SshConnectionError } from "./ssh-target";
 
@@ -29,6 +38,10 @@ export interface SshCommandOptions {
   session: SessionRunner;
   /** Environment every command of this lease gets, under what the request passes. */
   baseEnv?: Record<string, string>;
+  /** Set for a lease's commands: they carry `DRYDOCK_LEASE=<leaseId>`, which its teardown looks for. */
+  leaseId?: string;
+  /** The process limit every command runs under; none when unset. */
+  maxProcesses?: number;
 }
 
 /** After TERM to the group, how long the tree gets before KILL. */
@@ -42,6 +55,8 @@ export class SshCommandInterface implements CommandInterface {
   private readonly allowShell: boolean;
   private readonly session: SessionRunner;
   private readonly baseEnv: Record<string, string>;
+  private readonly leaseId: string | undefined;
+  private readonly maxProcesses: number | undefined;
 
   constructor(options: SshCommandOptions) {
     assertRemoteRoot(options.root);
@@ -50,6 +65,12 @@ export class SshCommandInterface implements CommandInterface {
     this.session = options.session;
     this.baseEnv = { ...(options.baseEnv ?? {}) };
     checkRemoteEnv(this.baseEnv, "baseEnv");
+    refuseReservedEnv(this.baseEnv, "baseEnv");
+    if (options.leaseId !== undefined && !/^[A-Za-z0-9_-]{1,128}$/.test(options.leaseId)) {
+      throw new ValidationError(`not a lease id: ${JSON.stringify(options.leaseId)}`, { field: "leaseId" });
+    }
+    this.leaseId = options.leaseId;
+    this.maxProcesses = options.maxProcesses;
   }
 
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
@@ -65,12 +86,22 @@ export class SshCommandInterface implements CommandInterface {
     if (!Number.isSafeInteger(maxOutputBytes) || maxOutputBytes < 0) {
       throw new ValidationError("maxOutputBytes must be a non-negative integer", { field: "maxOutputBytes" });
     }
-    if (options.env !== undefined) checkRemoteEnv(options.env);
-    const env = { ...this.baseEnv, ...(options.env ?? {}) };
+    if (options.env !== undefined) {
+      checkRemoteEnv(options.env);
+      refuseReservedEnv(options.env, "env");
+    }
+    // The markers go last: nothing the caller passes can replace them.
+    const commandMarker = randomBytes(8).toString("hex");
+    const env = {
+      ...this.baseEnv,
+      ...(options.env ?? {}),
+      ...(this.leaseId !== undefined ? { [LEASE_MARKER]: this.leaseId } : {}),
+      [COMMAND_MARKER]: commandMarker,
+    };
 
     return this.session(async (session) => {
       const dir = await this.resolveCwd(session, options.cwd);
-      const command = remoteCommandLine({ dir, argv, env, shell: options.shell === true });
+      const command = remoteCommandLine({ dir, argv, env, shell: options.shell === true, maxProcesses: this.maxProcesses });
       const started = performance.now();
       const remote = await session.exec(command);
       const stdout = new BoundedOutput(maxOutputBytes);
@@ -78,6 +109,7 @@ export class SshCommandInterface implements CommandInterface {
       const outcome = await runChannel(remote, session, {
         stdin: options.stdin,
         timeoutMs,
+        commandMarker,
         stdout,
         stderr,
         onOutput: safeOutputListener(options.onOutput),
@@ -109,9 +141,11 @@ export class SshCommandInterface implements CommandInterface {
 interface ChannelSpec {
   stdin: string | Uint8Array | undefined;
   timeoutMs: number;
+  /** The command's DRYDOCK_COMMAND value: what its timeout kills beyond its process group. */
+  commandMarker: string;
   stdout: BoundedOutput;
   stderr: BoundedOutput;
-  onOutput: (stream: "stdout" | "stderr", chunk: Uint8Array) => void;
+  onOutput: OutputListener;
 }
 
 interface ChannelOutcome {
@@ -140,13 +174,21 @@ function runChannel(remote: RemoteProcess, session: SshSession, spec: ChannelSpe
       resolve({ exitCode: exit?.code ?? null, signal: exit?.signal ?? null, timedOut });
     };
 
+    // A listener that asks for a pause stops reading the channel (stdout and stderr share its
+    // window, which ssh2 then stops widening, so the remote command blocks on its write); the
+    // timeout below keeps running meanwhile.
+    const pacer = new OutputPacer([channel, channel.stderr]);
+    const giveUp = () => {
+      pacer.release();
+      channel.close();
+    };
     const stdoutOf = (chunk: Buffer) => {
       spec.stdout.push(chunk);
-      spec.onOutput("stdout", chunk);
+      pacer.pace(spec.onOutput("stdout", chunk));
     };
     const stderrOf = (chunk: Buffer) => {
       spec.stderr.push(chunk);
-      spec.onOutput("stderr", chunk);
+      pacer.pace(spec.onOutput("stderr", chunk));
     };
     const marker = new PidMarkerReader(stderrOf, (p) => {
       pid = p;
@@ -168,22 +210,28 @@ function runChannel(remote: RemoteProcess, session: SshSession, spec: ChannelSpe
     timers.push(
       setTimeout(() => {
         timedOut = true;
-        if (pid !== null) {
-          void session
-            .execUrgent(killGroupCommandLine(pid, KILL_GRACE_SECONDS))
-            .then(({ channel: kill }) => {
-              kill.resume();
-              kill.stderr.resume();
-              kill.on("error", () => {});
-            })
-            .catch(() => channel.close());
-        }
+        // Also when the pid never came: the command's marker still finds its processes.
+        void session
+          .execUrgent(timeoutKillCommandLine(pid, COMMAND_MARKER, spec.commandMarker, KILL_GRACE_SECONDS))
+          .then(({ channel: kill }) => {
+            kill.resume();
+            kill.stderr.resume();
+            kill.on("error", () => {});
+          })
+          .catch(() => giveUp());
         // If the group ignores TERM and KILL cannot reach it (or the pid never came), close the
-        // channel ourselves: sshd then closes its end of the pipes.
-        timers.push(setTimeout(() => channel.close(), (KILL_GRACE_SECONDS + 1) * 1000 + DRAIN_AFTER_KILL_MS));
+        // channel ourselves: sshd then closes its end of the pipes. ssh2 reports the close only
+        // once the channel's buffered output has been read, so a paused listener is overridden.
+        timers.push(setTimeout(() => giveUp(), (KILL_GRACE_SECONDS + 1) * 1000 + DRAIN_AFTER_KILL_MS));
       }, spec.timeoutMs),
     );
   });
+}
+
+function refuseReservedEnv(env: Record<string, string>, field: string): void {
+  for (const name of RESERVED_ENV_NAMES) {
+    if (Object.hasOwn(env, name)) throw new ValidationError(`${name} is set by Drydock and cannot be passed`, { field });
+  }
 }
 
 /**

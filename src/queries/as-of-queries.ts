@@ -38,6 +38,7 @@ export async function listLeasesAsOf(r: AsOfReader, filter: LeaseFilter & { asOf
     let q = r.db.selectFrom("leases").select("lease_id").where("requested_at", "<=", filter.asOf).orderBy("lease_id", "desc").limit(CANDIDATE_BATCH);
     if (filter.resourceType) q = q.where("resource_type", "=", filter.resourceType);
     if (filter.owner) q = q.where("owner", "=", filter.owner);
+    if (filter.authorizingObject) q = q.where("authorizing_object", "=", filter.authorizingObject);
     if (before) q = q.where("lease_id", "<", before);
     const ids = (await q.execute()).map((row) => row.lease_id);
     if (ids.length === 0) break;

@@ -59,6 +59,8 @@ export interface LeaseFilter {
   status?: string[];
   resourceType?: string;
   owner?: string;
+  /** Only leases asked for under this client's authorizations: with `owner`, a client's own (src/auth/scope.ts). */
+  authorizingObject?: string;
   resourceId?: string;
   cursor?: string;
   limit: number;
@@ -69,6 +71,7 @@ export async function listLeases(db: Kysely<DrydockDatabase>, filter: LeaseFilte
   if (filter.status && filter.status.length > 0) q = q.where("status", "in", filter.status);
   if (filter.resourceType) q = q.where("resource_type", "=", filter.resourceType);
   if (filter.owner) q = q.where("owner", "=", filter.owner);
+  if (filter.authorizingObject) q = q.where("authorizing_object", "=", filter.authorizingObject);
   if (filter.resourceId) q = q.where("resource_id", "=", filter.resourceId);
   if (filter.cursor) q = q.where("lease_id", "<", decodeCursor(filter.cursor));
   return pageOf(await q.execute(), filter.limit, (r) => r.lease_id, leaseRecordOf);

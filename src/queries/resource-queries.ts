@@ -50,7 +50,7 @@ export interface ResourceFilter {
   status?: string[];
   resourceType?: string;
   blueprintId?: string;
-  /** Only resources this owner has (or had) a lease on: what a client may see. */
+  /** Only resources this client has (or had) a lease of its own on (owner and authorizing object): what it may see. */
   leaseOwner?: string;
   cursor?: string;
   limit: number;
@@ -63,7 +63,7 @@ export async function listResources(db: Kysely<DrydockDatabase>, filter: Resourc
   if (filter.blueprintId) q = q.where("blueprint_id", "=", filter.blueprintId);
   const leaseOwner = filter.leaseOwner;
   if (leaseOwner !== undefined) {
-    q = q.where("resource_id", "in", (eb) => eb.selectFrom("leases").select("leases.resource_id").where("leases.owner", "=", leaseOwner).where("leases.resource_id", "is not", null).$narrowType<{ resource_id: string }>());
+    q = q.where("resource_id", "in", (eb) => eb.selectFrom("leases").select("leases.resource_id").where("leases.owner", "=", leaseOwner).where("leases.authorizing_object", "=", leaseOwner).where("leases.resource_id", "is not", null).$narrowType<{ resource_id: string }>());
   }
   if (filter.cursor) q = q.where("resource_id", "<", decodeCursor(filter.cursor));
   const rows = await q.execute();

@@ -1,10 +1,10 @@
 import { createBlueprint } from "../commands/blueprint-commands";
 import type { CommandContext } from "../commands/command-context";
-import { ValidationError } from "../domain/errors";
+import { NameTakenError } from "../domain/errors";
 
 /**
  * A new service is useful at once: if no `local-host` blueprint exists, make one. Two processes
- * starting together may both try; the name check lets only the first through.
+ * starting together may both try; the unique name (migration 005) lets only the first through.
  */
 export async function ensureLocalHostBlueprint(ctx: CommandContext, config: { root?: string; slots?: number }): Promise<void> {
   const existing = await ctx.db.selectFrom("blueprints").select("blueprint_id").where("kind", "=", "local-host").executeTakeFirst();
@@ -16,6 +16,6 @@ export async function ensureLocalHostBlueprint(ctx: CommandContext, config: { ro
       { actor: "system" },
     );
   } catch (error) {
-    if (!(error instanceof ValidationError)) throw error;
+    if (!(error instanceof NameTakenError)) throw error;
   }
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import path from "node:path";
 import { AllocatorWorker, type WorkerOptions } from "../allocator/worker";
 import type { WorkerContext } from "../allocator/worker-context";
 import type { BlueprintImplementation } from "../blueprints/blueprint";
@@ -15,6 +16,17 @@ import { openDatabase, type Database } from "../store/database";
 import type { EventStore } from "../store/event-store";
 import { ensureLocalHostBlueprint } from "./default-blueprints";
 import { StreamWatcher } from "./stream-watcher";
+import { LocalSandbox } from "../sandbox/local-sandbox";
+import { probeSandboxHost, type SandboxHost } from "../sandbox/sandbox-host";
+
+const probes = new Map<string, Promise<SandboxHost>>();
+/** The machine does not change while the process runs: probe once per sandbox user. */
+function probeSandboxHostOnce(userName: string | undefined): Promise<SandboxHost> {
+  const key = userName ?? "";
+  let probe = probes.get(key);
+  if (!probe) probes.set(key, (probe = probeSandboxHost(userName ? { userName } : {})));
+  return probe;
+}
 
 export interface DrydockOptions {
   /** postgres://… for PostgreSQL; otherwise PGlite in `dataDir` (in memory when both are unset). */
@@ -37,6 +49,11 @@ export interface DrydockOptions {
   /** Create a `local-host` blueprint on start when none exists (default true). */
   localHost?: { root?: string; slots?: number } | false;
   onWorkerError?: (error: unknown, streamId: string) => void;
+  /**
+   * How the local host sandboxes client leases: the machine's facts (probed once per process
+   * when not given), and paths no sandbox may show (the service's home and database).
+   */
+  sandbox?: { host?: SandboxHost; userName?: string; hidden?: string[] };
 }
 
 /** One running Drydock: the database, the event store, the allocator worker, and what the API uses. */
@@ -57,7 +74,10 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
   const ownsDatabase = !options.database;
   const clock = options.clock ?? systemClock;
   const ids = options.ids ?? randomIds;
-  const registry = new BlueprintRegistry([localHostBlueprint(thisMachine()), staticHostsBlueprint(), ...(options.blueprints ?? [])]);
+  const sandboxHost = options.sandbox?.host ?? (await probeSandboxHostOnce(options.sandbox?.userName));
+  const hidden = [...(options.sandbox?.hidden ?? []), ...(options.dataDir ? [path.resolve(options.dataDir)] : [])];
+  const localHost = localHostBlueprint(thisMachine(), { sandbox: new LocalSandbox(sandboxHost), hidden });
+  const registry = new BlueprintRegistry([localHost, staticHostsBlueprint(), ...(options.blueprints ?? [])]);
   const store = createEventStore(database, clock);
   const interfaces = new LeaseInterfaceResolver(database.db, registry);
   const commands: CommandContext = { db: database.db, store, registry, clock, ids };

@@ -46,6 +46,10 @@ export class StreamWatcher {
       poke();
     };
     set.add(listener);
+    // One abort listener for the whole wait, removed when it ends: a long wait loops many times
+    // (every notification, every slow look), and a listener per loop would pile up on the signal.
+    const onAbort = () => poke();
+    signal?.addEventListener("abort", onAbort, { once: true });
     const deadline = Date.now() + timeoutMs;
     try {
       while (!signal?.aborted) {
@@ -62,13 +66,16 @@ export class StreamWatcher {
             clearTimeout(timer);
             resolve();
           };
-          signal?.addEventListener("abort", poke, { once: true });
+          // Aborted (or notified) while `check` ran: do not sleep on it.
+          if (dirty || signal?.aborted) poke();
         });
+        poke = () => {};
         // A slow look every few seconds in case a notification was lost.
         dirty = true;
       }
       return undefined;
     } finally {
+      signal?.removeEventListener("abort", onAbort);
       set.delete(listener);
       if (set.size === 0) this.waiters.delete(streamId);
     }

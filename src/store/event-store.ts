@@ -4,7 +4,7 @@ import { validateForAppend } from "../../events/catalogue";
 import type { EventMetadata, NewEvent, RecordedEvent } from "../../events/envelope";
 import type { Clock } from "../domain/clock";
 import { VersionConflictError } from "../domain/errors";
-import type { InlineProjection, PendingEvent } from "./projection";
+import type { Executor, InlineProjection, PendingEvent } from "./projection";
 import { eventColumns as columns, eventFromRow, type EventRow } from "./event-rows";
 import { readLogPage, readStreamsUpTo, type LogCheckpoint, type ReadAllOptions, type StreamBound } from "./log-queries";
 import type { DrydockDatabase } from "./schema";
@@ -21,10 +21,19 @@ export interface StreamAppend {
   events: NewEvent[];
 }
 
+export interface AppendOptions {
+  /**
+   * A rule over other rows that must hold when the events are stored (an owner name keeps its
+   * role): runs first in the append transaction, may lock and read, and throws to refuse the
+   * append, which then stores nothing. It guards new appends only; a rebuild does not run it.
+   */
+  precondition?: (trx: Executor) => Promise<void>;
+}
+
 export interface EventStore {
-  append(streamId: string, expectedVersion: number, events: NewEvent[], metadata: EventMetadata): Promise<RecordedEvent[]>;
+  append(streamId: string, expectedVersion: number, events: NewEvent[], metadata: EventMetadata, options?: AppendOptions): Promise<RecordedEvent[]>;
   /** Appends to several streams in one transaction: all or nothing. */
-  appendMany(appends: readonly StreamAppend[], metadata: EventMetadata): Promise<RecordedEvent[]>;
+  appendMany(appends: readonly StreamAppend[], metadata: EventMetadata, options?: AppendOptions): Promise<RecordedEvent[]>;
   readStream(streamId: string): Promise<RecordedEvent[]>;
   /**
    * Committed events after `after`, in (transaction id, position) order, never past the oldest
@@ -46,11 +55,11 @@ export class PostgresEventStore implements EventStore {
     private readonly clock: Clock,
   ) {}
 
-  append(streamId: string, expectedVersion: number, events: NewEvent[], metadata: EventMetadata) {
-    return this.appendMany([{ streamId, expectedVersion, events }], metadata);
+  append(streamId: string, expectedVersion: number, events: NewEvent[], metadata: EventMetadata, options?: AppendOptions) {
+    return this.appendMany([{ streamId, expectedVersion, events }], metadata, options);
   }
 
-  async appendMany(appends: readonly StreamAppend[], metadata: EventMetadata): Promise<RecordedEvent[]> {
+  async appendMany(appends: readonly StreamAppend[], metadata: EventMetadata, options: AppendOptions = {}): Promise<RecordedEvent[]> {
     const recordedAt = this.clock.now();
     const pending: (PendingEvent & { version: number })[] = [];
     for (const a of appends) {
@@ -62,6 +71,7 @@ export class PostgresEventStore implements EventStore {
     if (pending.length === 0) return [];
 
     const recorded = await retryOnDeadlock(() => this.db.transaction().execute(async (trx) => {
+      await options.precondition?.(trx);
       for (const a of appends) {
         if (a.events.length > 0) await moveStreamVersion(trx, a, recordedAt);
       }

@@ -63,6 +63,8 @@ export interface LeasesTable {
   status: string;
   owner: string;
   owner_resource_id: string | null;
+  /** LeaseRequested's authorizingObject: null for an admin's lease (migration 007). */
+  authorizing_object: string | null;
   attributes: Json<Record<string, unknown>>;
   blueprint_ids: Json<string[] | null>;
   resource_id: string | null;

@@ -24,7 +24,8 @@ describe("blueprints", () => {
 
     expect((await api.call("GET", `/v1/blueprints/${bp.id}`)).body).toEqual(bp);
     const clash = await api.call("POST", "/v1/blueprints", { name: "second-host", kind: "local-host" });
-    expect(clash.status).toBe(400);
+    expect(clash.status).toBe(409);
+    expect(clash.body.error).toMatchObject({ code: "name_taken", details: { field: "name" } });
     expect(clash.body.error.message).toMatch(/^name: /);
 
     const patched = await api.call("PATCH", `/v1/blueprints/${bp.id}`, { name: "renamed-host", resourceLimit: null });

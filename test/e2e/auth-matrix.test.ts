@@ -181,8 +181,12 @@ describe("roles", () => {
     expect((await anonymous.call("GET", "/healthz")).status).toBe(200);
     const docs = await anonymous.call("GET", "/docs");
     expect(docs.status).toBe(200);
-    expect(docs.text).toMatch(/requestInterceptor/);
-    expect(docs.text).toMatch(/Authorization = "Bearer " \+ token/);
+    // The page's own script (served, not inline: see docs-page.test.ts) asks for the token and sends it.
+    expect(docs.text).toMatch(/<script src="\/docs\/assets\/drydock-docs\.js">/);
+    const script = await anonymous.call("GET", "/docs/assets/drydock-docs.js");
+    expect(script.status).toBe(200);
+    expect(script.text).toMatch(/requestInterceptor/);
+    expect(script.text).toMatch(/Authorization = "Bearer " \+ token/);
     expect((await anonymous.call("GET", "/openapi.json")).status).toBe(401);
     const spec = await alice.call("GET", "/openapi.json");
     expect(spec.status).toBe(200);

@@ -37,8 +37,12 @@ describe("work survives", () => {
   it("a restart: a lease requested with no worker running is served after the restart", async () => {
     const first = await start(false);
     const leaseId = await requestLease(first.commands, { resourceType: "host" }, "ci", actor);
-    await new Promise((r) => setTimeout(r, 300));
-    expect((await first.database.db.selectFrom("leases").select("status").where("lease_id", "=", leaseId).executeTakeFirstOrThrow()).status).toBe("pending");
+    // What the next worker will find: the request in the log and an unclaimed item for it in the
+    // durable queue, due now; nothing in this process took it up.
+    expect((await first.store.readStream(`lease-${leaseId}`)).map((e) => e.type)).toEqual(["LeaseRequested"]);
+    const item = await first.database.db.selectFrom("work_items").selectAll().where("stream_id", "=", `lease-${leaseId}`).executeTakeFirst();
+    expect(item).toMatchObject({ claimed_by: null, claimed_until: null });
+    expect(new Date(item!.run_at).getTime()).toBeLessThanOrEqual(Date.now());
     await first.close();
 
     const second = await start(true);

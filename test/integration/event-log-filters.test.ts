@@ -36,7 +36,7 @@ async function countEvents(): Promise<number> {
   return Number((await sql<{ n: string }>`SELECT count(*) AS n FROM events`.execute(database.db)).rows[0]!.n);
 }
 
-/** Reads with a filter until `count` events came (or 15 s passed); returns them and where it stopped. */
+/** Reads with a filter until `count` events came (failing after 15 s); returns them and where it stopped. */
 async function drain(from: LogCheckpoint, count: number, options: ReadAllOptions) {
   const events: RecordedEvent[] = [];
   let checkpoint = from;
@@ -48,6 +48,7 @@ async function drain(from: LogCheckpoint, count: number, options: ReadAllOptions
     checkpoint = page.checkpoint;
     if (page.events.length === 0) await new Promise((r) => setTimeout(r, 20));
   }
+  if (events.length < count) throw new Error(`timed out after 15000 ms waiting for ${count} matching events; read ${events.length}`);
   return { events, checkpoint, pages };
 }
 

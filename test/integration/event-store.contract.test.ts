@@ -53,7 +53,8 @@ async function expectConflict(promise: Promise<unknown>, expected: number, actua
 /**
  * Reads until `count` events have come. xids are cluster-wide: a transaction in flight in another
  * database on the same server (another test file) holds the snapshot xmin back for a moment, and
- * readAll rightly waits for it. A reader that lags is fine; one that skips or repeats is not.
+ * readAll rightly waits for it. A reader that lags is fine; one that skips or repeats is not,
+ * and one that never gets there fails the test here rather than passing on a short read.
  */
 async function drainUntil(reader: PostgresEventStore, from: LogCheckpoint, count: number, options: { types?: string[]; limit?: number } = {}) {
   const events: RecordedEvent[] = [];
@@ -64,6 +65,7 @@ async function drainUntil(reader: PostgresEventStore, from: LogCheckpoint, count
     checkpoint = page.checkpoint;
     if (page.events.length === 0) await new Promise((r) => setTimeout(r, 20));
   }
+  if (events.length < count) throw new Error(`timed out after 15000 ms waiting for ${count} events from the log; read ${events.length}`);
   return { events, checkpoint };
 }
 

@@ -10,6 +10,7 @@ import { createDrydock, type Drydock } from "../../src/service/drydock";
 import { memoryPoolBlueprint } from "../support/test-blueprints";
 import { createTestDatabase, testDialect, type TestDatabase } from "../support/test-database";
 import { waitForLeaseStatus } from "../support/wait-for-lease";
+import { watchUntil } from "../support/wait-until";
 
 /**
  * The operator's history tools on a real run: leases served and released by a pool, leases that
@@ -56,7 +57,8 @@ beforeAll(async () => {
   // One lease left waiting, with a work item a worker has claimed.
   await setBlueprintEnabled(c, single, false, "maintenance", actor);
   run.parked = await requestLease(c, { resourceType: "sandbox", attributes: { labels: ["single"] } }, "dave", actor);
-  await drydock.watcher.waitFor(`lease-${run.parked}`, async () => ((await drydock.store.readStream(`lease-${run.parked}`)).some((e) => e.type === "LeaseWaiting") ? true : undefined), 10_000);
+  const parkedEvents = async () => (await drydock.store.readStream(`lease-${run.parked}`)).map((e) => e.type);
+  await watchUntil(drydock, `lease-${run.parked}`, `lease ${run.parked} to be waiting`, async () => (await parkedEvents()).includes("LeaseWaiting"), 10_000, { seen: parkedEvents });
   await drydock.worker.stop();
 }, 60_000);
 

@@ -40,13 +40,19 @@ describe("projections rebuilt from the log", () => {
     await releaseResource(drydock.commands, leases[2]!.resourceId!, "operator drained it", actor);
     await updateBlueprint(drydock.commands, pool, { resourceLimit: 4 }, actor);
     await setBlueprintEnabled(drydock.commands, pool, false, "maintenance", actor);
-    await setBlueprintEnabled(drydock.commands, pool, true, null, actor);
+    // Requested while the only sandbox blueprint is disabled, so it is still pending when cancelled.
     const late = await requestLease(drydock.commands, { resourceType: "sandbox" }, "ci", { actor: "ci" });
-    await releaseLease(drydock.commands, late, actor).catch(() => {});
+    await releaseLease(drydock.commands, late, actor);
+    await setBlueprintEnabled(drydock.commands, pool, true, null, actor);
     for (const id of ids.slice(6)) await waitForLeaseStatus(drydock, id, ["active"]);
     await releaseLease(drydock.commands, ids[6]!, actor);
     await waitForLeaseStatus(drydock, ids[6]!, ["destroyed"]);
     await waitForLeaseStatus(drydock, ids[0]!, ["destroyed"]);
+    const cancelled = await waitForLeaseStatus(drydock, late, ["destroyed"]);
+    expect(cancelled.resourceId).toBeNull();
+    const lateEvents = (await drydock.store.readStream(`lease-${late}`)).map((e) => e.type);
+    expect(lateEvents).toContain("LeaseReleased");
+    expect(lateEvents).not.toContain("LeaseAcquired");
 
     // Stop the worker so the tables hold still while we compare.
     await drydock.worker.stop();

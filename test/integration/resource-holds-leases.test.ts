@@ -12,6 +12,7 @@ import { createDrydock, type Drydock } from "../../src/service/drydock";
 import { scratchBlueprint } from "../support/test-blueprints";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 import { waitForLeaseStatus } from "../support/wait-for-lease";
+import { watchUntil } from "../support/wait-until";
 
 /**
  * A resource that holds a lease on another resource (a scratch directory on a leased host, the
@@ -43,6 +44,15 @@ async function heldLeaseOf(resourceId: string) {
   const rows = await drydock.database.db.selectFrom("leases").select("lease_id").where("owner_resource_id", "=", resourceId).execute();
   expect(rows).toHaveLength(1);
   return getLease(drydock.database.db, rows[0]!.lease_id);
+}
+
+/** Waits until a scratch lease, the host lease its resource held and the resource have all ended. */
+async function settled(leaseId: string, hostLeaseId: string, resourceId: string) {
+  await waitForLeaseStatus(drydock, leaseId, ["destroyed"]);
+  await waitForLeaseStatus(drydock, hostLeaseId, ["destroyed"]);
+  await watchUntil(drydock, `resource-${resourceId}`, `scratch resource ${resourceId} to be destroyed`, async () => (await getResource(drydock.database.db, resourceId)).status === "destroyed", 20_000, {
+    seen: async () => (await getResource(drydock.database.db, resourceId)).status,
+  });
 }
 
 describe("a resource that holds a lease", () => {
@@ -85,18 +95,27 @@ describe("a resource that holds a lease", () => {
     expect(ended.endReason).toMatch(/resource-ended/);
     const resourceEvents = (await drydock.store.readStream(`resource-${lease.resourceId}`)).map((e) => e.type);
     expect(resourceEvents).toContain("ResourceBroken");
+    await settled(leaseId, host.id, lease.resourceId!);
   });
 
   it("leaves no working directory behind for the leases that ended", async () => {
-    for (let i = 0; i < 200; i++) {
-      const ending = await drydock.database.db.selectFrom("leases").select("lease_id").where("status", "in", ["released", "broken"]).execute();
-      if (ending.length === 0) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const resources = await drydock.database.db.selectFrom("resources").select(["resource_id", "status"]).where("resource_type", "=", "host").execute();
-    const host = resources.find((r) => r.status === "active")!;
-    const leases = await readdir(path.join(root, host.resource_id, "leases"));
-    const live = await drydock.database.db.selectFrom("leases").select("lease_id").where("resource_id", "=", host.resource_id).where("status", "=", "active").execute();
-    expect(leases.sort()).toEqual(live.map((l) => l.lease_id).sort());
+    // Two scratch resources on the host: one released by the operator, one broken by its host
+    // lease ending under it. Both host leases had a working directory while they lived.
+    const ids = await Promise.all([0, 1].map(() => requestLease(drydock.commands, { resourceType: "scratch" }, "ci", actor)));
+    const leases = await Promise.all(ids.map((id) => waitForLeaseStatus(drydock, id, ["active"])));
+    const hosts = await Promise.all(leases.map((l) => heldLeaseOf(l.resourceId!)));
+    const hostResourceId = hosts[0]!.resourceId!;
+    expect(hosts[1]!.resourceId).toBe(hostResourceId);
+    const leasesDir = path.join(root, hostResourceId, "leases");
+    expect(await readdir(leasesDir)).toEqual(expect.arrayContaining(hosts.map((h) => h.id)));
+
+    await releaseResource(drydock.commands, leases[0]!.resourceId!, "done with it", actor);
+    await releaseLease(drydock.commands, hosts[1]!.id, { actor: "someone" });
+    for (const [i, lease] of leases.entries()) await settled(lease.id, hosts[i]!.id, lease.resourceId!);
+
+    const left = await readdir(leasesDir);
+    for (const h of hosts) expect(left).not.toContain(h.id);
+    const live = await drydock.database.db.selectFrom("leases").select("lease_id").where("resource_id", "=", hostResourceId).where("status", "=", "active").execute();
+    expect(left.sort()).toEqual(live.map((l) => l.lease_id).sort());
   });
 });

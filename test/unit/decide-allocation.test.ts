@@ -89,6 +89,7 @@ function view(
       attributes: { size: "large" },
       owner: "alice",
       ownerResourceId: null,
+      authorizingObject: null,
       blueprintIds: opts.blueprintIds ?? null,
     },
     blueprints,

@@ -12,7 +12,7 @@ const host = (name: string, extra: Record<string, unknown> = {}) => ({ name, add
 function blueprint(hosts: Record<string, unknown>[]): BlueprintView<StaticHostsConfig> {
   return { blueprintId: "bp_1", name: "pool", kind: "static-hosts", resourceType: "host", config: impl.parseConfig({ hosts }), resourceLimit: null, enabled: true, liveResources: 0 };
 }
-const lease = (attributes: Record<string, unknown> = {}, leaseId = "ls_1"): LeaseView => ({ leaseId, resourceType: "host", attributes, owner: "o", ownerResourceId: null });
+const lease = (attributes: Record<string, unknown> = {}, leaseId = "ls_1"): LeaseView => ({ leaseId, resourceType: "host", attributes, owner: "o", ownerResourceId: null, authorizingObject: null });
 const resource = (hostName: string, extra: Partial<ResourceView> = {}): ResourceView => ({
   resourceId: `rs_${hostName}`,
   blueprintId: "bp_1",

@@ -1,28 +1,34 @@
 import { streamIdOf } from "../../../events/envelope";
+import { KILLED_COMMAND_CHARS, KILLED_PROCESSES_LISTED, type LeaseEventData } from "../../../events/lease-events";
+import { LeaseCleanupError, type LeaseTeardown } from "../../blueprints/blueprint";
 import { blueprintViewOf, leaseViewOfState, loadResourceView } from "../../blueprints/blueprint-views";
 import type { LeaseState } from "../../machines/fold";
 import type { StreamAppend } from "../../store/event-store";
 import { workerMetadata, type WorkerContext } from "../worker-context";
 
 /**
- * A released or broken lease is cleaned up (its working directory removed) and destroyed. If a
- * resource held it, that resource cannot work without it: it breaks, in the same transaction.
+ * A released or broken lease is cleaned up (its working directory removed, the processes it left
+ * killed) and destroyed. If a resource held it, that resource cannot work without it: it breaks,
+ * in the same transaction. What the cleanup killed goes into LeaseDestroyed, even if the cleanup
+ * failed later on.
  */
 export async function destroyLease(ctx: WorkerContext, lease: LeaseState): Promise<void> {
   const c = lease.context;
   let cleanupError: string | null = null;
+  let teardown: LeaseTeardown | void = undefined;
   if (c.resourceId) {
     const resource = await ctx.db.selectFrom("resources").selectAll().where("resource_id", "=", c.resourceId).executeTakeFirst();
     if (resource && resource.status !== "destroyed") {
       const blueprint = await ctx.db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", resource.blueprint_id).executeTakeFirstOrThrow();
       try {
-        await ctx.registry.get(blueprint.kind).destroyLease(blueprintViewOf(blueprint, ctx.registry), await loadResourceView(ctx.db, resource), leaseViewOfState(lease), ctx.effects);
+        teardown = await ctx.registry.get(blueprint.kind).destroyLease(blueprintViewOf(blueprint, ctx.registry), await loadResourceView(ctx.db, resource), leaseViewOfState(lease), ctx.effects);
       } catch (error) {
         cleanupError = error instanceof Error ? error.message : String(error);
+        if (error instanceof LeaseCleanupError) teardown = error.teardown;
       }
     }
   }
-  const appends: StreamAppend[] = [{ streamId: streamIdOf("lease", c.leaseId), expectedVersion: lease.version, events: [{ type: "LeaseDestroyed", data: { cleanupError } }] }];
+  const appends: StreamAppend[] = [{ streamId: streamIdOf("lease", c.leaseId), expectedVersion: lease.version, events: [{ type: "LeaseDestroyed", data: destroyedData(cleanupError, teardown) }] }];
   if (c.ownerResourceId) {
     const owner = await ctx.db.selectFrom("resources").select(["status", "version"]).where("resource_id", "=", c.ownerResourceId).executeTakeFirst();
     if (owner && (owner.status === "pending" || owner.status === "active")) {
@@ -34,4 +40,16 @@ export async function destroyLease(ctx: WorkerContext, lease: LeaseState): Promi
     }
   }
   await ctx.store.appendMany(appends, workerMetadata(ctx, c.leaseId));
+}
+
+/** The event's data; the list of killed processes bounded as its schema says. */
+function destroyedData(cleanupError: string | null, teardown: LeaseTeardown | void): LeaseEventData<"LeaseDestroyed"> {
+  const killed = teardown?.killedProcesses;
+  if (killed === undefined) return { cleanupError };
+  const omitted = Math.max(0, killed.length - KILLED_PROCESSES_LISTED) + (teardown?.killedProcessesOmitted ?? 0);
+  return {
+    cleanupError,
+    killedProcesses: killed.slice(0, KILLED_PROCESSES_LISTED).map((p) => ({ pid: p.pid, command: p.command.slice(0, KILLED_COMMAND_CHARS) })),
+    ...(omitted > 0 ? { killedProcessesOmitted: omitted } : {}),
+  };
 }

@@ -3,6 +3,8 @@ import * as m001 from "./001-event-store";
 import * as m002 from "./002-projections";
 import * as m003 from "./003-auth";
 import * as m004 from "./004-resource-health";
+import * as m005 from "./005-blueprint-name-unique";
+import * as m007 from "./007-lease-authorizing-object";
 
 /** Numbered migrations, applied in order on start. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -10,6 +12,8 @@ export const migrations: Record<string, Migration> = {
   "002-projections": m002,
   "003-auth": m003,
   "004-resource-health": m004,
+  "005-blueprint-name-unique": m005,
+  "007-lease-authorizing-object": m007,
 };
 
 export const migrationProvider: MigrationProvider = {

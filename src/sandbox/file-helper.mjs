@@ -1,0 +1,148 @@
+// The files API's worker inside a lease's sandbox: `node file-helper.mjs <op> <root> <path>`.
+//
+// Plain JavaScript with no imports but Node's own, because it runs inside the sandbox where
+// nothing of the project but this file is mounted. It runs as the lease's unprivileged user, in
+// a mount namespace that shows the lease's directory (read-write) and the read-only system
+// paths, nothing else. So the kernel enforces the boundary: a symlink, a swapped directory or a
+// lost rename race can lead it only to what a command of the same lease could reach itself.
+// The checks below (no symlinks on the way, the file belongs to the lease's user) keep the API's
+// answers strict on top of that.
+//
+// Protocol: ops read (bytes to stdout), write (bytes from stdin), list (JSON to stdout), remove.
+// Exit 0 on success; exit 3 with {"code","message"} on stderr for an error the client caused.
+import { constants } from "node:fs";
+import { lstat, mkdir, open, readdir, rename, rm, unlink } from "node:fs/promises";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+
+class ClientError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+const [op, root, rel] = process.argv.slice(2);
+const segments = rel.split("/").filter((s) => s !== "" && s !== ".");
+const uid = process.getuid();
+
+async function walk() {
+  // The textual checks (no `..`, no absolute path) were made by the service before it came here.
+  let current = root;
+  const rootInfo = await lstat(root);
+  if (!rootInfo.isDirectory()) throw new ClientError("path_outside_lease", "the lease directory is not a directory");
+  for (const segment of segments) {
+    current = path.join(current, segment);
+    const info = await lstat(current).catch((error) => {
+      if (error.code === "ENOENT" || error.code === "ENOTDIR") return null;
+      throw error;
+    });
+    if (!info) break;
+    if (info.isSymbolicLink()) throw new ClientError("path_outside_lease", `${rel}: symlinks are not followed`);
+  }
+  return path.join(root, ...segments);
+}
+
+function owned(info) {
+  // A file the lease's user does not own was put there by someone else (a hard link planted
+  // from outside): never served.
+  if (info.uid !== uid) throw new ClientError("path_outside_lease", `${rel}: not owned by the lease`);
+}
+
+async function read() {
+  const target = await walk();
+  const handle = await open(target, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const info = await handle.stat();
+    if (info.isDirectory()) throw new ClientError("validation_failed", `is a directory: ${rel}`);
+    if (!info.isFile()) throw new ClientError("validation_failed", `not a regular file: ${rel}`);
+    owned(info);
+    const stream = handle.createReadStream({ autoClose: false });
+    for await (const chunk of stream) {
+      if (!process.stdout.write(chunk)) await new Promise((resolve) => process.stdout.once("drain", resolve));
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+async function write() {
+  const target = await walk();
+  if (segments.length === 0) throw new ClientError("validation_failed", "cannot write to the lease root");
+  const dir = path.dirname(target);
+  await mkdir(dir, { recursive: true }).catch((error) => {
+    if (error.code === "ENOTDIR" || error.code === "EEXIST") throw new ClientError("validation_failed", `a parent of ${rel} is not a directory`);
+    throw error;
+  });
+  await walk();
+  let mode;
+  const existing = await lstat(target).catch(() => null);
+  if (existing) {
+    if (existing.isDirectory()) throw new ClientError("validation_failed", `is a directory: ${rel}`);
+    mode = existing.mode & 0o7777;
+  }
+  const temp = path.join(dir, `.${path.basename(target)}.drydock-${randomBytes(6).toString("hex")}.tmp`);
+  const chunks = [];
+  for await (const chunk of process.stdin) chunks.push(chunk);
+  try {
+    const handle = await open(temp, "wx", mode ?? 0o666);
+    try {
+      await handle.writeFile(Buffer.concat(chunks));
+      if (mode !== undefined) await handle.chmod(mode);
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, target);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function list() {
+  const target = await walk();
+  const info = await lstat(target);
+  if (!info.isDirectory()) throw new ClientError("validation_failed", `not a directory: ${rel}`);
+  const entries = [];
+  for (const name of await readdir(target)) {
+    const entry = await lstat(path.join(target, name)).catch(() => null);
+    if (!entry) continue;
+    entries.push({
+      name,
+      type: entry.isSymbolicLink() ? "symlink" : entry.isDirectory() ? "directory" : entry.isFile() ? "file" : "other",
+      size: entry.size,
+      modifiedAt: entry.mtime.toISOString(),
+    });
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  process.stdout.write(JSON.stringify(entries));
+}
+
+async function remove() {
+  const target = await walk();
+  if (segments.length === 0) throw new ClientError("validation_failed", "refusing to remove the lease root");
+  await lstat(target);
+  await rm(target, { recursive: true, force: false });
+}
+
+const ops = { read, write, list, remove };
+
+try {
+  if (!ops[op]) throw new ClientError("validation_failed", `unknown file operation ${op}`);
+  await ops[op]();
+} catch (error) {
+  let out = error;
+  if (!(error instanceof ClientError)) {
+    if (error.code === "ENOENT" || error.code === "ENOTDIR") out = new ClientError("file_not_found", rel);
+    else if (error.code === "EISDIR") out = new ClientError("validation_failed", `is a directory: ${rel}`);
+    else if (error.code === "ELOOP") out = new ClientError("path_outside_lease", `${rel}: symlinks are not followed`);
+    else if (error.code === "EACCES" || error.code === "EPERM") out = new ClientError("path_outside_lease", `${rel}: permission denied`);
+    else if (error.code === "EEXIST") out = new ClientError("validation_failed", `a file is in the way: ${rel}`);
+    else {
+      process.stderr.write(JSON.stringify({ code: "internal", message: String(error.message) }));
+      process.exit(4);
+    }
+  }
+  process.stderr.write(JSON.stringify({ code: out.code, message: out.message }));
+  process.exit(3);
+}

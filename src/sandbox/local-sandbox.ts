@@ -1,0 +1,206 @@
+/**
+ * Sandboxes of the local host's leases: where each lease's files live, how its processes are
+ * started, and how every one of them is ended with the lease.
+ *
+ * Layout, per resource root R (owned by the service, not writable by the lease user):
+ *   R/leases/<lease>   the lease's directory, owned by the lease user, mode 0700
+ *   R/tmp/<lease>      its /tmp inside the sandbox
+ *   <cgroup root>/<lease>   its pids cgroup (pids.max), when the machine has one
+ *
+ * Every process of a lease runs in a PID namespace of its own command (see sandbox-argv.ts), so
+ * ending a command's outer bwrap ends all it started. The cgroup is the second line: it caps the
+ * number of processes and lets destroy() find any process of the lease, even one started by
+ * another Drydock process on this machine.
+ */
+import type { ChildProcess } from "node:child_process";
+import { constants } from "node:fs";
+import { chmod, chown, mkdir, open, readFile, rm, rmdir, writeFile, type FileHandle } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { InterfaceUnavailableError } from "../domain/errors";
+import { sandboxArgv } from "./sandbox-argv";
+import type { KilledProcess } from "../interfaces/marked-processes";
+import type { SandboxHost } from "./sandbox-host";
+
+export interface LeaseSandboxSettings {
+  network: boolean;
+  maxProcesses: number;
+  /** Paths never shown inside a sandbox (the service's home, its database). */
+  hidden: readonly string[];
+}
+
+export interface LeaseSandboxLease {
+  leaseId: string;
+  leaseDir: string;
+  tmpDir: string;
+  settings: LeaseSandboxSettings;
+}
+
+export interface SandboxLaunch {
+  argv: string[];
+  /** The child's descriptors from fd 3 on. */
+  stdio: (number | "pipe")[];
+  close(): Promise<void>;
+}
+
+export const FILE_HELPER = fileURLToPath(new URL("./file-helper.mjs", import.meta.url));
+
+/** After SIGKILL to a lease's cgroup, how many times to look again for processes forked meanwhile. */
+const KILL_ROUNDS = 20;
+
+export class LocalSandbox {
+  /** Commands running now, by lease: ended together when the lease is destroyed. */
+  private readonly running = new Map<string, Set<ChildProcess>>();
+
+  constructor(readonly host: SandboxHost) {}
+
+  get available(): boolean {
+    return this.host.unavailable === null;
+  }
+
+  /** Creates the lease's directory and /tmp owned by the lease user, and its cgroup. */
+  async prepare(leaseDir: string, tmpDir: string, leaseId: string, settings: LeaseSandboxSettings): Promise<void> {
+    for (const dir of [leaseDir, tmpDir]) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      if (this.host.user) await chown(dir, this.host.user.uid, this.host.user.gid);
+      await chmod(dir, 0o700);
+    }
+    const cgroup = this.cgroupDir(leaseId);
+    if (cgroup) {
+      await mkdir(cgroup, { recursive: true });
+      await writeFile(path.join(cgroup, "pids.max"), String(settings.maxProcesses));
+    }
+  }
+
+  /**
+   * How to start `argv` in this lease's sandbox: the argv, and the descriptors the child gets
+   * from fd 3 on (the lease directory, its /tmp, then one pipe per data file, which the caller
+   * writes the file's bytes to). The directories are opened here without following symlinks
+   * and must belong to the lease user, so a directory swapped for a symlink is refused instead
+   * of bound. `close` must be called once the child has started.
+   */
+  async launch(lease: LeaseSandboxLease, cwd: string, argv: readonly string[], dataFiles: readonly string[] = []): Promise<SandboxLaunch> {
+    if (!this.available) throw new InterfaceUnavailableError(`the lease sandbox is unavailable: ${this.host.unavailable}`);
+    const dirs = [await this.openOwnedDirectory(lease.leaseDir)];
+    try {
+      dirs.push(await this.openOwnedDirectory(lease.tmpDir));
+    } catch (error) {
+      await dirs[0]!.close();
+      throw error;
+    }
+    const launched = sandboxArgv({
+      leaseDir: lease.leaseDir,
+      leaseDirFd: 3,
+      tmpDirFd: 4,
+      dataFiles: dataFiles.map((dest, i) => ({ fd: 5 + i, dest })),
+      cwd,
+      readOnlyPaths: this.host.readOnlyPaths,
+      hidden: lease.settings.hidden,
+      readOnlyFiles: [process.execPath],
+      network: lease.settings.network,
+      user: this.host.user,
+      cgroupDir: this.cgroupDir(lease.leaseId),
+      argv,
+    });
+    return {
+      argv: launched,
+      stdio: [dirs[0]!.fd, dirs[1]!.fd, ...dataFiles.map(() => "pipe" as const)],
+      close: async () => {
+        for (const dir of dirs) await dir.close().catch(() => undefined);
+      },
+    };
+  }
+
+  track(leaseId: string, child: ChildProcess): () => void {
+    let set = this.running.get(leaseId);
+    if (!set) this.running.set(leaseId, (set = new Set()));
+    set.add(child);
+    return () => {
+      set.delete(child);
+      if (set.size === 0 && this.running.get(leaseId) === set) this.running.delete(leaseId);
+    };
+  }
+
+  /**
+   * Ends every process of the lease, then removes its cgroup. Returns what was still running:
+   * the commands this process started, and whatever else the lease's cgroup held.
+   */
+  async killAll(leaseId: string): Promise<KilledProcess[]> {
+    const killed = new Map<number, KilledProcess>();
+    const cgroup = this.cgroupDir(leaseId);
+    // Named before the kill, while /proc still has their command lines.
+    const members = cgroup ? await readPids(cgroup) : [];
+    for (const pid of members) killed.set(pid, { pid, command: await commandLineOf(pid) });
+    for (const child of this.running.get(leaseId) ?? []) {
+      if (child.pid === undefined || child.exitCode !== null) continue;
+      if (!killed.has(child.pid)) killed.set(child.pid, { pid: child.pid, command: child.spawnargs.join(" ").slice(0, 200) });
+      killQuietly(-child.pid);
+    }
+    this.running.delete(leaseId);
+    if (!cgroup) return [...killed.values()];
+    for (let round = 0; round < KILL_ROUNDS; round++) {
+      const pids = await readPids(cgroup);
+      if (pids.length === 0) break;
+      for (const pid of pids) {
+        if (!killed.has(pid)) killed.set(pid, { pid, command: await commandLineOf(pid) });
+        killQuietly(pid);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    await rmdir(cgroup).catch(() => undefined);
+    return [...killed.values()];
+  }
+
+  /** Processes the lease has now (its cgroup's members), or null without a cgroup. */
+  async processCount(leaseId: string): Promise<number | null> {
+    const cgroup = this.cgroupDir(leaseId);
+    return cgroup ? (await readPids(cgroup)).length : null;
+  }
+
+  async removeDirectories(...dirs: string[]): Promise<void> {
+    // rm does not follow symlinks inside the tree, and every process that could swap one in is
+    // gone by now (killAll ran first).
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  }
+
+  private cgroupDir(leaseId: string): string | null {
+    return this.host.cgroupRoot ? path.join(this.host.cgroupRoot, leaseId) : null;
+  }
+
+  private async openOwnedDirectory(dir: string): Promise<FileHandle> {
+    let handle: FileHandle;
+    try {
+      handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    } catch (error) {
+      throw new InterfaceUnavailableError(`the lease's directory is gone or was replaced: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    }
+    const info = await handle.stat();
+    const uid = this.host.user?.uid ?? process.getuid?.();
+    if (!info.isDirectory() || (uid !== undefined && info.uid !== uid)) {
+      await handle.close();
+      throw new InterfaceUnavailableError("the lease's directory does not belong to the lease's user");
+    }
+    return handle;
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // ESRCH: gone already.
+  }
+}
+
+async function commandLineOf(pid: number): Promise<string> {
+  const raw = await readFile(`/proc/${pid}/cmdline`).catch(() => Buffer.alloc(0));
+  return raw.toString("utf8").replace(/[\0\n]+/g, " ").trim().slice(0, 200);
+}
+
+async function readPids(cgroup: string): Promise<number[]> {
+  const text = await readFile(path.join(cgroup, "cgroup.procs"), "utf8").catch(() => "");
+  return text
+    .split("\n")
+    .filter((line) => line !== "")
+    .map(Number);
+}
