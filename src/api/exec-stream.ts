@@ -1,12 +1,12 @@
 import { DomainError } from "../domain/errors";
-import type { CommandInterface, ExecOptions } from "../interfaces/command-interface";
+import type { ExecOptions, ExecResult } from "../interfaces/command-interface";
 
 /**
  * `POST /v1/leases/{id}/commands?stream=1`: the command's output as it happens, one JSON object
  * per line (application/x-ndjson):
  *
  *   {"stream":"stdout","data":"..."}          any number, in the order the bytes arrived
- *   {"exit":{"exitCode":0,"signal":null,...}} last: the ExecResult without stdout and stderr
+ *   {"exit":{"exitCode":0,"signal":null,...}} last: the result without stdout and stderr
  *   {"error":{"code":"...","message":"..."}}  last instead, if the command could not finish
  *
  * A request the command refuses at once (a bad cwd, a lease that cannot be reached) still gets
@@ -27,16 +27,22 @@ import type { CommandInterface, ExecOptions } from "../interfaces/command-interf
  * a process past it. Nothing is dropped or kept beyond the queue (maxOutputBytes 0), so the exit
  * line reports no truncation, and stdoutBytes/stderrBytes count exactly what the stream carried.
  * `data` is UTF-8 decoded per stream, without splitting a character across lines; bytes that
- * are not UTF-8 become U+FFFD. A client that disconnects does not stop the command: it runs
- * to its end or its timeout, its output read and dropped.
+ * are not UTF-8 become U+FFFD.
+ *
+ * A client that disconnects ends the command: once the response stream is cancelled (the
+ * connection closed), `onClientGone` is called, which the route turns into a cancel of the
+ * command on the host (command-registry.ts; the adapters kill its process group as a timeout
+ * does). A disconnect before the response commits is seen by the route on the request's signal.
+ * What the command prints meanwhile is read and dropped. The exit line says `cancelled: true`
+ * when a cancel (a DELETE of the command, from another connection) ended it.
  */
 export async function execStream(
-  command: CommandInterface,
+  command: { exec(argv: readonly string[], options: ExecOptions): Promise<ExecResult & { cancelled?: boolean }> },
   argv: readonly string[],
   options: ExecOptions,
-  commitAfterMs = 1_000,
-  highWaterBytes = DEFAULT_HIGH_WATER_BYTES,
+  stream: { commitAfterMs?: number; highWaterBytes?: number; onClientGone?: () => void } = {},
 ): Promise<ReadableStream<Uint8Array>> {
+  const { commitAfterMs = 1_000, highWaterBytes = DEFAULT_HIGH_WATER_BYTES } = stream;
   const encoder = new TextEncoder();
   const decoders = { stdout: new TextDecoder("utf-8"), stderr: new TextDecoder("utf-8") };
   let gone = false;
@@ -62,6 +68,7 @@ export async function execStream(
       cancel() {
         gone = true;
         wake();
+        stream.onClientGone?.();
       },
     },
     { highWaterMark: highWaterBytes, size: (chunk) => chunk.byteLength },
@@ -113,7 +120,7 @@ export async function execStream(
     }
     if ("result" in o) {
       const { stdout: _out, stderr: _err, ...rest } = o.result;
-      push({ exit: { ...rest, stdoutTruncated: false, stderrTruncated: false } });
+      push({ exit: { ...rest, stdoutTruncated: false, stderrTruncated: false, cancelled: rest.cancelled ?? false } });
     } else {
       push({ error: errorLine(o.error) });
     }

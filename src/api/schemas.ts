@@ -146,6 +146,7 @@ export const ExecResultSchema = z
     stdoutBytes: z.number().int(),
     stderrBytes: z.number().int(),
     timedOut: z.boolean(),
+    cancelled: z.boolean().openapi({ description: "True when a cancel ended it: DELETE …/commands/{commandId}, or its client closed the connection." }),
     durationMs: z.number(),
   })
   .openapi("ExecResult");

@@ -199,6 +199,7 @@ export function staticHostsBlueprint(options: { pool?: SshPoolOptions } = {}): B
       };
     },
 
+    commandConcurrency: (config) => config.maxConcurrentCommands,
     healthPolicy(blueprint) {
       const intervalMs = blueprint.config.healthIntervalSeconds * 1000;
       return {

@@ -66,6 +66,8 @@ export const staticHostsConfigSchema = z
      * lease there, and anything else the SSH user runs), not per lease or per command.
      */
     maxProcesses: z.number().int().min(8).max(4_194_304).default(512),
+    /** Commands one lease may run at once; one more is refused with 429. */
+    maxConcurrentCommands: z.number().int().min(1).max(1024).default(16),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { killedText } from "../history/explain-text";
-import type { DrydockClient } from "./api-client";
+import { ApiError, type DrydockClient } from "./api-client";
+import { notice, onTermination } from "./termination";
 
 interface Lease {
   id: string;
@@ -49,7 +50,7 @@ export function describeEvent(e: StoredEvent): string {
   return `${e.recordedAt}  #${e.streamVersion} ${e.type}${detail ? `  ${detail}` : ""}`;
 }
 
-/** `drydock lease --type host [--wait[=S]] [--ttl S] [--attr k=v]... [--blueprint ID]...` */
+/** `drydock lease --type host [--wait[=S]] [--keep] [--ttl S] [--attr k=v]... [--blueprint ID]...` */
 export async function leaseCommand(client: DrydockClient, args: string[]): Promise<number> {
   // `--wait` alone waits up to 10 minutes; `--wait=S` says how long.
   const normalized = args.map((a) => (a === "--wait" ? "--wait=600" : a));
@@ -58,6 +59,7 @@ export async function leaseCommand(client: DrydockClient, args: string[]): Promi
     options: {
       type: { type: "string", short: "t" },
       wait: { type: "string" },
+      keep: { type: "boolean" },
       ttl: { type: "string" },
       attr: { type: "string", multiple: true },
       blueprint: { type: "string", multiple: true },
@@ -65,6 +67,8 @@ export async function leaseCommand(client: DrydockClient, args: string[]): Promi
     allowPositionals: false,
   });
   if (!values.type) throw new Error("--type is required (e.g. --type host)");
+  const waitSeconds = values.wait === undefined ? null : Number(values.wait);
+  if (waitSeconds !== null && !(Number.isFinite(waitSeconds) && waitSeconds >= 0)) throw new Error(`--wait takes seconds, not ${values.wait}`);
   const attributes: Record<string, unknown> = {};
   for (const kv of values.attr ?? []) {
     const eq = kv.indexOf("=");
@@ -79,29 +83,61 @@ export async function leaseCommand(client: DrydockClient, args: string[]): Promi
     ...(values.ttl ? { ttlSeconds: Number(values.ttl) } : {}),
     ...(values.blueprint?.length ? { blueprintIds: values.blueprint } : {}),
   };
-  const lease = await client.request<Lease>("POST", "/v1/leases", body);
-  if (values.wait === undefined) {
-    console.log(lease.id);
-    return 0;
-  }
-  const waitSeconds = Number(values.wait);
-  if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new Error(`--wait takes seconds, not ${values.wait}`);
-  // Until the lease is active, Ctrl-C gives it back rather than leaving it to its TTL.
-  const abandon = async () => {
-    await client.request("POST", `/v1/leases/${lease.id}/release`, {}).catch(() => {});
-    process.exit(130);
-  };
-  process.once("SIGINT", abandon);
+  const keep = values.keep === true;
+
+  // Until its id is printed, the lease is drydock's to give back: on Ctrl-C or SIGTERM (what
+  // `timeout` and a cancelled CI job send), pending or active, it is released, unless --keep.
+  // A signal during the request itself waits for its answer, so a lease made meanwhile is not lost.
+  let created: Promise<Lease | null> = Promise.resolve(null);
+  const forget = onTermination(async (why) => {
+    const lease = await created.catch(() => null);
+    if (!lease) return;
+    if (keep) notice(`drydock: ${why}: lease ${lease.id} kept (--keep)`);
+    else notice(`drydock: ${why}: ${await giveBack(client, lease.id)}`);
+  });
   try {
-    const final = await followLease(client, lease.id, Date.now() + waitSeconds * 1000);
-    if (final.status === "active") {
+    created = client.request<Lease>("POST", "/v1/leases", body);
+    const lease = (await created)!;
+    if (waitSeconds === null) {
+      forget();
       console.log(lease.id);
       return 0;
     }
-    console.error(`lease ${lease.id} is ${final.status}${final.endReason ? `: ${final.endReason}` : final.waitReason ? ` (${final.waitReason})` : ""}`);
+    const final = await followLease(client, lease.id, Date.now() + waitSeconds * 1000);
+    if (final.status === "active") {
+      forget();
+      console.log(lease.id);
+      return 0;
+    }
+    if (ENDED.has(final.status)) {
+      console.error(`lease ${lease.id} is ${final.status}${final.endReason ? `: ${final.endReason}` : ""}`);
+      return 1;
+    }
+    // The time is up and it is still pending (or acquired): nobody has its id, so it goes back.
+    const still = `lease ${lease.id} is still ${final.status} after ${waitSeconds} s${final.waitReason ? ` (${final.waitReason})` : ""}`;
+    if (keep) {
+      forget();
+      console.error(`drydock: ${still}; kept (--keep)`);
+      console.log(lease.id);
+      return 1;
+    }
+    console.error(`drydock: ${still}`);
+    console.error(`drydock: ${await giveBack(client, lease.id)}`);
     return 1;
   } finally {
-    process.off("SIGINT", abandon);
+    forget();
+  }
+}
+
+/** Releases a lease drydock asked for and gave no one; says what became of it. */
+async function giveBack(client: DrydockClient, id: string): Promise<string> {
+  try {
+    await client.request<Lease>("POST", `/v1/leases/${id}/release`, {}, { signal: AbortSignal.timeout(15_000) });
+    return `lease ${id} released`;
+  } catch (error) {
+    // 409: it ended meanwhile, nothing to give back.
+    if (error instanceof ApiError && error.status === 409) return `lease ${id} had already ended`;
+    return `lease ${id} could not be released (${error instanceof Error ? error.message : String(error)}): run drydock release ${id}`;
   }
 }
 

@@ -1,4 +1,4 @@
-import { ApiError, DrydockClient } from "./api-client";
+import { ApiError, describeApiError, DrydockClient } from "./api-client";
 import { authCommand } from "./auth-cli";
 import { cliToken, serviceUrl } from "./config";
 import { execCommand } from "./exec-cli";
@@ -8,15 +8,18 @@ import { withLogDatabase } from "./log-database";
 import { lsCommand } from "./ls-cli";
 import { replayCommand } from "./replay-cli";
 import { serve } from "./serve";
+import { installTerminationHandlers, isTerminating } from "./termination";
 import { tokenCommand } from "./token-cli";
 import { verifyCommand } from "./verify-cli";
 
 const usage = `drydock — lease hosts and working copies
 
   drydock serve                                  run the service (PORT, DATABASE_URL, DRYDOCK_HOME)
-  drydock lease --type host [--wait[=S]] [--ttl S] [--attr k=v] [--blueprint ID]
+  drydock lease --type host [--wait[=S]] [--keep] [--ttl S] [--attr k=v] [--blueprint ID]
+                                                 until it prints the id, Ctrl-C, SIGTERM and the end of
+                                                 --wait release the lease (--keep keeps it)
   drydock release LEASE_ID...
-  drydock exec LEASE_ID [--cwd DIR] [--timeout S] [--env K=V] -- COMMAND [ARGS...]
+  drydock exec LEASE_ID [--cwd DIR] [--timeout S] [--env K=V] -- COMMAND [ARGS...]   (exec --help: timeouts, Ctrl-C)
   drydock put LEASE_ID PATH [LOCAL_FILE]         write a file (stdin without LOCAL_FILE)
   drydock get LEASE_ID PATH                      read a file to stdout
   drydock history LEASE_ID                       the lease's events
@@ -39,6 +42,8 @@ else the admin token in $DRYDOCK_HOME/admin.token (default ./.drydock).`;
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   const client = new DrydockClient(serviceUrl(process.env), cliToken(process.env));
+  // Ctrl-C, SIGTERM and a closed pipe give back what the command holds, then exit 128 + n.
+  if (command !== "serve") installTerminationHandlers();
   switch (command) {
     case "serve":
       await serve();
@@ -84,8 +89,10 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (error: unknown) => {
+    // Ending on Ctrl-C, SIGTERM or a closed pipe: what failed was cut off on purpose (termination.ts exits).
+    if (isTerminating()) return;
     if (error instanceof ApiError) {
-      console.error(`drydock: ${error.message} (${error.status} ${error.code})`);
+      for (const line of describeApiError(error)) console.error(line);
       if (error.status === 401) console.error("drydock: set DRYDOCK_TOKEN, or run where $DRYDOCK_HOME/admin.token is");
     } else if (error instanceof TypeError && String(error.message).includes("fetch failed")) console.error(`drydock: cannot reach ${serviceUrl(process.env)}: is the service running?`);
     else console.error(`drydock: ${error instanceof Error ? error.message : String(error)}`);

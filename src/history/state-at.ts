@@ -1,6 +1,5 @@
-import type { AnyMachineSnapshot } from "xstate";
 import type { RecordedEvent } from "../../events/envelope";
-import { leaseFolder, resourceFolder, toMachineEvent, type LeaseState, type ResourceState } from "../machines/fold";
+import { leaseFolder, resourceFolder, toMachineEvent, type FoldSnapshot, type LeaseState, type ResourceState } from "../machines/fold";
 
 /**
  * The state of every lease and resource at a moment of the past, folded from the log through
@@ -21,7 +20,7 @@ type Kind = keyof typeof folders;
 
 interface Entry {
   kind: Kind;
-  snap: AnyMachineSnapshot;
+  snap: FoldSnapshot;
   version: number;
   /** An event past the moment (or a gap) was seen: nothing more of this stream is folded. */
   closed: boolean;

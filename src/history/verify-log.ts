@@ -1,9 +1,8 @@
-import type { AnyMachineSnapshot } from "xstate";
 import type { BlueprintEventData } from "../../events/blueprint-events";
 import type { RecordedEvent } from "../../events/envelope";
 import type { LeaseEventData } from "../../events/lease-events";
 import type { ResourceEventData } from "../../events/resource-events";
-import { authorizationFolder, blueprintFolder, leaseFolder, resourceFolder, tokenFolder, toMachineEvent } from "../machines/fold";
+import { authorizationFolder, blueprintFolder, leaseFolder, resourceFolder, tokenFolder, toMachineEvent, type FoldSnapshot } from "../machines/fold";
 
 /**
  * Checks the invariants of a whole log, read in global-position order (pure):
@@ -71,7 +70,7 @@ type Kind = keyof typeof folders;
 interface StreamEntry {
   kind: Kind;
   /** Null once the stream is destroyed: nothing may follow, and the snapshot is not needed any more. */
-  snap: AnyMachineSnapshot | null;
+  snap: FoldSnapshot | null;
   version: number;
   /** A refused event stops the checks on this stream: everything after it would be noise. */
   broken: boolean;

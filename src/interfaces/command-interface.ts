@@ -29,6 +29,12 @@ export interface ExecOptions {
    * process past it.
    */
   onOutput?: (stream: "stdout" | "stderr", chunk: Uint8Array) => unknown;
+  /**
+   * Cancels the command: once aborted, the adapter ends it the way a timeout does (the whole
+   * process group, TERM then KILL), but the result says `timedOut: false`. Aborted before the
+   * process started, it is ended as soon as it has.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ExecResult {
@@ -52,3 +58,5 @@ export interface CommandInterface {
 
 export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
 export const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
+/** The longest `timeoutSeconds` a request to the API may ask for (the CLI's `--timeout` too). */
+export const MAX_REQUEST_TIMEOUT_SECONDS = 3600;

@@ -112,6 +112,7 @@ export class LocalCommandInterface implements CommandInterface {
       stdout,
       stderr,
       onOutput: safeOutputListener(options.onOutput),
+      signal: options.signal,
     }).finally(() => launch.close?.());
     const durationMs = performance.now() - started;
 
@@ -214,6 +215,8 @@ interface ChildSpec {
   onOutput: OutputListener;
   onStarted?: ((child: ChildProcess) => () => void) | undefined;
   extraStdio: (number | "pipe")[];
+  /** Cancels the command (ExecOptions.signal): ended like a timeout, without `timedOut`. */
+  signal?: AbortSignal | undefined;
 }
 
 interface ChildOutcome {
@@ -245,6 +248,8 @@ function runChild(spec: ChildSpec): Promise<ChildOutcome> {
     let exitCode: number | null = null;
     let signal: string | null = null;
     let timedOut = false;
+    /** Set once the timeout or a cancel has begun ending the command. */
+    let ending = false;
     let settled = false;
     const ended = child.pid !== undefined && spec.onStarted ? spec.onStarted(child) : () => {};
     const timers: NodeJS.Timeout[] = [];
@@ -253,6 +258,7 @@ function runChild(spec: ChildSpec): Promise<ChildOutcome> {
       settled = true;
       ended();
       for (const timer of timers) clearTimeout(timer);
+      spec.signal?.removeEventListener("abort", end);
       // Matters only when giving up on pipes a stray process still holds open.
       child.stdout?.destroy();
       child.stderr?.destroy();
@@ -299,18 +305,27 @@ function runChild(spec: ChildSpec): Promise<ChildOutcome> {
     child.stdin?.end(spec.stdin);
 
     // The timeout runs until 'close', not 'exit': a background grandchild holding the pipes
-    // open is part of the command and gets ended with the rest of the group.
+    // open is part of the command and gets ended with the rest of the group. A cancel (the
+    // signal) ends it the same way; whichever comes first decides `timedOut`.
+    function end(): void {
+      if (ending || settled) return;
+      ending = true;
+      killGroup("SIGTERM");
+      timers.push(
+        setTimeout(() => {
+          killGroup("SIGKILL");
+          timers.push(setTimeout(() => finish(), DRAIN_AFTER_KILL_MS));
+        }, KILL_GRACE_MS),
+      );
+    }
     timers.push(
       setTimeout(() => {
+        if (ending) return;
         timedOut = true;
-        killGroup("SIGTERM");
-        timers.push(
-          setTimeout(() => {
-            killGroup("SIGKILL");
-            timers.push(setTimeout(() => finish(), DRAIN_AFTER_KILL_MS));
-          }, KILL_GRACE_MS),
-        );
+        end();
       }, spec.timeoutMs),
     );
+    if (spec.signal?.aborted) end();
+    else spec.signal?.addEventListener("abort", end, { once: true });
   });
 }

@@ -30,7 +30,7 @@ export const RESERVED_ENV_NAMES: readonly string[] = [LEASE_MARKER, COMMAND_MARK
 
 export interface KilledProcess {
   pid: number;
-  /** The start of its command line, NULs and newlines as spaces. */
+  /** The program's name as the kernel keeps it (/proc/PID/comm), never its arguments: they may hold secrets. */
   command: string;
 }
 
@@ -75,7 +75,7 @@ function markedFunctions(entry: string, describe: number): string[] {
     `if printf 'x\\000' | grep -qzxF -e x 2>/dev/null; then cands() { grep -lzxF -e "$m" /proc/[0-9]*/environ 2>/dev/null; }; ` +
       `else cands() { for f in $(grep -l -F -e "$m" /proc/[0-9]*/environ 2>/dev/null); do tr '\\000' '\\n' <"$f" 2>/dev/null | grep -qxF -e "$m" && echo "$f"; done; }; fi`,
     `marked() { for f in $(cands); do p=\${f#/proc/}; p=\${p%/environ}; own "$p" && echo "$p"; done; }`,
-    `killmarked() { hit=; for p in $(marked); do c=; [ "$n" -ge ${describe} ] || c=$(tr '\\000\\n' '  ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-${MAX_COMMAND_CHARS}); ` +
+    `killmarked() { hit=; for p in $(marked); do c=; [ "$n" -ge ${describe} ] || c=$(head -c ${MAX_COMMAND_CHARS} "/proc/$p/comm" 2>/dev/null); ` +
       `if kill -s "$1" "$p" 2>/dev/null; then hit=1; n=$((n+1)); printf '${KILLED}%s %s\\n' "$p" "$c"; fi; done; }`,
   ];
 }

@@ -113,6 +113,7 @@ export class SshCommandInterface implements CommandInterface {
         stdout,
         stderr,
         onOutput: safeOutputListener(options.onOutput),
+        signal: options.signal,
       });
       return {
         exitCode: outcome.exitCode,
@@ -146,6 +147,8 @@ interface ChannelSpec {
   stdout: BoundedOutput;
   stderr: BoundedOutput;
   onOutput: OutputListener;
+  /** Cancels the command (ExecOptions.signal): ended like a timeout, without `timedOut`. */
+  signal?: AbortSignal | undefined;
 }
 
 interface ChannelOutcome {
@@ -159,6 +162,8 @@ function runChannel(remote: RemoteProcess, session: SshSession, spec: ChannelSpe
   const { channel } = remote;
   return new Promise((resolve, reject) => {
     let timedOut = false;
+    /** Set once the timeout or a cancel has begun ending the command. */
+    let ending = false;
     let settled = false;
     let pid: number | null = null;
     const timers: NodeJS.Timeout[] = [];
@@ -166,8 +171,9 @@ function runChannel(remote: RemoteProcess, session: SshSession, spec: ChannelSpe
       if (settled) return;
       settled = true;
       for (const timer of timers) clearTimeout(timer);
+      spec.signal?.removeEventListener("abort", end);
       const exit = remote.exit();
-      if (exit === null && !timedOut) {
+      if (exit === null && !ending) {
         reject(new SshConnectionError("lost", `the connection to ${session.description} ended while the command ran`, session.description));
         return;
       }
@@ -206,25 +212,34 @@ function runChannel(remote: RemoteProcess, session: SshSession, spec: ChannelSpe
     else channel.end();
 
     // As in the local adapter, the timeout runs until the channel closes: a background process
-    // still holding the output open is part of the command and is ended with the rest.
+    // still holding the output open is part of the command and is ended with the rest. A cancel
+    // (the signal) ends it the same way; whichever comes first decides `timedOut`.
+    function end(): void {
+      if (ending || settled) return;
+      ending = true;
+      // Also when the pid never came: the command's marker still finds its processes.
+      void session
+        .execUrgent(timeoutKillCommandLine(pid, COMMAND_MARKER, spec.commandMarker, KILL_GRACE_SECONDS))
+        .then(({ channel: kill }) => {
+          kill.resume();
+          kill.stderr.resume();
+          kill.on("error", () => {});
+        })
+        .catch(() => giveUp());
+      // If the group ignores TERM and KILL cannot reach it (or the pid never came), close the
+      // channel ourselves: sshd then closes its end of the pipes. ssh2 reports the close only
+      // once the channel's buffered output has been read, so a paused listener is overridden.
+      timers.push(setTimeout(() => giveUp(), (KILL_GRACE_SECONDS + 1) * 1000 + DRAIN_AFTER_KILL_MS));
+    }
     timers.push(
       setTimeout(() => {
+        if (ending) return;
         timedOut = true;
-        // Also when the pid never came: the command's marker still finds its processes.
-        void session
-          .execUrgent(timeoutKillCommandLine(pid, COMMAND_MARKER, spec.commandMarker, KILL_GRACE_SECONDS))
-          .then(({ channel: kill }) => {
-            kill.resume();
-            kill.stderr.resume();
-            kill.on("error", () => {});
-          })
-          .catch(() => giveUp());
-        // If the group ignores TERM and KILL cannot reach it (or the pid never came), close the
-        // channel ourselves: sshd then closes its end of the pipes. ssh2 reports the close only
-        // once the channel's buffered output has been read, so a paused listener is overridden.
-        timers.push(setTimeout(() => giveUp(), (KILL_GRACE_SECONDS + 1) * 1000 + DRAIN_AFTER_KILL_MS));
+        end();
       }, spec.timeoutMs),
     );
+    if (spec.signal?.aborted) end();
+    else spec.signal?.addEventListener("abort", end, { once: true });
   });
 }
 

@@ -1,5 +1,6 @@
-import { assign, setup } from "xstate";
+import { setup } from "xstate";
 import type { AuthorizationEvent } from "../../events/authorization-events";
+import { assignEach, type ContextUpdates } from "./context-updates";
 
 /**
  * The lifecycle of a client's authorization to use a blueprint:
@@ -25,16 +26,21 @@ export interface AuthorizationContext {
 
 type Of<T extends AuthorizationMachineEvent["type"]> = Extract<AuthorizationMachineEvent, { type: T }>;
 
+/** How each event changes the authorization's context: the machine's `assign`s and the fast fold call these. */
+export const authorizationUpdates = {
+  request: (_: AuthorizationContext, e: Of<"AuthorizationRequested">) => ({
+    authorizationId: e.data.authorizationId,
+    blueprintId: e.data.blueprintId,
+    client: e.data.client,
+    requestedAt: e.at,
+  }),
+  approve: (_: AuthorizationContext, e: Of<"AuthorizationApproved">) => ({ decidedAt: e.at, reason: null }),
+  refuse: (_: AuthorizationContext, e: Of<"AuthorizationDeclined" | "AuthorizationRevoked">) => ({ decidedAt: e.at, reason: e.data.reason }),
+} satisfies ContextUpdates<AuthorizationContext>;
+
 export const authorizationMachine = setup({
   types: { context: {} as AuthorizationContext, events: {} as AuthorizationMachineEvent },
-  actions: {
-    request: assign(({ event }) => {
-      const e = event as Of<"AuthorizationRequested">;
-      return { authorizationId: e.data.authorizationId, blueprintId: e.data.blueprintId, client: e.data.client, requestedAt: e.at };
-    }),
-    approve: assign(({ event }) => ({ decidedAt: event.at, reason: null })),
-    refuse: assign(({ event }) => ({ decidedAt: event.at, reason: (event as Of<"AuthorizationDeclined" | "AuthorizationRevoked">).data.reason })),
-  },
+  actions: assignEach<AuthorizationContext, AuthorizationMachineEvent, typeof authorizationUpdates>(authorizationUpdates),
 }).createMachine({
   id: "authorization",
   initial: "new",

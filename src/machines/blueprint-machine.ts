@@ -1,5 +1,6 @@
-import { assign, setup } from "xstate";
+import { setup } from "xstate";
 import type { BlueprintEvent } from "../../events/blueprint-events";
+import { assignEach, type ContextUpdates } from "./context-updates";
 
 /** The blueprint lifecycle: enabled <-> disabled. A disabled blueprint builds and leases nothing new. */
 export type BlueprintMachineEvent = BlueprintEvent & { at: string };
@@ -18,22 +19,19 @@ export interface BlueprintContext {
 
 type Of<T extends BlueprintMachineEvent["type"]> = Extract<BlueprintMachineEvent, { type: T }>;
 
+/** How each event changes the blueprint's context: the machine's `assign`s and the fast fold call these. */
+export const blueprintUpdates = {
+  create: (_: BlueprintContext, e: Of<"BlueprintCreated">) => ({ ...e.data, createdAt: e.at }),
+  update: (c: BlueprintContext, e: Of<"BlueprintUpdated">) => ({
+    name: e.data.name ?? c.name,
+    config: e.data.config ?? c.config,
+    resourceLimit: e.data.resourceLimit === undefined ? c.resourceLimit : e.data.resourceLimit,
+  }),
+} satisfies ContextUpdates<BlueprintContext>;
+
 export const blueprintMachine = setup({
   types: { context: {} as BlueprintContext, events: {} as BlueprintMachineEvent },
-  actions: {
-    create: assign(({ event }) => {
-      const e = event as Of<"BlueprintCreated">;
-      return { ...e.data, createdAt: e.at };
-    }),
-    update: assign(({ context, event }) => {
-      const { name, config, resourceLimit } = (event as Of<"BlueprintUpdated">).data;
-      return {
-        name: name ?? context.name,
-        config: config ?? context.config,
-        resourceLimit: resourceLimit === undefined ? context.resourceLimit : resourceLimit,
-      };
-    }),
-  },
+  actions: assignEach<BlueprintContext, BlueprintMachineEvent, typeof blueprintUpdates>(blueprintUpdates),
 }).createMachine({
   id: "blueprint",
   initial: "new",

@@ -1,14 +1,18 @@
-import { initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine } from "xstate";
+import type { AnyStateMachine } from "xstate";
 import type { RecordedEvent } from "../../events/envelope";
-import { authorizationMachine, type AuthorizationContext, type AuthorizationStatus } from "./authorization-machine";
-import { blueprintMachine, type BlueprintContext, type BlueprintStatus } from "./blueprint-machine";
-import { leaseMachine, type LeaseContext, type LeaseStatus } from "./lease-machine";
-import { resourceMachine, type ResourceContext, type ResourceStatus } from "./resource-machine";
-import { tokenMachine, type TokenContext, type TokenStatus } from "./token-machine";
+import { authorizationMachine, authorizationUpdates, type AuthorizationContext, type AuthorizationStatus } from "./authorization-machine";
+import { blueprintMachine, blueprintUpdates, type BlueprintContext, type BlueprintStatus } from "./blueprint-machine";
+import { compileMachine } from "./compile-machine";
+import type { ContextUpdates } from "./context-updates";
+import { leaseMachine, leaseUpdates, type LeaseContext, type LeaseStatus } from "./lease-machine";
+import { resourceMachine, resourceUpdates, type ResourceContext, type ResourceStatus } from "./resource-machine";
+import { tokenMachine, tokenUpdates, type TokenContext, type TokenStatus } from "./token-machine";
 
 /**
  * The state of a stream is the fold of its events through its machine. A stored event that the
  * machine refuses means the log holds an illegal transition: the fold says so instead of skipping it.
+ * The fold runs the machine's transition table (compile-machine.ts), not the XState interpreter;
+ * test/unit/fast-fold-agrees.test.ts proves the two agree on every path.
  */
 export class IllegalTransitionError extends Error {
   constructor(
@@ -38,30 +42,66 @@ export function toMachineEvent(event: Pick<RecordedEvent, "type" | "data" | "rec
   return { type: event.type, data: event.data, at: event.recordedAt.toISOString() };
 }
 
-function makeFolder<M extends AnyStateMachine, Status extends string, Context>(machine: M) {
-  type Snap = AnyMachineSnapshot;
-  const start = (): Snap => initialTransition(machine as AnyStateMachine, undefined)[0] as Snap;
-  const step = (snap: Snap, event: MachineEventOf, where: { streamId: string; streamVersion: number }): Snap => {
-    if (!snap.can(event as never)) {
-      throw new IllegalTransitionError(where.streamId, where.streamVersion, event.type, String(snap.value));
-    }
-    return transition(machine as AnyStateMachine, snap as never, event as never)[0] as Snap;
+/**
+ * A stream's state between events, as the fold carries it: its machine state (`value`, as an XState
+ * snapshot names it) and context. Plain data: keep it, compare it, hand it back to `step`.
+ */
+export interface FoldSnapshot<Status extends string = string, Context = unknown> {
+  readonly value: Status;
+  readonly context: Context;
+}
+
+/**
+ * What the folder methods take: any stream's snapshot, as XState's untyped snapshots were, so a
+ * caller may keep the snapshots of several stream types in one map. Hand a folder only its own.
+ */
+type AnyFoldSnapshot = FoldSnapshot<string, any>;
+
+/**
+ * The fold of one stream type, through the transition table compiled from its machine
+ * (compile-machine.ts): same states, same refusals, same contexts as XState's `transition`, at a
+ * map lookup per event instead of about 0.1 ms.
+ */
+function makeFolder<Status extends string, Context>(machine: AnyStateMachine, updates: ContextUpdates<Context>) {
+  type Snap = FoldSnapshot<Status, Context>;
+  const compiled = compileMachine<Context>(machine, updates);
+  const initial: Snap = { value: compiled.initialStatus as Status, context: compiled.initialContext };
+  const table = compiled.table;
+  const step = (snap: AnyFoldSnapshot, event: MachineEventOf, where: { streamId: string; streamVersion: number }): Snap => {
+    const found = table.get(snap.value)?.get(event.type);
+    if (!found) throw new IllegalTransitionError(where.streamId, where.streamVersion, event.type, snap.value);
+    const context: Context = found.update ? { ...snap.context, ...found.update(snap.context, event) } : snap.context;
+    return { value: found.target as Status, context };
   };
-  const view = (snap: Snap, version: number): Folded<Status, Context> => ({
+  const view = (snap: AnyFoldSnapshot, version: number): Folded<Status, Context> => ({
     status: snap.value as Status,
     context: snap.context as Context,
     version,
   });
   return {
-    start,
+    /** The machine's id and its compiled table (for tests and tools). */
+    compiled,
+    start: (): Snap => initial,
     step,
     view,
     /** Would the machine accept this event in this state? */
-    can(snap: Snap, event: MachineEventOf): boolean {
-      return snap.can(event as never);
+    can(snap: AnyFoldSnapshot, event: Pick<MachineEventOf, "type">): boolean {
+      return table.get(snap.value)?.has(event.type) ?? false;
+    },
+    /** Would the machine accept an event of this type in this status? (Data plays no part: no guards.) */
+    allows(status: string, eventType: string): boolean {
+      return table.get(status)?.has(eventType) ?? false;
+    },
+    /**
+     * The evolve function of the stream type: the state after one more stored event. Throws
+     * IllegalTransitionError when the machine refuses it, like the fold.
+     */
+    evolve(state: Folded<Status, Context>, event: RecordedEvent): Folded<Status, Context> {
+      const after = step({ value: state.status, context: state.context }, toMachineEvent(event), event);
+      return { status: after.value, context: after.context, version: event.streamVersion };
     },
     fold(events: readonly RecordedEvent[]): { snapshot: Snap; state: Folded<Status, Context> } {
-      let snap = start();
+      let snap = initial;
       let version = 0;
       for (const e of events) {
         snap = step(snap, toMachineEvent(e), e);
@@ -72,11 +112,11 @@ function makeFolder<M extends AnyStateMachine, Status extends string, Context>(m
   };
 }
 
-export const leaseFolder = makeFolder<typeof leaseMachine, LeaseStatus, LeaseContext>(leaseMachine);
-export const resourceFolder = makeFolder<typeof resourceMachine, ResourceStatus, ResourceContext>(resourceMachine);
-export const blueprintFolder = makeFolder<typeof blueprintMachine, BlueprintStatus, BlueprintContext>(blueprintMachine);
-export const tokenFolder = makeFolder<typeof tokenMachine, TokenStatus, TokenContext>(tokenMachine);
-export const authorizationFolder = makeFolder<typeof authorizationMachine, AuthorizationStatus, AuthorizationContext>(authorizationMachine);
+export const leaseFolder = makeFolder<LeaseStatus, LeaseContext>(leaseMachine, leaseUpdates);
+export const resourceFolder = makeFolder<ResourceStatus, ResourceContext>(resourceMachine, resourceUpdates);
+export const blueprintFolder = makeFolder<BlueprintStatus, BlueprintContext>(blueprintMachine, blueprintUpdates);
+export const tokenFolder = makeFolder<TokenStatus, TokenContext>(tokenMachine, tokenUpdates);
+export const authorizationFolder = makeFolder<AuthorizationStatus, AuthorizationContext>(authorizationMachine, authorizationUpdates);
 
 export type LeaseState = Folded<LeaseStatus, LeaseContext>;
 export type ResourceState = Folded<ResourceStatus, ResourceContext>;

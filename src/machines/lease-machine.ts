@@ -1,5 +1,6 @@
-import { assign, setup } from "xstate";
+import { setup } from "xstate";
 import type { LeaseEvent } from "../../events/lease-events";
+import { assignEach, type ContextUpdates } from "./context-updates";
 
 /**
  * The lease lifecycle. Events are the lease stream's domain events with the time they were
@@ -65,66 +66,63 @@ export const initialLeaseContext: LeaseContext = {
 
 type Of<T extends LeaseMachineEvent["type"]> = Extract<LeaseMachineEvent, { type: T }>;
 
+/**
+ * How each event changes the lease's context: plain pure functions, which the machine's `assign`
+ * actions call and the fast fold (fold.ts) calls directly. Which one runs, and in which state, is
+ * the machine's to say.
+ */
+export const leaseUpdates = {
+  request: (_: LeaseContext, e: Of<"LeaseRequested">) => ({
+    leaseId: e.data.leaseId,
+    resourceType: e.data.resourceType,
+    attributes: e.data.attributes,
+    blueprintIds: e.data.blueprintIds,
+    owner: e.data.owner,
+    ownerResourceId: e.data.ownerResourceId,
+    authorizingObject: e.data.authorizingObject ?? null,
+    expiresAt: e.data.expiresAt,
+    requestedAt: e.at,
+  }),
+  attempted: (c: LeaseContext) => ({ attempts: c.attempts + 1 }),
+  wait: (_: LeaseContext, e: Of<"LeaseWaiting">) => ({ retryAt: e.data.retryAt, waitReason: e.data.reason }),
+  yielded: (c: LeaseContext, e: Of<"LeaseYielded">) => ({ retryAt: e.data.retryAt, waitReason: e.data.reason, failures: c.failures + 1 }),
+  acquire: (_: LeaseContext, e: Of<"LeaseAcquired">) => ({
+    resourceId: e.data.resourceId,
+    blueprintId: e.data.blueprintId,
+    acquiredAt: e.at,
+    retryAt: null,
+    waitReason: null,
+    failures: 0,
+  }),
+  activate: (_: LeaseContext, e: Of<"LeaseActivated">) => ({
+    workingDirectory: e.data.workingDirectory,
+    activatedAt: e.at,
+    retryAt: null,
+    waitReason: null,
+    failures: 0,
+  }),
+  reacquire: (c: LeaseContext) => ({
+    reacquires: c.reacquires + 1,
+    resourceId: null,
+    blueprintId: null,
+    acquiredAt: null,
+    retryAt: null,
+    waitReason: null,
+    failures: 0,
+  }),
+  renew: (_: LeaseContext, e: Of<"LeaseRenewed">) => ({ expiresAt: e.data.expiresAt }),
+  release: (_: LeaseContext, e: Of<"LeaseReleased">) => ({
+    endReason: e.data.detail ? `${e.data.reason}: ${e.data.detail}` : e.data.reason,
+    endedAt: e.at,
+    retryAt: null,
+    waitReason: null,
+  }),
+  break: (_: LeaseContext, e: Of<"LeaseBroken">) => ({ endReason: e.data.reason, endedAt: e.at, retryAt: null, waitReason: null }),
+} satisfies ContextUpdates<LeaseContext>;
+
 export const leaseMachine = setup({
   types: { context: {} as LeaseContext, events: {} as LeaseMachineEvent },
-  actions: {
-    request: assign(({ event }) => {
-      const e = event as Of<"LeaseRequested">;
-      return {
-        leaseId: e.data.leaseId,
-        resourceType: e.data.resourceType,
-        attributes: e.data.attributes,
-        blueprintIds: e.data.blueprintIds,
-        owner: e.data.owner,
-        ownerResourceId: e.data.ownerResourceId,
-        authorizingObject: e.data.authorizingObject ?? null,
-        expiresAt: e.data.expiresAt,
-        requestedAt: e.at,
-      };
-    }),
-    attempted: assign(({ context }) => ({ attempts: context.attempts + 1 })),
-    wait: assign(({ event }) => {
-      const e = event as Of<"LeaseWaiting">;
-      return { retryAt: e.data.retryAt, waitReason: e.data.reason };
-    }),
-    yielded: assign(({ context, event }) => {
-      const e = event as Of<"LeaseYielded">;
-      return { retryAt: e.data.retryAt, waitReason: e.data.reason, failures: context.failures + 1 };
-    }),
-    acquire: assign(({ event }) => {
-      const e = event as Of<"LeaseAcquired">;
-      return {
-        resourceId: e.data.resourceId,
-        blueprintId: e.data.blueprintId,
-        acquiredAt: e.at,
-        retryAt: null,
-        waitReason: null,
-        failures: 0,
-      };
-    }),
-    activate: assign(({ event }) => {
-      const e = event as Of<"LeaseActivated">;
-      return { workingDirectory: e.data.workingDirectory, activatedAt: e.at, retryAt: null, waitReason: null, failures: 0 };
-    }),
-    reacquire: assign(({ context }) => ({
-      reacquires: context.reacquires + 1,
-      resourceId: null,
-      blueprintId: null,
-      acquiredAt: null,
-      retryAt: null,
-      waitReason: null,
-      failures: 0,
-    })),
-    renew: assign(({ event }) => ({ expiresAt: (event as Of<"LeaseRenewed">).data.expiresAt })),
-    release: assign(({ event }) => {
-      const e = event as Of<"LeaseReleased">;
-      return { endReason: e.data.detail ? `${e.data.reason}: ${e.data.detail}` : e.data.reason, endedAt: e.at, retryAt: null, waitReason: null };
-    }),
-    break: assign(({ event }) => {
-      const e = event as Of<"LeaseBroken">;
-      return { endReason: e.data.reason, endedAt: e.at, retryAt: null, waitReason: null };
-    }),
-  },
+  actions: assignEach<LeaseContext, LeaseMachineEvent, typeof leaseUpdates>(leaseUpdates),
 }).createMachine({
   id: "lease",
   initial: "new",

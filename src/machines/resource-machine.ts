@@ -1,5 +1,6 @@
-import { assign, setup } from "xstate";
+import { setup } from "xstate";
 import type { ResourceEvent } from "../../events/resource-events";
+import { assignEach, type ContextUpdates } from "./context-updates";
 
 /**
  * The resource lifecycle: pending -> active -> released | broken -> destroyed.
@@ -41,37 +42,30 @@ export const initialResourceContext: ResourceContext = {
 
 type Of<T extends ResourceMachineEvent["type"]> = Extract<ResourceMachineEvent, { type: T }>;
 
+/** How each event changes the resource's context: the machine's `assign`s and the fast fold call these. */
+export const resourceUpdates = {
+  allocate: (_: ResourceContext, e: Of<"ResourceAllocated">) => ({
+    resourceId: e.data.resourceId,
+    blueprintId: e.data.blueprintId,
+    resourceType: e.data.resourceType,
+    attributes: e.data.attributes,
+    leaseSlots: e.data.leaseSlots,
+    forLeaseId: e.data.forLeaseId,
+    allocatedAt: e.at,
+  }),
+  activate: (c: ResourceContext, e: Of<"ResourceActivated">) => ({
+    attributes: { ...c.attributes, ...e.data.attributes },
+    activatedAt: e.at,
+    retryAt: null,
+    failures: 0,
+  }),
+  yielded: (c: ResourceContext, e: Of<"ResourceActivationYielded">) => ({ retryAt: e.data.retryAt, failures: c.failures + 1 }),
+  end: (_: ResourceContext, e: Of<"ResourceReleased" | "ResourceBroken">) => ({ endReason: e.data.reason, endedAt: e.at, retryAt: null }),
+} satisfies ContextUpdates<ResourceContext>;
+
 export const resourceMachine = setup({
   types: { context: {} as ResourceContext, events: {} as ResourceMachineEvent },
-  actions: {
-    allocate: assign(({ event }) => {
-      const e = event as Of<"ResourceAllocated">;
-      return {
-        resourceId: e.data.resourceId,
-        blueprintId: e.data.blueprintId,
-        resourceType: e.data.resourceType,
-        attributes: e.data.attributes,
-        leaseSlots: e.data.leaseSlots,
-        forLeaseId: e.data.forLeaseId,
-        allocatedAt: e.at,
-      };
-    }),
-    activate: assign(({ context, event }) => ({
-      attributes: { ...context.attributes, ...(event as Of<"ResourceActivated">).data.attributes },
-      activatedAt: event.at,
-      retryAt: null,
-      failures: 0,
-    })),
-    yielded: assign(({ context, event }) => ({
-      retryAt: (event as Of<"ResourceActivationYielded">).data.retryAt,
-      failures: context.failures + 1,
-    })),
-    end: assign(({ event }) => ({
-      endReason: (event as Of<"ResourceReleased" | "ResourceBroken">).data.reason,
-      endedAt: event.at,
-      retryAt: null,
-    })),
-  },
+  actions: assignEach<ResourceContext, ResourceMachineEvent, typeof resourceUpdates>(resourceUpdates),
 }).createMachine({
   id: "resource",
   initial: "new",

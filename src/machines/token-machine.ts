@@ -1,5 +1,6 @@
-import { assign, setup } from "xstate";
+import { setup } from "xstate";
 import type { TokenEvent } from "../../events/token-events";
+import { assignEach, type ContextUpdates } from "./context-updates";
 
 /** The token lifecycle: active -> revoked. Revoked is final: a leaked token is never brought back. */
 export type TokenMachineEvent = TokenEvent & { at: string };
@@ -17,15 +18,15 @@ export interface TokenContext {
 
 type Of<T extends TokenMachineEvent["type"]> = Extract<TokenMachineEvent, { type: T }>;
 
+/** How each event changes the token's context: the machine's `assign`s and the fast fold call these. */
+export const tokenUpdates = {
+  issue: (_: TokenContext, e: Of<"TokenIssued">) => ({ tokenId: e.data.tokenId, owner: e.data.owner, role: e.data.role, hash: e.data.hash, issuedAt: e.at }),
+  revoke: (_: TokenContext, e: Of<"TokenRevoked">) => ({ revokedAt: e.at }),
+} satisfies ContextUpdates<TokenContext>;
+
 export const tokenMachine = setup({
   types: { context: {} as TokenContext, events: {} as TokenMachineEvent },
-  actions: {
-    issue: assign(({ event }) => {
-      const e = event as Of<"TokenIssued">;
-      return { tokenId: e.data.tokenId, owner: e.data.owner, role: e.data.role, hash: e.data.hash, issuedAt: e.at };
-    }),
-    revoke: assign(({ event }) => ({ revokedAt: event.at })),
-  },
+  actions: assignEach<TokenContext, TokenMachineEvent, typeof tokenUpdates>(tokenUpdates),
 }).createMachine({
   id: "token",
   initial: "new",

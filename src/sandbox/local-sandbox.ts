@@ -133,7 +133,7 @@ export class LocalSandbox {
     for (const pid of members) killed.set(pid, { pid, command: await commandLineOf(pid) });
     for (const child of this.running.get(leaseId) ?? []) {
       if (child.pid === undefined || child.exitCode !== null) continue;
-      if (!killed.has(child.pid)) killed.set(child.pid, { pid: child.pid, command: child.spawnargs.join(" ").slice(0, 200) });
+      if (!killed.has(child.pid)) killed.set(child.pid, { pid: child.pid, command: await commandLineOf(child.pid) });
       killQuietly(-child.pid);
     }
     this.running.delete(leaseId);
@@ -192,9 +192,10 @@ function killQuietly(pid: number): void {
   }
 }
 
+/** The program's name as the kernel keeps it (`comm`): never its arguments, which may hold secrets. */
 async function commandLineOf(pid: number): Promise<string> {
-  const raw = await readFile(`/proc/${pid}/cmdline`).catch(() => Buffer.alloc(0));
-  return raw.toString("utf8").replace(/[\0\n]+/g, " ").trim().slice(0, 200);
+  const raw = await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "");
+  return raw.trim().slice(0, 64);
 }
 
 async function readPids(cgroup: string): Promise<number[]> {

@@ -1,31 +1,41 @@
 import { sql, type Kysely } from "kysely";
-import type { RecordedEvent } from "../../events/envelope";
-import { eventFromRow } from "./event-store";
+import { batchFormsOf } from "../../projections/batch/index";
 import type { InlineProjection } from "./projection";
+import { replayBatched } from "./rebuild/batched";
+import { replayEventByEvent } from "./rebuild/event-by-event";
 import { projectionTables, type DrydockDatabase, type ProjectionTable } from "./schema";
 
 /**
  * Rebuilds every projection table from the log, in one transaction: empty them, then replay the
- * events in global-position order through the same inline projections the appends use. Claims
- * run just before their event, as they did when it was appended (see InlineProjection).
+ * events in global-position order, and commit.
+ *
+ * The replay runs the projections' batch forms (projections/batch): pages of a few thousand
+ * events are applied to the rows in memory and written a table at a time, a few statements per
+ * page rather than a few per event. Each batch form mirrors its inline projection, and the tests
+ * compare the result with the live tables and with a replay through the inline projections
+ * themselves (`mode: "event-by-event"`, also used when a projection has no batch form).
  *
  * One transaction rather than fresh tables swapped in by renames: readers keep seeing the old
- * rows (MVCC) until the commit swaps every table at once, nothing has to recreate indexes,
- * constraints or grants, and the replay runs the very code the appends run. Writers wait for
- * the rebuild (see lockForRebuild), which they would have to do with renames too, or the new
- * tables would miss their events.
+ * rows (MVCC) until the commit swaps every table at once, and nothing has to recreate indexes,
+ * constraints or grants. Writers wait for the rebuild (see lockForRebuild), which they would have
+ * to do with renames too, or the new tables would miss their events.
  */
 export async function rebuildProjections(
   db: Kysely<DrydockDatabase>,
   projections: readonly InlineProjection[],
   options: RebuildOptions = {},
-): Promise<{ events: number }> {
+): Promise<{ events: number; mode: RebuildMode }> {
   return db.transaction().execute((trx) => rebuildInTransaction(trx, projections, options));
 }
 
+export type RebuildMode = "batched" | "event-by-event";
+
 export interface RebuildOptions {
+  /** Events read per query (default 5000). */
   batchSize?: number;
   onProgress?: (events: number) => void;
+  /** Default: batched when every projection has a batch form, else event by event. */
+  mode?: RebuildMode;
 }
 
 /**
@@ -46,37 +56,28 @@ export async function rebuildInTransaction(
   trx: Kysely<DrydockDatabase>,
   projections: readonly InlineProjection[],
   options: RebuildOptions = {},
-): Promise<{ events: number }> {
-  const batchSize = options.batchSize ?? 2000;
+): Promise<{ events: number; mode: RebuildMode }> {
+  const batchSize = options.batchSize ?? 5000;
+  const forms = batchFormsOf(projections);
+  const mode: RebuildMode = options.mode ?? (forms ? "batched" : "event-by-event");
+  if (mode === "batched" && !forms) {
+    const missing = projections.filter((p) => !batchFormsOf([p])).map((p) => p.name);
+    throw new Error(`a batched rebuild needs a batch form of every projection; ${missing.join(", ")} has none`);
+  }
   await lockForRebuild(trx);
   // Work claims and wake-ups are not in the log: keep them across the rebuild (a lost claim
   // would let a second worker run the same step; a lost wake-up would delay a waiting lease).
   await sql`CREATE TEMP TABLE work_items_before ON COMMIT DROP AS SELECT stream_id, run_at, claimed_by, claimed_until FROM work_items`.execute(trx);
   for (const table of [...projectionTables].reverse()) await trx.deleteFrom(table).execute();
-  let after = 0;
-  let count = 0;
-  for (;;) {
-    const rows = await trx.selectFrom("events").selectAll().where("global_position", ">", after).orderBy("global_position").limit(batchSize).execute();
-    if (rows.length === 0) break;
-    const lastOfStream = new Map<string, number>();
-    rows.forEach((row, i) => lastOfStream.set(row.stream_id, i));
-    for (const [i, row] of rows.entries()) {
-      const event: RecordedEvent = eventFromRow(row as never);
-      const last = lastOfStream.get(event.streamId) === i;
-      for (const p of projections) await p.claim?.(trx, event);
-      for (const p of projections) if (last || !p.recomputes) await p.apply(trx, event);
-    }
-    count += rows.length;
-    after = Number(rows.at(-1)!.global_position);
-    options.onProgress?.(count);
-  }
+  const replay = { batchSize, onProgress: options.onProgress };
+  const events = mode === "batched" ? await replayBatched(trx, forms!, keyOf, replay) : await replayEventByEvent(trx, projections, replay);
   await sql`
     UPDATE work_items w
        SET run_at = LEAST(w.run_at, b.run_at), claimed_by = b.claimed_by, claimed_until = b.claimed_until
       FROM work_items_before b
      WHERE b.stream_id = w.stream_id`.execute(trx);
   await sql`DROP TABLE work_items_before`.execute(trx);
-  return { events: count };
+  return { events, mode };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -9,7 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/api/app";
 import { issueToken } from "../../src/auth/token-commands";
 import { createDrydock, type Drydock } from "../../src/service/drydock";
+import { killArgv, pidsWithArgv, uniqueSleep, waitForArgv, waitForNoArgv } from "../support/argv-pids";
+import { memoryPoolBlueprint } from "../support/test-blueprints";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
+import { waitUntil } from "../support/wait-until";
 
 /**
  * The `drydock` command as a user runs it: `node bin/drydock.js …` in a child process, talking over a real
@@ -34,23 +37,38 @@ interface CliResult {
   stdoutBytes: Buffer;
 }
 
-function drydockCli(args: string[], options: { stdin?: Buffer | string; url?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, DRYDOCK_URL: options.url ?? baseUrl, DRYDOCK_TOKEN: adminToken, ...options.env };
-    delete env.NODE_OPTIONS; // vitest's loader hooks are not what a user's shell has
-    const child = spawn(process.execPath, ["bin/drydock.js", ...args], { cwd: repoRoot, env, stdio: ["pipe", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
+interface RunningCli {
+  child: ChildProcess;
+  /** What it has printed so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Its end: exit code and everything it printed. */
+  done: Promise<CliResult>;
+}
+
+/** Starts the CLI; `stdin` is written and closed. */
+function startCli(args: string[], options: { stdin?: Buffer | string; url?: string; env?: NodeJS.ProcessEnv } = {}): RunningCli {
+  const env: NodeJS.ProcessEnv = { ...process.env, DRYDOCK_URL: options.url ?? baseUrl, DRYDOCK_TOKEN: adminToken, ...options.env };
+  delete env.NODE_OPTIONS; // vitest's loader hooks are not what a user's shell has
+  const child = spawn(process.execPath, ["bin/drydock.js", ...args], { cwd: repoRoot, env, stdio: ["pipe", "pipe", "pipe"] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on("data", (b: Buffer) => out.push(b));
+  child.stderr.on("data", (b: Buffer) => err.push(b));
+  const done = new Promise<CliResult>((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (code) => {
       const stdoutBytes = Buffer.concat(out);
       resolve({ code, stdout: stdoutBytes.toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), stdoutBytes });
     });
-    child.stdin.on("error", () => {}); // the CLI may exit without reading stdin
-    child.stdin.end(options.stdin ?? "");
   });
+  child.stdin.on("error", () => {}); // the CLI may exit without reading stdin
+  child.stdin.end(options.stdin ?? "");
+  return { child, stdout: () => Buffer.concat(out).toString("utf8"), stderr: () => Buffer.concat(err).toString("utf8"), done };
+}
+
+function drydockCli(args: string[], options: { stdin?: Buffer | string; url?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return startCli(args, options).done;
 }
 
 async function getLease(id: string): Promise<any> {
@@ -81,7 +99,8 @@ async function closedPort(): Promise<number> {
 beforeAll(async () => {
   database = await createTestDatabase();
   root = await mkdtemp(path.join(tmpdir(), "drydock-cli-"));
-  drydock = await createDrydock({ database, localHost: { root, slots: 2 }, onWorkerError: (e) => console.error(e) });
+  // memory-pool (type sandbox): a pool the tests can disable, so a lease on it waits for as long as they like.
+  drydock = await createDrydock({ database, localHost: { root, slots: 2 }, blueprints: [memoryPoolBlueprint()], onWorkerError: (e) => console.error(e) });
   ({ token: adminToken } = await issueToken(drydock.commands, { owner: "admin", role: "admin" }, { actor: "system" }));
   const app = createApp(drydock);
   server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
@@ -193,12 +212,11 @@ describe("the drydock CLI against a running service", () => {
     expect(r.stdout).toMatch(/#\d+ LeaseReleased {2}requested/);
   }, TIMEOUT);
 
-  it("lease --type gpu fails: no blueprint provides it (422)", async () => {
+  it("lease --type gpu fails: no blueprint provides it (422), and the CLI lists the types there are", async () => {
     const r = await drydockCli(["lease", "--type", "gpu"]);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toContain('no blueprint provides resources of type "gpu"');
-    expect(r.stderr).toMatch(/\(422 \w+\)\n$/);
+    expect(r.stderr).toMatch(/^drydock: no blueprint provides resources of type "gpu" \(422 unsatisfiable\)\n {2}field: resourceType\n {2}knownTypes: host(, sandbox)?\n$/);
   }, TIMEOUT);
 
   it("says it cannot reach the service when nothing listens at DRYDOCK_URL", async () => {
@@ -223,7 +241,7 @@ describe("tokens and authorizations from the CLI", () => {
     // Not authorized for any host blueprint yet: refused, naming the way out.
     const refused = await drydockCli(["lease", "--type", "host"], asClient);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/not authorized .*\(403 forbidden\)\n$/);
+    expect(refused.stderr).toMatch(/not authorized .*\(403 forbidden\)\n {2}blueprints:\n {4}bp_[0-9a-z]+: local-host\n$/);
 
     const blueprint = await drydock.database.db.selectFrom("blueprints").select("blueprint_id").where("kind", "=", "local-host").executeTakeFirstOrThrow();
     const asked = await drydockCli(["auth", "request", blueprint.blueprint_id], asClient);
@@ -265,5 +283,157 @@ describe("tokens and authorizations from the CLI", () => {
       await rm(home, { recursive: true, force: true });
       await rm(empty, { recursive: true, force: true });
     }
+  }, TIMEOUT);
+});
+
+describe("the CLI gives back what it holds: leases (issue 14)", () => {
+  let poolId: string;
+
+  beforeAll(async () => {
+    // A disabled pool: a lease on it is accepted (the pool could serve it) and waits, pending, until someone enables it.
+    const headers = { Authorization: `Bearer ${adminToken}`, "content-type": "application/json" };
+    const created = await fetch(`${baseUrl}/v1/blueprints`, { method: "POST", headers, body: JSON.stringify({ name: "cli-pool", kind: "memory-pool" }) });
+    expect(created.status).toBe(201);
+    poolId = ((await created.json()) as { id: string }).id;
+    expect((await fetch(`${baseUrl}/v1/blueprints/${poolId}/disable`, { method: "POST", headers, body: "{}" })).status).toBe(200);
+  }, TIMEOUT);
+
+  async function sandboxLeases(status: string): Promise<string[]> {
+    const res = await fetch(`${baseUrl}/v1/leases?resourceType=sandbox&status=${status}&limit=200`, { headers: { Authorization: `Bearer ${adminToken}` } });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { items: { id: string }[] }).items.map((l) => l.id);
+  }
+
+  it.each([
+    ["SIGTERM", 143],
+    ["SIGINT", 130],
+  ] as const)("%s to lease --wait releases the pending lease, and exits %i", async (signal, code) => {
+    const before = new Set(await sandboxLeases("pending"));
+    const cli = startCli(["lease", "--type", "sandbox", "--wait"]);
+    const leaseId = await waitUntil(`a pending lease from the CLI`, async () => (await sandboxLeases("pending")).find((id) => !before.has(id)), 30_000, { seen: () => cli.stderr() });
+    // Its events on stderr say it waits: the CLI is in its wait, not still asking.
+    await waitUntil("the CLI to print LeaseWaiting", () => cli.stderr().includes("LeaseWaiting"), 30_000, { seen: () => cli.stderr() });
+    cli.child.kill(signal);
+    const r = await cli.done;
+    expect(r.code).toBe(code);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain(`drydock: ${signal}: lease ${leaseId} released\n`);
+    const lease = await getLease(leaseId);
+    expect(["released", "destroyed"]).toContain(lease.status);
+  }, TIMEOUT);
+
+  it("lease --wait=1 on a lease that cannot be served in time exits 1, says so, and releases it", async () => {
+    const r = await drydockCli(["lease", "--type", "sandbox", "--wait=1"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    const m = /^drydock: lease (ls_[0-9a-z]+) is still pending after 1 s \(every usable sandbox blueprint is disabled\)$/m.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    expect(r.stderr).toContain(`drydock: lease ${m![1]} released\n`);
+    expect(["released", "destroyed"]).toContain((await getLease(m![1]!)).status);
+  }, TIMEOUT);
+
+  it("lease --wait=1 --keep keeps it: exits 1, prints its id, and the lease still waits", async () => {
+    const r = await drydockCli(["lease", "--type", "sandbox", "--wait=1", "--keep"]);
+    expect(r.code).toBe(1);
+    const leaseId = r.stdout.trim();
+    expect(r.stdout).toMatch(/^ls_[0-9a-z]+\n$/);
+    expect(r.stderr).toContain(`drydock: lease ${leaseId} is still pending after 1 s`);
+    expect(r.stderr).toContain("kept (--keep)");
+    expect((await getLease(leaseId)).status).toBe("pending");
+    expect((await drydockCli(["release", leaseId])).code).toBe(0);
+  }, TIMEOUT);
+
+  it("a 422 prints the API's reason for each blueprint", async () => {
+    const other = process.arch === "arm64" ? "x64" : "arm64";
+    const blueprint = await drydock.database.db.selectFrom("blueprints").select("blueprint_id").where("kind", "=", "local-host").executeTakeFirstOrThrow();
+    const r = await drydockCli(["lease", "--type", "host", "--attr", `arch=${other}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `drydock: no blueprint can ever satisfy this lease (422 unsatisfiable)\n  field: attributes\n  blueprints:\n    ${blueprint.blueprint_id}: arch is "${process.arch}", lease wants "${other}"\n`,
+    );
+  }, TIMEOUT);
+});
+
+describe("the CLI gives back what it holds: commands (issue 14)", () => {
+  let leaseId: string;
+  const started: string[][] = [];
+
+  beforeAll(async () => {
+    const res = await fetch(`${baseUrl}/v1/leases?wait=20`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ resourceType: "host" }),
+    });
+    expect(res.status).toBe(201);
+    leaseId = ((await res.json()) as { id: string }).id;
+  }, TIMEOUT);
+
+  afterAll(async () => {
+    for (const argv of started) await killArgv(argv);
+  });
+
+  it.each([
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const)("exec, then %s: the command is killed on the host before drydock exits %i", async (signal, code) => {
+    const sleep = uniqueSleep(signal === "SIGINT" ? 301 : 302);
+    started.push(sleep);
+    const cli = startCli(["exec", leaseId, "--", "sh", "-c", `echo started; exec ${sleep.join(" ")}`]);
+    await waitUntil("the command's first line", () => cli.stdout() === "started\n", 30_000, { seen: () => cli.stderr() });
+    expect(await pidsWithArgv(sleep)).toHaveLength(1);
+    cli.child.kill(signal);
+    const r = await cli.done;
+    expect(r.code).toBe(code);
+    expect(r.stderr).toBe("drydock: cancelled the command on the host\n");
+    // Gone already: drydock waited for the service to say it had ended.
+    expect(await pidsWithArgv(sleep)).toEqual([]);
+  }, TIMEOUT);
+
+  it("exit codes of commands ended by a signal are 128 + n", async () => {
+    const [killed, terminated] = await Promise.all([
+      drydockCli(["exec", leaseId, "--", "sh", "-c", "kill -9 $$"]),
+      drydockCli(["exec", leaseId, "--", "sh", "-c", "kill -TERM $$"]),
+    ]);
+    expect(killed.code).toBe(137);
+    expect(killed.stderr).toBe("drydock: the command was ended by SIGKILL\n");
+    expect(terminated.code).toBe(143);
+  }, TIMEOUT);
+
+  it("a closed pipe (| head -c1) ends drydock quietly, and ends the command it streamed", async () => {
+    const yes = ["yes", `drydock-${Math.floor(Math.random() * 1e9)}`];
+    started.push(yes);
+    const bytes = Buffer.alloc(1_000_000, 0x61); // under the API's 1 MiB body limit, far over a pipe's buffer
+    expect((await drydockCli(["put", leaseId, "big.bin"], { stdin: bytes })).code).toBe(0);
+
+    const [exec, get] = [startCli(["exec", leaseId, "--", ...yes]), startCli(["get", leaseId, "big.bin"])];
+    for (const cli of [exec, get]) cli.child.stdout!.once("data", () => cli.child.stdout!.destroy());
+    const [execEnd, getEnd] = await Promise.all([exec.done, get.done]);
+    // As a program killed by SIGPIPE would: 141, and not a word (no EPIPE stack trace).
+    expect(execEnd).toMatchObject({ code: 141, stderr: "" });
+    expect(getEnd).toMatchObject({ code: 141, stderr: "" });
+    await waitForNoArgv(yes);
+  }, TIMEOUT);
+
+  it("exec --help says the default and the longest timeout, and what Ctrl-C does", async () => {
+    const r = await drydockCli(["exec", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("default 600 s, at most 3600 s");
+    expect(r.stdout).toMatch(/Ctrl-C or SIGTERM cancels the command on the host/);
+  }, TIMEOUT);
+
+  it("refuses a --timeout the API would refuse, naming the option", async () => {
+    const r = await drydockCli(["exec", leaseId, "--timeout", "7200", "--", "true"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("drydock: --timeout takes seconds from 0.1 to 3600, not 7200\n");
+  }, TIMEOUT);
+
+  it("Ctrl-C before the command has printed anything (its id may not be known yet) still kills it on the host", async () => {
+    const sleep = uniqueSleep(303);
+    started.push(sleep);
+    const cli = startCli(["exec", leaseId, "--", ...sleep]);
+    await waitForArgv(sleep);
+    cli.child.kill("SIGINT");
+    expect((await cli.done).code).toBe(130);
+    await waitForNoArgv(sleep);
   }, TIMEOUT);
 });

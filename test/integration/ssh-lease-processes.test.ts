@@ -138,8 +138,8 @@ describeSsh("a lease's processes on an SSH host", () => {
     expect(event.cleanupError).toBeNull();
     expect([...event.killedProcesses!].sort(byPid)).toEqual(
       [
-        { pid: left.get(1000)!, command: "sleep 1000" },
-        { pid: left.get(1001)!, command: "sleep 1001" },
+        { pid: left.get(1000)!, command: "sleep" },
+        { pid: left.get(1001)!, command: "sleep" },
       ].sort(byPid),
     );
     expect(await markedPids(LEASE_MARKER, mine)).toEqual([]);
@@ -149,10 +149,10 @@ describeSsh("a lease's processes on an SSH host", () => {
     expect(await run(other, ["true"])).toMatchObject({ exitCode: 0 });
 
     const explained = await explainLeaseById(drydock.store, mine, new Date());
-    expect(explained.timeline.at(-1)!.title).toMatch(/^destroyed, killed 2 processes it left running: \d+ sleep 100[01], \d+ sleep 100[01]$/);
+    expect(explained.timeline.at(-1)!.title).toMatch(/^destroyed, killed 2 processes it left running: \d+ sleep, \d+ sleep$/);
 
     const otherEvent = await destroyed(other);
-    expect(otherEvent).toEqual({ cleanupError: null, killedProcesses: [{ pid: others.get(1002)!, command: "sleep 1002" }] });
+    expect(otherEvent).toEqual({ cleanupError: null, killedProcesses: [{ pid: others.get(1002)!, command: "sleep" }] });
     expect(await processAlive(others.get(1002)!)).toBe(false);
     expect(unexpected).toEqual([]);
   });
@@ -173,7 +173,7 @@ describeSsh("a lease's processes on an SSH host", () => {
     await until("the setsid'd sleep of the timed-out command to be gone", async () => !(await processAlive(escaped)));
     expect(await processAlive(earlier)).toBe(true);
 
-    expect((await destroyed(lease)).killedProcesses).toEqual([{ pid: earlier, command: "sleep 1003" }]);
+    expect((await destroyed(lease)).killedProcesses).toEqual([{ pid: earlier, command: "sleep" }]);
   });
 
   it("a teardown that killed processes and then failed keeps both in LeaseDestroyed, the list bounded", async () => {

@@ -77,7 +77,7 @@ describe("sweeping a lease's processes", () => {
       expect(result).toEqual({ left: 0, killed: expect.any(Array) });
       const killed = (result as { killed: { pid: number; command: string }[] }).killed;
       expect(killed.map((p) => p.pid).sort((a, b) => a - b)).toEqual(marked);
-      expect(killed.map((p) => p.command).sort()).toEqual(["sleep 1000", "sleep 1001"]);
+      expect(killed.map((p) => p.command).sort()).toEqual(["sleep", "sleep"]);
       await until("the killed processes to be gone", async () => (await markedPids(LEASE_MARKER, id)).length === 0);
       expect(await processAlive(longer!)).toBe(true);
       expect(await processAlive(mention.pid!)).toBe(true);
@@ -94,7 +94,7 @@ describe("sweeping a lease's processes", () => {
       const marked = await startMarked("setsid -f sleep 1000 >/dev/null 2>&1", { [LEASE_MARKER]: id }, { id, count: 1 });
       const [longer] = await startMarked("sleep 1002 >/dev/null 2>&1 &", { [LEASE_MARKER]: `${id}2` }, { id: `${id}2`, count: 1 });
       const result = await sweep("/bin/sh", id, { ...process.env, PATH: `${bin}:${process.env.PATH}` });
-      expect(result).toEqual({ left: 0, killed: [{ pid: marked[0], command: "sleep 1000" }] });
+      expect(result).toEqual({ left: 0, killed: [{ pid: marked[0], command: "sleep" }] });
       expect(await processAlive(longer!)).toBe(true);
     } finally {
       await rm(bin, { recursive: true, force: true });

@@ -1,0 +1,123 @@
+import type { RecordedEvent } from "../../events/envelope";
+import type { LeaseEventData } from "../../events/lease-events";
+import type { BatchProjection, LeaseRow } from "./row-set";
+import { MissingRowError } from "./row-table";
+
+/** The batch form of projections/leases-projection.ts: the same `leases` rows, in memory. */
+export const leasesRows: BatchProjection = {
+  name: "leases",
+  keys(event) {
+    if (!event.streamId.startsWith("lease-")) return [];
+    const own = ["leases", event.streamId.slice("lease-".length)] as const;
+    if (event.type !== "LeaseRequested") return [own];
+    return [own, ["leases", (event.data as LeaseEventData<"LeaseRequested">).leaseId]];
+  },
+  apply(rows, event: RecordedEvent) {
+    if (!event.streamId.startsWith("lease-")) return;
+    const id = event.streamId.slice("lease-".length);
+    const base = { version: event.streamVersion, updated_at: event.recordedAt };
+    const update = (set: Partial<LeaseRow>) => rows.leases.update(id, { ...base, ...set });
+    switch (event.type) {
+      case "LeaseRequested": {
+        const d = event.data as LeaseEventData<"LeaseRequested">;
+        rows.leases.insert(d.leaseId, {
+          lease_id: d.leaseId,
+          resource_type: d.resourceType,
+          status: "pending",
+          owner: d.owner,
+          owner_resource_id: d.ownerResourceId,
+          authorizing_object: d.authorizingObject ?? null,
+          attributes: d.attributes,
+          blueprint_ids: d.blueprintIds,
+          resource_id: null,
+          blueprint_id: null,
+          slot: null,
+          expires_at: d.expiresAt ? new Date(d.expiresAt) : null,
+          retry_at: null,
+          wait_reason: null,
+          attempts: 0,
+          failures: 0,
+          working_directory: null,
+          end_reason: null,
+          requested_at: event.recordedAt,
+          acquired_at: null,
+          activated_at: null,
+          ended_at: null,
+          ...base,
+        });
+        return;
+      }
+      case "AllocationAttempted":
+        update({ attempts: (event.data as LeaseEventData<"AllocationAttempted">).attempt });
+        return;
+      case "LeaseWaiting": {
+        const d = event.data as LeaseEventData<"LeaseWaiting">;
+        update({ retry_at: new Date(d.retryAt), wait_reason: d.reason });
+        return;
+      }
+      case "LeaseYielded": {
+        const d = event.data as LeaseEventData<"LeaseYielded">;
+        const row = rows.leases.get(id);
+        if (!row) throw new MissingRowError("leases", id, event.type);
+        update({ retry_at: new Date(d.retryAt), wait_reason: d.reason, failures: row.failures + 1 });
+        return;
+      }
+      case "LeaseAcquired": {
+        const d = event.data as LeaseEventData<"LeaseAcquired">;
+        update({
+          status: "acquired",
+          resource_id: d.resourceId,
+          blueprint_id: d.blueprintId,
+          slot: d.slot,
+          acquired_at: event.recordedAt,
+          retry_at: null,
+          wait_reason: null,
+          failures: 0,
+        });
+        return;
+      }
+      case "LeaseActivated": {
+        const d = event.data as LeaseEventData<"LeaseActivated">;
+        update({
+          status: "active",
+          working_directory: d.workingDirectory,
+          activated_at: event.recordedAt,
+          retry_at: null,
+          wait_reason: null,
+          failures: 0,
+        });
+        return;
+      }
+      case "LeaseReacquiring":
+        update({
+          status: "pending",
+          resource_id: null,
+          blueprint_id: null,
+          slot: null,
+          acquired_at: null,
+          retry_at: null,
+          wait_reason: null,
+          failures: 0,
+        });
+        return;
+      case "LeaseRenewed":
+        update({ expires_at: new Date((event.data as LeaseEventData<"LeaseRenewed">).expiresAt) });
+        return;
+      case "LeaseReleased": {
+        const d = event.data as LeaseEventData<"LeaseReleased">;
+        update({ status: "released", end_reason: d.detail ? `${d.reason}: ${d.detail}` : d.reason, ended_at: event.recordedAt, retry_at: null });
+        return;
+      }
+      case "LeaseBroken": {
+        const d = event.data as LeaseEventData<"LeaseBroken">;
+        update({ status: "broken", end_reason: d.reason, ended_at: event.recordedAt, retry_at: null });
+        return;
+      }
+      case "LeaseDestroyed":
+        update({ status: "destroyed" });
+        return;
+      default:
+        return;
+    }
+  },
+};

@@ -1,0 +1,66 @@
+import type { RecordedEvent } from "../../events/envelope";
+import type { ResourceEventData } from "../../events/resource-events";
+import type { BatchProjection, ResourceRow } from "./row-set";
+import { MissingRowError } from "./row-table";
+
+/** The batch form of projections/resources-projection.ts: the same `resources` rows, in memory. */
+export const resourcesRows: BatchProjection = {
+  name: "resources",
+  keys(event) {
+    if (!event.streamId.startsWith("resource-")) return [];
+    const own = ["resources", event.streamId.slice("resource-".length)] as const;
+    if (event.type !== "ResourceAllocated") return [own];
+    return [own, ["resources", (event.data as ResourceEventData<"ResourceAllocated">).resourceId]];
+  },
+  apply(rows, event: RecordedEvent) {
+    if (!event.streamId.startsWith("resource-")) return;
+    const id = event.streamId.slice("resource-".length);
+    const base = { version: event.streamVersion, updated_at: event.recordedAt };
+    const update = (set: Partial<ResourceRow>) => rows.resources.update(id, { ...base, ...set });
+    switch (event.type) {
+      case "ResourceAllocated": {
+        const d = event.data as ResourceEventData<"ResourceAllocated">;
+        rows.resources.insert(d.resourceId, {
+          resource_id: d.resourceId,
+          blueprint_id: d.blueprintId,
+          resource_type: d.resourceType,
+          status: "pending",
+          attributes: d.attributes,
+          lease_slots: d.leaseSlots,
+          for_lease_id: d.forLeaseId,
+          end_reason: null,
+          retry_at: null,
+          failures: 0,
+          allocated_at: event.recordedAt,
+          activated_at: null,
+          ended_at: null,
+          ...base,
+        });
+        return;
+      }
+      case "ResourceActivated": {
+        const d = event.data as ResourceEventData<"ResourceActivated">;
+        const row = rows.resources.get(id);
+        if (!row) throw new MissingRowError("resources", id, event.type);
+        update({ status: "active", attributes: { ...row.attributes, ...d.attributes }, activated_at: event.recordedAt, retry_at: null, failures: 0 });
+        return;
+      }
+      case "ResourceActivationYielded": {
+        const d = event.data as ResourceEventData<"ResourceActivationYielded">;
+        update({ retry_at: new Date(d.retryAt), failures: d.attempt });
+        return;
+      }
+      case "ResourceReleased":
+      case "ResourceBroken": {
+        const d = event.data as ResourceEventData<"ResourceReleased">;
+        update({ status: event.type === "ResourceReleased" ? "released" : "broken", end_reason: d.reason, ended_at: event.recordedAt, retry_at: null });
+        return;
+      }
+      case "ResourceDestroyed":
+        update({ status: "destroyed" });
+        return;
+      default:
+        return;
+    }
+  },
+};

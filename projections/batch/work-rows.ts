@@ -1,0 +1,37 @@
+import type { RecordedEvent } from "../../events/envelope";
+import { leaseWork, resourceWork, type ScheduledWork } from "../work-schedule";
+import type { BatchProjection, RowSet } from "./row-set";
+import { MissingRowError } from "./row-table";
+
+/**
+ * The batch form of projections/work-projection.ts: each lease's and resource's work item,
+ * recomputed from its row after each of its events (in memory, so only the last one is written).
+ * Wake-ups run after live commits only; a rebuild runs none, as with the per-event form.
+ */
+export const workRows: BatchProjection = {
+  name: "work",
+  keys(event) {
+    if (event.streamId.startsWith("lease-")) return [["leases", event.streamId.slice("lease-".length)]];
+    if (event.streamId.startsWith("resource-")) return [["resources", event.streamId.slice("resource-".length)]];
+    return [];
+  },
+  apply(rows, event: RecordedEvent) {
+    const at = event.recordedAt;
+    if (event.streamId.startsWith("lease-")) {
+      const id = event.streamId.slice("lease-".length);
+      const lease = rows.leases.get(id);
+      if (!lease) throw new MissingRowError("leases", id, event.type);
+      schedule(rows, event.streamId, leaseWork(lease, at));
+    } else if (event.streamId.startsWith("resource-")) {
+      const id = event.streamId.slice("resource-".length);
+      const resource = rows.resources.get(id);
+      if (!resource) throw new MissingRowError("resources", id, event.type);
+      schedule(rows, event.streamId, resourceWork(resource, at));
+    }
+  },
+};
+
+function schedule(rows: RowSet, streamId: string, work: ScheduledWork<string> | null): void {
+  if (!work) rows.work_items.delete(streamId);
+  else rows.work_items.upsert(streamId, { stream_id: streamId, kind: work.kind, run_at: work.runAt, claimed_by: null, claimed_until: null });
+}
