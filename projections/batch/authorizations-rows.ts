@@ -10,7 +10,7 @@ export const authorizationsRows: BatchProjection = {
     const id = event.streamId.slice("authorization-".length);
     const base = { version: event.streamVersion, updated_at: event.recordedAt };
     const decide = (state: string, reason: string | null) =>
-      rows.authorizations.update(id, { ...base, state, reason, decided_by: event.metadata.actor, decided_at: event.recordedAt });
+      rows.authorizations.update(id, base, { state, reason, decided_by: event.metadata.actor, decided_at: event.recordedAt });
     switch (event.type) {
       case "AuthorizationRequested": {
         const d = event.data as AuthorizationEventData<"AuthorizationRequested">;

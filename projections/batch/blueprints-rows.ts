@@ -28,16 +28,16 @@ export const blueprintsRows: BatchProjection = {
       }
       case "BlueprintUpdated": {
         const d = event.data as BlueprintEventData<"BlueprintUpdated">;
-        const set: Partial<BlueprintRow> = { ...base };
+        const set: Partial<BlueprintRow> = {};
         if (d.name !== undefined) set.name = d.name;
         if (d.config !== undefined) set.config = d.config;
         if (d.resourceLimit !== undefined) set.resource_limit = d.resourceLimit;
-        rows.blueprints.update(id, set);
+        rows.blueprints.update(id, base, set);
         return;
       }
       case "BlueprintDisabled":
       case "BlueprintEnabled":
-        rows.blueprints.update(id, { ...base, enabled: event.type === "BlueprintEnabled" });
+        rows.blueprints.update(id, base, { enabled: event.type === "BlueprintEnabled" });
         return;
       default:
         return;

@@ -12,9 +12,6 @@ import { MissingRowError } from "./row-table";
  */
 export const capacityRows: BatchProjection = {
   name: "capacity",
-  keys(event) {
-    return event.type === "ResourceDestroyed" ? [["resources", event.streamId.slice("resource-".length)]] : [];
-  },
   claim(rows, event: RecordedEvent) {
     switch (event.type) {
       case "LeaseAcquired":

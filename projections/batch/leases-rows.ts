@@ -6,17 +6,11 @@ import { MissingRowError } from "./row-table";
 /** The batch form of projections/leases-projection.ts: the same `leases` rows, in memory. */
 export const leasesRows: BatchProjection = {
   name: "leases",
-  keys(event) {
-    if (!event.streamId.startsWith("lease-")) return [];
-    const own = ["leases", event.streamId.slice("lease-".length)] as const;
-    if (event.type !== "LeaseRequested") return [own];
-    return [own, ["leases", (event.data as LeaseEventData<"LeaseRequested">).leaseId]];
-  },
   apply(rows, event: RecordedEvent) {
     if (!event.streamId.startsWith("lease-")) return;
     const id = event.streamId.slice("lease-".length);
     const base = { version: event.streamVersion, updated_at: event.recordedAt };
-    const update = (set: Partial<LeaseRow>) => rows.leases.update(id, { ...base, ...set });
+    const update = (set: Partial<LeaseRow>) => rows.leases.update(id, base, set);
     switch (event.type) {
       case "LeaseRequested": {
         const d = event.data as LeaseEventData<"LeaseRequested">;

@@ -6,17 +6,11 @@ import { MissingRowError } from "./row-table";
 /** The batch form of projections/resources-projection.ts: the same `resources` rows, in memory. */
 export const resourcesRows: BatchProjection = {
   name: "resources",
-  keys(event) {
-    if (!event.streamId.startsWith("resource-")) return [];
-    const own = ["resources", event.streamId.slice("resource-".length)] as const;
-    if (event.type !== "ResourceAllocated") return [own];
-    return [own, ["resources", (event.data as ResourceEventData<"ResourceAllocated">).resourceId]];
-  },
   apply(rows, event: RecordedEvent) {
     if (!event.streamId.startsWith("resource-")) return;
     const id = event.streamId.slice("resource-".length);
     const base = { version: event.streamVersion, updated_at: event.recordedAt };
-    const update = (set: Partial<ResourceRow>) => rows.resources.update(id, { ...base, ...set });
+    const update = (set: Partial<ResourceRow>) => rows.resources.update(id, base, set);
     switch (event.type) {
       case "ResourceAllocated": {
         const d = event.data as ResourceEventData<"ResourceAllocated">;

@@ -26,11 +26,6 @@ export interface BatchProjection {
   /** As InlineProjection.claim: runs for every event before any `apply` of that event. */
   claim?(rows: RowSet, event: RecordedEvent): void;
   apply(rows: RowSet, event: RecordedEvent): void;
-  /**
-   * The keys of rows in tables that drop ended rows (leases, resources, tokens) that this event
-   * may read or write, so the rebuild can read a dropped row back before the page is applied.
-   */
-  keys?(event: RecordedEvent): readonly (readonly [EvictingTable, string])[];
 }
 
 /** The projection tables' rows as the database returns them (Date, parsed JSON). */
@@ -41,8 +36,6 @@ export type SlotLockRow = Selectable<SlotLocksTable>;
 export type WorkItemRow = Selectable<WorkItemsTable>;
 export type TokenRow = Selectable<TokensTable>;
 export type AuthorizationRow = Selectable<AuthorizationsTable>;
-
-export type EvictingTable = "leases" | "resources" | "tokens";
 
 export interface RowSet {
   readonly leases: RowTable<LeaseRow>;
@@ -82,9 +75,6 @@ export function createRowSet(): RowSet {
 /** What the rebuild's writer needs of a table (rows are written column by column, by name). */
 export interface WritableTable {
   readonly table: ProjectionTable;
-  needsLoad(key: string): boolean;
-  load(key: string, row: object | null): void;
-  takeDeleted(): string[];
   takeChanged(finalOnly: boolean): object[];
 }
 

@@ -5,12 +5,6 @@ import type { BatchProjection } from "./row-set";
 /** The batch form of projections/tokens-projection.ts: the same `tokens` rows, in memory. */
 export const tokensRows: BatchProjection = {
   name: "tokens",
-  keys(event) {
-    if (!event.streamId.startsWith("token-")) return [];
-    const own = ["tokens", event.streamId.slice("token-".length)] as const;
-    if (event.type !== "TokenIssued") return [own];
-    return [own, ["tokens", (event.data as TokenEventData<"TokenIssued">).tokenId]];
-  },
   apply(rows, event: RecordedEvent) {
     if (!event.streamId.startsWith("token-")) return;
     const id = event.streamId.slice("token-".length);
@@ -33,7 +27,7 @@ export const tokensRows: BatchProjection = {
         return;
       }
       case "TokenRevoked":
-        rows.tokens.update(id, { ...base, status: "revoked", revoked_by: event.metadata.actor, revoked_at: event.recordedAt });
+        rows.tokens.update(id, base, { status: "revoked", revoked_by: event.metadata.actor, revoked_at: event.recordedAt });
         return;
       default:
         return;

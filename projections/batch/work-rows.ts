@@ -10,11 +10,6 @@ import { MissingRowError } from "./row-table";
  */
 export const workRows: BatchProjection = {
   name: "work",
-  keys(event) {
-    if (event.streamId.startsWith("lease-")) return [["leases", event.streamId.slice("lease-".length)]];
-    if (event.streamId.startsWith("resource-")) return [["resources", event.streamId.slice("resource-".length)]];
-    return [];
-  },
   apply(rows, event: RecordedEvent) {
     const at = event.recordedAt;
     if (event.streamId.startsWith("lease-")) {

@@ -4,7 +4,8 @@ import type { BlueprintRegistry } from "../blueprints/blueprint-registry";
 import type { Clock } from "../domain/clock";
 import { NotFoundError, TransitionRefusedError, VersionConflictError } from "../domain/errors";
 import type { IdGenerator } from "../domain/ids";
-import { toMachineEvent, type Folded } from "../machines/fold";
+import type { Folded } from "../machines/fold";
+import { asFolded } from "../store/stream-state";
 import type { EventStore } from "../store/event-store";
 import type { DrydockDatabase } from "../store/schema";
 
@@ -20,15 +21,17 @@ export interface CommandContext {
 /** Who asks: recorded on every event the command appends. */
 export type Actor = EventMetadata;
 
+/** A stream type's folder (machines/fold.ts): its types, and which transitions its machine allows. */
 interface Folder<S extends string, C> {
-  fold(events: readonly RecordedEvent[]): { snapshot: any; state: Folded<S, C> };
-  can(snapshot: any, event: { type: string; data: unknown; at: string }): boolean;
+  start(): { value: S; context: C };
+  allows(status: string, eventType: string): boolean;
 }
 
 /**
- * Runs a command on one stream: fold it, let `decide` produce events, check each is legal for the
- * machine (else TransitionRefused: nothing appended), append with the version folded. A version
- * conflict means someone else moved the stream meanwhile: decide again on the new state.
+ * Runs a command on one stream: load its state (one row), let `decide` produce events, check each
+ * is legal for the machine (else TransitionRefused: nothing appended), append with the version
+ * loaded. A version conflict means someone else moved the stream meanwhile: decide again on the
+ * new state. The store checks legality again inside the append, for every writer.
  */
 export async function commandOnStream<S extends string, C>(
   ctx: CommandContext,
@@ -41,18 +44,16 @@ export async function commandOnStream<S extends string, C>(
   actor: Actor,
 ): Promise<{ state: Folded<S, C>; events: RecordedEvent[] }> {
   for (let attempt = 0; ; attempt++) {
-    const stored = await ctx.store.readStream(streamId);
-    if (stored.length === 0) throw new NotFoundError(kind, id);
-    const { snapshot, state } = folder.fold(stored);
+    const stored = await ctx.store.loadState(streamId);
+    if (!stored) throw new NotFoundError(kind, id);
+    const state = asFolded<S, C>(stored);
     const events = decide(state);
-    const at = ctx.clock.now();
-    for (const e of events) {
-      if (!folder.can(snapshot, toMachineEvent({ type: e.type, data: e.data, recordedAt: at }))) {
-        throw new TransitionRefusedError(kind, id, state.status, command);
-      }
+    // The first event must be legal from the current status; the store folds the rest in order.
+    if (events.length > 0 && !folder.allows(state.status, events[0]!.type)) {
+      throw new TransitionRefusedError(kind, id, state.status, command);
     }
     try {
-      const appended = await ctx.store.append(streamId, state.version, events, actor);
+      const appended = await ctx.store.appendMany([{ streamId, expectedVersion: state.version, events, expectedState: stored }], actor);
       return { state, events: appended };
     } catch (error) {
       if (error instanceof VersionConflictError && attempt < 5) continue;

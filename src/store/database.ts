@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
-import { Kysely, Migrator, PostgresDialect } from "kysely";
+import { Kysely, Migrator, PostgresDialect, type KyselyConfig } from "kysely";
 import pg from "pg";
 import { migrationProvider } from "./migrations/index";
 import { PGliteDialect } from "./pglite-dialect";
@@ -26,10 +26,19 @@ export interface DatabaseOptions {
   dataDir?: string | undefined;
   /** PostgreSQL pool size. */
   poolSize?: number;
+  /** Called with every statement sent, BEGIN and COMMIT included (statement budgets, benchmarks). */
+  onQuery?: (sql: string) => void;
+}
+
+function logOption(onQuery: ((sql: string) => void) | undefined): KyselyConfig["log"] {
+  if (!onQuery) return undefined;
+  return (event) => {
+    if (event.level === "query") onQuery(event.query.sql);
+  };
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  const database = options.url ? openPostgres(options.url, options.poolSize ?? 10) : await openPGlite(options.dataDir);
+  const database = options.url ? openPostgres(options.url, options.poolSize ?? 10, options.onQuery) : await openPGlite(options.dataDir, options.onQuery);
   await migrate(database.db);
   return database;
 }
@@ -43,14 +52,14 @@ export async function migrate(db: Kysely<DrydockDatabase>): Promise<void> {
   }
 }
 
-async function openPGlite(dataDir: string | undefined): Promise<Database> {
+async function openPGlite(dataDir: string | undefined, onQuery?: (sql: string) => void): Promise<Database> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const unlock = dataDir ? lockDataDir(dataDir) : () => {};
   const pglite = await PGlite.create(dataDir ? { dataDir } : {}).catch((error: unknown) => {
     unlock();
     throw error;
   });
-  const db = new Kysely<DrydockDatabase>({ dialect: new PGliteDialect(pglite) });
+  const db = new Kysely<DrydockDatabase>({ dialect: new PGliteDialect(pglite), log: logOption(onQuery) });
   return {
     db,
     kind: "pglite",
@@ -66,14 +75,14 @@ async function openPGlite(dataDir: string | undefined): Promise<Database> {
   };
 }
 
-function openPostgres(url: string, poolSize: number): Database {
+function openPostgres(url: string, poolSize: number, onQuery?: (sql: string) => void): Database {
   // int8 (global positions) as numbers: positions stay far below 2^53.
   pg.types.setTypeParser(20, (v) => Number(v));
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   pool.on("error", () => {
     // An idle client lost its connection; the pool replaces it on next use.
   });
-  const db = new Kysely<DrydockDatabase>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DrydockDatabase>({ dialect: new PostgresDialect({ pool }), log: logOption(onQuery) });
   const listeners = new Set<pg.Client>();
   return {
     db,

@@ -8,6 +8,7 @@ import type { Executor, InlineProjection, PendingEvent } from "./projection";
 import { eventColumns as columns, eventFromRow, type EventRow } from "./event-rows";
 import { readLogPage, readStreamsUpTo, type LogCheckpoint, type ReadAllOptions, type StreamBound } from "./log-queries";
 import type { DrydockDatabase } from "./schema";
+import { evolveState, initialState, loadStreamState, type StreamState } from "./stream-state";
 
 export { eventFromRow } from "./event-rows";
 export { LOG_START, type LogCheckpoint, type LogFilter, type ReadAllOptions, type StreamBound } from "./log-queries";
@@ -19,6 +20,12 @@ export interface StreamAppend {
   /** The stream's current version as the caller saw it; 0 for a stream that must not exist yet. */
   expectedVersion: number;
   events: NewEvent[];
+  /**
+   * The state at `expectedVersion` the caller decided from (loadState), so the store need not
+   * read it again. Safe to trust: the append stores nothing unless the stream is still at that
+   * version, and the state at a version is the same whoever folded it.
+   */
+  expectedState?: StreamState;
 }
 
 export interface AppendOptions {
@@ -35,6 +42,8 @@ export interface EventStore {
   /** Appends to several streams in one transaction: all or nothing. */
   appendMany(appends: readonly StreamAppend[], metadata: EventMetadata, options?: AppendOptions): Promise<RecordedEvent[]>;
   readStream(streamId: string): Promise<RecordedEvent[]>;
+  /** A stream's current version and folded state, from its one row (null: no such stream). */
+  loadState(streamId: string): Promise<(StreamState & { version: number }) | null>;
   /**
    * Committed events after `after`, in (transaction id, position) order, never past the oldest
    * transaction still in flight: a slower writer that commits later with a lower position is
@@ -73,7 +82,12 @@ export class PostgresEventStore implements EventStore {
     const recorded = await retryOnDeadlock(() => this.db.transaction().execute(async (trx) => {
       await options.precondition?.(trx);
       for (const a of appends) {
-        if (a.events.length > 0) await moveStreamVersion(trx, a, recordedAt);
+        if (a.events.length === 0) continue;
+        // Every append, from every writer, is checked against the stream's machine here, before
+        // anything is written: an illegal event is refused, never committed to wedge the stream.
+        const from = a.expectedVersion === 0 ? initialState(a.streamId) : (a.expectedState ?? (await stateAt(trx, a)));
+        const next = evolveState(a.streamId, from, pending.filter((e) => e.streamId === a.streamId), recordedAt);
+        await moveStreamVersion(trx, a, recordedAt, next);
       }
       for (const e of pending) for (const p of this.projections) await p.claim?.(trx, e);
 
@@ -108,6 +122,10 @@ export class PostgresEventStore implements EventStore {
       await p.afterCommit?.(this.db, recorded).catch(() => {});
     }
     return recorded;
+  }
+
+  loadState(streamId: string) {
+    return loadStreamState(this.db, streamId);
   }
 
   async readStream(streamId: string): Promise<RecordedEvent[]> {
@@ -157,19 +175,20 @@ async function retryOnDeadlock<T>(run: () => Promise<T>): Promise<T> {
 }
 
 /** The optimistic concurrency check: the stream row moves only from the version the caller saw. */
-async function moveStreamVersion(trx: Kysely<DrydockDatabase>, a: StreamAppend, at: Date): Promise<void> {
+async function moveStreamVersion(trx: Kysely<DrydockDatabase>, a: StreamAppend, at: Date, state: StreamState): Promise<void> {
   const next = a.expectedVersion + a.events.length;
+  const stateJson = JSON.stringify(state);
   const moved =
     a.expectedVersion === 0
       ? await trx
           .insertInto("streams")
-          .values({ stream_id: a.streamId, stream_type: a.streamId.slice(0, a.streamId.indexOf("-")), version: next, updated_at: at })
+          .values({ stream_id: a.streamId, stream_type: a.streamId.slice(0, a.streamId.indexOf("-")), version: next, state: stateJson, updated_at: at })
           .onConflict((oc) => oc.column("stream_id").doNothing())
           .returning("stream_id")
           .executeTakeFirst()
       : await trx
           .updateTable("streams")
-          .set({ version: next, updated_at: at })
+          .set({ version: next, state: stateJson, updated_at: at })
           .where("stream_id", "=", a.streamId)
           .where("version", "=", a.expectedVersion)
           .returning("stream_id")
@@ -178,4 +197,11 @@ async function moveStreamVersion(trx: Kysely<DrydockDatabase>, a: StreamAppend, 
     const current = await trx.selectFrom("streams").select("version").where("stream_id", "=", a.streamId).executeTakeFirst();
     throw new VersionConflictError(a.streamId, a.expectedVersion, current?.version ?? null);
   }
+}
+
+/** The state the append starts from, when the caller did not pass it; a moved stream is a conflict. */
+async function stateAt(trx: Kysely<DrydockDatabase>, a: StreamAppend): Promise<StreamState> {
+  const current = await loadStreamState(trx, a.streamId);
+  if (!current || current.version !== a.expectedVersion) throw new VersionConflictError(a.streamId, a.expectedVersion, current?.version ?? null);
+  return { status: current.status, context: current.context };
 }

@@ -11,9 +11,12 @@ import { projectionTables, type DrydockDatabase, type ProjectionTable } from "./
  *
  * The replay runs the projections' batch forms (projections/batch): pages of a few thousand
  * events are applied to the rows in memory and written a table at a time, a few statements per
- * page rather than a few per event. Each batch form mirrors its inline projection, and the tests
+ * page rather than a few per event. Each batch form mirrors its inline projection; the tests
  * compare the result with the live tables and with a replay through the inline projections
- * themselves (`mode: "event-by-event"`, also used when a projection has no batch form).
+ * themselves (`mode: "event-by-event"`, also used when a projection has no batch form). Should the
+ * batched replay fail (an illegal log: an event after its stream ended, a duplicate or missing
+ * row, a slot taken twice), the rebuild rolls back to where it started and replays event by
+ * event instead, so the inline projections decide what such a log rebuilds to, or how it fails.
  *
  * One transaction rather than fresh tables swapped in by renames: readers keep seeing the old
  * rows (MVCC) until the commit swaps every table at once, and nothing has to recreate indexes,
@@ -24,7 +27,7 @@ export async function rebuildProjections(
   db: Kysely<DrydockDatabase>,
   projections: readonly InlineProjection[],
   options: RebuildOptions = {},
-): Promise<{ events: number; mode: RebuildMode }> {
+): Promise<RebuildResult> {
   return db.transaction().execute((trx) => rebuildInTransaction(trx, projections, options));
 }
 
@@ -36,6 +39,14 @@ export interface RebuildOptions {
   onProgress?: (events: number) => void;
   /** Default: batched when every projection has a batch form, else event by event. */
   mode?: RebuildMode;
+}
+
+export interface RebuildResult {
+  events: number;
+  /** How the rebuild that counted ran. */
+  mode: RebuildMode;
+  /** Why a batched replay was abandoned for an event-by-event one; null if it was not. */
+  batchedFailure: string | null;
 }
 
 /**
@@ -56,8 +67,8 @@ export async function rebuildInTransaction(
   trx: Kysely<DrydockDatabase>,
   projections: readonly InlineProjection[],
   options: RebuildOptions = {},
-): Promise<{ events: number; mode: RebuildMode }> {
-  const batchSize = options.batchSize ?? 5000;
+): Promise<RebuildResult> {
+  const replay = { batchSize: options.batchSize ?? 5000, onProgress: options.onProgress };
   const forms = batchFormsOf(projections);
   const mode: RebuildMode = options.mode ?? (forms ? "batched" : "event-by-event");
   if (mode === "batched" && !forms) {
@@ -69,15 +80,27 @@ export async function rebuildInTransaction(
   // would let a second worker run the same step; a lost wake-up would delay a waiting lease).
   await sql`CREATE TEMP TABLE work_items_before ON COMMIT DROP AS SELECT stream_id, run_at, claimed_by, claimed_until FROM work_items`.execute(trx);
   for (const table of [...projectionTables].reverse()) await trx.deleteFrom(table).execute();
-  const replay = { batchSize, onProgress: options.onProgress };
-  const events = mode === "batched" ? await replayBatched(trx, forms!, keyOf, replay) : await replayEventByEvent(trx, projections, replay);
+  let result: RebuildResult;
+  if (mode === "batched") {
+    await sql`SAVEPOINT batched_rebuild`.execute(trx);
+    try {
+      result = { events: await replayBatched(trx, forms!, keyOf, replay), mode, batchedFailure: null };
+      await sql`RELEASE SAVEPOINT batched_rebuild`.execute(trx);
+    } catch (error) {
+      await sql`ROLLBACK TO SAVEPOINT batched_rebuild`.execute(trx);
+      const batchedFailure = error instanceof Error ? error.message : String(error);
+      result = { events: await replayEventByEvent(trx, projections, replay), mode: "event-by-event", batchedFailure };
+    }
+  } else {
+    result = { events: await replayEventByEvent(trx, projections, replay), mode, batchedFailure: null };
+  }
   await sql`
     UPDATE work_items w
        SET run_at = LEAST(w.run_at, b.run_at), claimed_by = b.claimed_by, claimed_until = b.claimed_until
       FROM work_items_before b
      WHERE b.stream_id = w.stream_id`.execute(trx);
   await sql`DROP TABLE work_items_before`.execute(trx);
-  return { events, mode };
+  return result;
 }
 
 /**

@@ -8,6 +8,8 @@ export interface StreamsTable {
   stream_id: string;
   stream_type: string;
   version: number;
+  /** The folded state at `version` (migration 008); null until first folded for older streams. */
+  state: Json<{ status: string; context: unknown }> | null;
   updated_at: Timestamp;
 }
 
@@ -63,7 +65,7 @@ export interface LeasesTable {
   status: string;
   owner: string;
   owner_resource_id: string | null;
-  /** LeaseRequested's authorizingObject: null for an admin's lease (migration 007). */
+  /** LeaseRequested's authorizingObject: null for an admin's lease (migration 006). */
   authorizing_object: string | null;
   attributes: Json<Record<string, unknown>>;
   blueprint_ids: Json<string[] | null>;

@@ -4,7 +4,8 @@ import * as m002 from "./002-projections";
 import * as m003 from "./003-auth";
 import * as m004 from "./004-resource-health";
 import * as m005 from "./005-blueprint-name-unique";
-import * as m007 from "./007-lease-authorizing-object";
+import * as m006 from "./006-lease-authorizing-object";
+import * as m007 from "./007-stream-state";
 
 /** Numbered migrations, applied in order on start. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -13,7 +14,8 @@ export const migrations: Record<string, Migration> = {
   "003-auth": m003,
   "004-resource-health": m004,
   "005-blueprint-name-unique": m005,
-  "007-lease-authorizing-object": m007,
+  "006-lease-authorizing-object": m006,
+  "007-stream-state": m007,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,15 +1,16 @@
-import type { Kysely } from "kysely";
-import type { RecordedEvent } from "../../../events/envelope";
+import { sql, type Kysely } from "kysely";
+import { upcastAndValidate } from "../../../events/catalogue";
+import type { EventMetadata, RecordedEvent } from "../../../events/envelope";
 import { createRowSet, tablesOf, type BatchProjection, type WritableTable } from "../../../projections/batch/row-set";
-import { eventFromRow } from "../event-store";
 import type { DrydockDatabase, ProjectionTable } from "../schema";
-import { deleteRows, readTableShapes, selectRows, upsertRows, type TableShape } from "./write-rows";
+import { readTableShapes, upsertRows, type TableShape } from "./write-rows";
 
 /**
  * Replays the log through the projections' batch forms (projections/batch): a page of events is
  * read in one query, applied to the rows in memory, and the rows it finished (ended streams) are
  * written in one statement per table; the rest are written once, at the end. A few statements
- * per page instead of one or more per event.
+ * per page instead of one or more per event. While a page is applied, the next one is already
+ * being read (PostgreSQL works on it meanwhile).
  *
  * The tables must be empty when it starts (the rebuild empties them in its transaction).
  */
@@ -22,64 +23,50 @@ export async function replayBatched(
   const rows = createRowSet();
   const tables = tablesOf(rows);
   const shapes = await readTableShapes(trx, keys);
-  let after = 0;
   let count = 0;
-  const T = { read: 0, parse: 0, back: 0, apply: 0, write: 0 };
-  let t = performance.now();
-  const lap = (k: keyof typeof T) => { const n = performance.now(); T[k] += n - t; t = n; };
+  let next = readPage(trx, 0, options.batchSize);
   for (;;) {
-    t = performance.now();
-    const page = await trx.selectFrom("events").selectAll().where("global_position", ">", after).orderBy("global_position").limit(options.batchSize).execute();
-    if (page.length === 0) break;
-    lap("read");
-    const events: RecordedEvent[] = page.map((row) => eventFromRow(row as never));
-    lap("parse");
-    await readBack(trx, forms, tables, shapes, events);
-    lap("back");
+    const events = await next;
+    if (events.length === 0) break;
+    next = readPage(trx, events.at(-1)!.globalPosition, options.batchSize);
+    // Awaited on the next turn; if this page fails first, the transaction is rolled back anyway.
+    next.catch(() => undefined);
     for (const event of events) {
       for (const form of forms) form.claim?.(rows, event);
       for (const form of forms) form.apply(rows, event);
     }
-    lap("apply");
     await write(trx, tables, shapes, true);
-    lap("write");
-    count += page.length;
-    after = Number(page.at(-1)!.global_position);
+    count += events.length;
     options.onProgress?.(count);
   }
-  t = performance.now();
   await write(trx, tables, shapes, false);
-  lap("write");
-  console.log(T);
   return count;
 }
 
-/** Reads back the rows this page touches that were written and dropped from memory (see RowTable). */
-async function readBack(
-  trx: Kysely<DrydockDatabase>,
-  forms: readonly BatchProjection[],
-  tables: Record<ProjectionTable, WritableTable>,
-  shapes: Record<ProjectionTable, TableShape>,
-  events: readonly RecordedEvent[],
-): Promise<void> {
-  const wanted = new Map<ProjectionTable, Set<string>>();
-  for (const event of events) {
-    for (const form of forms) {
-      for (const [table, key] of form.keys?.(event) ?? []) {
-        if (!tables[table].needsLoad(key)) continue;
-        let set = wanted.get(table);
-        if (!set) wanted.set(table, (set = new Set()));
-        set.add(key);
-      }
-    }
-  }
-  for (const [table, keys] of wanted) {
-    const found = await selectRows(trx, shapes[table], [...keys]);
-    for (const key of keys) tables[table].load(key, found.get(key) ?? null);
-  }
+/**
+ * A page of the log, as one JSON document built by the database: one parse of one string, where
+ * row by row each column would be parsed on its own (the time as text, the JSON columns one by
+ * one). No ORDER BY inside the aggregate (it would sort the wide rows again, and cost more than
+ * the rest of the query): the page is put in position order here. Each event is upcast and
+ * validated exactly as a read through the event store is.
+ */
+async function readPage(trx: Kysely<DrydockDatabase>, after: number, limit: number): Promise<RecordedEvent[]> {
+  const result = await sql<{ page: string | null }>`
+    SELECT json_agg(json_build_array(
+             global_position, transaction_id::text, event_id, stream_id, stream_version, event_type, schema_version,
+             data, metadata, floor(extract(epoch FROM recorded_at) * 1000)))::text AS page
+      FROM (SELECT * FROM events WHERE global_position > ${after} ORDER BY global_position LIMIT ${limit}) AS e`.execute(trx);
+  const text = result.rows[0]?.page;
+  if (!text) return [];
+  const page = (JSON.parse(text) as PageRow[]).sort((a, b) => a[0] - b[0]);
+  return page.map(([globalPosition, transactionId, eventId, streamId, streamVersion, type, version, data, metadata, recordedAt]) =>
+    upcastAndValidate({ globalPosition, transactionId, eventId, streamId, streamVersion, type, version, data, metadata, recordedAt: new Date(recordedAt) }),
+  );
 }
 
-/** Deletes, then writes, every table's changed rows; `finalOnly`: only the rows of ended streams. */
+type PageRow = [number, string, string, string, number, string, number, unknown, EventMetadata, number];
+
+/** Writes every table's changed rows; `finalOnly`: only the rows of ended streams. */
 async function write(
   trx: Kysely<DrydockDatabase>,
   tables: Record<ProjectionTable, WritableTable>,
@@ -87,8 +74,6 @@ async function write(
   finalOnly: boolean,
 ): Promise<void> {
   for (const [table, rows] of Object.entries(tables) as [ProjectionTable, WritableTable][]) {
-    const deleted = rows.takeDeleted();
-    if (deleted.length > 0) await deleteRows(trx, shapes[table], deleted);
     const changed = rows.takeChanged(finalOnly);
     if (changed.length > 0) await upsertRows(trx, shapes[table], changed);
   }

@@ -1,0 +1,95 @@
+/**
+ * bench/cycle-statements: the SQL one warm lease cycle costs. Acquires a host on the local-host
+ * pool (POST /v1/leases?wait=30), releases it, and waits until the worker has destroyed it;
+ * counts every statement and every COMMIT sent meanwhile, by the API and the worker alike.
+ * Prints the average per cycle and the statements grouped by kind and table.
+ *
+ *   npx tsx bench/cycle-statements.ts [--cycles 20]
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx bench/cycle-statements.ts
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { createApp } from "../src/api/app";
+import { issueToken } from "../src/auth/token-commands";
+import { createDrydock } from "../src/service/drydock";
+import { openDatabase } from "../src/store/database";
+
+const { values } = parseArgs({ options: { cycles: { type: "string", default: "20" } } });
+const cycles = Number(values.cycles);
+const adminUrl = process.env.DATABASE_URL;
+
+let counting = false;
+const statements: string[] = [];
+const onQuery = (text: string) => {
+  if (counting) statements.push(text);
+};
+
+async function main(): Promise<void> {
+  let url: string | undefined;
+  let drop = async () => {};
+  if (adminUrl) {
+    const name = `drydock_bench_${Date.now()}`;
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const u = new URL(adminUrl);
+    u.pathname = `/${name}`;
+    url = u.toString();
+    drop = async () => {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    };
+  }
+  const database = await openDatabase({ url, onQuery });
+  const root = await mkdtemp(path.join(tmpdir(), "drydock-bench-"));
+  const drydock = await createDrydock({ database, localHost: { root, slots: 4 } });
+  const app = createApp(drydock, { rateLimits: { leases: null, commands: null } } as never);
+  const { token } = await issueToken(drydock.commands, { owner: "bench", role: "admin" }, { actor: "system" });
+  const headers = { Authorization: `Bearer ${token}`, "content-type": "application/json" };
+
+  const cycle = async () => {
+    const res = await app.request("/v1/leases?wait=30", { method: "POST", headers, body: JSON.stringify({ resourceType: "host" }) });
+    const lease = (await res.json()) as { id: string; status: string };
+    if (lease.status !== "active") throw new Error(`lease not active: ${JSON.stringify(lease)}`);
+    await app.request(`/v1/leases/${lease.id}/release`, { method: "POST", headers, body: "{}" });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const row = await drydock.database.db.selectFrom("leases").select("status").where("lease_id", "=", lease.id).executeTakeFirstOrThrow();
+      if (row.status === "destroyed") break;
+      if (Date.now() > deadline) throw new Error(`lease ${lease.id} never destroyed`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+
+  for (let i = 0; i < 3; i++) await cycle();
+  // The polling reads above are the bench's own, not the cycle's: counted apart and subtracted.
+  counting = true;
+  for (let i = 0; i < cycles; i++) await cycle();
+  counting = false;
+
+  const own = statements.filter((s) => /^select "status" from "leases" where "lease_id"/.test(s)).length;
+  const cycleStatements = statements.length - own;
+  const commits = statements.filter((s) => /^commit$/i.test(s.trim())).length;
+  const groups = new Map<string, number>();
+  for (const s of statements) {
+    const key = s.replace(/\s+/g, " ").slice(0, 60);
+    groups.set(key, (groups.get(key) ?? 0) + 1);
+  }
+  console.log(`database: ${database.kind}, ${cycles} warm cycles (acquire with ?wait, release, destroyed)`);
+  console.log(`statements per cycle: ${(cycleStatements / cycles).toFixed(1)}  (bench's own polling reads excluded: ${own})`);
+  console.log(`commits per cycle:    ${(commits / cycles).toFixed(1)}`);
+  console.log("most frequent statements (per cycle):");
+  for (const [key, n] of [...groups.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`  ${(n / cycles).toFixed(1).padStart(5)}  ${key}`);
+  await drydock.close();
+  await database.close();
+  await rm(root, { recursive: true, force: true });
+  await drop();
+}
+
+await main();
