@@ -11,11 +11,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import pg from "pg";
 import { createApp } from "../src/api/app";
 import { issueToken } from "../src/auth/token-commands";
 import { createDrydock } from "../src/service/drydock";
 import { openDatabase } from "../src/store/database";
+import { throwawayDatabase } from "./throwaway-database";
 
 const { values } = parseArgs({ options: { cycles: { type: "string", default: "20" } } });
 const cycles = Number(values.cycles);
@@ -28,24 +28,7 @@ const onQuery = (text: string) => {
 };
 
 async function main(): Promise<void> {
-  let url: string | undefined;
-  let drop = async () => {};
-  if (adminUrl) {
-    const name = `drydock_bench_${Date.now()}`;
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const u = new URL(adminUrl);
-    u.pathname = `/${name}`;
-    url = u.toString();
-    drop = async () => {
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    };
-  }
+  const { url, drop } = await throwawayDatabase(adminUrl);
   const database = await openDatabase({ url, onQuery });
   const root = await mkdtemp(path.join(tmpdir(), "drydock-bench-"));
   const drydock = await createDrydock({ database, localHost: { root, slots: 4 } });

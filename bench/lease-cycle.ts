@@ -15,12 +15,12 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { serve } from "@hono/node-server";
 import { sql } from "kysely";
-import pg from "pg";
 import { createApp } from "../src/api/app";
 import { approveAuthorization, requestAuthorization } from "../src/auth/authorization-commands";
 import { issueToken } from "../src/auth/token-commands";
 import { createDrydock } from "../src/service/drydock";
 import { openDatabase, type Database } from "../src/store/database";
+import { throwawayDatabase } from "./throwaway-database";
 
 const { values } = parseArgs({
   options: { clients: { type: "string", default: "8" }, seconds: { type: "string", default: "10" }, "explain-slow": { type: "string" } },
@@ -35,25 +35,6 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function throwawayDatabase(): Promise<{ url: string | undefined; drop: () => Promise<void> }> {
-  if (!adminUrl) return { url: undefined, drop: async () => {} };
-  const name = `drydock_bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
 
 async function leaseCycles(database: Database): Promise<{ cycles: number; latencies: number[] }> {
   const root = await mkdtemp(path.join(tmpdir(), "drydock-bench-"));
@@ -124,7 +105,7 @@ async function baselineCommits(database: Database): Promise<number> {
   return commits / seconds;
 }
 
-const target = await throwawayDatabase();
+const target = await throwawayDatabase(adminUrl);
 try {
   const database = await openDatabase({ url: target.url, poolSize: clients + 4 });
   const dialect = database.kind === "postgres" ? "PostgreSQL" : "PGlite (in memory)";

@@ -40,6 +40,13 @@ export const leaseEventSchemas = {
      * optional field reads old events as they are, so it needs no new version or upcaster.
      */
     authorizingObject: z.string().nullable().optional(),
+    /**
+     * What chose `ttlSeconds` (src/domain/lease-ttl.ts): the request, the client's token default,
+     * or the service default (which the acquiring blueprint's default may replace). Absent in
+     * events recorded before default TTLs, whose TTL was always the request's: read as "request".
+     * Optional, so older events read as they are: no new version, no upcaster.
+     */
+    ttlSource: z.enum(["request", "client", "service"]).optional(),
   }),
   /**
    * Version 2 adds `durationMs`: how long the allocator took to read the capacity view and
@@ -70,6 +77,12 @@ export const leaseEventSchemas = {
     slot: z.number().int().nonnegative(),
     /** Slot locks this lease holds until it ends; unique in the capacity view. */
     locks: z.array(z.string()),
+    /**
+     * The acquiring blueprint's default TTL, set when the lease's TTL was still a default (no
+     * request or client chose it): the lease now expires `ttlSeconds` after its acquisition.
+     * Absent: the TTL stays as it was (and in every event recorded before blueprint defaults).
+     */
+    blueprintTtl: z.object({ ttlSeconds: z.number().int().positive(), expiresAt: isoTime }).optional(),
   }),
   LeaseActivated: z.object({
     workingDirectory: z.string().nullable(),

@@ -15,6 +15,12 @@ export const tokenEventSchemas = {
     role: tokenRoleSchema,
     /** `sha256:<hex>` of the whole token string. */
     hash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+    /**
+     * The TTL of leases this token asks for without naming one (src/domain/lease-ttl.ts); absent:
+     * none of its own, the blueprint's or the service's applies. Optional: older events read as
+     * they are, no new version.
+     */
+    defaultLeaseTtlSeconds: z.number().int().positive().optional(),
   }),
   TokenRevoked: z.object({ reason: z.string().nullable() }),
 } as const;

@@ -30,6 +30,8 @@ export const leasesProjection: InlineProjection = {
             attributes: JSON.stringify(d.attributes),
             blueprint_ids: JSON.stringify(d.blueprintIds),
             expires_at: d.expiresAt ? new Date(d.expiresAt) : null,
+            ttl_seconds: d.ttlSeconds,
+            ttl_source: d.ttlSource ?? "request",
             attempts: 0,
             failures: 0,
             requested_at: event.recordedAt,
@@ -65,6 +67,7 @@ export const leasesProjection: InlineProjection = {
           retry_at: null,
           wait_reason: null,
           failures: 0,
+          ...(d.blueprintTtl ? { ttl_seconds: d.blueprintTtl.ttlSeconds, expires_at: new Date(d.blueprintTtl.expiresAt), ttl_source: "blueprint" } : {}),
         });
         return;
       }
@@ -94,7 +97,7 @@ export const leasesProjection: InlineProjection = {
         return;
       case "LeaseRenewed": {
         const d = event.data as LeaseEventData<"LeaseRenewed">;
-        await update({ expires_at: new Date(d.expiresAt) });
+        await update({ expires_at: new Date(d.expiresAt), ttl_seconds: d.ttlSeconds, ttl_source: "renewal" });
         return;
       }
       case "LeaseReleased": {

@@ -19,6 +19,7 @@ export const tokensProjection: InlineProjection = {
             owner: d.owner,
             role: d.role,
             token_hash: d.hash,
+            default_lease_ttl_seconds: d.defaultLeaseTtlSeconds ?? null,
             status: "active",
             issued_by: event.metadata.actor,
             issued_at: event.recordedAt,

@@ -1,6 +1,6 @@
 import type { AuthorizationEventData } from "../../events/authorization-events";
 import type { RecordedEvent } from "../../events/envelope";
-import type { BatchProjection } from "./row-set";
+import type { AuthorizationRow, BatchProjection } from "./row-set";
 
 /** The batch form of projections/authorizations-projection.ts: the same `authorizations` rows, in memory. */
 export const authorizationsRows: BatchProjection = {
@@ -9,8 +9,6 @@ export const authorizationsRows: BatchProjection = {
     if (!event.streamId.startsWith("authorization-")) return;
     const id = event.streamId.slice("authorization-".length);
     const base = { version: event.streamVersion, updated_at: event.recordedAt };
-    const decide = (state: string, reason: string | null) =>
-      rows.authorizations.update(id, base, { state, reason, decided_by: event.metadata.actor, decided_at: event.recordedAt });
     switch (event.type) {
       case "AuthorizationRequested": {
         const d = event.data as AuthorizationEventData<"AuthorizationRequested">;
@@ -29,16 +27,20 @@ export const authorizationsRows: BatchProjection = {
         return;
       }
       case "AuthorizationApproved":
-        decide("approved", null);
+        rows.authorizations.update(id, base, decision(event, "approved", null));
         return;
       case "AuthorizationDeclined":
-        decide("declined", (event.data as AuthorizationEventData<"AuthorizationDeclined">).reason);
+        rows.authorizations.update(id, base, decision(event, "declined", (event.data as AuthorizationEventData<"AuthorizationDeclined">).reason));
         return;
       case "AuthorizationRevoked":
-        decide("revoked", (event.data as AuthorizationEventData<"AuthorizationRevoked">).reason);
+        rows.authorizations.update(id, base, decision(event, "revoked", (event.data as AuthorizationEventData<"AuthorizationRevoked">).reason));
         return;
       default:
         return;
     }
   },
 };
+
+function decision(event: RecordedEvent, state: string, reason: string | null): Partial<AuthorizationRow> {
+  return { state, reason, decided_by: event.metadata.actor, decided_at: event.recordedAt };
+}

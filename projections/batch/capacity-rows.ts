@@ -54,7 +54,10 @@ function addLiveResources(rows: RowSet, blueprintId: string, delta: number): voi
 
 /** As the projection's INSERT … ON CONFLICT DO NOTHING: any lock already held (even by this event) is a conflict. */
 function takeLocks(rows: RowSet, owner: string, locks: readonly string[]): void {
-  const conflicts = locks.filter((lock, i) => rows.slot_locks.has(lock) || locks.indexOf(lock) !== i);
+  const conflicts: string[] = [];
+  for (let i = 0; i < locks.length; i++) {
+    if (rows.slot_locks.has(locks[i]!) || locks.indexOf(locks[i]!) !== i) conflicts.push(locks[i]!);
+  }
   if (conflicts.length > 0) throw new CapacityConflictError(conflicts);
   if (locks.length === 0) return;
   let held = rows.locksByOwner.get(owner);

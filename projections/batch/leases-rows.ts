@@ -1,6 +1,6 @@
 import type { RecordedEvent } from "../../events/envelope";
 import type { LeaseEventData } from "../../events/lease-events";
-import type { BatchProjection, LeaseRow } from "./row-set";
+import type { BatchProjection } from "./row-set";
 import { MissingRowError } from "./row-table";
 
 /** The batch form of projections/leases-projection.ts: the same `leases` rows, in memory. */
@@ -10,7 +10,6 @@ export const leasesRows: BatchProjection = {
     if (!event.streamId.startsWith("lease-")) return;
     const id = event.streamId.slice("lease-".length);
     const base = { version: event.streamVersion, updated_at: event.recordedAt };
-    const update = (set: Partial<LeaseRow>) => rows.leases.update(id, base, set);
     switch (event.type) {
       case "LeaseRequested": {
         const d = event.data as LeaseEventData<"LeaseRequested">;
@@ -27,6 +26,8 @@ export const leasesRows: BatchProjection = {
           blueprint_id: null,
           slot: null,
           expires_at: d.expiresAt ? new Date(d.expiresAt) : null,
+          ttl_seconds: d.ttlSeconds,
+          ttl_source: d.ttlSource ?? "request",
           retry_at: null,
           wait_reason: null,
           attempts: 0,
@@ -42,23 +43,23 @@ export const leasesRows: BatchProjection = {
         return;
       }
       case "AllocationAttempted":
-        update({ attempts: (event.data as LeaseEventData<"AllocationAttempted">).attempt });
+        rows.leases.update(id, base, { attempts: (event.data as LeaseEventData<"AllocationAttempted">).attempt });
         return;
       case "LeaseWaiting": {
         const d = event.data as LeaseEventData<"LeaseWaiting">;
-        update({ retry_at: new Date(d.retryAt), wait_reason: d.reason });
+        rows.leases.update(id, base, { retry_at: new Date(d.retryAt), wait_reason: d.reason });
         return;
       }
       case "LeaseYielded": {
         const d = event.data as LeaseEventData<"LeaseYielded">;
         const row = rows.leases.get(id);
         if (!row) throw new MissingRowError("leases", id, event.type);
-        update({ retry_at: new Date(d.retryAt), wait_reason: d.reason, failures: row.failures + 1 });
+        rows.leases.update(id, base, { retry_at: new Date(d.retryAt), wait_reason: d.reason, failures: row.failures + 1 });
         return;
       }
       case "LeaseAcquired": {
         const d = event.data as LeaseEventData<"LeaseAcquired">;
-        update({
+        rows.leases.update(id, base, {
           status: "acquired",
           resource_id: d.resourceId,
           blueprint_id: d.blueprintId,
@@ -67,12 +68,13 @@ export const leasesRows: BatchProjection = {
           retry_at: null,
           wait_reason: null,
           failures: 0,
+          ...(d.blueprintTtl ? { ttl_seconds: d.blueprintTtl.ttlSeconds, expires_at: new Date(d.blueprintTtl.expiresAt), ttl_source: "blueprint" } : {}),
         });
         return;
       }
       case "LeaseActivated": {
         const d = event.data as LeaseEventData<"LeaseActivated">;
-        update({
+        rows.leases.update(id, base, {
           status: "active",
           working_directory: d.workingDirectory,
           activated_at: event.recordedAt,
@@ -83,7 +85,7 @@ export const leasesRows: BatchProjection = {
         return;
       }
       case "LeaseReacquiring":
-        update({
+        rows.leases.update(id, base, {
           status: "pending",
           resource_id: null,
           blueprint_id: null,
@@ -94,21 +96,23 @@ export const leasesRows: BatchProjection = {
           failures: 0,
         });
         return;
-      case "LeaseRenewed":
-        update({ expires_at: new Date((event.data as LeaseEventData<"LeaseRenewed">).expiresAt) });
+      case "LeaseRenewed": {
+        const d = event.data as LeaseEventData<"LeaseRenewed">;
+        rows.leases.update(id, base, { expires_at: new Date(d.expiresAt), ttl_seconds: d.ttlSeconds, ttl_source: "renewal" });
         return;
+      }
       case "LeaseReleased": {
         const d = event.data as LeaseEventData<"LeaseReleased">;
-        update({ status: "released", end_reason: d.detail ? `${d.reason}: ${d.detail}` : d.reason, ended_at: event.recordedAt, retry_at: null });
+        rows.leases.update(id, base, { status: "released", end_reason: d.detail ? `${d.reason}: ${d.detail}` : d.reason, ended_at: event.recordedAt, retry_at: null });
         return;
       }
       case "LeaseBroken": {
         const d = event.data as LeaseEventData<"LeaseBroken">;
-        update({ status: "broken", end_reason: d.reason, ended_at: event.recordedAt, retry_at: null });
+        rows.leases.update(id, base, { status: "broken", end_reason: d.reason, ended_at: event.recordedAt, retry_at: null });
         return;
       }
       case "LeaseDestroyed":
-        update({ status: "destroyed" });
+        rows.leases.update(id, base, { status: "destroyed" });
         return;
       default:
         return;

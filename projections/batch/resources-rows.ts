@@ -1,6 +1,6 @@
 import type { RecordedEvent } from "../../events/envelope";
 import type { ResourceEventData } from "../../events/resource-events";
-import type { BatchProjection, ResourceRow } from "./row-set";
+import type { BatchProjection } from "./row-set";
 import { MissingRowError } from "./row-table";
 
 /** The batch form of projections/resources-projection.ts: the same `resources` rows, in memory. */
@@ -10,7 +10,6 @@ export const resourcesRows: BatchProjection = {
     if (!event.streamId.startsWith("resource-")) return;
     const id = event.streamId.slice("resource-".length);
     const base = { version: event.streamVersion, updated_at: event.recordedAt };
-    const update = (set: Partial<ResourceRow>) => rows.resources.update(id, base, set);
     switch (event.type) {
       case "ResourceAllocated": {
         const d = event.data as ResourceEventData<"ResourceAllocated">;
@@ -36,22 +35,22 @@ export const resourcesRows: BatchProjection = {
         const d = event.data as ResourceEventData<"ResourceActivated">;
         const row = rows.resources.get(id);
         if (!row) throw new MissingRowError("resources", id, event.type);
-        update({ status: "active", attributes: { ...row.attributes, ...d.attributes }, activated_at: event.recordedAt, retry_at: null, failures: 0 });
+        rows.resources.update(id, base, { status: "active", attributes: { ...row.attributes, ...d.attributes }, activated_at: event.recordedAt, retry_at: null, failures: 0 });
         return;
       }
       case "ResourceActivationYielded": {
         const d = event.data as ResourceEventData<"ResourceActivationYielded">;
-        update({ retry_at: new Date(d.retryAt), failures: d.attempt });
+        rows.resources.update(id, base, { retry_at: new Date(d.retryAt), failures: d.attempt });
         return;
       }
       case "ResourceReleased":
       case "ResourceBroken": {
         const d = event.data as ResourceEventData<"ResourceReleased">;
-        update({ status: event.type === "ResourceReleased" ? "released" : "broken", end_reason: d.reason, ended_at: event.recordedAt, retry_at: null });
+        rows.resources.update(id, base, { status: event.type === "ResourceReleased" ? "released" : "broken", end_reason: d.reason, ended_at: event.recordedAt, retry_at: null });
         return;
       }
       case "ResourceDestroyed":
-        update({ status: "destroyed" });
+        rows.resources.update(id, base, { status: "destroyed" });
         return;
       default:
         return;

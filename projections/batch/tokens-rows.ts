@@ -17,6 +17,7 @@ export const tokensRows: BatchProjection = {
           owner: d.owner,
           role: d.role,
           token_hash: d.hash,
+          default_lease_ttl_seconds: d.defaultLeaseTtlSeconds ?? null,
           status: "active",
           issued_by: event.metadata.actor,
           issued_at: event.recordedAt,

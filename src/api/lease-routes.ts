@@ -1,10 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { streamIdOf } from "../../events/envelope";
 import { authorizingObjectOf, leaseOwnerScope } from "../auth/scope";
-import { MAX_TTL_SECONDS, releaseLease, renewLease, requestLease } from "../commands/lease-commands";
+import { cancelWaitingLease, MAX_TTL_SECONDS, releaseLease, renewLease, requestLease } from "../commands/lease-commands";
 import { NotFoundError } from "../domain/errors";
 import { getLeaseAsOf, listLeasesAsOf } from "../queries/as-of-queries";
-import { getLease, listLeases } from "../queries/lease-queries";
+import { getLease, listLeases, type LeaseRecord } from "../queries/lease-queries";
+import type { Actor } from "../commands/command-context";
 import type { Drydock } from "../service/drydock";
 import type { ApiApp } from "./api-env";
 import { asOfQuery } from "./as-of-param";
@@ -25,12 +26,25 @@ const waitQuery = z.coerce
 
 const ttlSeconds = z.number().int().min(1).max(MAX_TTL_SECONDS);
 
+const cancelOnDisconnectQuery = z
+  .enum(["0", "1", "true", "false"])
+  .optional()
+  .openapi({ description: "With `wait`: 1 releases the lease if the client disconnects before it is active (as the `cancelOnDisconnect` body field does).", example: "1" });
+
+/** The detail of the LeaseReleased a disconnect appends (reason `requested`: the client asked for it). */
+export const DISCONNECT_DETAIL = "client disconnected while waiting";
+
 const LeaseRequestSchema = z
   .strictObject({
     resourceType: resourceTypeString.openapi({ example: "host" }),
     attributes: jsonRecord(64).optional().openapi({ example: { os: "linux" } }),
-    ttlSeconds: ttlSeconds.nullable().optional().openapi({ description: "Omitted or null: the lease lives until released.", example: 3600 }),
+    ttlSeconds: ttlSeconds.nullable().optional().openapi({
+      description:
+        "Seconds until the system releases the lease (reason `expired`), unless renewed. Omitted: the token's default, else the acquiring blueprint's, else the service's (DRYDOCK_DEFAULT_LEASE_TTL, 3600). null: no TTL, for admins only (403 for a client).",
+      example: 3600,
+    }),
     blueprintIds: z.array(idString).max(32).optional(),
+    cancelOnDisconnect: z.boolean().optional().openapi({ description: "With `?wait`: release the lease if the client disconnects before it is active." }),
   })
   .openapi("LeaseRequest");
 
@@ -42,14 +56,14 @@ const createLease = createRoute({
   summary: "Request a lease",
   description: "Without `wait`, answers 202 at once. With `wait`, answers 201 once the lease is active, 200 if it ended (broken, released) and 202 if it is still pending when the wait ends.",
   request: {
-    query: z.object({ wait: waitQuery }),
+    query: z.object({ wait: waitQuery, cancelOnDisconnect: cancelOnDisconnectQuery }),
     body: { required: true, content: { "application/json": { schema: LeaseRequestSchema } } },
   },
   responses: {
     201: leaseJson("The lease is active"),
     200: leaseJson("The lease ended before becoming active"),
     202: leaseJson("The lease is pending"),
-    ...errorResponses(400, 413, 422),
+    ...errorResponses(400, 403, 413, 422),
   },
 });
 
@@ -76,7 +90,7 @@ const getLeaseRoute = createRoute({
   path: "/v1/leases/{id}",
   summary: "Get a lease",
   description: "With `wait`, long-polls until the lease is active or ended (or the wait ends).",
-  request: { params: idParams, query: z.object({ wait: waitQuery, asOf: asOfQuery }) },
+  request: { params: idParams, query: z.object({ wait: waitQuery, cancelOnDisconnect: cancelOnDisconnectQuery, asOf: asOfQuery }) },
   responses: { 200: leaseJson("The lease"), ...errorResponses(400, 404) },
 });
 
@@ -111,14 +125,28 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
   const db = drydock.database.db;
   const history = { db, store: drydock.store };
 
+  /**
+   * cancelOnDisconnect: the wait ended because the client went away (the request's signal
+   * aborted when its socket closed) and the lease is not active yet, so nobody will use it:
+   * release it as the client, saying why. An active lease is left alone: the client may have it.
+   */
+  const cancelIfGone = async (leaseId: string, lease: LeaseRecord, signal: AbortSignal, actor: Actor) => {
+    if (!signal.aborted || isSettled(lease)) return;
+    await cancelWaitingLease(drydock.commands, leaseId, DISCONNECT_DETAIL, actor);
+  };
+
   app.openapi(createLease, async (c) => {
-    const body = c.req.valid("json");
-    const { wait } = c.req.valid("query");
+    const { cancelOnDisconnect: cancelInBody, ...body } = c.req.valid("json");
+    const query = c.req.valid("query");
     // The token's owner owns the lease; a client's lease may use only blueprints it is authorized for.
     const principal = c.get("principal");
-    const leaseId = await requestLease(drydock.commands, body, principal.owner, c.get("actor"), { authorizingObject: authorizingObjectOf(principal) });
-    if (!wait) return c.json(await getLease(db, leaseId), 202);
-    const lease = await waitForLease(drydock, leaseId, wait, c.req.raw.signal);
+    const leaseId = await requestLease(drydock.commands, body, principal.owner, c.get("actor"), {
+      authorizingObject: authorizingObjectOf(principal),
+      clientTtlSeconds: principal.defaultLeaseTtlSeconds ?? null,
+    });
+    if (!query.wait) return c.json(await getLease(db, leaseId), 202);
+    const lease = await waitForLease(drydock, leaseId, query.wait, c.req.raw.signal);
+    if (cancelInBody === true || isOn(query.cancelOnDisconnect)) await cancelIfGone(leaseId, lease, c.req.raw.signal, c.get("actor"));
     if (lease.status === "active") return c.json(lease, 201);
     return c.json(lease, isSettled(lease) ? 200 : 202);
   });
@@ -134,11 +162,13 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
 
   app.openapi(getLeaseRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { wait, asOf } = c.req.valid("query");
+    const { wait, asOf, cancelOnDisconnect } = c.req.valid("query");
     if (asOf) return c.json(await getLeaseAsOf(history, id, new Date(asOf)), 200);
     const lease = await getLease(db, id);
     if (!wait || isSettled(lease)) return c.json(lease, 200);
-    return c.json(await waitForLease(drydock, id, wait, c.req.raw.signal), 200);
+    const waited = await waitForLease(drydock, id, wait, c.req.raw.signal);
+    if (isOn(cancelOnDisconnect)) await cancelIfGone(id, waited, c.req.raw.signal, c.get("actor"));
+    return c.json(waited, 200);
   });
 
   app.openapi(releaseLeaseRoute, async (c) => {
@@ -161,4 +191,8 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
   });
 
   registerLeaseExplainRoute(app, drydock);
+}
+
+function isOn(flag: "0" | "1" | "true" | "false" | undefined): boolean {
+  return flag === "1" || flag === "true";
 }

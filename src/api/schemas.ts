@@ -31,7 +31,12 @@ export const LeaseSchema = z
     blueprintIds: z.array(z.string()).nullable(),
     resourceId: z.string().nullable(),
     blueprintId: z.string().nullable(),
-    expiresAt: isoTime.nullable(),
+    expiresAt: isoTime.nullable().openapi({ description: "When the system releases the lease (reason `expired`) unless it is renewed; null: no TTL." }),
+    ttlSeconds: z.number().int().nullable().openapi({ description: "The lease's current TTL; null: it lives until released.", example: 3600 }),
+    ttlSource: z.enum(["request", "client", "blueprint", "service", "renewal"]).openapi({
+      description: "What set the TTL: the request, the token's default, the blueprint's default (counted from acquisition), the service's default (counted from the request), or a renewal.",
+      example: "service",
+    }),
     waitReason: z.string().nullable(),
     retryAt: isoTime.nullable(),
     endReason: z.string().nullable().openapi({ example: "expired: its TTL ended at 2025-01-01T12:00:00.000Z" }),

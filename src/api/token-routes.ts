@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { issueToken, revokeToken } from "../auth/token-commands";
+import { MAX_TTL_SECONDS } from "../domain/lease-ttl";
 import { getToken, listTokens } from "../auth/token-queries";
 import type { Drydock } from "../service/drydock";
 import type { ApiApp } from "./api-env";
@@ -22,6 +23,7 @@ export const TokenSchema = z
     issuedAt: z.string().openapi({ format: "date-time" }),
     revokedBy: z.string().nullable(),
     revokedAt: z.string().nullable().openapi({ format: "date-time" }),
+    defaultLeaseTtlSeconds: z.number().int().nullable().openapi({ description: "TTL of the leases it asks for without naming one; null: the blueprint's or the service's default." }),
   })
   .openapi("Token");
 
@@ -33,6 +35,13 @@ const IssueSchema = z
   .strictObject({
     owner: z.string().min(1).max(64).openapi({ description: "The name the token acts as; it owns the leases the token asks for. A name belongs to one role.", example: "ci" }),
     role: tokenRoleSchema.openapi({ description: "admin: everything; client: its own leases, on blueprints it is authorized for." }),
+    defaultLeaseTtlSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_TTL_SECONDS)
+      .optional()
+      .openapi({ description: "TTL of the leases this token asks for without naming one (before the blueprint's and the service's defaults).", example: 7200 }),
   })
   .openapi("TokenRequest");
 

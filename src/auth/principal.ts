@@ -5,6 +5,8 @@ export interface Principal {
   tokenId: string;
   owner: string;
   role: TokenRole;
+  /** The TTL of leases this token asks for without naming one (src/domain/lease-ttl.ts); null or absent: none of its own. */
+  defaultLeaseTtlSeconds?: number | null;
 }
 
 export function isAdmin(principal: Principal): boolean {

@@ -3,6 +3,7 @@ import { streamIdOf } from "../../events/envelope";
 import type { TokenRole } from "../../events/token-events";
 import { commandOnStream, type Actor, type CommandContext } from "../commands/command-context";
 import { NameTakenError, ValidationError } from "../domain/errors";
+import { MAX_TTL_SECONDS } from "../domain/lease-ttl";
 import { tokenFolder } from "../machines/fold";
 import type { Executor } from "../store/projection";
 import { ownerNameProblem } from "./principal";
@@ -16,16 +17,27 @@ export interface IssuedToken {
   role: TokenRole;
 }
 
-/** Issues a token for a client name with a role; the event carries the hash, never the token. */
-export async function issueToken(ctx: CommandContext, request: { owner: string; role: TokenRole }, actor: Actor): Promise<IssuedToken> {
+/**
+ * Issues a token for a client name with a role; the event carries the hash, never the token.
+ * `defaultLeaseTtlSeconds`: the TTL of the leases it asks for without naming one.
+ */
+export async function issueToken(
+  ctx: CommandContext,
+  request: { owner: string; role: TokenRole; defaultLeaseTtlSeconds?: number | undefined },
+  actor: Actor,
+): Promise<IssuedToken> {
   const problem = ownerNameProblem(request.owner);
   if (problem) throw new ValidationError(`owner: ${problem}`, { field: "owner" });
+  const ttl = request.defaultLeaseTtlSeconds;
+  if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS)) {
+    throw new ValidationError(`defaultLeaseTtlSeconds: must be a whole number between 1 and ${MAX_TTL_SECONDS}`, { field: "defaultLeaseTtlSeconds" });
+  }
   const tokenId = ctx.ids.next("token");
   const token = generateToken();
   await ctx.store.append(
     streamIdOf("token", tokenId),
     0,
-    [{ type: "TokenIssued", data: { tokenId, owner: request.owner, role: request.role, hash: hashToken(token) } }],
+    [{ type: "TokenIssued", data: { tokenId, owner: request.owner, role: request.role, hash: hashToken(token), ...(ttl === undefined ? {} : { defaultLeaseTtlSeconds: ttl }) } }],
     actor,
     { precondition: (trx) => assertOwnerNameKeepsItsRole(trx, request.owner, request.role) },
   );

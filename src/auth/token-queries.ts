@@ -16,6 +16,8 @@ export interface TokenRecord {
   issuedAt: string;
   revokedBy: string | null;
   revokedAt: string | null;
+  /** The TTL of leases it asks for without naming one; null: the blueprint's or the service's applies. */
+  defaultLeaseTtlSeconds: number | null;
 }
 
 
@@ -29,6 +31,7 @@ export function tokenRecordOf(row: Selectable<TokensTable>): TokenRecord {
     issuedAt: isoOrNull(row.issued_at)!,
     revokedBy: row.revoked_by,
     revokedAt: isoOrNull(row.revoked_at),
+    defaultLeaseTtlSeconds: row.default_lease_ttl_seconds,
   };
 }
 
@@ -39,11 +42,11 @@ export function tokenRecordOf(row: Selectable<TokensTable>): TokenRecord {
 export async function principalOfToken(db: Kysely<DrydockDatabase>, token: string): Promise<Principal | null> {
   const row = await db
     .selectFrom("tokens")
-    .select(["token_id", "owner", "role"])
+    .select(["token_id", "owner", "role", "default_lease_ttl_seconds"])
     .where("token_hash", "=", hashToken(token))
     .where("status", "=", "active")
     .executeTakeFirst();
-  return row ? { tokenId: row.token_id, owner: row.owner, role: row.role as Principal["role"] } : null;
+  return row ? { tokenId: row.token_id, owner: row.owner, role: row.role as Principal["role"], defaultLeaseTtlSeconds: row.default_lease_ttl_seconds } : null;
 }
 
 export async function getToken(db: Kysely<DrydockDatabase>, tokenId: string): Promise<TokenRecord> {

@@ -149,6 +149,12 @@ export interface BlueprintImplementation<Config = any> {
   retireReason?(blueprint: BlueprintView<Config>, resource: ResourceView): string | null;
   /** Commands one lease may run at once (default 16); one more is refused with 429. */
   commandConcurrency?(config: Config): number;
+  /**
+   * The TTL of leases acquired on this blueprint whose TTL is still a default (no request or
+   * token chose one), counted from their acquisition; null or absent: the service's default
+   * stays. See src/domain/lease-ttl.ts for the whole precedence.
+   */
+  defaultLeaseTtlSeconds?(config: Config): number | null;
   /** Releases what the implementation holds in this process (open connections). */
   close?(): Promise<void>;
 }

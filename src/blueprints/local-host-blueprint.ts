@@ -2,6 +2,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { arch, hostname, platform } from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { MAX_TTL_SECONDS } from "../domain/lease-ttl";
 import { parseOrThrow } from "../domain/parse";
 import { LocalCommandInterface } from "../interfaces/local-command";
 import { LocalFilesystemInterface } from "../interfaces/local-filesystem";
@@ -41,6 +42,8 @@ export const localHostConfigSchema = z
       .prefault({}),
     /** Commands one lease may run at once; one more is refused with 429. */
     maxConcurrentCommands: z.number().int().min(1).max(1024).default(16),
+    /** TTL of leases that name none and whose token has no default (src/domain/lease-ttl.ts); absent: the service's. */
+    defaultLeaseTtlSeconds: z.number().int().min(1).max(MAX_TTL_SECONDS).optional(),
   })
   .strict();
 export type LocalHostConfig = z.infer<typeof localHostConfigSchema>;
@@ -105,6 +108,7 @@ export function localHostBlueprint(facts: MachineFacts, sandboxing: LocalHostSan
       return matchAttributes(lease.attributes, offered(blueprint.config));
     },
     commandConcurrency: (config) => config.maxConcurrentCommands,
+    defaultLeaseTtlSeconds: (config) => config.defaultLeaseTtlSeconds ?? null,
     planResource(blueprint: BlueprintView<LocalHostConfig>) {
       return {
         attributes: { ...offered(blueprint.config), hostname: facts.hostname },

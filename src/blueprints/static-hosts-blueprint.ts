@@ -200,6 +200,7 @@ export function staticHostsBlueprint(options: { pool?: SshPoolOptions } = {}): B
     },
 
     commandConcurrency: (config) => config.maxConcurrentCommands,
+    defaultLeaseTtlSeconds: (config) => config.defaultLeaseTtlSeconds ?? null,
     healthPolicy(blueprint) {
       const intervalMs = blueprint.config.healthIntervalSeconds * 1000;
       return {

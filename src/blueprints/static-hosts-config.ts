@@ -7,6 +7,7 @@
  * would end up in the log for ever; the schema refuses anything but a reference.
  */
 import { z } from "zod";
+import { MAX_TTL_SECONDS } from "../domain/lease-ttl";
 import { parseOrThrow } from "../domain/parse";
 
 /** `ssh-keygen -lf` prints SHA256 fingerprints as 43 characters of unpadded base64. */
@@ -68,6 +69,8 @@ export const staticHostsConfigSchema = z
     maxProcesses: z.number().int().min(8).max(4_194_304).default(512),
     /** Commands one lease may run at once; one more is refused with 429. */
     maxConcurrentCommands: z.number().int().min(1).max(1024).default(16),
+    /** TTL of leases that name none and whose token has no default (src/domain/lease-ttl.ts); absent: the service's. */
+    defaultLeaseTtlSeconds: z.number().int().min(1).max(MAX_TTL_SECONDS).optional(),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();

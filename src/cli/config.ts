@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { ADMIN_TOKEN_FILE } from "../auth/admin-token-bootstrap";
 import { DEFAULT_RATE_LIMITS, type RateLimit, type RateLimits } from "../auth/rate-limiter";
+import { DEFAULT_LEASE_TTL_SECONDS, MAX_TTL_SECONDS } from "../domain/lease-ttl";
 
 /** The service's configuration, from the environment (see README, "Configuration"). */
 export interface ServeConfig {
@@ -14,6 +15,8 @@ export interface ServeConfig {
   localHostRoot: string;
   localHostSlots: number | undefined;
   rateLimits: RateLimits;
+  /** DRYDOCK_DEFAULT_LEASE_TTL: the service's default lease TTL (src/domain/lease-ttl.ts); 0 (null here): none. */
+  defaultLeaseTtlSeconds: number | null;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number | undefined, min: number, max: number): number | undefined {
@@ -40,6 +43,7 @@ export function serveConfigFrom(env: NodeJS.ProcessEnv, cwd = process.cwd()): Se
       leases: rateLimitFrom(env, "DRYDOCK_LEASE_RATE", "DRYDOCK_LEASE_BURST", DEFAULT_RATE_LIMITS.leases),
       commands: rateLimitFrom(env, "DRYDOCK_COMMAND_RATE", "DRYDOCK_COMMAND_BURST", DEFAULT_RATE_LIMITS.commands),
     },
+    defaultLeaseTtlSeconds: intFrom(env, "DRYDOCK_DEFAULT_LEASE_TTL", DEFAULT_LEASE_TTL_SECONDS, 0, MAX_TTL_SECONDS) || null,
   };
 }
 

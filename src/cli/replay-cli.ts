@@ -38,9 +38,10 @@ export async function replayCommand(database: Database, args: string[], out: (li
 
   const started = performance.now();
   if (values.check) {
-    const { events, rows, differences } = await checkProjections(database.db, inlineProjections);
-    if (values.json) out(JSON.stringify({ events, rows, differences }, null, 2));
+    const { events, rows, differences, mode, batchedFailure } = await checkProjections(database.db, inlineProjections);
+    if (values.json) out(JSON.stringify({ events, rows, differences, mode, batchedFailure }, null, 2));
     else {
+      if (batchedFailure) out(fellBack(batchedFailure));
       for (const d of differences) out(formatDifference(d));
       out(
         differences.length === 0
@@ -50,10 +51,16 @@ export async function replayCommand(database: Database, args: string[], out: (li
     }
     return differences.length === 0 ? 0 : 1;
   }
-  const { events } = await rebuildProjections(database.db, inlineProjections);
+  const { events, batchedFailure } = await rebuildProjections(database.db, inlineProjections);
   const seconds = (performance.now() - started) / 1000;
+  if (batchedFailure) out(fellBack(batchedFailure));
   out(`rebuilt every projection from ${events} events in ${seconds.toFixed(2)} s (${Math.round(events / Math.max(seconds, 1e-3))} events/s) and swapped them in`);
   return 0;
+}
+
+/** The batched replay gave up (an illegal log, see rebuildProjections): say so, and why. */
+function fellBack(reason: string): string {
+  return `the batched replay stopped (${reason}); replayed event by event through the projections instead`;
 }
 
 async function printStateAt(database: Database, moment: Moment, json: boolean, out: (line: string) => void): Promise<number> {

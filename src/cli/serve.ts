@@ -11,6 +11,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     localHost: { root: config.localHostRoot, ...(config.localHostSlots ? { slots: config.localHostSlots } : {}) },
+    defaultLeaseTtlSeconds: config.defaultLeaseTtlSeconds,
     // The home holds the admin token and the database: no lease sandbox may ever show it.
     sandbox: { hidden: [config.home], ...(env.DRYDOCK_SANDBOX_USER ? { userName: env.DRYDOCK_SANDBOX_USER } : {}) },
     onWorkerError: (error, streamId) => console.error(`drydock: worker step for ${streamId} failed:`, error instanceof Error ? error.message : error),

@@ -16,6 +16,11 @@ export interface CommandContext {
   registry: BlueprintRegistry;
   clock: Clock;
   ids: IdGenerator;
+  /**
+   * The service's default lease TTL in seconds (DRYDOCK_DEFAULT_LEASE_TTL; src/domain/lease-ttl.ts);
+   * null: none. Undefined: DEFAULT_LEASE_TTL_SECONDS.
+   */
+  defaultLeaseTtlSeconds?: number | null;
 }
 
 /** Who asks: recorded on every event the command appends. */

@@ -1,25 +1,29 @@
 import { streamIdOf } from "../../events/envelope";
 import { blueprintViewOf } from "../blueprints/blueprint-views";
 import { ForbiddenError, UnsatisfiableError, ValidationError } from "../domain/errors";
+import { DEFAULT_LEASE_TTL_SECONDS, expiryAfter, MAX_TTL_SECONDS, resolveRequestTtl } from "../domain/lease-ttl";
 import { leaseFolder } from "../machines/fold";
 import { commandOnStream, type Actor, type CommandContext } from "./command-context";
 
 export interface LeaseRequest {
   resourceType: string;
   attributes?: Record<string, unknown>;
+  /** Omitted: a default applies (src/domain/lease-ttl.ts). null: no TTL, for admins only. */
   ttlSeconds?: number | null;
   blueprintIds?: string[] | null;
 }
 
-/** Longest TTL a lease may ask for: 30 days. */
-export const MAX_TTL_SECONDS = 30 * 24 * 3600;
+export { MAX_TTL_SECONDS };
 
 export interface LeaseRequestOptions {
   /**
    * Whose blueprint authorizations the allocator checks (the requesting client). Omitted or
    * null: none are needed, as for an admin, or a caller below the API that is trusted already.
+   * Only such a caller may ask for a lease without a TTL.
    */
   authorizingObject?: string | null;
+  /** The requesting token's default TTL (TokenIssued.defaultLeaseTtlSeconds), for a request that names none. */
+  clientTtlSeconds?: number | null;
 }
 
 /**
@@ -33,10 +37,17 @@ export async function requestLease(ctx: CommandContext, request: LeaseRequest, o
   const authorizingObject = options.authorizingObject ?? null;
   const attributes = request.attributes ?? {};
   const blueprintIds = request.blueprintIds && request.blueprintIds.length > 0 ? [...new Set(request.blueprintIds)] : null;
-  const ttl = request.ttlSeconds ?? null;
-  if (ttl !== null && (ttl < 1 || ttl > MAX_TTL_SECONDS)) {
-    throw new ValidationError(`ttlSeconds: must be between 1 and ${MAX_TTL_SECONDS}`, { field: "ttlSeconds" });
+  if (request.ttlSeconds !== undefined && request.ttlSeconds !== null && (!Number.isInteger(request.ttlSeconds) || request.ttlSeconds < 1 || request.ttlSeconds > MAX_TTL_SECONDS)) {
+    throw new ValidationError(`ttlSeconds: must be a whole number between 1 and ${MAX_TTL_SECONDS}`, { field: "ttlSeconds" });
   }
+  // A lease that never expires holds its slot until someone releases it: an admin's choice only.
+  if (request.ttlSeconds === null && authorizingObject !== null) {
+    throw new ForbiddenError("ttlSeconds: only an admin may ask for a lease without a TTL (null); give a number of seconds, or leave it out for the default", {
+      field: "ttlSeconds",
+    });
+  }
+  const serviceDefault = ctx.defaultLeaseTtlSeconds === undefined ? DEFAULT_LEASE_TTL_SECONDS : ctx.defaultLeaseTtlSeconds;
+  const ttl = resolveRequestTtl(request.ttlSeconds, options.clientTtlSeconds, serviceDefault);
   const rows = await ctx.db.selectFrom("blueprints").selectAll().where("resource_type", "=", request.resourceType).execute();
   if (rows.length === 0) {
     const types = await ctx.db.selectFrom("blueprints").select("resource_type").distinct().execute();
@@ -101,9 +112,10 @@ export async function requestLease(ctx: CommandContext, request: LeaseRequest, o
           blueprintIds,
           owner,
           ownerResourceId: null,
-          ttlSeconds: ttl,
-          expiresAt: ttl === null ? null : new Date(now.getTime() + ttl * 1000).toISOString(),
+          ttlSeconds: ttl.ttlSeconds,
+          expiresAt: ttl.ttlSeconds === null ? null : expiryAfter(now, ttl.ttlSeconds),
           authorizingObject,
+          ttlSource: ttl.source,
         },
       },
     ],
@@ -114,6 +126,26 @@ export async function requestLease(ctx: CommandContext, request: LeaseRequest, o
 
 export function releaseLease(ctx: CommandContext, leaseId: string, actor: Actor) {
   return commandOnStream(ctx, leaseFolder, "lease", streamIdOf("lease", leaseId), leaseId, "release", () => [{ type: "LeaseReleased", data: { reason: "requested", detail: null } }], actor);
+}
+
+/**
+ * Releases a lease that is not active yet (pending or acquired), as its requester, with the
+ * reason in `detail`; a lease that is active or has ended is left as it is (nothing appended).
+ * For a `?wait` request whose client went away before the lease activated (cancelOnDisconnect).
+ * True when it released the lease.
+ */
+export async function cancelWaitingLease(ctx: CommandContext, leaseId: string, detail: string, actor: Actor): Promise<boolean> {
+  const { events } = await commandOnStream(
+    ctx,
+    leaseFolder,
+    "lease",
+    streamIdOf("lease", leaseId),
+    leaseId,
+    "cancel",
+    (state) => (state.status === "pending" || state.status === "acquired" ? [{ type: "LeaseReleased", data: { reason: "requested", detail } }] : []),
+    actor,
+  );
+  return events.length > 0;
 }
 
 /** Extends a live lease: it now expires `ttlSeconds` from now. */

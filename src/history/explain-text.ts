@@ -18,8 +18,10 @@ export function titleOf(e: RecordedEvent): string {
     case "LeaseWaiting":
     case "LeaseYielded":
       return `${e.type === "LeaseWaiting" ? "waiting" : "yielded"}: ${d.reason}`;
-    case "LeaseAcquired":
-      return `acquired slot ${d.slot} of ${d.resourceId}`;
+    case "LeaseAcquired": {
+      const ttl = (d as LeaseEventData<"LeaseAcquired">).blueprintTtl;
+      return `acquired slot ${d.slot} of ${d.resourceId}${ttl ? `; its blueprint's default TTL of ${ttl.ttlSeconds} s: expires at ${ttl.expiresAt}` : ""}`;
+    }
     case "LeaseActivated":
       return "active";
     case "LeaseReacquiring":

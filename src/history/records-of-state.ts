@@ -22,6 +22,9 @@ export function leaseRecordOfState(state: LeaseState): LeaseRecord {
     resourceId: c.resourceId,
     blueprintId: c.blueprintId,
     expiresAt: isoOrNull(c.expiresAt),
+    // States stored before default TTLs lack these (see LeaseContext).
+    ttlSeconds: c.ttlSeconds ?? null,
+    ttlSource: c.ttlSource ?? "request",
     waitReason: c.waitReason,
     retryAt: isoOrNull(c.retryAt),
     endReason: c.endReason,

@@ -4,6 +4,7 @@ import { authorizationMachine, authorizationUpdates, type AuthorizationContext, 
 import { blueprintMachine, blueprintUpdates, type BlueprintContext, type BlueprintStatus } from "./blueprint-machine";
 import { compileMachine } from "./compile-machine";
 import type { ContextUpdates } from "./context-updates";
+import { isoTime } from "./iso-time";
 import { leaseMachine, leaseUpdates, type LeaseContext, type LeaseStatus } from "./lease-machine";
 import { resourceMachine, resourceUpdates, type ResourceContext, type ResourceStatus } from "./resource-machine";
 import { tokenMachine, tokenUpdates, type TokenContext, type TokenStatus } from "./token-machine";
@@ -38,8 +39,25 @@ export interface MachineEventOf {
   at: string;
 }
 
+/**
+ * A stored event as its machine sees it. `at` is formatted on first read, and only the updates of
+ * a few transitions read it (requested, acquired, ended…), so most events never pay for it. It is
+ * a getter: spread or serialize the event and `at` is left out.
+ */
 export function toMachineEvent(event: Pick<RecordedEvent, "type" | "data" | "recordedAt">): MachineEventOf {
-  return { type: event.type, data: event.data, at: event.recordedAt.toISOString() };
+  return new StoredMachineEvent(event.type, event.data, event.recordedAt);
+}
+
+class StoredMachineEvent implements MachineEventOf {
+  private iso: string | null = null;
+  constructor(
+    readonly type: string,
+    readonly data: unknown,
+    private readonly recordedAt: Date,
+  ) {}
+  get at(): string {
+    return (this.iso ??= isoTime(this.recordedAt));
+  }
 }
 
 /**

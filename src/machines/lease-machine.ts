@@ -1,5 +1,6 @@
 import { setup } from "xstate";
 import type { LeaseEvent } from "../../events/lease-events";
+import type { TtlSource } from "../domain/lease-ttl";
 import { assignEach, type ContextUpdates } from "./context-updates";
 
 /**
@@ -23,6 +24,12 @@ export interface LeaseContext {
   /** Whose blueprint authorizations the allocator checks; null: none needed (see LeaseRequested). */
   authorizingObject: string | null;
   expiresAt: string | null;
+  /**
+   * The lease's current TTL and what set it (src/domain/lease-ttl.ts). Absent in states stored
+   * before default TTLs (streams.state): read them as null and "request".
+   */
+  ttlSeconds: number | null;
+  ttlSource: TtlSource;
   resourceId: string | null;
   blueprintId: string | null;
   /** Allocation attempts made so far, and temporary failures since the last step forward. */
@@ -49,6 +56,8 @@ export const initialLeaseContext: LeaseContext = {
   ownerResourceId: null,
   authorizingObject: null,
   expiresAt: null,
+  ttlSeconds: null,
+  ttlSource: "request",
   resourceId: null,
   blueprintId: null,
   attempts: 0,
@@ -81,12 +90,16 @@ export const leaseUpdates = {
     ownerResourceId: e.data.ownerResourceId,
     authorizingObject: e.data.authorizingObject ?? null,
     expiresAt: e.data.expiresAt,
+    ttlSeconds: e.data.ttlSeconds,
+    ttlSource: e.data.ttlSource ?? "request",
     requestedAt: e.at,
   }),
   attempted: (c: LeaseContext) => ({ attempts: c.attempts + 1 }),
   wait: (_: LeaseContext, e: Of<"LeaseWaiting">) => ({ retryAt: e.data.retryAt, waitReason: e.data.reason }),
   yielded: (c: LeaseContext, e: Of<"LeaseYielded">) => ({ retryAt: e.data.retryAt, waitReason: e.data.reason, failures: c.failures + 1 }),
   acquire: (_: LeaseContext, e: Of<"LeaseAcquired">) => ({
+    // The blueprint's default TTL replaces a default one, from the acquisition on.
+    ...(e.data.blueprintTtl ? { ttlSeconds: e.data.blueprintTtl.ttlSeconds, expiresAt: e.data.blueprintTtl.expiresAt, ttlSource: "blueprint" as const } : {}),
     resourceId: e.data.resourceId,
     blueprintId: e.data.blueprintId,
     acquiredAt: e.at,
@@ -110,7 +123,7 @@ export const leaseUpdates = {
     waitReason: null,
     failures: 0,
   }),
-  renew: (_: LeaseContext, e: Of<"LeaseRenewed">) => ({ expiresAt: e.data.expiresAt }),
+  renew: (_: LeaseContext, e: Of<"LeaseRenewed">) => ({ expiresAt: e.data.expiresAt, ttlSeconds: e.data.ttlSeconds, ttlSource: "renewal" as const }),
   release: (_: LeaseContext, e: Of<"LeaseReleased">) => ({
     endReason: e.data.detail ? `${e.data.reason}: ${e.data.detail}` : e.data.reason,
     endedAt: e.at,

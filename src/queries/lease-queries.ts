@@ -3,6 +3,7 @@ import { NotFoundError } from "../domain/errors";
 import type { DrydockDatabase, LeasesTable } from "../store/schema";
 import { decodeCursor, pageOf, type Page } from "./pagination";
 import { isoOrNull } from "./iso-time";
+import type { TtlSource } from "../domain/lease-ttl";
 
 export interface LeaseRecord {
   id: string;
@@ -15,6 +16,8 @@ export interface LeaseRecord {
   resourceId: string | null;
   blueprintId: string | null;
   expiresAt: string | null;
+  ttlSeconds: number | null;
+  ttlSource: TtlSource;
   waitReason: string | null;
   retryAt: string | null;
   endReason: string | null;
@@ -38,6 +41,8 @@ export function leaseRecordOf(row: Selectable<LeasesTable>): LeaseRecord {
     resourceId: row.resource_id,
     blueprintId: row.blueprint_id,
     expiresAt: isoOrNull(row.expires_at),
+    ttlSeconds: row.ttl_seconds,
+    ttlSource: row.ttl_source as TtlSource,
     waitReason: row.wait_reason,
     retryAt: isoOrNull(row.retry_at),
     endReason: row.end_reason,

@@ -10,6 +10,7 @@ import { staticHostsBlueprint } from "../blueprints/static-hosts-blueprint";
 import { HealthLoop, type HealthLoopOptions } from "../allocator/health-loop";
 import type { CommandContext } from "../commands/command-context";
 import { systemClock, type Clock } from "../domain/clock";
+import { DEFAULT_LEASE_TTL_SECONDS } from "../domain/lease-ttl";
 import { randomIds, type IdGenerator } from "../domain/ids";
 import { createEventStore } from "../store/create-event-store";
 import { openDatabase, type Database } from "../store/database";
@@ -44,6 +45,11 @@ export interface DrydockOptions {
   /** Health checks of active resources run with the worker (src/allocator/health-loop.ts). */
   healthOptions?: Partial<HealthLoopOptions>;
   reclaimIdleMs?: number;
+  /**
+   * TTL of leases that name none, when neither their token nor their blueprint has a default
+   * (src/domain/lease-ttl.ts). Default 3600; null: none (such leases live until released).
+   */
+  defaultLeaseTtlSeconds?: number | null;
   /** Blueprint kinds beyond the built-in ones. */
   blueprints?: BlueprintImplementation[];
   /** Create a `local-host` blueprint on start when none exists (default true). */
@@ -80,7 +86,14 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
   const registry = new BlueprintRegistry([localHost, staticHostsBlueprint(), ...(options.blueprints ?? [])]);
   const store = createEventStore(database, clock);
   const interfaces = new LeaseInterfaceResolver(database.db, registry);
-  const commands: CommandContext = { db: database.db, store, registry, clock, ids };
+  const commands: CommandContext = {
+    db: database.db,
+    store,
+    registry,
+    clock,
+    ids,
+    defaultLeaseTtlSeconds: options.defaultLeaseTtlSeconds === undefined ? DEFAULT_LEASE_TTL_SECONDS : options.defaultLeaseTtlSeconds,
+  };
   const ctx: WorkerContext = {
     db: database.db,
     store,

@@ -1,8 +1,14 @@
 import type { Kysely } from "kysely";
 import { compareProjectionDumps, type ProjectionDifference } from "../history/compare-projections";
 import type { InlineProjection } from "./projection";
-import { dumpProjections, keyOf, lockForRebuild, rebuildInTransaction, type RebuildOptions } from "./rebuild-projections";
+import { dumpProjections, keyOf, lockForRebuild, rebuildInTransaction, type RebuildOptions, type RebuildResult } from "./rebuild-projections";
 import type { DrydockDatabase } from "./schema";
+
+export interface CheckResult extends RebuildResult {
+  /** Rows in the live tables. */
+  rows: number;
+  differences: ProjectionDifference[];
+}
 
 /** Thrown to end the check's transaction with a ROLLBACK once the comparison is made. */
 class RollBackTheCheck extends Error {}
@@ -16,16 +22,16 @@ export async function checkProjections(
   db: Kysely<DrydockDatabase>,
   projections: readonly InlineProjection[],
   options: RebuildOptions = {},
-): Promise<{ events: number; rows: number; differences: ProjectionDifference[] }> {
-  let result: { events: number; rows: number; differences: ProjectionDifference[] } | undefined;
+): Promise<CheckResult> {
+  let result: CheckResult | undefined;
   try {
     await db.transaction().execute(async (trx) => {
       await lockForRebuild(trx);
       const live = await dumpProjections(trx);
-      const { events } = await rebuildInTransaction(trx, projections, options);
+      const rebuild = await rebuildInTransaction(trx, projections, options);
       const rebuilt = await dumpProjections(trx);
       const rows = Object.values(live).reduce((n, table) => n + table.length, 0);
-      result = { events, rows, differences: compareProjectionDumps(live, rebuilt, keyOf) };
+      result = { ...rebuild, rows, differences: compareProjectionDumps(live, rebuilt, keyOf) };
       throw new RollBackTheCheck();
     });
   } catch (error) {

@@ -73,6 +73,9 @@ export interface LeasesTable {
   blueprint_id: string | null;
   slot: number | null;
   expires_at: Timestamp | null;
+  /** The lease's current TTL and what set it (src/domain/lease-ttl.ts; migration 008). */
+  ttl_seconds: number | null;
+  ttl_source: string;
   retry_at: Timestamp | null;
   wait_reason: string | null;
   attempts: number;
@@ -106,6 +109,8 @@ export interface TokensTable {
   role: string;
   /** `sha256:<hex>` of the token; the token itself is stored nowhere. */
   token_hash: string;
+  /** TokenIssued's defaultLeaseTtlSeconds: the TTL of its leases that name none (migration 008). */
+  default_lease_ttl_seconds: number | null;
   status: string;
   issued_by: string;
   issued_at: Timestamp;

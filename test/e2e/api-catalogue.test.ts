@@ -101,7 +101,8 @@ describe("the global event log", () => {
       expect(page.status).toBe(200);
       expect(page.body.nextCursor).toMatch(/^\d+:\d+$/);
       if (page.body.items.length === 0) {
-        expect(page.body.nextCursor).toBe(after);
+        // No cursor yet means the start of the log, which an empty page names as 0:0.
+        expect(page.body.nextCursor).toBe(after || "0:0");
         if (all.length >= before) break;
         await new Promise((r) => setTimeout(r, 50));
         continue;

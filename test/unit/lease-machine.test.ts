@@ -400,3 +400,45 @@ describe("lease context", () => {
     expect(fold(events)).toEqual({ status: snap.value, context: snap.context, version: events.length });
   });
 });
+
+describe("lease TTL in the context (src/domain/lease-ttl.ts)", () => {
+  const requested = ev("LeaseRequested");
+  const acquired = ev("LeaseAcquired");
+  const fromService: LeaseMachineEvent = { ...requested, data: { ...requested.data, ttlSeconds: 3600, expiresAt: "2024-05-01T11:00:00.000Z", ttlSource: "service" } };
+  const withBlueprintTtl: LeaseMachineEvent = {
+    ...acquired,
+    data: { ...acquired.data, blueprintTtl: { ttlSeconds: 600, expiresAt: "2024-05-01T10:10:04.000Z" } },
+  };
+
+  it("every variant is valid per its schema", () => {
+    for (const e of [fromService, withBlueprintTtl]) expect(leaseEventSchemas[e.type].safeParse(e.data).success).toBe(true);
+  });
+
+  it("a LeaseRequested without ttlSource (recorded before default TTLs) reads as the request's TTL", () => {
+    expect("ttlSource" in requested.data).toBe(false);
+    expect(fold([requested]).context).toMatchObject({ ttlSeconds: 3600, ttlSource: "request", expiresAt: requested.data.expiresAt });
+    expect(fold([fromService]).context).toMatchObject({ ttlSeconds: 3600, ttlSource: "service" });
+  });
+
+  it("LeaseAcquired's blueprintTtl replaces the TTL and the expiry; without it they stay", () => {
+    expect(fold([fromService, withBlueprintTtl]).context).toMatchObject({ ttlSeconds: 600, ttlSource: "blueprint", expiresAt: "2024-05-01T10:10:04.000Z" });
+    expect(fold([fromService, acquired]).context).toMatchObject({ ttlSeconds: 3600, ttlSource: "service", expiresAt: "2024-05-01T11:00:00.000Z" });
+  });
+
+  it("LeaseRenewed sets the TTL, and says it came from a renewal", () => {
+    const renewed = ev("LeaseRenewed");
+    expect(fold([fromService, withBlueprintTtl, ev("LeaseActivated"), renewed]).context).toMatchObject({
+      ttlSeconds: renewed.data.ttlSeconds,
+      ttlSource: "renewal",
+      expiresAt: renewed.data.expiresAt,
+    });
+  });
+
+  it("the machine and the fold agree with the TTL variants, reacquisition included", () => {
+    const events = [fromService, withBlueprintTtl, ev("LeaseReacquiring"), acquired, ev("LeaseActivated"), ev("LeaseRenewed")];
+    for (let n = 1; n <= events.length; n++) {
+      const snap = run(events.slice(0, n));
+      expect(fold(events.slice(0, n))).toEqual({ status: snap.value, context: snap.context, version: n });
+    }
+  });
+});

@@ -4,6 +4,8 @@ import type { StreamAppend } from "../../store/event-store";
 import { CapacityConflictError, VersionConflictError } from "../../domain/errors";
 import type { LeaseState } from "../../machines/fold";
 import { leaseViewOfState } from "../../blueprints/blueprint-views";
+import { blueprintTtlApplies, expiryAfter } from "../../domain/lease-ttl";
+import type { AllocationView } from "../decide-allocation";
 import { retryAt } from "../backoff";
 import { decideAllocation } from "../decide-allocation";
 import { loadAllocationView } from "../load-allocation-view";
@@ -42,13 +44,15 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
       data: { attempt: c.attempts + 1, decision: outcome.decision.kind, candidates: outcome.candidates, summary: outcome.summary, durationMs },
     };
     const d = outcome.decision;
+    // The TTL the acquiring blueprint gives the lease, if its TTL is still a default.
+    const ttlOn = (blueprintId: string) => blueprintTtlOf(ctx, view, blueprintId, lease, now);
     try {
       switch (d.kind) {
         case "acquire":
           await ctx.store.append(
             leaseStream,
             lease.version,
-            [attempted, { type: "LeaseAcquired", data: { resourceId: d.resourceId, blueprintId: d.blueprintId, slot: d.slot, locks: [leaseSlotKey(d.resourceId, d.slot)] } }],
+            [attempted, { type: "LeaseAcquired", data: { resourceId: d.resourceId, blueprintId: d.blueprintId, slot: d.slot, locks: [leaseSlotKey(d.resourceId, d.slot)], ...ttlOn(d.blueprintId) } }],
             meta,
           );
           return;
@@ -78,7 +82,7 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
             {
               streamId: leaseStream,
               expectedVersion: lease.version,
-              events: [attempted, { type: "LeaseAcquired", data: { resourceId, blueprintId: d.blueprintId, slot: 0, locks: [leaseSlotKey(resourceId, 0)] } }],
+              events: [attempted, { type: "LeaseAcquired", data: { resourceId, blueprintId: d.blueprintId, slot: 0, locks: [leaseSlotKey(resourceId, 0)], ...ttlOn(d.blueprintId) } }],
             },
             ...d.plan.heldLeases.map((held): StreamAppend => {
               const heldId = ctx.ids.next("lease");
@@ -174,4 +178,17 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
     ],
     meta,
   );
+}
+
+/**
+ * LeaseAcquired's `blueprintTtl`: the acquiring blueprint's default TTL, counted from now, when
+ * the lease's TTL is still a default (src/domain/lease-ttl.ts); nothing otherwise. A context
+ * stored before default TTLs has no ttlSource: its TTL was the request's.
+ */
+function blueprintTtlOf(ctx: WorkerContext, view: AllocationView, blueprintId: string, lease: LeaseState, now: Date) {
+  const blueprint = view.blueprints.find((b) => b.blueprint.blueprintId === blueprintId)?.blueprint;
+  if (!blueprint || !ctx.registry.has(blueprint.kind)) return {};
+  const ttlSeconds = ctx.registry.get(blueprint.kind).defaultLeaseTtlSeconds?.(blueprint.config) ?? null;
+  if (!blueprintTtlApplies(lease.context.ttlSource, ttlSeconds)) return {};
+  return { blueprintTtl: { ttlSeconds, expiresAt: expiryAfter(now, ttlSeconds) } };
 }

@@ -6,6 +6,7 @@ import * as m004 from "./004-resource-health";
 import * as m005 from "./005-blueprint-name-unique";
 import * as m006 from "./006-lease-authorizing-object";
 import * as m007 from "./007-stream-state";
+import * as m008 from "./008-lease-ttl";
 
 /** Numbered migrations, applied in order on start. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ export const migrations: Record<string, Migration> = {
   "005-blueprint-name-unique": m005,
   "006-lease-authorizing-object": m006,
   "007-stream-state": m007,
+  "008-lease-ttl": m008,
 };
 
 export const migrationProvider: MigrationProvider = {
