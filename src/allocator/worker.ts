@@ -35,13 +35,6 @@ export class AllocatorWorker {
   private readonly inFlight = new Set<Promise<void>>();
   /** Numbers each claim, so releasing one never releases a later claim of the same item (see claim). */
   private claims = 0;
-  /**
-   * Streams this process is running a step of now, with whether the step has appended yet. A
-   * NOTIFY about only these needs no wake-up (the run's end wakes the loop anyway), and a step
-   * that appended needs no claim release (its append rewrote the item and dropped the claim).
-   */
-  private readonly busy = new Map<string, { appended: boolean }>();
-  private stopAppends: (() => void) | undefined;
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -53,13 +46,7 @@ export class AllocatorWorker {
 
   async start(): Promise<void> {
     this.stopped = false;
-    this.stopAppends = this.ctx.store.onAppend((streamIds) => {
-      for (const id of streamIds) {
-        const run = this.busy.get(id);
-        if (run) run.appended = true;
-      }
-    });
-    this.unlisten = await this.database.listen(EVENTS_CHANNEL, (payload) => this.onNotify(payload));
+    this.unlisten = await this.database.listen(EVENTS_CHANNEL, () => this.wake());
     this.wake();
   }
 
@@ -67,17 +54,10 @@ export class AllocatorWorker {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.unlisten?.();
-    this.stopAppends?.();
     while (this.running || this.inFlight.size > 0) {
       await Promise.allSettled([...this.inFlight]);
       await new Promise((r) => setTimeout(r, 5));
     }
-  }
-
-  /** NOTIFY carries the appended streams, comma-separated, or `*`. */
-  private onNotify(payload: string): void {
-    if (payload !== "*" && payload !== "" && payload.split(",").every((id) => this.busy.has(id))) return;
-    this.wake();
   }
 
   wake(): void {
@@ -115,7 +95,7 @@ export class AllocatorWorker {
       return 1;
     }
     const claimed = await this.claim(free, null);
-    for (const { streamId, token } of claimed) this.track(this.runClaimed(streamId, token).then(() => undefined));
+    for (const { streamId, token } of claimed) this.track(this.runClaimed(streamId, token));
     if (claimed.length === 0 && this.inFlight.size > 0) {
       await Promise.race(this.inFlight);
       return 1;
@@ -130,10 +110,7 @@ export class AllocatorWorker {
   async runNow(streamId: string): Promise<boolean> {
     const [claimed] = await this.claim(1, streamId);
     if (!claimed) return false;
-    const appended = await this.runClaimed(streamId, claimed.token);
-    // Its NOTIFY may have been skipped while the stream was busy here: the caller may stop
-    // running steps now, so let the loop look for what the append made due.
-    if (appended) this.wake();
+    await this.runClaimed(streamId, claimed.token);
     return true;
   }
 
@@ -169,22 +146,17 @@ export class AllocatorWorker {
     return rows.rows.map((r) => ({ streamId: r.stream_id, token }));
   }
 
-  /** Runs the claimed item's step; returns whether the step appended to its stream. */
-  private async runClaimed(streamId: string, token: string): Promise<boolean> {
-    const run = { appended: false };
-    this.busy.set(streamId, run);
+  private async runClaimed(streamId: string, token: string): Promise<void> {
     try {
       await runWorkItem(this.ctx, streamId);
       // A step that appended rewrote the item (and dropped the claim). One that appended nothing
       // leaves it claimed: release it so it runs again when due.
-      if (!run.appended) {
-        await this.ctx.db
-          .updateTable("work_items")
-          .set({ claimed_by: null, claimed_until: null })
-          .where("stream_id", "=", streamId)
-          .where("claimed_by", "=", token)
-          .execute();
-      }
+      await this.ctx.db
+        .updateTable("work_items")
+        .set({ claimed_by: null, claimed_until: null })
+        .where("stream_id", "=", streamId)
+        .where("claimed_by", "=", token)
+        .execute();
     } catch (error) {
       this.options.onError?.(error, streamId);
       // Keep the claim as the retry delay, with jitter so failing items do not retry in step. A
@@ -198,10 +170,7 @@ export class AllocatorWorker {
         .where("claimed_by", "=", token)
         .execute()
         .catch(() => {});
-    } finally {
-      if (this.busy.get(streamId) === run) this.busy.delete(streamId);
     }
-    return run.appended;
   }
 
   private async sleepUntilNextDue(): Promise<void> {

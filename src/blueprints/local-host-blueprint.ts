@@ -59,8 +59,13 @@ export function thisMachine(): MachineFacts {
   return { os: platform(), arch: arch(), hostname: hostname() };
 }
 
+/**
+ * Where the resource's directories are: where it was activated (its `root` attribute), so a
+ * config change to `root` moves new resources only, never the directories of live leases.
+ */
 function resourceRoot(config: LocalHostConfig, resource: ResourceView): string {
-  return path.resolve(config.root, resource.resourceId);
+  const activated = resource.attributes.root;
+  return typeof activated === "string" && path.isAbsolute(activated) ? activated : path.resolve(config.root, resource.resourceId);
 }
 
 function leaseRoot(config: LocalHostConfig, resource: ResourceView, leaseId: string): string {
@@ -91,7 +96,7 @@ export function localHostBlueprint(facts: MachineFacts, sandboxing: LocalHostSan
       leaseId,
       leaseDir: leaseRoot(config, resource, leaseId),
       tmpDir: leaseTmp(config, resource, leaseId),
-      settings: { ...settings, hidden: [...sandboxing.hidden, path.resolve(config.root)] },
+      settings: { ...settings, hidden: [...sandboxing.hidden, path.resolve(config.root), path.dirname(resourceRoot(config, resource))] },
     };
   };
   return {

@@ -42,11 +42,6 @@ export interface EventStore {
   /** Appends to several streams in one transaction: all or nothing. */
   appendMany(appends: readonly StreamAppend[], metadata: EventMetadata, options?: AppendOptions): Promise<RecordedEvent[]>;
   readStream(streamId: string): Promise<RecordedEvent[]>;
-  /**
-   * Calls `listener` with the streams of every append this store commits, in this process, right
-   * after the commit (the worker uses it to skip bookkeeping its own appends made needless).
-   */
-  onAppend(listener: (streamIds: readonly string[]) => void): () => void;
   /** A stream's current version and folded state, from its one row (null: no such stream). */
   loadState(streamId: string): Promise<(StreamState & { version: number }) | null>;
   /**
@@ -63,8 +58,6 @@ export interface EventStore {
 }
 
 export class PostgresEventStore implements EventStore {
-  private readonly appendListeners = new Set<(streamIds: readonly string[]) => void>();
-
   constructor(
     private readonly db: Kysely<DrydockDatabase>,
     private readonly projections: readonly InlineProjection[],
@@ -122,20 +115,13 @@ export class PostgresEventStore implements EventStore {
     // NOTIFY after the commit, not in the transaction: PostgreSQL serializes the commits of
     // transactions that NOTIFY on one global lock, which made every append wait for the previous
     // one's fsync. A notification lost to a crash here only delays workers until their next look.
-    const streamIds = [...new Set(appends.filter((a) => a.events.length > 0).map((a) => a.streamId))];
-    for (const listener of this.appendListeners) listener(streamIds);
-    const streams = streamIds.join(",");
+    const streams = [...new Set(appends.filter((a) => a.events.length > 0).map((a) => a.streamId))].join(",");
     await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${streams.length < 7000 ? streams : "*"})`.execute(this.db).catch(() => {});
     for (const p of this.projections) {
       // Best effort: the events are committed whatever happens here.
       await p.afterCommit?.(this.db, recorded).catch(() => {});
     }
     return recorded;
-  }
-
-  onAppend(listener: (streamIds: readonly string[]) => void): () => void {
-    this.appendListeners.add(listener);
-    return () => this.appendListeners.delete(listener);
   }
 
   loadState(streamId: string) {

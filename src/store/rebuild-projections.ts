@@ -80,6 +80,9 @@ export async function rebuildInTransaction(
   // would let a second worker run the same step; a lost wake-up would delay a waiting lease).
   await sql`CREATE TEMP TABLE work_items_before ON COMMIT DROP AS SELECT stream_id, run_at, claimed_by, claimed_until FROM work_items`.execute(trx);
   for (const table of [...projectionTables].reverse()) await trx.deleteFrom(table).execute();
+  // Each stream's kept state is derived from the log too (stream-state.ts): forget it, and the
+  // next load or append folds it again from the events, through the machines as they are now.
+  await trx.updateTable("streams").set({ state: null }).execute();
   let result: RebuildResult;
   if (mode === "batched") {
     await sql`SAVEPOINT batched_rebuild`.execute(trx);
