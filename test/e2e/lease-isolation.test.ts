@@ -52,14 +52,17 @@ async function leaseAs(client: ApiClient): Promise<{ id: string; dir: string }> 
 const exec = (client: ApiClient, leaseId: string, argv: string[], extra: Record<string, unknown> = {}) =>
   client.call("POST", `/v1/leases/${leaseId}/commands`, { argv, ...extra });
 
-/** Every process on this machine whose command line contains `needle`. */
+/**
+ * Every process on this machine whose command line starts with `needle` (`sleep 338`): the
+ * program itself, not a wrapper (sh, bwrap, setpriv) that carries it as an argument.
+ */
 async function processesMatching(needle: string): Promise<string[]> {
   const found: string[] = [];
   for (const pid of await readdir("/proc")) {
     if (!/^\d+$/.test(pid)) continue;
     const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
     const text = cmdline.replace(/\0/g, " ").trim();
-    if (text.includes(needle) && !text.includes("vitest")) found.push(`${pid}: ${text}`);
+    if (text.startsWith(needle)) found.push(`${pid}: ${text}`);
   }
   return found;
 }
