@@ -97,13 +97,15 @@ describe("default lease TTLs", () => {
   });
 
   it("a token's default TTL is checked when it is issued", async () => {
-    const before = await api.eventCount();
     for (const bad of [0, 1.5, 2592001, "60"]) {
       const res = await api.call("POST", "/v1/tokens", { owner: "ttl-bad", role: "client", defaultLeaseTtlSeconds: bad });
       expect(res.status).toBe(400);
       expect(res.body.error.message).toMatch(/^defaultLeaseTtlSeconds: /);
     }
-    expect(await api.eventCount()).toBe(before);
+    // Nothing was issued (the whole log is no measure here: the worker may still be cleaning up
+    // earlier tests' leases).
+    const tokens = await api.call("GET", "/v1/tokens");
+    expect(tokens.body.items.filter((t: { owner: string }) => t.owner === "ttl-bad")).toEqual([]);
   });
 
   it("a blueprint's default TTL is checked on create and on PATCH", async () => {
