@@ -16,9 +16,10 @@ import { RowTable } from "./row-table";
 /**
  * The batch form of an inline projection: the same rows from the same events, computed in memory
  * over a page of the log and written by the rebuild a page at a time, instead of a few SQL
- * statements per event. Each form mirrors its projection in projections/*.ts line for line: a
- * change to one is a change to both, and test/integration/batched-rebuild.test.ts fails until
- * they agree (it compares the batched rebuild with the live tables and the per-event rebuild).
+ * statements per event. The leases, resources, blueprints, tokens and authorizations rows are
+ * defined once (projections/*-row-changes.ts) and applied by both forms; capacity and work keep
+ * a form each, and test/integration/batched-rebuild.test.ts holds every form equal to the live
+ * tables and to the per-event rebuild.
  */
 export interface BatchProjection {
   /** The inline projection this is the batch form of (InlineProjection.name). */

@@ -1,0 +1,95 @@
+import type { Selectable } from "kysely";
+import type { RecordedEvent } from "../events/envelope";
+import type { LeaseEventData } from "../events/lease-events";
+import type { LeasesTable } from "../src/store/schema";
+import type { RowChange } from "./row-change";
+
+export type LeaseRow = Selectable<LeasesTable>;
+export const LEASE_JSON_COLUMNS = ["attributes", "blueprint_ids"] as const;
+
+/** What a lease event does to its `leases` row (null: nothing); the one definition of that row. */
+export function leaseRowChange(event: RecordedEvent): RowChange<LeaseRow> | null {
+  const base = { version: event.streamVersion, updated_at: event.recordedAt };
+  const set = (values: Partial<LeaseRow>): RowChange<LeaseRow> => ({ set: { ...base, ...values } });
+  switch (event.type) {
+    case "LeaseRequested": {
+      const d = event.data as LeaseEventData<"LeaseRequested">;
+      return {
+        insert: {
+          lease_id: d.leaseId,
+          resource_type: d.resourceType,
+          status: "pending",
+          owner: d.owner,
+          owner_resource_id: d.ownerResourceId,
+          authorizing_object: d.authorizingObject ?? null,
+          attributes: d.attributes,
+          blueprint_ids: d.blueprintIds,
+          resource_id: null,
+          blueprint_id: null,
+          slot: null,
+          expires_at: d.expiresAt ? new Date(d.expiresAt) : null,
+          ttl_seconds: d.ttlSeconds,
+          ttl_source: d.ttlSource ?? "request",
+          retry_at: null,
+          wait_reason: null,
+          attempts: 0,
+          failures: 0,
+          working_directory: null,
+          end_reason: null,
+          requested_at: event.recordedAt,
+          acquired_at: null,
+          activated_at: null,
+          ended_at: null,
+          ...base,
+        },
+      };
+    }
+    case "AllocationAttempted":
+      return set({ attempts: (event.data as LeaseEventData<"AllocationAttempted">).attempt });
+    case "LeaseWaiting": {
+      const d = event.data as LeaseEventData<"LeaseWaiting">;
+      return set({ retry_at: new Date(d.retryAt), wait_reason: d.reason });
+    }
+    case "LeaseYielded": {
+      const d = event.data as LeaseEventData<"LeaseYielded">;
+      return { derive: (row) => ({ ...base, retry_at: new Date(d.retryAt), wait_reason: d.reason, failures: row.failures + 1 }) };
+    }
+    case "LeaseAcquired": {
+      const d = event.data as LeaseEventData<"LeaseAcquired">;
+      return set({
+        status: "acquired",
+        resource_id: d.resourceId,
+        blueprint_id: d.blueprintId,
+        slot: d.slot,
+        acquired_at: event.recordedAt,
+        ...noRetry,
+        ...(d.blueprintTtl ? { ttl_seconds: d.blueprintTtl.ttlSeconds, expires_at: new Date(d.blueprintTtl.expiresAt), ttl_source: "blueprint" } : {}),
+      });
+    }
+    case "LeaseActivated": {
+      const d = event.data as LeaseEventData<"LeaseActivated">;
+      return set({ status: "active", working_directory: d.workingDirectory, activated_at: event.recordedAt, ...noRetry });
+    }
+    case "LeaseReacquiring":
+      return set({ status: "pending", resource_id: null, blueprint_id: null, slot: null, acquired_at: null, ...noRetry });
+    case "LeaseRenewed": {
+      const d = event.data as LeaseEventData<"LeaseRenewed">;
+      return set({ expires_at: new Date(d.expiresAt), ttl_seconds: d.ttlSeconds, ttl_source: "renewal" });
+    }
+    case "LeaseReleased": {
+      const d = event.data as LeaseEventData<"LeaseReleased">;
+      return set({ status: "released", end_reason: d.detail ? `${d.reason}: ${d.detail}` : d.reason, ended_at: event.recordedAt, retry_at: null });
+    }
+    case "LeaseBroken": {
+      const d = event.data as LeaseEventData<"LeaseBroken">;
+      return set({ status: "broken", end_reason: d.reason, ended_at: event.recordedAt, retry_at: null });
+    }
+    case "LeaseDestroyed":
+      return set({ status: "destroyed" });
+    default:
+      return null;
+  }
+}
+
+/** A step forward: no retry pending, no wait reason, the failure count starts again. */
+const noRetry = { retry_at: null, wait_reason: null, failures: 0 } as const;

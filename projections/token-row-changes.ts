@@ -1,0 +1,36 @@
+import type { Selectable } from "kysely";
+import type { RecordedEvent } from "../events/envelope";
+import type { TokenEventData } from "../events/token-events";
+import type { TokensTable } from "../src/store/schema";
+import type { RowChange } from "./row-change";
+
+export type TokenRow = Selectable<TokensTable>;
+
+/** What a token event does to its `tokens` row (null: nothing); the one definition of that row. */
+export function tokenRowChange(event: RecordedEvent): RowChange<TokenRow> | null {
+  const base = { version: event.streamVersion, updated_at: event.recordedAt };
+  switch (event.type) {
+    case "TokenIssued": {
+      const d = event.data as TokenEventData<"TokenIssued">;
+      return {
+        insert: {
+          token_id: d.tokenId,
+          owner: d.owner,
+          role: d.role,
+          token_hash: d.hash,
+          default_lease_ttl_seconds: d.defaultLeaseTtlSeconds ?? null,
+          status: "active",
+          issued_by: event.metadata.actor,
+          issued_at: event.recordedAt,
+          revoked_by: null,
+          revoked_at: null,
+          ...base,
+        },
+      };
+    }
+    case "TokenRevoked":
+      return { set: { ...base, status: "revoked", revoked_by: event.metadata.actor, revoked_at: event.recordedAt } };
+    default:
+      return null;
+  }
+}
