@@ -8,7 +8,7 @@ import type { Executor, InlineProjection, PendingEvent } from "./projection";
 import { eventColumns as columns, eventFromRow, type EventRow } from "./event-rows";
 import { readLogPage, readStreamsUpTo, type LogCheckpoint, type ReadAllOptions, type StreamBound } from "./log-queries";
 import type { DrydockDatabase } from "./schema";
-import { evolveState, initialState, loadStreamState, type StreamState } from "./stream-state";
+import { evolveState, initialState, loadStreamState, StreamStateCache, type StreamState } from "./stream-state";
 
 export { eventFromRow } from "./event-rows";
 export { LOG_START, type LogCheckpoint, type LogFilter, type ReadAllOptions, type StreamBound } from "./log-queries";
@@ -58,6 +58,8 @@ export interface EventStore {
 }
 
 export class PostgresEventStore implements EventStore {
+  private readonly states = new StreamStateCache();
+
   constructor(
     private readonly db: Kysely<DrydockDatabase>,
     private readonly projections: readonly InlineProjection[],
@@ -79,15 +81,21 @@ export class PostgresEventStore implements EventStore {
     }
     if (pending.length === 0) return [];
 
+    const moved: { streamId: string; version: number; state: StreamState }[] = [];
     const recorded = await retryOnDeadlock(() => this.db.transaction().execute(async (trx) => {
+      moved.length = 0;
       await options.precondition?.(trx);
       for (const a of appends) {
         if (a.events.length === 0) continue;
         // Every append, from every writer, is checked against the stream's machine here, before
         // anything is written: an illegal event is refused, never committed to wedge the stream.
-        const from = a.expectedVersion === 0 ? initialState(a.streamId) : (a.expectedState ?? (await stateAt(trx, a)));
+        const from =
+          a.expectedVersion === 0
+            ? initialState(a.streamId)
+            : (a.expectedState ?? this.states.get(a.streamId, a.expectedVersion) ?? (await stateAt(trx, a)));
         const next = evolveState(a.streamId, from, pending.filter((e) => e.streamId === a.streamId), recordedAt);
         await moveStreamVersion(trx, a, recordedAt, next);
+        moved.push({ streamId: a.streamId, version: a.expectedVersion + a.events.length, state: next });
       }
       for (const e of pending) for (const p of this.projections) await p.claim?.(trx, e);
 
@@ -112,6 +120,7 @@ export class PostgresEventStore implements EventStore {
 
       return recorded;
     }));
+    for (const m of moved) this.states.put(m.streamId, m.version, m.state);
     // NOTIFY after the commit, not in the transaction: PostgreSQL serializes the commits of
     // transactions that NOTIFY on one global lock, which made every append wait for the previous
     // one's fsync. A notification lost to a crash here only delays workers until their next look.
@@ -124,8 +133,10 @@ export class PostgresEventStore implements EventStore {
     return recorded;
   }
 
-  loadState(streamId: string) {
-    return loadStreamState(this.db, streamId);
+  async loadState(streamId: string) {
+    const loaded = await loadStreamState(this.db, streamId);
+    if (loaded) this.states.put(streamId, loaded.version, { status: loaded.status, context: loaded.context });
+    return loaded;
   }
 
   async readStream(streamId: string): Promise<RecordedEvent[]> {

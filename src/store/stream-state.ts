@@ -114,3 +114,29 @@ export function asFolded<S extends string, C>(state: StreamState & { version: nu
 function folderOf(streamId: string): StateFolder {
   return folders[parseStreamId(streamId).type];
 }
+
+/**
+ * States this process has loaded or appended, by stream and version. The state at a version is
+ * the same whoever folded it, so a worker step that loaded a stream's state and then appends
+ * with that version needs no second read of it inside the append. Bounded: least recently used
+ * streams are forgotten. The states are shared, never to be mutated.
+ */
+export class StreamStateCache {
+  private readonly states = new Map<string, { version: number; state: StreamState }>();
+
+  constructor(private readonly capacity = 4096) {}
+
+  get(streamId: string, version: number): StreamState | undefined {
+    const hit = this.states.get(streamId);
+    if (!hit || hit.version !== version) return undefined;
+    this.states.delete(streamId);
+    this.states.set(streamId, hit);
+    return hit.state;
+  }
+
+  put(streamId: string, version: number, state: StreamState): void {
+    this.states.delete(streamId);
+    this.states.set(streamId, { version, state });
+    if (this.states.size > this.capacity) this.states.delete(this.states.keys().next().value!);
+  }
+}
