@@ -1,9 +1,8 @@
 import { sql } from "kysely";
 import type { RecordedEvent } from "../events/envelope";
-import type { LeaseEventData } from "../events/lease-events";
-import type { ResourceEventData } from "../events/resource-events";
 import { CapacityConflictError } from "../src/domain/errors";
 import type { Executor, InlineProjection, PendingEvent } from "../src/store/projection";
+import { liveResourcesChange, lockChange } from "./capacity-changes";
 
 /**
  * The capacity view: slot locks (the hard guard) and live resources per blueprint. A lease holds
@@ -17,49 +16,24 @@ export const capacityProjection: InlineProjection = {
   name: "capacity",
 
   async claim(db, event: PendingEvent) {
-    switch (event.type) {
-      case "LeaseAcquired":
-        return takeLocks(db, event.streamId, (event.data as LeaseEventData<"LeaseAcquired">).locks);
-      case "ResourceAllocated":
-        return takeLocks(db, event.streamId, (event.data as ResourceEventData<"ResourceAllocated">).locks);
-      case "LeaseReleased":
-      case "LeaseBroken":
-      case "LeaseReacquiring":
-      case "ResourceDestroyed":
-        await db.deleteFrom("slot_locks").where("owner_stream_id", "=", event.streamId).execute();
-        return;
-      default:
-        return;
-    }
+    const change = lockChange(event);
+    if (!change) return;
+    if ("take" in change) return takeLocks(db, event.streamId, change.take);
+    await db.deleteFrom("slot_locks").where("owner_stream_id", "=", event.streamId).execute();
   },
 
   async apply(db, event: RecordedEvent) {
-    switch (event.type) {
-      case "ResourceAllocated": {
-        const d = event.data as ResourceEventData<"ResourceAllocated">;
-        await db
-          .updateTable("blueprints")
-          .set({ live_resources: sql`live_resources + 1` })
-          .where("blueprint_id", "=", d.blueprintId)
-          .execute();
-        return;
-      }
-      case "ResourceDestroyed": {
-        const resource = await db
-          .selectFrom("resources")
-          .select("blueprint_id")
-          .where("resource_id", "=", event.streamId.slice("resource-".length))
-          .executeTakeFirstOrThrow();
-        await db
-          .updateTable("blueprints")
-          .set({ live_resources: sql`live_resources - 1` })
-          .where("blueprint_id", "=", resource.blueprint_id)
-          .execute();
-        return;
-      }
-      default:
-        return;
-    }
+    const change = liveResourcesChange(event);
+    if (!change) return;
+    const blueprintId =
+      "blueprintId" in change
+        ? change.blueprintId
+        : (await db.selectFrom("resources").select("blueprint_id").where("resource_id", "=", change.resourceId).executeTakeFirstOrThrow()).blueprint_id;
+    await db
+      .updateTable("blueprints")
+      .set({ live_resources: sql`live_resources + ${change.delta}` })
+      .where("blueprint_id", "=", blueprintId)
+      .execute();
   },
 };
 

@@ -1,6 +1,5 @@
 import type { RecordedEvent } from "../../events/envelope";
-import type { LeaseEventData } from "../../events/lease-events";
-import type { ResourceEventData } from "../../events/resource-events";
+import { liveResourcesChange, lockChange } from "../capacity-changes";
 import { CapacityConflictError } from "../../src/domain/errors";
 import type { BatchProjection, RowSet } from "./row-set";
 import { MissingRowError } from "./row-table";
@@ -13,37 +12,23 @@ import { MissingRowError } from "./row-table";
 export const capacityRows: BatchProjection = {
   name: "capacity",
   claim(rows, event: RecordedEvent) {
-    switch (event.type) {
-      case "LeaseAcquired":
-        return takeLocks(rows, event.streamId, (event.data as LeaseEventData<"LeaseAcquired">).locks);
-      case "ResourceAllocated":
-        return takeLocks(rows, event.streamId, (event.data as ResourceEventData<"ResourceAllocated">).locks);
-      case "LeaseReleased":
-      case "LeaseBroken":
-      case "LeaseReacquiring":
-      case "ResourceDestroyed":
-        return freeLocks(rows, event.streamId);
-      default:
-        return;
-    }
+    const change = lockChange(event);
+    if (!change) return;
+    if ("take" in change) return takeLocks(rows, event.streamId, change.take);
+    freeLocks(rows, event.streamId);
   },
   apply(rows, event: RecordedEvent) {
-    switch (event.type) {
-      case "ResourceAllocated": {
-        const d = event.data as ResourceEventData<"ResourceAllocated">;
-        addLiveResources(rows, d.blueprintId, 1);
-        return;
-      }
-      case "ResourceDestroyed": {
-        const id = event.streamId.slice("resource-".length);
-        const resource = rows.resources.get(id);
-        if (!resource) throw new MissingRowError("resources", id, event.type);
-        addLiveResources(rows, resource.blueprint_id, -1);
-        return;
-      }
-      default:
-        return;
+    const change = liveResourcesChange(event);
+    if (!change) return;
+    let blueprintId: string;
+    if ("blueprintId" in change) {
+      blueprintId = change.blueprintId;
+    } else {
+      const resource = rows.resources.get(change.resourceId);
+      if (!resource) throw new MissingRowError("resources", change.resourceId, event.type);
+      blueprintId = resource.blueprint_id;
     }
+    addLiveResources(rows, blueprintId, change.delta);
   },
 };
 
