@@ -1,9 +1,8 @@
 import { request, type ClientRequest, type IncomingMessage } from "node:http";
-import type { AddressInfo } from "node:net";
-import { serve, type ServerType } from "@hono/node-server";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { accessFor } from "../../src/auth/access-policy";
 import { killArgv, pidsWithArgv, uniqueSleep, waitForArgv, waitForNoArgv } from "../support/argv-pids";
+import { listenOnLoopback, type LoopbackServer } from "../support/loopback-server";
 import { startApi, type ApiHarness } from "./api-harness";
 
 /**
@@ -15,7 +14,7 @@ import { startApi, type ApiHarness } from "./api-harness";
  * commands are not sandboxed and /proc shows them as they are.
  */
 let api: ApiHarness;
-let server: ServerType;
+let server: LoopbackServer | undefined;
 let port: number;
 let leaseId: string;
 let otherLeaseId: string;
@@ -23,12 +22,8 @@ const started: string[][] = [];
 
 beforeAll(async () => {
   api = await startApi();
-  server = serve({ fetch: api.app.fetch, port: 0, hostname: "127.0.0.1" });
-  await new Promise<void>((resolve, reject) => {
-    server.once("listening", resolve);
-    server.once("error", reject);
-  });
-  port = (server.address() as AddressInfo).port;
+  server = await listenOnLoopback((req, env) => api.app.fetch(req, env as never));
+  port = server.port;
   const [one, two] = await Promise.all([api.call("POST", "/v1/leases?wait=10", { resourceType: "host" }), api.call("POST", "/v1/leases?wait=10", { resourceType: "host" })]);
   if (one.status !== 201 || two.status !== 201) throw new Error(`no active leases: ${one.status} ${one.text} / ${two.status} ${two.text}`);
   leaseId = one.body.id;
@@ -40,8 +35,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  if (server && "closeAllConnections" in server) server.closeAllConnections();
-  if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  await server?.close();
   await api?.close();
 });
 

@@ -1,10 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { request, type IncomingMessage } from "node:http";
-import type { AddressInfo } from "node:net";
 import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
-import { serve, type ServerType } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listenOnLoopback, type LoopbackServer } from "../support/loopback-server";
 import { startApi, type ApiHarness } from "./api-harness";
 
 /**
@@ -20,27 +19,21 @@ const MIB = 1024 * 1024;
 const TOTAL = 200_000_000;
 
 let api: ApiHarness;
-let server: ServerType;
+let server: LoopbackServer | undefined;
 let port: number;
 let leaseId: string;
 
 beforeAll(async () => {
   api = await startApi();
-  server = serve({ fetch: api.app.fetch, port: 0, hostname: "127.0.0.1" });
-  await new Promise<void>((resolve, reject) => {
-    server.once("listening", resolve);
-    server.once("error", reject);
-  });
-  port = (server.address() as AddressInfo).port;
+  server = await listenOnLoopback((req, env) => api.app.fetch(req, env as never));
+  port = server.port;
   const created = await api.call("POST", "/v1/leases?wait=10", { resourceType: "host" });
   if (created.status !== 201) throw new Error(`no active lease: ${created.status} ${created.text}`);
   leaseId = created.body.id;
 });
 
 afterAll(async () => {
-  // A test that failed half way leaves its response open; close() would wait for it.
-  if (server && "closeAllConnections" in server) server.closeAllConnections();
-  if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  await server?.close();
   await api?.close();
 });
 

@@ -1,10 +1,9 @@
 import { request, type ClientRequest } from "node:http";
-import type { AddressInfo } from "node:net";
-import { serve, type ServerType } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DISCONNECT_DETAIL } from "../../src/api/lease-routes";
 import { cancelWaitingLease } from "../../src/commands/lease-commands";
 import { waitUntil } from "../support/wait-until";
+import { listenOnLoopback, type LoopbackServer } from "../support/loopback-server";
 import { startApi, type ApiHarness } from "./api-harness";
 
 /**
@@ -17,7 +16,7 @@ import { startApi, type ApiHarness } from "./api-harness";
  * seen the disconnect and finished, not after some sleep.
  */
 let api: ApiHarness;
-let server: ServerType;
+let server: LoopbackServer | undefined;
 let port: number;
 const holders: string[] = [];
 /** The requests the server took, in order of arrival; each settles when its handler has returned. */
@@ -25,20 +24,12 @@ const handled: { done: Promise<void> }[] = [];
 
 beforeAll(async () => {
   api = await startApi();
-  server = serve({
-    fetch: (req: Request, env: unknown) => {
-      const response = Promise.resolve(api.app.fetch(req, env as never));
-      handled.push({ done: response.then(() => undefined, () => undefined) });
-      return response;
-    },
-    port: 0,
-    hostname: "127.0.0.1",
+  server = await listenOnLoopback((req, env) => {
+    const response = Promise.resolve(api.app.fetch(req, env as never));
+    handled.push({ done: response.then(() => undefined, () => undefined) });
+    return response;
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("listening", resolve);
-    server.once("error", reject);
-  });
-  port = (server.address() as AddressInfo).port;
+  port = server.port;
   for (let i = 0; i < 2; i++) {
     const held = await api.call("POST", "/v1/leases?wait=10", { resourceType: "host" });
     if (held.status !== 201) throw new Error(`holder ${i}: ${held.status} ${held.text}`);
@@ -47,8 +38,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (server && "closeAllConnections" in server) server.closeAllConnections();
-  if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  await server?.close();
   await api?.close();
 });
 
