@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { NotFoundError } from "../domain/errors";
+import { NotFoundError, TooManyCommandsError } from "../domain/errors";
 import type { CommandInterface, ExecOptions, ExecResult } from "../interfaces/command-interface";
 
 /** The header that carries a command's id on the response of `POST /v1/leases/{id}/commands`. */
@@ -24,6 +24,8 @@ const CANCEL_WAIT_MS = 15_000;
  * - An entry lives exactly as long as the adapter's exec: it is added when exec starts and
  *   removed when exec settles, whatever the outcome, so the map never holds an ended command.
  * - Cancelling uses the adapters' own kill path (ExecOptions.signal), the one their timeout uses.
+ * - A lease runs at most its blueprint's `maxConcurrentCommands` at once in this process,
+ *   counted from these entries: one more is refused with 429 before it starts.
  */
 export class CommandRegistry {
   private readonly running = new Map<string, RunningCommand>();
@@ -33,8 +35,8 @@ export class CommandRegistry {
    * when it aborts (the client closed the connection before the response was complete), the
    * command is cancelled.
    */
-  prepare(leaseId: string, command: CommandInterface, connection?: AbortSignal): RunningCommand {
-    return new RunningCommand(`cm_${randomBytes(12).toString("hex")}`, leaseId, command, this.running, connection);
+  prepare(leaseId: string, command: CommandInterface, limit: number, connection?: AbortSignal): RunningCommand {
+    return new RunningCommand(`cm_${randomBytes(12).toString("hex")}`, leaseId, command, limit, this.running, connection);
   }
 
   /**
@@ -68,6 +70,8 @@ export class RunningCommand {
     readonly id: string,
     readonly leaseId: string,
     private readonly command: CommandInterface,
+    /** Commands the lease may run at once: one more is refused before it starts (429), never queued. */
+    private readonly limit: number,
     private readonly running: Map<string, RunningCommand>,
     private readonly connection: AbortSignal | undefined,
   ) {}
@@ -82,6 +86,12 @@ export class RunningCommand {
 
   /** Runs the command, registered under its id while it runs; its options get the cancel signal. */
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ApiExecResult> {
+    let runningOnLease = 0;
+    for (const other of this.running.values()) if (other.leaseId === this.leaseId) runningOnLease++;
+    if (runningOnLease >= this.limit) {
+      this.settle();
+      throw new TooManyCommandsError(this.leaseId, this.limit);
+    }
     const onGone = () => this.cancel();
     if (this.connection?.aborted) this.cancel();
     this.connection?.addEventListener("abort", onGone, { once: true });

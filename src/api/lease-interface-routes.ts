@@ -117,7 +117,8 @@ export function registerLeaseInterfaceRoutes(app: ApiApp, drydock: Drydock): voi
   app.openapi(execRoute, async (c) => {
     const { id } = c.req.valid("param");
     const body = c.req.valid("json");
-    const command = commands.prepare(id, (await drydock.interfaces.forLease(id)).command, c.req.raw.signal);
+    const { command: lease, commandLimit } = await drydock.interfaces.forLease(id);
+    const command = commands.prepare(id, lease, commandLimit, c.req.raw.signal);
     const options = {
       ...(body.cwd !== undefined ? { cwd: body.cwd } : {}),
       ...(body.env !== undefined ? { env: body.env } : {}),

@@ -3,22 +3,23 @@ import { DomainError, NotFoundError, TransitionRefusedError } from "../domain/er
 import type { DrydockDatabase } from "../store/schema";
 import type { BlueprintEffects, LeaseInterfaces } from "./blueprint";
 import type { BlueprintRegistry } from "./blueprint-registry";
-import { CommandConcurrency, DEFAULT_COMMAND_CONCURRENCY } from "./command-concurrency";
 import { blueprintViewOf, leaseViewOf, loadResourceView } from "./blueprint-views";
+
+/** Commands a lease may run at once when its blueprint does not say. */
+export const DEFAULT_COMMAND_CONCURRENCY = 16;
 
 /**
  * Finds the interfaces of an active lease through its resource's blueprint. A resource that
  * holds leases (a working copy on a host) reaches its held leases' interfaces the same way.
  */
 export class LeaseInterfaceResolver implements BlueprintEffects {
-  private readonly concurrency = new CommandConcurrency();
-
   constructor(
     private readonly db: Kysely<DrydockDatabase>,
     private readonly registry: BlueprintRegistry,
   ) {}
 
-  async forLease(leaseId: string): Promise<LeaseInterfaces> {
+  /** The lease's interfaces, and how many commands its blueprint lets it run at once (`commandLimit`). */
+  async forLease(leaseId: string): Promise<LeaseInterfaces & { commandLimit: number }> {
     const lease = await this.db.selectFrom("leases").selectAll().where("lease_id", "=", leaseId).executeTakeFirst();
     if (!lease) throw new NotFoundError("lease", leaseId);
     if (lease.status !== "active" || !lease.resource_id) throw new TransitionRefusedError("lease", leaseId, lease.status, "use");
@@ -27,8 +28,7 @@ export class LeaseInterfaceResolver implements BlueprintEffects {
     const impl = this.registry.get(blueprint.kind);
     const view = blueprintViewOf(blueprint, this.registry);
     const interfaces = await impl.interfaces(view, await loadResourceView(this.db, resource), leaseViewOf(lease), this);
-    const max = impl.commandConcurrency?.(view.config) ?? DEFAULT_COMMAND_CONCURRENCY;
-    return { ...interfaces, command: this.concurrency.limit(leaseId, max, interfaces.command) };
+    return { ...interfaces, commandLimit: impl.commandConcurrency?.(view.config) ?? DEFAULT_COMMAND_CONCURRENCY };
   }
 
   async heldLeaseInterfaces(resourceId: string): Promise<LeaseInterfaces[]> {
