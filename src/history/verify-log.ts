@@ -2,7 +2,7 @@ import type { BlueprintEventData } from "../../events/blueprint-events";
 import type { RecordedEvent } from "../../events/envelope";
 import type { LeaseEventData } from "../../events/lease-events";
 import type { ResourceEventData } from "../../events/resource-events";
-import { authorizationFolder, blueprintFolder, leaseFolder, resourceFolder, tokenFolder, toMachineEvent, type FoldSnapshot } from "../machines/fold";
+import { foldersByStreamType, toMachineEvent, type FoldSnapshot } from "../machines/fold";
 
 /**
  * Checks the invariants of a whole log, read in global-position order (pure):
@@ -58,13 +58,7 @@ export interface FinishOptions {
   graceMs?: number;
 }
 
-const folders = {
-  lease: leaseFolder,
-  resource: resourceFolder,
-  blueprint: blueprintFolder,
-  token: tokenFolder,
-  authorization: authorizationFolder,
-} as const;
+const folders = foldersByStreamType;
 type Kind = keyof typeof folders;
 
 interface StreamEntry {

@@ -141,3 +141,12 @@ export type ResourceState = Folded<ResourceStatus, ResourceContext>;
 export type BlueprintState = Folded<BlueprintStatus, BlueprintContext>;
 export type TokenState = Folded<TokenStatus, TokenContext>;
 export type AuthorizationState = Folded<AuthorizationStatus, AuthorizationContext>;
+
+/** Each stream type's folder (stream ids are `<type>-<id>`). */
+export const foldersByStreamType = {
+  lease: leaseFolder,
+  resource: resourceFolder,
+  blueprint: blueprintFolder,
+  token: tokenFolder,
+  authorization: authorizationFolder,
+} as const;

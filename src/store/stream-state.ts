@@ -12,16 +12,7 @@ import type { Kysely } from "kysely";
 import { parseStreamId, type StreamType } from "../../events/envelope";
 import type { RecordedEvent } from "../../events/envelope";
 import { DomainError } from "../domain/errors";
-import {
-  authorizationFolder,
-  blueprintFolder,
-  IllegalTransitionError,
-  leaseFolder,
-  resourceFolder,
-  tokenFolder,
-  type Folded,
-  type MachineEventOf,
-} from "../machines/fold";
+import { foldersByStreamType, IllegalTransitionError, type Folded, type MachineEventOf } from "../machines/fold";
 import { eventColumns, eventFromRow, type EventRow } from "./event-rows";
 import type { DrydockDatabase } from "./schema";
 
@@ -35,13 +26,7 @@ interface StateFolder {
   step(snap: { value: string; context: unknown }, event: MachineEventOf, where: { streamId: string; streamVersion: number }): { value: string; context: unknown };
 }
 
-const folders: Record<StreamType, StateFolder> = {
-  lease: leaseFolder,
-  resource: resourceFolder,
-  blueprint: blueprintFolder,
-  token: tokenFolder,
-  authorization: authorizationFolder,
-};
+const folders: Record<StreamType, StateFolder> = foldersByStreamType;
 
 /**
  * An append the stream's machine refuses: an event of another stream type, or a transition not
