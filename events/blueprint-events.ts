@@ -22,6 +22,22 @@ export const blueprintEventSchemas = {
   }),
   BlueprintDisabled: z.object({ reason: z.string().nullable() }),
   BlueprintEnabled: z.object({}),
+  /**
+   * Building on one part of the config (a host: `target` is its name) failed for a reason that
+   * retrying cannot fix: a configuration error (a pinned host key that does not match, a key that
+   * cannot be read, refused authentication, a missing ready command). The allocator builds
+   * nothing more on that target until `retryAt`, a config change (BlueprintUpdated) or an enable.
+   */
+  BlueprintTargetFailed: z.object({
+    target: z.string(),
+    code: z.string(),
+    message: z.string(),
+    /** Failures of this target in a row, this one included: the wait before a retry doubles. */
+    failures: z.number().int().positive(),
+    retryAt: z.string().datetime({ offset: true }),
+  }),
+  /** A resource on the target activated again (someone fixed the host itself): the record goes. */
+  BlueprintTargetRecovered: z.object({ target: z.string() }),
 } as const;
 
 export type BlueprintEventType = keyof typeof blueprintEventSchemas;
@@ -35,4 +51,6 @@ export const blueprintEventVersions: Record<BlueprintEventType, number> = {
   BlueprintUpdated: 1,
   BlueprintDisabled: 1,
   BlueprintEnabled: 1,
+  BlueprintTargetFailed: 1,
+  BlueprintTargetRecovered: 1,
 };

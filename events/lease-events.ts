@@ -64,6 +64,11 @@ export const leaseEventSchemas = {
     reason: z.string(),
     retryAt: isoTime,
     blueprintIds: z.array(z.string()),
+    /**
+     * What it waits for, when the allocator knows better than "a free slot": a configuration
+     * error only a config change can fix. Absent in events recorded before it existed.
+     */
+    cause: z.enum(["capacity", "configuration"]).optional(),
   }),
   LeaseYielded: z.object({
     reason: z.string(),

@@ -29,6 +29,15 @@ export const resourceEventSchemas = {
     error: z.object({ code: z.string(), message: z.string() }).nullable(),
   }),
   ResourceDestroyed: z.object({}),
+  /**
+   * A lease saw the resource itself fail (its host refused the connection, timed out): it takes
+   * no new lease until a health check, run at once, clears it (ResourceRecovered) or breaks it.
+   */
+  ResourceSuspected: z.object({
+    reason: z.string(),
+    error: z.object({ code: z.string(), message: z.string() }),
+  }),
+  ResourceRecovered: z.object({ reason: z.string() }),
 } as const;
 
 export type ResourceEventType = keyof typeof resourceEventSchemas;
@@ -44,4 +53,6 @@ export const resourceEventVersions: Record<ResourceEventType, number> = {
   ResourceReleased: 1,
   ResourceBroken: 1,
   ResourceDestroyed: 1,
+  ResourceSuspected: 1,
+  ResourceRecovered: 1,
 };

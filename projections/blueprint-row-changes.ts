@@ -3,9 +3,10 @@ import type { BlueprintEventData } from "../events/blueprint-events";
 import type { RecordedEvent } from "../events/envelope";
 import type { BlueprintsTable } from "../src/store/schema";
 import type { RowChange } from "./row-change";
+import { failingTargetOf, type FailingTarget } from "../src/machines/blueprint-machine";
 
 export type BlueprintRow = Selectable<BlueprintsTable>;
-export const BLUEPRINT_JSON_COLUMNS = ["config"] as const;
+export const BLUEPRINT_JSON_COLUMNS = ["config", "failing_targets"] as const;
 
 /**
  * What a blueprint event does to its `blueprints` row (null: nothing); the one definition of
@@ -26,6 +27,7 @@ export function blueprintRowChange(event: RecordedEvent): RowChange<BlueprintRow
           resource_limit: d.resourceLimit,
           enabled: true,
           live_resources: 0,
+          failing_targets: [],
           created_at: event.recordedAt,
           ...base,
         },
@@ -37,14 +39,28 @@ export function blueprintRowChange(event: RecordedEvent): RowChange<BlueprintRow
         set: {
           ...base,
           ...(d.name !== undefined ? { name: d.name } : {}),
-          ...(d.config !== undefined ? { config: d.config } : {}),
+          // A config change may be the fix: every target gets another try (blueprint-machine.ts).
+          ...(d.config !== undefined ? { config: d.config, failing_targets: [] } : {}),
           ...(d.resourceLimit !== undefined ? { resource_limit: d.resourceLimit } : {}),
         },
       };
     }
     case "BlueprintDisabled":
     case "BlueprintEnabled":
-      return { set: { ...base, enabled: event.type === "BlueprintEnabled" } };
+      return { set: { ...base, enabled: event.type === "BlueprintEnabled", ...(event.type === "BlueprintEnabled" ? { failing_targets: [] } : {}) } };
+    case "BlueprintTargetFailed": {
+      const d = event.data as BlueprintEventData<"BlueprintTargetFailed">;
+      return {
+        derive: (row) => {
+          const before = row.failing_targets as FailingTarget[];
+          return { ...base, failing_targets: [...before.filter((f) => f.target !== d.target), failingTargetOf(d, event.recordedAt.toISOString(), before)] };
+        },
+      };
+    }
+    case "BlueprintTargetRecovered": {
+      const d = event.data as BlueprintEventData<"BlueprintTargetRecovered">;
+      return { derive: (row) => ({ ...base, failing_targets: (row.failing_targets as FailingTarget[]).filter((f) => f.target !== d.target) }) };
+    }
     default:
       return null;
   }

@@ -28,6 +28,7 @@ export function resourceRowChange(event: RecordedEvent): RowChange<ResourceRow> 
           allocated_at: event.recordedAt,
           activated_at: null,
           ended_at: null,
+          suspect_reason: null,
           ...base,
         },
       };
@@ -52,10 +53,14 @@ export function resourceRowChange(event: RecordedEvent): RowChange<ResourceRow> 
     case "ResourceReleased":
     case "ResourceBroken": {
       const d = event.data as ResourceEventData<"ResourceReleased">;
-      return { set: { ...base, status: event.type === "ResourceReleased" ? "released" : "broken", end_reason: d.reason, ended_at: event.recordedAt, retry_at: null } };
+      return { set: { ...base, status: event.type === "ResourceReleased" ? "released" : "broken", end_reason: d.reason, ended_at: event.recordedAt, retry_at: null, suspect_reason: null } };
     }
     case "ResourceDestroyed":
       return { set: { ...base, status: "destroyed" } };
+    case "ResourceSuspected":
+      return { set: { ...base, suspect_reason: (event.data as ResourceEventData<"ResourceSuspected">).reason } };
+    case "ResourceRecovered":
+      return { set: { ...base, suspect_reason: null } };
     default:
       return null;
   }

@@ -78,9 +78,19 @@ async function wakeFor(db: Executor, event: RecordedEvent): Promise<void> {
       if (resource) await wakeWaitingLeases(db, resource.resource_type, at, 1);
       return;
     }
+    case "ResourceRecovered": {
+      // It took no new lease while suspect: its free slots go to the oldest waiters.
+      const resource = await db.selectFrom("resources").select(["resource_type", "lease_slots"]).where("resource_id", "=", id).executeTakeFirst();
+      if (resource) await wakeWaitingLeases(db, resource.resource_type, at, resource.lease_slots);
+      return;
+    }
     case "BlueprintCreated":
     case "BlueprintUpdated":
-    case "BlueprintEnabled": {
+    case "BlueprintEnabled":
+    case "BlueprintTargetRecovered": {
+      // A config change may be the fix a broken resource's teardown waits for (a host key, a
+      // key): retry those teardowns now rather than at their backoff, so the host is free again.
+      if (event.type === "BlueprintUpdated" || event.type === "BlueprintEnabled") await wakeTeardowns(db, id, at);
       const blueprint = await db.selectFrom("blueprints").select("resource_type").where("blueprint_id", "=", id).executeTakeFirst();
       if (blueprint) await wakeWaitingLeases(db, blueprint.resource_type, at, WAKE_ON_BLUEPRINT_CHANGE);
       return;
@@ -128,6 +138,16 @@ async function wake(db: Executor, streamIds: readonly string[], at: Date): Promi
         FOR UPDATE SKIP LOCKED)
      RETURNING stream_id`.execute(db);
   // Workers slept through the append's own NOTIFY before this moved the items: tell them again.
+  if (woken.rows.length > 0) await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${woken.rows.map((r) => r.stream_id).join(",")})`.execute(db);
+}
+
+/** Ends the retry delay of the blueprint's failed teardowns (a claim kept as the delay: worker.ts). */
+async function wakeTeardowns(db: Executor, blueprintId: string, at: Date): Promise<void> {
+  const woken = await sql<{ stream_id: string }>`
+    UPDATE work_items SET claimed_until = ${at}
+     WHERE kind = 'destroy' AND claimed_until > ${at}
+       AND stream_id IN (SELECT 'resource-' || resource_id FROM resources WHERE blueprint_id = ${blueprintId} AND status IN ('released', 'broken'))
+     RETURNING stream_id`.execute(db);
   if (woken.rows.length > 0) await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${woken.rows.map((r) => r.stream_id).join(",")})`.execute(db);
 }
 

@@ -51,7 +51,8 @@ export type AllocationDecision =
   | { kind: "acquire"; resourceId: string; blueprintId: string; slot: number }
   | { kind: "allocate"; blueprintId: string; limitSlot: number | null; plan: ResourcePlan }
   | { kind: "reclaim"; resourceId: string; blueprintId: string }
-  | { kind: "wait"; reason: string }
+  /** `cause` "configuration": nothing but a config change (or a fix on a host) can end this wait. */
+  | { kind: "wait"; reason: string; cause: "capacity" | "configuration" }
   | { kind: "break"; reason: string };
 
 export interface AllocationOutcome {
@@ -92,10 +93,15 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
   const usable: BlueprintCandidate[] = [];
   let disabled = 0;
   let unauthorized = 0;
+  const misconfiguredBlueprints: string[] = [];
   for (const c of [...view.blueprints].sort((a, b) => (a.blueprint.blueprintId < b.blueprint.blueprintId ? -1 : 1))) {
     const bp = c.blueprint;
     if (view.lease.blueprintIds && !view.lease.blueprintIds.includes(bp.blueprintId)) skipBlueprint(bp.blueprintId, "not allowed for this lease");
-    else if (!c.ever.ok) skipBlueprint(bp.blueprintId, `can never serve this lease: ${c.ever.reason}`);
+    else if (!c.ever.ok && c.ever.cause === "configuration") {
+      // A config error is not this lease's fault: it waits for the fix instead of breaking.
+      misconfiguredBlueprints.push(`${bp.name}: ${c.ever.reason}`);
+      skipBlueprint(bp.blueprintId, c.ever.reason);
+    } else if (!c.ever.ok) skipBlueprint(bp.blueprintId, `can never serve this lease: ${c.ever.reason}`);
     else if (c.authorized && !c.authorized.ok) {
       unauthorized++;
       skipBlueprint(bp.blueprintId, c.authorized.reason);
@@ -109,9 +115,12 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
     if (unauthorized > 0) {
       const who = view.lease.authorizingObject ?? "this lease";
       const reason = `no ${view.lease.resourceType} blueprint that could serve this lease is authorized for ${who}${disabled > 0 ? " (the authorized ones are disabled)" : ""}`;
-      return done({ kind: "wait", reason }, "waiting: not authorized");
+      return done({ kind: "wait", reason, cause: "capacity" }, "waiting: not authorized");
     }
-    if (disabled > 0) return done({ kind: "wait", reason: `every usable ${view.lease.resourceType} blueprint is disabled` }, "waiting: blueprints disabled");
+    if (disabled > 0) return done({ kind: "wait", reason: `every usable ${view.lease.resourceType} blueprint is disabled`, cause: "capacity" }, "waiting: blueprints disabled");
+    if (misconfiguredBlueprints.length > 0) {
+      return done({ kind: "wait", reason: `configuration error: ${misconfiguredBlueprints.join("; ")}`, cause: "configuration" }, "waiting: configuration error");
+    }
     const reason = `no blueprint can ever provide a ${view.lease.resourceType} for this lease`;
     return done({ kind: "break", reason }, reason);
   }
@@ -124,6 +133,7 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
     const r = rc.resource;
     if (!usableIds.has(r.blueprintId)) continue;
     if (r.status !== "active" && r.status !== "pending") skipResource(r, `is ${r.status}`);
+    else if (r.suspectReason !== null) skipResource(r, `is suspect (a health check is under way): ${r.suspectReason}`);
     else if (!rc.acquire.ok) skipResource(r, rc.acquire.reason);
     else if (lowestFree(rc.usedSlots, r.leaseSlots) === null) skipResource(r, `all ${r.leaseSlots} slots in use`);
     else if (r.liveLeases > 0 && rc.supplemental) shared.push(rc);
@@ -147,6 +157,7 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
 
   // 4. Build a new resource where the limit allows.
   const limits: string[] = [];
+  const misconfigured: string[] = [];
   for (const c of usable) {
     const bp = c.blueprint;
     const limitSlot = bp.resourceLimit === null ? null : lowestFree(c.usedLimitSlots, bp.resourceLimit, view.slotOffset ?? 0);
@@ -157,6 +168,7 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
     }
     if (!isPlan(c.plan)) {
       limits.push(`${bp.name}: ${c.plan.ok ? "cannot build" : c.plan.reason}`);
+      if (!c.plan.ok && c.plan.cause === "configuration") misconfigured.push(`${bp.name}: ${c.plan.reason}`);
       skipBlueprint(bp.blueprintId, c.plan.ok ? "cannot build a resource now" : c.plan.reason);
       continue;
     }
@@ -183,8 +195,13 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
     );
   }
 
-  // 7. Wait.
+  // 7. Wait. With no resource that could free a slot and nothing buildable but for a config
+  // error, the config error is what the lease waits for: say it as itself, first.
   const busy = view.resources.filter((rc) => usableIds.has(rc.resource.blueprintId)).length;
-  const reason = [`${busy} matching resource${busy === 1 ? "" : "s"} busy or unsuitable`, ...limits].join("; ");
-  return done({ kind: "wait", reason }, `waiting: ${reason}`);
+  if (busy === 0 && misconfigured.length > 0 && misconfigured.length === limits.length) {
+    const reason = `configuration error: ${[...misconfigured, ...misconfiguredBlueprints].join("; ")}`;
+    return done({ kind: "wait", reason, cause: "configuration" }, "waiting: configuration error");
+  }
+  const reason = [`${busy} matching resource${busy === 1 ? "" : "s"} busy or unsuitable`, ...limits, ...misconfiguredBlueprints].join("; ");
+  return done({ kind: "wait", reason, cause: "capacity" }, `waiting: ${reason}`);
 }

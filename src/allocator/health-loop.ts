@@ -4,6 +4,7 @@ import { no, type HealthPolicy, type Verdict } from "../blueprints/blueprint";
 import { blueprintViewOf, loadResourceView } from "../blueprints/blueprint-views";
 import { VersionConflictError } from "../domain/errors";
 import type { WorkerContext } from "./worker-context";
+import { DEFAULT_HEALTH_POLICY } from "./resource-failures";
 
 /**
  * Periodic health checks of active resources whose blueprint implements `checkHealth`.
@@ -11,8 +12,9 @@ import type { WorkerContext } from "./worker-context";
  * Works with any number of workers on one database: each active resource has a row in
  * `resource_health` saying when it is next due; a worker claims due rows with FOR UPDATE SKIP
  * LOCKED and a claim timeout (a killed checker's rows are taken over), checks them, and moves
- * them on. A success appends nothing (no event per check); a failure is only counted, until
- * `failuresBeforeBroken` in a row break the resource with the reason. The existing destroy step
+ * them on. A success appends nothing (no event per check) unless it clears a suspect resource;
+ * a failure is only counted, until `failuresBeforeBroken` in a row (leases' failures of the host
+ * count too: resource-failures.ts) break the resource with the reason. The existing destroy step
  * then sends its acquired leases back to pending and releases its active ones with that reason.
  *
  * The same round releases idle resources the blueprint wants retired (a drained host's).
@@ -29,7 +31,7 @@ export interface HealthLoopOptions {
 
 export const defaultHealthLoopOptions: HealthLoopOptions = { maxIdleMs: 5_000, claimTimeoutMs: 120_000, concurrency: 4 };
 
-const DEFAULT_POLICY: HealthPolicy = { intervalMs: 60_000, failuresBeforeBroken: 2, retryMs: 15_000 };
+const DEFAULT_POLICY: HealthPolicy = DEFAULT_HEALTH_POLICY;
 
 interface Claimed {
   resource_id: string;
@@ -54,6 +56,11 @@ export class HealthLoop {
     if (this.ctx.registry.healthCheckedKinds().length === 0) return;
     this.stopped = false;
     this.schedule(0);
+  }
+
+  /** A resource became suspect (resource-failures.ts): its check is due now, so look now. */
+  nudge(): void {
+    if (!this.stopped) this.schedule(0);
   }
 
   async stop(): Promise<void> {
@@ -198,6 +205,9 @@ export class HealthLoop {
     const mine = db.updateTable("resource_health").where("resource_id", "=", row.resource_id).where("claimed_by", "=", token);
     if (verdict.ok) {
       await mine.set({ next_check_at: new Date(now.getTime() + policy.intervalMs), failures: 0, last_ok_at: now, last_error: null, claimed_by: null, claimed_until: null }).execute();
+      if (resource.suspect_reason !== null) {
+        await this.end(resource.resource_id, resource.version, { type: "ResourceRecovered", data: { reason: "its health check passed" } });
+      }
       return;
     }
     const failures = row.failures + 1;

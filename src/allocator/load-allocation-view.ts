@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import { no, yes, type LeaseView, type Verdict } from "../blueprints/blueprint";
+import { misconfigured, no, yes, type LeaseView, type Verdict } from "../blueprints/blueprint";
 import type { BlueprintRegistry } from "../blueprints/blueprint-registry";
 import { blueprintViewOf, resourceViewOf } from "../blueprints/blueprint-views";
 import type { DrydockDatabase } from "../store/schema";
@@ -53,14 +53,17 @@ export async function loadAllocationView(
     } catch (error) {
       const reason = `its config is invalid: ${(error as Error).message}`;
       blueprints.push({
-        blueprint: { blueprintId: row.blueprint_id, name: row.name, kind: row.kind, resourceType: row.resource_type, config: {}, resourceLimit: row.resource_limit, enabled: row.enabled, liveResources: row.live_resources },
-        ever: no(reason),
-        plan: no(reason),
+        blueprint: { blueprintId: row.blueprint_id, name: row.name, kind: row.kind, resourceType: row.resource_type, config: {}, resourceLimit: row.resource_limit, enabled: row.enabled, liveResources: row.live_resources, failingTargets: [] },
+        ever: misconfigured(reason),
+        plan: misconfigured(reason),
         usedLimitSlots: [],
         authorized: authorizedFor(row.blueprint_id),
       });
       continue;
     }
+    // A failing target is retried once its retryAt has passed: the record stays (with its count
+    // of failures in a row, for the next backoff) but stops blocking.
+    view = { ...view, failingTargets: view.failingTargets.filter((f) => new Date(f.retryAt) > now) };
     viewsById.set(row.blueprint_id, view);
     const existing = undestroyed.filter((r) => r.blueprint_id === row.blueprint_id).map((r) => resourceViewOf(r, slotsOf(`resource:${r.resource_id}:slot:`).length));
     blueprints.push({

@@ -58,6 +58,7 @@ export const ResourceSchema = z
     leaseSlots: z.number().int(),
     liveLeases: z.number().int(),
     endReason: z.string().nullable(),
+    suspectReason: z.string().nullable().openapi({ description: "Why a lease's failure made it suspect: it takes no new lease until a health check (run at once) clears or breaks it." }),
     allocatedAt: isoTime,
     activatedAt: isoTime.nullable(),
     endedAt: isoTime.nullable(),
@@ -76,6 +77,18 @@ export const BlueprintSchema = z
     resourceLimit: z.number().int().nullable(),
     enabled: z.boolean(),
     liveResources: z.number().int(),
+    failingTargets: z
+      .array(
+        z.object({
+          target: z.string().openapi({ description: "The part of the config that failed: a host's name." }),
+          code: z.string().openapi({ example: "host_key_mismatch" }),
+          message: z.string(),
+          failures: z.number().int().openapi({ description: "Failures in a row." }),
+          since: isoTime,
+          retryAt: isoTime.openapi({ description: "Tried again then, unless the config changes first (PATCH clears every record)." }),
+        }),
+      )
+      .openapi({ description: "Configuration errors: nothing is built on these targets until the config changes or `retryAt`." }),
     createdAt: isoTime,
     updatedAt: isoTime,
     version: z.number().int(),

@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from "kysely";
 import type { LeaseState } from "../machines/fold";
+import type { FailingTarget } from "../machines/blueprint-machine";
 import { resourceLoad } from "../queries/resource-load";
 import type { BlueprintsTable, DrydockDatabase, LeasesTable, ResourcesTable } from "../store/schema";
 import type { BlueprintView, LeaseView, ResourceView } from "./blueprint";
@@ -17,6 +18,7 @@ export function blueprintViewOf(row: Selectable<BlueprintsTable>, registry: Blue
     resourceLimit: row.resource_limit,
     enabled: row.enabled,
     liveResources: row.live_resources,
+    failingTargets: row.failing_targets as FailingTarget[],
   };
 }
 
@@ -30,6 +32,7 @@ export function resourceViewOf(row: Selectable<ResourcesTable>, liveLeases: numb
     attributes: row.attributes as Record<string, unknown>,
     leaseSlots: row.lease_slots,
     liveLeases,
+    suspectReason: row.suspect_reason,
   };
 }
 

@@ -1,15 +1,19 @@
 import type { CommandInterface } from "../interfaces/command-interface";
 import type { FilesystemInterface } from "../interfaces/filesystem-interface";
 import type { KilledProcess } from "../interfaces/marked-processes";
+import type { FailingTarget } from "../machines/blueprint-machine";
+import type { ResourceFailureReport } from "./failures";
 
 /**
  * The blueprint contract, after Drydock's. The predicates are pure (the allocator evaluates them
  * over a capacity view); the effects do the I/O, and throw a TemporaryFailure or PermanentFailure
  * (src/blueprints/failures.ts) so the worker knows whether to retry or break.
  */
-export type Verdict = { ok: true } | { ok: false; reason: string };
+export type Verdict = { ok: true } | { ok: false; reason: string; cause?: "configuration" };
 export const yes: Verdict = { ok: true };
 export const no = (reason: string): Verdict => ({ ok: false, reason });
+/** A refusal only a config change (or a fix on the target itself) can lift: retrying hits the same wall. */
+export const misconfigured = (reason: string): Verdict => ({ ok: false, reason, cause: "configuration" });
 
 export interface LeaseView {
   leaseId: string;
@@ -33,6 +37,8 @@ export interface ResourceView {
   attributes: Record<string, unknown>;
   leaseSlots: number;
   liveLeases: number;
+  /** Why a lease's failure made it suspect (ResourceSuspected): it takes no new lease until checked. */
+  suspectReason: string | null;
 }
 
 export interface BlueprintView<Config = Record<string, unknown>> {
@@ -44,6 +50,11 @@ export interface BlueprintView<Config = Record<string, unknown>> {
   resourceLimit: number | null;
   enabled: boolean;
   liveResources: number;
+  /**
+   * Targets (hosts) that failed for a configuration error and are not due for a retry yet
+   * (BlueprintTargetFailed): planResource builds nothing on them, and says why.
+   */
+  failingTargets: readonly FailingTarget[];
 }
 
 /** A lease a resource takes on another resource while it is built (a working copy's host). */
@@ -70,6 +81,12 @@ export interface LeaseInterfaces {
 /** What effects may use: the interfaces of leases the resource holds. */
 export interface BlueprintEffects {
   heldLeaseInterfaces(resourceId: string): Promise<LeaseInterfaces[]>;
+  /**
+   * A lease's use of the resource (a command, a file operation) failed because of the resource
+   * itself: its host refused the connection, timed out, or refused our key. It counts against
+   * the resource at once (src/allocator/resource-failures.ts). Never throws.
+   */
+  reportResourceFailure(resourceId: string, failure: ResourceFailureReport): Promise<void>;
 }
 
 /** How an implementation's active resources are health-checked (src/allocator/health-loop.ts). */
@@ -147,6 +164,8 @@ export interface BlueprintImplementation<Config = any> {
    * was drained or removed from the config), or null to keep it. Evaluated with the health checks.
    */
   retireReason?(blueprint: BlueprintView<Config>, resource: ResourceView): string | null;
+  /** Optional, pure: the part of the config a resource was built on (a host's name), as failures name it in FailureScope. */
+  targetOf?(resource: ResourceView): string | null;
   /** Commands one lease may run at once (default 16); one more is refused with 429. */
   commandConcurrency?(config: Config): number;
   /**
@@ -155,6 +174,12 @@ export interface BlueprintImplementation<Config = any> {
    * stays. See src/domain/lease-ttl.ts for the whole precedence.
    */
   defaultLeaseTtlSeconds?(config: Config): number | null;
+  /**
+   * Optional: checks what parseConfig cannot see but the service can, at create and PATCH (a
+   * private key's environment variable is set, its file readable). Throws ValidationError
+   * naming the field. Never reads out what it checks.
+   */
+  checkEnvironment?(config: Config): void;
   /** Releases what the implementation holds in this process (open connections). */
   close?(): Promise<void>;
 }

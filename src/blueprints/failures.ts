@@ -9,6 +9,7 @@ export class TemporaryFailure extends Error {
     readonly code = "temporary",
     /** A provider's hint (quota reset, Retry-After); the backoff never waits less. */
     readonly retryAfterMs?: number,
+    readonly scope?: FailureScope,
   ) {
     super(message);
     this.name = "TemporaryFailure";
@@ -19,10 +20,29 @@ export class PermanentFailure extends Error {
   constructor(
     message: string,
     readonly code = "permanent",
+    readonly scope?: FailureScope,
   ) {
     super(message);
     this.name = "PermanentFailure";
   }
+}
+
+/**
+ * Whose failure it is, when it is not the lease's own: the resource's target (a host) failed.
+ * Such a failure counts against the resource whichever lease saw it, and a configuration error
+ * is recorded on the blueprint so that nothing retries the same wall (resource-failures.ts).
+ */
+export interface FailureScope {
+  /** The part of the blueprint's config that failed: a host's name. */
+  target: string;
+  /** Only a config change (or a fix on the target itself) helps: a wrong host key, an unreadable key, refused authentication, a missing command. */
+  configuration: boolean;
+}
+
+/** A resource-level failure as reported to the resource (BlueprintEffects.reportResourceFailure). */
+export interface ResourceFailureReport extends FailureScope {
+  code: string;
+  message: string;
 }
 
 export interface ClassifiedFailure {
@@ -30,6 +50,7 @@ export interface ClassifiedFailure {
   code: string;
   message: string;
   retryAfterMs?: number;
+  scope?: FailureScope;
 }
 
 /** Failures of unknown kind in a row before a step gives up and breaks. */
@@ -38,10 +59,10 @@ export const MAX_UNKNOWN_FAILURES = 5;
 export const MAX_TEMPORARY_FAILURES = 20;
 
 export function classifyFailure(error: unknown, failuresSoFar: number): ClassifiedFailure {
-  if (error instanceof PermanentFailure) return { kind: "permanent", code: error.code, message: error.message };
+  if (error instanceof PermanentFailure) return { kind: "permanent", code: error.code, message: error.message, ...(error.scope ? { scope: error.scope } : {}) };
   if (error instanceof TemporaryFailure) {
     const kind = failuresSoFar + 1 >= MAX_TEMPORARY_FAILURES ? "permanent" : "temporary";
-    return { kind, code: error.code, message: error.message, ...(error.retryAfterMs ? { retryAfterMs: error.retryAfterMs } : {}) };
+    return { kind, code: error.code, message: error.message, ...(error.retryAfterMs ? { retryAfterMs: error.retryAfterMs } : {}), ...(error.scope ? { scope: error.scope } : {}) };
   }
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: unknown })?.code;

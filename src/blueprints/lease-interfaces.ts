@@ -3,6 +3,7 @@ import { DomainError, NotFoundError, TransitionRefusedError } from "../domain/er
 import type { DrydockDatabase } from "../store/schema";
 import type { BlueprintEffects, LeaseInterfaces } from "./blueprint";
 import type { BlueprintRegistry } from "./blueprint-registry";
+import type { ResourceFailureReport } from "./failures";
 import { blueprintViewOf, leaseViewOf, loadResourceView } from "./blueprint-views";
 
 /** Commands a lease may run at once when its blueprint does not say. */
@@ -13,10 +14,26 @@ export const DEFAULT_COMMAND_CONCURRENCY = 16;
  * holds leases (a working copy on a host) reaches its held leases' interfaces the same way.
  */
 export class LeaseInterfaceResolver implements BlueprintEffects {
+  /** Where resource-level failures go (src/allocator/resource-failures.ts); set by the service. */
+  private reporter: ((resourceId: string, failure: ResourceFailureReport) => Promise<unknown>) | undefined;
+
   constructor(
     private readonly db: Kysely<DrydockDatabase>,
     private readonly registry: BlueprintRegistry,
   ) {}
+
+  reportResourceFailuresTo(reporter: (resourceId: string, failure: ResourceFailureReport) => Promise<unknown>): void {
+    this.reporter = reporter;
+  }
+
+  /** Never throws: the caller is already failing with the error that matters to its user. */
+  async reportResourceFailure(resourceId: string, failure: ResourceFailureReport): Promise<void> {
+    try {
+      await this.reporter?.(resourceId, failure);
+    } catch {
+      // The next health check will see what the report could not record.
+    }
+  }
 
   /** The lease's interfaces, and how many commands its blueprint lets it run at once (`commandLimit`). */
   async forLease(leaseId: string): Promise<LeaseInterfaces & { commandLimit: number }> {

@@ -28,9 +28,9 @@ import { SshConnectionError } from "../interfaces/ssh-target";
 import { LEASE_MARKER, sweepMarkedProcesses } from "../interfaces/marked-processes";
 import { makeDirectoryCommandLine, removeTreeCommandLine } from "../interfaces/remote-shell";
 import { matchAttributes } from "./attribute-match";
-import { LeaseCleanupError, no, yes, type BlueprintImplementation, type BlueprintView, type LeaseTeardown, type ResourceView } from "./blueprint";
+import { LeaseCleanupError, misconfigured, no, yes, type BlueprintImplementation, type BlueprintView, type LeaseTeardown, type ResourceView } from "./blueprint";
 import { findHost, offeredAttributes, parseStaticHostsConfig, resourceDir, type StaticHost, type StaticHostsConfig } from "./static-hosts-config";
-import { activationFailure, leaseSetupFailure, readyVerdict, runRaw, targetOf, withConnection } from "./static-hosts-remote";
+import { activationFailure, checkPrivateKeyReference, hostFailureScope, leaseSetupFailure, readyVerdict, runRaw, targetOf, withConnection } from "./static-hosts-remote";
 
 type View = BlueprintView<StaticHostsConfig>;
 
@@ -72,18 +72,25 @@ export function staticHostsBlueprint(options: { pool?: SshPoolOptions } = {}): B
     planResource(blueprint, lease, existing) {
       const taken = new Map<string, string>();
       for (const r of existing) if (typeof r.attributes.host === "string") taken.set(r.attributes.host, r.status);
+      const failing = new Map(blueprint.failingTargets.map((f) => [f.target, f]));
       const free: StaticHost[] = [];
       const why: string[] = [];
+      const configErrors: string[] = [];
       for (const host of blueprint.config.hosts) {
         const match = matchAttributes(lease.attributes, offeredAttributes(host));
         if (!match.ok) continue;
         const status = taken.get(host.name);
+        const failed = failing.get(host.name);
         if (host.drained) why.push(`${host.name} is drained`);
+        else if (failed) configErrors.push(`${failed.message} (fix the blueprint's config; tried again at ${failed.retryAt} otherwise)`);
         else if (status === "pending" || status === "active") why.push(`${host.name} has a resource already`);
         else if (status !== undefined) why.push(`${host.name}'s last resource is ${status} and not torn down yet (is the host down?)`);
         else free.push(host);
       }
-      if (free.length === 0) return no(why.length ? summarize(why) : "no host matches");
+      if (free.length === 0) {
+        if (why.length === 0 && configErrors.length > 0) return misconfigured(summarize(configErrors));
+        return no(why.length + configErrors.length > 0 ? summarize([...configErrors, ...why]) : "no host matches");
+      }
       // Spread concurrent allocators over the free hosts instead of all racing for the first.
       const host = free[hashOf(lease.leaseId) % free.length]!;
       return {
@@ -119,9 +126,13 @@ export function staticHostsBlueprint(options: { pool?: SshPoolOptions } = {}): B
           if (made.exitCode !== 0) return no(`cannot create ${dir} on ${host.name}: ${made.stderr || `exit ${made.exitCode}`}`);
           return readyVerdict(session, blueprint.config, dir, host);
         });
-        if (!verdict.ok) throw new PermanentFailure(verdict.reason, "host_not_ready");
+        if (!verdict.ok) {
+          throw verdict.cause === "configuration"
+            ? new PermanentFailure(verdict.reason, "ready_command_missing", { target: host.name, configuration: true })
+            : new PermanentFailure(verdict.reason, "host_not_ready");
+        }
       } catch (error) {
-        throw activationFailure(error);
+        throw activationFailure(error, host.name);
       }
       return { root: dir };
     },
@@ -135,6 +146,10 @@ export function staticHostsBlueprint(options: { pool?: SshPoolOptions } = {}): B
         await withConnection(await targetOf(blueprint.config, host), (session) => runRaw(session, removeTreeCommandLine(dir), HOUSEKEEPING_TIMEOUT_MS));
       } catch (error) {
         if (!(error instanceof SshConnectionError)) throw error;
+        // Never activated, and refused for a configuration error: the connection that would
+        // have made its directory never opened, so nothing of ours is on the host. (A host that
+        // is down keeps its resource until it answers: that is what stops new builds on it.)
+        if (resource.attributes.root === undefined && hostFailureScope(error, host.name)?.configuration) return;
         throw new TemporaryFailure(
           `cannot clean up ${dir} on ${host.name}: ${error.message}; no new resource is built on the host until it answers`,
           "host_unreachable",
@@ -152,7 +167,7 @@ export function staticHostsBlueprint(options: { pool?: SshPoolOptions } = {}): B
         const made = await pool.use(lease.leaseId, target, (session) => runRaw(session, makeDirectoryCommandLine(dir), HOUSEKEEPING_TIMEOUT_MS));
         if (made.exitCode !== 0) throw new PermanentFailure(`cannot create ${dir} on ${host.name}: ${made.stderr || `exit ${made.exitCode}`}`, "lease_dir");
       } catch (error) {
-        throw leaseSetupFailure(error);
+        throw leaseSetupFailure(error, host.name);
       }
       return { workingDirectory: dir };
     },
@@ -187,16 +202,37 @@ export function staticHostsBlueprint(options: { pool?: SshPoolOptions } = {}): B
       }
     },
 
-    async interfaces(blueprint, resource, lease) {
+    async interfaces(blueprint, resource, lease, effects) {
       const host = hostOf(blueprint, resource);
       if (!host) throw new InterfaceUnavailableError(`host ${String(resource.attributes.host)} is no longer in the blueprint`);
-      const target = await targetOf(blueprint.config, host);
+      // The host failing a lease's command or file operation counts against it at once.
+      const reportHost = async (error: unknown) => {
+        const scope = hostFailureScope(error, host.name);
+        if (scope) await effects.reportResourceFailure(resource.resourceId, { ...scope, code: (error as SshConnectionError).kind, message: (error as Error).message });
+      };
+      let target;
+      try {
+        target = await targetOf(blueprint.config, host);
+      } catch (error) {
+        await reportHost(error);
+        throw error;
+      }
       const root = leaseDirOf(blueprint, resource, lease.leaseId);
-      const session: SessionRunner = (fn) => pool.use(lease.leaseId, target, fn);
+      const session: SessionRunner = (fn) =>
+        pool.use(lease.leaseId, target, fn).catch(async (error: unknown) => {
+          await reportHost(error);
+          throw error;
+        });
       return {
         command: new SshCommandInterface({ root, allowShell: blueprint.config.allowShell, session, leaseId: lease.leaseId, maxProcesses: blueprint.config.maxProcesses }),
         filesystem: new SftpFilesystemInterface({ root, session }),
       };
+    },
+
+    targetOf: (resource) => (typeof resource.attributes.host === "string" ? resource.attributes.host : null),
+
+    checkEnvironment(config) {
+      config.hosts.forEach((host, i) => checkPrivateKeyReference(host, i));
     },
 
     commandConcurrency: (config) => config.maxConcurrentCommands,

@@ -5,8 +5,17 @@ type Row = Record<string, unknown>;
 
 const columns: Record<string, string[]> = {
   leases: ["id", "status", "resourceType", "resourceId", "owner", "requestedAt", "waitReason"],
-  resources: ["id", "status", "resourceType", "blueprintId", "liveLeases", "leaseSlots", "allocatedAt"],
-  blueprints: ["id", "name", "kind", "resourceType", "enabled", "liveResources", "resourceLimit"],
+  resources: ["id", "status", "resourceType", "blueprintId", "liveLeases", "leaseSlots", "allocatedAt", "problem"],
+  blueprints: ["id", "name", "kind", "resourceType", "enabled", "liveResources", "resourceLimit", "failing"],
+};
+
+/** Columns made from others: what is wrong, said where an operator looks first. */
+const computed: Record<string, (row: Row) => unknown> = {
+  problem: (row) => (row.suspectReason ? `suspect: ${String(row.suspectReason)}` : row.status === "broken" ? row.endReason : null),
+  failing: (row) => {
+    const failing = (row.failingTargets ?? []) as { target: string; message: string }[];
+    return failing.length === 0 ? null : failing.map((f) => f.message).join("; ");
+  },
 };
 
 /** `drydock ls [leases|resources|blueprints] [--status S] [--all]`: a table, newest first. */
@@ -23,7 +32,8 @@ export async function lsCommand(client: DrydockClient, args: string[]): Promise<
     console.log(JSON.stringify(page.items, null, 2));
     return 0;
   }
-  const cells = [cols, ...page.items.map((row) => cols.map((c) => (row[c] === null || row[c] === undefined ? "-" : String(row[c]))))];
+  const valueOf = (row: Row, c: string) => (computed[c] ? computed[c](row) : row[c]);
+  const cells = [cols, ...page.items.map((row) => cols.map((c) => { const v = valueOf(row, c); return v === null || v === undefined ? "-" : String(v); }))];
   const widths = cols.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
   for (const r of cells) console.log(r.map((v, i) => v.padEnd(widths[i]!)).join("  ").trimEnd());
   return 0;

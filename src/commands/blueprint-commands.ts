@@ -41,6 +41,7 @@ async function onNameClash<T>(ctx: CommandContext, name: string | undefined, app
 export async function createBlueprint(ctx: CommandContext, draft: BlueprintDraft, actor: Actor): Promise<string> {
   const impl = ctx.registry.get(draft.kind);
   const config = impl.parseConfig(draft.config ?? {});
+  impl.checkEnvironment?.(config);
   await assertNameFree(ctx, draft.name);
   const blueprintId = ctx.ids.next("blueprint");
   const append = () => ctx.store.append(
@@ -83,7 +84,11 @@ export async function updateBlueprint(ctx: CommandContext, blueprintId: string, 
     (state) => {
       const data: Record<string, unknown> = {};
       if (change.name !== undefined) data.name = change.name;
-      if (change.config !== undefined) data.config = ctx.registry.get(state.context.kind).parseConfig(change.config);
+      if (change.config !== undefined) {
+        const impl = ctx.registry.get(state.context.kind);
+        data.config = impl.parseConfig(change.config);
+        impl.checkEnvironment?.(data.config);
+      }
       if (change.resourceLimit !== undefined) data.resourceLimit = change.resourceLimit;
       return [{ type: "BlueprintUpdated", data }];
     },

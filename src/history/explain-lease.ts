@@ -15,7 +15,7 @@ import { summarize, titleOf } from "./explain-text";
  * (acquired on an active resource). The allocator's own deciding time (AllocationAttempted
  * `durationMs`, which ends when the event is recorded) is cut out of the wait before it.
  */
-export type WaitCause = "queue" | "allocator" | "slot" | "blueprint" | "reclaim" | "retry" | "resource-activation" | "lease-activation";
+export type WaitCause = "queue" | "allocator" | "slot" | "blueprint" | "configuration" | "reclaim" | "retry" | "resource-activation" | "lease-activation";
 
 export interface TimelineStep {
   at: string;
@@ -131,7 +131,7 @@ export function explainLease(leaseEvents: readonly RecordedEvent[], resourceEven
         break;
       }
       case "LeaseWaiting":
-        if (before === "pending") cause = { cause: waitCauseOf(String(d.reason), lastSummary), detail: String(d.reason) };
+        if (before === "pending") cause = { cause: waitCauseOf(d as LeaseEventData<"LeaseWaiting">, lastSummary), detail: String(d.reason) };
         break;
       case "LeaseYielded":
         cause = { cause: "retry", detail: String(d.reason) };
@@ -210,9 +210,13 @@ export function explainLease(leaseEvents: readonly RecordedEvent[], resourceEven
   return { ...explanation, summary: summarize(explanation, leaseEvents) };
 }
 
-/** What a pending lease's LeaseWaiting waits for, from its reason and the attempt that decided it. */
-function waitCauseOf(reason: string, attemptSummary: string): WaitCause {
-  if (reason.startsWith("waiting for reclaimed")) return "reclaim";
+/**
+ * What a pending lease's LeaseWaiting waits for: its `cause` when the allocator said (a
+ * configuration error), else from its reason and the attempt that decided it.
+ */
+function waitCauseOf(waiting: LeaseEventData<"LeaseWaiting">, attemptSummary: string): WaitCause {
+  if (waiting.cause === "configuration") return "configuration";
+  if (waiting.reason.startsWith("waiting for reclaimed")) return "reclaim";
   return NO_USABLE_BLUEPRINT.test(attemptSummary) ? "blueprint" : "slot";
 }
 

@@ -43,6 +43,8 @@ export function titleOf(e: RecordedEvent): string {
     case "ResourceActivationYielded":
     case "ResourceReleased":
     case "ResourceBroken":
+    case "ResourceSuspected":
+    case "ResourceRecovered":
       return `resource ${e.streamId.slice("resource-".length)} ${e.type.slice("Resource".length).toLowerCase()}: ${d.reason}`;
     default:
       return e.type;
@@ -69,6 +71,8 @@ function describeWait(w: WaitShare): string {
       return `${secs(w.ms)} for a free slot (${w.detail})`;
     case "blueprint":
       return `${secs(w.ms)} for a usable blueprint (${w.detail})`;
+    case "configuration":
+      return `${secs(w.ms)} for a configuration error to be fixed (${w.detail})`;
     case "reclaim":
       return `${secs(w.ms)} for an idle resource to be reclaimed (${w.detail})`;
     case "retry":
@@ -87,7 +91,9 @@ export function summarize(x: Omit<LeaseExplanation, "summary">, events: readonly
   const why = shares.length > 0 ? `: ${shares.join(", ")}` : "";
   const ending = events.find((e) => e.type === "LeaseReleased" || e.type === "LeaseBroken");
   const endText = ending ? titleOf(ending) : "";
-  const attempts = `${x.attempts} allocation attempt${x.attempts === 1 ? "" : "s"}`;
+  const moves = events.filter((e) => e.type === "LeaseReacquiring").map((e) => e.data as LeaseEventData<"LeaseReacquiring">);
+  const moved = moves.length === 0 ? "" : `; moved off ${moves.map((m) => `${m.resourceId} (${m.reason})`).join(", then off ")}`;
+  const attempts = `${x.attempts} allocation attempt${x.attempts === 1 ? "" : "s"}${moved}`;
   if (x.stillWaiting) return `${x.leaseId} is ${x.status} and has waited ${secs(x.waitedMs)} so far${why} (${attempts}).`;
   if (x.activatedAt === null) return `${x.leaseId} never became active: it was ${endText} after waiting ${secs(x.waitedMs)}${why} (${attempts}).`;
   const held = x.endedAt === null ? `it has been active for ${secs(x.heldMs!)}` : `it was active for ${secs(x.heldMs!)}, then ${endText}`;

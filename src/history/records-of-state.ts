@@ -62,6 +62,8 @@ export function resourceRecordOfState(state: ResourceState, load: ResourceLoad |
     leaseSlots: c.leaseSlots,
     liveLeases: load?.liveLeases ?? 0,
     endReason: c.endReason,
+    // States stored before suspect resources lack it.
+    suspectReason: c.suspectReason ?? null,
     allocatedAt: isoOrNull(c.allocatedAt)!,
     activatedAt: isoOrNull(c.activatedAt),
     endedAt: isoOrNull(c.endedAt),

@@ -15,18 +15,36 @@ export interface BlueprintContext {
   config: Record<string, unknown>;
   resourceLimit: number | null;
   createdAt: string | null;
+  /** Targets (hosts) that failed for a configuration error, one record each, until the config changes. */
+  failingTargets: FailingTarget[];
+}
+
+export interface FailingTarget {
+  target: string;
+  code: string;
+  message: string;
+  failures: number;
+  since: string;
+  retryAt: string;
 }
 
 type Of<T extends BlueprintMachineEvent["type"]> = Extract<BlueprintMachineEvent, { type: T }>;
 
 /** How each event changes the blueprint's context: the machine's `assign`s and the fast fold call these. */
 export const blueprintUpdates = {
-  create: (_: BlueprintContext, e: Of<"BlueprintCreated">) => ({ ...e.data, createdAt: e.at }),
+  create: (_: BlueprintContext, e: Of<"BlueprintCreated">) => ({ ...e.data, createdAt: e.at, failingTargets: [] }),
+  // A config change may be the fix: every target gets another try.
   update: (c: BlueprintContext, e: Of<"BlueprintUpdated">) => ({
     name: e.data.name ?? c.name,
     config: e.data.config ?? c.config,
     resourceLimit: e.data.resourceLimit === undefined ? c.resourceLimit : e.data.resourceLimit,
+    failingTargets: e.data.config === undefined ? c.failingTargets : [],
   }),
+  enable: () => ({ failingTargets: [] }),
+  targetFailed: (c: BlueprintContext, e: Of<"BlueprintTargetFailed">) => ({
+    failingTargets: [...c.failingTargets.filter((f) => f.target !== e.data.target), failingTargetOf(e.data, e.at, c.failingTargets)],
+  }),
+  targetRecovered: (c: BlueprintContext, e: Of<"BlueprintTargetRecovered">) => ({ failingTargets: c.failingTargets.filter((f) => f.target !== e.data.target) }),
 } satisfies ContextUpdates<BlueprintContext>;
 
 export const blueprintMachine = setup({
@@ -35,20 +53,34 @@ export const blueprintMachine = setup({
 }).createMachine({
   id: "blueprint",
   initial: "new",
-  context: { blueprintId: "", name: "", kind: "", resourceType: "", config: {}, resourceLimit: null, createdAt: null },
+  context: { blueprintId: "", name: "", kind: "", resourceType: "", config: {}, resourceLimit: null, createdAt: null, failingTargets: [] },
   states: {
     new: { on: { BlueprintCreated: { target: "enabled", actions: "create" } } },
     enabled: {
       on: {
         BlueprintUpdated: { actions: "update" },
         BlueprintDisabled: "disabled",
+        BlueprintTargetFailed: { actions: "targetFailed" },
+        BlueprintTargetRecovered: { actions: "targetRecovered" },
       },
     },
     disabled: {
       on: {
         BlueprintUpdated: { actions: "update" },
-        BlueprintEnabled: "enabled",
+        BlueprintEnabled: { target: "enabled", actions: "enable" },
+        BlueprintTargetFailed: { actions: "targetFailed" },
+        BlueprintTargetRecovered: { actions: "targetRecovered" },
       },
     },
   },
 });
+
+/** The record a BlueprintTargetFailed leaves; `since` is when the target's failures in a row began. */
+export function failingTargetOf(
+  data: { target: string; code: string; message: string; failures: number; retryAt: string },
+  at: string,
+  before: readonly FailingTarget[],
+): FailingTarget {
+  const since = before.find((f) => f.target === data.target)?.since ?? at;
+  return { target: data.target, code: data.code, message: data.message, failures: data.failures, since, retryAt: data.retryAt };
+}

@@ -4,7 +4,8 @@ import { assignEach, type ContextUpdates } from "./context-updates";
 
 /**
  * The resource lifecycle: pending -> active -> released | broken -> destroyed.
- * A pending resource can also be released or broken (its build failed or was cancelled).
+ * A pending resource can also be released or broken (its build failed or was cancelled). An
+ * active one may be suspect (a lease saw its host fail) until a health check clears or breaks it.
  */
 export type ResourceMachineEvent = ResourceEvent & { at: string };
 
@@ -20,6 +21,8 @@ export interface ResourceContext {
   failures: number;
   retryAt: string | null;
   endReason: string | null;
+  /** Why a lease's failure made the resource suspect (no new leases until a health check); null otherwise. */
+  suspectReason: string | null;
   allocatedAt: string | null;
   activatedAt: string | null;
   endedAt: string | null;
@@ -35,6 +38,7 @@ export const initialResourceContext: ResourceContext = {
   failures: 0,
   retryAt: null,
   endReason: null,
+  suspectReason: null,
   allocatedAt: null,
   activatedAt: null,
   endedAt: null,
@@ -60,7 +64,9 @@ export const resourceUpdates = {
     failures: 0,
   }),
   yielded: (c: ResourceContext, e: Of<"ResourceActivationYielded">) => ({ retryAt: e.data.retryAt, failures: c.failures + 1 }),
-  end: (_: ResourceContext, e: Of<"ResourceReleased" | "ResourceBroken">) => ({ endReason: e.data.reason, endedAt: e.at, retryAt: null }),
+  end: (_: ResourceContext, e: Of<"ResourceReleased" | "ResourceBroken">) => ({ endReason: e.data.reason, endedAt: e.at, retryAt: null, suspectReason: null }),
+  suspect: (_: ResourceContext, e: Of<"ResourceSuspected">) => ({ suspectReason: e.data.reason }),
+  recover: () => ({ suspectReason: null }),
 } satisfies ContextUpdates<ResourceContext>;
 
 export const resourceMachine = setup({
@@ -82,6 +88,8 @@ export const resourceMachine = setup({
     },
     active: {
       on: {
+        ResourceSuspected: { actions: "suspect" },
+        ResourceRecovered: { actions: "recover" },
         ResourceReleased: { target: "released", actions: "end" },
         ResourceBroken: { target: "broken", actions: "end" },
       },

@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from "kysely";
 import { NotFoundError } from "../domain/errors";
+import type { FailingTarget } from "../machines/blueprint-machine";
 import type { BlueprintsTable, DrydockDatabase } from "../store/schema";
 import { decodeCursor, pageOf, type Page } from "./pagination";
 
@@ -13,6 +14,8 @@ export interface BlueprintRecord {
   resourceLimit: number | null;
   enabled: boolean;
   liveResources: number;
+  /** Targets (hosts) that failed for a configuration error: nothing is built on them until the config changes or `retryAt`. */
+  failingTargets: FailingTarget[];
   createdAt: string;
   updatedAt: string;
   version: number;
@@ -28,6 +31,7 @@ export function blueprintRecordOf(row: Selectable<BlueprintsTable>): BlueprintRe
     resourceLimit: row.resource_limit,
     enabled: row.enabled,
     liveResources: row.live_resources,
+    failingTargets: row.failing_targets as FailingTarget[],
     createdAt: new Date(row.created_at).toISOString(),
     updatedAt: new Date(row.updated_at).toISOString(),
     version: row.version,

@@ -14,6 +14,8 @@ export interface ResourceRecord {
   leaseSlots: number;
   liveLeases: number;
   endReason: string | null;
+  /** Why a lease's failure made it suspect: it takes no new lease until a health check clears or breaks it. */
+  suspectReason: string | null;
   allocatedAt: string;
   activatedAt: string | null;
   endedAt: string | null;
@@ -32,6 +34,7 @@ export function resourceRecordOf(row: Selectable<ResourcesTable>, load: Resource
     leaseSlots: row.lease_slots,
     liveLeases: load?.liveLeases ?? 0,
     endReason: row.end_reason,
+    suspectReason: row.suspect_reason,
     allocatedAt: isoOrNull(row.allocated_at)!,
     activatedAt: isoOrNull(row.activated_at),
     endedAt: isoOrNull(row.ended_at),

@@ -7,6 +7,7 @@ import { BlueprintRegistry } from "../blueprints/blueprint-registry";
 import { LeaseInterfaceResolver } from "../blueprints/lease-interfaces";
 import { localHostBlueprint, thisMachine } from "../blueprints/local-host-blueprint";
 import { staticHostsBlueprint } from "../blueprints/static-hosts-blueprint";
+import { reportResourceFailure } from "../allocator/resource-failures";
 import { HealthLoop, type HealthLoopOptions } from "../allocator/health-loop";
 import type { CommandContext } from "../commands/command-context";
 import { systemClock, type Clock } from "../domain/clock";
@@ -116,6 +117,9 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
     ...options.healthOptions,
     ...(options.onWorkerError ? { onError: (error: unknown, resourceId: string) => options.onWorkerError!(error, `resource-${resourceId}`) } : {}),
   });
+  interfaces.reportResourceFailuresTo((resourceId, failure) =>
+    reportResourceFailure({ db: database.db, store, registry, clock, actor: `health:${ctx.workerId}`, onSuspect: () => health.nudge() }, resourceId, failure),
+  );
   if (options.worker !== false) {
     await worker.start();
     health.start();

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from "kysely";
+import type { FailingTarget } from "../machines/blueprint-machine";
 
 /** Kysely's view of the tables. SQL lives in numbered migrations (src/store/migrations). */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -36,6 +37,8 @@ export interface BlueprintsTable {
   resource_limit: number | null;
   enabled: boolean;
   live_resources: number;
+  /** FailingTarget records (src/machines/blueprint-machine.ts). */
+  failing_targets: Json<FailingTarget[]>;
   version: number;
   created_at: Timestamp;
   updated_at: Timestamp;
@@ -55,6 +58,7 @@ export interface ResourcesTable {
   allocated_at: Timestamp;
   activated_at: Timestamp | null;
   ended_at: Timestamp | null;
+  suspect_reason: string | null;
   version: number;
   updated_at: Timestamp;
 }

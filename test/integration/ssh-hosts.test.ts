@@ -89,22 +89,33 @@ describeSsh("static-hosts against real sshd", () => {
     expect(broken.end_reason).toContain(`the host key of ${a.name} (127.0.0.1:${a.port}) did not match its pinned fingerprint`);
     expect(broken.end_reason).toContain(`expected ${ssh.strangerFingerprint}, got ${a.fingerprint}`);
 
-    // Back to pending, waiting: the only host it may use is locked until its teardown succeeds.
+    // Back to pending, waiting, and the wait says the configuration error as itself: nothing
+    // retries the same wall, and the blueprint records which host is failing and why.
     const waiting = await until("the pinned lease to wait", async () => {
       const l = await leaseRow(drydock, pinned);
       return l.status === "pending" && l.wait_reason ? l : undefined;
     });
-    expect(waiting.wait_reason).toContain(`${a.name}'s last resource is broken`);
+    expect(waiting.wait_reason).toMatch(new RegExp(`^configuration error: keys: the host key of ${a.name} .* did not match its pinned fingerprint`));
+    expect(waiting.wait_reason).not.toContain("is the host down");
     expect((await leaseEvents(drydock, pinned)).map((e) => e.type)).toContain("LeaseReacquiring");
+    const bp = await drydock.database.db.selectFrom("blueprints").select("failing_targets").where("blueprint_id", "=", blueprintId).executeTakeFirstOrThrow();
+    expect(bp.failing_targets).toEqual([expect.objectContaining({ target: a.name, code: "host_key_mismatch", failures: 1 })]);
+    const attempts = (await resourcesOf(drydock, blueprintId)).filter((r) => r.attributes.host === a.name);
+    expect(attempts).toHaveLength(1);
 
     const free = await request(blueprintId);
     await waitForLeaseStatus(drydock, free, ["active"]);
     expect(await hostOfLease(free)).toBe(b.name);
 
-    // The operator pins the right key: the teardown goes through, and the waiting lease lands on its host.
+    // The operator pins the right key: the waiting lease is retried at once (not at its backoff)
+    // and lands on its host.
     await updateBlueprint(drydock.commands, blueprintId, { config: config(a.fingerprint) }, actor);
     await waitForLeaseStatus(drydock, pinned, ["active"]);
     expect(await hostOfLease(pinned)).toBe(a.name);
+    const history = await leaseEvents(drydock, pinned);
+    const acquiredAt = history.findLast((e) => e.type === "LeaseAcquired")!.recordedAt;
+    const lastWait = history.findLast((e) => e.type === "LeaseWaiting" && e.recordedAt < acquiredAt)!;
+    expect(acquiredAt.getTime()).toBeLessThan(new Date((lastWait.data as { retryAt: string }).retryAt).getTime());
     for (const id of [pinned, free]) await releaseLease(drydock.commands, id, actor);
     for (const id of [pinned, free]) await waitForLeaseStatus(drydock, id, ["destroyed"]);
   });
@@ -122,15 +133,18 @@ describeSsh("static-hosts against real sshd", () => {
     const firstResource = (await leaseRow(drydock, active)).resource_id!;
 
     await a.stop();
-    // Takes the second slot on the dead host; its activation cannot reach it and is retried.
+    // Takes the second slot on the dead host; its activation cannot reach it: that counts against
+    // the host at once (suspect, a health check now), and the lease goes back to pending.
     const acquired = await request(blueprintId, { host: a.name });
-    await until("the second lease to be acquired on the dead host", async () => (await leaseRow(drydock, acquired)).resource_id === firstResource);
+    await until("the second lease to be acquired on the dead host", async () =>
+      (await leaseEvents(drydock, acquired)).some((e) => e.type === "LeaseAcquired" && (e.data as { resourceId: string }).resourceId === firstResource),
+    );
 
     const released = await waitForLeaseStatus(drydock, active, ["released", "destroyed"]);
-    expect(released.endReason).toMatch(/health check failed 2 times in a row: cannot connect to down-a/);
+    expect(released.endReason).toMatch(/(health check|its host) failed 2 times in a row: cannot connect to down-a/);
     const releasedEvent = (await leaseEvents(drydock, active)).find((e) => e.type === "LeaseReleased")!;
     expect(releasedEvent.data).toMatchObject({ reason: "resource-ended" });
-    expect((releasedEvent.data as { detail: string }).detail).toContain(`resource ${firstResource} broken: health check failed`);
+    expect((releasedEvent.data as { detail: string }).detail).toMatch(new RegExp(`resource ${firstResource} broken: (health check|its host) failed`));
 
     const back = await until("the acquired lease to go back to pending", async () => {
       const types = (await leaseEvents(drydock, acquired)).map((e) => e.type);

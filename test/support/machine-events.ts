@@ -138,6 +138,16 @@ export const resourceSampleEvents: ResourceMachineEvent[] = [
     at: "2024-05-01T10:00:05.000Z",
     data: {},
   },
+  {
+    type: "ResourceSuspected",
+    at: "2024-05-01T10:00:06.000Z",
+    data: { reason: "a lease could not use it: connection refused", error: { code: "unreachable", message: "connection refused" } },
+  },
+  {
+    type: "ResourceRecovered",
+    at: "2024-05-01T10:00:07.000Z",
+    data: { reason: "its health check passed" },
+  },
 ];
 
 export const blueprintSampleEvents: BlueprintMachineEvent[] = [
@@ -167,6 +177,16 @@ export const blueprintSampleEvents: BlueprintMachineEvent[] = [
     type: "BlueprintEnabled",
     at: "2024-05-01T10:00:03.000Z",
     data: {},
+  },
+  {
+    type: "BlueprintTargetFailed",
+    at: "2024-05-01T10:00:04.000Z",
+    data: { target: "build-2", code: "host_key_mismatch", message: "the host key of build-2 did not match", failures: 1, retryAt: "2024-05-01T10:01:04.000Z" },
+  },
+  {
+    type: "BlueprintTargetRecovered",
+    at: "2024-05-01T10:00:05.000Z",
+    data: { target: "build-2" },
   },
 ];
 

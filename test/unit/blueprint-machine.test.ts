@@ -21,10 +21,14 @@ const TRANSITIONS: Record<BlueprintStatus, Partial<Record<BlueprintEventType, Bl
   enabled: {
     BlueprintUpdated: "enabled",
     BlueprintDisabled: "disabled",
+    BlueprintTargetFailed: "enabled",
+    BlueprintTargetRecovered: "enabled",
   },
   disabled: {
     BlueprintUpdated: "disabled",
     BlueprintEnabled: "enabled",
+    BlueprintTargetFailed: "disabled",
+    BlueprintTargetRecovered: "disabled",
   },
 };
 
@@ -123,8 +127,8 @@ describe("blueprint machine graph", () => {
     const accepted = (status: BlueprintStatus) =>
       blueprintSampleEvents.filter((e) => nodes.get(status)!.state.can(e)).map((e) => e.type);
     expect(accepted("new")).toEqual(["BlueprintCreated"]);
-    expect(accepted("enabled")).toEqual(["BlueprintUpdated", "BlueprintDisabled"]);
-    expect(accepted("disabled")).toEqual(["BlueprintUpdated", "BlueprintEnabled"]);
+    expect(accepted("enabled")).toEqual(["BlueprintUpdated", "BlueprintDisabled", "BlueprintTargetFailed", "BlueprintTargetRecovered"]);
+    expect(accepted("disabled")).toEqual(["BlueprintUpdated", "BlueprintEnabled", "BlueprintTargetFailed", "BlueprintTargetRecovered"]);
     // no final state: a blueprint is never deleted, only disabled
     for (const node of nodes.values()) expect(node.state.status).toBe("active");
   });
@@ -261,7 +265,23 @@ describe("blueprint context", () => {
   it("BlueprintCreated records the blueprint", () => {
     const { status, context } = fold([created]);
     expect(status).toBe("enabled");
-    expect(context).toEqual({ ...created.data, createdAt: created.at });
+    expect(context).toEqual({ ...created.data, createdAt: created.at, failingTargets: [] });
+  });
+
+  it("a failing target is recorded until the config changes or the blueprint is enabled; a recovery removes it", () => {
+    const failed = ev("BlueprintTargetFailed");
+    const again = { ...failed, at: "2024-05-01T10:05:00.000Z", data: { ...failed.data, failures: 2, retryAt: "2024-05-01T10:07:00.000Z" } };
+    const twice = fold([created, failed, again]);
+    // One record per target; `since` is when its failures in a row began.
+    expect(twice.context.failingTargets).toEqual([{ target: "build-2", code: "host_key_mismatch", message: failed.data.message, failures: 2, since: failed.at, retryAt: "2024-05-01T10:07:00.000Z" }]);
+    expect(fold([created, failed, ev("BlueprintTargetRecovered")]).context.failingTargets).toEqual([]);
+    // A rename is no fix; a config change may be.
+    expect(fold([created, failed, ev("BlueprintUpdated")]).context.failingTargets).toHaveLength(1);
+    const fixed = { type: "BlueprintUpdated" as const, at: "2024-05-01T10:06:00.000Z", data: { config: { command: "make-host" } } };
+    expect(fold([created, failed, fixed]).context.failingTargets).toEqual([]);
+    const disabled = ev("BlueprintDisabled");
+    expect(fold([created, disabled, failed]).context.failingTargets).toHaveLength(1);
+    expect(fold([created, disabled, failed, ev("BlueprintEnabled")]).context.failingTargets).toEqual([]);
   });
 
   it("BlueprintUpdated changes only the fields it carries; null resourceLimit means no limit", () => {

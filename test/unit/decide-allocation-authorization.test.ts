@@ -9,7 +9,7 @@ const notFor = no("not authorized for alice");
 
 function blueprint(id: string, authorized: Verdict | undefined, opts: { enabled?: boolean; ever?: Verdict } = {}): BlueprintCandidate {
   return {
-    blueprint: { blueprintId: id, name: `${id}-name`, kind: "test", resourceType: "host", config: {}, resourceLimit: null, enabled: opts.enabled ?? true, liveResources: 0 },
+    blueprint: { blueprintId: id, name: `${id}-name`, kind: "test", resourceType: "host", config: {}, resourceLimit: null, enabled: opts.enabled ?? true, liveResources: 0, failingTargets: [] },
     ever: opts.ever ?? yes,
     plan: { attributes: {}, leaseSlots: 2, locks: [], heldLeases: [] },
     usedLimitSlots: [],
@@ -19,7 +19,7 @@ function blueprint(id: string, authorized: Verdict | undefined, opts: { enabled?
 
 function resource(id: string, blueprintId: string): ResourceCandidate {
   return {
-    resource: { resourceId: id, blueprintId, resourceType: "host", status: "active", attributes: {}, leaseSlots: 2, liveLeases: 0 },
+    resource: { resourceId: id, blueprintId, resourceType: "host", status: "active", attributes: {}, leaseSlots: 2, liveLeases: 0, suspectReason: null },
     acquire: yes,
     supplemental: false,
     usedSlots: [],
@@ -52,14 +52,14 @@ describe("decideAllocation with authorizations", () => {
 
   it("waits (does not break) when no blueprint that could serve the lease is authorized, naming the client", () => {
     const out = decideAllocation(view([blueprint("bp-a", notFor), blueprint("bp-b", notFor)], [resource("res-a", "bp-a")]));
-    expect(out.decision).toEqual({ kind: "wait", reason: "no host blueprint that could serve this lease is authorized for alice" });
+    expect(out.decision).toEqual({ kind: "wait", reason: "no host blueprint that could serve this lease is authorized for alice", cause: "capacity" });
     expect(out.summary).toBe("waiting: not authorized");
     expect(out.candidates.filter((c) => c.outcome === "skipped").map((c) => c.reason)).toEqual(["not authorized for alice", "not authorized for alice"]);
   });
 
   it("says so when the authorized blueprints are disabled", () => {
     const out = decideAllocation(view([blueprint("bp-a", notFor), blueprint("bp-b", yes, { enabled: false })]));
-    expect(out.decision).toEqual({ kind: "wait", reason: "no host blueprint that could serve this lease is authorized for alice (the authorized ones are disabled)" });
+    expect(out.decision).toEqual({ kind: "wait", reason: "no host blueprint that could serve this lease is authorized for alice (the authorized ones are disabled)", cause: "capacity" });
   });
 
   it("breaks as before when no blueprint could ever serve the lease, authorized or not", () => {

@@ -8,7 +8,7 @@ import {
   type BlueprintCandidate,
   type ResourceCandidate,
 } from "../../src/allocator/decide-allocation";
-import { no, yes, type BlueprintView, type ResourcePlan, type ResourceView, type Verdict } from "../../src/blueprints/blueprint";
+import { misconfigured, no, yes, type BlueprintView, type ResourcePlan, type ResourceView, type Verdict } from "../../src/blueprints/blueprint";
 
 /* ------------------------------------------------------------------ factories */
 
@@ -41,6 +41,7 @@ function blueprint(
     resourceLimit: opts.resourceLimit === undefined ? null : opts.resourceLimit,
     enabled: opts.enabled ?? true,
     liveResources: usedLimitSlots.length,
+    failingTargets: [],
   };
   return { blueprint: view, ever: opts.ever ?? yes, plan: opts.plan ?? plan(), usedLimitSlots };
 }
@@ -56,6 +57,7 @@ function resource(
     acquire?: Verdict;
     supplemental?: boolean;
     idleSince?: Date | null;
+    suspectReason?: string;
   } = {},
 ): ResourceCandidate {
   const liveLeases = opts.liveLeases ?? opts.usedSlots?.length ?? 0;
@@ -67,6 +69,7 @@ function resource(
     attributes: { size: "large" },
     leaseSlots: opts.leaseSlots ?? 2,
     liveLeases,
+    suspectReason: opts.suspectReason ?? null,
   };
   return {
     resource: view,
@@ -252,7 +255,7 @@ describe("decideAllocation: the Drydock order", () => {
 
   it("waits with the blueprint's own reason when it cannot build now", () => {
     const out = decideAllocation(view([blueprint("bp-1", { name: "hosts", plan: no("quota exhausted") })]));
-    expect(out.decision).toEqual({ kind: "wait", reason: "0 matching resources busy or unsuitable; hosts: quota exhausted" });
+    expect(out.decision).toEqual({ kind: "wait", reason: "0 matching resources busy or unsuitable; hosts: quota exhausted", cause: "capacity" });
   });
 
   it("breaks when no blueprint could ever serve the lease, naming the type", () => {
@@ -291,6 +294,41 @@ describe("decideAllocation: the Drydock order", () => {
   it("breaks when a disabled blueprint could never serve the lease anyway", () => {
     const out = decideAllocation(view([blueprint("bp-1", { enabled: false, ever: no("too small") })]));
     expect(out.decision.kind).toBe("break");
+  });
+});
+
+/* ------------------------------------------------ failures users can act on */
+
+describe("decideAllocation: suspect resources and configuration errors", () => {
+  it("skips a suspect resource with its reason and takes a healthy one, even a less free one", () => {
+    const out = decideAllocation(
+      view([blueprint("bp-1", { plan: no("no host left") })], [
+        resource("res-dead", { suspectReason: "a lease could not use it: connection refused" }),
+        resource("res-ok", { liveLeases: 1, usedSlots: [0] }),
+      ]),
+    );
+    expect(out.decision).toMatchObject({ kind: "acquire", resourceId: "res-ok" });
+    expect(candidate(out, "resource", "res-dead")).toEqual([
+      { kind: "resource", id: "res-dead", blueprintId: "bp-1", outcome: "skipped", reason: "is suspect (a health check is under way): a lease could not use it: connection refused" },
+    ]);
+  });
+
+  it("says a configuration error as itself when only a config fix can help", () => {
+    const out = decideAllocation(view([blueprint("bp-1", { name: "pool", plan: misconfigured("the host key of build-2 did not match its pinned fingerprint") })]));
+    expect(out.decision).toEqual({ kind: "wait", reason: "configuration error: pool: the host key of build-2 did not match its pinned fingerprint", cause: "configuration" });
+    expect(out.summary).toBe("waiting: configuration error");
+  });
+
+  it("waits for a slot, naming the configuration error too, while a busy resource may still free one", () => {
+    const out = decideAllocation(
+      view([blueprint("bp-1", { name: "pool", plan: misconfigured("build-2: bad key") })], [resource("res-1", { leaseSlots: 1, liveLeases: 1, usedSlots: [0] })]),
+    );
+    expect(out.decision).toEqual({ kind: "wait", reason: "1 matching resource busy or unsuitable; pool: build-2: bad key", cause: "capacity" });
+  });
+
+  it("waits (does not break) when a blueprint's config cannot be read: a fix may come", () => {
+    const out = decideAllocation(view([blueprint("bp-1", { name: "pool", ever: misconfigured("its config is invalid: hosts: required") })]));
+    expect(out.decision).toEqual({ kind: "wait", reason: "configuration error: pool: its config is invalid: hosts: required", cause: "configuration" });
   });
 });
 

@@ -112,7 +112,7 @@ describe("explainLease", () => {
     const events = [l.requested(0), l.attempt(0, 1, "allocate", 0), l.acquired(0, "rs_1"), l.reacquiring(2, "rs_1"), l.attempt(2, 2, "allocate", 0), l.acquired(2, "rs_2"), l.yielded(3), l.broken(5), l.destroyed(5.5)];
     const x = explainLease(events, [r1.allocated(0, "ls_c"), r1.broken(2), r2.allocated(2, "ls_c"), r2.broken(5), resource("rs_other").activated(1)], at(9));
     expect(x.waits.map((w) => [w.cause, w.ms])).toEqual([["resource-activation", 3_000], ["retry", 2_000]]);
-    expect(x.summary).toBe("ls_c never became active: it was broken: 3 resources ended under this lease after waiting 5.0 s: 3.0 s for resource rs_1 to activate, 2.0 s retrying after failures (activation failed, will retry: busy) (2 allocation attempts).");
+    expect(x.summary).toBe("ls_c never became active: it was broken: 3 resources ended under this lease after waiting 5.0 s: 3.0 s for resource rs_1 to activate, 2.0 s retrying after failures (activation failed, will retry: busy) (2 allocation attempts; moved off rs_1 (resource rs_1 broken)).");
     expect(x.timeline.filter((s) => s.streamId.startsWith("resource-")).map((s) => `${s.streamId} ${s.event}`)).toEqual([
       "resource-rs_1 ResourceAllocated",
       "resource-rs_1 ResourceBroken",

@@ -25,6 +25,8 @@ const TRANSITIONS: Record<ResourceStatus, Partial<Record<ResourceEventType, Reso
     ResourceBroken: "broken",
   },
   active: {
+    ResourceSuspected: "active",
+    ResourceRecovered: "active",
     ResourceReleased: "released",
     ResourceBroken: "broken",
   },
@@ -135,7 +137,8 @@ describe("resource machine graph", () => {
     const accepted = (status: ResourceStatus) =>
       resourceSampleEvents.filter((e) => nodes.get(status)!.state.can(e)).map((e) => e.type);
     expect(accepted("new")).toEqual(["ResourceAllocated"]);
-    expect(accepted("active")).toEqual(["ResourceReleased", "ResourceBroken"]);
+    // Only an active resource is suspect: a pending one's activation reports its own failures.
+    expect(accepted("active")).toEqual(["ResourceReleased", "ResourceBroken", "ResourceSuspected", "ResourceRecovered"]);
     expect(accepted("released")).toEqual(["ResourceDestroyed"]);
     expect(accepted("broken")).toEqual(["ResourceDestroyed"]);
     expect(accepted("destroyed")).toEqual([]);

@@ -10,7 +10,7 @@ const FP = "SHA256:eDPnVD1vKTipcNO1uk8ofkrp108f7uLRrxywzeu2xUA";
 const host = (name: string, extra: Record<string, unknown> = {}) => ({ name, address: "10.0.0.1", user: "build", privateKey: { env: "BUILD_KEY" }, hostKeyFingerprint: FP, ...extra });
 
 function blueprint(hosts: Record<string, unknown>[]): BlueprintView<StaticHostsConfig> {
-  return { blueprintId: "bp_1", name: "pool", kind: "static-hosts", resourceType: "host", config: impl.parseConfig({ hosts }), resourceLimit: null, enabled: true, liveResources: 0 };
+  return { blueprintId: "bp_1", name: "pool", kind: "static-hosts", resourceType: "host", config: impl.parseConfig({ hosts }), resourceLimit: null, enabled: true, liveResources: 0, failingTargets: [] };
 }
 const lease = (attributes: Record<string, unknown> = {}, leaseId = "ls_1"): LeaseView => ({ leaseId, resourceType: "host", attributes, owner: "o", ownerResourceId: null, authorizingObject: null });
 const resource = (hostName: string, extra: Partial<ResourceView> = {}): ResourceView => ({
@@ -21,6 +21,7 @@ const resource = (hostName: string, extra: Partial<ResourceView> = {}): Resource
   attributes: { host: hostName },
   leaseSlots: 4,
   liveLeases: 0,
+  suspectReason: null,
   ...extra,
 });
 const isPlan = (p: ResourcePlan | Verdict): p is ResourcePlan => "leaseSlots" in p;
@@ -102,5 +103,39 @@ describe("static-hosts predicates", () => {
     expect(impl.retireReason!(bp, resource("c"))).toBe("host c is drained");
     expect(impl.retireReason!(bp, resource("z"))).toBe("host z was removed from the blueprint");
     expect(impl.healthPolicy!(bp)).toEqual({ intervalMs: 60_000, failuresBeforeBroken: 2, retryMs: 15_000 });
+  });
+
+  it("builds nothing on a host with a configuration error and says the error, not 'is the host down?'", () => {
+    const failing = { target: "a", code: "host_key_mismatch", message: "the host key of a did not match its pinned fingerprint", failures: 1, since: "2024-05-01T10:00:00.000Z", retryAt: "2024-05-01T10:01:00.000Z" };
+    const withFailure = { ...bp, failingTargets: [failing] };
+    // Host a only: the configuration error is the whole answer, marked as one.
+    expect(impl.planResource(withFailure, lease({ labels: ["gpu"] }), [resource("a", { status: "broken" })])).toEqual({
+      ok: false,
+      reason: "the host key of a did not match its pinned fingerprint (fix the blueprint's config; tried again at 2024-05-01T10:01:00.000Z otherwise)",
+      cause: "configuration",
+    });
+    // Host b is busy: the lease waits for it, and the reason names both.
+    const both = impl.planResource(withFailure, lease({ os: "linux" }), [resource("b")]);
+    expect(both).toEqual({ ok: false, reason: expect.stringMatching(/^the host key of a did not match .*; b has a resource already$/) });
+    // Host b is free: it is planned, a is not.
+    expect(impl.planResource(withFailure, lease({ os: "linux" }), [])).toMatchObject({ attributes: { host: "b" } });
+    expect(impl.targetOf!(resource("a"))).toBe("a");
+  });
+});
+
+describe("static-hosts environment check at create and PATCH", () => {
+  it("names the field of a key variable that is not set, and of a key file the service cannot read", () => {
+    const name = "DRYDOCK_TEST_UNSET_KEY_VARIABLE";
+    delete process.env[name];
+    const config = impl.parseConfig({ hosts: [host("a", { privateKey: { env: "HOME" } }), host("b", { privateKey: { env: name } })] });
+    expect(() => impl.checkEnvironment!(config)).toThrow(new RegExp(`^config\\.hosts\\.1\\.privateKey\\.env: environment variable ${name} is not set`));
+    const unreadable = impl.parseConfig({ hosts: [host("a", { privateKey: { file: "/nonexistent/id_ed25519" } })] });
+    expect(() => impl.checkEnvironment!(unreadable)).toThrow(/^config\.hosts\.0\.privateKey\.file: the Drydock service cannot read \/nonexistent\/id_ed25519 \(ENOENT\)/);
+    process.env[name] = "set";
+    try {
+      expect(() => impl.checkEnvironment!(config)).not.toThrow();
+    } finally {
+      delete process.env[name];
+    }
   });
 });

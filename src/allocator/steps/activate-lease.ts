@@ -42,6 +42,13 @@ export async function activateLease(ctx: WorkerContext, lease: LeaseState, reche
     await ctx.store.append(stream, lease.version, [{ type: "LeaseActivated", data: { workingDirectory } }], meta);
   } catch (error) {
     const { failure, retryAt } = failureOutcome(ctx, error, c.failures);
+    if (failure.scope) {
+      // The host failed, not this lease: it counts against the resource at once (suspect, or
+      // broken), and the lease goes back to pending to land on a host that works.
+      await ctx.effects.reportResourceFailure(resource.resource_id, { ...failure.scope, code: failure.code, message: failure.message });
+      await ctx.store.append(stream, lease.version, [reacquireOrBreak(lease, resource.resource_id, `its host failed: ${failure.message}`)], meta);
+      return;
+    }
     const summary = { code: failure.code, message: failure.message };
     await ctx.store.append(
       stream,

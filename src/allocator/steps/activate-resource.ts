@@ -2,6 +2,9 @@ import { streamIdOf } from "../../../events/envelope";
 import { blueprintViewOf, loadResourceView } from "../../blueprints/blueprint-views";
 import type { ResourceState } from "../../machines/fold";
 import { failureOutcome } from "./record-failure";
+import type { FailingTarget } from "../../machines/blueprint-machine";
+import type { StreamAppend } from "../../store/event-store";
+import { targetFailedAppend } from "../resource-failures";
 import { workerMetadata, type WorkerContext } from "../worker-context";
 
 /** How long a resource waits for its held leases before looking again unwoken. */
@@ -31,18 +34,33 @@ export async function activateResource(ctx: WorkerContext, resource: ResourceSta
 
   const row = await ctx.db.selectFrom("resources").selectAll().where("resource_id", "=", c.resourceId).executeTakeFirstOrThrow();
   const blueprint = await ctx.db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", c.blueprintId).executeTakeFirstOrThrow();
+  const impl = ctx.registry.get(blueprint.kind);
+  const view = await loadResourceView(ctx.db, row);
   try {
-    const attributes = await ctx.registry.get(blueprint.kind).activateResource(blueprintViewOf(blueprint, ctx.registry), await loadResourceView(ctx.db, row), ctx.effects);
-    await ctx.store.append(stream, resource.version, [{ type: "ResourceActivated", data: { attributes } }], meta);
+    const attributes = await impl.activateResource(blueprintViewOf(blueprint, ctx.registry), view, ctx.effects);
+    const appends: StreamAppend[] = [{ streamId: stream, expectedVersion: resource.version, events: [{ type: "ResourceActivated", data: { attributes } }] }];
+    // The target works again (fixed outside Drydock, after its retry time): the record goes.
+    const target = impl.targetOf?.(view) ?? null;
+    if (target !== null && (blueprint.failing_targets as FailingTarget[]).some((f) => f.target === target)) {
+      appends.push({ streamId: streamIdOf("blueprint", blueprint.blueprint_id), expectedVersion: blueprint.version, events: [{ type: "BlueprintTargetRecovered", data: { target } }] });
+    }
+    await ctx.store.appendMany(appends, meta);
   } catch (error) {
     const { failure, retryAt } = failureOutcome(ctx, error, c.failures);
-    await ctx.store.append(
-      stream,
-      resource.version,
-      failure.kind === "permanent"
-        ? [{ type: "ResourceBroken", data: { reason: `activation failed: ${failure.message}`, error: { code: failure.code, message: failure.message } } }]
-        : [{ type: "ResourceActivationYielded", data: { reason: `activation failed, will retry: ${failure.message}`, retryAt, attempt: c.failures + 1 } }],
-      meta,
-    );
+    const appends: StreamAppend[] = [
+      {
+        streamId: stream,
+        expectedVersion: resource.version,
+        events:
+          failure.kind === "permanent"
+            ? [{ type: "ResourceBroken", data: { reason: `activation failed: ${failure.message}`, error: { code: failure.code, message: failure.message } } }]
+            : [{ type: "ResourceActivationYielded", data: { reason: `activation failed, will retry: ${failure.message}`, retryAt, attempt: c.failures + 1 } }],
+      },
+    ];
+    // A configuration error: the blueprint records it, so the next lease does not hit the same wall.
+    if (failure.kind === "permanent" && failure.scope?.configuration) {
+      appends.push(targetFailedAppend(ctx.registry, blueprint, { ...failure.scope, code: failure.code, message: failure.message }, ctx.clock.now()));
+    }
+    await ctx.store.appendMany(appends, meta);
   }
 }

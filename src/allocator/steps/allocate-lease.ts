@@ -136,7 +136,7 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
           await ctx.store.append(
             leaseStream,
             lease.version,
-            [attempted, { type: "LeaseWaiting", data: { reason: d.reason, retryAt: retryAt(now, c.attempts + 1, ctx.random(), WAIT_BACKOFF).toISOString(), blueprintIds: usable } }],
+            [attempted, { type: "LeaseWaiting", data: { reason: d.reason, retryAt: retryAt(now, c.attempts + 1, ctx.random(), WAIT_BACKOFF).toISOString(), blueprintIds: usable, cause: d.cause } }],
             meta,
           );
           // Capacity freed by a transaction that committed after our view was read woke this lease

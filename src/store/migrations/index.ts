@@ -7,6 +7,7 @@ import * as m005 from "./005-blueprint-name-unique";
 import * as m006 from "./006-lease-authorizing-object";
 import * as m007 from "./007-stream-state";
 import * as m008 from "./008-lease-ttl";
+import * as m009 from "./009-failing-targets";
 
 /** Numbered migrations, applied in order on start. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -18,6 +19,7 @@ export const migrations: Record<string, Migration> = {
   "006-lease-authorizing-object": m006,
   "007-stream-state": m007,
   "008-lease-ttl": m008,
+  "009-failing-targets": m009,
 };
 
 export const migrationProvider: MigrationProvider = {
