@@ -113,8 +113,9 @@ describeSsh("static-hosts against real sshd", () => {
     await waitForLeaseStatus(drydock, pinned, ["active"]);
     expect(await hostOfLease(pinned)).toBe(a.name);
     const history = await leaseEvents(drydock, pinned);
-    const acquiredAt = history.findLast((e) => e.type === "LeaseAcquired")!.recordedAt;
-    const lastWait = history.findLast((e) => e.type === "LeaseWaiting" && e.recordedAt < acquiredAt)!;
+    const newestFirst = [...history].reverse();
+    const acquiredAt = newestFirst.find((e) => e.type === "LeaseAcquired")!.recordedAt;
+    const lastWait = newestFirst.find((e) => e.type === "LeaseWaiting" && e.recordedAt < acquiredAt)!;
     expect(acquiredAt.getTime()).toBeLessThan(new Date((lastWait.data as { retryAt: string }).retryAt).getTime());
     for (const id of [pinned, free]) await releaseLease(drydock.commands, id, actor);
     for (const id of [pinned, free]) await waitForLeaseStatus(drydock, id, ["destroyed"]);
