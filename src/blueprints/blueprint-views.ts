@@ -33,6 +33,7 @@ export function resourceViewOf(row: Selectable<ResourcesTable>, liveLeases: numb
     leaseSlots: row.lease_slots,
     liveLeases,
     suspectReason: row.suspect_reason,
+    endReason: row.end_reason,
   };
 }
 

@@ -39,6 +39,8 @@ export interface ResourceView {
   liveLeases: number;
   /** Why a lease's failure made it suspect (ResourceSuspected): it takes no new lease until checked. */
   suspectReason: string | null;
+  /** Why it was released or broken; null while it lives. */
+  endReason: string | null;
 }
 
 export interface BlueprintView<Config = Record<string, unknown>> {

@@ -70,8 +70,8 @@ export function staticHostsBlueprint(options: { pool?: SshPoolOptions } = {}): B
     },
 
     planResource(blueprint, lease, existing) {
-      const taken = new Map<string, string>();
-      for (const r of existing) if (typeof r.attributes.host === "string") taken.set(r.attributes.host, r.status);
+      const taken = new Map<string, ResourceView>();
+      for (const r of existing) if (typeof r.attributes.host === "string") taken.set(r.attributes.host, r);
       const failing = new Map(blueprint.failingTargets.map((f) => [f.target, f]));
       const free: StaticHost[] = [];
       const why: string[] = [];
@@ -79,12 +79,16 @@ export function staticHostsBlueprint(options: { pool?: SshPoolOptions } = {}): B
       for (const host of blueprint.config.hosts) {
         const match = matchAttributes(lease.attributes, offeredAttributes(host));
         if (!match.ok) continue;
-        const status = taken.get(host.name);
+        const last = taken.get(host.name);
+        const status = last?.status;
         const failed = failing.get(host.name);
         if (host.drained) why.push(`${host.name} is drained`);
         else if (failed) configErrors.push(`${failed.message} (fix the blueprint's config; tried again at ${failed.retryAt} otherwise)`);
         else if (status === "pending" || status === "active") why.push(`${host.name} has a resource already`);
-        else if (status !== undefined) why.push(`${host.name}'s last resource is ${status} and not torn down yet (is the host down?)`);
+        else if (status !== undefined) {
+          const cause = last?.endReason ? ` (${last.endReason})` : "";
+          why.push(`${host.name}'s last resource is ${status}${cause} and not torn down yet: the host takes no new one until it answers again`);
+        }
         else free.push(host);
       }
       if (free.length === 0) {

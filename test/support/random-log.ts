@@ -107,7 +107,7 @@ function dataOf(type: string, id: string, pick: (n: number) => number): Record<s
     case "AllocationAttempted":
       return { attempt: 1 + pick(5), decision: "wait", candidates: [], summary: `attempt ${pick(9)}`, durationMs: maybe(pick(50)) };
     case "LeaseWaiting":
-      return { reason: `waiting ${pick(3)}`, retryAt: time(), blueprintIds: [] };
+      return { reason: `waiting ${pick(3)}`, retryAt: time(), blueprintIds: [], ...(pick(3) === 0 ? {} : { cause: pick(2) ? "capacity" : "configuration" }) };
     case "LeaseYielded":
       return { reason: `busy ${pick(3)}`, retryAt: time(), attempt: 1 + pick(3), error: error() };
     case "LeaseAcquired": {
@@ -146,6 +146,10 @@ function dataOf(type: string, id: string, pick: (n: number) => number): Record<s
       return { reason: `build failed ${pick(3)}`, error: error() };
     case "ResourceDestroyed":
       return {};
+    case "ResourceSuspected":
+      return { reason: `a lease could not use it ${pick(3)}`, error: { code: "unreachable", message: `refused ${pick(3)}` } };
+    case "ResourceRecovered":
+      return { reason: "its health check passed" };
     case "BlueprintCreated":
       return { blueprintId: id, name: `name-${id}`, kind: "memory-pool", resourceType: "sandbox", config: { slots: 1 + pick(3) }, resourceLimit: maybe(1 + pick(3)) };
     case "BlueprintUpdated":
@@ -158,6 +162,10 @@ function dataOf(type: string, id: string, pick: (n: number) => number): Record<s
       return { reason: maybe("maintenance") };
     case "BlueprintEnabled":
       return {};
+    case "BlueprintTargetFailed":
+      return { target: `host-${pick(3)}`, code: "host_key_mismatch", message: `the host key of host-${pick(3)} did not match`, failures: 1 + pick(3), retryAt: time() };
+    case "BlueprintTargetRecovered":
+      return { target: `host-${pick(3)}` };
     case "TokenIssued":
       return { tokenId: id, owner: `owner-${id}`, role: pick(2) ? "client" : "admin", hash: `sha256:${Buffer.from(id.padEnd(32, "-")).toString("hex")}` };
     case "TokenRevoked":

@@ -19,7 +19,7 @@ function blueprint(id: string, authorized: Verdict | undefined, opts: { enabled?
 
 function resource(id: string, blueprintId: string): ResourceCandidate {
   return {
-    resource: { resourceId: id, blueprintId, resourceType: "host", status: "active", attributes: {}, leaseSlots: 2, liveLeases: 0, suspectReason: null },
+    resource: { resourceId: id, blueprintId, resourceType: "host", status: "active", attributes: {}, leaseSlots: 2, liveLeases: 0, suspectReason: null, endReason: null },
     acquire: yes,
     supplemental: false,
     usedSlots: [],

@@ -70,6 +70,7 @@ function resource(
     leaseSlots: opts.leaseSlots ?? 2,
     liveLeases,
     suspectReason: opts.suspectReason ?? null,
+    endReason: null,
   };
   return {
     resource: view,

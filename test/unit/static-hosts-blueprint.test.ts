@@ -22,6 +22,7 @@ const resource = (hostName: string, extra: Partial<ResourceView> = {}): Resource
   leaseSlots: 4,
   liveLeases: 0,
   suspectReason: null,
+  endReason: null,
   ...extra,
 });
 const isPlan = (p: ResourcePlan | Verdict): p is ResourcePlan => "leaseSlots" in p;
@@ -69,9 +70,9 @@ describe("static-hosts predicates", () => {
     const plan = impl.planResource(bp, lease({ labels: ["gpu"] }), []);
     expect(isPlan(plan) && plan).toMatchObject({ leaseSlots: 4, locks: ["static-hosts:bp_1:a"], attributes: { host: "a", os: "linux", labels: ["gpu"], address: "10.0.0.1", port: 22, user: "build" } });
     expect(impl.planResource(bp, lease({ labels: ["gpu"] }), [resource("a")])).toEqual({ ok: false, reason: "a has a resource already" });
-    expect(impl.planResource(bp, lease({ host: "a" }), [resource("a", { status: "broken" })])).toEqual({
+    expect(impl.planResource(bp, lease({ host: "a" }), [resource("a", { status: "broken", endReason: "health check failed 2 times in a row: cannot connect to a" })])).toEqual({
       ok: false,
-      reason: "a's last resource is broken and not torn down yet (is the host down?)",
+      reason: "a's last resource is broken (health check failed 2 times in a row: cannot connect to a) and not torn down yet: the host takes no new one until it answers again",
     });
     expect(impl.planResource(bp, lease({ os: "freebsd" }), [])).toEqual({ ok: false, reason: "c is drained" });
     const onB = impl.planResource(bp, lease({ os: "linux" }), [resource("a")]);
