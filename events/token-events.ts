@@ -4,7 +4,8 @@ import { z } from "zod";
  * Events of a token stream (`token-<id>`). A token is a bearer secret: the log keeps only its
  * SHA-256 hash, never the token itself, so the log (and every backup of it) is safe to read.
  */
-export const tokenRoleSchema = z.enum(["admin", "client"]);
+/** admin: everything; client: its own leases; metrics: only GET /metrics (a Prometheus scraper). */
+export const tokenRoleSchema = z.enum(["admin", "client", "metrics"]);
 export type TokenRole = z.infer<typeof tokenRoleSchema>;
 
 export const tokenEventSchemas = {

@@ -12,6 +12,7 @@ import { registerEventRoutes } from "./event-routes";
 import { htmlSecurityHeaders } from "./html-security";
 import { registerLeaseInterfaceRoutes } from "./lease-interface-routes";
 import { registerLeaseRoutes } from "./lease-routes";
+import { countRequests, registerMetricsRoute } from "./metrics-route";
 import { requestContext } from "./request-context";
 import { registerResourceRoutes } from "./resource-routes";
 import { registerSystemRoutes } from "./system-routes";
@@ -35,6 +36,7 @@ export function createApp(drydock: Drydock, options: AppOptions = {}): OpenAPIHo
   const app = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
 
   app.use(requestContext());
+  app.use(countRequests(drydock.metrics));
   app.use(htmlSecurityHeaders());
   // Before the body limit: a request without a valid token is refused before its body is read.
   app.use(authMiddleware(drydock.database.db, new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits }, options.rateLimitClock)));
@@ -55,6 +57,7 @@ export function createApp(drydock: Drydock, options: AppOptions = {}): OpenAPIHo
   registerEventRoutes(app, drydock);
   registerTokenRoutes(app, drydock);
   registerAuthorizationRoutes(app, drydock);
+  registerMetricsRoute(app, drydock);
 
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError(handleError);

@@ -47,6 +47,12 @@ function hidden(kind: string, id: string): NotFoundError {
 
 async function enforce(db: Kysely<DrydockDatabase>, access: Exclude<Access, { kind: "public" }>, principal: Principal): Promise<void> {
   if (isAdmin(principal)) return;
+  // A scraper's token reads the metrics and nothing else.
+  if (access.kind === "metrics") {
+    if (principal.role === "metrics") return;
+    throw new ForbiddenError("this requires the admin or metrics role");
+  }
+  if (principal.role === "metrics") throw new ForbiddenError("a metrics token may only read /metrics");
   switch (access.kind) {
     case "any":
       return;

@@ -52,7 +52,14 @@ export function registerEventStreamRoute(app: ApiApp, drydock: Drydock, options:
     const { after, ...filters } = c.req.valid("query");
     const lastEventId = c.req.valid("header")["last-event-id"];
     const start = lastEventId ? parseCursor(lastEventId, "Last-Event-ID") : parseCursor(after);
-    return streamSSE(c, (stream) => followLog(stream, drydock, start, logFilterOf(filters), options));
+    return streamSSE(c, async (stream) => {
+      drydock.metrics.eventStreamClients.inc();
+      try {
+        await followLog(stream, drydock, start, logFilterOf(filters), options);
+      } finally {
+        drydock.metrics.eventStreamClients.dec();
+      }
+    });
   });
 }
 

@@ -11,7 +11,7 @@ import { errorResponses } from "./schemas";
 
 // Built from this module's `z` (events/token-events.ts has the same enum): only schemas made with
 // @hono/zod-openapi's `z` have `.openapi()`, whatever order the modules are loaded in.
-const tokenRoleSchema = z.enum(["admin", "client"]);
+const tokenRoleSchema = z.enum(["admin", "client", "metrics"]);
 
 export const TokenSchema = z
   .object({
@@ -34,7 +34,7 @@ const IssuedSchema = TokenSchema.extend({
 const IssueSchema = z
   .strictObject({
     owner: z.string().min(1).max(64).openapi({ description: "The name the token acts as; it owns the leases the token asks for. A name belongs to one role.", example: "ci" }),
-    role: tokenRoleSchema.openapi({ description: "admin: everything; client: its own leases, on blueprints it is authorized for." }),
+    role: tokenRoleSchema.openapi({ description: "admin: everything; client: its own leases, on blueprints it is authorized for; metrics: only GET /metrics." }),
     defaultLeaseTtlSeconds: z
       .number()
       .int()

@@ -18,7 +18,9 @@ export type Access =
   /** A client sees a resource only when one of its leases is or was on it; others answer 404. */
   | { kind: "resource"; resourceId: string }
   /** A client sees a blueprint only when it is authorized to use it; others answer 404. */
-  | { kind: "blueprint"; blueprintId: string };
+  | { kind: "blueprint"; blueprintId: string }
+  /** Prometheus metrics: an admin or a metrics token; a metrics token reaches nothing else. */
+  | { kind: "metrics" };
 
 export type RateLimitClass = "leases" | "commands";
 
@@ -38,6 +40,7 @@ export function accessFor(method: string, path: string): Access {
   // Swagger UI's files and the page's script.
   if (read && (path === "/healthz" || path === "/docs" || DOCS_ASSET.test(path))) return { kind: "public" };
   if (read && path === "/openapi.json") return { kind: "any" };
+  if (read && path === "/metrics") return { kind: "metrics" };
   if (path === "/v1/leases") return read || m === "POST" ? { kind: "any" } : { kind: "admin" };
   const lease = LEASE.exec(path);
   if (lease) return { kind: "lease", leaseId: lease[1]! };

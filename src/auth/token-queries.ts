@@ -10,7 +10,7 @@ import { isoOrNull } from "../queries/iso-time";
 export interface TokenRecord {
   id: string;
   owner: string;
-  role: "admin" | "client";
+  role: "admin" | "client" | "metrics";
   status: "active" | "revoked";
   issuedBy: string;
   issuedAt: string;

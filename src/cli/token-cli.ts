@@ -12,7 +12,7 @@ interface Token {
   revokedAt: string | null;
 }
 
-const usage = "usage: drydock token create --owner NAME --role client|admin | drydock token ls [--all] [--json] | drydock token revoke TOKEN_ID [--reason TEXT]";
+const usage = "usage: drydock token create --owner NAME --role client|admin|metrics | drydock token ls [--all] [--json] | drydock token revoke TOKEN_ID [--reason TEXT]";
 
 /**
  * `drydock token …` (admin): issue, list and revoke tokens. `create` prints the token alone on
@@ -23,7 +23,7 @@ export async function tokenCommand(client: DrydockClient, args: string[]): Promi
   switch (sub) {
     case "create": {
       const { values } = parseArgs({ args: rest, options: { owner: { type: "string" }, role: { type: "string" } }, allowPositionals: false });
-      if (!values.owner || (values.role !== "client" && values.role !== "admin")) throw new Error(usage);
+      if (!values.owner || (values.role !== "client" && values.role !== "admin" && values.role !== "metrics")) throw new Error(usage);
       const issued = await client.request<Token & { token: string }>("POST", "/v1/tokens", { owner: values.owner, role: values.role });
       console.error(`token ${issued.id} for ${issued.owner} (${issued.role}); it is shown this once:`);
       console.log(issued.token);

@@ -1,3 +1,4 @@
+import type { TokenRole } from "../../events/token-events";
 import { setup } from "xstate";
 import type { TokenEvent } from "../../events/token-events";
 import { assignEach, type ContextUpdates } from "./context-updates";
@@ -10,7 +11,7 @@ export type TokenStatus = "new" | "active" | "revoked";
 export interface TokenContext {
   tokenId: string;
   owner: string;
-  role: "admin" | "client";
+  role: TokenRole;
   hash: string;
   issuedAt: string | null;
   revokedAt: string | null;

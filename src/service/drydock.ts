@@ -8,6 +8,8 @@ import { LeaseInterfaceResolver } from "../blueprints/lease-interfaces";
 import { localHostBlueprint, thisMachine } from "../blueprints/local-host-blueprint";
 import { staticHostsBlueprint } from "../blueprints/static-hosts-blueprint";
 import { reportResourceFailure } from "../allocator/resource-failures";
+import { DrydockMetrics } from "../metrics/drydock-metrics";
+import { registerPoolGauges } from "../metrics/pool-gauges";
 import { HealthLoop, type HealthLoopOptions } from "../allocator/health-loop";
 import type { CommandContext } from "../commands/command-context";
 import { systemClock, type Clock } from "../domain/clock";
@@ -70,6 +72,8 @@ export interface Drydock {
   registry: BlueprintRegistry;
   commands: CommandContext;
   interfaces: LeaseInterfaceResolver;
+  /** This process's Prometheus metrics (src/metrics/). */
+  metrics: DrydockMetrics;
   worker: AllocatorWorker;
   watcher: StreamWatcher;
   clock: Clock;
@@ -85,7 +89,12 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
   const hidden = [...(options.sandbox?.hidden ?? []), ...(options.dataDir ? [path.resolve(options.dataDir)] : [])];
   const localHost = localHostBlueprint(thisMachine(), { sandbox: new LocalSandbox(sandboxHost), hidden });
   const registry = new BlueprintRegistry([localHost, staticHostsBlueprint(), ...(options.blueprints ?? [])]);
-  const store = createEventStore(database, clock);
+  const metrics = new DrydockMetrics();
+  registerPoolGauges(metrics.registry, database.db, clock);
+  const store = createEventStore(database, clock, {
+    committed: (events, states, seconds) => metrics.observeAppend(events, states, seconds),
+    conflicted: (code) => metrics.appendConflicts.inc({ code }),
+  });
   const interfaces = new LeaseInterfaceResolver(database.db, registry);
   const commands: CommandContext = {
     db: database.db,
@@ -131,6 +140,7 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
     registry,
     commands,
     interfaces,
+    metrics,
     worker,
     watcher,
     clock,

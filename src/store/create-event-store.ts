@@ -1,9 +1,9 @@
 import { inlineProjections } from "../../projections/index";
 import type { Clock } from "../domain/clock";
 import type { Database } from "./database";
-import { PostgresEventStore, type EventStore } from "./event-store";
+import { PostgresEventStore, type AppendObserver, type EventStore } from "./event-store";
 
 /** The event store with every inline projection wired in. */
-export function createEventStore(database: Database, clock: Clock): EventStore {
-  return new PostgresEventStore(database.db, inlineProjections, clock);
+export function createEventStore(database: Database, clock: Clock, observer?: AppendObserver): EventStore {
+  return new PostgresEventStore(database.db, inlineProjections, clock, observer);
 }

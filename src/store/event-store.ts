@@ -57,6 +57,12 @@ export interface EventStore {
   readStreamsUpTo(streamIds: readonly string[], bound: StreamBound): Promise<RecordedEvent[]>;
 }
 
+/** Told about every committed append, and every append refused for a conflict (metrics). Must not throw. */
+export interface AppendObserver {
+  committed(events: readonly RecordedEvent[], states: ReadonlyMap<string, StreamState>, seconds: number): void;
+  conflicted(code: "version_conflict" | "capacity_conflict"): void;
+}
+
 export class PostgresEventStore implements EventStore {
   private readonly states = new StreamStateCache();
 
@@ -64,6 +70,7 @@ export class PostgresEventStore implements EventStore {
     private readonly db: Kysely<DrydockDatabase>,
     private readonly projections: readonly InlineProjection[],
     private readonly clock: Clock,
+    private readonly observer?: AppendObserver,
   ) {}
 
   append(streamId: string, expectedVersion: number, events: NewEvent[], metadata: EventMetadata, options?: AppendOptions) {
@@ -82,6 +89,7 @@ export class PostgresEventStore implements EventStore {
     if (pending.length === 0) return [];
 
     const moved: { streamId: string; version: number; state: StreamState }[] = [];
+    const started = performance.now();
     const recorded = await retryOnDeadlock(() => this.db.transaction().execute(async (trx) => {
       moved.length = 0;
       await options.precondition?.(trx);
@@ -119,8 +127,13 @@ export class PostgresEventStore implements EventStore {
       for (const e of recorded) for (const p of this.projections) await p.apply(trx, e);
 
       return recorded;
-    }));
+    })).catch((error: unknown) => {
+      const code = (error as { code?: unknown }).code;
+      if (code === "version_conflict" || code === "capacity_conflict") this.observer?.conflicted(code);
+      throw error;
+    });
     for (const m of moved) this.states.put(m.streamId, m.version, m.state);
+    this.observer?.committed(recorded, new Map(moved.map((m) => [m.streamId, m.state])), (performance.now() - started) / 1000);
     // NOTIFY after the commit, not in the transaction: PostgreSQL serializes the commits of
     // transactions that NOTIFY on one global lock, which made every append wait for the previous
     // one's fsync. A notification lost to a crash here only delays workers until their next look.

@@ -1,0 +1,124 @@
+import { sql, type Kysely } from "kysely";
+import { Gauge, type Registry } from "prom-client";
+import type { Clock } from "../domain/clock";
+import type { DrydockDatabase } from "../store/schema";
+
+/**
+ * Gauges that describe the pool, read from the projections when Prometheus scrapes, so every
+ * Drydock process on one database reports the same numbers. Each read is one grouped query over
+ * the live rows (destroyed leases and resources, which only grow, are left out).
+ */
+export function registerPoolGauges(registry: Registry, db: Kysely<DrydockDatabase>, clock: Clock): void {
+  const registers = [registry];
+
+  new Gauge({
+    name: "drydock_leases",
+    help: "Leases by status and resource type (destroyed ones are not counted).",
+    labelNames: ["status", "resource_type"] as const,
+    registers,
+    async collect() {
+      const rows = await sql<{ status: string; resource_type: string; n: string }>`
+        SELECT status, resource_type, count(*) AS n FROM leases WHERE status <> 'destroyed' GROUP BY status, resource_type`.execute(db);
+      this.reset();
+      for (const r of rows.rows) this.set({ status: r.status, resource_type: r.resource_type }, Number(r.n));
+    },
+  });
+
+  new Gauge({
+    name: "drydock_lease_oldest_pending_seconds",
+    help: "How long the longest-waiting pending lease has waited, by resource type.",
+    labelNames: ["resource_type"] as const,
+    registers,
+    async collect() {
+      const rows = await sql<{ resource_type: string; at: Date | string }>`
+        SELECT resource_type, min(requested_at) AS at FROM leases WHERE status = 'pending' GROUP BY resource_type`.execute(db);
+      this.reset();
+      const now = clock.now().getTime();
+      for (const r of rows.rows) this.set({ resource_type: r.resource_type }, Math.max(0, now - new Date(r.at).getTime()) / 1000);
+    },
+  });
+
+  new Gauge({
+    name: "drydock_resources",
+    help: "Resources by blueprint and status (destroyed ones are not counted); suspect ones also in drydock_resources_suspect.",
+    labelNames: ["blueprint", "status"] as const,
+    registers,
+    async collect() {
+      const rows = await sql<{ blueprint_id: string; status: string; n: string }>`
+        SELECT blueprint_id, status, count(*) AS n FROM resources WHERE status <> 'destroyed' GROUP BY blueprint_id, status`.execute(db);
+      this.reset();
+      for (const r of rows.rows) this.set({ blueprint: r.blueprint_id, status: r.status }, Number(r.n));
+    },
+  });
+
+  new Gauge({
+    name: "drydock_resources_suspect",
+    help: "Active resources a lease found failing, awaiting their health check (no new leases), by blueprint.",
+    labelNames: ["blueprint"] as const,
+    registers,
+    async collect() {
+      const rows = await sql<{ blueprint_id: string; n: string }>`
+        SELECT blueprint_id, count(*) AS n FROM resources WHERE status = 'active' AND suspect_reason IS NOT NULL GROUP BY blueprint_id`.execute(db);
+      this.reset();
+      for (const r of rows.rows) this.set({ blueprint: r.blueprint_id }, Number(r.n));
+    },
+  });
+
+  const blueprintRows = () =>
+    db.selectFrom("blueprints").select(["blueprint_id", "name", "enabled", "resource_limit", "live_resources", "failing_targets"]).execute();
+
+  new Gauge({
+    name: "drydock_blueprint_failing_targets",
+    help: "Targets (hosts) of a blueprint failing with a configuration error: nothing is built on them until the config is fixed.",
+    labelNames: ["blueprint", "name"] as const,
+    registers,
+    async collect() {
+      const rows = await blueprintRows();
+      this.reset();
+      for (const r of rows) this.set({ blueprint: r.blueprint_id, name: r.name }, (r.failing_targets as unknown[]).length);
+    },
+  });
+
+  new Gauge({
+    name: "drydock_blueprint_resources",
+    help: "A blueprint's live resources (value) and its resource limit (limit=\"true\"; absent when unlimited).",
+    labelNames: ["blueprint", "name", "limit"] as const,
+    registers,
+    async collect() {
+      const rows = await blueprintRows();
+      this.reset();
+      for (const r of rows) {
+        this.set({ blueprint: r.blueprint_id, name: r.name, limit: "false" }, r.live_resources);
+        if (r.resource_limit !== null) this.set({ blueprint: r.blueprint_id, name: r.name, limit: "true" }, r.resource_limit);
+      }
+    },
+  });
+
+  new Gauge({
+    name: "drydock_work_items",
+    help: "The durable work queue: items due now (due=\"true\") and scheduled for later (due=\"false\").",
+    labelNames: ["due"] as const,
+    registers,
+    async collect() {
+      const now = clock.now();
+      const rows = await sql<{ due: boolean; n: string }>`
+        SELECT run_at <= ${now} AS due, count(*) AS n FROM work_items GROUP BY 1`.execute(db);
+      this.reset();
+      this.set({ due: "true" }, 0);
+      this.set({ due: "false" }, 0);
+      for (const r of rows.rows) this.set({ due: r.due ? "true" : "false" }, Number(r.n));
+    },
+  });
+
+  new Gauge({
+    name: "drydock_work_oldest_due_seconds",
+    help: "How long the oldest due work item has been due and not done (0: none due). A growing value is a backlog.",
+    registers,
+    async collect() {
+      const now = clock.now();
+      const row = await sql<{ at: Date | string | null }>`SELECT min(run_at) AS at FROM work_items WHERE run_at <= ${now}`.execute(db);
+      const at = row.rows[0]?.at;
+      this.set(at ? Math.max(0, now.getTime() - new Date(at).getTime()) / 1000 : 0);
+    },
+  });
+}
