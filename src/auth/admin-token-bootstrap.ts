@@ -5,7 +5,9 @@ import { NameTakenError } from "../domain/errors";
 import { issueToken, type IssuedToken } from "./token-commands";
 import { hasActiveAdminToken } from "./token-queries";
 
-export const ADMIN_TOKEN_FILE = "admin.token";
+import { ADMIN_TOKEN_FILE } from "./admin-token-file";
+
+export { ADMIN_TOKEN_FILE };
 
 /** Owner names tried for the first admin token: `admin`, unless clients hold that name already. */
 const ADMIN_OWNERS = ["admin", ...Array.from({ length: 9 }, (_, i) => `admin-${i + 2}`)];

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { ADMIN_TOKEN_FILE } from "../auth/admin-token-bootstrap";
+import { ADMIN_TOKEN_FILE } from "../auth/admin-token-file";
 import { DEFAULT_RATE_LIMITS, type RateLimit, type RateLimits } from "../auth/rate-limiter";
 import { DEFAULT_LEASE_TTL_SECONDS, MAX_TTL_SECONDS } from "../domain/lease-ttl";
 

@@ -4,13 +4,9 @@ import { cliToken, serviceUrl } from "./config";
 import { execCommand } from "./exec-cli";
 import { explainCommand } from "./explain-cli";
 import { getCommand, historyCommand, leaseCommand, putCommand, releaseCommand } from "./lease-cli";
-import { withLogDatabase } from "./log-database";
 import { lsCommand } from "./ls-cli";
-import { replayCommand } from "./replay-cli";
-import { serve } from "./serve";
 import { installTerminationHandlers, isTerminating } from "./termination";
 import { tokenCommand } from "./token-cli";
-import { verifyCommand } from "./verify-cli";
 
 const usage = `drydock — lease hosts and working copies
 
@@ -45,8 +41,9 @@ export async function main(argv: string[]): Promise<number> {
   // Ctrl-C, SIGTERM and a closed pipe give back what the command holds, then exit 128 + n.
   if (command !== "serve") installTerminationHandlers();
   switch (command) {
+    // The service and the log tools load the database and the server: only when they run.
     case "serve":
-      await serve();
+      await (await import("./serve")).serve();
       return -1;
     case "lease":
       return leaseCommand(client, args);
@@ -68,10 +65,14 @@ export async function main(argv: string[]): Promise<number> {
       return authCommand(client, args);
     case "explain":
       return explainCommand(client, args, console.log);
-    case "replay":
+    case "replay": {
+      const [{ withLogDatabase }, { replayCommand }] = await Promise.all([import("./log-database"), import("./replay-cli")]);
       return withLogDatabase(process.env, (database) => replayCommand(database, args, console.log));
-    case "verify":
+    }
+    case "verify": {
+      const [{ withLogDatabase }, { verifyCommand }] = await Promise.all([import("./log-database"), import("./verify-cli")]);
       return withLogDatabase(process.env, (database) => verifyCommand(database, args, console.log));
+    }
     case undefined:
     case "help":
     case "--help":

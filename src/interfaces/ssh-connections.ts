@@ -87,6 +87,18 @@ export class SshConnectionPool {
   }
 
   async use<T>(key: string, target: SshTarget, fn: (session: SshSession) => Promise<T>): Promise<T> {
+    try {
+      return await this.useOnce(key, target, fn);
+    } catch (error) {
+      // The pooled connection had died before this use started anything on it (the host went
+      // away, or a network blip, and its close was not seen yet): once more, on a new connection,
+      // whose failure (refused, timed out) then says what is wrong with the host.
+      if (error instanceof StaleConnectionError) return this.useOnce(key, target, fn);
+      throw error;
+    }
+  }
+
+  private async useOnce<T>(key: string, target: SshTarget, fn: (session: SshSession) => Promise<T>): Promise<T> {
     const entry = this.entryFor(key, target);
     entry.users++;
     clearTimeout(entry.idleTimer);
@@ -158,6 +170,9 @@ export class SshConnectionPool {
   }
 
   private session(entry: Entry, client: Client, description: string, host: string): SshSession {
+    // Whether this use has opened anything yet: only then is a dead connection safe to retry on.
+    let started = false;
+    const dead = (err: unknown) => /not connected/i.test((err as Error).message);
     const openOnce = (command: string, release: () => void): Promise<RemoteProcess> =>
       new Promise((resolve, reject) => {
         client.exec(command, (err, channel) => {
@@ -165,6 +180,7 @@ export class SshConnectionPool {
             reject(err);
             return;
           }
+          started = true;
           // Listeners go on here, synchronously, before anything else can be emitted.
           let exit: { code: number | null; signal: string | null } | null = null;
           channel.once("exit", (code: number | null, signal?: string) => {
@@ -184,6 +200,8 @@ export class SshConnectionPool {
           const refused = /open failed/i.test((err as Error).message);
           if (!refused || attempt >= OPEN_RETRIES || entry.closed) {
             release();
+            if (dead(err)) entry.closed = true;
+            if (dead(err) && !started) throw new StaleConnectionError(description);
             throw new SshConnectionError("lost", `cannot start a command on ${description}: ${(err as Error).message}`, host);
           }
           await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
@@ -199,17 +217,23 @@ export class SshConnectionPool {
       sftp() {
         if (!entry.sftp) {
           entry.sftp = new Promise<SFTPWrapper>((resolve, reject) => {
-            client.sftp((err, sftp) => {
-              if (err) {
-                entry.sftp = undefined;
-                reject(new SshConnectionError("lost", `cannot open SFTP on ${description}: ${err.message}`, host));
-                return;
-              }
-              sftp.once("close", () => {
-                entry.sftp = undefined;
+            const failed = (err: Error) => {
+              entry.sftp = undefined;
+              if (dead(err)) entry.closed = true;
+              reject(dead(err) && !started ? new StaleConnectionError(description) : new SshConnectionError("lost", `cannot open SFTP on ${description}: ${err.message}`, host));
+            };
+            try {
+              client.sftp((err, sftp) => {
+                if (err) return failed(err);
+                started = true;
+                sftp.once("close", () => {
+                  entry.sftp = undefined;
+                });
+                resolve(sftp);
               });
-              resolve(sftp);
-            });
+            } catch (err) {
+              failed(err as Error); // ssh2 throws "Not connected" at once on a dead connection
+            }
           });
         }
         return entry.sftp;
@@ -222,6 +246,14 @@ export class SshConnectionPool {
 function signatureOf(target: SshTarget): string {
   const key = createHash("sha256").update(target.privateKey).digest("hex");
   return JSON.stringify([target.address, target.port, target.user, target.hostKeyFingerprint, key]);
+}
+
+/** The pooled connection was already dead when a use began: SshConnectionPool.use retries once. */
+class StaleConnectionError extends Error {
+  constructor(description: string) {
+    super(`the connection to ${description} had closed`);
+    this.name = "StaleConnectionError";
+  }
 }
 
 /** A counting semaphore; `take` resolves with the function that gives the slot back (once). */

@@ -136,6 +136,25 @@ describeSsh("a host that dies", () => {
   });
 });
 
+describeSsh("a host that restarts", () => {
+  it("runs the next command on a new connection: the lease's dead one is replaced, and nothing counts against the host", async () => {
+    const ssh = await pool("restart", 1);
+    const [a] = ssh.hosts as [SshHost];
+    const blueprintId = await createPool("restarts", { hosts: [hostEntry(ssh, a, ssh.keyEnv)], root: ssh.root, ...slowChecks });
+    const held = await lease(blueprintId);
+    expect((await api.call("POST", `/v1/leases/${held.id}/commands`, { argv: ["true"] })).body.exitCode).toBe(0);
+
+    await a.stop();
+    await a.start();
+    const after = await api.call("POST", `/v1/leases/${held.id}/commands`, { argv: ["echo", "back"] });
+    expect(after.status, after.text).toBe(200);
+    expect(after.body).toMatchObject({ exitCode: 0, stdout: "back\n" });
+    const resource = (await api.call("GET", `/v1/resources/${held.resourceId}`)).body;
+    expect(resource).toMatchObject({ status: "active", suspectReason: null });
+    await api.call("POST", `/v1/leases/${held.id}/release`, {});
+  });
+});
+
 describeSsh("configuration errors", () => {
   it("refuses a key variable that is not set, at create and at PATCH, naming the field; nothing is appended", async () => {
     const ssh = await pool("env", 1);

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Builds the service and the CLI into dist/ (run by `npm ci` through the `prepare` script), so
+// `npx drydock` and `npm start` run plain JavaScript instead of compiling TypeScript at every
+// start. Each subcommand's code is its own chunk, loaded only when that subcommand runs:
+// `drydock --help` loads neither the database nor the HTTP server. Packages stay in node_modules.
+import { build } from "esbuild";
+import { copyFile, mkdir, rm } from "node:fs/promises";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+const root = new URL("..", import.meta.url);
+// `node bin/build.mjs [DIR]`: dist/ by default (what bin/drydock.js runs); tests build elsewhere.
+const dist = process.argv[2] ? pathToFileURL(`${path.resolve(process.argv[2])}/`) : new URL("dist/", root);
+await rm(dist, { recursive: true, force: true });
+await build({
+  absWorkingDir: root.pathname,
+  entryPoints: { main: "src/cli/main.ts" },
+  bundle: true,
+  splitting: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  packages: "external",
+  outdir: dist.pathname,
+  chunkNames: "chunks/[name]-[hash]",
+  sourcemap: "linked",
+  logLevel: "warning",
+});
+// Files the code finds next to itself at run time (import.meta.url): chunks live in dist/chunks.
+await mkdir(new URL("chunks/", dist), { recursive: true });
+for (const dir of ["", "chunks/"]) {
+  await copyFile(new URL("src/sandbox/file-helper.mjs", root), new URL(`${dir}file-helper.mjs`, dist));
+  await copyFile(new URL("src/api/docs-client.js", root), new URL(`${dir}docs-client.js`, dist));
+}
