@@ -22,6 +22,8 @@ export const tokenEventSchemas = {
      * they are, no new version.
      */
     defaultLeaseTtlSeconds: z.number().int().positive().optional(),
+    /** When the token stops working by itself; absent: when it is revoked. Optional, as above. */
+    expiresAt: z.string().datetime({ offset: true }).optional(),
   }),
   TokenRevoked: z.object({ reason: z.string().nullable() }),
 } as const;

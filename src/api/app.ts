@@ -39,7 +39,7 @@ export function createApp(drydock: Drydock, options: AppOptions = {}): OpenAPIHo
   app.use(countRequests(drydock.metrics));
   app.use(htmlSecurityHeaders());
   // Before the body limit: a request without a valid token is refused before its body is read.
-  app.use(authMiddleware(drydock.database.db, new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits }, options.rateLimitClock)));
+  app.use(authMiddleware(drydock.database.db, new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits }, options.rateLimitClock), drydock.clock));
   app.use(
     bodyLimit({
       maxSize: maxBodyBytes,

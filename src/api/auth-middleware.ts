@@ -8,6 +8,7 @@ import { principalOfToken } from "../auth/token-queries";
 import { bearerTokenOf } from "../auth/token-secret";
 import { assertNever, ForbiddenError, NotFoundError, RateLimitedError, UnauthorizedError } from "../domain/errors";
 import { idPattern } from "../domain/ids";
+import type { Clock } from "../domain/clock";
 import type { DrydockDatabase } from "../store/schema";
 import type { ApiEnv } from "./api-env";
 
@@ -19,13 +20,13 @@ import type { ApiEnv } from "./api-env";
  *
  * Runs before the body is read, so an unauthenticated request never gets its body parsed.
  */
-export function authMiddleware(db: Kysely<DrydockDatabase>, limiter: RateLimiter): MiddlewareHandler<ApiEnv> {
+export function authMiddleware(db: Kysely<DrydockDatabase>, limiter: RateLimiter, clock: Clock): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const access = accessFor(c.req.method, c.req.path);
     if (access.kind === "public") return next();
     const token = bearerTokenOf(c.req.header("authorization"));
-    // Missing, malformed, unknown and revoked tokens get one answer: which it was helps only an attacker.
-    const principal = token ? await principalOfToken(db, token) : null;
+    // Missing, malformed, unknown, revoked and expired tokens get one answer: which it was helps only an attacker.
+    const principal = token ? await principalOfToken(db, token, clock.now()) : null;
     if (!principal) throw new UnauthorizedError();
     c.set("principal", principal);
     c.set("actor", { actor: principal.owner, tokenId: principal.tokenId, requestId: c.get("requestId") });

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { streamSSE, type SSEStreamingApi } from "hono/streaming";
+import { tokenStillValid } from "../auth/token-queries";
 import type { Drydock } from "../service/drydock";
 import type { LogCheckpoint, LogFilter } from "../store/event-store";
 import type { ApiApp } from "./api-env";
@@ -14,9 +15,11 @@ export interface FollowOptions {
   keepAliveMs: number;
   /** Events read per query. */
   batchSize: number;
+  /** Check this often that the client's token still works (not revoked, not expired). */
+  tokenCheckMs: number;
 }
 
-export const defaultFollowOptions: FollowOptions = { pollMs: 1000, keepAliveMs: 15_000, batchSize: 500 };
+export const defaultFollowOptions: FollowOptions = { pollMs: 1000, keepAliveMs: 15_000, batchSize: 500, tokenCheckMs: 2000 };
 
 /** What a browser's EventSource waits before reconnecting; it then sends Last-Event-ID. */
 const RECONNECT_MS = 2000;
@@ -54,8 +57,10 @@ export function registerEventStreamRoute(app: ApiApp, drydock: Drydock, options:
     const start = lastEventId ? parseCursor(lastEventId, "Last-Event-ID") : parseCursor(after);
     return streamSSE(c, async (stream) => {
       drydock.metrics.eventStreamClients.inc();
+      const tokenId = c.get("principal").tokenId;
+      const tokenValid = () => tokenStillValid(drydock.database.db, tokenId, drydock.clock.now());
       try {
-        await followLog(stream, drydock, start, logFilterOf(filters), options);
+        await followLog(stream, drydock, start, logFilterOf(filters), options, tokenValid);
       } finally {
         drydock.metrics.eventStreamClients.dec();
       }
@@ -68,7 +73,15 @@ export function registerEventStreamRoute(app: ApiApp, drydock: Drydock, options:
  * commit-safe reads (below the oldest transaction in flight), so a cursor sent is never passed
  * by a late commit: resuming from any id the client saw yields every later event exactly once.
  */
-export async function followLog(stream: SSEStreamingApi, drydock: Pick<Drydock, "store" | "watcher">, start: LogCheckpoint, filter: LogFilter, options: FollowOptions): Promise<void> {
+export async function followLog(
+  stream: SSEStreamingApi,
+  drydock: Pick<Drydock, "store" | "watcher">,
+  start: LogCheckpoint,
+  filter: LogFilter,
+  options: FollowOptions,
+  /** Whether the client's token still works: a revoked or expired one ends the stream. */
+  tokenValid: () => Promise<boolean> = async () => true,
+): Promise<void> {
   let checkpoint = start;
   let notified = false;
   let wake: () => void = () => {};
@@ -78,10 +91,19 @@ export async function followLog(stream: SSEStreamingApi, drydock: Pick<Drydock, 
   });
   stream.onAbort(() => wake());
   let lastWrite = Date.now();
+  let lastTokenCheck = Date.now();
   let heldBack = 0;
   try {
     await stream.write(`retry: ${RECONNECT_MS}\n\n`);
     while (!stream.aborted && !stream.closed) {
+      if (Date.now() - lastTokenCheck >= options.tokenCheckMs) {
+        lastTokenCheck = Date.now();
+        if (!(await tokenValid())) {
+          // The client reconnects (EventSource does) and gets the 401 it now deserves.
+          await stream.writeSSE({ event: "end", data: JSON.stringify({ error: { code: "unauthorized", message: "the token was revoked or has expired" } }) });
+          return;
+        }
+      }
       const wasNotified = notified;
       notified = false;
       const page = await drydock.store.readAll(checkpoint, { ...filter, limit: options.batchSize });

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { issueToken, revokeToken } from "../auth/token-commands";
+import { issueToken, MAX_TOKEN_SECONDS, revokeToken } from "../auth/token-commands";
 import { MAX_TTL_SECONDS } from "../domain/lease-ttl";
 import { getToken, listTokens } from "../auth/token-queries";
 import type { Drydock } from "../service/drydock";
@@ -18,7 +18,8 @@ export const TokenSchema = z
     id: z.string().openapi({ example: "tk_01jc9x8m2q4r7s0t3v5w8y1z" }),
     owner: z.string().openapi({ example: "ci" }),
     role: tokenRoleSchema,
-    status: z.enum(["active", "revoked"]),
+    status: z.enum(["active", "revoked", "expired"]).openapi({ description: "expired: past its expiresAt, refused like a revoked one." }),
+    expiresAt: z.string().nullable().openapi({ format: "date-time", description: "When it stops working by itself; null: when it is revoked." }),
     issuedBy: z.string(),
     issuedAt: z.string().openapi({ format: "date-time" }),
     revokedBy: z.string().nullable(),
@@ -42,6 +43,13 @@ const IssueSchema = z
       .max(MAX_TTL_SECONDS)
       .optional()
       .openapi({ description: "TTL of the leases this token asks for without naming one (before the blueprint's and the service's defaults).", example: 7200 }),
+    expiresInSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_TOKEN_SECONDS)
+      .optional()
+      .openapi({ description: "The token stops working this long after it is issued (every request and open event stream is refused from then on); absent: it works until revoked.", example: 86400 }),
   })
   .openapi("TokenRequest");
 
@@ -84,17 +92,17 @@ export function registerTokenRoutes(app: ApiApp, drydock: Drydock): void {
 
   app.openapi(issueRoute, async (c) => {
     const issued = await issueToken(drydock.commands, c.req.valid("json"), c.get("actor"));
-    return c.json({ ...(await getToken(db, issued.tokenId)), token: issued.token }, 201);
+    return c.json({ ...(await getToken(db, issued.tokenId, drydock.clock.now())), token: issued.token }, 201);
   });
 
   app.openapi(listRoute, async (c) => {
     const q = c.req.valid("query");
-    return c.json(await listTokens(db, { ...q, status: splitList(q.status) }), 200);
+    return c.json(await listTokens(db, { ...q, status: splitList(q.status) }, drydock.clock.now()), 200);
   });
 
   app.openapi(revokeRoute, async (c) => {
     const { id } = c.req.valid("param");
     await revokeToken(drydock.commands, id, c.req.valid("json").reason ?? null, c.get("actor"));
-    return c.json(await getToken(db, id), 200);
+    return c.json(await getToken(db, id, drydock.clock.now()), 200);
   });
 }

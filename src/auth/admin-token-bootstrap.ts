@@ -23,7 +23,7 @@ const ADMIN_OWNERS = ["admin", ...Array.from({ length: 9 }, (_, i) => `admin-${i
  * Two processes starting together on one empty database may both issue one; both tokens work.
  */
 export async function ensureAdminToken(ctx: CommandContext, home: string): Promise<{ token: string; owner: string; file: string } | null> {
-  if (await hasActiveAdminToken(ctx.db)) return null;
+  if (await hasActiveAdminToken(ctx.db, ctx.clock.now())) return null;
   const { token, owner } = await issueFirstAdminToken(ctx);
   const file = path.join(home, ADMIN_TOKEN_FILE);
   await mkdir(home, { recursive: true });

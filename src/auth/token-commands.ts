@@ -17,13 +17,16 @@ export interface IssuedToken {
   role: TokenRole;
 }
 
+/** The longest a token may be issued for with an expiry: ten years. */
+export const MAX_TOKEN_SECONDS = 10 * 365 * 24 * 3600;
+
 /**
  * Issues a token for a client name with a role; the event carries the hash, never the token.
  * `defaultLeaseTtlSeconds`: the TTL of the leases it asks for without naming one.
  */
 export async function issueToken(
   ctx: CommandContext,
-  request: { owner: string; role: TokenRole; defaultLeaseTtlSeconds?: number | undefined },
+  request: { owner: string; role: TokenRole; defaultLeaseTtlSeconds?: number | undefined; expiresInSeconds?: number | undefined },
   actor: Actor,
 ): Promise<IssuedToken> {
   const problem = ownerNameProblem(request.owner);
@@ -32,12 +35,17 @@ export async function issueToken(
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS)) {
     throw new ValidationError(`defaultLeaseTtlSeconds: must be a whole number between 1 and ${MAX_TTL_SECONDS}`, { field: "defaultLeaseTtlSeconds" });
   }
+  const life = request.expiresInSeconds;
+  if (life !== undefined && (!Number.isInteger(life) || life < 1 || life > MAX_TOKEN_SECONDS)) {
+    throw new ValidationError(`expiresInSeconds: must be a whole number between 1 and ${MAX_TOKEN_SECONDS}`, { field: "expiresInSeconds" });
+  }
+  const expiresAt = life === undefined ? undefined : new Date(ctx.clock.now().getTime() + life * 1000).toISOString();
   const tokenId = ctx.ids.next("token");
   const token = generateToken();
   await ctx.store.append(
     streamIdOf("token", tokenId),
     0,
-    [{ type: "TokenIssued", data: { tokenId, owner: request.owner, role: request.role, hash: hashToken(token), ...(ttl === undefined ? {} : { defaultLeaseTtlSeconds: ttl }) } }],
+    [{ type: "TokenIssued", data: { tokenId, owner: request.owner, role: request.role, hash: hashToken(token), ...(ttl === undefined ? {} : { defaultLeaseTtlSeconds: ttl }), ...(expiresAt === undefined ? {} : { expiresAt }) } }],
     actor,
     { precondition: (trx) => assertOwnerNameKeepsItsRole(trx, request.owner, request.role) },
   );

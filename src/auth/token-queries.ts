@@ -11,7 +11,10 @@ export interface TokenRecord {
   id: string;
   owner: string;
   role: "admin" | "client" | "metrics";
-  status: "active" | "revoked";
+  /** "expired": active in the log, but past its expiresAt, so refused. */
+  status: "active" | "revoked" | "expired";
+  /** When it stops working by itself; null: never. */
+  expiresAt: string | null;
   issuedBy: string;
   issuedAt: string;
   revokedBy: string | null;
@@ -21,12 +24,14 @@ export interface TokenRecord {
 }
 
 
-export function tokenRecordOf(row: Selectable<TokensTable>): TokenRecord {
+export function tokenRecordOf(row: Selectable<TokensTable>, now: Date): TokenRecord {
+  const expired = row.status === "active" && row.expires_at !== null && new Date(row.expires_at) <= now;
   return {
     id: row.token_id,
     owner: row.owner,
     role: row.role as TokenRecord["role"],
-    status: row.status as TokenRecord["status"],
+    status: expired ? "expired" : (row.status as TokenRecord["status"]),
+    expiresAt: isoOrNull(row.expires_at),
     issuedBy: row.issued_by,
     issuedAt: isoOrNull(row.issued_at)!,
     revokedBy: row.revoked_by,
@@ -39,34 +44,55 @@ export function tokenRecordOf(row: Selectable<TokensTable>): TokenRecord {
  * The principal of an active token, or null. Read from the database on every request, not
  * cached: a revocation then takes effect at once, in every process.
  */
-export async function principalOfToken(db: Kysely<DrydockDatabase>, token: string): Promise<Principal | null> {
+export async function principalOfToken(db: Kysely<DrydockDatabase>, token: string, now: Date): Promise<Principal | null> {
   const row = await db
     .selectFrom("tokens")
     .select(["token_id", "owner", "role", "default_lease_ttl_seconds"])
     .where("token_hash", "=", hashToken(token))
     .where("status", "=", "active")
+    .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
     .executeTakeFirst();
   return row ? { tokenId: row.token_id, owner: row.owner, role: row.role as Principal["role"], defaultLeaseTtlSeconds: row.default_lease_ttl_seconds } : null;
 }
 
-export async function getToken(db: Kysely<DrydockDatabase>, tokenId: string): Promise<TokenRecord> {
+/** Whether the token still works (active, not expired): an open event stream asks every few seconds. */
+export async function tokenStillValid(db: Kysely<DrydockDatabase>, tokenId: string, now: Date): Promise<boolean> {
+  const row = await db
+    .selectFrom("tokens")
+    .select("token_id")
+    .where("token_id", "=", tokenId)
+    .where("status", "=", "active")
+    .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function getToken(db: Kysely<DrydockDatabase>, tokenId: string, now: Date): Promise<TokenRecord> {
   const row = await db.selectFrom("tokens").selectAll().where("token_id", "=", tokenId).executeTakeFirst();
   if (!row) throw new NotFoundError("token", tokenId);
-  return tokenRecordOf(row);
+  return tokenRecordOf(row, now);
 }
 
 export async function listTokens(
   db: Kysely<DrydockDatabase>,
   filter: { owner?: string; status?: string[]; cursor?: string; limit: number },
+  now: Date,
 ): Promise<Page<TokenRecord>> {
   let q = db.selectFrom("tokens").selectAll().orderBy("token_id", "desc").limit(filter.limit + 1);
   if (filter.owner) q = q.where("owner", "=", filter.owner);
   if (filter.status && filter.status.length > 0) q = q.where("status", "in", filter.status);
   if (filter.cursor) q = q.where("token_id", "<", decodeCursor(filter.cursor));
-  return pageOf(await q.execute(), filter.limit, (r) => r.token_id, tokenRecordOf);
+  return pageOf(await q.execute(), filter.limit, (r) => r.token_id, (r) => tokenRecordOf(r, now));
 }
 
-export async function hasActiveAdminToken(db: Kysely<DrydockDatabase>): Promise<boolean> {
-  const row = await db.selectFrom("tokens").select("token_id").where("role", "=", "admin").where("status", "=", "active").executeTakeFirst();
+/** An admin token that works now (not revoked, not expired): without one, the next start makes one. */
+export async function hasActiveAdminToken(db: Kysely<DrydockDatabase>, now: Date): Promise<boolean> {
+  const row = await db
+    .selectFrom("tokens")
+    .select("token_id")
+    .where("role", "=", "admin")
+    .where("status", "=", "active")
+    .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
+    .executeTakeFirst();
   return row !== undefined;
 }

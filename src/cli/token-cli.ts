@@ -9,10 +9,11 @@ interface Token {
   status: string;
   issuedBy: string;
   issuedAt: string;
+  expiresAt: string | null;
   revokedAt: string | null;
 }
 
-const usage = "usage: drydock token create --owner NAME --role client|admin|metrics | drydock token ls [--all] [--json] | drydock token revoke TOKEN_ID [--reason TEXT]";
+const usage = "usage: drydock token create --owner NAME --role client|admin|metrics [--expires-in SECONDS] | drydock token ls [--all] [--json] | drydock token revoke TOKEN_ID [--reason TEXT]";
 
 /**
  * `drydock token …` (admin): issue, list and revoke tokens. `create` prints the token alone on
@@ -22,10 +23,11 @@ export async function tokenCommand(client: DrydockClient, args: string[]): Promi
   const [sub, ...rest] = args;
   switch (sub) {
     case "create": {
-      const { values } = parseArgs({ args: rest, options: { owner: { type: "string" }, role: { type: "string" } }, allowPositionals: false });
+      const { values } = parseArgs({ args: rest, options: { owner: { type: "string" }, role: { type: "string" }, "expires-in": { type: "string" } }, allowPositionals: false });
       if (!values.owner || (values.role !== "client" && values.role !== "admin" && values.role !== "metrics")) throw new Error(usage);
-      const issued = await client.request<Token & { token: string }>("POST", "/v1/tokens", { owner: values.owner, role: values.role });
-      console.error(`token ${issued.id} for ${issued.owner} (${issued.role}); it is shown this once:`);
+      const expiresIn = values["expires-in"] === undefined ? undefined : Number(values["expires-in"]);
+      const issued = await client.request<Token & { token: string }>("POST", "/v1/tokens", { owner: values.owner, role: values.role, ...(expiresIn === undefined ? {} : { expiresInSeconds: expiresIn }) });
+      console.error(`token ${issued.id} for ${issued.owner} (${issued.role})${issued.expiresAt ? `, until ${issued.expiresAt}` : ""}; it is shown this once:`);
       console.log(issued.token);
       return 0;
     }
@@ -33,7 +35,7 @@ export async function tokenCommand(client: DrydockClient, args: string[]): Promi
       const { values } = parseArgs({ args: rest, options: { all: { type: "boolean" }, json: { type: "boolean" } }, allowPositionals: false });
       const page = await client.request<{ items: Token[] }>("GET", `/v1/tokens?limit=200${values.all ? "" : "&status=active"}`);
       if (values.json) console.log(JSON.stringify(page.items, null, 2));
-      else printTable(page.items, ["id", "owner", "role", "status", "issuedBy", "issuedAt", "revokedAt"], console.log);
+      else printTable(page.items, ["id", "owner", "role", "status", "issuedBy", "issuedAt", "expiresAt", "revokedAt"], console.log);
       return 0;
     }
     case "revoke": {

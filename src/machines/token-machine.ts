@@ -15,13 +15,15 @@ export interface TokenContext {
   hash: string;
   issuedAt: string | null;
   revokedAt: string | null;
+  /** When it stops working by itself; null: never (states stored before token expiry lack it). */
+  expiresAt?: string | null;
 }
 
 type Of<T extends TokenMachineEvent["type"]> = Extract<TokenMachineEvent, { type: T }>;
 
 /** How each event changes the token's context: the machine's `assign`s and the fast fold call these. */
 export const tokenUpdates = {
-  issue: (_: TokenContext, e: Of<"TokenIssued">) => ({ tokenId: e.data.tokenId, owner: e.data.owner, role: e.data.role, hash: e.data.hash, issuedAt: e.at }),
+  issue: (_: TokenContext, e: Of<"TokenIssued">) => ({ tokenId: e.data.tokenId, owner: e.data.owner, role: e.data.role, hash: e.data.hash, issuedAt: e.at, expiresAt: e.data.expiresAt ?? null }),
   revoke: (_: TokenContext, e: Of<"TokenRevoked">) => ({ revokedAt: e.at }),
 } satisfies ContextUpdates<TokenContext>;
 
@@ -31,7 +33,7 @@ export const tokenMachine = setup({
 }).createMachine({
   id: "token",
   initial: "new",
-  context: { tokenId: "", owner: "", role: "client", hash: "", issuedAt: null, revokedAt: null },
+  context: { tokenId: "", owner: "", role: "client", hash: "", issuedAt: null, revokedAt: null, expiresAt: null },
   states: {
     new: { on: { TokenIssued: { target: "active", actions: "issue" } } },
     active: { on: { TokenRevoked: { target: "revoked", actions: "revoke" } } },

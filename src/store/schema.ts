@@ -115,6 +115,8 @@ export interface TokensTable {
   token_hash: string;
   /** TokenIssued's defaultLeaseTtlSeconds: the TTL of its leases that name none (migration 008). */
   default_lease_ttl_seconds: number | null;
+  /** TokenIssued's expiresAt: the token is refused from then on (migration 010). */
+  expires_at: Timestamp | null;
   status: string;
   issued_by: string;
   issued_at: Timestamp;

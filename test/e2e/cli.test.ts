@@ -16,7 +16,7 @@ import { waitUntil } from "../support/wait-until";
 
 /**
  * The `drydock` command as a user runs it: `node bin/drydock.js …` in a child process, talking over a real
- * socket to a service started in this test process. Each CLI start costs a second or more (tsx), so the
+ * socket to a service started in this test process. Each CLI start costs a process start (and tsx, when dist/ is stale), so the
  * cases share one lease and run few commands.
  */
 

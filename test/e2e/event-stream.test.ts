@@ -195,7 +195,7 @@ describe("GET /v1/events/stream", () => {
       },
     };
     const { checkpoint } = await api.drydock.store.readAll(LOG_START, { limit: 100_000 });
-    const following = followLog(stream as unknown as SSEStreamingApi, api.drydock, checkpoint, { types: ["BlueprintDisabled"] }, { pollMs: 20, keepAliveMs: 100, batchSize: 10 });
+    const following = followLog(stream as unknown as SSEStreamingApi, api.drydock, checkpoint, { types: ["BlueprintDisabled"] }, { pollMs: 20, keepAliveMs: 100, batchSize: 10, tokenCheckMs: 60_000 });
     await expect.poll(() => written.filter((w) => w === ": keep-alive\n\n").length, { timeout: 3_000 }).toBeGreaterThanOrEqual(2);
     stream.aborted = true;
     for (const a of aborts) a();

@@ -39,7 +39,7 @@ describe("the first admin token", () => {
     expect(first!.file).toBe(path.join(home, "admin.token"));
     expect(await readFile(first!.file, "utf8")).toBe(`${first!.token}\n`);
     expect((await stat(first!.file)).mode & 0o777).toBe(0o600);
-    const principal = await principalOfToken(drydock.database.db, first!.token);
+    const principal = await principalOfToken(drydock.database.db, first!.token, new Date());
     expect(principal).toMatchObject({ owner: "admin", role: "admin" });
     const issued = (await drydock.store.readStream(`token-${principal!.tokenId}`))[0]!;
     expect(issued.metadata.actor).toBe("system");
@@ -52,7 +52,7 @@ describe("the first admin token", () => {
     expect(second!.token).not.toBe(first!.token);
     expect(await readFile(first!.file, "utf8")).toBe(`${second!.token}\n`);
     expect((await stat(first!.file)).mode & 0o777).toBe(0o600);
-    expect(await principalOfToken(drydock.database.db, first!.token)).toBeNull();
+    expect(await principalOfToken(drydock.database.db, first!.token, new Date())).toBeNull();
   });
 });
 

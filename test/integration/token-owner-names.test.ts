@@ -38,8 +38,8 @@ describe("owner names and roles", () => {
     const created = await ensureAdminToken(drydock.commands, path.join(root, "home"));
     expect(created).toMatchObject({ owner: "admin-2" });
     expect(await readFile(created!.file, "utf8")).toBe(`${created!.token}\n`);
-    expect(await principalOfToken(drydock.database.db, created!.token)).toMatchObject({ owner: "admin-2", role: "admin" });
-    expect(await principalOfToken(drydock.database.db, client.token)).toMatchObject({ owner: "admin", role: "client" });
+    expect(await principalOfToken(drydock.database.db, created!.token, new Date())).toMatchObject({ owner: "admin-2", role: "admin" });
+    expect(await principalOfToken(drydock.database.db, client.token, new Date())).toMatchObject({ owner: "admin", role: "client" });
   });
 
   it("a log with both roles under one name (appended before the rule) rebuilds to the same tables", async () => {

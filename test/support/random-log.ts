@@ -167,7 +167,7 @@ function dataOf(type: string, id: string, pick: (n: number) => number): Record<s
     case "BlueprintTargetRecovered":
       return { target: `host-${pick(3)}` };
     case "TokenIssued":
-      return { tokenId: id, owner: `owner-${id}`, role: pick(2) ? "client" : "admin", hash: `sha256:${Buffer.from(id.padEnd(32, "-")).toString("hex")}` };
+      return { tokenId: id, owner: `owner-${id}`, role: pick(2) ? "client" : "admin", hash: `sha256:${Buffer.from(id.padEnd(32, "-")).toString("hex")}`, ...(pick(3) === 0 ? { expiresAt: time() } : {}) };
     case "TokenRevoked":
       return { reason: maybe("leaked") };
     case "AuthorizationRequested":

@@ -8,6 +8,7 @@ import * as m006 from "./006-lease-authorizing-object";
 import * as m007 from "./007-stream-state";
 import * as m008 from "./008-lease-ttl";
 import * as m009 from "./009-failing-targets";
+import * as m010 from "./010-token-expiry";
 
 /** Numbered migrations, applied in order on start. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -20,6 +21,7 @@ export const migrations: Record<string, Migration> = {
   "007-stream-state": m007,
   "008-lease-ttl": m008,
   "009-failing-targets": m009,
+  "010-token-expiry": m010,
 };
 
 export const migrationProvider: MigrationProvider = {
