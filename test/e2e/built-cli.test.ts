@@ -65,7 +65,11 @@ describe("the build", () => {
         probe.close(() => resolve(port));
       });
     });
-    const child = spawn(process.execPath, [path.join(out, "main.js"), "serve"], { env: { ...process.env, NODE_OPTIONS: "", PORT: String(port), DRYDOCK_HOME: home }, stdio: ["ignore", "pipe", "pipe"] });
+    // On its own embedded database in DRYDOCK_HOME, whichever database the suite runs on: this
+    // checks the build, and must not touch a shared one.
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: "", PORT: String(port), DRYDOCK_HOME: home };
+    delete env.DATABASE_URL;
+    const child = spawn(process.execPath, [path.join(out, "main.js"), "serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
     let log = "";
     let exited: number | null | undefined;
     child.stdout.on("data", (b: Buffer) => (log += b.toString()));
