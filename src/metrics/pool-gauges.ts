@@ -11,18 +11,24 @@ import type { DrydockDatabase } from "../store/schema";
 export function registerPoolGauges(registry: Registry, db: Kysely<DrydockDatabase>, clock: Clock): void {
   const registers = [registry];
 
-  new Gauge({
-    name: "drydock_leases",
-    help: "Leases by status and resource type (destroyed ones are not counted).",
-    labelNames: ["status", "resource_type"] as const,
-    registers,
-    async collect() {
-      const rows = await sql<{ status: string; resource_type: string; n: string }>`
-        SELECT status, resource_type, count(*) AS n FROM leases WHERE status <> 'destroyed' GROUP BY status, resource_type`.execute(db);
-      this.reset();
-      for (const r of rows.rows) this.set({ status: r.status, resource_type: r.resource_type }, Number(r.n));
-    },
-  });
+  /** A gauge whose series are the rows of one query: the labels, and `n`, the value. */
+  const grouped = <L extends string>(name: string, help: string, labelNames: readonly L[], rows: () => Promise<(Record<L, string> & { n: number | string })[]>) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers,
+      async collect() {
+        const found = await rows();
+        this.reset();
+        for (const r of found) this.set(Object.fromEntries(labelNames.map((l) => [l, r[l]])) as unknown as Record<L, string>, Number(r.n));
+      },
+    });
+
+  grouped("drydock_leases", "Leases by status and resource type (destroyed ones are not counted).", ["status", "resource_type"], async () =>
+    (await sql<{ status: string; resource_type: string; n: string }>`
+      SELECT status, resource_type, count(*) AS n FROM leases WHERE status <> 'destroyed' GROUP BY status, resource_type`.execute(db)).rows,
+  );
 
   new Gauge({
     name: "drydock_lease_oldest_pending_seconds",
@@ -38,46 +44,22 @@ export function registerPoolGauges(registry: Registry, db: Kysely<DrydockDatabas
     },
   });
 
-  new Gauge({
-    name: "drydock_resources",
-    help: "Resources by blueprint and status (destroyed ones are not counted); suspect ones also in drydock_resources_suspect.",
-    labelNames: ["blueprint", "status"] as const,
-    registers,
-    async collect() {
-      const rows = await sql<{ blueprint_id: string; status: string; n: string }>`
-        SELECT blueprint_id, status, count(*) AS n FROM resources WHERE status <> 'destroyed' GROUP BY blueprint_id, status`.execute(db);
-      this.reset();
-      for (const r of rows.rows) this.set({ blueprint: r.blueprint_id, status: r.status }, Number(r.n));
-    },
-  });
+  grouped("drydock_resources", "Resources by blueprint and status (destroyed ones are not counted); suspect ones also in drydock_resources_suspect.", ["blueprint", "status"], async () =>
+    (await sql<{ blueprint: string; status: string; n: string }>`
+      SELECT blueprint_id AS blueprint, status, count(*) AS n FROM resources WHERE status <> 'destroyed' GROUP BY blueprint_id, status`.execute(db)).rows,
+  );
 
-  new Gauge({
-    name: "drydock_resources_suspect",
-    help: "Active resources a lease found failing, awaiting their health check (no new leases), by blueprint.",
-    labelNames: ["blueprint"] as const,
-    registers,
-    async collect() {
-      const rows = await sql<{ blueprint_id: string; n: string }>`
-        SELECT blueprint_id, count(*) AS n FROM resources WHERE status = 'active' AND suspect_reason IS NOT NULL GROUP BY blueprint_id`.execute(db);
-      this.reset();
-      for (const r of rows.rows) this.set({ blueprint: r.blueprint_id }, Number(r.n));
-    },
-  });
+  grouped("drydock_resources_suspect", "Active resources a lease found failing, awaiting their health check (no new leases), by blueprint.", ["blueprint"], async () =>
+    (await sql<{ blueprint: string; n: string }>`
+      SELECT blueprint_id AS blueprint, count(*) AS n FROM resources WHERE status = 'active' AND suspect_reason IS NOT NULL GROUP BY blueprint_id`.execute(db)).rows,
+  );
 
   const blueprintRows = () =>
     db.selectFrom("blueprints").select(["blueprint_id", "name", "enabled", "resource_limit", "live_resources", "failing_targets"]).execute();
 
-  new Gauge({
-    name: "drydock_blueprint_failing_targets",
-    help: "Targets (hosts) of a blueprint failing with a configuration error: nothing is built on them until the config is fixed.",
-    labelNames: ["blueprint", "name"] as const,
-    registers,
-    async collect() {
-      const rows = await blueprintRows();
-      this.reset();
-      for (const r of rows) this.set({ blueprint: r.blueprint_id, name: r.name }, (r.failing_targets as unknown[]).length);
-    },
-  });
+  grouped("drydock_blueprint_failing_targets", "Targets (hosts) of a blueprint failing with a configuration error: nothing is built on them until the config is fixed.", ["blueprint", "name"], async () =>
+    (await blueprintRows()).map((r) => ({ blueprint: r.blueprint_id, name: r.name, n: (r.failing_targets as unknown[]).length })),
+  );
 
   new Gauge({
     name: "drydock_blueprint_resources",
