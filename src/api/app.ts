@@ -13,6 +13,7 @@ import { htmlSecurityHeaders } from "./html-security";
 import { registerLeaseInterfaceRoutes } from "./lease-interface-routes";
 import { registerLeaseRoutes } from "./lease-routes";
 import { countRequests, registerMetricsRoute } from "./metrics-route";
+import { logRequests } from "./request-log";
 import { requestContext } from "./request-context";
 import { registerResourceRoutes } from "./resource-routes";
 import { registerSystemRoutes } from "./system-routes";
@@ -37,6 +38,7 @@ export function createApp(drydock: Drydock, options: AppOptions = {}): OpenAPIHo
 
   app.use(requestContext());
   app.use(countRequests(drydock.metrics));
+  app.use(logRequests(drydock.logger));
   app.use(htmlSecurityHeaders());
   // Before the body limit: a request without a valid token is refused before its body is read.
   app.use(authMiddleware(drydock.database.db, new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits }, options.rateLimitClock), drydock.clock));
@@ -60,6 +62,6 @@ export function createApp(drydock: Drydock, options: AppOptions = {}): OpenAPIHo
   registerMetricsRoute(app, drydock);
 
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
-  app.onError(handleError);
+  app.onError((error, c) => handleError(error, c, drydock.logger));
   return app;
 }

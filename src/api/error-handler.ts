@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { silentLogger, type Logger } from "../service/logger";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { assertNever, DomainError, type DomainErrorCode } from "../domain/errors";
@@ -67,7 +68,7 @@ function codeOfHttpStatus(status: number): string {
 // Hono's JSON validator throws this (and nothing more specific) for a body JSON.parse rejects.
 const MALFORMED_JSON = /^Malformed JSON/;
 
-export function handleError(error: unknown, c: Context): Response {
+export function handleError(error: unknown, c: Context, logger: Logger = silentLogger): Response {
   if (error instanceof DomainError) {
     // RFC 6750: a 401 names the scheme it wants; a 429 says when to come back (RFC 6585).
     if (error.code === "unauthorized") c.header("WWW-Authenticate", 'Bearer realm="drydock"');
@@ -83,6 +84,6 @@ export function handleError(error: unknown, c: Context): Response {
     return c.json(errorBody(codeOfHttpStatus(status), error.message || "request refused"), status);
   }
   const requestId = c.get("requestId") as string | undefined;
-  console.error(`[drydock api] ${c.req.method} ${c.req.path} failed (request ${requestId ?? "?"}):`, error);
+  logger.error({ requestId, method: c.req.method, path: c.req.path, err: error }, "request failed");
   return c.json({ error: { code: "internal", message: "internal error", ...(requestId ? { requestId } : {}) } }, 500);
 }

@@ -40,7 +40,7 @@ export async function execStream(
   command: { exec(argv: readonly string[], options: ExecOptions): Promise<ExecResult & { cancelled?: boolean }> },
   argv: readonly string[],
   options: ExecOptions,
-  stream: { commitAfterMs?: number; highWaterBytes?: number; onClientGone?: () => void } = {},
+  stream: { commitAfterMs?: number; highWaterBytes?: number; onClientGone?: () => void; onInternalError?: (error: unknown) => void } = {},
 ): Promise<ReadableStream<Uint8Array>> {
   const { commitAfterMs = 1_000, highWaterBytes = DEFAULT_HIGH_WATER_BYTES } = stream;
   const encoder = new TextEncoder();
@@ -122,7 +122,7 @@ export async function execStream(
       const { stdout: _out, stderr: _err, ...rest } = o.result;
       push({ exit: { ...rest, stdoutTruncated: false, stderrTruncated: false, cancelled: rest.cancelled ?? false } });
     } else {
-      push({ error: errorLine(o.error) });
+      push({ error: errorLine(o.error, stream.onInternalError) });
     }
     controller.close();
   });
@@ -135,8 +135,8 @@ export const DEFAULT_HIGH_WATER_BYTES = 1024 * 1024;
 
 export const EXEC_STREAM_HEADERS = { "content-type": "application/x-ndjson; charset=utf-8", "cache-control": "no-store" };
 
-function errorLine(error: unknown): { code: string; message: string } {
+function errorLine(error: unknown, onInternalError: ((error: unknown) => void) | undefined): { code: string; message: string } {
   if (error instanceof DomainError) return { code: error.code, message: error.message };
-  console.error("[drydock api] streamed command failed:", error);
+  onInternalError?.(error);
   return { code: "internal", message: "internal error" };
 }

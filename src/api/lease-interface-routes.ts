@@ -128,7 +128,10 @@ export function registerLeaseInterfaceRoutes(app: ApiApp, drydock: Drydock): voi
     };
     if (isListing(c.req.valid("query").stream)) {
       // The route's typing knows only the JSON body; the stream is the same 200 as x-ndjson.
-      const stream = await execStream(command, body.argv, options, { onClientGone: () => command.cancel() });
+      const stream = await execStream(command, body.argv, options, {
+        onClientGone: () => command.cancel(),
+        onInternalError: (err) => drydock.logger.error({ requestId: c.get("requestId"), leaseId: id, err }, "streamed command failed"),
+      });
       return c.body(stream, 200, { ...EXEC_STREAM_HEADERS, [COMMAND_ID_HEADER]: command.id }) as never;
     }
     const result = await command.exec(body.argv, options);

@@ -2,36 +2,39 @@ import { serve as serveHttp } from "@hono/node-server";
 import { createApp } from "../api/app";
 import { ensureAdminToken, firstTokenNotice } from "../auth/admin-token-bootstrap";
 import { createDrydock } from "../service/drydock";
+import { createLogger } from "../service/logger";
 import { serveConfigFrom } from "./config";
 
 /** `drydock serve`: the API and an allocator worker in one process, until SIGINT/SIGTERM. */
 export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const config = serveConfigFrom(env);
+  const logger = createLogger({ level: env.LOG_LEVEL ?? "info" });
   const drydock = await createDrydock({
+    logger,
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     localHost: { root: config.localHostRoot, ...(config.localHostSlots ? { slots: config.localHostSlots } : {}) },
     defaultLeaseTtlSeconds: config.defaultLeaseTtlSeconds,
     // The home holds the admin token and the database: no lease sandbox may ever show it.
     sandbox: { hidden: [config.home], ...(env.DRYDOCK_SANDBOX_USER ? { userName: env.DRYDOCK_SANDBOX_USER } : {}) },
-    onWorkerError: (error, streamId) => console.error(`drydock: worker step for ${streamId} failed:`, error instanceof Error ? error.message : error),
   });
   // A new install (or one whose admin tokens were all revoked) gets an admin token, kept in
   // $DRYDOCK_HOME/admin.token (0600) for the CLI. Printed once, and only to a terminal: a log
   // file or journal would keep it. Never printed again after.
   const bootstrapped = await ensureAdminToken(drydock.commands, config.home);
-  if (bootstrapped) for (const line of firstTokenNotice(bootstrapped, process.stdout.isTTY === true)) console.log(line);
+  // On a terminal the token itself is shown, once, outside the log; elsewhere the log says where it is.
+  if (bootstrapped && process.stdout.isTTY === true) for (const line of firstTokenNotice(bootstrapped, true)) console.log(line);
+  else if (bootstrapped) logger.warn({ file: bootstrapped.file, owner: bootstrapped.owner }, firstTokenNotice(bootstrapped, false).join(" "));
   const app = createApp(drydock, { rateLimits: config.rateLimits });
   const server = serveHttp({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     const where = config.databaseUrl ? `PostgreSQL at ${redact(config.databaseUrl)}` : `PGlite in ${config.dataDir} (not fsynced: use PostgreSQL for durability)`;
-    console.log(`drydock listening on http://${config.host}:${info.port} (database: ${where})`);
-    console.log(`API docs: http://${config.host}:${info.port}/docs`);
+    logger.info({ url: `http://${config.host}:${info.port}`, database: where, docs: `http://${config.host}:${info.port}/docs` }, "drydock listening");
   });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    console.log("drydock: stopping");
+    logger.info("drydock stopping");
     server.close();
     await drydock.close();
     process.exit(0);

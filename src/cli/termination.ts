@@ -12,7 +12,10 @@ import { constants } from "node:os";
  *   sees the CLI ended as if by the signal.
  * - A closed pipe ends the CLI quietly: no stack trace, and no message (the reader is gone; a
  *   message on stderr would only be noise where stderr is the same pipe).
- * - A second signal while cleaning up exits at once: Ctrl-C twice always works.
+ * - A second signal while cleaning up exits at once: Ctrl-C twice always works. But the same
+ *   signal again within SAME_SIGNAL_MS is the same termination: GNU `timeout` sends its signal to
+ *   the command and then to its whole process group, so the CLI often gets SIGTERM twice at once,
+ *   and exiting on the second would skip the release the first one started.
  */
 export type Termination = "SIGINT" | "SIGTERM" | "SIGPIPE";
 type Cleanup = (why: Termination) => Promise<void>;
@@ -20,8 +23,12 @@ type Cleanup = (why: Termination) => Promise<void>;
 /** The longest the cleanups may take (a lease release, a command cancel) before the CLI exits anyway. */
 const CLEANUP_MS = 20_000;
 
+/** A repeat of the first signal within this long is a duplicate delivery, not a person's second Ctrl-C. */
+const SAME_SIGNAL_MS = 500;
+
 const cleanups = new Set<Cleanup>();
 let terminating: Termination | null = null;
+let terminatingSince = 0;
 
 /** A shell's exit code for a process ended by this signal (`SIGKILL` or `KILL`): 128 + its number; null for an unknown name. */
 export function exitCodeOfSignal(name: string): number | null {
@@ -70,11 +77,14 @@ export function notice(line: string): void {
 
 async function terminate(why: Termination): Promise<void> {
   if (terminating) {
-    // Writes failing while cleaning up are expected after a closed pipe; another signal is impatience.
-    if (why !== "SIGPIPE") process.exit(exitCodeOfSignal(why)!);
+    // Writes failing while cleaning up are expected after a closed pipe; another signal is
+    // impatience, unless it is the first one delivered again (see the header).
+    const duplicate = why === terminating && Date.now() - terminatingSince < SAME_SIGNAL_MS;
+    if (why !== "SIGPIPE" && !duplicate) process.exit(exitCodeOfSignal(why)!);
     return;
   }
   terminating = why;
+  terminatingSince = Date.now();
   let timer: NodeJS.Timeout | undefined;
   const work = Promise.all([...cleanups].map((cleanup) => cleanup(why).catch(() => {})));
   await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, CLEANUP_MS)))]);

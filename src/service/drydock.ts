@@ -10,6 +10,7 @@ import { staticHostsBlueprint } from "../blueprints/static-hosts-blueprint";
 import { reportResourceFailure } from "../allocator/resource-failures";
 import { DrydockMetrics } from "../metrics/drydock-metrics";
 import { registerPoolGauges } from "../metrics/pool-gauges";
+import { silentLogger, type Logger } from "./logger";
 import { HealthLoop, type HealthLoopOptions } from "../allocator/health-loop";
 import type { CommandContext } from "../commands/command-context";
 import { systemClock, type Clock } from "../domain/clock";
@@ -58,6 +59,8 @@ export interface DrydockOptions {
   /** Create a `local-host` blueprint on start when none exists (default true). */
   localHost?: { root?: string; slots?: number } | false;
   onWorkerError?: (error: unknown, streamId: string) => void;
+  /** Where the service logs (src/service/logger.ts); default: nowhere. Worker failures go here unless onWorkerError takes them. */
+  logger?: Logger;
   /**
    * How the local host sandboxes client leases: the machine's facts (probed once per process
    * when not given), and paths no sandbox may show (the service's home and database).
@@ -72,6 +75,7 @@ export interface Drydock {
   registry: BlueprintRegistry;
   commands: CommandContext;
   interfaces: LeaseInterfaceResolver;
+  logger: Logger;
   /** This process's Prometheus metrics (src/metrics/). */
   metrics: DrydockMetrics;
   worker: AllocatorWorker;
@@ -89,10 +93,17 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
   const hidden = [...(options.sandbox?.hidden ?? []), ...(options.dataDir ? [path.resolve(options.dataDir)] : [])];
   const localHost = localHostBlueprint(thisMachine(), { sandbox: new LocalSandbox(sandboxHost), hidden });
   const registry = new BlueprintRegistry([localHost, staticHostsBlueprint(), ...(options.blueprints ?? [])]);
+  const logger = options.logger ?? silentLogger;
+  const onWorkerError = options.onWorkerError ?? ((error: unknown, streamId: string) => logger.error({ streamId, err: error }, "worker step failed"));
   const metrics = new DrydockMetrics();
   registerPoolGauges(metrics.registry, database.db, clock);
   const store = createEventStore(database, clock, {
-    committed: (events, states, seconds) => metrics.observeAppend(events, states, seconds),
+    committed: (events, states, seconds) => {
+      metrics.observeAppend(events, states, seconds);
+      if (logger.isLevelEnabled("debug")) {
+        for (const e of events) logger.debug({ streamId: e.streamId, version: e.streamVersion, type: e.type, actor: e.metadata.actor, requestId: e.metadata.requestId }, "event appended");
+      }
+    },
     conflicted: (code) => metrics.appendConflicts.inc({ code }),
   });
   const interfaces = new LeaseInterfaceResolver(database.db, registry);
@@ -117,14 +128,14 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
   };
   const worker = new AllocatorWorker(ctx, database, {
     ...options.workerOptions,
-    ...(options.onWorkerError ? { onError: options.onWorkerError } : {}),
+    onError: onWorkerError,
   });
   const watcher = new StreamWatcher();
   await watcher.start(database);
   if (options.localHost !== false) await ensureLocalHostBlueprint(commands, options.localHost ?? {});
   const health = new HealthLoop(ctx, {
     ...options.healthOptions,
-    ...(options.onWorkerError ? { onError: (error: unknown, resourceId: string) => options.onWorkerError!(error, `resource-${resourceId}`) } : {}),
+    onError: (error: unknown, resourceId: string) => onWorkerError(error, `resource-${resourceId}`),
   });
   interfaces.reportResourceFailuresTo((resourceId, failure) =>
     reportResourceFailure({ db: database.db, store, registry, clock, actor: `health:${ctx.workerId}`, onSuspect: () => health.nudge() }, resourceId, failure),
@@ -140,6 +151,7 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
     registry,
     commands,
     interfaces,
+    logger,
     metrics,
     worker,
     watcher,

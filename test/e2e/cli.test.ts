@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -320,6 +321,36 @@ describe("the CLI gives back what it holds: leases (issue 14)", () => {
     expect(r.stderr).toContain(`drydock: ${signal}: lease ${leaseId} released\n`);
     const lease = await getLease(leaseId);
     expect(["released", "destroyed"]).toContain(lease.status);
+  }, TIMEOUT);
+
+  it("SIGTERM delivered twice at once, as GNU timeout does (to the CLI, then to its process group), still releases the lease", async () => {
+    // A proxy that holds each release 300 ms, so the second signal lands while the first one's
+    // release is under way, which is where it used to end the CLI without releasing.
+    const proxy = createHttpServer(async (req, res) => {
+      if (req.url?.endsWith("/release")) await new Promise((r) => setTimeout(r, 300));
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const upstream = await fetch(`${baseUrl}${req.url}`, { method: req.method, headers: req.headers as Record<string, string>, ...(chunks.length ? { body: Buffer.concat(chunks) } : {}) });
+      res.writeHead(upstream.status, Object.fromEntries(upstream.headers));
+      res.end(Buffer.from(await upstream.arrayBuffer()));
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    try {
+      const before = new Set(await sandboxLeases("pending"));
+      const cli = startCli(["lease", "--type", "sandbox", "--wait"], { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
+      const leaseId = await waitUntil(`a pending lease from the CLI`, async () => (await sandboxLeases("pending")).find((id) => !before.has(id)), 30_000, { seen: () => cli.stderr() });
+      await waitUntil("the CLI to print LeaseWaiting", () => cli.stderr().includes("LeaseWaiting"), 30_000, { seen: () => cli.stderr() });
+      cli.child.kill("SIGTERM");
+      await new Promise((r) => setTimeout(r, 50));
+      cli.child.kill("SIGTERM");
+      const r = await cli.done;
+      expect(r.code).toBe(143);
+      expect(r.stderr).toContain(`drydock: SIGTERM: lease ${leaseId} released\n`);
+      expect(["released", "destroyed"]).toContain((await getLease(leaseId)).status);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+    }
   }, TIMEOUT);
 
   it("lease --wait=1 on a lease that cannot be served in time exits 1, says so, and releases it", async () => {

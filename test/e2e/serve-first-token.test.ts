@@ -62,7 +62,7 @@ async function startServe(viaTerminal: boolean): Promise<Started> {
   const deadline = Date.now() + 45_000;
   let gone = false;
   void exited.then(() => (gone = true));
-  while (!/drydock listening on http:\/\/127\.0\.0\.1:\d+/.test(output())) {
+  while (!(output().includes("drydock listening") && /http:\/\/127\.0\.0\.1:\d+/.test(output()))) {
     if (gone || Date.now() > deadline) throw new Error(`the service did not start:\n${output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
