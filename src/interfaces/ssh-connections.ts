@@ -172,7 +172,9 @@ export class SshConnectionPool {
   private session(entry: Entry, client: Client, description: string, host: string): SshSession {
     // Whether this use has opened anything yet: only then is a dead connection safe to retry on.
     let started = false;
-    const dead = (err: unknown) => /not connected/i.test((err as Error).message);
+    // ssh2 says "Not connected" on a connection known to be closed, and "No response from server"
+    // when it closes while the channel is being opened: either way nothing ran on it.
+    const dead = (err: unknown) => /not connected|no response from server/i.test((err as Error).message);
     const openOnce = (command: string, release: () => void): Promise<RemoteProcess> =>
       new Promise((resolve, reject) => {
         client.exec(command, (err, channel) => {

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/api/app";
+import { createLogger } from "../../src/service/logger";
 import type { Drydock } from "../../src/service/drydock";
 import { openDatabase } from "../../src/store/database";
 import { startApi, type ApiHarness } from "./api-harness";
@@ -219,19 +220,18 @@ describe("system routes", () => {
     store.readStream = async () => {
       throw new Error("connection string postgres://secret@db");
     };
-    const app = createApp({ ...api.drydock, store } as Drydock);
-    const log = vi.spyOn(console, "error").mockImplementation(() => {});
-    try {
-      const res = await app.request("/v1/leases/ls_0000000000000000000000/events", { headers: { "X-Request-Id": "trace-500", Authorization: `Bearer ${api.adminToken}` } });
-      expect(res.status).toBe(500);
-      const text = await res.text();
-      expect(JSON.parse(text)).toEqual({ error: { code: "internal", message: "internal error", requestId: "trace-500" } });
-      expect(text).not.toContain("secret");
-      expect(res.headers.get("x-request-id")).toBe("trace-500");
-      expect(log).toHaveBeenCalled();
-    } finally {
-      log.mockRestore();
-    }
+    const lines: string[] = [];
+    const logger = createLogger({ level: "info", pretty: false, write: (line) => lines.push(line) });
+    const app = createApp({ ...api.drydock, store, logger } as Drydock);
+    const res = await app.request("/v1/leases/ls_0000000000000000000000/events", { headers: { "X-Request-Id": "trace-500", Authorization: `Bearer ${api.adminToken}` } });
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({ error: { code: "internal", message: "internal error", requestId: "trace-500" } });
+    expect(text).not.toContain("secret");
+    expect(res.headers.get("x-request-id")).toBe("trace-500");
+    // The operator's log has the cause, under the request's id.
+    const failed = lines.map((l) => JSON.parse(l)).find((r) => r.msg === "request failed");
+    expect(failed).toMatchObject({ level: "error", requestId: "trace-500", err: { message: "connection string postgres://secret@db" } });
   });
 
   it("puts the request id on error responses too", async () => {
