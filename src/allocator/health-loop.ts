@@ -4,7 +4,7 @@ import { no, type HealthPolicy, type Verdict } from "../blueprints/blueprint";
 import { blueprintViewOf, loadResourceView } from "../blueprints/blueprint-views";
 import { VersionConflictError } from "../domain/errors";
 import type { WorkerContext } from "./worker-context";
-import { DEFAULT_HEALTH_POLICY } from "./resource-failures";
+import { DEFAULT_HEALTH_POLICY, healthPolicyOf } from "./resource-failures";
 
 /**
  * Periodic health checks of active resources whose blueprint implements `checkHealth`.
@@ -31,7 +31,6 @@ export interface HealthLoopOptions {
 
 export const defaultHealthLoopOptions: HealthLoopOptions = { maxIdleMs: 5_000, claimTimeoutMs: 120_000, concurrency: 4 };
 
-const DEFAULT_POLICY: HealthPolicy = DEFAULT_HEALTH_POLICY;
 
 interface Claimed {
   resource_id: string;
@@ -134,7 +133,7 @@ export class HealthLoop {
           missing.map((m) => {
             // Activation has just checked the host: the first check is one interval after it.
             const since = m.activated_at ? new Date(m.activated_at).getTime() : now;
-            return { resource_id: m.resource_id, next_check_at: new Date(since + (policies.get(m.blueprint_id) ?? DEFAULT_POLICY).intervalMs), failures: 0 };
+            return { resource_id: m.resource_id, next_check_at: new Date(since + (policies.get(m.blueprint_id) ?? DEFAULT_HEALTH_POLICY).intervalMs), failures: 0 };
           }),
         )
         .onConflict((oc) => oc.column("resource_id").doNothing())
@@ -147,16 +146,7 @@ export class HealthLoop {
 
   private async policies(blueprintIds: string[]): Promise<Map<string, HealthPolicy>> {
     const rows = await this.ctx.db.selectFrom("blueprints").selectAll().where("blueprint_id", "in", blueprintIds).execute();
-    const out = new Map<string, HealthPolicy>();
-    for (const row of rows) {
-      try {
-        const view = blueprintViewOf(row, this.ctx.registry);
-        out.set(row.blueprint_id, this.ctx.registry.get(row.kind).healthPolicy?.(view) ?? DEFAULT_POLICY);
-      } catch {
-        out.set(row.blueprint_id, DEFAULT_POLICY); // an invalid config: checked at the default pace
-      }
-    }
-    return out;
+    return new Map(rows.map((row) => [row.blueprint_id, healthPolicyOf(this.ctx.registry, row)]));
   }
 
   private async claim(token: string): Promise<Claimed[]> {
@@ -186,7 +176,7 @@ export class HealthLoop {
     const impl = registry.get(blueprintRow.kind);
     const blueprint = blueprintViewOf(blueprintRow, registry);
     const view = await loadResourceView(db, resource);
-    const policy = impl.healthPolicy?.(blueprint) ?? DEFAULT_POLICY;
+    const policy = healthPolicyOf(registry, blueprintRow);
 
     const retire = impl.retireReason?.(blueprint, view) ?? null;
     if (retire !== null && view.liveLeases === 0) {
