@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from "kysely";
+import type { ExpressionBuilder, Kysely, Selectable } from "kysely";
 import { NotFoundError } from "../domain/errors";
 import { decodeCursor, pageOf, type Page } from "../queries/pagination";
 import type { DrydockDatabase, TokensTable } from "../store/schema";
@@ -40,6 +40,12 @@ export function tokenRecordOf(row: Selectable<TokensTable>, now: Date): TokenRec
   };
 }
 
+/** A token that works at `now`: not revoked, and not past its expiresAt. */
+function works(now: Date) {
+  return (eb: ExpressionBuilder<DrydockDatabase, "tokens">) =>
+    eb.and([eb("status", "=", "active"), eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)])]);
+}
+
 /**
  * The principal of an active token, or null. Read from the database on every request, not
  * cached: a revocation then takes effect at once, in every process.
@@ -49,8 +55,7 @@ export async function principalOfToken(db: Kysely<DrydockDatabase>, token: strin
     .selectFrom("tokens")
     .select(["token_id", "owner", "role", "default_lease_ttl_seconds"])
     .where("token_hash", "=", hashToken(token))
-    .where("status", "=", "active")
-    .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
+    .where(works(now))
     .executeTakeFirst();
   return row ? { tokenId: row.token_id, owner: row.owner, role: row.role as Principal["role"], defaultLeaseTtlSeconds: row.default_lease_ttl_seconds } : null;
 }
@@ -61,8 +66,7 @@ export async function tokenStillValid(db: Kysely<DrydockDatabase>, tokenId: stri
     .selectFrom("tokens")
     .select("token_id")
     .where("token_id", "=", tokenId)
-    .where("status", "=", "active")
-    .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
+    .where(works(now))
     .executeTakeFirst();
   return row !== undefined;
 }
@@ -91,8 +95,7 @@ export async function hasActiveAdminToken(db: Kysely<DrydockDatabase>, now: Date
     .selectFrom("tokens")
     .select("token_id")
     .where("role", "=", "admin")
-    .where("status", "=", "active")
-    .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
+    .where(works(now))
     .executeTakeFirst();
   return row !== undefined;
 }
