@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import type { DrydockMetrics } from "../metrics/drydock-metrics";
 import type { Drydock } from "../service/drydock";
@@ -23,6 +23,11 @@ export function registerMetricsRoute(app: ApiApp, drydock: Drydock): void {
   });
 }
 
+/** The pattern of the route that answered (`/v1/leases/:id`), never its path; "unmatched" when none did. */
+export function routePatternOf(c: Context): string {
+  return matchedRoutes(c).filter((r) => r.method !== "ALL").at(-1)?.path ?? "unmatched";
+}
+
 /**
  * Counts every request by the pattern of the route that answered it (`/v1/leases/:id`), never
  * its path, so ids never become label values. A request no route answered counts as "unmatched".
@@ -30,7 +35,7 @@ export function registerMetricsRoute(app: ApiApp, drydock: Drydock): void {
 export function countRequests(metrics: DrydockMetrics): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     await next();
-    const route = matchedRoutes(c).filter((r) => r.method !== "ALL").at(-1)?.path ?? "unmatched";
+    const route = routePatternOf(c);
     metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
   };
 }

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
-import { matchedRoutes } from "hono/route";
 import type { Logger } from "../service/logger";
 import type { ApiEnv } from "./api-env";
+import { routePatternOf } from "./metrics-route";
 
 /**
  * One log record per request once it is answered: its id, the route's pattern, the status, the
@@ -13,7 +13,7 @@ export function logRequests(logger: Logger): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const started = performance.now();
     await next();
-    const route = matchedRoutes(c).filter((r) => r.method !== "ALL").at(-1)?.path ?? "unmatched";
+    const route = routePatternOf(c);
     const principal = c.get("principal");
     const id = c.req.param("id");
     const subject = id === undefined ? {} : route.startsWith("/v1/leases/") ? { leaseId: id } : route.startsWith("/v1/resources/") ? { resourceId: id } : route.startsWith("/v1/blueprints/") ? { blueprintId: id } : {};
