@@ -54,8 +54,10 @@ async function npmStart(home: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const fresh = existsSync("dist/main.js");
-  console.log(`build in dist/: ${fresh ? "present (used when fresh)" : "absent: tsx compiles at every start"}`);
+  // @ts-expect-error: a plain .mjs module without types
+  const { builtIsFresh } = (await import("../bin/build-freshness.mjs")) as { builtIsFresh: () => boolean };
+  const fresh = builtIsFresh();
+  console.log(`build in dist/: ${fresh ? "fresh: measured" : `${existsSync("dist/main.js") ? "older than the sources" : "absent"}: tsx compiles the sources (npm run build)`}`);
   cliHelp(); // warm the file cache
   const help = Array.from({ length: runs }, cliHelp);
   console.log(`drydock --help:                      median ${median(help).toFixed(0)} ms  (runs: ${help.map((x) => x.toFixed(0)).join(", ")})`);
