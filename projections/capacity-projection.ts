@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import type { RecordedEvent } from "../events/envelope";
 import { CapacityConflictError } from "../src/domain/errors";
 import type { Executor, InlineProjection, PendingEvent } from "../src/store/projection";
+import { scopeOfLock } from "../src/allocator/slot-keys";
 import { liveResourcesChange, lockChange } from "./capacity-changes";
 
 /**
@@ -43,7 +44,7 @@ async function takeLocks(db: Executor, owner: string, locks: readonly string[]):
   // whether we got the row: a lost race is a typed conflict, not an aborted transaction.
   const taken = await db
     .insertInto("slot_locks")
-    .values(locks.map((lock_key) => ({ lock_key, owner_stream_id: owner })))
+    .values(locks.map((lock_key) => ({ lock_key, owner_stream_id: owner, scope_id: scopeOfLock(lock_key) })))
     .onConflict((oc) => oc.column("lock_key").doNothing())
     .returning("lock_key")
     .execute();

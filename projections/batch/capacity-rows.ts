@@ -1,6 +1,7 @@
 import type { RecordedEvent } from "../../events/envelope";
 import { liveResourcesChange, lockChange } from "../capacity-changes";
 import { CapacityConflictError } from "../../src/domain/errors";
+import { scopeOfLock } from "../../src/allocator/slot-keys";
 import type { BatchProjection, RowSet } from "./row-set";
 import { MissingRowError } from "./row-table";
 
@@ -48,7 +49,7 @@ function takeLocks(rows: RowSet, owner: string, locks: readonly string[]): void 
   let held = rows.locksByOwner.get(owner);
   if (!held) rows.locksByOwner.set(owner, (held = new Set()));
   for (const lock of locks) {
-    rows.slot_locks.insert(lock, { lock_key: lock, owner_stream_id: owner });
+    rows.slot_locks.insert(lock, { lock_key: lock, owner_stream_id: owner, scope_id: scopeOfLock(lock) });
     held.add(lock);
   }
 }

@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import { misconfigured, no, yes, type LeaseView, type Verdict } from "../blueprints/blueprint";
 import type { BlueprintRegistry } from "../blueprints/blueprint-registry";
 import { blueprintViewOf, resourceViewOf } from "../blueprints/blueprint-views";
@@ -29,17 +29,10 @@ export async function loadAllocationView(
     ? await db.selectFrom("resources").selectAll().where("blueprint_id", "in", ids).where("status", "in", ["pending", "active", "released", "broken"]).execute()
     : [];
   const resourceRows = undestroyed.filter((r) => r.status === "pending" || r.status === "active");
-  const locks = ids.length
-    ? await db
-        .selectFrom("slot_locks")
-        .select("lock_key")
-        .where((eb) =>
-          eb.or([
-            ...ids.map((id) => eb("lock_key", "like", `blueprint:${id}:limit:%`)),
-            ...resourceRows.map((r) => eb("lock_key", "like", `resource:${r.resource_id}:slot:%`)),
-          ]),
-        )
-        .execute()
+  // Every lock of these blueprints and resources, by the indexed scope (not one LIKE per resource).
+  const scopes = [...ids, ...resourceRows.map((r) => r.resource_id)];
+  const locks = scopes.length
+    ? await db.selectFrom("slot_locks").select("lock_key").where(sql<boolean>`scope_id = any(${scopes}::text[])`).execute()
     : [];
   const slotsOf = (prefix: string) => locks.filter((l) => l.lock_key.startsWith(prefix)).map((l) => slotNumberOf(l.lock_key));
 

@@ -97,6 +97,8 @@ export interface LeasesTable {
 export interface SlotLocksTable {
   lock_key: string;
   owner_stream_id: string;
+  /** The resource or blueprint the lock belongs to (scopeOfLock), indexed for capacity reads. */
+  scope_id: string;
 }
 
 export interface WorkItemsTable {

@@ -9,6 +9,7 @@ import * as m007 from "./007-stream-state";
 import * as m008 from "./008-lease-ttl";
 import * as m009 from "./009-failing-targets";
 import * as m010 from "./010-token-expiry";
+import * as m011 from "./011-bounded-capacity-reads";
 
 /** Numbered migrations, applied in order on start. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -22,6 +23,7 @@ export const migrations: Record<string, Migration> = {
   "008-lease-ttl": m008,
   "009-failing-targets": m009,
   "010-token-expiry": m010,
+  "011-bounded-capacity-reads": m011,
 };
 
 export const migrationProvider: MigrationProvider = {
