@@ -15,6 +15,11 @@ export type EventMetadata = z.infer<typeof eventMetadataSchema>;
 export interface NewEvent<Type extends string = string, Data = unknown> {
   type: Type;
   data: Data;
+  /**
+   * Who caused this event, when not the append's caller: a client's request appended in one
+   * transaction with the allocator's decision on it (the fast path) keeps the client as its actor.
+   */
+  metadata?: EventMetadata;
 }
 
 /** An event as stored in the log. */

@@ -61,6 +61,9 @@ export function blueprintRowChange(event: RecordedEvent): RowChange<BlueprintRow
       const d = event.data as BlueprintEventData<"BlueprintTargetRecovered">;
       return { derive: (row) => ({ ...base, failing_targets: (row.failing_targets as FailingTarget[]).filter((f) => f.target !== d.target) }) };
     }
+    case "BlueprintInstanceReaped":
+      // Only the version moves: the row must stay at the stream's version for the next append.
+      return { set: base };
     default:
       return null;
   }

@@ -1,15 +1,13 @@
-import type { RecordedEvent } from "../events/envelope";
-import type { InlineProjection } from "../src/store/projection";
 import { LEASE_JSON_COLUMNS, leaseRowChange } from "./lease-row-changes";
-import { applyRowChange } from "./row-change";
+import { rowProjection } from "./row-projection";
 
 /** The `leases` table: what the API lists and the allocator reads (rows: lease-row-changes.ts). */
-export const leasesProjection: InlineProjection = {
+export const leasesProjection = rowProjection({
   name: "leases",
-  async apply(db, event: RecordedEvent) {
-    if (!event.streamId.startsWith("lease-")) return;
-    const change = leaseRowChange(event);
-    if (!change) return;
-    await applyRowChange(db, { table: "leases", column: "lease_id", value: event.streamId.slice("lease-".length), json: LEASE_JSON_COLUMNS }, change);
-  },
-};
+  streamType: "lease",
+  table: "leases",
+  column: "lease_id",
+  json: LEASE_JSON_COLUMNS,
+  change: leaseRowChange,
+  returning: ["status", "retry_at", "expires_at"],
+});

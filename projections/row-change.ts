@@ -24,11 +24,16 @@ export interface RowKey {
   json?: readonly string[];
 }
 
-export async function applyRowChange<Row>(db: Executor, key: RowKey, change: RowChange<Row>): Promise<void> {
+/**
+ * Applies a change and returns the row's `returning` columns as they are after it (undefined when
+ * none are asked for): callers later in the same append read them here, not by a second SELECT.
+ */
+export async function applyRowChange<Row>(db: Executor, key: RowKey, change: RowChange<Row>, returning: readonly string[] = []): Promise<Record<string, unknown> | undefined> {
   const any = db as unknown as Kysely<any>;
   if ("insert" in change) {
-    await any.insertInto(key.table).values(encode(change.insert as Record<string, unknown>, key.json)).execute();
-    return;
+    const insert = any.insertInto(key.table).values(encode(change.insert as Record<string, unknown>, key.json));
+    if (returning.length === 0) return void (await insert.execute());
+    return (await insert.returning(returning as string[]).executeTakeFirstOrThrow()) as Record<string, unknown>;
   }
   let set: Partial<Row>;
   if ("derive" in change) {
@@ -37,7 +42,35 @@ export async function applyRowChange<Row>(db: Executor, key: RowKey, change: Row
   } else {
     set = change.set;
   }
-  await any.updateTable(key.table).set(encode(set as Record<string, unknown>, key.json)).where(key.column, "=", key.value).execute();
+  const update = any.updateTable(key.table).set(encode(set as Record<string, unknown>, key.json)).where(key.column, "=", key.value);
+  if (returning.length === 0) return void (await update.execute());
+  return (await update.returning(returning as string[]).executeTakeFirstOrThrow()) as Record<string, unknown>;
+}
+
+/**
+ * The changes of one append's events to one row, as one change: an append of several events
+ * (acquired and activated, say) then writes its row once. The result is the same row as applying
+ * them in order: a later `set` overrides an earlier one, and a `derive` sees the row as the
+ * changes before it left it.
+ */
+export function composeRowChanges<Row>(changes: readonly RowChange<Row>[]): RowChange<Row> | null {
+  let out: RowChange<Row> | null = null;
+  for (const next of changes) out = out === null ? next : compose2(out, next);
+  return out;
+}
+
+function compose2<Row>(first: RowChange<Row>, next: RowChange<Row>): RowChange<Row> {
+  if ("insert" in next) return next;
+  const after = (row: Row): Partial<Row> => ("set" in next ? next.set : next.derive(row));
+  if ("insert" in first) return { insert: { ...first.insert, ...after(first.insert) } };
+  if ("set" in first && "set" in next) return { set: { ...first.set, ...next.set } };
+  const before = (row: Row): Partial<Row> => ("set" in first ? first.set : (first as { derive: (r: Row) => Partial<Row> }).derive(row));
+  return {
+    derive: (row) => {
+      const once = before(row);
+      return { ...once, ...after({ ...row, ...once }) };
+    },
+  };
 }
 
 export function applyRowChangeInMemory<Row extends object>(rows: RowTable<Row>, key: string, change: RowChange<Row>, eventType: string): void {

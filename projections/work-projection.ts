@@ -1,8 +1,11 @@
 import { sql } from "kysely";
 import type { RecordedEvent } from "../events/envelope";
 import { EVENTS_CHANNEL } from "../src/store/event-store";
-import type { Executor, InlineProjection } from "../src/store/projection";
-import { leaseWork, resourceWork, type ScheduledWork } from "./work-schedule";
+import type { Executor, InlineProjection, WorkClaim } from "../src/store/projection";
+import { encodeChangeNotice } from "../src/store/change-notice";
+import type { StreamState } from "../src/store/stream-state";
+import type { LeaseContext } from "../src/machines/lease-machine";
+import { leaseWork, resourceWork, type LeaseScheduleInput, type ResourceScheduleInput, type ScheduledWork } from "./work-schedule";
 
 /** Waiting leases a blueprint change wakes (it may open any amount of capacity). */
 const WAKE_ON_BLUEPRINT_CHANGE = 16;
@@ -27,30 +30,44 @@ export const workProjection: InlineProjection = {
   // The work item is a function of the stream's row and the time of its last event.
   recomputes: true,
   async apply(db, event: RecordedEvent) {
-    const at = event.recordedAt;
-    if (event.streamId.startsWith("lease-")) {
-      const lease = await db
-        .selectFrom("leases")
-        .select(["status", "retry_at", "expires_at"])
-        .where("lease_id", "=", event.streamId.slice("lease-".length))
-        .executeTakeFirstOrThrow();
-      await schedule(db, event.streamId, leaseWork(lease, at));
-    } else if (event.streamId.startsWith("resource-")) {
-      const resource = await db
-        .selectFrom("resources")
-        .select(["status", "retry_at"])
-        .where("resource_id", "=", event.streamId.slice("resource-".length))
-        .executeTakeFirstOrThrow();
-      await schedule(db, event.streamId, resourceWork(resource, at));
-    }
+    await scheduleStream(db, event, undefined);
   },
 
-  async afterCommit(db, events) {
-    for (const event of events) await wakeFor(db, event);
+  // The stream's row as the leases or resources projection just wrote it (RETURNING), not read back.
+  async applyStream(db, events, append) {
+    const streamId = events[0]!.streamId;
+    const claim = append.claim?.streamId === streamId ? append.claim : undefined;
+    const work = await scheduleStream(db, events.at(-1)!, append.rows.get(streamId), claim);
+    if (work && !claim) append.workDueAt = Math.min(append.workDueAt ?? Infinity, work.runAt.getTime());
+  },
+
+  async afterCommit(db, events, states) {
+    for (const event of events) await wakeFor(db, event, states.get(event.streamId));
   },
 };
 
-async function wakeFor(db: Executor, event: RecordedEvent): Promise<void> {
+/** Recomputes the stream's work item; returns the work scheduled (null: none). */
+async function scheduleStream(db: Executor, last: RecordedEvent, written: Record<string, unknown> | undefined, claim?: WorkClaim): Promise<ScheduledWork<string> | null> {
+  const at = last.recordedAt;
+  let work: ScheduledWork<string> | null;
+  if (last.streamId.startsWith("lease-")) {
+    const lease =
+      (written as LeaseScheduleInput | undefined) ??
+      (await db.selectFrom("leases").select(["status", "retry_at", "expires_at"]).where("lease_id", "=", last.streamId.slice("lease-".length)).executeTakeFirstOrThrow());
+    work = leaseWork(lease, at);
+  } else if (last.streamId.startsWith("resource-")) {
+    const resource =
+      (written as ResourceScheduleInput | undefined) ??
+      (await db.selectFrom("resources").select(["status", "retry_at"]).where("resource_id", "=", last.streamId.slice("resource-".length)).executeTakeFirstOrThrow());
+    work = resourceWork(resource, at);
+  } else {
+    return null;
+  }
+  await schedule(db, last.streamId, work, claim);
+  return work;
+}
+
+async function wakeFor(db: Executor, event: RecordedEvent, state: StreamState | undefined): Promise<void> {
   const at = event.recordedAt;
   const id = event.streamId.slice(event.streamId.indexOf("-") + 1);
   switch (event.type) {
@@ -58,7 +75,12 @@ async function wakeFor(db: Executor, event: RecordedEvent): Promise<void> {
     case "LeaseBroken":
     case "LeaseReacquiring":
     case "LeaseActivated": {
-      const lease = await db.selectFrom("leases").select(["resource_type", "owner_resource_id"]).where("lease_id", "=", id).executeTakeFirst();
+      // The lease's type and owner from the state the append folded (they never change), read
+      // from its row only for an append that did not hand the state over.
+      const context = state?.context as LeaseContext | undefined;
+      const lease = context
+        ? { resource_type: context.resourceType, owner_resource_id: context.ownerResourceId }
+        : await db.selectFrom("leases").select(["resource_type", "owner_resource_id"]).where("lease_id", "=", id).executeTakeFirst();
       if (!lease) return;
       if (event.type !== "LeaseActivated") await wakeWaitingLeases(db, lease.resource_type, at, 1);
       // A resource waiting for the lease it holds: it can go on (or must break).
@@ -111,15 +133,17 @@ async function wakeFor(db: Executor, event: RecordedEvent): Promise<void> {
   }
 }
 
-async function schedule(db: Executor, streamId: string, work: ScheduledWork<string> | null): Promise<void> {
+async function schedule(db: Executor, streamId: string, work: ScheduledWork<string> | null, claim?: WorkClaim): Promise<void> {
   if (!work) {
     await db.deleteFrom("work_items").where("stream_id", "=", streamId).execute();
     return;
   }
+  // A new event drops any claim (the claimed step has moved on), unless the appender claims the next step itself.
+  const claimed = { claimed_by: claim?.token ?? null, claimed_until: claim?.until ?? null };
   await db
     .insertInto("work_items")
-    .values({ stream_id: streamId, kind: work.kind, run_at: work.runAt, claimed_by: null, claimed_until: null })
-    .onConflict((oc) => oc.column("stream_id").doUpdateSet({ kind: work.kind, run_at: work.runAt, claimed_by: null, claimed_until: null }))
+    .values({ stream_id: streamId, kind: work.kind, run_at: work.runAt, ...claimed })
+    .onConflict((oc) => oc.column("stream_id").doUpdateSet({ kind: work.kind, run_at: work.runAt, ...claimed }))
     .execute();
 }
 
@@ -138,7 +162,7 @@ async function wake(db: Executor, streamIds: readonly string[], at: Date): Promi
         FOR UPDATE SKIP LOCKED)
      RETURNING stream_id`.execute(db);
   // Workers slept through the append's own NOTIFY before this moved the items: tell them again.
-  if (woken.rows.length > 0) await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${woken.rows.map((r) => r.stream_id).join(",")})`.execute(db);
+  if (woken.rows.length > 0) await notifyDue(db, woken.rows, at);
 }
 
 /** Ends the retry delay of the blueprint's failed teardowns (a claim kept as the delay: worker.ts). */
@@ -148,7 +172,11 @@ async function wakeTeardowns(db: Executor, blueprintId: string, at: Date): Promi
      WHERE kind = 'destroy' AND claimed_until > ${at}
        AND stream_id IN (SELECT 'resource-' || resource_id FROM resources WHERE blueprint_id = ${blueprintId} AND status IN ('released', 'broken'))
      RETURNING stream_id`.execute(db);
-  if (woken.rows.length > 0) await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${woken.rows.map((r) => r.stream_id).join(",")})`.execute(db);
+  if (woken.rows.length > 0) await notifyDue(db, woken.rows, at);
+}
+
+function notifyDue(db: Executor, rows: readonly { stream_id: string }[], at: Date) {
+  return sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${encodeChangeNotice(rows.map((r) => r.stream_id), at.getTime())})`.execute(db);
 }
 
 async function wakeWaitingLeases(db: Executor, resourceType: string, at: Date, count: number): Promise<void> {

@@ -1,7 +1,14 @@
 import { sql } from "kysely";
 import { TemporaryFailure } from "../blueprints/failures";
+import { decodeChangeNotice, type ChangeNotice } from "../store/change-notice";
 import { EVENTS_CHANNEL } from "../store/event-store";
 import type { Database } from "../store/database";
+import type { WorkClaim } from "../store/projection";
+import type { EventMetadata } from "../../events/envelope";
+import { ClaimCarryingStore, type DeferredStart } from "./claim-carrying-store";
+
+/** Steps the fast path runs in a row for one stream (allocate, activate: two are enough today). */
+const CLAIMED_STEPS = 4;
 import { runWorkItem } from "./run-work-item";
 import type { WorkerContext } from "./worker-context";
 
@@ -35,6 +42,10 @@ export class AllocatorWorker {
   private readonly inFlight = new Set<Promise<void>>();
   /** Numbers each claim, so releasing one never releases a later claim of the same item (see claim). */
   private claims = 0;
+  /** When the sleeping worker's timer fires (ms); a notice of work due earlier moves it. */
+  private nextWakeAt = Infinity;
+  /** The earliest due time noticed while sleepUntilNextDue reads the queue (its read may predate it). */
+  private noticedDueAt = Infinity;
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -46,7 +57,7 @@ export class AllocatorWorker {
 
   async start(): Promise<void> {
     this.stopped = false;
-    this.unlisten = await this.database.listen(EVENTS_CHANNEL, () => this.wake());
+    this.unlisten = await this.database.listen(EVENTS_CHANNEL, (payload) => this.noticed(decodeChangeNotice(payload)));
     this.wake();
   }
 
@@ -58,6 +69,19 @@ export class AllocatorWorker {
       await Promise.allSettled([...this.inFlight]);
       await new Promise((r) => setTimeout(r, 5));
     }
+  }
+
+  /**
+   * A commit's notice: claim only when it scheduled work that is due now; work due later just
+   * moves the timer earlier; a commit that scheduled no unclaimed work costs nothing.
+   */
+  private noticed(notice: ChangeNotice): void {
+    if (notice.workDueAt === null || this.stopped) return;
+    this.noticedDueAt = Math.min(this.noticedDueAt, notice.workDueAt);
+    const wait = notice.workDueAt - this.ctx.clock.now().getTime();
+    if (wait <= 0) return this.wake();
+    if (this.running || notice.workDueAt >= this.nextWakeAt) return;
+    this.setTimer(wait);
   }
 
   wake(): void {
@@ -151,37 +175,103 @@ export class AllocatorWorker {
       await runWorkItem(this.ctx, streamId);
       // A step that appended rewrote the item (and dropped the claim). One that appended nothing
       // leaves it claimed: release it so it runs again when due.
-      await this.ctx.db
-        .updateTable("work_items")
-        .set({ claimed_by: null, claimed_until: null })
-        .where("stream_id", "=", streamId)
-        .where("claimed_by", "=", token)
-        .execute();
+      await this.release(streamId, token);
     } catch (error) {
-      this.options.onError?.(error, streamId);
-      // Keep the claim as the retry delay, with jitter so failing items do not retry in step. A
-      // step that knows better (a host that is down: retry at its next health interval) says so.
-      const hinted = error instanceof TemporaryFailure ? (error.retryAfterMs ?? 0) : 0;
-      const delay = Math.max(hinted, this.options.failureRetryMs * (0.5 + this.ctx.random()));
-      await this.ctx.db
-        .updateTable("work_items")
-        .set({ claimed_until: new Date(this.ctx.clock.now().getTime() + delay) })
-        .where("stream_id", "=", streamId)
-        .where("claimed_by", "=", token)
-        .execute()
-        .catch(() => {});
+      await this.failed(streamId, token, error);
     }
   }
 
   private async sleepUntilNextDue(): Promise<void> {
+    this.noticedDueAt = Infinity;
     const next = await sql<{ at: Date | null }>`
       SELECT min(CASE WHEN claimed_until IS NOT NULL AND claimed_until > run_at THEN claimed_until ELSE run_at END) AS at
         FROM work_items`.execute(this.ctx.db).catch(() => ({ rows: [{ at: null }] }));
     const at = next.rows[0]?.at;
-    const wait = at ? new Date(at).getTime() - this.ctx.clock.now().getTime() : this.options.maxIdleMs;
+    const due = Math.min(at ? new Date(at).getTime() : Infinity, this.noticedDueAt);
+    const wait = Number.isFinite(due) ? due - this.ctx.clock.now().getTime() : this.options.maxIdleMs;
+    if (this.stopped || this.running) return;
+    this.setTimer(wait);
+  }
+
+  private setTimer(waitMs: number): void {
     clearTimeout(this.timer);
-    if (this.stopped) return;
-    this.timer = setTimeout(() => this.wake(), Math.max(5, Math.min(wait, this.options.maxIdleMs)));
+    const wait = Math.max(5, Math.min(waitMs, this.options.maxIdleMs));
+    this.nextWakeAt = this.ctx.clock.now().getTime() + wait;
+    this.timer = setTimeout(() => {
+      this.nextWakeAt = Infinity;
+      this.wake();
+    }, wait);
     this.timer.unref?.();
+  }
+
+  /**
+   * A claim on a stream's next step, for the append that schedules it to store (AppendOptions.claim,
+   * with the stream's id): this process then runs that step itself (runClaimedSteps).
+   */
+  newClaim(): Omit<WorkClaim, "streamId"> {
+    return { token: `${this.ctx.workerId}#${++this.claims}`, until: new Date(this.ctx.clock.now().getTime() + this.options.claimTimeoutMs) };
+  }
+
+  /**
+   * The fast path: runs the steps of a stream whose work item an append stored claimed by
+   * `claim`, one after another while each step's append keeps the claim (its next step is due at
+   * once), up to `maxSteps`. No claim is taken by UPDATE and no worker is woken for them. A step
+   * whose append let the claim go is done; a step that appended nothing releases the claim, so
+   * the item runs when due; a step that failed keeps it as the retry delay, as in runClaimed.
+   */
+  async runClaimedSteps(claim: WorkClaim, start?: DeferredStart & { metadata: EventMetadata }): Promise<void> {
+    const deferred: DeferredStart = start ?? { events: [], at: new Date(0) };
+    const run = (async () => {
+      for (let step = 0; step < CLAIMED_STEPS; step++) {
+        const store = new ClaimCarryingStore(this.ctx.store, claim, deferred);
+        try {
+          await runWorkItem({ ...this.ctx, store }, claim.streamId);
+        } catch (error) {
+          // The request is stored whatever happened to the step; its item is then a worker's.
+          if (start) await store.flush(start.metadata);
+          await this.failed(claim.streamId, claim.token, error);
+          return;
+        }
+        if (store.outcome.kept) continue;
+        if (start && !store.outcome.appended) await store.flush(start.metadata);
+        else if (!store.outcome.appended) await this.release(claim.streamId, claim.token);
+        return;
+      }
+      // Steps left that this request will not run: the loop or another worker takes them.
+      await this.release(claim.streamId, claim.token);
+      this.wake();
+    })();
+    this.inFlight.add(run);
+    try {
+      await run;
+    } finally {
+      this.inFlight.delete(run);
+    }
+  }
+
+  /** runClaimedSteps without waiting for it (a release's teardown); stop() still waits for it. */
+  runClaimedStepsSoon(claim: WorkClaim): void {
+    void this.runClaimedSteps(claim).catch((error) => this.options.onError?.(error, claim.streamId));
+  }
+
+  private release(streamId: string, token: string) {
+    return this.ctx.db.updateTable("work_items").set({ claimed_by: null, claimed_until: null }).where("stream_id", "=", streamId).where("claimed_by", "=", token).execute();
+  }
+
+  private async failed(streamId: string, token: string, error: unknown): Promise<void> {
+    this.options.onError?.(error, streamId);
+    // Keep the claim as the retry delay, with jitter so failing items do not retry in step. A
+    // step that knows better (a host that is down: retry at its next health interval) says so.
+    const hinted = error instanceof TemporaryFailure ? (error.retryAfterMs ?? 0) : 0;
+    const delay = Math.max(hinted, this.options.failureRetryMs * (0.5 + this.ctx.random()));
+    await this.ctx.db
+      .updateTable("work_items")
+      .set({ claimed_until: new Date(this.ctx.clock.now().getTime() + delay) })
+      .where("stream_id", "=", streamId)
+      .where("claimed_by", "=", token)
+      .execute()
+      .catch(() => {});
+    // The retry is due later than anything the sleeping loop knows of: let it look.
+    this.wake();
   }
 }

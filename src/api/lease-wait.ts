@@ -1,4 +1,4 @@
-import { streamIdOf } from "../../events/envelope";
+import { streamIdOf, type NewEvent } from "../../events/envelope";
 import { getLease, type LeaseRecord } from "../queries/lease-queries";
 import type { Drydock } from "../service/drydock";
 
@@ -15,15 +15,31 @@ export function isSettled(lease: LeaseRecord): boolean {
  * Waits up to `waitSeconds` for the lease to settle and returns it as it then is.
  *
  * Fast path first: run the lease's due work in this request rather than waiting for a worker to
- * notice it (runNow claims like any worker, so it never races one). When that stops making
- * progress (the resource is still being built, or another worker holds the item), wait for the
- * lease stream to change.
+ * notice it. A lease this request asks for (`requested`, not stored yet) is decided on here and
+ * stored in one transaction with that decision; its next steps run here too while they are due at
+ * once, with no claim to take and no worker woken (AllocatorWorker.runClaimedSteps). An existing
+ * lease's item is claimed like any worker's (runNow), so it never races one. When that stops
+ * making progress (the resource is still being built, or another worker holds the item), wait
+ * for the lease stream to change.
  */
-export async function waitForLease(drydock: Drydock, leaseId: string, waitSeconds: number, signal?: AbortSignal): Promise<LeaseRecord> {
+export async function waitForLease(
+  drydock: Drydock,
+  leaseId: string,
+  waitSeconds: number,
+  signal?: AbortSignal,
+  fastPath?: { requested: NewEvent },
+): Promise<LeaseRecord> {
   const db = drydock.database.db;
   const streamId = streamIdOf("lease", leaseId);
+  if (fastPath) {
+    const { requested } = fastPath;
+    const claim = { ...drydock.worker.newClaim(), streamId };
+    // A step that fails here keeps its claim as the retry delay, and a worker runs it then; the
+    // request itself is stored whatever happens (runClaimedSteps).
+    await drydock.worker.runClaimedSteps(claim, { events: [requested], at: drydock.clock.now(), metadata: requested.metadata! });
+  }
   let lease = await getLease(db, leaseId);
-  for (let step = 0; step < FAST_PATH_STEPS && !isSettled(lease) && !signal?.aborted; step++) {
+  for (let step = 0; !fastPath && step < FAST_PATH_STEPS && !isSettled(lease) && !signal?.aborted; step++) {
     let ran: boolean;
     try {
       ran = await drydock.worker.runNow(streamId);

@@ -139,6 +139,13 @@ export interface BlueprintImplementation<Config = any> {
 
   activateResource(blueprint: BlueprintView<Config>, resource: ResourceView, effects: BlueprintEffects): Promise<Record<string, unknown>>;
   destroyResource(blueprint: BlueprintView<Config>, resource: ResourceView, effects: BlueprintEffects): Promise<void>;
+  /**
+   * True when activateLease does only quick, local work (a directory on this machine): the
+   * allocator then activates a lease in the step that acquires it, and stores both in one
+   * transaction. Never for remote or slow work (SSH, a cloud), which runs in a step of its own,
+   * with no transaction open.
+   */
+  readonly activatesLeaseInline?: boolean;
   activateLease(
     blueprint: BlueprintView<Config>,
     resource: ResourceView,

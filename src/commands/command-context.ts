@@ -6,7 +6,7 @@ import { NotFoundError, TransitionRefusedError, VersionConflictError } from "../
 import type { IdGenerator } from "../domain/ids";
 import type { Folded } from "../machines/fold";
 import { asFolded } from "../store/stream-state";
-import type { EventStore } from "../store/event-store";
+import type { AppendOptions, EventStore } from "../store/event-store";
 import type { DrydockDatabase } from "../store/schema";
 
 /** What commands need: the store to append, the projections to check, time and ids as data. */
@@ -47,18 +47,23 @@ export async function commandOnStream<S extends string, C>(
   command: string,
   decide: (state: Folded<S, C>) => NewEvent[],
   actor: Actor,
+  options?: AppendOptions,
 ): Promise<{ state: Folded<S, C>; events: RecordedEvent[] }> {
   for (let attempt = 0; ; attempt++) {
-    const stored = await ctx.store.loadState(streamId);
+    // First the state this process last saw (it often appended it a moment ago); a stale one
+    // costs a version conflict, or a refusal, and the next attempt reads the row.
+    const recent = attempt === 0;
+    const stored = await ctx.store.loadState(streamId, { recent });
     if (!stored) throw new NotFoundError(kind, id);
     const state = asFolded<S, C>(stored);
     const events = decide(state);
     // The first event must be legal from the current status; the store folds the rest in order.
     if (events.length > 0 && !folder.allows(state.status, events[0]!.type)) {
+      if (recent) continue;
       throw new TransitionRefusedError(kind, id, state.status, command);
     }
     try {
-      const appended = await ctx.store.appendMany([{ streamId, expectedVersion: state.version, events, expectedState: stored }], actor);
+      const appended = await ctx.store.appendMany([{ streamId, expectedVersion: state.version, events, expectedState: stored }], actor, options);
       return { state, events: appended };
     } catch (error) {
       if (error instanceof VersionConflictError && attempt < 5) continue;

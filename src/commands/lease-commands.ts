@@ -1,9 +1,10 @@
-import { streamIdOf } from "../../events/envelope";
+import { streamIdOf, type NewEvent } from "../../events/envelope";
 import { blueprintViewOf } from "../blueprints/blueprint-views";
 import { ForbiddenError, UnsatisfiableError, ValidationError } from "../domain/errors";
 import { DEFAULT_LEASE_TTL_SECONDS, expiryAfter, MAX_TTL_SECONDS, resolveRequestTtl } from "../domain/lease-ttl";
 import { leaseFolder } from "../machines/fold";
 import { commandOnStream, type Actor, type CommandContext } from "./command-context";
+import type { WorkClaim } from "../store/projection";
 
 export interface LeaseRequest {
   resourceType: string;
@@ -24,6 +25,8 @@ export interface LeaseRequestOptions {
   authorizingObject?: string | null;
   /** The requesting token's default TTL (TokenIssued.defaultLeaseTtlSeconds), for a request that names none. */
   clientTtlSeconds?: number | null;
+  /** The caller runs the lease's first steps itself (AllocatorWorker.runClaimedSteps): its work item is stored claimed. */
+  claim?: Omit<WorkClaim, "streamId">;
 }
 
 /**
@@ -34,6 +37,24 @@ export interface LeaseRequestOptions {
  * nobody has been asked for. A lease that was authorized when asked for and loses it later waits.
  */
 export async function requestLease(ctx: CommandContext, request: LeaseRequest, owner: string, actor: Actor, options: LeaseRequestOptions = {}): Promise<string> {
+  const { leaseId, requested } = await prepareLeaseRequest(ctx, request, owner, actor, options);
+  const claim = options.claim ? { claim: { ...options.claim, streamId: streamIdOf("lease", leaseId) } } : undefined;
+  await ctx.store.append(streamIdOf("lease", leaseId), 0, [requested], requested.metadata!, claim);
+  return leaseId;
+}
+
+/**
+ * Checks a lease request and returns its LeaseRequested event, with the requester as its actor,
+ * without appending it: requestLease appends it alone; the fast path appends it in one
+ * transaction with the allocator's first decision on it (AllocatorWorker.runClaimedSteps).
+ */
+export async function prepareLeaseRequest(
+  ctx: CommandContext,
+  request: LeaseRequest,
+  owner: string,
+  actor: Actor,
+  options: Omit<LeaseRequestOptions, "claim"> = {},
+): Promise<{ leaseId: string; requested: NewEvent }> {
   const authorizingObject = options.authorizingObject ?? null;
   const attributes = request.attributes ?? {};
   const blueprintIds = request.blueprintIds && request.blueprintIds.length > 0 ? [...new Set(request.blueprintIds)] : null;
@@ -99,33 +120,30 @@ export async function requestLease(ctx: CommandContext, request: LeaseRequest, o
 
   const leaseId = ctx.ids.next("lease");
   const now = ctx.clock.now();
-  await ctx.store.append(
-    streamIdOf("lease", leaseId),
-    0,
-    [
-      {
-        type: "LeaseRequested",
-        data: {
-          leaseId,
-          resourceType: request.resourceType,
-          attributes,
-          blueprintIds,
-          owner,
-          ownerResourceId: null,
-          ttlSeconds: ttl.ttlSeconds,
-          expiresAt: ttl.ttlSeconds === null ? null : expiryAfter(now, ttl.ttlSeconds),
-          authorizingObject,
-          ttlSource: ttl.source,
-        },
-      },
-    ],
-    { ...actor, correlationId: actor.correlationId ?? leaseId },
-  );
-  return leaseId;
+  const requested: NewEvent = {
+    type: "LeaseRequested",
+    data: {
+      leaseId,
+      resourceType: request.resourceType,
+      attributes,
+      blueprintIds,
+      owner,
+      ownerResourceId: null,
+      ttlSeconds: ttl.ttlSeconds,
+      expiresAt: ttl.ttlSeconds === null ? null : expiryAfter(now, ttl.ttlSeconds),
+      authorizingObject,
+      ttlSource: ttl.source,
+    },
+    metadata: { ...actor, correlationId: actor.correlationId ?? leaseId },
+  };
+  return { leaseId, requested };
 }
 
-export function releaseLease(ctx: CommandContext, leaseId: string, actor: Actor) {
-  return commandOnStream(ctx, leaseFolder, "lease", streamIdOf("lease", leaseId), leaseId, "release", () => [{ type: "LeaseReleased", data: { reason: "requested", detail: null } }], actor);
+/** Releases a lease; with `claim`, the caller runs its teardown itself (AllocatorWorker.runClaimedSteps). */
+export function releaseLease(ctx: CommandContext, leaseId: string, actor: Actor, claim?: Omit<WorkClaim, "streamId">) {
+  const streamId = streamIdOf("lease", leaseId);
+  const options = claim ? { claim: { ...claim, streamId } } : undefined;
+  return commandOnStream(ctx, leaseFolder, "lease", streamId, leaseId, "release", () => [{ type: "LeaseReleased", data: { reason: "requested", detail: null } }], actor, options);
 }
 
 /**

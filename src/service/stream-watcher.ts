@@ -1,4 +1,5 @@
 import type { Database } from "../store/database";
+import { decodeChangeNotice } from "../store/change-notice";
 import { EVENTS_CHANNEL } from "../store/event-store";
 
 /**
@@ -14,11 +15,12 @@ export class StreamWatcher {
   async start(database: Pick<Database, "listen">): Promise<void> {
     this.unlisten = await database.listen(EVENTS_CHANNEL, (payload) => {
       for (const w of this.everything) w();
-      if (payload === "*") {
+      const { streams } = decodeChangeNotice(payload);
+      if (streams === "*") {
         for (const set of this.waiters.values()) for (const w of set) w();
         return;
       }
-      for (const streamId of payload.split(",")) for (const w of this.waiters.get(streamId) ?? []) w();
+      for (const streamId of streams) for (const w of this.waiters.get(streamId) ?? []) w();
     });
   }
 

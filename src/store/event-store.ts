@@ -4,7 +4,8 @@ import { validateForAppend } from "../../events/catalogue";
 import type { EventMetadata, NewEvent, RecordedEvent } from "../../events/envelope";
 import type { Clock } from "../domain/clock";
 import { VersionConflictError } from "../domain/errors";
-import type { Executor, InlineProjection, PendingEvent } from "./projection";
+import type { AppendContext, Executor, InlineProjection, PendingEvent, WorkClaim } from "./projection";
+import { encodeChangeNotice } from "./change-notice";
 import { eventColumns as columns, eventFromRow, type EventRow } from "./event-rows";
 import { readLogPage, readStreamsUpTo, type LogCheckpoint, type ReadAllOptions, type StreamBound } from "./log-queries";
 import type { DrydockDatabase } from "./schema";
@@ -35,6 +36,18 @@ export interface AppendOptions {
    * append, which then stores nothing. It guards new appends only; a rebuild does not run it.
    */
   precondition?: (trx: Executor) => Promise<void>;
+  /** The caller runs this stream's next step itself, at once: its work item is stored claimed (WorkClaim). */
+  claim?: WorkClaim;
+}
+
+export interface LoadStateOptions {
+  /**
+   * Take the latest state this process appended or loaded, if it has one, instead of reading the
+   * row: for a caller that appended to the stream a moment ago. Safe, since an append stores
+   * nothing unless the stream is still at the version it was decided from; the price of a stale
+   * state is a version conflict.
+   */
+  recent?: boolean;
 }
 
 export interface EventStore {
@@ -43,7 +56,7 @@ export interface EventStore {
   appendMany(appends: readonly StreamAppend[], metadata: EventMetadata, options?: AppendOptions): Promise<RecordedEvent[]>;
   readStream(streamId: string): Promise<RecordedEvent[]>;
   /** A stream's current version and folded state, from its one row (null: no such stream). */
-  loadState(streamId: string): Promise<(StreamState & { version: number }) | null>;
+  loadState(streamId: string, options?: LoadStateOptions): Promise<(StreamState & { version: number }) | null>;
   /**
    * Committed events after `after`, in (transaction id, position) order, never past the oldest
    * transaction still in flight: a slower writer that commits later with a lower position is
@@ -79,16 +92,17 @@ export class PostgresEventStore implements EventStore {
 
   async appendMany(appends: readonly StreamAppend[], metadata: EventMetadata, options: AppendOptions = {}): Promise<RecordedEvent[]> {
     const recordedAt = this.clock.now();
-    const pending: (PendingEvent & { version: number })[] = [];
+    const pending: (PendingEvent & { version: number; metadata: EventMetadata })[] = [];
     for (const a of appends) {
       a.events.forEach((e, i) => {
         const { data, version } = validateForAppend(e.type, e.data);
-        pending.push({ streamId: a.streamId, streamVersion: a.expectedVersion + i + 1, type: e.type, data, version, recordedAt });
+        pending.push({ streamId: a.streamId, streamVersion: a.expectedVersion + i + 1, type: e.type, data, version, recordedAt, metadata: e.metadata ?? metadata });
       });
     }
     if (pending.length === 0) return [];
 
     const moved: { streamId: string; version: number; state: StreamState }[] = [];
+    let append: AppendContext | undefined;
     const started = performance.now();
     const recorded = await retryOnDeadlock(() => this.db.transaction().execute(async (trx) => {
       moved.length = 0;
@@ -101,7 +115,9 @@ export class PostgresEventStore implements EventStore {
           a.expectedVersion === 0
             ? initialState(a.streamId)
             : (a.expectedState ?? this.states.get(a.streamId, a.expectedVersion) ?? (await stateAt(trx, a)));
-        const next = evolveState(a.streamId, from, pending.filter((e) => e.streamId === a.streamId), recordedAt);
+        // This entry's events only: one append may hold two entries for one stream (a deferred start).
+        const own = pending.filter((e) => e.streamId === a.streamId && e.streamVersion > a.expectedVersion && e.streamVersion <= a.expectedVersion + a.events.length);
+        const next = evolveState(a.streamId, from, own, recordedAt);
         await moveStreamVersion(trx, a, recordedAt, next);
         moved.push({ streamId: a.streamId, version: a.expectedVersion + a.events.length, state: next });
       }
@@ -117,14 +133,22 @@ export class PostgresEventStore implements EventStore {
             event_type: e.type,
             schema_version: e.version,
             data: JSON.stringify(e.data),
-            metadata: JSON.stringify(metadata),
+            metadata: JSON.stringify(e.metadata),
             recorded_at: recordedAt,
           })),
         )
         .returning(columns)
         .execute();
       const recorded = rows.map((r) => eventFromRow(r as EventRow));
-      for (const e of recorded) for (const p of this.projections) await p.apply(trx, e);
+      // Once per stream, not per event: a stream's rows are written once whatever the append holds.
+      const byStream = groupByStream(recorded);
+      append = { rows: new Map(), claim: options.claim, workDueAt: null };
+      for (const p of this.projections) {
+        for (const events of byStream) {
+          if (p.applyStream) await p.applyStream(trx, events, append);
+          else for (const e of events) await p.apply(trx, e);
+        }
+      }
 
       return recorded;
     })).catch((error: unknown) => {
@@ -133,20 +157,23 @@ export class PostgresEventStore implements EventStore {
       throw error;
     });
     for (const m of moved) this.states.put(m.streamId, m.version, m.state);
-    this.observer?.committed(recorded, new Map(moved.map((m) => [m.streamId, m.state])), (performance.now() - started) / 1000);
+    const states = new Map(moved.map((m) => [m.streamId, m.state]));
+    this.observer?.committed(recorded, states, (performance.now() - started) / 1000);
     // NOTIFY after the commit, not in the transaction: PostgreSQL serializes the commits of
     // transactions that NOTIFY on one global lock, which made every append wait for the previous
     // one's fsync. A notification lost to a crash here only delays workers until their next look.
-    const streams = [...new Set(appends.filter((a) => a.events.length > 0).map((a) => a.streamId))].join(",");
-    await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${streams.length < 7000 ? streams : "*"})`.execute(this.db).catch(() => {});
+    const streams = [...new Set(appends.filter((a) => a.events.length > 0).map((a) => a.streamId))];
+    await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${encodeChangeNotice(streams, append?.workDueAt ?? null)})`.execute(this.db).catch(() => {});
     for (const p of this.projections) {
       // Best effort: the events are committed whatever happens here.
-      await p.afterCommit?.(this.db, recorded).catch(() => {});
+      await p.afterCommit?.(this.db, recorded, states).catch(() => {});
     }
     return recorded;
   }
 
-  async loadState(streamId: string) {
+  async loadState(streamId: string, options: LoadStateOptions = {}) {
+    const recent = options.recent ? this.states.latest(streamId) : undefined;
+    if (recent) return { ...recent.state, version: recent.version };
     const loaded = await loadStreamState(this.db, streamId);
     if (loaded) this.states.put(streamId, loaded.version, { status: loaded.status, context: loaded.context });
     return loaded;
@@ -180,6 +207,17 @@ export class PostgresEventStore implements EventStore {
       .execute();
     return rows.map((r) => eventFromRow(r as EventRow));
   }
+}
+
+/** Events grouped by stream, each group in append order, the groups in order of first appearance. */
+function groupByStream(events: readonly RecordedEvent[]): RecordedEvent[][] {
+  const groups = new Map<string, RecordedEvent[]>();
+  for (const e of events) {
+    const group = groups.get(e.streamId);
+    if (group) group.push(e);
+    else groups.set(e.streamId, [e]);
+  }
+  return [...groups.values()];
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import type { RecordedEvent } from "../../events/envelope";
 import type { DrydockDatabase } from "./schema";
+import type { StreamState } from "./stream-state";
 
 export type Executor = Kysely<DrydockDatabase>;
 
@@ -11,6 +12,26 @@ export interface PendingEvent {
   type: string;
   data: unknown;
   recordedAt: Date;
+}
+
+/**
+ * Work this process will run itself, next, on one stream (the fast path: a request that runs its
+ * lease's steps). The append that schedules the stream's work item stores it claimed by `token`
+ * until `until`, so no other worker takes it, and tells no worker about it.
+ */
+export interface WorkClaim {
+  streamId: string;
+  token: string;
+  until: Date;
+}
+
+/** What the projections of one append share, for that append's transaction only. */
+export interface AppendContext {
+  /** A stream's projected row as written (the columns asked for with RETURNING), by stream id. */
+  rows: Map<string, Record<string, unknown>>;
+  claim: WorkClaim | undefined;
+  /** The earliest due time (ms) of unclaimed work the append scheduled; null: none. */
+  workDueAt: number | null;
 }
 
 /**
@@ -27,6 +48,12 @@ export interface InlineProjection {
   claim?(db: Executor, event: PendingEvent): Promise<void>;
   apply(db: Executor, event: RecordedEvent): Promise<void>;
   /**
+   * The events one append stored on one stream, in order, applied at once: what an append runs
+   * instead of `apply` per event, so a stream's rows are written once per append. Must leave the
+   * rows as `apply` over each event would (a rebuild still applies event by event).
+   */
+  applyStream?(db: Executor, events: readonly RecordedEvent[], append: AppendContext): Promise<void>;
+  /**
    * True when `apply` recomputes the projection of the event's stream from that stream's
    * projected rows and the event's time, and accumulates nothing: only a stream's latest event
    * matters. A rebuild then applies it once per stream and batch, at the stream's last event in
@@ -37,5 +64,5 @@ export interface InlineProjection {
    * Best-effort follow-up after the append committed, outside its transaction (wake-ups). Not
    * part of the projection: a rebuild does not run it, and a failure here loses no event.
    */
-  afterCommit?(db: Executor, events: readonly RecordedEvent[]): Promise<void>;
+  afterCommit?(db: Executor, events: readonly RecordedEvent[], states: ReadonlyMap<string, StreamState>): Promise<void>;
 }

@@ -119,6 +119,11 @@ export class StreamStateCache {
     return hit.state;
   }
 
+  /** The latest version of the stream this process loaded or appended, if it still remembers it. */
+  latest(streamId: string): { version: number; state: StreamState } | undefined {
+    return this.states.get(streamId);
+  }
+
   put(streamId: string, version: number, state: StreamState): void {
     this.states.delete(streamId);
     this.states.set(streamId, { version, state });

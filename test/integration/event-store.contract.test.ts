@@ -10,6 +10,7 @@ import { migrate } from "../../src/store/database";
 import { migrations } from "../../src/store/migrations/index";
 import { EVENTS_CHANNEL, LOG_START, PostgresEventStore, type LogCheckpoint } from "../../src/store/event-store";
 import type { InlineProjection } from "../../src/store/projection";
+import { decodeChangeNotice } from "../../src/store/change-notice";
 import { createTestDatabase, testDialect, type TestDatabase } from "../support/test-database";
 
 /**
@@ -362,7 +363,8 @@ describe(`event store contract (${testDialect})`, () => {
       await store.appendMany([{ streamId: a, expectedVersion: 0, events: [created(a)] }, { streamId: b, expectedVersion: 0, events: [created(b), disabled] }], meta);
       for (let i = 0; i < 500 && payloads.length === 0; i++) await sleep(10);
       await sleep(100); // room for a stray notification to show up
-      expect(payloads).toEqual([`${a},${b}`]);
+      // Both streams for watchers; no work for workers (blueprint streams schedule none).
+      expect(payloads.map(decodeChangeNotice)).toEqual([{ streams: [a, b], workDueAt: null }]);
     } finally {
       await stop();
     }

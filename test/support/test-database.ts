@@ -13,10 +13,10 @@ export interface TestDatabase extends Database {
 
 export const testDialect: "pglite" | "postgres" = process.env.DATABASE_URL ? "postgres" : "pglite";
 
-export async function createTestDatabase(options: { poolSize?: number } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(options: { poolSize?: number; onQuery?: (sql: string) => void } = {}): Promise<TestDatabase> {
   const adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
-    const database = await openDatabase({});
+    const database = await openDatabase({ onQuery: options.onQuery });
     return Object.assign(database, { url: undefined });
   }
   const name = `drydock_test_${randomBytes(6).toString("hex")}`;
@@ -25,7 +25,7 @@ export async function createTestDatabase(options: { poolSize?: number } = {}): P
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
   const url = withDatabase(adminUrl, name);
-  const database = await openDatabase({ url, poolSize: options.poolSize ?? 10 });
+  const database = await openDatabase({ url, poolSize: options.poolSize ?? 10, onQuery: options.onQuery });
   const close = database.close.bind(database);
   return Object.assign(database, {
     url,

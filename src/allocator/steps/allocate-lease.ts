@@ -4,6 +4,7 @@ import type { StreamAppend } from "../../store/event-store";
 import { CapacityConflictError, VersionConflictError } from "../../domain/errors";
 import type { LeaseState } from "../../machines/fold";
 import { leaseViewOfState } from "../../blueprints/blueprint-views";
+import type { LeaseView } from "../../blueprints/blueprint";
 import { blueprintTtlApplies, expiryAfter } from "../../domain/lease-ttl";
 import type { AllocationView } from "../decide-allocation";
 import { retryAt } from "../backoff";
@@ -48,14 +49,17 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
     const ttlOn = (blueprintId: string) => blueprintTtlOf(ctx, view, blueprintId, lease, now);
     try {
       switch (d.kind) {
-        case "acquire":
-          await ctx.store.append(
-            leaseStream,
-            lease.version,
-            [attempted, { type: "LeaseAcquired", data: { resourceId: d.resourceId, blueprintId: d.blueprintId, slot: d.slot, locks: [leaseSlotKey(d.resourceId, d.slot)], ...ttlOn(d.blueprintId) } }],
-            meta,
-          );
+        case "acquire": {
+          const acquired: NewEvent = { type: "LeaseAcquired", data: { resourceId: d.resourceId, blueprintId: d.blueprintId, slot: d.slot, locks: [leaseSlotKey(d.resourceId, d.slot)], ...ttlOn(d.blueprintId) } };
+          const inline = await activateInline(ctx, view, d.resourceId, leaseView);
+          try {
+            await ctx.store.append(leaseStream, lease.version, [attempted, acquired, ...(inline ? [inline.activated] : [])], meta);
+          } catch (error) {
+            await inline?.undo();
+            throw error;
+          }
           return;
+        }
         case "allocate": {
           const resourceId = ctx.ids.next("resource");
           const appends: StreamAppend[] = [
@@ -178,6 +182,31 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
     ],
     meta,
   );
+}
+
+/**
+ * Activation done before the acquisition is stored, for a blueprint whose activation is quick
+ * and local (activatesLeaseInline) on an active resource: the lease is then acquired and active
+ * in one transaction. The resource and blueprint come from the allocation view, read anyway. If
+ * the append loses its race, `undo` cleans up what activation made; if activation fails, the
+ * lease is only acquired, and the activation step tries again and reports the failure as usual.
+ * A crash between the two leaves a lease directory no lease owns, removed with the resource.
+ */
+async function activateInline(ctx: WorkerContext, view: AllocationView, resourceId: string, lease: LeaseView) {
+  const resource = view.resources.find((r) => r.resource.resourceId === resourceId)?.resource;
+  const blueprint = view.blueprints.find((b) => b.blueprint.blueprintId === resource?.blueprintId)?.blueprint;
+  if (!resource || !blueprint || resource.status !== "active" || !ctx.registry.has(blueprint.kind)) return null;
+  const impl = ctx.registry.get(blueprint.kind);
+  if (!impl.activatesLeaseInline) return null;
+  try {
+    const { workingDirectory } = await impl.activateLease(blueprint, resource, lease, ctx.effects);
+    return {
+      activated: { type: "LeaseActivated", data: { workingDirectory } } satisfies NewEvent,
+      undo: () => impl.destroyLease(blueprint, resource, lease, ctx.effects).then(() => undefined, () => undefined),
+    };
+  } catch {
+    return null;
+  }
 }
 
 /**

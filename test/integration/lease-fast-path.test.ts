@@ -1,0 +1,132 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { streamIdOf } from "../../events/envelope";
+import { createApp } from "../../src/api/app";
+import { issueToken } from "../../src/auth/token-commands";
+import { createDrydock, type Drydock } from "../../src/service/drydock";
+import { createTestDatabase, testDialect, type TestDatabase } from "../support/test-database";
+import { waitUntil } from "../support/wait-until";
+
+/**
+ * The fast path of a warm lease cycle on the local host: a client asks with `?wait`, uses nothing,
+ * releases, and the lease is destroyed. The request is decided on, acquired and activated in one
+ * transaction by the process that took it; the release's teardown runs in that process too; no
+ * worker is woken to claim what that process runs itself. The statement budget turns a slower
+ * path into a red test, not a hunch (bench/cycle-statements.ts prints the breakdown).
+ */
+const STATEMENT_BUDGET = 40;
+const COMMIT_BUDGET = 3;
+/** Our own probe of the lease's status while waiting for the teardown: not part of the cycle. */
+const PROBE = "probe_status";
+
+let database: TestDatabase;
+let drydock: Drydock;
+let app: ReturnType<typeof createApp>;
+let root: string;
+let headers: Record<string, string>;
+let counting = false;
+const statements: string[] = [];
+
+beforeAll(async () => {
+  database = await createTestDatabase({ onQuery: (text) => counting && statements.push(text) });
+  root = await mkdtemp(path.join(tmpdir(), "drydock-fast-path-"));
+  drydock = await createDrydock({ database, localHost: { root, slots: 1 } });
+  app = createApp(drydock, { rateLimits: { leases: null, commands: null } });
+  const { token } = await issueToken(drydock.commands, { owner: "ci", role: "admin" }, { actor: "system" });
+  headers = { Authorization: `Bearer ${token}`, "content-type": "application/json" };
+});
+
+afterAll(async () => {
+  await drydock?.close();
+  await database?.close();
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+async function request(wait: number) {
+  const res = await app.request(`/v1/leases?wait=${wait}`, { method: "POST", headers, body: JSON.stringify({ resourceType: "host" }) });
+  return { status: res.status, lease: (await res.json()) as { id: string; status: string; waitReason: string | null } };
+}
+
+async function release(id: string) {
+  const res = await app.request(`/v1/leases/${id}/release`, { method: "POST", headers, body: "{}" });
+  expect(res.status).toBe(200);
+}
+
+async function statusOf(id: string): Promise<string> {
+  const { rows } = await sql<{ probe_status: string }>`SELECT status AS ${sql.raw(PROBE)} FROM leases WHERE lease_id = ${id}`.execute(database.db);
+  return rows[0]!.probe_status;
+}
+
+async function cycle(): Promise<string> {
+  const { status, lease } = await request(30);
+  expect(status).toBe(201);
+  expect(lease.status).toBe("active");
+  await release(lease.id);
+  await waitUntil(`lease ${lease.id} destroyed`, async () => (await statusOf(lease.id)) === "destroyed", 10_000);
+  return lease.id;
+}
+
+const eventsOf = async (leaseId: string) => drydock.store.readStream(streamIdOf("lease", leaseId));
+
+describe(`the lease fast path (${testDialect})`, () => {
+  it("stores request, decision, acquisition and activation in one transaction, attributed to who did each", async () => {
+    await cycle(); // builds the local host's resource: the next lease finds it active
+    const id = await cycle();
+    const events = await eventsOf(id);
+    expect(events.map((e) => e.type)).toEqual(["LeaseRequested", "AllocationAttempted", "LeaseAcquired", "LeaseActivated", "LeaseReleased", "LeaseDestroyed"]);
+    const [requested, attempted, acquired, activated, released, destroyed] = events;
+    expect(new Set([requested, attempted, acquired, activated].map((e) => e!.transactionId)).size).toBe(1);
+    expect(released!.transactionId).not.toBe(activated!.transactionId);
+    expect(destroyed!.transactionId).not.toBe(released!.transactionId);
+    // The client asked; the allocator decided and acquired.
+    expect(requested!.metadata.actor).toBe("ci");
+    expect(attempted!.metadata.actor).toMatch(/^allocator:/);
+    expect(activated!.metadata.actor).toMatch(/^allocator:/);
+  });
+
+  it(`runs a warm cycle in at most ${STATEMENT_BUDGET} statements and ${COMMIT_BUDGET} commits, and wakes no worker to claim`, async () => {
+    await cycle();
+    const cycles = 5;
+    statements.length = 0;
+    counting = true;
+    try {
+      for (let i = 0; i < cycles; i++) await cycle();
+    } finally {
+      counting = false;
+    }
+    const cycleStatements = statements.filter((s) => !s.includes(PROBE));
+    const commits = cycleStatements.filter((s) => /^commit$/i.test(s.trim())).length;
+    const claims = cycleStatements.filter((s) => /UPDATE work_items SET claimed_by/i.test(s)).length;
+    expect(claims).toBe(0);
+    expect(commits / cycles).toBeLessThanOrEqual(COMMIT_BUDGET);
+    expect(cycleStatements.length / cycles).toBeLessThanOrEqual(STATEMENT_BUDGET);
+    // Nothing is left claimed by a fast path that ended.
+    const claimed = await database.db.selectFrom("work_items").select("stream_id").where("claimed_by", "is not", null).execute();
+    expect(claimed).toEqual([]);
+  });
+
+  it("stores a request that must wait with its decision, and a worker serves it once the slot frees", async () => {
+    const holder = await request(30);
+    expect(holder.lease.status).toBe("active");
+    const waiter = await request(1);
+    expect(waiter.status).toBe(202);
+    expect(waiter.lease.status).toBe("pending");
+    expect(waiter.lease.waitReason).toMatch(/busy/);
+    // The first three in one transaction; a worker may have looked again since (the wait backs off from 1 s).
+    const stored = (await eventsOf(waiter.lease.id)).slice(0, 3);
+    expect(stored.map((e) => e.type)).toEqual(["LeaseRequested", "AllocationAttempted", "LeaseWaiting"]);
+    expect(new Set(stored.map((e) => e.transactionId)).size).toBe(1);
+
+    // The wait is a worker's now: the release wakes it, and it lands on the freed slot.
+    await release(holder.lease.id);
+    await waitUntil(`lease ${waiter.lease.id} active after the release`, async () => (await statusOf(waiter.lease.id)) === "active", 10_000);
+    const served = await eventsOf(waiter.lease.id);
+    expect(served.slice(-3).map((e) => e.type)).toEqual(["AllocationAttempted", "LeaseAcquired", "LeaseActivated"]);
+    expect(new Set(served.slice(-3).map((e) => e.transactionId)).size).toBe(1);
+    expect(served.at(-1)!.transactionId).not.toBe(stored[0]!.transactionId);
+    await release(waiter.lease.id);
+  });
+});
