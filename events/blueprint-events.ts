@@ -38,6 +38,16 @@ export const blueprintEventSchemas = {
   }),
   /** A resource on the target activated again (someone fixed the host itself): the record goes. */
   BlueprintTargetRecovered: z.object({ target: z.string() }),
+  /**
+   * The EC2 leak reaper terminated an instance of this blueprint that no live resource owns (its
+   * resource destroyed, broken or unknown to the log), after two passes a grace period apart.
+   */
+  BlueprintInstanceReaped: z.object({
+    instanceId: z.string(),
+    resourceId: z.string().nullable(),
+    region: z.string(),
+    reason: z.string(),
+  }),
 } as const;
 
 export type BlueprintEventType = keyof typeof blueprintEventSchemas;
@@ -53,4 +63,5 @@ export const blueprintEventVersions: Record<BlueprintEventType, number> = {
   BlueprintEnabled: 1,
   BlueprintTargetFailed: 1,
   BlueprintTargetRecovered: 1,
+  BlueprintInstanceReaped: 1,
 };

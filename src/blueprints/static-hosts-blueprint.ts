@@ -11,33 +11,32 @@
  *   host drained, changed or removed through PATCH /v1/blueprints/{id} takes effect on the next
  *   decision: a drained or removed host takes no new lease and its leases run out.
  * - Host keys are pinned; a host that shows another key is never used (see ssh-target.ts).
- * - Every process a lease starts ends with the lease: its commands carry `DRYDOCK_LEASE=<lease>`
- *   in their environment, and its teardown kills every process of the SSH user that carries it
- *   (setsid, nohup and daemons included) before removing the lease's directory, and says which in
- *   LeaseDestroyed (marked-processes.ts). Commands run under `ulimit -u maxProcesses`.
+ * - Every process a lease starts ends with the lease (ssh-lease-effects.ts, shared with
+ *   `ec2-host`). Commands run under `ulimit -u maxProcesses`.
  * - A broken host's teardown waits until the host answers again (or leaves the config): until
  *   then it keeps its lock, so no new resource is built on a host that is down. The teardown is
  *   retried every health interval, and the host rejoins the pool by itself when it is back.
  */
 import { PermanentFailure, TemporaryFailure } from "./failures";
 import { InterfaceUnavailableError } from "../domain/errors";
-import { SftpFilesystemInterface } from "../interfaces/sftp-filesystem";
-import { SshCommandInterface } from "../interfaces/ssh-command";
-import { SshConnectionPool, type SessionRunner, type SshPoolOptions } from "../interfaces/ssh-connections";
+import { SshConnectionPool, type SshPoolOptions } from "../interfaces/ssh-connections";
 import { SshConnectionError } from "../interfaces/ssh-target";
-import { LEASE_MARKER, sweepMarkedProcesses } from "../interfaces/marked-processes";
 import { makeDirectoryCommandLine, removeTreeCommandLine } from "../interfaces/remote-shell";
 import { matchAttributes } from "./attribute-match";
-import { LeaseCleanupError, misconfigured, no, yes, type BlueprintImplementation, type BlueprintView, type LeaseTeardown, type ResourceView } from "./blueprint";
+import { misconfigured, no, yes, type BlueprintImplementation, type BlueprintView, type ResourceView } from "./blueprint";
 import { findHost, offeredAttributes, parseStaticHostsConfig, resourceDir, type StaticHost, type StaticHostsConfig } from "./static-hosts-config";
-import { activationFailure, checkPrivateKeyReference, hostFailureScope, leaseSetupFailure, readyVerdict, runRaw, targetOf, withConnection } from "./static-hosts-remote";
+import { activationFailure, checkPrivateKeyReference, hostFailureScope, readyVerdict, runRaw, targetOf, withConnection } from "./static-hosts-remote";
+import { activateSshLease, destroySshLease, HOUSEKEEPING_TIMEOUT_MS, sshLeaseInterfaces, type SshLeaseHost } from "./ssh-lease-effects";
 
 type View = BlueprintView<StaticHostsConfig>;
 
-/** How long mkdir/rm of a lease or resource directory, or the sweep of a lease's processes, may take. */
-const HOUSEKEEPING_TIMEOUT_MS = 120_000;
-/** Killed processes listed in LeaseDestroyed; the rest are counted. */
-const KILLED_LISTED = 100;
+/** A host as the lease effects (ssh-lease-effects.ts) reach it. */
+const leaseHost = (config: StaticHostsConfig, host: StaticHost): SshLeaseHost => ({
+  name: host.name,
+  target: () => targetOf(config, host),
+  allowShell: config.allowShell,
+  maxProcesses: config.maxProcesses,
+});
 
 export function staticHostsBlueprint(options: { pool?: SshPoolOptions } = {}): BlueprintImplementation<StaticHostsConfig> {
   // One connection per lease, shared by its commands and file operations (ssh-connections.ts).
@@ -165,72 +164,23 @@ export function staticHostsBlueprint(options: { pool?: SshPoolOptions } = {}): B
     async activateLease(blueprint, resource, lease) {
       const host = hostOf(blueprint, resource);
       if (!host) throw new PermanentFailure(`host ${String(resource.attributes.host)} is no longer in the blueprint`, "host_removed");
-      const dir = leaseDirOf(blueprint, resource, lease.leaseId);
-      try {
-        const target = await targetOf(blueprint.config, host);
-        const made = await pool.use(lease.leaseId, target, (session) => runRaw(session, makeDirectoryCommandLine(dir), HOUSEKEEPING_TIMEOUT_MS));
-        if (made.exitCode !== 0) throw new PermanentFailure(`cannot create ${dir} on ${host.name}: ${made.stderr || `exit ${made.exitCode}`}`, "lease_dir");
-      } catch (error) {
-        throw leaseSetupFailure(error, host.name);
-      }
-      return { workingDirectory: dir };
+      return activateSshLease(pool, leaseHost(blueprint.config, host), lease.leaseId, leaseDirOf(blueprint, resource, lease.leaseId));
     },
 
     async destroyLease(blueprint, resource, lease) {
       const host = hostOf(blueprint, resource);
-      try {
-        // Removed from the config: nothing left to reach it with (its processes stay; README).
-        if (!host) return;
-        const dir = leaseDirOf(blueprint, resource, lease.leaseId);
-        const target = await targetOf(blueprint.config, host);
-        return await pool.use(lease.leaseId, target, async (session) => {
-          // First the processes, so none writes into the directory while it is removed. A sweep
-          // that cannot be done (no /proc) is reported, but the directory still goes.
-          const problems: string[] = [];
-          let teardown: LeaseTeardown = {};
-          try {
-            const swept = await sweepMarkedProcesses(session, LEASE_MARKER, lease.leaseId, { timeoutMs: HOUSEKEEPING_TIMEOUT_MS, maxListed: KILLED_LISTED });
-            teardown = { killedProcesses: swept.killed, ...(swept.unlisted > 0 ? { killedProcessesOmitted: swept.unlisted } : {}) };
-            if (swept.left > 0) problems.push(`${swept.left} of the lease's processes on ${host.name} survived SIGKILL`);
-          } catch (error) {
-            if (error instanceof SshConnectionError) throw error;
-            problems.push(error instanceof Error ? error.message : String(error));
-          }
-          const removed = await runRaw(session, removeTreeCommandLine(dir), HOUSEKEEPING_TIMEOUT_MS);
-          if (removed.exitCode !== 0) problems.push(`cannot remove ${dir} on ${host.name}: ${removed.stderr || `exit ${removed.exitCode}`}`);
-          if (problems.length > 0) throw new LeaseCleanupError(problems.join("; "), teardown);
-          return teardown;
-        });
-      } finally {
+      // Removed from the config: nothing left to reach it with (its processes stay; README).
+      if (!host) {
         await pool.close(lease.leaseId);
+        return;
       }
+      return destroySshLease(pool, leaseHost(blueprint.config, host), lease.leaseId, leaseDirOf(blueprint, resource, lease.leaseId));
     },
 
     async interfaces(blueprint, resource, lease, effects) {
       const host = hostOf(blueprint, resource);
       if (!host) throw new InterfaceUnavailableError(`host ${String(resource.attributes.host)} is no longer in the blueprint`);
-      // The host failing a lease's command or file operation counts against it at once.
-      const reportHost = async (error: unknown) => {
-        const scope = hostFailureScope(error, host.name);
-        if (scope) await effects.reportResourceFailure(resource.resourceId, { ...scope, code: (error as SshConnectionError).kind, message: (error as Error).message });
-      };
-      let target;
-      try {
-        target = await targetOf(blueprint.config, host);
-      } catch (error) {
-        await reportHost(error);
-        throw error;
-      }
-      const root = leaseDirOf(blueprint, resource, lease.leaseId);
-      const session: SessionRunner = (fn) =>
-        pool.use(lease.leaseId, target, fn).catch(async (error: unknown) => {
-          await reportHost(error);
-          throw error;
-        });
-      return {
-        command: new SshCommandInterface({ root, allowShell: blueprint.config.allowShell, session, leaseId: lease.leaseId, maxProcesses: blueprint.config.maxProcesses }),
-        filesystem: new SftpFilesystemInterface({ root, session }),
-      };
+      return sshLeaseInterfaces(pool, leaseHost(blueprint.config, host), resource.resourceId, lease.leaseId, leaseDirOf(blueprint, resource, lease.leaseId), effects);
     },
 
     targetOf: (resource) => (typeof resource.attributes.host === "string" ? resource.attributes.host : null),

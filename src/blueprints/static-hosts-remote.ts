@@ -16,7 +16,12 @@ import { misconfigured, no, yes, type Verdict } from "./blueprint";
 import { PermanentFailure, TemporaryFailure, type FailureScope } from "./failures";
 import type { StaticHost, StaticHostsConfig } from "./static-hosts-config";
 
-export async function loadPrivateKey(host: StaticHost): Promise<Buffer> {
+/** What a connection needs of a host's config (a static host, or an EC2 blueprint's instances). */
+export type KeyedHost = Pick<StaticHost, "name" | "privateKey">;
+/** What the ready check needs of a blueprint's config. */
+export type ReadyConfig = Pick<StaticHostsConfig, "readyCommand" | "readyTimeoutSeconds" | "maxProcesses">;
+
+export async function loadPrivateKey(host: KeyedHost): Promise<Buffer> {
   const ref = host.privateKey;
   if ("env" in ref) {
     const value = process.env[ref.env];
@@ -101,7 +106,7 @@ export async function runRaw(session: SshSession, commandLine: string, timeoutMs
  * The ready command (or `true`) in the resource's directory: a host is ready when it answers SSH
  * with the pinned key and the command exits 0. Returns why not otherwise.
  */
-export async function readyVerdict(session: SshSession, config: StaticHostsConfig, dir: string, host: StaticHost): Promise<Verdict> {
+export async function readyVerdict(session: SshSession, config: ReadyConfig, dir: string, host: Pick<StaticHost, "name">): Promise<Verdict> {
   // Under the same process limit as the leases' commands: a host where it cannot be set is not ready.
   const command = new SshCommandInterface({ root: dir, allowShell: false, session: (fn) => fn(session), maxProcesses: config.maxProcesses });
   const argv = config.readyCommand ?? ["true"];

@@ -45,6 +45,9 @@ export const blueprintUpdates = {
     failingTargets: [...c.failingTargets.filter((f) => f.target !== e.data.target), failingTargetOf(e.data, e.at, c.failingTargets)],
   }),
   targetRecovered: (c: BlueprintContext, e: Of<"BlueprintTargetRecovered">) => ({ failingTargets: c.failingTargets.filter((f) => f.target !== e.data.target) }),
+  // A record of cleanup in the cloud (the leak reaper): the blueprint's state does not change. An
+  // action, not an empty transition, because a transition that neither moves nor acts is refused.
+  instanceReaped: () => ({}),
 } satisfies ContextUpdates<BlueprintContext>;
 
 export const blueprintMachine = setup({
@@ -62,6 +65,7 @@ export const blueprintMachine = setup({
         BlueprintDisabled: "disabled",
         BlueprintTargetFailed: { actions: "targetFailed" },
         BlueprintTargetRecovered: { actions: "targetRecovered" },
+        BlueprintInstanceReaped: { actions: "instanceReaped" },
       },
     },
     disabled: {
@@ -70,6 +74,7 @@ export const blueprintMachine = setup({
         BlueprintEnabled: { target: "enabled", actions: "enable" },
         BlueprintTargetFailed: { actions: "targetFailed" },
         BlueprintTargetRecovered: { actions: "targetRecovered" },
+        BlueprintInstanceReaped: { actions: "instanceReaped" },
       },
     },
   },

@@ -188,6 +188,11 @@ export const blueprintSampleEvents: BlueprintMachineEvent[] = [
     at: "2024-05-01T10:00:05.000Z",
     data: { target: "build-2" },
   },
+  {
+    type: "BlueprintInstanceReaped",
+    at: "2024-05-01T10:00:06.000Z",
+    data: { instanceId: "i-0abc", resourceId: "rs_gone", region: "eu-west-1", reason: "its resource rs_gone is destroyed" },
+  },
 ];
 
 /** The sample of a given type (the first, when there are several). */

@@ -166,6 +166,8 @@ function dataOf(type: string, id: string, pick: (n: number) => number): Record<s
       return { target: `host-${pick(3)}`, code: "host_key_mismatch", message: `the host key of host-${pick(3)} did not match`, failures: 1 + pick(3), retryAt: time() };
     case "BlueprintTargetRecovered":
       return { target: `host-${pick(3)}` };
+    case "BlueprintInstanceReaped":
+      return { instanceId: `i-${id}`, resourceId: maybe(`rs_${pick(5)}`), region: "eu-west-1", reason: "its resource is destroyed" };
     case "TokenIssued":
       return { tokenId: id, owner: `owner-${id}`, role: pick(2) ? "client" : "admin", hash: `sha256:${Buffer.from(id.padEnd(32, "-")).toString("hex")}`, ...(pick(3) === 0 ? { expiresAt: time() } : {}) };
     case "TokenRevoked":

@@ -4,6 +4,7 @@
  */
 import { localHostConfigSchema } from "../../src/blueprints/local-host-blueprint";
 import { parseStaticHostsConfig, type StaticHost } from "../../src/blueprints/static-hosts-config";
+import { parseEc2HostConfig } from "../../src/blueprints/ec2-host/ec2-host-config";
 import { EventSchema } from "../../src/api/schemas";
 import { parseOrThrow } from "../../src/domain/parse";
 import { parseCurl, partialProblems, routeFor, schemaProblems, type CurlCall, type Route } from "./readme-curl";
@@ -15,6 +16,7 @@ export const SERVICE_ORIGIN = "http://127.0.0.1:8080";
 /** Config parsers of the blueprint kinds a README may create or change. */
 const parseConfigOf: Record<string, (raw: unknown) => unknown> = {
   "static-hosts": parseStaticHostsConfig,
+  "ec2-host": parseEc2HostConfig,
   "local-host": (raw) => parseOrThrow(localHostConfigSchema, raw ?? {}, "config"),
 };
 

@@ -74,13 +74,43 @@ async function startHost(base: string, name: string) {
   await keygen(hostKey);
   const fingerprint = await fingerprintOf(`${hostKey}.pub`);
   const port = await freePort();
+  const server = await startSshd({ name, dir, address: "127.0.0.1", port, hostKeyPath: hostKey, authorizedKeysPath: path.join(base, "authorized_keys") });
+  await server.start();
+  return { name, address: "127.0.0.1", port, fingerprint, start: () => server.start(), stop: () => server.stop() };
+}
+
+export interface SshdOptions {
+  /** For log lines. */
+  name: string;
+  /** A directory of its own for its config and pid file (absolute). */
+  dir: string;
+  /** The address it listens on: any of 127/8 on Linux, which routes all of it to lo. */
+  address: string;
+  port: number;
+  /** Absolute paths: sshd re-executes itself and would not find relative ones. */
+  hostKeyPath: string;
+  authorizedKeysPath: string;
+}
+
+export interface SshdProcess {
+  /** Starts it (again): same address, port and key. Resolves once it accepts connections. */
+  start(): Promise<void>;
+  /** Kills sshd and every session it started. */
+  stop(): Promise<void>;
+  readonly running: boolean;
+}
+
+/** Writes the config of one sshd and starts it (the static hosts and the EC2 emulator's instances). */
+export async function startSshd(options: SshdOptions): Promise<SshdProcess> {
+  await mkdir("/run/sshd", { recursive: true });
+  const { name, dir, address, port } = options;
   const config = path.join(dir, "sshd_config");
   await writeFile(
     config,
     [
-      `ListenAddress 127.0.0.1:${port}`,
-      `HostKey ${hostKey}`,
-      `AuthorizedKeysFile ${path.join(base, "authorized_keys")}`,
+      `ListenAddress ${address}:${port}`,
+      `HostKey ${options.hostKeyPath}`,
+      `AuthorizedKeysFile ${options.authorizedKeysPath}`,
       `PidFile ${path.join(dir, "sshd.pid")}`,
       "StrictModes no",
       "UsePAM no",
@@ -100,20 +130,20 @@ async function startHost(base: string, name: string) {
     ].join("\n"),
   );
   let child: ChildProcess | undefined;
-  const host = {
-    name,
-    address: "127.0.0.1",
-    port,
-    fingerprint,
+  return {
+    get running() {
+      return child !== undefined && child.exitCode === null;
+    },
     async start() {
       // -D: stay in the foreground as our child; -e: log to stderr (kept quiet at ERROR).
-      child = spawn(SSHD, ["-D", "-e", "-f", config], { stdio: ["ignore", "ignore", "pipe"] });
+      const started = spawn(SSHD, ["-D", "-e", "-f", config], { stdio: ["ignore", "ignore", "pipe"] });
+      child = started;
       let log = "";
-      child.stderr?.on("data", (b: Buffer) => {
+      started.stderr?.on("data", (b: Buffer) => {
         log += b.toString();
         if (process.env.SSHD_LOGLEVEL) process.stderr.write(`[sshd ${name}] ${b.toString()}`);
       });
-      await waitForPort(port, () => (child?.exitCode !== null ? `sshd exited: ${log}` : null));
+      await waitForPort(address, port, () => (started.exitCode !== null ? `sshd exited: ${log}` : null));
     },
     async stop() {
       const pid = child?.pid;
@@ -131,22 +161,20 @@ async function startHost(base: string, name: string) {
       child = undefined;
     },
   };
-  await host.start();
-  return host;
 }
 
-async function keygen(file: string): Promise<void> {
+export async function keygen(file: string): Promise<void> {
   await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "drydock-test", "-f", file]);
 }
 
-async function fingerprintOf(pubFile: string): Promise<string> {
+export async function fingerprintOf(pubFile: string): Promise<string> {
   const { stdout } = await run("ssh-keygen", ["-lf", pubFile]);
   const fp = stdout.split(/\s+/)[1];
   if (!fp?.startsWith("SHA256:")) throw new Error(`unexpected ssh-keygen -lf output: ${stdout}`);
   return fp;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
@@ -154,13 +182,13 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitForPort(port: number, failed: () => string | null): Promise<void> {
+async function waitForPort(address: string, port: number, failed: () => string | null): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const problem = failed();
     if (problem) throw new Error(problem);
     const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1");
+      const socket = connect(port, address);
       socket.once("connect", () => {
         socket.destroy();
         resolve(true);
@@ -168,7 +196,7 @@ async function waitForPort(port: number, failed: () => string | null): Promise<v
       socket.once("error", () => resolve(false));
     });
     if (open) return;
-    if (Date.now() > deadline) throw new Error(`sshd did not listen on ${port}`);
+    if (Date.now() > deadline) throw new Error(`sshd did not listen on ${address}:${port}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

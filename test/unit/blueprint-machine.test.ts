@@ -23,12 +23,14 @@ const TRANSITIONS: Record<BlueprintStatus, Partial<Record<BlueprintEventType, Bl
     BlueprintDisabled: "disabled",
     BlueprintTargetFailed: "enabled",
     BlueprintTargetRecovered: "enabled",
+    BlueprintInstanceReaped: "enabled",
   },
   disabled: {
     BlueprintUpdated: "disabled",
     BlueprintEnabled: "enabled",
     BlueprintTargetFailed: "disabled",
     BlueprintTargetRecovered: "disabled",
+    BlueprintInstanceReaped: "disabled",
   },
 };
 
@@ -127,8 +129,8 @@ describe("blueprint machine graph", () => {
     const accepted = (status: BlueprintStatus) =>
       blueprintSampleEvents.filter((e) => nodes.get(status)!.state.can(e)).map((e) => e.type);
     expect(accepted("new")).toEqual(["BlueprintCreated"]);
-    expect(accepted("enabled")).toEqual(["BlueprintUpdated", "BlueprintDisabled", "BlueprintTargetFailed", "BlueprintTargetRecovered"]);
-    expect(accepted("disabled")).toEqual(["BlueprintUpdated", "BlueprintEnabled", "BlueprintTargetFailed", "BlueprintTargetRecovered"]);
+    expect(accepted("enabled")).toEqual(["BlueprintUpdated", "BlueprintDisabled", "BlueprintTargetFailed", "BlueprintTargetRecovered", "BlueprintInstanceReaped"]);
+    expect(accepted("disabled")).toEqual(["BlueprintUpdated", "BlueprintEnabled", "BlueprintTargetFailed", "BlueprintTargetRecovered", "BlueprintInstanceReaped"]);
     // no final state: a blueprint is never deleted, only disabled
     for (const node of nodes.values()) expect(node.state.status).toBe("active");
   });
