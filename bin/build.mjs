@@ -4,7 +4,7 @@
 // start. Each subcommand's code is its own chunk, loaded only when that subcommand runs:
 // `drydock --help` loads neither the database nor the HTTP server. Packages stay in node_modules.
 import { build } from "esbuild";
-import { copyFile, mkdir, rm } from "node:fs/promises";
+import { copyFile, cp, mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -14,7 +14,9 @@ const dist = process.argv[2] ? pathToFileURL(`${path.resolve(process.argv[2])}/`
 await rm(dist, { recursive: true, force: true });
 await build({
   absWorkingDir: root.pathname,
-  entryPoints: { main: "src/cli/main.ts" },
+  // main: the CLI and the service; client: `drydock/client` (package.json "exports"), the typed
+  // client other programs import, which is also the CLI's.
+  entryPoints: { main: "src/cli/main.ts", client: "src/client/index.ts" },
   bundle: true,
   splitting: true,
   platform: "node",
@@ -31,4 +33,5 @@ await mkdir(new URL("chunks/", dist), { recursive: true });
 for (const dir of ["", "chunks/"]) {
   await copyFile(new URL("src/sandbox/file-helper.mjs", root), new URL(`${dir}file-helper.mjs`, dist));
   await copyFile(new URL("src/api/docs-client.js", root), new URL(`${dir}docs-client.js`, dist));
+  await cp(new URL("src/console/console-assets/", root), new URL(`${dir}console-assets/`, dist), { recursive: true });
 }

@@ -1,5 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import type { RouteDeclaration } from "../auth/access-policy";
 import type { Principal } from "../auth/principal";
 import type { Actor } from "../commands/command-context";
 
@@ -14,6 +15,11 @@ export interface ApiEnv {
     actor: Actor;
     /** The token's id, owner and role; the owner also owns the leases the request asks for. */
     principal: Principal;
+    /**
+     * The declaration of the route the request matched, as the auth middleware enforced it (null:
+     * none, so admin-only); the route's declaring middleware checks it is its own (route-access.ts).
+     */
+    routeAccess: RouteDeclaration | null;
   };
 }
 

@@ -1,6 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimits } from "../auth/rate-limiter";
+import { registerConsole } from "../console/console-routes";
 import { DomainError } from "../domain/errors";
 import type { Drydock } from "../service/drydock";
 import type { ApiEnv } from "./api-env";
@@ -16,6 +17,7 @@ import { countRequests, registerMetricsRoute } from "./metrics-route";
 import { logRequests } from "./request-log";
 import { requestContext } from "./request-context";
 import { registerResourceRoutes } from "./resource-routes";
+import { RouteAccessTable } from "./route-access-table";
 import { registerSystemRoutes } from "./system-routes";
 import { registerTokenRoutes } from "./token-routes";
 import { validationHook } from "./validation-hook";
@@ -41,7 +43,9 @@ export function createApp(drydock: Drydock, options: AppOptions = {}): OpenAPIHo
   app.use(logRequests(drydock.logger));
   app.use(htmlSecurityHeaders());
   // Before the body limit: a request without a valid token is refused before its body is read.
-  app.use(authMiddleware(drydock.database.db, new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits }, options.rateLimitClock), drydock.clock));
+  // Each route declares its access where it is defined (route-access.ts); the table reads the
+  // declarations of the routes registered below (and of any mounted later) at the first request.
+  app.use(authMiddleware(new RouteAccessTable(app), drydock.database.db, new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits }, options.rateLimitClock), drydock.clock));
   app.use(
     bodyLimit({
       maxSize: maxBodyBytes,
@@ -60,6 +64,7 @@ export function createApp(drydock: Drydock, options: AppOptions = {}): OpenAPIHo
   registerTokenRoutes(app, drydock);
   registerAuthorizationRoutes(app, drydock);
   registerMetricsRoute(app, drydock);
+  registerConsole(app);
 
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((error, c) => handleError(error, c, drydock.logger));

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import type { Kysely } from "kysely";
-import { accessFor, rateLimitClassOf, type Access } from "../auth/access-policy";
+import type { Access } from "../auth/access-policy";
 import { isAuthorized } from "../auth/authorization-queries";
 import { isAdmin, type Principal } from "../auth/principal";
 import type { RateLimiter } from "../auth/rate-limiter";
@@ -11,18 +11,22 @@ import { idPattern } from "../domain/ids";
 import type { Clock } from "../domain/clock";
 import type { DrydockDatabase } from "../store/schema";
 import type { ApiEnv } from "./api-env";
+import type { RouteAccessTable } from "./route-access-table";
 
 /**
  * Authenticates every request but the public ones by its bearer token, records the token's owner
- * as the request's actor, and enforces the access policy (src/auth/access-policy.ts) before any
- * handler runs: admin-only routes refuse clients with 403; a lease, resource or blueprint a client
- * may not see answers 404, exactly as one that does not exist, so ids cannot be probed.
+ * as the request's actor, and enforces the access the matched route declares (route-access.ts;
+ * none, or no route: admin) before any handler runs: admin-only routes refuse clients with 403; a
+ * lease, resource or blueprint a client may not see answers 404, exactly as one that does not
+ * exist, so ids cannot be probed.
  *
  * Runs before the body is read, so an unauthenticated request never gets its body parsed.
  */
-export function authMiddleware(db: Kysely<DrydockDatabase>, limiter: RateLimiter, clock: Clock): MiddlewareHandler<ApiEnv> {
+export function authMiddleware(table: RouteAccessTable, db: Kysely<DrydockDatabase>, limiter: RateLimiter, clock: Clock): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
-    const access = accessFor(c.req.method, c.req.path);
+    const { declaration, access } = table.lookup(c.req.method, c.req.path);
+    // The route's declaring middleware checks that this is its own declaration.
+    c.set("routeAccess", declaration);
     if (access.kind === "public") return next();
     const token = bearerTokenOf(c.req.header("authorization"));
     // Missing, malformed, unknown, revoked and expired tokens get one answer: which it was helps only an attacker.
@@ -31,7 +35,7 @@ export function authMiddleware(db: Kysely<DrydockDatabase>, limiter: RateLimiter
     c.set("principal", principal);
     c.set("actor", { actor: principal.owner, tokenId: principal.tokenId, requestId: c.get("requestId") });
 
-    const cls = rateLimitClassOf(c.req.method, c.req.path);
+    const cls = declaration?.rateLimit ?? null;
     if (cls) {
       const taken = limiter.take(principal.tokenId, cls);
       if (!taken.ok) throw new RateLimitedError(cls === "leases" ? "lease requests" : "commands", taken.retryAfterSeconds);

@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { approveAuthorization, declineAuthorization, requestAuthorization, revokeAuthorization } from "../auth/authorization-commands";
 import { getAuthorization, listAuthorizations } from "../auth/authorization-queries";
 import { isAdmin } from "../auth/principal";
@@ -7,6 +7,8 @@ import type { Drydock } from "../service/drydock";
 import type { ApiApp } from "./api-env";
 import { cursorQuery, idParams, idString, limitQuery, plainText, splitList, statusListQuery } from "./params";
 import { errorResponses } from "./schemas";
+import { rules } from "../auth/access-policy";
+import { defineRoute } from "./route-access";
 
 /**
  * Blueprint authorizations: a client asks to use a blueprint, an admin approves, declines or
@@ -34,7 +36,8 @@ const AuthorizationSchema = z
 const authorizationJson = (description: string) => ({ description, content: { "application/json": { schema: AuthorizationSchema } } });
 const optionalBody = <T extends z.ZodType>(schema: T) => ({ required: false, content: { "application/json": { schema } } });
 
-const requestRoute = createRoute({
+export const requestRoute = defineRoute({
+  access: rules.any,
   method: "post",
   path: "/v1/blueprints/{id}/authorizations",
   summary: "Ask to use a blueprint",
@@ -50,7 +53,8 @@ const requestRoute = createRoute({
   },
 });
 
-const listRoute = createRoute({
+export const listRoute = defineRoute({
+  access: rules.any,
   method: "get",
   path: "/v1/authorizations",
   summary: "List authorizations (a client sees its own)",
@@ -61,7 +65,8 @@ const listRoute = createRoute({
   },
 });
 
-const getRoute = createRoute({
+export const getRoute = defineRoute({
+  access: rules.any,
   method: "get",
   path: "/v1/authorizations/{id}",
   summary: "Get an authorization (a client sees its own)",
@@ -69,7 +74,8 @@ const getRoute = createRoute({
   responses: { 200: authorizationJson("The authorization"), ...errorResponses(401, 404) },
 });
 
-const approveRoute = createRoute({
+export const approveRoute = defineRoute({
+  access: rules.admin,
   method: "post",
   path: "/v1/authorizations/{id}/approve",
   summary: "Approve (admin): the allocator may use the blueprint for the client",
@@ -77,14 +83,16 @@ const approveRoute = createRoute({
   responses: { 200: authorizationJson("The authorization, approved"), ...errorResponses(401, 403, 404, 409) },
 });
 
-const declineRoute = createRoute({
+export const declineRoute = defineRoute({
+  access: rules.admin,
   method: "post",
   path: "/v1/authorizations/{id}/decline",
   summary: "Decline (admin)",
   request: { params: idParams, body: optionalBody(z.strictObject({ reason: plainText(500).optional() }).openapi("AuthorizationDecline")) },
   responses: { 200: authorizationJson("The authorization, declined"), ...errorResponses(400, 401, 403, 404, 409) },
 });
-const revokeRoute = createRoute({
+export const revokeRoute = defineRoute({
+  access: rules.admin,
   method: "post",
   path: "/v1/authorizations/{id}/revoke",
   summary: "Revoke (admin): no new leases; with releaseLeases, the client's live leases on the blueprint are released",

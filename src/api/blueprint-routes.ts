@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { streamIdOf } from "../../events/envelope";
 import { clientOf } from "../auth/scope";
 import { createBlueprint, setBlueprintEnabled, updateBlueprint } from "../commands/blueprint-commands";
@@ -8,6 +8,8 @@ import type { Drydock } from "../service/drydock";
 import type { ApiApp } from "./api-env";
 import { cursorQuery, idParams, jsonRecord, limitQuery, plainText, resourceTypeString } from "./params";
 import { BlueprintPageSchema, BlueprintSchema, errorResponses, eventJsonOf, EventListSchema } from "./schemas";
+import { rules } from "../auth/access-policy";
+import { defineRoute } from "./route-access";
 
 const name = plainText(100).min(1).openapi({ example: "build-hosts" });
 const resourceLimit = z.number().int().min(1).max(1_000_000).nullable().openapi({ description: "null: no limit" });
@@ -32,7 +34,8 @@ const ReasonSchema = z.strictObject({ reason: plainText(500).optional() }).opena
 const blueprintJson = (description: string) => ({ description, content: { "application/json": { schema: BlueprintSchema } } });
 const jsonBody = <T extends z.ZodType>(schema: T, required: boolean) => ({ required, content: { "application/json": { schema } } });
 
-const createRouteDef = createRoute({
+export const createRouteDef = defineRoute({
+  access: rules.admin,
   method: "post",
   path: "/v1/blueprints",
   summary: "Create a blueprint",
@@ -41,7 +44,8 @@ const createRouteDef = createRoute({
   responses: { 201: blueprintJson("The blueprint"), ...errorResponses(400, 409, 413) },
 });
 
-const listRoute = createRoute({
+export const listRoute = defineRoute({
+  access: rules.any,
   method: "get",
   path: "/v1/blueprints",
   summary: "List blueprints, newest first",
@@ -49,7 +53,8 @@ const listRoute = createRoute({
   responses: { 200: { description: "A page of blueprints", content: { "application/json": { schema: BlueprintPageSchema } } }, ...errorResponses(400) },
 });
 
-const getRoute = createRoute({
+export const getRoute = defineRoute({
+  access: rules.blueprint("id"),
   method: "get",
   path: "/v1/blueprints/{id}",
   summary: "Get a blueprint",
@@ -57,7 +62,8 @@ const getRoute = createRoute({
   responses: { 200: blueprintJson("The blueprint"), ...errorResponses(404) },
 });
 
-const patchRoute = createRoute({
+export const patchRoute = defineRoute({
+  access: rules.admin,
   method: "patch",
   path: "/v1/blueprints/{id}",
   summary: "Change a blueprint's name, config or resource limit",
@@ -65,7 +71,8 @@ const patchRoute = createRoute({
   responses: { 200: blueprintJson("The blueprint, changed"), ...errorResponses(400, 404, 409) },
 });
 
-const disableRoute = createRoute({
+export const disableRoute = defineRoute({
+  access: rules.admin,
   method: "post",
   path: "/v1/blueprints/{id}/disable",
   summary: "Disable a blueprint: no new resources are built from it",
@@ -73,7 +80,8 @@ const disableRoute = createRoute({
   responses: { 200: blueprintJson("The blueprint, disabled"), ...errorResponses(400, 404, 409) },
 });
 
-const enableRoute = createRoute({
+export const enableRoute = defineRoute({
+  access: rules.admin,
   method: "post",
   path: "/v1/blueprints/{id}/enable",
   summary: "Enable a disabled blueprint",
@@ -81,7 +89,8 @@ const enableRoute = createRoute({
   responses: { 200: blueprintJson("The blueprint, enabled"), ...errorResponses(404, 409) },
 });
 
-const eventsRoute = createRoute({
+const eventsRoute = defineRoute({
+  access: rules.admin,
   method: "get",
   path: "/v1/blueprints/{id}/events",
   summary: "The blueprint's events, in order",

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { Context } from "hono";
 import { NotFoundError } from "../domain/errors";
 import type { ApiApp } from "./api-env";
+import { publicRoute } from "./route-access";
 
 /**
  * /docs: Swagger UI from the `swagger-ui-dist` package this install pinned (package-lock.json,
@@ -65,6 +66,7 @@ async function serveAsset(c: Context, name: string): Promise<Response> {
 }
 
 export function registerDocsPage(app: ApiApp): void {
-  app.get("/docs", (c) => c.html(PAGE));
-  app.get("/docs/assets/:name", (c) => serveAsset(c, c.req.param("name")));
+  // Public: a page with no data of its own, and Swagger UI's files.
+  app.get("/docs", publicRoute, (c) => c.html(PAGE));
+  app.get("/docs/assets/:name", publicRoute, (c) => serveAsset(c, c.req.param("name")));
 }

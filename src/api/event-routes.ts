@@ -1,9 +1,11 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Drydock } from "../service/drydock";
 import type { ApiApp } from "./api-env";
 import { afterQuery, cursorOf, eventFilterQuery, logFilterOf, parseCursor } from "./event-filters";
 import { registerEventStreamRoute } from "./event-stream-route";
 import { errorResponses, eventJsonOf, EventSchema } from "./schemas";
+import { rules } from "../auth/access-policy";
+import { defineRoute } from "./route-access";
 
 /**
  * The global log, for clients that follow everything. A cursor is "<transactionId>:<position>"
@@ -19,7 +21,8 @@ const EventPageSchema = z
   })
   .openapi("EventPage");
 
-const listRoute = createRoute({
+export const listRoute = defineRoute({
+  access: rules.admin,
   method: "get",
   path: "/v1/events",
   summary: "Events of every stream, in commit order",

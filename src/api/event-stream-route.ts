@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { streamSSE, type SSEStreamingApi } from "hono/streaming";
 import { tokenStillValid } from "../auth/token-queries";
 import type { Drydock } from "../service/drydock";
@@ -6,6 +6,8 @@ import type { LogCheckpoint, LogFilter } from "../store/event-store";
 import type { ApiApp } from "./api-env";
 import { afterQuery, cursorOf, eventFilterQuery, logFilterOf, NOT_A_CURSOR, parseCursor, startPattern } from "./event-filters";
 import { errorResponses, eventJsonOf } from "./schemas";
+import { rules } from "../auth/access-policy";
+import { defineRoute } from "./route-access";
 
 /** How the stream follows the log; fixed for the service, overridable in tests. */
 export interface FollowOptions {
@@ -29,7 +31,8 @@ const RECONNECT_MS = 2000;
  */
 const HELD_BACK_FIRST_RETRY_MS = 25;
 
-const streamRoute = createRoute({
+const streamRoute = defineRoute({
+  access: rules.admin,
   method: "get",
   path: "/v1/events/stream",
   summary: "Follow the log as server-sent events",

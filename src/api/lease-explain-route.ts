@@ -1,9 +1,11 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { explainLeaseById } from "../queries/lease-explain-query";
 import type { Drydock } from "../service/drydock";
 import type { ApiApp } from "./api-env";
 import { idParams } from "./params";
 import { errorResponses } from "./schemas";
+import { rules } from "../auth/access-policy";
+import { defineRoute } from "./route-access";
 
 const CandidateSchema = z.object({
   kind: z.enum(["resource", "blueprint"]),
@@ -49,7 +51,8 @@ const LeaseExplanationSchema = z
   })
   .openapi("LeaseExplanation");
 
-const explainRoute = createRoute({
+export const explainRoute = defineRoute({
+  access: rules.lease("id"),
   method: "get",
   path: "/v1/leases/{id}/explain",
   summary: "Why the lease waited: its timeline from the log",

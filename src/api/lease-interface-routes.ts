@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { NotFoundError } from "../domain/errors";
 import { idPattern } from "../domain/ids";
 import { DEFAULT_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_SECONDS } from "../interfaces/command-interface";
@@ -8,6 +8,8 @@ import { idParams } from "./params";
 import { COMMAND_ID_HEADER, CommandRegistry } from "./command-registry";
 import { EXEC_STREAM_HEADERS, execStream } from "./exec-stream";
 import { ErrorSchema, errorResponses, ExecResultSchema, FileListSchema } from "./schemas";
+import { rules } from "../auth/access-policy";
+import { access, defineRoute } from "./route-access";
 
 /**
  * The interfaces of an active lease over HTTP: run a command, read and write files.
@@ -45,7 +47,9 @@ const ExecRequestSchema = z
   })
   .openapi("ExecRequest");
 
-const execRoute = createRoute({
+export const execRoute = defineRoute({
+  access: rules.lease("id"),
+  rateLimit: "commands",
   method: "post",
   path: "/v1/leases/{id}/commands",
   summary: "Run a command where the lease lives",
@@ -78,7 +82,8 @@ const CancelResultSchema = z
   })
   .openapi("CommandCancelled");
 
-const cancelRoute = createRoute({
+export const cancelRoute = defineRoute({
+  access: rules.lease("id"),
   method: "delete",
   path: "/v1/leases/{id}/commands/{commandId}",
   summary: "Cancel a running command: kill it on the host",
@@ -95,6 +100,8 @@ const cancelRoute = createRoute({
   },
 });
 
+/** The file routes are plain routes (raw bytes), declared like the lease's other routes. */
+const fileAccess = rules.lease("id");
 const FILES = "/v1/leases/:id/files";
 const FILE = "/v1/leases/:id/files/:path{.+}";
 
@@ -144,14 +151,14 @@ export function registerLeaseInterfaceRoutes(app: ApiApp, drydock: Drydock): voi
   });
 
   // Raw bytes do not go through zod, so these are plain routes, added to the document below.
-  app.put(FILE, async (c) => {
+  app.put(FILE, access(fileAccess), async (c) => {
     const { filesystem } = await drydock.interfaces.forLease(leaseIdOf(c));
     const data = new Uint8Array(await c.req.arrayBuffer());
     await filesystem.writeFile(filePathOf(c), data);
     return c.body(null, 204);
   });
 
-  app.get(FILE, async (c) => {
+  app.get(FILE, access(fileAccess), async (c) => {
     const id = leaseIdOf(c);
     const { filesystem } = await drydock.interfaces.forLease(id);
     if (isListing(c.req.query("list"))) return c.json({ items: await filesystem.list(filePathOf(c)) }, 200);
@@ -159,13 +166,13 @@ export function registerLeaseInterfaceRoutes(app: ApiApp, drydock: Drydock): voi
     return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { "Content-Type": "application/octet-stream" });
   });
 
-  app.get(FILES, async (c) => {
+  app.get(FILES, access(fileAccess), async (c) => {
     const id = leaseIdOf(c);
     const { filesystem } = await drydock.interfaces.forLease(id);
     return c.json({ items: await filesystem.list("") }, 200);
   });
 
-  app.delete(FILE, async (c) => {
+  app.delete(FILE, access(fileAccess), async (c) => {
     const id = leaseIdOf(c);
     const { filesystem } = await drydock.interfaces.forLease(id);
     await filesystem.remove(filePathOf(c));
@@ -191,6 +198,7 @@ function registerFileRoutesInDocument(app: ApiApp): void {
     409: { description: "The lease is not active", ...errors },
   };
   app.openAPIRegistry.registerPath({
+    "x-drydock-access": fileAccess,
     method: "put",
     path: "/v1/leases/{id}/files/{path}",
     summary: "Write a file (parents are created; an existing file is replaced)",
@@ -198,6 +206,7 @@ function registerFileRoutesInDocument(app: ApiApp): void {
     responses: { 204: { description: "Written" }, 413: { description: "Body too large", ...errors }, ...fileErrors },
   });
   app.openAPIRegistry.registerPath({
+    "x-drydock-access": fileAccess,
     method: "get",
     path: "/v1/leases/{id}/files/{path}",
     summary: "Read a file, or with ?list=1 list a directory",
@@ -211,6 +220,7 @@ function registerFileRoutesInDocument(app: ApiApp): void {
     },
   });
   app.openAPIRegistry.registerPath({
+    "x-drydock-access": fileAccess,
     method: "get",
     path: "/v1/leases/{id}/files",
     summary: "List the lease's working directory",
@@ -218,6 +228,7 @@ function registerFileRoutesInDocument(app: ApiApp): void {
     responses: { 200: { description: "The entries", content: { "application/json": { schema: FileListSchema } } }, ...fileErrors },
   });
   app.openAPIRegistry.registerPath({
+    "x-drydock-access": fileAccess,
     method: "delete",
     path: "/v1/leases/{id}/files/{path}",
     summary: "Remove a file or a directory tree",

@@ -1,7 +1,7 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { streamIdOf } from "../../events/envelope";
 import { authorizingObjectOf, leaseOwnerScope } from "../auth/scope";
-import { cancelWaitingLease, MAX_TTL_SECONDS, releaseLease, renewLease, requestLease } from "../commands/lease-commands";
+import { cancelWaitingLease, MAX_TTL_SECONDS, prepareLeaseRequest, releaseLease, renewLease, requestLease } from "../commands/lease-commands";
 import { NotFoundError } from "../domain/errors";
 import { getLeaseAsOf, listLeasesAsOf } from "../queries/as-of-queries";
 import { getLease, listLeases, type LeaseRecord } from "../queries/lease-queries";
@@ -13,6 +13,8 @@ import { cursorQuery, idParams, idString, jsonRecord, limitQuery, ownerString, r
 import { errorResponses, eventJsonOf, EventListSchema, LeasePageSchema, LeaseSchema } from "./schemas";
 import { isSettled, waitForLease } from "./lease-wait";
 import { registerLeaseExplainRoute } from "./lease-explain-route";
+import { rules } from "../auth/access-policy";
+import { defineRoute } from "./route-access";
 
 const LEASE_STATUSES = ["pending", "acquired", "active", "released", "broken", "destroyed"] as const;
 const MAX_WAIT_SECONDS = 300;
@@ -50,7 +52,9 @@ const LeaseRequestSchema = z
 
 const leaseJson = (description: string) => ({ description, content: { "application/json": { schema: LeaseSchema } } });
 
-const createLease = createRoute({
+export const createLease = defineRoute({
+  access: rules.any,
+  rateLimit: "leases",
   method: "post",
   path: "/v1/leases",
   summary: "Request a lease",
@@ -67,7 +71,8 @@ const createLease = createRoute({
   },
 });
 
-const listLeasesRoute = createRoute({
+export const listLeasesRoute = defineRoute({
+  access: rules.any,
   method: "get",
   path: "/v1/leases",
   summary: "List leases, newest first",
@@ -85,7 +90,8 @@ const listLeasesRoute = createRoute({
   responses: { 200: { description: "A page of leases", content: { "application/json": { schema: LeasePageSchema } } }, ...errorResponses(400) },
 });
 
-const getLeaseRoute = createRoute({
+export const getLeaseRoute = defineRoute({
+  access: rules.lease("id"),
   method: "get",
   path: "/v1/leases/{id}",
   summary: "Get a lease",
@@ -94,7 +100,8 @@ const getLeaseRoute = createRoute({
   responses: { 200: leaseJson("The lease"), ...errorResponses(400, 404) },
 });
 
-const releaseLeaseRoute = createRoute({
+export const releaseLeaseRoute = defineRoute({
+  access: rules.lease("id"),
   method: "post",
   path: "/v1/leases/{id}/release",
   summary: "Release a lease",
@@ -102,7 +109,8 @@ const releaseLeaseRoute = createRoute({
   responses: { 200: leaseJson("The lease, released"), ...errorResponses(404, 409) },
 });
 
-const renewLeaseRoute = createRoute({
+export const renewLeaseRoute = defineRoute({
+  access: rules.lease("id"),
   method: "post",
   path: "/v1/leases/{id}/renew",
   summary: "Renew a lease: it now expires ttlSeconds from now",
@@ -113,7 +121,8 @@ const renewLeaseRoute = createRoute({
   responses: { 200: leaseJson("The lease, renewed"), ...errorResponses(400, 404, 409) },
 });
 
-const leaseEventsRoute = createRoute({
+export const leaseEventsRoute = defineRoute({
+  access: rules.lease("id"),
   method: "get",
   path: "/v1/leases/{id}/events",
   summary: "The lease's events, in order",
@@ -140,12 +149,15 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
     const query = c.req.valid("query");
     // The token's owner owns the lease; a client's lease may use only blueprints it is authorized for.
     const principal = c.get("principal");
-    const leaseId = await requestLease(drydock.commands, body, principal.owner, c.get("actor"), {
-      authorizingObject: authorizingObjectOf(principal),
-      clientTtlSeconds: principal.defaultLeaseTtlSeconds ?? null,
-    });
-    if (!query.wait) return c.json(await getLease(db, leaseId), 202);
-    const lease = await waitForLease(drydock, leaseId, query.wait, c.req.raw.signal);
+    const options = { authorizingObject: authorizingObjectOf(principal), clientTtlSeconds: principal.defaultLeaseTtlSeconds ?? null };
+    if (!query.wait) {
+      const leaseId = await requestLease(drydock.commands, body, principal.owner, c.get("actor"), options);
+      return c.json(await getLease(db, leaseId), 202);
+    }
+    // A client that waits gets the fast path: this process decides on the request before storing
+    // it, and stores both in one transaction (waitForLease).
+    const { leaseId, requested } = await prepareLeaseRequest(drydock.commands, body, principal.owner, c.get("actor"), options);
+    const lease = await waitForLease(drydock, leaseId, query.wait, c.req.raw.signal, { requested });
     if (cancelInBody === true || isOn(query.cancelOnDisconnect)) await cancelIfGone(leaseId, lease, c.req.raw.signal, c.get("actor"));
     if (lease.status === "active") return c.json(lease, 201);
     return c.json(lease, isSettled(lease) ? 200 : 202);
@@ -173,7 +185,10 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
 
   app.openapi(releaseLeaseRoute, async (c) => {
     const { id } = c.req.valid("param");
-    await releaseLease(drydock.commands, id, c.get("actor"));
+    // The teardown is due at once: this process runs it, after answering.
+    const claim = drydock.worker.newClaim();
+    await releaseLease(drydock.commands, id, c.get("actor"), claim);
+    drydock.worker.runClaimedStepsSoon({ ...claim, streamId: streamIdOf("lease", id) });
     return c.json(await getLease(db, id), 200);
   });
 

@@ -1,11 +1,14 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import type { DrydockMetrics } from "../metrics/drydock-metrics";
 import type { Drydock } from "../service/drydock";
 import type { ApiApp, ApiEnv } from "./api-env";
+import { rules } from "../auth/access-policy";
+import { defineRoute } from "./route-access";
 
-const metricsRoute = createRoute({
+const metricsRoute = defineRoute({
+  access: rules.metrics,
   method: "get",
   path: "/metrics",
   summary: "Prometheus metrics (an admin or a metrics token)",

@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { streamIdOf } from "../../events/envelope";
 import { clientOf } from "../auth/scope";
 import { onlyResourcesLeasedBy } from "../auth/visibility";
@@ -11,12 +11,15 @@ import type { ApiApp } from "./api-env";
 import { asOfQuery } from "./as-of-param";
 import { cursorQuery, idParams, idString, limitQuery, plainText, resourceTypeString, splitList, statusListQuery } from "./params";
 import { errorResponses, eventJsonOf, EventListSchema, ResourcePageSchema, ResourceSchema } from "./schemas";
+import { rules } from "../auth/access-policy";
+import { defineRoute } from "./route-access";
 
 const RESOURCE_STATUSES = ["pending", "active", "released", "broken", "destroyed"] as const;
 
 const resourceJson = (description: string) => ({ description, content: { "application/json": { schema: ResourceSchema } } });
 
-const listRoute = createRoute({
+export const listRoute = defineRoute({
+  access: rules.any,
   method: "get",
   path: "/v1/resources",
   summary: "List resources, newest first",
@@ -33,7 +36,8 @@ const listRoute = createRoute({
   responses: { 200: { description: "A page of resources", content: { "application/json": { schema: ResourcePageSchema } } }, ...errorResponses(400) },
 });
 
-const getRoute = createRoute({
+export const getRoute = defineRoute({
+  access: rules.resource("id"),
   method: "get",
   path: "/v1/resources/{id}",
   summary: "Get a resource",
@@ -41,7 +45,8 @@ const getRoute = createRoute({
   responses: { 200: resourceJson("The resource"), ...errorResponses(400, 404) },
 });
 
-const eventsRoute = createRoute({
+export const eventsRoute = defineRoute({
+  access: rules.admin,
   method: "get",
   path: "/v1/resources/{id}/events",
   summary: "The resource's events, in order",
@@ -49,7 +54,8 @@ const eventsRoute = createRoute({
   responses: { 200: { description: "The resource stream", content: { "application/json": { schema: EventListSchema } } }, ...errorResponses(404) },
 });
 
-const releaseRoute = createRoute({
+export const releaseRoute = defineRoute({
+  access: rules.admin,
   method: "post",
   path: "/v1/resources/{id}/release",
   summary: "Release a resource: its leases are let go and it is destroyed",

@@ -1,18 +1,20 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { sql } from "kysely";
 import type { Drydock } from "../service/drydock";
 import type { ApiApp } from "./api-env";
 import { registerDocsPage } from "./docs-page";
+import { rules } from "../auth/access-policy";
+import { access, defineRoute } from "./route-access";
 
 const HealthSchema = z
   .object({ status: z.enum(["ok", "unavailable"]), database: z.enum(["pglite", "postgres"]) })
   .openapi("Health");
 
-const healthRoute = createRoute({
+const healthRoute = defineRoute({
+  access: rules.public,
   method: "get",
   path: "/healthz",
   summary: "Liveness and database reachability (no token needed)",
-  security: [],
   responses: {
     200: { description: "Up", content: { "application/json": { schema: HealthSchema } } },
     503: { description: "The database does not answer", content: { "application/json": { schema: HealthSchema } } },
@@ -50,11 +52,16 @@ export function registerSystemRoutes(app: ApiApp, drydock: Drydock): void {
     return (await databaseAnswers(drydock)) ? c.json({ status: "ok" as const, database }, 200) : c.json({ status: "unavailable" as const, database }, 503);
   });
 
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: { title: "Drydock", version: "0.1.0", description: "Event-sourced resource leasing: leases on hosts and working copies, built from blueprints." },
-    security: [{ bearerToken: [] }],
-  });
+  // Any token: the document shows every route, the admin ones too, and each one's x-drydock-access.
+  app.get("/openapi.json", access(rules.any), (c) =>
+    c.json(
+      app.getOpenAPI31Document({
+        openapi: "3.1.0",
+        info: { title: "Drydock", version: "0.1.0", description: "Event-sourced resource leasing: leases on hosts and working copies, built from blueprints." },
+        security: [{ bearerToken: [] }],
+      }),
+    ),
+  );
 
   // /docs is public: a page with no data of its own. It asks for a token once per browser tab
   // and sends it on every request it makes, the OpenAPI document included (docs-page.ts).

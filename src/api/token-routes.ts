@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { issueToken, MAX_TOKEN_SECONDS, revokeToken } from "../auth/token-commands";
 import { MAX_TTL_SECONDS } from "../domain/lease-ttl";
 import { getToken, listTokens } from "../auth/token-queries";
@@ -6,6 +6,8 @@ import type { Drydock } from "../service/drydock";
 import type { ApiApp } from "./api-env";
 import { cursorQuery, idParams, limitQuery, ownerString, plainText, splitList, statusListQuery } from "./params";
 import { errorResponses } from "./schemas";
+import { rules } from "../auth/access-policy";
+import { defineRoute } from "./route-access";
 
 /** Tokens, for admins (the access policy refuses clients): issue, list, revoke. */
 
@@ -53,7 +55,8 @@ const IssueSchema = z
   })
   .openapi("TokenRequest");
 
-const issueRoute = createRoute({
+export const issueRoute = defineRoute({
+  access: rules.admin,
   method: "post",
   path: "/v1/tokens",
   summary: "Issue a token (admin)",
@@ -65,7 +68,8 @@ const issueRoute = createRoute({
   },
 });
 
-const listRoute = createRoute({
+export const listRoute = defineRoute({
+  access: rules.admin,
   method: "get",
   path: "/v1/tokens",
   summary: "List tokens, newest first (admin); never their secrets",
@@ -76,7 +80,8 @@ const listRoute = createRoute({
   },
 });
 
-const revokeRoute = createRoute({
+export const revokeRoute = defineRoute({
+  access: rules.admin,
   method: "delete",
   path: "/v1/tokens/{id}",
   summary: "Revoke a token (admin): refused from its next request on",

@@ -1,12 +1,15 @@
 /**
- * Who may call which route, decided from the method and the path alone (pure), before any
- * handler runs. Clients get an allow-list; every other route, including ones added later, is for
- * admins: a new route is closed to clients until someone decides it should be open.
+ * Who may call a route: each route declares an AccessRule where it is defined (src/api/route-access.ts),
+ * and the auth middleware resolves the rule of the route a request matches into an Access (with
+ * the ids the route will see) before any handler runs and before the body is read.
  *
- * The path is the one Hono routes by (percent-decoded except for `%2F`), so an id segment here is
- * exactly the `:id` the route sees.
+ * A route that declares nothing, and a path no route matches, is for admins: a new route is
+ * closed to clients until someone decides it should be open.
  */
-export type Access =
+import { assertNever } from "../domain/errors";
+
+/** What a route declares: the kind, and for the visibility kinds the name of the path parameter that holds the id. */
+export type AccessRule =
   /** No token needed. */
   | { kind: "public" }
   /** Admins only; a client gets 403. */
@@ -14,50 +17,68 @@ export type Access =
   /** Any valid token; the handler scopes what a client sees. */
   | { kind: "any" }
   /** A lease's own routes: a client reaches only the leases it owns; others answer 404. */
-  | { kind: "lease"; leaseId: string }
+  | { kind: "lease"; param: string }
   /** A client sees a resource only when one of its leases is or was on it; others answer 404. */
-  | { kind: "resource"; resourceId: string }
+  | { kind: "resource"; param: string }
   /** A client sees a blueprint only when it is authorized to use it; others answer 404. */
-  | { kind: "blueprint"; blueprintId: string }
+  | { kind: "blueprint"; param: string }
   /** Prometheus metrics: an admin or a metrics token; a metrics token reaches nothing else. */
   | { kind: "metrics" };
 
+/** A rule applied to one request: the visibility kinds carry the id from the path. */
+export type Access =
+  | { kind: "public" }
+  | { kind: "admin" }
+  | { kind: "any" }
+  | { kind: "lease"; leaseId: string }
+  | { kind: "resource"; resourceId: string }
+  | { kind: "blueprint"; blueprintId: string }
+  | { kind: "metrics" };
+
+/** The per-token rate limit a route's requests count against: asking for leases, running commands. */
 export type RateLimitClass = "leases" | "commands";
 
-const LEASE = /^\/v1\/leases\/([^/]+)(?:\/.*)?$/;
-const RESOURCE = /^\/v1\/resources\/([^/]+)$/;
-const BLUEPRINT = /^\/v1\/blueprints\/([^/]+)$/;
-const BLUEPRINT_AUTHORIZATIONS = /^\/v1\/blueprints\/[^/]+\/authorizations$/;
-const AUTHORIZATION = /^\/v1\/authorizations\/[^/]+$/;
-const COMMANDS = /^\/v1\/leases\/[^/]+\/commands(?:\/.*)?$/;
-const DOCS_ASSET = /^\/docs\/assets\/[^/]+$/;
-
-export function accessFor(method: string, path: string): Access {
-  const m = method.toUpperCase();
-  const read = m === "GET" || m === "HEAD";
-  // The health check must answer a load balancer; /docs is a page with no data of its own,
-  // which asks for a token before it fetches the (protected) OpenAPI document; its assets are
-  // Swagger UI's files and the page's script.
-  if (read && (path === "/healthz" || path === "/docs" || DOCS_ASSET.test(path))) return { kind: "public" };
-  if (read && path === "/openapi.json") return { kind: "any" };
-  if (read && path === "/metrics") return { kind: "metrics" };
-  if (path === "/v1/leases") return read || m === "POST" ? { kind: "any" } : { kind: "admin" };
-  const lease = LEASE.exec(path);
-  if (lease) return { kind: "lease", leaseId: lease[1]! };
-  if (read && (path === "/v1/blueprints" || path === "/v1/resources" || path === "/v1/authorizations")) return { kind: "any" };
-  if (read && AUTHORIZATION.test(path)) return { kind: "any" };
-  const blueprint = BLUEPRINT.exec(path);
-  if (read && blueprint) return { kind: "blueprint", blueprintId: blueprint[1]! };
-  const resource = RESOURCE.exec(path);
-  if (read && resource) return { kind: "resource", resourceId: resource[1]! };
-  if (m === "POST" && BLUEPRINT_AUTHORIZATIONS.test(path)) return { kind: "any" };
-  return { kind: "admin" };
+/** What one route declares: its rule, and the rate limit its requests count against (null: none). */
+export interface RouteDeclaration {
+  readonly rule: AccessRule;
+  readonly rateLimit: RateLimitClass | null;
 }
 
-/** The per-token rate limit a request counts against, if any: asking for leases, running commands. */
-export function rateLimitClassOf(method: string, path: string): RateLimitClass | null {
-  if (method.toUpperCase() !== "POST") return null;
-  if (path === "/v1/leases") return "leases";
-  if (COMMANDS.test(path)) return "commands";
-  return null;
+/** The rules, as routes write them: `access: rules.lease("id")`. */
+export const rules = {
+  public: { kind: "public" },
+  admin: { kind: "admin" },
+  any: { kind: "any" },
+  metrics: { kind: "metrics" },
+  lease: (param: string) => ({ kind: "lease", param }),
+  resource: (param: string) => ({ kind: "resource", param }),
+  blueprint: (param: string) => ({ kind: "blueprint", param }),
+} as const satisfies Record<string, AccessRule | ((param: string) => AccessRule)>;
+
+/**
+ * The Access of a request to a route with this rule (undefined: the route declared none, or no
+ * route matched: admin). `params` are the route's path parameters, decoded as the route sees them;
+ * a parameter the rule names but the route lacks resolves to "", which no id matches (404).
+ */
+export function resolveAccess(rule: AccessRule | undefined, params: Readonly<Record<string, string>>): Access {
+  if (rule === undefined) return { kind: "admin" };
+  switch (rule.kind) {
+    case "public":
+    case "admin":
+    case "any":
+    case "metrics":
+      return { kind: rule.kind };
+    case "lease":
+      return { kind: "lease", leaseId: params[rule.param] ?? "" };
+    case "resource":
+      return { kind: "resource", resourceId: params[rule.param] ?? "" };
+    case "blueprint":
+      return { kind: "blueprint", blueprintId: params[rule.param] ?? "" };
+    default:
+      return assertNeverRule(rule);
+  }
+}
+
+function assertNeverRule(rule: never): never {
+  throw new Error(`unknown access rule ${JSON.stringify(rule)}`);
 }

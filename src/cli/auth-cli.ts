@@ -1,16 +1,8 @@
 import { parseArgs } from "node:util";
-import type { DrydockClient } from "./api-client";
+import type { DrydockClient } from "../client/drydock-client";
+import type { Authorization } from "../client/wire-types";
 import { printTable } from "./print-table";
 
-interface Authorization {
-  id: string;
-  blueprintId: string;
-  client: string;
-  state: string;
-  requestedBy: string;
-  decidedBy: string | null;
-  reason: string | null;
-}
 
 const usage = `usage: drydock auth ls [--client NAME] [--blueprint ID] [--state S] [--json]
        drydock auth request BLUEPRINT_ID [--client NAME|blueprint:ID]
@@ -36,30 +28,26 @@ export async function authCommand(client: DrydockClient, args: string[]): Promis
   const [id] = positionals;
   switch (sub) {
     case "ls": {
-      const query = new URLSearchParams({ limit: "200" });
-      if (values.client) query.set("client", values.client);
-      if (values.blueprint) query.set("blueprintId", values.blueprint);
-      if (values.state) query.set("state", values.state);
-      const page = await client.request<{ items: Authorization[] }>("GET", `/v1/authorizations?${query}`);
+      const page = await client.listAuthorizations({ limit: 200, client: values.client, blueprintId: values.blueprint, state: values.state });
       if (values.json) console.log(JSON.stringify(page.items, null, 2));
       else printTable(page.items, ["id", "blueprintId", "client", "state", "requestedBy", "decidedBy", "reason"], console.log);
       return 0;
     }
     case "request":
       if (!id) throw new Error(usage);
-      show(await client.request<Authorization>("POST", `/v1/blueprints/${encodeURIComponent(id)}/authorizations`, values.client ? { client: values.client } : {}));
+      show(await client.requestAuthorization(id, values.client ? { client: values.client } : {}));
       return 0;
     case "approve":
       if (!id) throw new Error(usage);
-      show(await client.request<Authorization>("POST", `/v1/authorizations/${encodeURIComponent(id)}/approve`));
+      show(await client.approveAuthorization(id));
       return 0;
     case "decline":
       if (!id) throw new Error(usage);
-      show(await client.request<Authorization>("POST", `/v1/authorizations/${encodeURIComponent(id)}/decline`, values.reason ? { reason: values.reason } : {}));
+      show(await client.declineAuthorization(id, values.reason ? { reason: values.reason } : {}));
       return 0;
     case "revoke": {
       if (!id) throw new Error(usage);
-      const revoked = await client.request<Authorization & { releasedLeaseIds: string[] }>("POST", `/v1/authorizations/${encodeURIComponent(id)}/revoke`, {
+      const revoked = await client.revokeAuthorization(id, {
         ...(values.reason ? { reason: values.reason } : {}),
         ...(values["release-leases"] ? { releaseLeases: true } : {}),
       });

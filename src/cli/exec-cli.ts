@@ -1,19 +1,9 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_SECONDS } from "../interfaces/command-interface";
-import { ApiError, type DrydockClient } from "./api-client";
+import type { DrydockClient } from "../client/drydock-client";
+import { DrydockError } from "../client/http";
+import type { ExecExit } from "../client/wire-types";
 import { exitCodeOfSignal, isTerminating, notice, onTermination } from "./termination";
-
-/** The last line of a streamed command: its result without the output (that came before). */
-interface ExecExit {
-  exitCode: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  cancelled?: boolean;
-}
-
-type StreamLine = { stream: "stdout" | "stderr"; data: string } | { exit: ExecExit } | { error: { code: string; message: string } };
-
-const COMMAND_ID_HEADER = "drydock-command-id";
 
 export const execUsage = `usage: drydock exec LEASE_ID [--cwd DIR] [--timeout SECONDS] [--env K=V]... [--shell] -- COMMAND [ARGS...]
 
@@ -65,20 +55,19 @@ export async function execCommand(client: DrydockClient, args: string[]): Promis
   const forget = onTermination(async () => {
     if (commandId !== null) {
       await client
-        .request("DELETE", `/v1/leases/${encodeURIComponent(id)}/commands/${encodeURIComponent(commandId)}`, undefined, { signal: AbortSignal.timeout(18_000) })
+        .cancelCommand(id, commandId, { signal: AbortSignal.timeout(18_000) })
         .then(() => notice("drydock: cancelled the command on the host"))
         .catch((error: unknown) => {
           // 404: it ended meanwhile. Anything else: closing the connection below still ends it.
-          if (!(error instanceof ApiError && error.status === 404)) notice(`drydock: could not cancel the command: ${error instanceof Error ? error.message : String(error)}`);
+          if (!(error instanceof DrydockError && error.status === 404)) notice(`drydock: could not cancel the command: ${error instanceof Error ? error.message : String(error)}`);
         });
     } else notice("drydock: cancelling the command");
     connection.abort();
   });
   try {
     // Streamed, so output prints while the command runs (a build's log, live).
-    const response = await client.send(
-      "POST",
-      `/v1/leases/${encodeURIComponent(id)}/commands?stream=1`,
+    const stream = await client.execStream(
+      id,
       {
         argv,
         ...(values.cwd ? { cwd: values.cwd } : {}),
@@ -88,9 +77,9 @@ export async function execCommand(client: DrydockClient, args: string[]): Promis
       },
       { signal: connection.signal },
     );
-    commandId = response.headers.get(COMMAND_ID_HEADER);
+    commandId = stream.commandId;
     let result: ExecExit | null = null;
-    for await (const line of ndjsonLines(response)) {
+    for await (const line of stream.lines) {
       if ("stream" in line) await write(line.stream === "stdout" ? process.stdout : process.stderr, line.data);
       else if ("exit" in line) result = line.exit;
       else throw new Error(`${line.error.message} (${line.error.code})`);
@@ -112,22 +101,6 @@ export function exitCodeOf(result: Pick<ExecExit, "exitCode" | "signal">): numbe
   if (result.exitCode !== null) return result.exitCode;
   // A signal this machine has no number for (the remote host's own): 128, as before.
   return (result.signal ? exitCodeOfSignal(result.signal) : null) ?? 128;
-}
-
-async function* ndjsonLines(response: Response): AsyncGenerator<StreamLine> {
-  if (!response.body) return;
-  const decoder = new TextDecoder();
-  let buffered = "";
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-    buffered += decoder.decode(chunk, { stream: true });
-    let newline: number;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      const text = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      if (text.trim()) yield JSON.parse(text) as StreamLine;
-    }
-  }
-  if (buffered.trim()) yield JSON.parse(buffered) as StreamLine;
 }
 
 /** Waits for a full pipe to drain, so a slow reader of our stdout slows the stream instead of filling memory. */

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import type { LeaseExplanation } from "../history/explain-lease";
 import { formatExplanation } from "../history/format-explanation";
-import type { DrydockClient } from "./api-client";
+import type { DrydockClient } from "../client/drydock-client";
 
 export const explainUsage = "usage: drydock explain lease LEASE_ID [--json]";
 
@@ -10,7 +10,7 @@ export async function explainCommand(client: DrydockClient, args: string[], out:
   const { values, positionals } = parseArgs({ args, options: { json: { type: "boolean" } }, allowPositionals: true });
   const [what, id] = positionals;
   if (what !== "lease" || !id || positionals.length > 2) throw new Error(explainUsage);
-  const explanation = await client.request<LeaseExplanation>("GET", `/v1/leases/${encodeURIComponent(id)}/explain`);
+  const explanation: LeaseExplanation = await client.explainLease(id);
   if (values.json) out(JSON.stringify(explanation, null, 2));
   else for (const line of formatExplanation(explanation)) out(line);
   return 0;

@@ -1,28 +1,17 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { killedText } from "../history/explain-text";
-import { ApiError, type DrydockClient } from "./api-client";
+import type { DrydockClient } from "../client/drydock-client";
+import { DrydockError } from "../client/http";
+import type { Lease, StoredEvent } from "../client/wire-types";
 import { notice, onTermination } from "./termination";
-
-interface Lease {
-  id: string;
-  status: string;
-  resourceId: string | null;
-  waitReason: string | null;
-  endReason: string | null;
-}
-interface StoredEvent {
-  streamVersion: number;
-  type: string;
-  recordedAt: string;
-  data: Record<string, unknown>;
-}
 
 const ENDED = new Set(["broken", "released", "destroyed"]);
 
 /** One line per event, as an operator reads a lease's history. */
-export function describeEvent(e: StoredEvent): string {
-  const d = e.data;
+export function describeEvent(e: Pick<StoredEvent, "type" | "data" | "recordedAt" | "streamVersion">): string {
+  // Each event type's data is its own (events/*); these are the fields the line shows.
+  const d = (e.data ?? {}) as Record<string, unknown>;
   const detail = (() => {
     switch (e.type) {
       case "LeaseRequested":
@@ -96,7 +85,7 @@ export async function leaseCommand(client: DrydockClient, args: string[]): Promi
     else notice(`drydock: ${why}: ${await giveBack(client, lease.id)}`);
   });
   try {
-    created = client.request<Lease>("POST", "/v1/leases", body);
+    created = client.requestLease(body);
     const lease = (await created)!;
     if (waitSeconds === null) {
       forget();
@@ -132,11 +121,11 @@ export async function leaseCommand(client: DrydockClient, args: string[]): Promi
 /** Releases a lease drydock asked for and gave no one; says what became of it. */
 async function giveBack(client: DrydockClient, id: string): Promise<string> {
   try {
-    await client.request<Lease>("POST", `/v1/leases/${id}/release`, {}, { signal: AbortSignal.timeout(15_000) });
+    await client.releaseLease(id, { signal: AbortSignal.timeout(15_000) });
     return `lease ${id} released`;
   } catch (error) {
     // 409: it ended meanwhile, nothing to give back.
-    if (error instanceof ApiError && error.status === 409) return `lease ${id} had already ended`;
+    if (error instanceof DrydockError && error.status === 409) return `lease ${id} had already ended`;
     return `lease ${id} could not be released (${error instanceof Error ? error.message : String(error)}): run drydock release ${id}`;
   }
 }
@@ -148,8 +137,8 @@ async function followLease(client: DrydockClient, id: string, deadline: number):
     // Status first, then events: the events read after it include the one that settled the
     // lease, so the last line printed is never missing.
     // TODO: follow GET /v1/events/stream once clients may read it (it is admin-only today).
-    const lease = await client.request<Lease>("GET", `/v1/leases/${id}`);
-    const { items } = await client.request<{ items: StoredEvent[] }>("GET", `/v1/leases/${id}/events`);
+    const lease = await client.getLease(id);
+    const { items } = await client.leaseEvents(id);
     for (const e of items.slice(seen)) console.error(describeEvent(e));
     seen = Math.max(seen, items.length);
     if (lease.status === "active" || ENDED.has(lease.status) || Date.now() > deadline) return lease;
@@ -160,7 +149,7 @@ async function followLease(client: DrydockClient, id: string, deadline: number):
 export async function releaseCommand(client: DrydockClient, args: string[]): Promise<number> {
   if (args.length === 0) throw new Error("usage: drydock release LEASE_ID...");
   for (const id of args) {
-    const lease = await client.request<Lease>("POST", `/v1/leases/${id}/release`, {});
+    const lease = await client.releaseLease(id);
     console.log(`${lease.id} ${lease.status}`);
   }
   return 0;
@@ -169,7 +158,7 @@ export async function releaseCommand(client: DrydockClient, args: string[]): Pro
 export async function historyCommand(client: DrydockClient, args: string[]): Promise<number> {
   const [id] = args;
   if (!id) throw new Error("usage: drydock history LEASE_ID");
-  const { items } = await client.request<{ items: StoredEvent[] }>("GET", `/v1/leases/${id}/events`);
+  const { items } = await client.leaseEvents(id);
   for (const e of items) console.log(describeEvent(e));
   return 0;
 }
@@ -179,14 +168,14 @@ export async function putCommand(client: DrydockClient, args: string[]): Promise
   const [id, path, file] = args;
   if (!id || !path) throw new Error("usage: drydock put LEASE_ID PATH [LOCAL_FILE]");
   const data = readFileSync(file ?? 0);
-  await client.request("PUT", `/v1/leases/${id}/files/${path.split("/").map(encodeURIComponent).join("/")}`, new Uint8Array(data), { headers: { "content-type": "application/octet-stream" } });
+  await client.writeFile(id, path, new Uint8Array(data));
   return 0;
 }
 
 export async function getCommand(client: DrydockClient, args: string[]): Promise<number> {
   const [id, path] = args;
   if (!id || !path) throw new Error("usage: drydock get LEASE_ID PATH");
-  const bytes = await client.request<Uint8Array>("GET", `/v1/leases/${id}/files/${path.split("/").map(encodeURIComponent).join("/")}`);
+  const bytes = await client.readFile(id, path);
   process.stdout.write(bytes);
   return 0;
 }

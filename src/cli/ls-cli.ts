@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import type { DrydockClient } from "./api-client";
+import type { DrydockClient } from "../client/drydock-client";
 
 type Row = Record<string, unknown>;
 
@@ -24,10 +24,9 @@ export async function lsCommand(client: DrydockClient, args: string[]): Promise<
   const what = positionals[0] ?? "leases";
   const cols = columns[what];
   if (!cols) throw new Error(`usage: drydock ls [${Object.keys(columns).join("|")}]`);
-  const query = new URLSearchParams();
-  if (values.status) query.set("status", values.status);
-  query.set("limit", values.limit ?? "50");
-  const page = await client.request<{ items: Row[] }>("GET", `/v1/${what}?${query}`);
+  const query = { status: values.status, limit: Number(values.limit ?? 50) };
+  const page: { items: Row[] } =
+    what === "leases" ? await client.listLeases(query) : what === "resources" ? await client.listResources(query) : await client.listBlueprints({ limit: query.limit });
   if (values.json) {
     console.log(JSON.stringify(page.items, null, 2));
     return 0;

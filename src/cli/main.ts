@@ -1,6 +1,8 @@
-import { ApiError, describeApiError, DrydockClient } from "./api-client";
+import { DrydockClient } from "../client/drydock-client";
+import { DrydockError } from "../client/http";
 import { authCommand } from "./auth-cli";
 import { cliToken, serviceUrl } from "./config";
+import { describeApiError } from "./describe-error";
 import { execCommand } from "./exec-cli";
 import { explainCommand } from "./explain-cli";
 import { getCommand, historyCommand, leaseCommand, putCommand, releaseCommand } from "./lease-cli";
@@ -31,13 +33,14 @@ On the database directly (DATABASE_URL or DRYDOCK_HOME; stop the service first o
   drydock replay --check                         compare a rebuild with the live tables (exit 1 on a difference)
   drydock replay --as-of TIME | --to POSITION    every lease and resource as it was then
   drydock verify [--grace S]                     replay the log and check its invariants (exit 1 on a violation)
+  drydock ec2 reap [--dry-run] [--grace S]       terminate ec2-host instances nothing uses (two passes S apart agree)
 
 The CLI talks to DRYDOCK_URL (default http://127.0.0.1:8080) with the token in DRYDOCK_TOKEN,
 else the admin token in $DRYDOCK_HOME/admin.token (default ./.drydock).`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
-  const client = new DrydockClient(serviceUrl(process.env), cliToken(process.env));
+  const client = new DrydockClient({ url: serviceUrl(process.env), token: cliToken(process.env) });
   // Ctrl-C, SIGTERM and a closed pipe give back what the command holds, then exit 128 + n.
   if (command !== "serve") installTerminationHandlers();
   switch (command) {
@@ -73,6 +76,10 @@ export async function main(argv: string[]): Promise<number> {
       const [{ withLogDatabase }, { verifyCommand }] = await Promise.all([import("./log-database"), import("./verify-cli")]);
       return withLogDatabase(process.env, (database) => verifyCommand(database, args, console.log));
     }
+    case "ec2": {
+      const [{ withLogDatabase }, { ec2Command }] = await Promise.all([import("./log-database"), import("./ec2-cli")]);
+      return withLogDatabase(process.env, (database) => ec2Command(database, args, console.log));
+    }
     case undefined:
     case "help":
     case "--help":
@@ -92,7 +99,7 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     // Ending on Ctrl-C, SIGTERM or a closed pipe: what failed was cut off on purpose (termination.ts exits).
     if (isTerminating()) return;
-    if (error instanceof ApiError) {
+    if (error instanceof DrydockError) {
       for (const line of describeApiError(error)) console.error(line);
       if (error.status === 401) console.error("drydock: set DRYDOCK_TOKEN, or run where $DRYDOCK_HOME/admin.token is");
     } else if (error instanceof TypeError && String(error.message).includes("fetch failed")) console.error(`drydock: cannot reach ${serviceUrl(process.env)}: is the service running?`);

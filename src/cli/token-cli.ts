@@ -1,17 +1,7 @@
 import { parseArgs } from "node:util";
-import type { DrydockClient } from "./api-client";
+import type { DrydockClient } from "../client/drydock-client";
 import { printTable } from "./print-table";
 
-interface Token {
-  id: string;
-  owner: string;
-  role: string;
-  status: string;
-  issuedBy: string;
-  issuedAt: string;
-  expiresAt: string | null;
-  revokedAt: string | null;
-}
 
 const usage = "usage: drydock token create --owner NAME --role client|admin|metrics [--expires-in SECONDS] | drydock token ls [--all] [--json] | drydock token revoke TOKEN_ID [--reason TEXT]";
 
@@ -26,14 +16,14 @@ export async function tokenCommand(client: DrydockClient, args: string[]): Promi
       const { values } = parseArgs({ args: rest, options: { owner: { type: "string" }, role: { type: "string" }, "expires-in": { type: "string" } }, allowPositionals: false });
       if (!values.owner || (values.role !== "client" && values.role !== "admin" && values.role !== "metrics")) throw new Error(usage);
       const expiresIn = values["expires-in"] === undefined ? undefined : Number(values["expires-in"]);
-      const issued = await client.request<Token & { token: string }>("POST", "/v1/tokens", { owner: values.owner, role: values.role, ...(expiresIn === undefined ? {} : { expiresInSeconds: expiresIn }) });
+      const issued = await client.issueToken({ owner: values.owner, role: values.role, ...(expiresIn === undefined ? {} : { expiresInSeconds: expiresIn }) });
       console.error(`token ${issued.id} for ${issued.owner} (${issued.role})${issued.expiresAt ? `, until ${issued.expiresAt}` : ""}; it is shown this once:`);
       console.log(issued.token);
       return 0;
     }
     case "ls": {
       const { values } = parseArgs({ args: rest, options: { all: { type: "boolean" }, json: { type: "boolean" } }, allowPositionals: false });
-      const page = await client.request<{ items: Token[] }>("GET", `/v1/tokens?limit=200${values.all ? "" : "&status=active"}`);
+      const page = await client.listTokens({ limit: 200, status: values.all ? undefined : "active" });
       if (values.json) console.log(JSON.stringify(page.items, null, 2));
       else printTable(page.items, ["id", "owner", "role", "status", "issuedBy", "issuedAt", "expiresAt", "revokedAt"], console.log);
       return 0;
@@ -42,7 +32,7 @@ export async function tokenCommand(client: DrydockClient, args: string[]): Promi
       const { values, positionals } = parseArgs({ args: rest, options: { reason: { type: "string" } }, allowPositionals: true });
       if (positionals.length === 0) throw new Error(usage);
       for (const id of positionals) {
-        const token = await client.request<Token>("DELETE", `/v1/tokens/${encodeURIComponent(id)}`, values.reason ? { reason: values.reason } : undefined);
+        const token = await client.revokeToken(id, values.reason ? { reason: values.reason } : {});
         console.log(`${token.id} ${token.status}`);
       }
       return 0;

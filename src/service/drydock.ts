@@ -7,6 +7,11 @@ import { BlueprintRegistry } from "../blueprints/blueprint-registry";
 import { LeaseInterfaceResolver } from "../blueprints/lease-interfaces";
 import { localHostBlueprint, thisMachine } from "../blueprints/local-host-blueprint";
 import { staticHostsBlueprint } from "../blueprints/static-hosts-blueprint";
+import { ec2HostBlueprint } from "../blueprints/ec2-host/ec2-host-blueprint";
+import { sdkEc2Clouds, type SdkCloudOptions } from "../blueprints/ec2-host/ec2-sdk-cloud";
+import { installationIdFromLog } from "../blueprints/ec2-host/installation-id";
+import { Ec2LeakReaper } from "../blueprints/ec2-host/leak-reaper";
+import { recordReapedInstance, reaperDepsFrom } from "./ec2-reaper-deps";
 import { reportResourceFailure } from "../allocator/resource-failures";
 import { DrydockMetrics } from "../metrics/drydock-metrics";
 import { registerPoolGauges } from "../metrics/pool-gauges";
@@ -56,6 +61,14 @@ export interface DrydockOptions {
   defaultLeaseTtlSeconds?: number | null;
   /** Blueprint kinds beyond the built-in ones. */
   blueprints?: BlueprintImplementation[];
+  /** How the `ec2-host` blueprint's SDK clients are made (tests: fewer SDK retries). */
+  ec2?: SdkCloudOptions;
+  /**
+   * The leak reaper of `ec2-host` instances (src/blueprints/ec2-host/leak-reaper.ts), run with the
+   * worker: a pass every `intervalMs` (default 5 min), reaping after two passes `graceMs` apart
+   * (default 10 min). false: not on an interval (drydock.ec2Reaper.pass() still works).
+   */
+  ec2Reaper?: { intervalMs?: number; graceMs?: number } | false;
   /** Create a `local-host` blueprint on start when none exists (default true). */
   localHost?: { root?: string; slots?: number } | false;
   onWorkerError?: (error: unknown, streamId: string) => void;
@@ -79,6 +92,8 @@ export interface Drydock {
   /** This process's Prometheus metrics (src/metrics/). */
   metrics: DrydockMetrics;
   worker: AllocatorWorker;
+  /** Finds and terminates `ec2-host` instances nothing will use again (on demand: `pass({dryRun})`). */
+  ec2Reaper: Ec2LeakReaper;
   watcher: StreamWatcher;
   clock: Clock;
   close(): Promise<void>;
@@ -92,7 +107,17 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
   const sandboxHost = options.sandbox?.host ?? (await probeSandboxHostOnce(options.sandbox?.userName));
   const hidden = [...(options.sandbox?.hidden ?? []), ...(options.dataDir ? [path.resolve(options.dataDir)] : [])];
   const localHost = localHostBlueprint(thisMachine(), { sandbox: new LocalSandbox(sandboxHost), hidden });
-  const registry = new BlueprintRegistry([localHost, staticHostsBlueprint(), ...(options.blueprints ?? [])]);
+  const ec2Clouds = sdkEc2Clouds(options.ec2);
+  // The store comes next; the installation id is only asked for when an instance is launched.
+  let storeForIds: EventStore | undefined;
+  const installationId = () => installationIdFromLog(async () => (await storeForIds!.readByPosition(0, 1))[0]);
+  const ec2Host = ec2HostBlueprint({
+    cloud: (location) => ec2Clouds.cloud(location),
+    installationId,
+    clock,
+    random: options.random ?? Math.random,
+  });
+  const registry = new BlueprintRegistry([localHost, staticHostsBlueprint(), ec2Host, ...(options.blueprints ?? [])]);
   const logger = options.logger ?? silentLogger;
   const onWorkerError = options.onWorkerError ?? ((error: unknown, streamId: string) => logger.error({ streamId, err: error }, "worker step failed"));
   const metrics = new DrydockMetrics();
@@ -106,6 +131,7 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
     },
     conflicted: (code) => metrics.appendConflicts.inc({ code }),
   });
+  storeForIds = store;
   const interfaces = new LeaseInterfaceResolver(database.db, registry);
   const commands: CommandContext = {
     db: database.db,
@@ -140,9 +166,37 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
   interfaces.reportResourceFailuresTo((resourceId, failure) =>
     reportResourceFailure({ db: database.db, store, registry, clock, actor: `health:${ctx.workerId}`, onSuspect: () => health.nudge() }, resourceId, failure),
   );
+  const ec2Reaper = new Ec2LeakReaper(
+    reaperDepsFrom(database.db, {
+      cloud: (location) => ec2Clouds.cloud(location),
+      installationId,
+      now: () => clock.now(),
+      async record(reaped) {
+        await recordReapedInstance(store, reaped, "ec2-reaper").catch((error: unknown) => {
+          logger.error({ instanceId: reaped.instanceId, error: error instanceof Error ? error.message : String(error) }, "cannot record a reaped instance in the log");
+        });
+        logger.warn({ instanceId: reaped.instanceId, resourceId: reaped.resourceId, blueprintId: reaped.blueprintId, region: reaped.location.region, reason: reaped.reason, suspectSince: reaped.suspectSince.toISOString() }, "ec2 instance reaped");
+      },
+    }),
+    options.ec2Reaper === false ? 10 * 60_000 : (options.ec2Reaper?.graceMs ?? 10 * 60_000),
+  );
+  let reaperTimer: NodeJS.Timeout | undefined;
   if (options.worker !== false) {
     await worker.start();
     health.start();
+    if (options.ec2Reaper !== false) {
+      let reaping = false;
+      reaperTimer = setInterval(() => {
+        // A slow pass (EC2 throttling) is not overlapped by the next one.
+        if (reaping) return;
+        reaping = true;
+        ec2Reaper.pass().finally(() => (reaping = false)).then(
+          (report) => report.failures.forEach((f) => logger.warn({ region: f.location.region, message: f.message }, "ec2 leak reaper could not list instances")),
+          (error: unknown) => logger.error({ err: error }, "ec2 leak reaper pass failed"),
+        );
+      }, options.ec2Reaper?.intervalMs ?? 5 * 60_000);
+      reaperTimer.unref();
+    }
   }
 
   return {
@@ -154,12 +208,15 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
     logger,
     metrics,
     worker,
+    ec2Reaper,
     watcher,
     clock,
     async close() {
+      if (reaperTimer) clearInterval(reaperTimer);
       await worker.stop();
       await health.stop();
       await registry.close();
+      ec2Clouds.close();
       await watcher.stop();
       if (ownsDatabase) await database.close();
     },

@@ -1,6 +1,6 @@
 import { request, type ClientRequest, type IncomingMessage } from "node:http";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { accessFor } from "../../src/auth/access-policy";
+import { RouteAccessTable } from "../../src/api/route-access-table";
 import { killArgv, pidsWithArgv, uniqueSleep, waitForArgv, waitForNoArgv } from "../support/argv-pids";
 import { listenOnLoopback, type LoopbackServer } from "../support/loopback-server";
 import { startApi, type ApiHarness } from "./api-harness";
@@ -114,7 +114,7 @@ describe("DELETE /v1/leases/{id}/commands/{commandId}", () => {
   }, 60_000);
 
   it("is a lease route: its owner or an admin may call it; another client sees no such lease", async () => {
-    expect(accessFor("DELETE", "/v1/leases/ls_1/commands/cm_1")).toEqual({ kind: "lease", leaseId: "ls_1" });
+    expect(new RouteAccessTable(api.app).lookup("DELETE", "/v1/leases/ls_1/commands/cm_1").access).toEqual({ kind: "lease", leaseId: "ls_1" });
     const bob = await api.client("bob-cancel");
     const refused = await bob.call("DELETE", `/v1/leases/${leaseId}/commands/cm_000000000000000000000000`);
     expect(refused.status).toBe(404);

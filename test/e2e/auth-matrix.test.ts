@@ -1,11 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../src/api/app";
+import { access, publicRoute } from "../../src/api/route-access";
+import { RouteAccessTable, type RouteAccessEntry } from "../../src/api/route-access-table";
+import { rules, type AccessRule } from "../../src/auth/access-policy";
 import { startApi, type ApiClient, type ApiHarness, type ApiResponse } from "./api-harness";
 
 /**
  * Who may do what, as a matrix: two clients (alice, bob) and an admin. Every read, use (commands,
  * files) and release of alice's lease by bob is refused with 404, exactly as for a lease that does
  * not exist, with nothing appended; the admin may do all of it; admin-only routes refuse clients
- * with 403; no token, a bad one or a revoked one gets 401.
+ * with 403; no token, a bad one or a revoked one gets 401. "Every route, as it declares" walks every
+ * registered route (those of the OpenAPI document and the plain ones) and checks that the route
+ * declares its access and that the app enforces what it declares.
  */
 let api: ApiHarness;
 let alice: ApiClient;
@@ -46,7 +52,7 @@ const leaseRoutes = (id: string): [string, string, unknown?, Record<string, stri
   ["GET", `/v1/leases/${id}/explain`],
   ["GET", `/v1/leases/${id}/files`],
   ["GET", `/v1/leases/${id}/files/secret-plans.txt`],
-  ["GET", `/v1/leases/${id}/files/.?list=1`],
+  ["GET", `/v1/leases/${id}/files/build?list=1`],
   ["PUT", `/v1/leases/${id}/files/secret-plans.txt`, "bob was here", { "content-type": "application/octet-stream" }],
   ["DELETE", `/v1/leases/${id}/files/secret-plans.txt`],
   ["POST", `/v1/leases/${id}/renew`, { ttlSeconds: 60 }],
@@ -225,5 +231,156 @@ describe("roles", () => {
       expect(res.body.error.message).toMatch(/^owner: /);
     }
     expect((await refused(() => api.call("POST", "/v1/tokens", { owner: "x", role: "root" }))).status).toBe(400);
+  });
+});
+
+/** The document's form of a Hono pattern: `/v1/leases/:id/files/:path{.+}` is `/v1/leases/{id}/files/{path}`. */
+const documentPathOf = (pattern: string) => pattern.replace(/:(\w+)(\{[^}]*\})?/g, "{$1}");
+
+/**
+ * A URL for a route: the parameter its rule names holds something of alice's (her lease, its
+ * resource) or a blueprint she and bob are not authorized for; the other parameters hold ids that
+ * exist nowhere, so a request that gets past the access check changes nothing.
+ */
+function urlFor(entry: RouteAccessEntry): string {
+  const rule = entry.declaration?.rule;
+  const ruleValue = (): string | undefined => {
+    if (rule?.kind === "lease") return aliceLease.id;
+    if (rule?.kind === "resource") return aliceLease.resourceId;
+    if (rule?.kind === "blueprint") return otherBlueprint;
+    return undefined;
+  };
+  const fallback: Record<string, string> = { id: "xx_0000000000000000000000", commandId: "cm_000000000000000000000000", path: "secret-plans.txt", name: "drydock-docs.js" };
+  return entry.path.replace(/:(\w+)(\{[^}]*\})?/g, (_, name: string) => {
+    const own = rule && "param" in rule && rule.param === name ? ruleValue() : undefined;
+    return own ?? fallback[name] ?? "x";
+  });
+}
+
+/** What bob, a client with no claim on anything in urlFor's URLs, gets from a route with this rule. */
+function expectClientAnswer(rule: AccessRule, res: ApiResponse, what: string): void {
+  switch (rule.kind) {
+    case "public":
+    case "any":
+      expect([401, 403], `${what}: ${res.text}`).not.toContain(res.status);
+      return;
+    case "admin":
+      expect(res.status, `${what}: ${res.text}`).toBe(403);
+      expect(res.body.error.message).toBe("this requires the admin role");
+      return;
+    case "metrics":
+      expect(res.status, `${what}: ${res.text}`).toBe(403);
+      expect(res.body.error.message).toBe("this requires the admin or metrics role");
+      return;
+    case "lease":
+      expect(res.status, `${what}: ${res.text}`).toBe(404);
+      expect(res.body.error.message).toBe(`lease ${aliceLease.id} not found`);
+      return;
+    case "resource":
+      expect(res.status, `${what}: ${res.text}`).toBe(404);
+      expect(res.body.error.message).toBe(`resource ${aliceLease.resourceId} not found`);
+      return;
+    case "blueprint":
+      expect(res.status, `${what}: ${res.text}`).toBe(404);
+      expect(res.body.error.message).toBe(`blueprint ${otherBlueprint} not found`);
+      return;
+    default:
+      throw new Error(`no expectation for ${JSON.stringify(rule satisfies never)}`);
+  }
+}
+
+describe("every route, as it declares", () => {
+  it("every route of the OpenAPI document declares its access there (x-drydock-access), as the app enforces it", async () => {
+    const table = new RouteAccessTable(api.app);
+    const doc = (await alice.call("GET", "/openapi.json")).body;
+    const undeclared: string[] = [];
+    let operations = 0;
+    for (const [path, item] of Object.entries<Record<string, any>>(doc.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        operations++;
+        const declared = operation["x-drydock-access"];
+        if (declared === undefined) {
+          undeclared.push(`${method.toUpperCase()} ${path}`);
+          continue;
+        }
+        const route = table.entries().find((e) => e.method === method.toUpperCase() && documentPathOf(e.path) === path);
+        expect(route, `${method} ${path} is a route of the app`).toBeDefined();
+        expect(route!.declaration?.rule, `${method} ${path}`).toEqual(declared);
+        expect(operation["x-drydock-rate-limit"] ?? null, `${method} ${path}`).toBe(route!.declaration?.rateLimit ?? null);
+        // Public routes say so in the document's own terms too.
+        if (declared.kind === "public") expect(operation.security, `${method} ${path}`).toEqual([]);
+        else expect(operation.security, `${method} ${path}`).toBeUndefined();
+      }
+    }
+    expect(undeclared, "routes without a declared access (they are admin-only)").toEqual([]);
+    expect(operations).toBeGreaterThan(30);
+  });
+
+  it("every registered route, in the document or not, declares its access; without a token only the public ones answer, and a client gets what the route declares", async () => {
+    const metricsToken = (await api.call("POST", "/v1/tokens", { owner: "scraper", role: "metrics" })).body.token;
+    const entries = new RouteAccessTable(api.app).entries();
+    expect(entries.filter((e) => e.declaration === null).map((e) => `${e.method} ${e.path}`)).toEqual([]);
+    const kinds = new Set<string>();
+    for (const entry of entries) {
+      const rule = entry.declaration!.rule;
+      kinds.add(rule.kind);
+      const url = urlFor(entry);
+      const what = `${entry.method} ${entry.path} (${rule.kind}) as ${url}`;
+      const body = entry.method === "GET" || entry.method === "DELETE" ? undefined : {};
+
+      const anonymous = await refused(() => api.as(null).call(entry.method, url, body));
+      // A public route may still answer 404 for an id that exists nowhere, or redirect: never 401 or 403.
+      if (rule.kind === "public") expect([401, 403], `${what}: ${anonymous.text}`).not.toContain(anonymous.status);
+      else {
+        expect(anonymous.status, what).toBe(401);
+        expect(anonymous.body.error.code).toBe("unauthorized");
+      }
+
+      // A client's request that the route refuses appends nothing; one it lets through may (an
+      // "any" route), so only refusals are counted.
+      const asBob = () => bob.call(entry.method, url, body);
+      const res = rule.kind === "public" || rule.kind === "any" ? await asBob() : await refused(asBob);
+      expectClientAnswer(rule, res, what);
+
+      // A metrics token reads /metrics and nothing else.
+      const scraper = await api.as(metricsToken).call(entry.method, url, body);
+      if (rule.kind === "metrics") expect(scraper.status, what).toBe(200);
+      else if (rule.kind === "public") expect([401, 403], what).not.toContain(scraper.status);
+      else expect(scraper.status, what).toBe(403);
+    }
+    // The walk met every kind of rule there is.
+    expect([...kinds].sort()).toEqual(["admin", "any", "blueprint", "lease", "metrics", "public", "resource"]);
+  });
+
+  it("a path no route matches is admin-only: 401 without a token, 403 for a client, 404 for an admin", async () => {
+    expect((await api.as(null).call("GET", "/v1/nothing-here")).status).toBe(401);
+    const client = await refused(() => bob.call("POST", "/v1/nothing-here", {}));
+    expect(client.status).toBe(403);
+    expect(client.body.error.message).toBe("this requires the admin role");
+    expect((await api.call("GET", "/v1/nothing-here")).status).toBe(404);
+  });
+
+  it("a route added without a declaration is admin-only; one that declares public answers without a token", async () => {
+    const app = createApp(api.drydock);
+    app.get("/v1/added-later", (c) => c.json({ reached: true }));
+    app.get("/console-like", publicRoute, (c) => c.html("<p>public page</p>"));
+    const call = (url: string, token: string | null) => app.request(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    expect((await call("/v1/added-later", null)).status).toBe(401);
+    const client = await call("/v1/added-later", bob.token);
+    expect(client.status).toBe(403);
+    expect(await client.json()).toMatchObject({ error: { code: "forbidden" } });
+    expect(await (await call("/v1/added-later", api.adminToken)).json()).toEqual({ reached: true });
+    const page = await call("/console-like", null);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toBe("<p>public page</p>");
+  });
+
+  it("a route whose declaration another route's shadows is not served under the other's rule", async () => {
+    const app = createApp(api.drydock);
+    app.use("/v1/shadowed/*", publicRoute);
+    app.get("/v1/shadowed/admin-thing", access(rules.admin), (c) => c.json({ secret: true }));
+    const res = await app.request("/v1/shadowed/admin-thing");
+    expect(res.status).toBe(500);
+    expect(await res.text()).not.toContain("secret");
   });
 });

@@ -58,6 +58,39 @@ describe("the build", () => {
     expect(help.stdout).toContain("drydock lease --type host");
   });
 
+  it("builds the typed client that package.json exports as drydock/client: it loads no package, and errors arrive as its DrydockError", async () => {
+    const pkg = JSON.parse(await readFile(path.join(repoRoot, "package.json"), "utf8"));
+    expect(pkg.exports["./client"]).toEqual({ types: "./src/client/index.ts", default: "./dist/client.js" });
+    const file = path.join(out, path.basename(pkg.exports["./client"].default));
+    const packages: string[] = [];
+    const seen = new Set<string>();
+    const visit = async (f: string) => {
+      if (seen.has(f)) return;
+      seen.add(f);
+      for (const spec of await staticImports(f)) {
+        if (spec.startsWith(".")) await visit(path.resolve(path.dirname(f), spec));
+        else packages.push(`${path.relative(out, f)} imports ${spec}`);
+      }
+    };
+    await visit(file);
+    expect(packages).toEqual([]);
+
+    const built = await import(file);
+    const requests: string[] = [];
+    const client = new built.DrydockClient({
+      url: "http://drydock.invalid/",
+      token: "ddk_test",
+      fetch: async (url: string, init: RequestInit) => {
+        requests.push(`${init.method} ${url} ${new Headers(init.headers).get("authorization")}`);
+        return Response.json({ error: { code: "not_found", message: "lease ls_x not found", details: { kind: "lease", id: "ls_x" } } }, { status: 404 });
+      },
+    });
+    const error = await client.getLease("ls_x").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(built.DrydockError);
+    expect(error).toMatchObject({ status: 404, code: "not_found", message: "lease ls_x not found", details: { kind: "lease", id: "ls_x" } });
+    expect(requests).toEqual(["GET http://drydock.invalid/v1/leases/ls_x Bearer ddk_test"]);
+  });
+
   it("serves: /healthz, the /docs page's own script, a lease with a command and a file (sandboxed where the sandbox can run)", async () => {
     const port = await new Promise<number>((resolve) => {
       const probe = createServer().listen(0, "127.0.0.1", () => {

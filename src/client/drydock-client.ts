@@ -1,0 +1,212 @@
+import { filePath, Http, ndjsonLines, segment, type CallOptions, type HttpOptions } from "./http";
+import type * as W from "./wire-types";
+
+/** The header that carries a running command's id (src/api/command-registry.ts). */
+const COMMAND_ID_HEADER = "drydock-command-id";
+
+/** A command whose output streams while it runs. */
+export interface ExecStream {
+  /** The command's id, for cancelCommand (null if the service did not send it). */
+  commandId: string | null;
+  /** Its output as it comes, then one `exit` line (or an `error` line if it could not finish). */
+  lines: AsyncGenerator<W.ExecStreamLine>;
+}
+
+/**
+ * A typed client of Drydock's v1 HTTP API, for programs (CI systems, scripts) and for the
+ * `drydock` CLI, its first user. Request and response types come from the routes' own zod
+ * schemas (wire-types.ts). Every error the API answers with is thrown as a DrydockError carrying
+ * its status, code, message and details.
+ *
+ *   const drydock = new DrydockClient({ url: "http://127.0.0.1:8080", token: process.env.DRYDOCK_TOKEN });
+ *   const lease = await drydock.requestLease({ resourceType: "host" }, { wait: 60 });
+ *   const result = await drydock.exec(lease.id, { argv: ["make", "test"] });
+ *   await drydock.releaseLease(lease.id);
+ */
+export class DrydockClient {
+  readonly #http: Http;
+
+  constructor(options: HttpOptions) {
+    this.#http = new Http(options);
+  }
+
+  /** The service's URL, without a trailing slash. */
+  get url(): string {
+    return this.#http.baseUrl;
+  }
+
+  // Leases
+
+  /**
+   * Asks for a lease. Without `wait` it answers at once (status pending); with `wait` (seconds, at
+   * most 300) once the lease is active, has ended, or the wait is over. `cancelOnDisconnect`: the
+   * service releases the lease if this request goes away (aborted) before it is active.
+   */
+  requestLease(request: W.LeaseRequest, options: CallOptions & { wait?: number; cancelOnDisconnect?: boolean } = {}): Promise<W.Lease> {
+    const { wait, cancelOnDisconnect, ...call } = options;
+    return this.#http.json("POST", "/v1/leases", { wait, cancelOnDisconnect: cancelOnDisconnect ? 1 : undefined }, request, call);
+  }
+
+  /** A lease; with `wait`, long-polls until it is active or ended; with `asOf`, as it was then. */
+  getLease(id: string, query: W.GetLeaseQuery = {}, options: CallOptions = {}): Promise<W.Lease> {
+    return this.#http.json("GET", `/v1/leases/${segment(id)}`, query, undefined, options);
+  }
+
+  /** A page of leases, newest first (a client sees its own). */
+  listLeases(query: W.LeaseQuery = {}, options: CallOptions = {}): Promise<W.LeasePage> {
+    return this.#http.json("GET", "/v1/leases", query, undefined, options);
+  }
+
+  /** The lease's events, in order. */
+  leaseEvents(id: string, options: CallOptions = {}): Promise<W.EventList> {
+    return this.#http.json("GET", `/v1/leases/${segment(id)}/events`, undefined, undefined, options);
+  }
+
+  /** Why the lease waited: its timeline, every allocation attempt and its candidates. */
+  explainLease(id: string, options: CallOptions = {}): Promise<W.LeaseExplanation> {
+    return this.#http.json("GET", `/v1/leases/${segment(id)}/explain`, undefined, undefined, options);
+  }
+
+  /** The lease now expires `ttlSeconds` from now. */
+  renewLease(id: string, ttlSeconds: W.LeaseRenewal["ttlSeconds"], options: CallOptions = {}): Promise<W.Lease> {
+    return this.#http.json("POST", `/v1/leases/${segment(id)}/renew`, undefined, { ttlSeconds }, options);
+  }
+
+  /** Releases the lease (a second release is refused: 409 transition_refused). */
+  releaseLease(id: string, options: CallOptions = {}): Promise<W.Lease> {
+    return this.#http.json("POST", `/v1/leases/${segment(id)}/release`, undefined, {}, options);
+  }
+
+  // Commands
+
+  /** Runs a command where the lease lives and answers once it has ended, whatever its exit code. */
+  exec(leaseId: string, request: W.ExecRequest, options: CallOptions = {}): Promise<W.ExecResult> {
+    return this.#http.json("POST", `/v1/leases/${segment(leaseId)}/commands`, undefined, request, options);
+  }
+
+  /**
+   * Runs a command and streams its output while it runs. Aborting `signal` (or not reading to
+   * the end and aborting) ends the command on the host; so does cancelCommand with the id.
+   */
+  async execStream(leaseId: string, request: W.ExecRequest, options: CallOptions = {}): Promise<ExecStream> {
+    const response = await this.#http.send(
+      "POST",
+      `/v1/leases/${segment(leaseId)}/commands`,
+      { stream: 1 },
+      { type: "application/json", data: JSON.stringify(request) },
+      options,
+    );
+    return { commandId: response.headers.get(COMMAND_ID_HEADER), lines: ndjsonLines<W.ExecStreamLine>(response) };
+  }
+
+  /** Kills a running command on the host; answers once it has ended (404 if it already had). */
+  cancelCommand(leaseId: string, commandId: string, options: CallOptions = {}): Promise<W.CommandCancelled> {
+    return this.#http.json("DELETE", `/v1/leases/${segment(leaseId)}/commands/${segment(commandId)}`, undefined, undefined, options);
+  }
+
+  // Files, relative to the lease's directory
+
+  /** Writes a file (parents are made; an existing file is replaced). */
+  async writeFile(leaseId: string, path: string, data: Uint8Array | string, options: CallOptions = {}): Promise<void> {
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    await this.#http.send("PUT", `/v1/leases/${segment(leaseId)}/files/${filePath(path)}`, undefined, { type: "application/octet-stream", data: bytes }, options);
+  }
+
+  /** A file's bytes. */
+  async readFile(leaseId: string, path: string, options: CallOptions = {}): Promise<Uint8Array> {
+    const response = await this.#http.send("GET", `/v1/leases/${segment(leaseId)}/files/${filePath(path)}`, undefined, undefined, options);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  /** A directory's entries ("" or omitted: the lease's directory). */
+  listFiles(leaseId: string, path = "", options: CallOptions = {}): Promise<W.FileList> {
+    if (path === "") return this.#http.json("GET", `/v1/leases/${segment(leaseId)}/files`, undefined, undefined, options);
+    return this.#http.json("GET", `/v1/leases/${segment(leaseId)}/files/${filePath(path)}`, { list: 1 }, undefined, options);
+  }
+
+  /** Removes a file or a directory tree. */
+  async removeFile(leaseId: string, path: string, options: CallOptions = {}): Promise<void> {
+    await this.#http.send("DELETE", `/v1/leases/${segment(leaseId)}/files/${filePath(path)}`, undefined, undefined, options);
+  }
+
+  // Resources and blueprints
+
+  listResources(query: W.ResourceQuery = {}, options: CallOptions = {}): Promise<W.ResourcePage> {
+    return this.#http.json("GET", "/v1/resources", query, undefined, options);
+  }
+
+  getResource(id: string, options: CallOptions = {}): Promise<W.Resource> {
+    return this.#http.json("GET", `/v1/resources/${segment(id)}`, undefined, undefined, options);
+  }
+
+  /** (admin) Releases a resource: its leases are let go and it is destroyed. */
+  releaseResource(id: string, body: W.ResourceRelease = {}, options: CallOptions = {}): Promise<W.Resource> {
+    return this.#http.json("POST", `/v1/resources/${segment(id)}/release`, undefined, body, options);
+  }
+
+  listBlueprints(query: W.BlueprintQuery = {}, options: CallOptions = {}): Promise<W.BlueprintPage> {
+    return this.#http.json("GET", "/v1/blueprints", query, undefined, options);
+  }
+
+  getBlueprint(id: string, options: CallOptions = {}): Promise<W.Blueprint> {
+    return this.#http.json("GET", `/v1/blueprints/${segment(id)}`, undefined, undefined, options);
+  }
+
+  /** (admin) */
+  createBlueprint(draft: W.BlueprintDraft, options: CallOptions = {}): Promise<W.Blueprint> {
+    return this.#http.json("POST", "/v1/blueprints", undefined, draft, options);
+  }
+
+  /** (admin) */
+  updateBlueprint(id: string, change: W.BlueprintChange, options: CallOptions = {}): Promise<W.Blueprint> {
+    return this.#http.json("PATCH", `/v1/blueprints/${segment(id)}`, undefined, change, options);
+  }
+
+  // Tokens (admin)
+
+  /** Issues a token; its secret (`token`) is in this answer only. */
+  issueToken(request: W.TokenRequest, options: CallOptions = {}): Promise<W.IssuedToken> {
+    return this.#http.json("POST", "/v1/tokens", undefined, request, options);
+  }
+
+  listTokens(query: W.TokenQuery = {}, options: CallOptions = {}): Promise<W.TokenPage> {
+    return this.#http.json("GET", "/v1/tokens", query, undefined, options);
+  }
+
+  revokeToken(id: string, body: W.TokenRevocation = {}, options: CallOptions = {}): Promise<W.Token> {
+    return this.#http.json("DELETE", `/v1/tokens/${segment(id)}`, undefined, body, options);
+  }
+
+  // Blueprint authorizations
+
+  /** Asks to use a blueprint, for this token's client (or, as an admin, for `client`). */
+  requestAuthorization(blueprintId: string, body: W.AuthorizationRequest = {}, options: CallOptions = {}): Promise<W.Authorization> {
+    return this.#http.json("POST", `/v1/blueprints/${segment(blueprintId)}/authorizations`, undefined, body, options);
+  }
+
+  listAuthorizations(query: W.AuthorizationQuery = {}, options: CallOptions = {}): Promise<W.AuthorizationPage> {
+    return this.#http.json("GET", "/v1/authorizations", query, undefined, options);
+  }
+
+  /** (admin) */
+  approveAuthorization(id: string, options: CallOptions = {}): Promise<W.Authorization> {
+    return this.#http.json("POST", `/v1/authorizations/${segment(id)}/approve`, undefined, undefined, options);
+  }
+
+  /** (admin) */
+  declineAuthorization(id: string, body: W.AuthorizationDecline = {}, options: CallOptions = {}): Promise<W.Authorization> {
+    return this.#http.json("POST", `/v1/authorizations/${segment(id)}/decline`, undefined, body, options);
+  }
+
+  /** (admin) With `releaseLeases`, the client's live leases on the blueprint are released too. */
+  revokeAuthorization(id: string, body: W.AuthorizationRevocation = {}, options: CallOptions = {}): Promise<W.RevokedAuthorization> {
+    return this.#http.json("POST", `/v1/authorizations/${segment(id)}/revoke`, undefined, body, options);
+  }
+
+  // The log (admin)
+
+  /** Events of every stream, in commit order, after the cursor `after`. */
+  listEvents(query: W.EventQuery = {}, options: CallOptions = {}): Promise<W.EventPage> {
+    return this.#http.json("GET", "/v1/events", query, undefined, options);
+  }
+}
