@@ -11,21 +11,13 @@
  * describe the instance anyway).
  */
 import { z } from "zod";
-import { MAX_TTL_SECONDS } from "../../domain/lease-ttl";
 import { parseOrThrow } from "../../domain/parse";
 import { privateKeyRefSchema } from "../static-hosts-config";
+import { sshHostSettings } from "../ssh-host-settings";
 
 const awsId = (prefix: string) => z.string().regex(new RegExp(`^${prefix}-[0-9a-zA-Z]{1,32}$`), `an id ${prefix}-…`);
 const instanceType = z.string().regex(/^[a-z0-9-]+\.[a-z0-9-]+$/, "an instance type such as t3.micro");
 const tagText = z.string().max(256);
-
-const remoteRoot = z
-  .string()
-  .startsWith("/", "an absolute path")
-  .max(1024)
-  .refine((p) => !p.includes("\0") && !p.split("/").includes(".."), "no `..` segments or NUL bytes")
-  .refine((p) => p.split("/").filter(Boolean).length >= 1, "not the root directory")
-  .transform((p) => p.replace(/\/+$/, ""));
 
 export const ec2HostConfigSchema = z
   .strictObject({
@@ -79,16 +71,7 @@ export const ec2HostConfigSchema = z
       })
       .default({ labels: [] }),
 
-    root: remoteRoot.default("/tmp/drydock"),
-    readyCommand: z.array(z.string().max(4096)).min(1).max(64).nullable().default(null),
-    readyTimeoutSeconds: z.number().min(1).max(3600).default(60),
-    healthIntervalSeconds: z.number().min(1).max(86_400).default(60),
-    healthFailuresBeforeBroken: z.number().int().min(1).max(100).default(2),
-    connectTimeoutSeconds: z.number().min(0.5).max(300).default(10),
-    allowShell: z.boolean().default(false),
-    maxProcesses: z.number().int().min(8).max(4_194_304).default(512),
-    maxConcurrentCommands: z.number().int().min(1).max(1024).default(16),
-    defaultLeaseTtlSeconds: z.number().int().min(1).max(MAX_TTL_SECONDS).optional(),
+    ...sshHostSettings,
   })
   .superRefine((config, ctx) => {
     if (config.launchTemplate === undefined && config.imageId === undefined) ctx.addIssue({ code: "custom", path: ["imageId"], message: "an imageId, or a launchTemplate" });
