@@ -249,6 +249,11 @@ export class AllocatorWorker {
     }
   }
 
+  /** Whether this worker runs work in the background (started, not stopped). */
+  get runsInBackground(): boolean {
+    return !this.stopped;
+  }
+
   /** runClaimedSteps without waiting for it (a release's teardown); stop() still waits for it. */
   runClaimedStepsSoon(claim: WorkClaim): void {
     void this.runClaimedSteps(claim).catch((error) => this.options.onError?.(error, claim.streamId));

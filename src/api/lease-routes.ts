@@ -185,10 +185,11 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
 
   app.openapi(releaseLeaseRoute, async (c) => {
     const { id } = c.req.valid("param");
-    // The teardown is due at once: this process runs it, after answering.
-    const claim = drydock.worker.newClaim();
+    // The teardown is due at once: a process whose worker runs runs it itself, after answering
+    // (one whose worker is stopped does no work in the background, and leaves it to the others).
+    const claim = drydock.worker.runsInBackground ? drydock.worker.newClaim() : undefined;
     await releaseLease(drydock.commands, id, c.get("actor"), claim);
-    drydock.worker.runClaimedStepsSoon({ ...claim, streamId: streamIdOf("lease", id) });
+    if (claim) drydock.worker.runClaimedStepsSoon({ ...claim, streamId: streamIdOf("lease", id) });
     return c.json(await getLease(db, id), 200);
   });
 

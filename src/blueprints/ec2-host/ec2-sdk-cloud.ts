@@ -6,16 +6,7 @@
  * files, SSO, the instance's role), or a named profile. Nothing here reads, keeps or prints them;
  * errors carry EC2's code and message only (EC2 never echoes a secret in them).
  */
-import {
-  DescribeInstancesCommand,
-  EC2Client,
-  GetConsoleOutputCommand,
-  RunInstancesCommand,
-  TerminateInstancesCommand,
-  type Filter,
-  type Instance,
-  type RunInstancesCommandInput,
-} from "@aws-sdk/client-ec2";
+import type { EC2Client, Filter, Instance, RunInstancesCommandInput } from "@aws-sdk/client-ec2";
 import { Ec2ApiError, type Ec2Cloud, type Ec2Location, type InstanceInfo, type InstanceQuery, type InstanceStateName, type LaunchRequest } from "./ec2-cloud";
 
 export interface SdkCloudOptions {
@@ -25,17 +16,28 @@ export interface SdkCloudOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
+/**
+ * The SDK, loaded when a blueprint first calls EC2: it takes about a second to load, which every
+ * start of the service (and of the CLI) would otherwise pay, with or without an ec2-host blueprint.
+ */
+type Sdk = typeof import("@aws-sdk/client-ec2");
+let sdkLoading: Promise<Sdk> | undefined;
+const loadSdk = (): Promise<Sdk> => (sdkLoading ??= import("@aws-sdk/client-ec2"));
+
 export function sdkEc2Cloud(location: Ec2Location, options: SdkCloudOptions = {}): Ec2Cloud & { close(): void } {
-  const client = new EC2Client({
-    region: location.region,
-    ...(location.endpoint ? { endpoint: location.endpoint } : {}),
-    ...(location.profile ? { profile: location.profile } : {}),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-    maxAttempts: options.maxAttempts ?? 3,
-  });
-  const call = async <T>(fn: () => Promise<T>): Promise<T> => {
+  let made: EC2Client | undefined;
+  const clientOf = (sdk: Sdk) =>
+    (made ??= new sdk.EC2Client({
+      region: location.region,
+      ...(location.endpoint ? { endpoint: location.endpoint } : {}),
+      ...(location.profile ? { profile: location.profile } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      maxAttempts: options.maxAttempts ?? 3,
+    }));
+  const call = async <T>(fn: (sdk: Sdk, client: EC2Client) => Promise<T>): Promise<T> => {
+    const sdk = await loadSdk();
     try {
-      return await fn();
+      return await fn(sdk, clientOf(sdk));
     } catch (error) {
       throw asEc2Error(error);
     }
@@ -43,7 +45,7 @@ export function sdkEc2Cloud(location: Ec2Location, options: SdkCloudOptions = {}
 
   return {
     async runInstance(request) {
-      const out = await call(() => client.send(new RunInstancesCommand(runInstancesInput(request))));
+      const out = await call((sdk, client) => client.send(new sdk.RunInstancesCommand(runInstancesInput(request))));
       const instance = out.Instances?.[0];
       if (!instance) throw new Ec2ApiError("InternalError", "RunInstances answered no instance", null);
       return infoOf(instance);
@@ -57,9 +59,9 @@ export function sdkEc2Cloud(location: Ec2Location, options: SdkCloudOptions = {}
       const found: InstanceInfo[] = [];
       let nextToken: string | undefined;
       do {
-        const out = await call(() =>
+        const out = await call((sdk, client) =>
           client.send(
-            new DescribeInstancesCommand({
+            new sdk.DescribeInstancesCommand({
               ...(query.instanceIds ? { InstanceIds: query.instanceIds } : { MaxResults: 1000 }),
               ...(filters.length > 0 ? { Filters: filters } : {}),
               ...(nextToken ? { NextToken: nextToken } : {}),
@@ -73,16 +75,16 @@ export function sdkEc2Cloud(location: Ec2Location, options: SdkCloudOptions = {}
     },
 
     async consoleOutput(instanceId) {
-      const out = await call(() => client.send(new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: false })));
+      const out = await call((sdk, client) => client.send(new sdk.GetConsoleOutputCommand({ InstanceId: instanceId, Latest: false })));
       return out.Output ? Buffer.from(out.Output, "base64").toString("utf8") : null;
     },
 
     async terminateInstances(instanceIds) {
-      const out = await call(() => client.send(new TerminateInstancesCommand({ InstanceIds: instanceIds })));
+      const out = await call((sdk, client) => client.send(new sdk.TerminateInstancesCommand({ InstanceIds: instanceIds })));
       return (out.TerminatingInstances ?? []).map((c) => ({ instanceId: c.InstanceId ?? "", state: (c.CurrentState?.Name ?? "shutting-down") as InstanceStateName }));
     },
 
-    close: () => client.destroy(),
+    close: () => made?.destroy(),
   };
 }
 
