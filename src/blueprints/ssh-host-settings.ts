@@ -10,6 +10,15 @@ export const remoteRoot = z
   .refine((p) => p.split("/").filter(Boolean).length >= 1, "not the root directory")
   .transform((p) => p.replace(/\/+$/, ""));
 
+/** What a host offers to lease attributes (os, arch, labels): matched against a lease's request. */
+export const hostAttributes = z
+  .strictObject({
+    os: z.string().min(1).max(64).optional(),
+    arch: z.string().min(1).max(64).optional(),
+    labels: z.array(z.string().min(1).max(64)).max(64).default([]),
+  })
+  .default({ labels: [] });
+
 /**
  * The settings every blueprint of hosts reached over SSH shares (static-hosts, ec2-host): where
  * leases live on a host, how a host is checked, and what a lease may do there. One definition,

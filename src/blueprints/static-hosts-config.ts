@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { parseOrThrow } from "../domain/parse";
-import { sshHostSettings } from "./ssh-host-settings";
+import { hostAttributes, sshHostSettings } from "./ssh-host-settings";
 
 /** `ssh-keygen -lf` prints SHA256 fingerprints as 43 characters of unpadded base64. */
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
@@ -28,13 +28,7 @@ export const staticHostSchema = z.strictObject({
   privateKey: privateKeyRefSchema,
   hostKeyFingerprint: z.string().regex(FINGERPRINT, 'SHA256:<base64> as `ssh-keygen -lf` prints it'),
   slots: z.number().int().min(1).max(1024).default(4),
-  attributes: z
-    .strictObject({
-      os: z.string().min(1).max(64).optional(),
-      arch: z.string().min(1).max(64).optional(),
-      labels: z.array(z.string().min(1).max(64)).max(64).default([]),
-    })
-    .default({ labels: [] }),
+  attributes: hostAttributes,
   /** A drained host takes no new leases; its leases run out, then its resource is released. */
   drained: z.boolean().default(false),
 });

@@ -13,7 +13,7 @@
 import { z } from "zod";
 import { parseOrThrow } from "../../domain/parse";
 import { privateKeyRefSchema } from "../static-hosts-config";
-import { sshHostSettings } from "../ssh-host-settings";
+import { hostAttributes, sshHostSettings } from "../ssh-host-settings";
 
 const awsId = (prefix: string) => z.string().regex(new RegExp(`^${prefix}-[0-9a-zA-Z]{1,32}$`), `an id ${prefix}-…`);
 const instanceType = z.string().regex(/^[a-z0-9-]+\.[a-z0-9-]+$/, "an instance type such as t3.micro");
@@ -63,13 +63,7 @@ export const ec2HostConfigSchema = z
     bootTimeoutSeconds: z.number().min(1).max(3600).default(300),
     /** An instance with no lease this long is released, then terminated (checked at each health check). */
     idleTerminateSeconds: z.number().min(1).max(30 * 86_400).default(600),
-    attributes: z
-      .strictObject({
-        os: z.string().min(1).max(64).optional(),
-        arch: z.string().min(1).max(64).optional(),
-        labels: z.array(z.string().min(1).max(64)).max(64).default([]),
-      })
-      .default({ labels: [] }),
+    attributes: hostAttributes,
 
     ...sshHostSettings,
   })
