@@ -108,3 +108,16 @@ export function setBlueprintEnabled(ctx: CommandContext, blueprintId: string, en
     actor,
   );
 }
+
+/**
+ * Records that the EC2 leak reaper terminated an instance of this blueprint that no live resource
+ * owned (BlueprintInstanceReaped): the blueprint's history says which instance went, and why.
+ */
+export function recordInstanceReaped(
+  ctx: Pick<CommandContext, "store">,
+  blueprintId: string,
+  reaped: { instanceId: string; resourceId: string | null; region: string; reason: string },
+  actor: Actor,
+) {
+  return commandOnStream(ctx, blueprintFolder, "blueprint", streamIdOf("blueprint", blueprintId), blueprintId, "record a reaped instance", () => [{ type: "BlueprintInstanceReaped", data: reaped }], actor);
+}

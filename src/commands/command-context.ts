@@ -39,7 +39,7 @@ interface Folder<S extends string, C> {
  * new state. The store checks legality again inside the append, for every writer.
  */
 export async function commandOnStream<S extends string, C>(
-  ctx: CommandContext,
+  ctx: Pick<CommandContext, "store">,
   folder: Folder<S, C>,
   kind: string,
   streamId: string,

@@ -1,4 +1,4 @@
-import { streamIdOf, type NewEvent } from "../../events/envelope";
+import { streamIdOf, type EventMetadata, type NewEvent } from "../../events/envelope";
 import { blueprintViewOf } from "../blueprints/blueprint-views";
 import { ForbiddenError, UnsatisfiableError, ValidationError } from "../domain/errors";
 import { DEFAULT_LEASE_TTL_SECONDS, expiryAfter, MAX_TTL_SECONDS, resolveRequestTtl } from "../domain/lease-ttl";
@@ -39,7 +39,7 @@ export interface LeaseRequestOptions {
 export async function requestLease(ctx: CommandContext, request: LeaseRequest, owner: string, actor: Actor, options: LeaseRequestOptions = {}): Promise<string> {
   const { leaseId, requested } = await prepareLeaseRequest(ctx, request, owner, actor, options);
   const claim = options.claim ? { claim: { ...options.claim, streamId: streamIdOf("lease", leaseId) } } : undefined;
-  await ctx.store.append(streamIdOf("lease", leaseId), 0, [requested], requested.metadata!, claim);
+  await ctx.store.append(streamIdOf("lease", leaseId), 0, [requested], requested.metadata, claim);
   return leaseId;
 }
 
@@ -54,7 +54,7 @@ export async function prepareLeaseRequest(
   owner: string,
   actor: Actor,
   options: Omit<LeaseRequestOptions, "claim"> = {},
-): Promise<{ leaseId: string; requested: NewEvent }> {
+): Promise<{ leaseId: string; requested: NewEvent & { metadata: EventMetadata } }> {
   const authorizingObject = options.authorizingObject ?? null;
   const attributes = request.attributes ?? {};
   const blueprintIds = request.blueprintIds && request.blueprintIds.length > 0 ? [...new Set(request.blueprintIds)] : null;
@@ -120,7 +120,7 @@ export async function prepareLeaseRequest(
 
   const leaseId = ctx.ids.next("lease");
   const now = ctx.clock.now();
-  const requested: NewEvent = {
+  const requested = {
     type: "LeaseRequested",
     data: {
       leaseId,

@@ -2,8 +2,8 @@ import type { Kysely } from "kysely";
 import type { Ec2Cloud, Ec2Location } from "../blueprints/ec2-host/ec2-cloud";
 import type { LeakReaperDeps } from "../blueprints/ec2-host/leak-reaper";
 import type { ReapVerdict } from "../blueprints/ec2-host/reap-decision";
-import { streamIdOf } from "../../events/envelope";
-import { VersionConflictError } from "../domain/errors";
+import { recordInstanceReaped } from "../commands/blueprint-commands";
+import { NotFoundError } from "../domain/errors";
 import type { EventStore } from "../store/event-store";
 import type { DrydockDatabase } from "../store/schema";
 
@@ -37,20 +37,12 @@ export function reaperDepsFrom(
  */
 export async function recordReapedInstance(store: EventStore, reaped: ReapVerdict & { location: Ec2Location }, actor: string): Promise<boolean> {
   if (!reaped.blueprintId) return false;
-  const streamId = streamIdOf("blueprint", reaped.blueprintId);
-  const event = {
-    type: "BlueprintInstanceReaped",
-    data: { instanceId: reaped.instanceId, resourceId: reaped.resourceId, region: reaped.location.region, reason: reaped.reason },
-  };
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const state = await store.loadState(streamId);
-    if (!state) return false;
-    try {
-      await store.append(streamId, state.version, [event], { actor });
-      return true;
-    } catch (error) {
-      if (!(error instanceof VersionConflictError)) throw error;
-    }
+  const data = { instanceId: reaped.instanceId, resourceId: reaped.resourceId, region: reaped.location.region, reason: reaped.reason };
+  try {
+    await recordInstanceReaped({ store }, reaped.blueprintId, data, { actor });
+    return true;
+  } catch (error) {
+    if (error instanceof NotFoundError) return false;
+    throw error;
   }
-  return false;
 }
