@@ -10,7 +10,8 @@ import { evolveState, initialState } from "../store/stream-state";
  * one transaction with the allocator's decision on it. `events` empties once they are stored.
  */
 export interface DeferredStart {
-  events: NewEvent[];
+  /** Each with who caused it: they are stored under their own actor, whatever append carries them. */
+  events: (NewEvent & { metadata: EventMetadata })[];
   at: Date;
 }
 
@@ -40,9 +41,10 @@ export class ClaimCarryingStore implements EventStore {
   ) {}
 
   /** Appends the deferred first events alone (no step appended to the stream): then a worker runs its step. */
-  async flush(metadata: EventMetadata): Promise<void> {
-    if (this.deferred.events.length === 0) return;
-    await this.inner.append(this.claim.streamId, 0, this.deferred.events, metadata);
+  async flush(): Promise<void> {
+    const events = this.deferred.events;
+    if (events.length === 0) return;
+    await this.inner.append(this.claim.streamId, 0, events, events[0]!.metadata);
     this.deferred.events = [];
   }
 
@@ -54,7 +56,7 @@ export class ClaimCarryingStore implements EventStore {
     const own = appends.find((a) => a.streamId === this.claim.streamId && a.events.length > 0);
     const keep = own !== undefined && NEXT_STEP_DUE_AT_ONCE.has(own.events.at(-1)!.type);
     const deferred = this.deferred.events;
-    if (deferred.length > 0 && !own) await this.flush(metadata);
+    if (deferred.length > 0 && !own) await this.flush();
     const stored = deferred.length > 0 && own ? await this.withDeferred(appends, own) : appends;
     const recorded = await this.inner.appendMany(stored, metadata, keep ? { ...options, claim: this.claim } : options);
     if (own) {

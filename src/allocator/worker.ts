@@ -4,7 +4,6 @@ import { decodeChangeNotice, type ChangeNotice } from "../store/change-notice";
 import { EVENTS_CHANNEL } from "../store/event-store";
 import type { Database } from "../store/database";
 import type { WorkClaim } from "../store/projection";
-import type { EventMetadata } from "../../events/envelope";
 import { ClaimCarryingStore, type DeferredStart } from "./claim-carrying-store";
 
 /** Steps the fast path runs in a row for one stream (allocate, activate: two are enough today). */
@@ -219,7 +218,7 @@ export class AllocatorWorker {
    * whose append let the claim go is done; a step that appended nothing releases the claim, so
    * the item runs when due; a step that failed keeps it as the retry delay, as in runClaimed.
    */
-  async runClaimedSteps(claim: WorkClaim, start?: DeferredStart & { metadata: EventMetadata }): Promise<void> {
+  async runClaimedSteps(claim: WorkClaim, start?: DeferredStart): Promise<void> {
     const deferred: DeferredStart = start ?? { events: [], at: new Date(0) };
     const run = (async () => {
       for (let step = 0; step < CLAIMED_STEPS; step++) {
@@ -228,12 +227,12 @@ export class AllocatorWorker {
           await runWorkItem({ ...this.ctx, store }, claim.streamId);
         } catch (error) {
           // The request is stored whatever happened to the step; its item is then a worker's.
-          if (start) await store.flush(start.metadata);
+          if (start) await store.flush();
           await this.failed(claim.streamId, claim.token, error);
           return;
         }
         if (store.outcome.kept) continue;
-        if (start && !store.outcome.appended) await store.flush(start.metadata);
+        if (start && !store.outcome.appended) await store.flush();
         else if (!store.outcome.appended) await this.release(claim.streamId, claim.token);
         return;
       }

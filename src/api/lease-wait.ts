@@ -1,4 +1,4 @@
-import { streamIdOf, type NewEvent } from "../../events/envelope";
+import { streamIdOf, type EventMetadata, type NewEvent } from "../../events/envelope";
 import { getLease, type LeaseRecord } from "../queries/lease-queries";
 import type { Drydock } from "../service/drydock";
 
@@ -27,7 +27,7 @@ export async function waitForLease(
   leaseId: string,
   waitSeconds: number,
   signal?: AbortSignal,
-  fastPath?: { requested: NewEvent },
+  fastPath?: { requested: NewEvent & { metadata: EventMetadata } },
 ): Promise<LeaseRecord> {
   const db = drydock.database.db;
   const streamId = streamIdOf("lease", leaseId);
@@ -36,7 +36,7 @@ export async function waitForLease(
     const claim = { ...drydock.worker.newClaim(), streamId };
     // A step that fails here keeps its claim as the retry delay, and a worker runs it then; the
     // request itself is stored whatever happens (runClaimedSteps).
-    await drydock.worker.runClaimedSteps(claim, { events: [requested], at: drydock.clock.now(), metadata: requested.metadata! });
+    await drydock.worker.runClaimedSteps(claim, { events: [requested], at: drydock.clock.now() });
   }
   let lease = await getLease(db, leaseId);
   for (let step = 0; !fastPath && step < FAST_PATH_STEPS && !isSettled(lease) && !signal?.aborted; step++) {
