@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { BlueprintView, LeaseView, ResourcePlan, ResourceView, Verdict } from "../../src/blueprints/blueprint";
+import type { BlueprintView } from "../../src/blueprints/blueprint";
 import { PermanentFailure, TemporaryFailure } from "../../src/blueprints/failures";
 import { Ec2ApiError } from "../../src/blueprints/ec2-host/ec2-cloud";
 import { ec2ErrorKind, ec2Failure } from "../../src/blueprints/ec2-host/ec2-errors";
@@ -12,6 +12,7 @@ import { launchRequest, launchShapes, pollDelayMs } from "../../src/blueprints/e
 import { ManualClock } from "../../src/domain/clock";
 import { ValidationError } from "../../src/domain/errors";
 import { fingerprintOf } from "../../src/interfaces/ssh-target";
+import { isPlan, leaseView, resourceView } from "../support/blueprint-fixtures";
 
 /** The pure half of `ec2-host`: its config, its predicates, EC2's error codes, the console's host keys. */
 const clock = new ManualClock();
@@ -28,20 +29,8 @@ const base = { region: "eu-west-1", imageId: "ami-0123456789abcdef0", instanceTy
 function blueprint(raw: Record<string, unknown> = {}, failingTargets: BlueprintView["failingTargets"] = []): BlueprintView<Ec2HostConfig> {
   return { blueprintId: "bp_1", name: "ec2", kind: "ec2-host", resourceType: "host", config: impl.parseConfig({ ...base, ...raw }), resourceLimit: 5, enabled: true, liveResources: 0, failingTargets };
 }
-const lease = (attributes: Record<string, unknown> = {}): LeaseView => ({ leaseId: "ls_1", resourceType: "host", attributes, owner: "o", ownerResourceId: null, authorizingObject: null });
-const resource = (extra: Partial<ResourceView> = {}): ResourceView => ({
-  resourceId: "rs_1",
-  blueprintId: "bp_1",
-  resourceType: "host",
-  status: "active",
-  attributes: {},
-  leaseSlots: 4,
-  liveLeases: 0,
-  suspectReason: null,
-  endReason: null,
-  ...extra,
-});
-const isPlan = (p: ResourcePlan | Verdict): p is ResourcePlan => "leaseSlots" in p;
+const lease = (attributes: Record<string, unknown> = {}) => leaseView(attributes);
+const resource = resourceView;
 
 describe("ec2-host config", () => {
   it("fills in the defaults; the resource limit is maxInstances", () => {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { BlueprintView, LeaseView, ResourcePlan, ResourceView, Verdict } from "../../src/blueprints/blueprint";
+import type { BlueprintView, ResourceView } from "../../src/blueprints/blueprint";
 import { staticHostsBlueprint } from "../../src/blueprints/static-hosts-blueprint";
 import type { StaticHostsConfig } from "../../src/blueprints/static-hosts-config";
 import { ValidationError } from "../../src/domain/errors";
+import { isPlan, leaseView, resourceView } from "../support/blueprint-fixtures";
 
 /** The pure half of `static-hosts`: its config, and the predicates the allocator asks. */
 const impl = staticHostsBlueprint();
@@ -12,20 +13,8 @@ const host = (name: string, extra: Record<string, unknown> = {}) => ({ name, add
 function blueprint(hosts: Record<string, unknown>[]): BlueprintView<StaticHostsConfig> {
   return { blueprintId: "bp_1", name: "pool", kind: "static-hosts", resourceType: "host", config: impl.parseConfig({ hosts }), resourceLimit: null, enabled: true, liveResources: 0, failingTargets: [] };
 }
-const lease = (attributes: Record<string, unknown> = {}, leaseId = "ls_1"): LeaseView => ({ leaseId, resourceType: "host", attributes, owner: "o", ownerResourceId: null, authorizingObject: null });
-const resource = (hostName: string, extra: Partial<ResourceView> = {}): ResourceView => ({
-  resourceId: `rs_${hostName}`,
-  blueprintId: "bp_1",
-  resourceType: "host",
-  status: "active",
-  attributes: { host: hostName },
-  leaseSlots: 4,
-  liveLeases: 0,
-  suspectReason: null,
-  endReason: null,
-  ...extra,
-});
-const isPlan = (p: ResourcePlan | Verdict): p is ResourcePlan => "leaseSlots" in p;
+const lease = leaseView;
+const resource = (hostName: string, extra: Partial<ResourceView> = {}) => resourceView({ resourceId: `rs_${hostName}`, attributes: { host: hostName }, ...extra });
 
 describe("static-hosts config", () => {
   it("fills in the defaults", () => {
