@@ -25,11 +25,15 @@ export const blueprintEventSchemas = {
   /**
    * Building on one part of the config (a host: `target` is its name) failed for a reason that
    * retrying cannot fix: a configuration error (a pinned host key that does not match, a key that
-   * cannot be read, refused authentication, a missing ready command). The allocator builds
-   * nothing more on that target until `retryAt`, a config change (BlueprintUpdated) or an enable.
+   * cannot be read, refused authentication, a missing ready command), or, with `cause`
+   * "shortage", the provider had nothing to build with (EC2's InsufficientInstanceCapacity on every
+   * instance type and subnet). The allocator builds nothing more on that target until `retryAt`,
+   * a config change (BlueprintUpdated) or an enable; a shortage sends leases to other blueprints.
    */
   BlueprintTargetFailed: z.object({
     target: z.string(),
+    /** Absent in records stored before shortages were recorded: a configuration error. */
+    cause: z.enum(["configuration", "shortage"]).optional(),
     code: z.string(),
     message: z.string(),
     /** Failures of this target in a row, this one included: the wait before a retry doubles. */

@@ -95,6 +95,12 @@ export const leaseEventSchemas = {
   LeaseReacquiring: z.object({
     resourceId: z.string(),
     reason: z.string(),
+    /**
+     * True: the resource's blueprint ran out of capacity before building it (a CapacityShortage).
+     * Such a move is the provider's, not a sign that this lease breaks what it lands on, so it
+     * does not count toward the bound on resources that end under one lease (MAX_REACQUIRES).
+     */
+    shortage: z.boolean().optional(),
   }),
   LeaseRenewed: z.object({
     ttlSeconds: z.number().int().positive(),

@@ -40,6 +40,8 @@ export type ResourceFailureOutcome = "broken" | "suspect" | "counted" | "ignored
 export const DEFAULT_HEALTH_POLICY: HealthPolicy = { intervalMs: 60_000, failuresBeforeBroken: 2, retryMs: 15_000 };
 /** The longest a failing target waits before it is tried again without a config change. */
 const MAX_TARGET_RETRY_MS = 3_600_000;
+/** A shortage is retried at least every 10 minutes: capacity comes back without anyone's help. */
+const MAX_SHORTAGE_RETRY_MS = 600_000;
 
 export async function reportResourceFailure(deps: ResourceFailureDeps, resourceId: string, failure: ResourceFailureReport): Promise<ResourceFailureOutcome> {
   const { db, clock } = deps;
@@ -88,17 +90,25 @@ export async function reportResourceFailure(deps: ResourceFailureDeps, resourceI
  * interval up to an hour: a host fixed outside Drydock (its authorized_keys, a missing package)
  * rejoins by itself, and a wrong config costs one attempt per interval, not one per lease.
  */
-export function targetFailedAppend(registry: BlueprintRegistry, blueprint: Selectable<BlueprintsTable>, failure: ResourceFailureReport, now: Date): StreamAppend {
+export function targetFailedAppend(
+  registry: BlueprintRegistry,
+  blueprint: Selectable<BlueprintsTable>,
+  failure: ResourceFailureReport,
+  now: Date,
+  shortage?: { retryAfterMs: number },
+): StreamAppend {
   const before = (blueprint.failing_targets as FailingTarget[]).find((f) => f.target === failure.target);
   const failures = (before?.failures ?? 0) + 1;
-  const waitMs = Math.min(MAX_TARGET_RETRY_MS, healthPolicyOf(registry, blueprint).intervalMs * 2 ** Math.min(failures - 1, 16));
+  // A shortage doubles from the provider's own hint (EC2's capacity returns over minutes).
+  const baseMs = shortage ? Math.max(1_000, shortage.retryAfterMs) : healthPolicyOf(registry, blueprint).intervalMs;
+  const waitMs = Math.min(shortage ? MAX_SHORTAGE_RETRY_MS : MAX_TARGET_RETRY_MS, baseMs * 2 ** Math.min(failures - 1, 16));
   return {
     streamId: streamIdOf("blueprint", blueprint.blueprint_id),
     expectedVersion: blueprint.version,
     events: [
       {
         type: "BlueprintTargetFailed",
-        data: { target: failure.target, code: failure.code, message: failure.message, failures, retryAt: new Date(now.getTime() + waitMs).toISOString() },
+        data: { target: failure.target, ...(shortage ? { cause: "shortage" as const } : {}), code: failure.code, message: failure.message, failures, retryAt: new Date(now.getTime() + waitMs).toISOString() },
       },
     ],
   };

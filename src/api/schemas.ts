@@ -80,7 +80,8 @@ export const BlueprintSchema = z
     failingTargets: z
       .array(
         z.object({
-          target: z.string().openapi({ description: "The part of the config that failed: a host's name." }),
+          target: z.string().openapi({ description: "The part of the config that failed: a host's name, or `launch` (a cloud blueprint's launch settings)." }),
+          cause: z.enum(["configuration", "shortage"]).optional().openapi({ description: "`shortage`: the provider had no capacity (temporary; leases go to other blueprints meanwhile). Absent: a configuration error." }),
           code: z.string().openapi({ example: "host_key_mismatch" }),
           message: z.string(),
           failures: z.number().int().openapi({ description: "Failures in a row." }),
@@ -88,7 +89,7 @@ export const BlueprintSchema = z
           retryAt: isoTime.openapi({ description: "Tried again then, unless the config changes first (PATCH clears every record)." }),
         }),
       )
-      .openapi({ description: "Configuration errors: nothing is built on these targets until the config changes or `retryAt`." }),
+      .openapi({ description: "Configuration errors and capacity shortages: nothing is built on these targets until the config changes or `retryAt`." }),
     createdAt: isoTime,
     updatedAt: isoTime,
     version: z.number().int(),

@@ -16,6 +16,21 @@ export class TemporaryFailure extends Error {
   }
 }
 
+/**
+ * The provider has nothing to build this resource with now (EC2: no capacity for any instance
+ * type or subnet, or the account's instance quota is spent). Retrying the same blueprint at once
+ * only hits the same wall, so the resource gives up its build, its leases go back to the
+ * allocator to land on another blueprint that can serve them, and the blueprint records the
+ * shortage (BlueprintTargetFailed, cause "shortage") and builds nothing until it is due again.
+ * `scope.target` names what ran short (the launch settings); `configuration` is false.
+ */
+export class CapacityShortage extends TemporaryFailure {
+  constructor(message: string, code: string, retryAfterMs: number, scope: FailureScope) {
+    super(message, code, retryAfterMs, scope);
+    this.name = "CapacityShortage";
+  }
+}
+
 export class PermanentFailure extends Error {
   constructor(
     message: string,
@@ -51,6 +66,8 @@ export interface ClassifiedFailure {
   message: string;
   retryAfterMs?: number;
   scope?: FailureScope;
+  /** A CapacityShortage: the blueprint has nothing to build with now (never permanent by count). */
+  shortage?: true;
 }
 
 /** Failures of unknown kind in a row before a step gives up and breaks. */
@@ -60,6 +77,10 @@ export const MAX_TEMPORARY_FAILURES = 20;
 
 export function classifyFailure(error: unknown, failuresSoFar: number): ClassifiedFailure {
   if (error instanceof PermanentFailure) return { kind: "permanent", code: error.code, message: error.message, ...(error.scope ? { scope: error.scope } : {}) };
+  if (error instanceof CapacityShortage) {
+    // A shortage ends the build at once (the lease moves on), so it never piles up into a permanent failure.
+    return { kind: "temporary", code: error.code, message: error.message, retryAfterMs: error.retryAfterMs ?? 0, ...(error.scope ? { scope: error.scope } : {}), shortage: true };
+  }
   if (error instanceof TemporaryFailure) {
     const kind = failuresSoFar + 1 >= MAX_TEMPORARY_FAILURES ? "permanent" : "temporary";
     return { kind, code: error.code, message: error.message, ...(error.retryAfterMs ? { retryAfterMs: error.retryAfterMs } : {}), ...(error.scope ? { scope: error.scope } : {}) };

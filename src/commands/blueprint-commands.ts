@@ -1,3 +1,4 @@
+import type { BlueprintImplementation } from "../blueprints/blueprint";
 import { streamIdOf } from "../../events/envelope";
 import { NameTakenError } from "../domain/errors";
 import { blueprintFolder } from "../machines/fold";
@@ -90,10 +91,28 @@ export async function updateBlueprint(ctx: CommandContext, blueprintId: string, 
         impl.checkEnvironment?.(data.config);
       }
       if (change.resourceLimit !== undefined) data.resourceLimit = change.resourceLimit;
+      else if (data.config !== undefined) {
+        // A limit that was the config's default follows the config (ec2-host's maxInstances is
+        // its limit); one an operator chose stays until the operator changes it.
+        const follows = followedLimit(ctx.registry.get(state.context.kind), state.context.config, state.context.resourceLimit, data.config);
+        if (follows !== undefined) data.resourceLimit = follows;
+      }
       return [{ type: "BlueprintUpdated", data }];
     },
     actor,
   ));
+}
+
+/** The new default limit, when the current limit is the old config's default and the default moved. */
+function followedLimit(impl: BlueprintImplementation, before: Record<string, unknown>, limit: number | null, after: unknown): number | null | undefined {
+  let oldDefault: number | null;
+  try {
+    oldDefault = impl.defaultResourceLimit(impl.parseConfig(before));
+  } catch {
+    return undefined; // a config stored by an older version that no longer parses: leave the limit
+  }
+  const newDefault = impl.defaultResourceLimit(after);
+  return limit === oldDefault && newDefault !== oldDefault ? newDefault : undefined;
 }
 
 export function setBlueprintEnabled(ctx: CommandContext, blueprintId: string, enabled: boolean, reason: string | null, actor: Actor) {

@@ -21,6 +21,8 @@ export interface BlueprintContext {
 
 export interface FailingTarget {
   target: string;
+  /** "shortage": the provider had no capacity (temporary); absent or "configuration": only a fix helps. */
+  cause?: "configuration" | "shortage";
   code: string;
   message: string;
   failures: number;
@@ -82,10 +84,10 @@ export const blueprintMachine = setup({
 
 /** The record a BlueprintTargetFailed leaves; `since` is when the target's failures in a row began. */
 export function failingTargetOf(
-  data: { target: string; code: string; message: string; failures: number; retryAt: string },
+  data: { target: string; cause?: "configuration" | "shortage"; code: string; message: string; failures: number; retryAt: string },
   at: string,
   before: readonly FailingTarget[],
 ): FailingTarget {
   const since = before.find((f) => f.target === data.target)?.since ?? at;
-  return { target: data.target, code: data.code, message: data.message, failures: data.failures, since, retryAt: data.retryAt };
+  return { target: data.target, ...(data.cause === "shortage" ? { cause: "shortage" as const } : {}), code: data.code, message: data.message, failures: data.failures, since, retryAt: data.retryAt };
 }

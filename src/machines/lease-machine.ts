@@ -114,8 +114,8 @@ export const leaseUpdates = {
     waitReason: null,
     failures: 0,
   }),
-  reacquire: (c: LeaseContext) => ({
-    reacquires: c.reacquires + 1,
+  reacquire: (c: LeaseContext, e: Of<"LeaseReacquiring">) => ({
+    reacquires: c.reacquires + (e.data.shortage ? 0 : 1),
     resourceId: null,
     blueprintId: null,
     acquiredAt: null,

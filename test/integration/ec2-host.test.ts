@@ -38,6 +38,14 @@ const onCleanup = (fn: () => Promise<unknown>) => cleanups.push(fn);
 afterEach(async () => {
   for (const fn of cleanups.splice(0)) await fn();
   emulator?.faults.clear();
+  if (!sshdAvailable) return;
+  // After every case, whatever fault it injected: the log verifies, and no instance of this
+  // installation runs without a live resource that owns it (nothing left that nobody watches).
+  const report = await verifyStoredLog(api.drydock.store, { now: new Date(), graceMs: 60_000 });
+  expect(report.violations).toEqual([]);
+  const live = new Set((await api.drydock.database.db.selectFrom("resources").select("resource_id").where("status", "in", ["pending", "active", "released", "broken"]).execute()).map((r) => r.resource_id));
+  const unowned = emulator.liveInstances().filter((i) => i.tags.get("drydock:installation")?.startsWith("in-") && i.tags.get("drydock:installation") !== "in-someoneelse0000000" && !live.has(i.tags.get("drydock:resource") ?? ""));
+  expect(unowned.map((i) => `${i.instanceId} ${i.tags.get("drydock:resource") ?? "(no resource tag)"}`)).toEqual([]);
 });
 
 afterAll(async () => {
@@ -197,6 +205,89 @@ describeSsh("ec2-host against the EC2 emulator", () => {
     expect(instancesOf(bp).map((i) => i.spec.instanceType)).toEqual(["t3.small"]);
     emulator.faults.clear();
     await releaseAndWait(active.id);
+  });
+
+  it("with no capacity on any shape, the lease moves to another blueprint; the first records the shortage and builds nothing until it is due", async () => {
+    // Created first, so the allocator tries it first (blueprints are tried in id order).
+    const short = await blueprint("ec2-short", { instanceTypes: ["c5.xlarge", "c5.2xlarge"] });
+    const other = await blueprint("ec2-other", { instanceTypes: ["t3.small"] });
+    emulator.faults.failNext("RunInstances", "InsufficientInstanceCapacity", { times: Infinity, when: { instanceType: "c5.xlarge" } });
+    emulator.faults.failNext("RunInstances", "InsufficientInstanceCapacity", { times: Infinity, when: { instanceType: "c5.2xlarge" }, message: "We currently do not have sufficient c5.2xlarge capacity" });
+    const res = await api.call("POST", "/v1/leases?wait=30", { resourceType: "host", blueprintIds: [short, other] });
+    expect(res.status).toBe(201);
+    const moved = res.body;
+    expect(moved.status).toBe("active");
+    const resource = (await api.call("GET", `/v1/resources/${moved.resourceId}`)).body;
+    expect(resource.blueprintId).toBe(other);
+
+    // Its history says where it went first and why it moved; nothing was launched on the short one.
+    const history = (await api.call("GET", `/v1/leases/${moved.id}/events`)).body.items as { type: string; data: any }[];
+    const move = history.find((e) => e.type === "LeaseReacquiring");
+    expect(move?.data).toMatchObject({ shortage: true });
+    // Both shapes were tried; the reason names each, and EC2's own message.
+    expect(move?.data.reason).toContain("c5.xlarge in subnet-0aaa1111: InsufficientInstanceCapacity");
+    expect(move?.data.reason).toContain("c5.2xlarge in subnet-0aaa1111: InsufficientInstanceCapacity");
+    expect(move?.data.reason).toContain("We currently do not have sufficient c5.2xlarge capacity");
+    expect(instancesOf(short)).toHaveLength(0);
+    const built = await api.drydock.database.db.selectFrom("resources").select(["resource_id", "status", "end_reason"]).where("blueprint_id", "=", short).execute();
+    expect(built).toEqual([expect.objectContaining({ resource_id: move!.data.resourceId, end_reason: expect.stringContaining("no capacity to build it") })]);
+    const failing = (await api.call("GET", `/v1/blueprints/${short}`)).body.failingTargets;
+    expect(failing).toEqual([expect.objectContaining({ target: "launch", cause: "shortage", code: "InsufficientInstanceCapacity", failures: 1 })]);
+    // Due again after EC2's capacity hint (30 s), not the hour a configuration error can wait.
+    const dueInMs = new Date(failing[0].retryAt).getTime() - Date.now();
+    expect(dueInMs).toBeGreaterThan(20_000);
+    expect(dueInMs).toBeLessThanOrEqual(30_000);
+
+    // A lease only the short blueprint may serve waits, saying why, and builds nothing meanwhile.
+    const stuck = await lease(short);
+    const waiting = await api.pollLease(stuck.id, (l) => l.status === "pending" && /no capacity/.test(l.waitReason ?? ""), 20_000);
+    expect(waiting.waitReason).toContain("EC2 had no capacity (InsufficientInstanceCapacity)");
+    expect(await api.drydock.database.db.selectFrom("resources").select("resource_id").where("blueprint_id", "=", short).execute()).toHaveLength(1);
+    const calls = emulator.callLog.filter((c) => c.action === "RunInstances").length;
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(emulator.callLog.filter((c) => c.action === "RunInstances").length).toBe(calls);
+
+    // Capacity is back: enabling the blueprint again clears its record, and the waiting lease is served there.
+    emulator.faults.clear();
+    expect((await api.call("POST", `/v1/blueprints/${short}/disable`, { reason: "capacity test" })).status).toBeLessThan(300);
+    expect((await api.call("POST", `/v1/blueprints/${short}/enable`)).status).toBeLessThan(300);
+    const served = await api.pollLease(stuck.id, (l) => l.status === "active", 40_000);
+    expect((await api.call("GET", `/v1/resources/${served.resourceId}`)).body.blueprintId).toBe(short);
+    expect((await api.call("GET", `/v1/blueprints/${short}`)).body.failingTargets).toEqual([]);
+    await releaseAndWait(moved.id);
+    await releaseAndWait(stuck.id);
+  });
+
+  it("a lease moved by shortages again and again keeps waiting instead of breaking", async () => {
+    const bp = await blueprint("ec2-never", { instanceTypes: ["c5.4xlarge"] });
+    emulator.faults.failNext("RunInstances", "InsufficientInstanceCapacity", { times: Infinity, when: { instanceType: "c5.4xlarge" } });
+    const waiting = await lease(bp);
+    // Each enable clears the shortage record, so each round builds, runs short and moves the lease again.
+    for (let round = 1; round <= 4; round++) {
+      await waitUntil(`shortage ${round} recorded`, async () => {
+        const events = (await api.call("GET", `/v1/leases/${waiting.id}/events`)).body.items as { type: string }[];
+        return events.filter((e) => e.type === "LeaseReacquiring").length >= round ? true : undefined;
+      }, 30_000);
+      await api.call("POST", `/v1/blueprints/${bp}/disable`, { reason: "retry" });
+      await api.call("POST", `/v1/blueprints/${bp}/enable`);
+    }
+    const now = (await api.call("GET", `/v1/leases/${waiting.id}`)).body;
+    // Four moves: more than the three resources a lease may see end under it for other reasons.
+    expect(now.status).toBe("pending");
+    expect(instancesOf(bp)).toHaveLength(0);
+    emulator.faults.clear();
+    await releaseAndWait(waiting.id);
+  });
+
+  it("raising maxInstances with a PATCH raises the blueprint's limit with it; a limit an operator chose stays", async () => {
+    const bp = await blueprint("ec2-grow", { maxInstances: 2 });
+    const limit = async () => (await api.call("GET", `/v1/blueprints/${bp}`)).body.resourceLimit;
+    expect(await limit()).toBe(2);
+    expect((await api.call("PATCH", `/v1/blueprints/${bp}`, { config: config({ maxInstances: 4 }) })).status).toBe(200);
+    expect(await limit()).toBe(4);
+    expect((await api.call("PATCH", `/v1/blueprints/${bp}`, { resourceLimit: 3 })).status).toBe(200);
+    expect((await api.call("PATCH", `/v1/blueprints/${bp}`, { config: config({ maxInstances: 6 }) })).status).toBe(200);
+    expect(await limit()).toBe(3);
   });
 
   it("launches spot first, and falls back to on-demand when spot has no capacity", async () => {

@@ -1,6 +1,9 @@
 import { streamIdOf } from "../../../events/envelope";
 import { blueprintViewOf, loadResourceView } from "../../blueprints/blueprint-views";
 import type { ResourceState } from "../../machines/fold";
+import type { Selectable } from "kysely";
+import type { ClassifiedFailure } from "../../blueprints/failures";
+import type { BlueprintsTable } from "../../store/schema";
 import { failureOutcome } from "./record-failure";
 import type { FailingTarget } from "../../machines/blueprint-machine";
 import type { StreamAppend } from "../../store/event-store";
@@ -47,6 +50,10 @@ export async function activateResource(ctx: WorkerContext, resource: ResourceSta
     await ctx.store.appendMany(appends, meta);
   } catch (error) {
     const { failure, retryAt } = failureOutcome(ctx, error, c.failures);
+    if (failure.shortage) {
+      await ctx.store.appendMany(await shortageAppends(ctx, resource, blueprint, failure), meta);
+      return;
+    }
     const appends: StreamAppend[] = [
       {
         streamId: stream,
@@ -63,4 +70,30 @@ export async function activateResource(ctx: WorkerContext, resource: ResourceSta
     }
     await ctx.store.appendMany(appends, meta);
   }
+}
+
+/**
+ * The provider had nothing to build this resource with (a CapacityShortage): nothing was built, so
+ * the resource's build ends (broken, with the provider's code), every lease acquired on it goes
+ * back to pending at once to land on another blueprint, and the blueprint records the shortage so
+ * that no lease builds there again before it is due (planResource says so). All in one append: a
+ * lease that moved meanwhile makes it conflict, and the step runs again over fresh rows.
+ */
+async function shortageAppends(ctx: WorkerContext, resource: ResourceState, blueprint: Selectable<BlueprintsTable>, failure: ClassifiedFailure): Promise<StreamAppend[]> {
+  const c = resource.context;
+  const reason = `no capacity to build it: ${failure.message}`;
+  const leases = await ctx.db.selectFrom("leases").select(["lease_id", "version"]).where("resource_id", "=", c.resourceId).where("status", "=", "acquired").execute();
+  const appends: StreamAppend[] = [
+    { streamId: streamIdOf("resource", c.resourceId), expectedVersion: resource.version, events: [{ type: "ResourceBroken", data: { reason, error: { code: failure.code, message: failure.message } } }] },
+    ...leases.map((l): StreamAppend => ({
+      streamId: streamIdOf("lease", l.lease_id),
+      expectedVersion: l.version,
+      events: [{ type: "LeaseReacquiring", data: { resourceId: c.resourceId, reason: `its resource ${c.resourceId} could not be built, ${reason}`, shortage: true } }],
+    })),
+  ];
+  if (failure.scope) {
+    const report = { ...failure.scope, code: failure.code, message: failure.message };
+    appends.push(targetFailedAppend(ctx.registry, blueprint, report, ctx.clock.now(), { retryAfterMs: failure.retryAfterMs ?? 0 }));
+  }
+  return appends;
 }

@@ -9,7 +9,7 @@
  *   next lease does not walk into the same wall (permanent);
  * - unknown: temporary, but only a few times (failures.ts).
  */
-import { PermanentFailure, TemporaryFailure } from "../failures";
+import { CapacityShortage, PermanentFailure, TemporaryFailure } from "../failures";
 import type { Ec2ApiError } from "./ec2-cloud";
 
 export type Ec2ErrorKind = "capacity" | "throttled" | "configuration" | "unknown";
@@ -66,12 +66,12 @@ const THROTTLE_RETRY_MS = 2_000;
 export const CAPACITY_RETRY_MS = 30_000;
 
 /** The provider failure for an EC2 error, with EC2's code as the failure's code and in its message. */
-export function ec2Failure(error: Ec2ApiError, doing: string): TemporaryFailure | PermanentFailure | Ec2ApiError {
+export function ec2Failure(error: Ec2ApiError, doing: string): TemporaryFailure | PermanentFailure | Error {
   const message = `${doing}: ${error.code}: ${error.message}`;
   const kind = ec2ErrorKind(error);
   switch (kind) {
     case "capacity":
-      return new TemporaryFailure(message, error.code, CAPACITY_RETRY_MS);
+      return new CapacityShortage(message, error.code, CAPACITY_RETRY_MS, { target: LAUNCH_TARGET, configuration: false });
     case "throttled":
       return new TemporaryFailure(message, error.code, THROTTLE_RETRY_MS);
     case "configuration":

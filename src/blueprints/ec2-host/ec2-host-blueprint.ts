@@ -134,6 +134,8 @@ export function ec2HostBlueprint(options: Ec2HostOptions): BlueprintImplementati
 
     planResource(blueprint, lease, existing) {
       const failed = blueprint.failingTargets.find((f) => f.target === LAUNCH_TARGET);
+      // Out of capacity: not a config error, so the lease waits (or goes to another blueprint).
+      if (failed?.cause === "shortage") return no(`EC2 had no capacity (${failed.code}), launching again after ${failed.retryAt}: ${failed.message}`);
       if (failed) return misconfigured(`${failed.message} (fix the blueprint's config; tried again at ${failed.retryAt} otherwise)`);
       const match = matchAttributes(lease.attributes, offeredAttributes(blueprint.config));
       if (!match.ok) return match;

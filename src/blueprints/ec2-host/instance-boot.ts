@@ -10,9 +10,9 @@
  *   (TemporaryFailure `instance_booting`); the boot deadline is counted from EC2's own launch
  *   time, so it holds across slices, retries and workers.
  */
-import { PermanentFailure, TemporaryFailure } from "../failures";
+import { CapacityShortage, PermanentFailure, TemporaryFailure } from "../failures";
 import { Ec2ApiError, type Ec2Cloud, type InstanceInfo } from "./ec2-cloud";
-import { CAPACITY_RETRY_MS, ec2ErrorKind, ec2Failure } from "./ec2-errors";
+import { CAPACITY_RETRY_MS, ec2ErrorKind, ec2Failure, LAUNCH_TARGET } from "./ec2-errors";
 import type { Ec2HostConfig } from "./ec2-host-config";
 import { consoleHostKeys, hostKeyToPin, type ConsoleHostKey } from "./host-key";
 import { bootDeadline, describeShape, launchRequest, launchShapes, pollDelayMs, TAGS, type LaunchIdentity } from "./launch-plan";
@@ -47,10 +47,13 @@ export async function findOrLaunch(cloud: Ec2Cloud, config: Ec2HostConfig, id: L
       lastCapacity = error;
     }
   }
-  throw new TemporaryFailure(
+  // Nothing was launched (every RunInstances failed), so the resource can give up its build at
+  // once and its lease can land on another blueprint (CapacityShortage).
+  throw new CapacityShortage(
     `no capacity for any instance type or subnet: ${noCapacity.join("; ")}${lastCapacity ? ` (${lastCapacity.message})` : ""}`,
     lastCapacity?.code ?? "InsufficientInstanceCapacity",
     CAPACITY_RETRY_MS,
+    { target: LAUNCH_TARGET, configuration: false },
   );
 }
 
