@@ -7,6 +7,7 @@ import { BlueprintRegistry } from "../blueprints/blueprint-registry";
 import { LeaseInterfaceResolver } from "../blueprints/lease-interfaces";
 import { localHostBlueprint, thisMachine } from "../blueprints/local-host-blueprint";
 import { staticHostsBlueprint } from "../blueprints/static-hosts-blueprint";
+import { workingCopyBlueprint } from "../blueprints/working-copy/working-copy-blueprint";
 import { ec2HostBlueprint } from "../blueprints/ec2-host/ec2-host-blueprint";
 import { sdkEc2Clouds, type SdkCloudOptions } from "../blueprints/ec2-host/ec2-sdk-cloud";
 import { installationIdFromLog } from "../blueprints/ec2-host/installation-id";
@@ -117,7 +118,7 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
     clock,
     random: options.random ?? Math.random,
   });
-  const registry = new BlueprintRegistry([localHost, staticHostsBlueprint(), ec2Host, ...(options.blueprints ?? [])]);
+  const registry = new BlueprintRegistry([localHost, staticHostsBlueprint(), workingCopyBlueprint(), ec2Host, ...(options.blueprints ?? [])]);
   const logger = options.logger ?? silentLogger;
   const onWorkerError = options.onWorkerError ?? ((error: unknown, streamId: string) => logger.error({ streamId, err: error }, "worker step failed"));
   const metrics = new DrydockMetrics();

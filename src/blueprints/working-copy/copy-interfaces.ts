@@ -1,0 +1,36 @@
+/**
+ * A working-copy lease's interfaces: its host lease's, rooted in the checkout. Paths and `cwd`
+ * are checked here as a lease path (relative, no `..`) before the checkout's prefix is put in
+ * front, so nothing a lease sends names a place outside the checkout; the host lease's own
+ * interface then applies its checks (symlinks, its root) to the full path.
+ */
+import type { LeaseInterfaces } from "../blueprint";
+import type { CommandInterface } from "../../interfaces/command-interface";
+import type { FilesystemInterface } from "../../interfaces/filesystem-interface";
+import { ValidationError } from "../../domain/errors";
+import { splitLeasePath } from "../../interfaces/lease-path";
+import { CHECKOUT_DIR } from "./git-commands";
+
+/** `a/./b//c` -> `repo/a/b/c`; the root itself (`""`, `.`) -> `repo`. */
+export function inCheckout(relPath: string | undefined): string {
+  if (relPath === undefined || relPath === "" || relPath === ".") return CHECKOUT_DIR;
+  const segments = splitLeasePath(relPath);
+  return segments.length === 0 ? CHECKOUT_DIR : `${CHECKOUT_DIR}/${segments.join("/")}`;
+}
+
+export function checkoutInterfaces(host: LeaseInterfaces): LeaseInterfaces {
+  const command: CommandInterface = {
+    exec: (argv, options = {}) => host.command.exec(argv, { ...options, cwd: inCheckout(options.cwd) }),
+  };
+  const filesystem: FilesystemInterface = {
+    readFile: async (path) => host.filesystem.readFile(inCheckout(path)),
+    writeFile: async (path, data) => host.filesystem.writeFile(inCheckout(path), data),
+    list: async (path) => host.filesystem.list(inCheckout(path)),
+    // The checkout itself is the copy's, not the lease's to remove.
+    remove: async (path) => {
+      if (splitLeasePath(path).length === 0) throw new ValidationError("refusing to remove the lease root", { field: "path", path });
+      return host.filesystem.remove(inCheckout(path));
+    },
+  };
+  return { command, filesystem };
+}
