@@ -178,7 +178,7 @@ export class HealthLoop {
     const view = await loadResourceView(db, resource);
     const policy = healthPolicyOf(registry, blueprintRow);
 
-    const retire = impl.retireReason?.(blueprint, view) ?? null;
+    const retire = impl.retireReason?.(blueprint, view, this.ctx.clock.now()) ?? null;
     if (retire !== null && view.liveLeases === 0) {
       await this.end(resource.resource_id, resource.version, { type: "ResourceReleased", data: { reason: retire } });
       await drop();

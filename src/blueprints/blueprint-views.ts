@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from "kysely";
 import type { LeaseState } from "../machines/fold";
 import type { FailingTarget } from "../machines/blueprint-machine";
-import { resourceLoad } from "../queries/resource-load";
+import { idleSinceOf, resourceLoad } from "../queries/resource-load";
 import type { BlueprintsTable, DrydockDatabase, LeasesTable, ResourcesTable } from "../store/schema";
 import type { BlueprintView, LeaseView, ResourceView } from "./blueprint";
 import type { BlueprintRegistry } from "./blueprint-registry";
@@ -48,9 +48,10 @@ export function leaseViewOf(row: Pick<Selectable<LeasesTable>, "lease_id" | "res
   };
 }
 
-/** A resource row as a view, with its live leases counted now. */
+/** A resource row as a view, with its live leases counted now and how long it has been idle. */
 export async function loadResourceView(db: Kysely<DrydockDatabase>, row: Selectable<ResourcesTable>): Promise<ResourceView> {
-  return resourceViewOf(row, (await resourceLoad(db, row.resource_id)).liveLeases);
+  const load = await resourceLoad(db, row.resource_id);
+  return { ...resourceViewOf(row, load.liveLeases), idleSince: idleSinceOf(row.status, row.activated_at, load)?.toISOString() ?? null };
 }
 
 /** The lease as blueprints see it, from its folded state: a worker step has it already, no read needed. */

@@ -41,6 +41,12 @@ export interface ResourceView {
   suspectReason: string | null;
   /** Why it was released or broken; null while it lives. */
   endReason: string | null;
+  /**
+   * Active with no live lease since then (ISO time: its activation or its last lease's end, as the
+   * log has them, so a restart does not reset it); null while leased or not active. Absent where
+   * the caller did not read it.
+   */
+  idleSince?: string | null;
 }
 
 export interface BlueprintView<Config = Record<string, unknown>> {
@@ -172,7 +178,7 @@ export interface BlueprintImplementation<Config = any> {
    * Optional, pure: a reason to release this active resource once it has no live lease (its host
    * was drained or removed from the config), or null to keep it. Evaluated with the health checks.
    */
-  retireReason?(blueprint: BlueprintView<Config>, resource: ResourceView): string | null;
+  retireReason?(blueprint: BlueprintView<Config>, resource: ResourceView, now: Date): string | null;
   /** Optional, pure: the part of the config a resource was built on (a host's name), as failures name it in FailureScope. */
   targetOf?(resource: ResourceView): string | null;
   /** Commands one lease may run at once (default 16); one more is refused with 429. */

@@ -428,6 +428,22 @@ describeSsh("ec2-host against the EC2 emulator", () => {
     await api.pollLease(active.id, (l) => l.status === "destroyed", 20_000);
   });
 
+  it("terminates an instance idle for idleTerminateSeconds, counted from its last lease's end as the log has it", async () => {
+    const bp = await blueprint("ec2-idle", { idleTerminateSeconds: 2, healthIntervalSeconds: 1 });
+    const active = await lease(bp, 30);
+    const [instance] = instancesOf(bp);
+    await releaseAndWait(active.id);
+    const released = await waitUntil("the idle resource to be released", async () => {
+      const r = (await api.call("GET", `/v1/resources/${active.resourceId}`)).body;
+      return r.status === "released" || r.status === "destroyed" ? r : undefined;
+    }, 30_000);
+    expect(released.endReason).toMatch(/^idle for \d+ s \(idleTerminateSeconds 2\): its instance is terminated$/);
+    await waitUntil("its instance to be terminated", () => (["shutting-down", "terminated"].includes(instance!.state) ? true : undefined), 30_000);
+    // Idle counts from the end of its last lease, not from its activation.
+    const history = (await api.call("GET", `/v1/leases/${active.id}`)).body;
+    expect(new Date(released.endedAt).getTime() - new Date(history.endedAt).getTime()).toBeGreaterThanOrEqual(2_000);
+  });
+
   it("leaves no instance running once every resource is released, and the log verifies", { timeout: 90_000 }, async () => {
     const live = await api.drydock.database.db.selectFrom("resources").innerJoin("blueprints", "blueprints.blueprint_id", "resources.blueprint_id").select("resources.resource_id").where("blueprints.kind", "=", "ec2-host").where("resources.status", "in", ["pending", "active"]).execute();
     for (const r of live) await api.call("POST", `/v1/resources/${r.resource_id}/release`);

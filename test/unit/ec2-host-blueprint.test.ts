@@ -97,17 +97,19 @@ describe("ec2-host planning", () => {
 });
 
 describe("idle instances", () => {
-  it("releases an instance idle for idleTerminateSeconds, counted from the first check that saw it idle; a lease resets it", () => {
+  it("releases an instance idle for idleTerminateSeconds, counted from the log's idle time (activation or last lease end), not from a check", () => {
     const bp = blueprint({ idleTerminateSeconds: 600 });
-    const idle = resource({ resourceId: "rs_idle", liveLeases: 0 });
-    expect(impl.retireReason!(bp, idle)).toBeNull();
-    clock.advance(599_000);
-    expect(impl.retireReason!(bp, idle)).toBeNull();
-    expect(impl.retireReason!(bp, { ...idle, liveLeases: 1 })).toBeNull();
-    clock.advance(300_000);
-    expect(impl.retireReason!(bp, idle)).toBeNull();
-    clock.advance(600_000);
-    expect(impl.retireReason!(bp, idle)).toBe("idle for 600 s (idleTerminateSeconds 600): its instance is terminated");
+    const since = clock.now();
+    const idle = resource({ resourceId: "rs_idle", liveLeases: 0, idleSince: since.toISOString() });
+    const at = (ms: number) => new Date(since.getTime() + ms);
+    expect(impl.retireReason!(bp, idle, at(0))).toBeNull();
+    expect(impl.retireReason!(bp, idle, at(599_000))).toBeNull();
+    // The first look after a restart sees the whole idle time at once: nothing was kept in memory.
+    expect(impl.retireReason!(bp, idle, at(600_000))).toBe("idle for 600 s (idleTerminateSeconds 600): its instance is terminated");
+    expect(impl.retireReason!(bp, idle, at(3_600_000))).toBe("idle for 3600 s (idleTerminateSeconds 600): its instance is terminated");
+    // Leased, or not known to be idle: never.
+    expect(impl.retireReason!(bp, { ...idle, liveLeases: 1, idleSince: null }, at(3_600_000))).toBeNull();
+    expect(impl.retireReason!(bp, { ...idle, idleSince: null }, at(3_600_000))).toBeNull();
   });
 });
 

@@ -89,9 +89,9 @@ describe("static-hosts predicates", () => {
   });
 
   it("retires the resources of drained and removed hosts, and checks health at the configured pace", () => {
-    expect(impl.retireReason!(bp, resource("a"))).toBeNull();
-    expect(impl.retireReason!(bp, resource("c"))).toBe("host c is drained");
-    expect(impl.retireReason!(bp, resource("z"))).toBe("host z was removed from the blueprint");
+    expect(impl.retireReason!(bp, resource("a"), new Date())).toBeNull();
+    expect(impl.retireReason!(bp, resource("c"), new Date())).toBe("host c is drained");
+    expect(impl.retireReason!(bp, resource("z"), new Date())).toBe("host z was removed from the blueprint");
     expect(impl.healthPolicy!(bp)).toEqual({ intervalMs: 60_000, failuresBeforeBroken: 2, retryMs: 15_000 });
   });
 

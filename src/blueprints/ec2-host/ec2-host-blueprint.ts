@@ -50,12 +50,6 @@ export function ec2HostBlueprint(options: Ec2HostOptions): BlueprintImplementati
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const sliceMs = options.activationSliceMs ?? 40_000;
   let installation: Promise<string> | undefined;
-  /**
-   * When each active resource was first seen without a lease (by this process's health checks):
-   * what idleTerminateSeconds counts from. In memory: a restart only makes an instance live a
-   * little longer, never shorter.
-   */
-  const idleSince = new Map<string, number>();
   const installationId = () => (installation ??= options.installationId());
   const cloudOf = (config: Ec2HostConfig) => options.cloud({ region: config.region, endpoint: config.endpoint, profile: config.profile });
 
@@ -244,17 +238,13 @@ export function ec2HostBlueprint(options: Ec2HostOptions): BlueprintImplementati
       }
     },
 
-    retireReason(blueprint, resource) {
-      if (resource.liveLeases > 0) {
-        idleSince.delete(resource.resourceId);
-        return null;
-      }
-      const now = options.clock.now().getTime();
-      const since = idleSince.get(resource.resourceId) ?? now;
-      idleSince.set(resource.resourceId, since);
-      if (now - since < blueprint.config.idleTerminateSeconds * 1000) return null;
-      idleSince.delete(resource.resourceId);
-      return `idle for ${Math.round((now - since) / 1000)} s (idleTerminateSeconds ${blueprint.config.idleTerminateSeconds}): its instance is terminated`;
+    retireReason(blueprint, resource, now) {
+      // Counted from the log (its activation or its last lease's end), so a restart of the
+      // service neither resets the count nor forgets an instance that idles.
+      if (resource.liveLeases > 0 || !resource.idleSince) return null;
+      const idleMs = now.getTime() - new Date(resource.idleSince).getTime();
+      if (idleMs < blueprint.config.idleTerminateSeconds * 1000) return null;
+      return `idle for ${Math.round(idleMs / 1000)} s (idleTerminateSeconds ${blueprint.config.idleTerminateSeconds}): its instance is terminated`;
     },
 
     async close() {
