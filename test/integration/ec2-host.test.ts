@@ -153,12 +153,13 @@ describeSsh("ec2-host against the EC2 emulator", () => {
     expect(events.text).not.toContain("BEGIN OPENSSH PRIVATE KEY");
   });
 
-  it("a burst of leases over the limit launches at most maxInstances instances", async () => {
-    const bp = await blueprint("ec2-burst", { maxInstances: 3, slots: 1 });
-    const leases = await Promise.all(Array.from({ length: 12 }, () => lease(bp)));
+  it("a burst of 50 leases on a limit of 5 launches 5 instances, by the log and by EC2's own count", { timeout: 120_000 }, async () => {
+    const bp = await blueprint("ec2-burst", { maxInstances: 5, slots: 1 });
+    const launchedBefore = emulator.launchedCount;
+    const leases = await Promise.all(Array.from({ length: 50 }, () => lease(bp)));
     const states = async () => Promise.all(leases.map(async (l) => (await api.call("GET", `/v1/leases/${l.id}`)).body));
     try {
-      await waitUntil("three leases active", async () => ((await states()).filter((l) => l.status === "active").length === 3 ? true : undefined), 40_000, {
+      await waitUntil("five leases active", async () => ((await states()).filter((l) => l.status === "active").length === 5 ? true : undefined), 60_000, {
         seen: async () => ({
           leases: (await states()).map((l) => `${l.status} ${l.resourceId ?? ""} ${l.waitReason ?? ""}`),
           resources: await api.drydock.database.db.selectFrom("resources").select(["resource_id", "status", "end_reason"]).where("blueprint_id", "=", bp).execute(),
@@ -168,11 +169,16 @@ describeSsh("ec2-host against the EC2 emulator", () => {
       // Whatever happened, these leases must not outlive this case (they would keep building).
       onCleanup(() => Promise.all(leases.map((l) => api.call("POST", `/v1/leases/${l.id}/release`))));
     }
-    // Give the other leases time to try (they wait for a slot); nothing more is launched.
+    // Give the other 45 time to try (they wait for a slot); nothing more is launched.
     await new Promise((r) => setTimeout(r, 1_000));
-    expect(instancesOf(bp).length).toBe(3);
-    const resources = await api.drydock.database.db.selectFrom("resources").select("resource_id").where("blueprint_id", "=", bp).execute();
-    expect(resources.length).toBe(3);
+    const waiting = (await states()).filter((l) => l.status === "pending");
+    expect(waiting).toHaveLength(45);
+    expect(waiting[0].waitReason).toContain("at its limit of 5");
+    // The log: five resources built for this blueprint, ever. EC2: five instances launched.
+    const allocated = (await api.drydock.database.db.selectFrom("events").select("data").where("event_type", "=", "ResourceAllocated").execute()).filter((e) => (e.data as { blueprintId: string }).blueprintId === bp);
+    expect(allocated).toHaveLength(5);
+    expect(instancesOf(bp)).toHaveLength(5);
+    expect(emulator.launchedCount - launchedBefore).toBe(5);
     await Promise.all(leases.map((l) => api.call("POST", `/v1/leases/${l.id}/release`)));
     for (const l of leases) await api.pollLease(l.id, (x) => x.status === "destroyed", 30_000);
   });
