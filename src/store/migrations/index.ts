@@ -10,6 +10,7 @@ import * as m008 from "./008-lease-ttl";
 import * as m009 from "./009-failing-targets";
 import * as m010 from "./010-token-expiry";
 import * as m011 from "./011-bounded-capacity-reads";
+import * as m012 from "./012-lease-priority";
 
 /** Numbered migrations, applied in order on start. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -24,6 +25,7 @@ export const migrations: Record<string, Migration> = {
   "009-failing-targets": m009,
   "010-token-expiry": m010,
   "011-bounded-capacity-reads": m011,
+  "012-lease-priority": m012,
 };
 
 export const migrationProvider: MigrationProvider = {
