@@ -11,6 +11,7 @@ import { registerBlueprintRoutes } from "./blueprint-routes";
 import { errorBody, handleError } from "./error-handler";
 import { registerEventRoutes } from "./event-routes";
 import { htmlSecurityHeaders } from "./html-security";
+import { registerLeaseHttpdRoutes } from "./lease-httpd-routes";
 import { registerLeaseInterfaceRoutes } from "./lease-interface-routes";
 import { registerLeaseRoutes } from "./lease-routes";
 import { countRequests, registerMetricsRoute } from "./metrics-route";
@@ -58,6 +59,7 @@ export function createApp(drydock: Drydock, options: AppOptions = {}): OpenAPIHo
   registerSystemRoutes(app, drydock);
   registerLeaseRoutes(app, drydock);
   registerLeaseInterfaceRoutes(app, drydock);
+  registerLeaseHttpdRoutes(app, drydock);
   registerResourceRoutes(app, drydock);
   registerBlueprintRoutes(app, drydock);
   registerEventRoutes(app, drydock);

@@ -1,5 +1,6 @@
 import type { CommandInterface } from "../interfaces/command-interface";
 import type { FilesystemInterface } from "../interfaces/filesystem-interface";
+import type { HttpdInterface } from "../interfaces/httpd-interface";
 import type { KilledProcess } from "../interfaces/marked-processes";
 import type { FailingTarget } from "../machines/blueprint-machine";
 import type { ResourceFailureReport } from "./failures";
@@ -84,6 +85,12 @@ export interface ResourcePlan {
 export interface LeaseInterfaces {
   command: CommandInterface;
   filesystem: FilesystemInterface;
+  /**
+   * Optional: a web server in the lease, proxied at /v1/leases/{id}/http/ (src/interfaces/httpd-interface.ts).
+   * A lease on a resource that holds a host lease (a working copy) can offer its held lease's,
+   * started in its own directory through `cwd`.
+   */
+  httpd?: HttpdInterface;
 }
 
 /** What effects may use: the interfaces of leases the resource holds. */

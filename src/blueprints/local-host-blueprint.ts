@@ -6,6 +6,8 @@ import { MAX_TTL_SECONDS } from "../domain/lease-ttl";
 import { parseOrThrow } from "../domain/parse";
 import { LocalCommandInterface } from "../interfaces/local-command";
 import { LocalFilesystemInterface } from "../interfaces/local-filesystem";
+import { localHttpd } from "../interfaces/httpd-local";
+import { sandboxedHttpd } from "../interfaces/httpd-relay";
 import { matchAttributes } from "./attribute-match";
 import { no, yes, type BlueprintImplementation, type BlueprintView, type LeaseView, type ResourceView } from "./blueprint";
 import type { LeaseSandboxLease, LocalSandbox } from "../sandbox/local-sandbox";
@@ -165,15 +167,16 @@ export function localHostBlueprint(facts: MachineFacts, sandboxing: LocalHostSan
       const root = leaseRoot(blueprint.config, resource, lease.leaseId);
       if (isSandboxed(blueprint.config, lease)) {
         const confined = sandboxLease(blueprint.config, resource, lease.leaseId);
+        const command = new LocalCommandInterface({ root, allowShell: blueprint.config.allowShell, launcher: sandboxLauncher(sandbox, confined) });
         return {
-          command: new LocalCommandInterface({ root, allowShell: blueprint.config.allowShell, launcher: sandboxLauncher(sandbox, confined) }),
+          command,
           filesystem: new SandboxedFilesystem(sandbox, confined),
+          // The sandbox's network stays its own: a relay inside it reaches the server (httpd-relay.ts).
+          httpd: sandboxedHttpd(command, { tmpDir: confined.tmpDir, user: sandbox.host.user }),
         };
       }
-      return {
-        command: new LocalCommandInterface({ root, allowShell: blueprint.config.allowShell, launcher: trackedLauncher(sandbox, lease.leaseId) }),
-        filesystem: new LocalFilesystemInterface({ root }),
-      };
+      const command = new LocalCommandInterface({ root, allowShell: blueprint.config.allowShell, launcher: trackedLauncher(sandbox, lease.leaseId) });
+      return { command, filesystem: new LocalFilesystemInterface({ root }), httpd: localHttpd(command) };
     },
   };
 }

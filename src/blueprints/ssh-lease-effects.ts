@@ -13,6 +13,7 @@ import { LEASE_MARKER, sweepMarkedProcesses } from "../interfaces/marked-process
 import { makeDirectoryCommandLine, removeTreeCommandLine } from "../interfaces/remote-shell";
 import { SftpFilesystemInterface } from "../interfaces/sftp-filesystem";
 import { SshCommandInterface } from "../interfaces/ssh-command";
+import { sshHttpd } from "../interfaces/httpd-ssh";
 import type { SessionRunner, SshConnectionPool } from "../interfaces/ssh-connections";
 import { SshConnectionError, type SshTarget } from "../interfaces/ssh-target";
 import { LeaseCleanupError, type BlueprintEffects, type LeaseInterfaces, type LeaseTeardown } from "./blueprint";
@@ -100,8 +101,6 @@ export async function sshLeaseInterfaces(
       await reportHost(error);
       throw error;
     });
-  return {
-    command: new SshCommandInterface({ root, allowShell: host.allowShell, session, leaseId, maxProcesses: host.maxProcesses }),
-    filesystem: new SftpFilesystemInterface({ root, session }),
-  };
+  const command = new SshCommandInterface({ root, allowShell: host.allowShell, session, leaseId, maxProcesses: host.maxProcesses });
+  return { command, filesystem: new SftpFilesystemInterface({ root, session }), httpd: sshHttpd(command, session, `host ${host.name}`) };
 }

@@ -38,6 +38,12 @@ export interface SshSession {
   execUrgent(command: string): Promise<RemoteProcess>;
   /** The connection's SFTP session, opened once and shared. */
   sftp(): Promise<SFTPWrapper>;
+  /**
+   * A TCP connection the host makes to `host:port` for us (ssh2's `forwardOut`, a direct-tcpip
+   * channel): how a lease's httpd is reached without opening a port on the host. It takes no
+   * command slot (OpenSSH counts it apart from MaxSessions).
+   */
+  forwardOut(host: string, port: number): Promise<ClientChannel>;
 }
 
 /** Runs `fn` with a session of one lease's connection (the pool's `use`, bound to a lease and host). */
@@ -216,6 +222,18 @@ export class SshConnectionPool {
         return open(command, await entry.slots.take());
       },
       execUrgent: (command) => open(command),
+      forwardOut: (toHost, toPort) =>
+        new Promise<ClientChannel>((resolve, reject) => {
+          try {
+            client.forwardOut("127.0.0.1", 0, toHost, toPort, (err, channel) => {
+              if (err) return reject(err);
+              started = true;
+              resolve(channel);
+            });
+          } catch (err) {
+            reject(err as Error); // "Not connected" at once on a dead connection
+          }
+        }),
       sftp() {
         if (!entry.sftp) {
           entry.sftp = new Promise<SFTPWrapper>((resolve, reject) => {
