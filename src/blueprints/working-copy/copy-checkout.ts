@@ -12,6 +12,7 @@
  *      (`status --ignored` prints nothing): otherwise the copy is broken, never reused;
  *   4. each merge fetched and merged in order; a conflict breaks the lease, naming the paths.
  */
+import { DomainError, FileNotFoundError, InterfaceUnavailableError } from "../../domain/errors";
 import type { LeaseInterfaces } from "../blueprint";
 import { PermanentFailure } from "../failures";
 import {
@@ -66,20 +67,23 @@ export async function prepareCheckout(host: LeaseInterfaces, config: WorkingCopy
   return target;
 }
 
-/** Step 1: whatever the last lease did to `.git`, the repository is ours again. */
+/**
+ * Step 1: whatever the last lease did to `.git`, the repository is ours again. A refusal of the
+ * host's interfaces (a path gone, a symlink planted) is the copy's fault; a host that cannot be
+ * reached is not, and is thrown as it is (the lease retries; the host's checks break the host).
+ */
 async function reclaimRepository(host: LeaseInterfaces, resourceId: string): Promise<void> {
-  const entries = await host.filesystem.list(CHECKOUT_DIR).catch((error: unknown) => {
-    throw cleanFailure(resourceId, `cannot list the checkout: ${(error as Error).message}`);
-  });
+  const copyFault = (what: string) => (error: unknown) => {
+    throw error instanceof DomainError && !(error instanceof InterfaceUnavailableError) ? cleanFailure(resourceId, `${what}: ${error.message}`) : error;
+  };
+  const entries = await host.filesystem.list(CHECKOUT_DIR).catch(copyFault("cannot list the checkout"));
   const dotGit = entries.find((e) => e.name === ".git");
   if (dotGit?.type !== "directory") throw cleanFailure(resourceId, `.git is ${dotGit ? `a ${dotGit.type}` : "gone"}`);
-  try {
-    await host.filesystem.writeFile(`${CHECKOUT_DIR}/.git/config`, encoder.encode(COPY_GIT_CONFIG));
-    for (const planted of [".git/commondir", ".git/objects/info/alternates", ".git/index.lock", ".git/HEAD.lock"]) {
-      await host.filesystem.remove(`${CHECKOUT_DIR}/${planted}`).catch(() => undefined);
-    }
-  } catch (error) {
-    throw cleanFailure(resourceId, `cannot rewrite .git/config: ${(error as Error).message}`);
+  await host.filesystem.writeFile(`${CHECKOUT_DIR}/.git/config`, encoder.encode(COPY_GIT_CONFIG)).catch(copyFault("cannot rewrite .git/config"));
+  for (const planted of [".git/commondir", ".git/objects/info/alternates", ".git/index.lock", ".git/HEAD.lock"]) {
+    await host.filesystem.remove(`${CHECKOUT_DIR}/${planted}`).catch((error: unknown) => {
+      if (!(error instanceof FileNotFoundError)) copyFault(`cannot remove ${planted}`)(error);
+    });
   }
 }
 
