@@ -64,7 +64,8 @@ export async function leaseCommand(client: DrydockClient, args: string[]): Promi
     if (eq < 1) throw new Error(`--attr takes key=value, not ${kv}`);
     const key = kv.slice(0, eq);
     const value = kv.slice(eq + 1);
-    attributes[key] = key === "labels" ? value.split(",").filter(Boolean) : value;
+    // Lists: `labels=gpu,big`, and a working copy's `merges=feature,D123` (refs or commits).
+    attributes[key] = key === "labels" || key === "merges" ? value.split(",").filter(Boolean) : value;
   }
   const body = {
     resourceType: values.type,
