@@ -48,13 +48,17 @@ export const repositoryUrlSchema = z
       return fail("a URL: https://, http://, git://, ssh:// or file:///");
     }
     if (!SCHEMES.has(url.protocol)) return fail(`${url.protocol}// is not a transport a working copy uses (https, http, git, ssh, file)`);
+    // Lower case as written, so every later check of the scheme reads the text git gets.
+    if (!text.startsWith(`${url.protocol}//`)) return fail("the scheme in lower case, followed by //");
     if (url.password !== "" || (url.username !== "" && url.protocol !== "ssh:")) {
       return fail("no credentials in the URL: the blueprint's config holds them (credentials[].token)");
     }
     if (url.search !== "" || url.hash !== "") return fail("no query or fragment");
     if (url.protocol === "file:") {
       if (url.host !== "") return fail("file:///absolute/path (no host)");
-      if (!/^\/[A-Za-z0-9._/-]+$/.test(url.pathname) || url.pathname.split("/").includes("..")) return fail("a file:// path of letters, digits, '.', '_', '-' and '/', without `..`");
+      // Checked on the text as git reads it, not on the URL's normalized path.
+      const raw = text.slice("file://".length);
+      if (!/^\/[A-Za-z0-9._/-]+$/.test(raw) || raw.split("/").includes("..")) return fail("a file:// path of letters, digits, '.', '_', '-' and '/', without `..`");
     } else if (url.host === "") return fail("a host");
   });
 
