@@ -41,6 +41,12 @@ export const leaseEventSchemas = {
      */
     authorizingObject: z.string().nullable().optional(),
     /**
+     * The lease's place in the queue: waiting leases are served higher priority first, then in
+     * request order (src/allocator/decide-in-queue.ts). Absent: 0, the default; only an admin may
+     * ask for more than 0.
+     */
+    priority: z.number().int().min(-1000).max(1000).optional(),
+    /**
      * What chose `ttlSeconds` (src/domain/lease-ttl.ts): the request, the client's token default,
      * or the service default (which the acquiring blueprint's default may replace). Absent in
      * events recorded before default TTLs, whose TTL was always the request's: read as "request".

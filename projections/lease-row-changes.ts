@@ -22,6 +22,7 @@ export function leaseRowChange(event: RecordedEvent): RowChange<LeaseRow> | null
           owner: d.owner,
           owner_resource_id: d.ownerResourceId,
           authorizing_object: d.authorizingObject ?? null,
+          priority: d.priority ?? 0,
           attributes: d.attributes,
           blueprint_ids: d.blueprintIds,
           resource_id: null,

@@ -184,7 +184,7 @@ async function wakeWaitingLeases(db: Executor, resourceType: string, at: Date, c
   const waiting = await sql<{ lease_id: string }>`
     SELECT l.lease_id FROM leases l JOIN work_items w ON w.stream_id = 'lease-' || l.lease_id
      WHERE l.status = 'pending' AND l.resource_type = ${resourceType} AND w.run_at > ${at}
-     ORDER BY l.requested_at, l.lease_id
+     ORDER BY l.priority DESC, l.requested_at, l.lease_id
      LIMIT ${count}`.execute(db);
   await wake(db, waiting.rows.map((l) => `lease-${l.lease_id}`), at);
 }

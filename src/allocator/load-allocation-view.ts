@@ -1,9 +1,10 @@
 import { sql, type Kysely } from "kysely";
-import { misconfigured, no, yes, type LeaseView, type Verdict } from "../blueprints/blueprint";
+import { misconfigured, no, yes, type BlueprintView, type LeaseView, type Verdict } from "../blueprints/blueprint";
 import type { BlueprintRegistry } from "../blueprints/blueprint-registry";
-import { blueprintViewOf, resourceViewOf } from "../blueprints/blueprint-views";
+import { blueprintViewOf, leaseViewOf, resourceViewOf } from "../blueprints/blueprint-views";
 import type { DrydockDatabase } from "../store/schema";
 import type { AllocationView, BlueprintCandidate, ResourceCandidate } from "./decide-allocation";
+import type { QueuedAllocationView } from "./decide-in-queue";
 import { idleSinceOf, resourceLoads } from "../queries/resource-load";
 import { slotNumberOf } from "./slot-keys";
 
@@ -12,15 +13,26 @@ import { slotNumberOf } from "./slot-keys";
  * questions, so decideAllocation can stay pure. The view may be stale by the time the decision is
  * appended; the slot locks catch that, and the worker decides again.
  */
+/** Where a lease stands in the queue (LeaseRequested's priority, and its request time). */
+export interface QueuePlace {
+  priority: number;
+  requestedAt: Date;
+}
+
+/** Leases ahead of one in the queue that the view includes, at most (a longer queue: the first ones). */
+const AHEAD_LIMIT = 50;
+
+type AllocatingLease = LeaseView & { blueprintIds: string[] | null };
+
 export async function loadAllocationView(
   db: Kysely<DrydockDatabase>,
   registry: BlueprintRegistry,
-  lease: LeaseView & { blueprintIds: string[] | null },
+  lease: AllocatingLease,
   now: Date,
   reclaimIdleMs: number,
-): Promise<AllocationView> {
+  place?: QueuePlace,
+): Promise<QueuedAllocationView> {
   const blueprintRows = await db.selectFrom("blueprints").selectAll().where("resource_type", "=", lease.resourceType).execute();
-  const authorizedFor = await authorizationVerdicts(db, lease.authorizingObject ?? null);
   const known = blueprintRows.filter((row) => registry.has(row.kind));
   const ids = known.map((b) => b.blueprint_id);
   // Ended resources that are not destroyed yet still hold their slot locks (one per host, say):
@@ -36,67 +48,113 @@ export async function loadAllocationView(
     : [];
   const slotsOf = (prefix: string) => locks.filter((l) => l.lock_key.startsWith(prefix)).map((l) => slotNumberOf(l.lock_key));
 
-  const blueprints: BlueprintCandidate[] = [];
-  const viewsById = new Map<string, ReturnType<typeof blueprintViewOf>>();
+  // Blueprint views, once for every lease the view asks about.
+  const views = new Map<string, BlueprintView | Error>();
   for (const row of known) {
-    const impl = registry.get(row.kind);
-    let view;
     try {
-      view = blueprintViewOf(row, registry);
+      const view = blueprintViewOf(row, registry);
+      // A failing target is retried once its retryAt has passed: the record stays (with its count
+      // of failures in a row, for the next backoff) but stops blocking.
+      views.set(row.blueprint_id, { ...view, failingTargets: view.failingTargets.filter((f) => new Date(f.retryAt) > now) });
     } catch (error) {
-      const reason = `its config is invalid: ${(error as Error).message}`;
-      blueprints.push({
-        blueprint: { blueprintId: row.blueprint_id, name: row.name, kind: row.kind, resourceType: row.resource_type, config: {}, resourceLimit: row.resource_limit, enabled: row.enabled, liveResources: row.live_resources, failingTargets: [] },
-        ever: misconfigured(reason),
-        plan: misconfigured(reason),
-        usedLimitSlots: [],
-        authorized: authorizedFor(row.blueprint_id),
-      });
-      continue;
+      views.set(row.blueprint_id, error as Error);
     }
-    // A failing target is retried once its retryAt has passed: the record stays (with its count
-    // of failures in a row, for the next backoff) but stops blocking.
-    view = { ...view, failingTargets: view.failingTargets.filter((f) => new Date(f.retryAt) > now) };
-    viewsById.set(row.blueprint_id, view);
-    const existing = undestroyed.filter((r) => r.blueprint_id === row.blueprint_id).map((r) => resourceViewOf(r, slotsOf(`resource:${r.resource_id}:slot:`).length));
-    blueprints.push({
-      blueprint: view,
-      ever: impl.canEverAllocate(view, lease),
-      plan: impl.planResource(view, lease, existing),
-      usedLimitSlots: slotsOf(`blueprint:${row.blueprint_id}:limit:`),
-      authorized: authorizedFor(row.blueprint_id),
-    });
   }
-
   // Only idle resources can be reclaimed: look up when their last lease ended only for them.
   const idle = resourceRows.filter((r) => r.status === "active" && slotsOf(`resource:${r.resource_id}:slot:`).length === 0);
   const loads = await resourceLoads(db, idle.map((r) => r.resource_id));
-  const resources: ResourceCandidate[] = [];
-  for (const row of resourceRows) {
-    const blueprint = viewsById.get(row.blueprint_id);
-    if (!blueprint) continue;
-    const impl = registry.get(blueprint.kind);
-    const usedSlots = slotsOf(`resource:${row.resource_id}:slot:`);
-    const resource = resourceViewOf(row, usedSlots.length);
-    resources.push({
-      resource,
-      acquire: impl.canAcquire(blueprint, resource, lease),
-      supplemental: impl.shouldAllocateSupplemental(blueprint, resource, lease),
-      usedSlots,
-      idleSince: idleSinceOf(row.status, row.activated_at, loads.get(row.resource_id) ?? { liveLeases: 0, lastLeaseEndedAt: null }),
-    });
-  }
-  return { lease, blueprints, resources, now, reclaimIdleMs };
+
+  /** One lease's verdicts over this capacity: the lease deciding, or one ahead of it. */
+  const viewFor = (subject: AllocatingLease, authorizedFor: (blueprintId: string) => Verdict): AllocationView => {
+    const blueprints: BlueprintCandidate[] = [];
+    for (const row of known) {
+      const view = views.get(row.blueprint_id)!;
+      const impl = registry.get(row.kind);
+      if (view instanceof Error) {
+        const reason = `its config is invalid: ${view.message}`;
+        blueprints.push({
+          blueprint: { blueprintId: row.blueprint_id, name: row.name, kind: row.kind, resourceType: row.resource_type, config: {}, resourceLimit: row.resource_limit, enabled: row.enabled, liveResources: row.live_resources, failingTargets: [] },
+          ever: misconfigured(reason),
+          plan: misconfigured(reason),
+          usedLimitSlots: [],
+          authorized: authorizedFor(row.blueprint_id),
+        });
+        continue;
+      }
+      const existing = undestroyed.filter((r) => r.blueprint_id === row.blueprint_id).map((r) => resourceViewOf(r, slotsOf(`resource:${r.resource_id}:slot:`).length));
+      blueprints.push({
+        blueprint: view,
+        ever: impl.canEverAllocate(view, subject),
+        plan: impl.planResource(view, subject, existing),
+        usedLimitSlots: slotsOf(`blueprint:${row.blueprint_id}:limit:`),
+        authorized: authorizedFor(row.blueprint_id),
+      });
+    }
+    const resources: ResourceCandidate[] = [];
+    for (const row of resourceRows) {
+      const blueprint = views.get(row.blueprint_id);
+      if (!blueprint || blueprint instanceof Error) continue;
+      const impl = registry.get(blueprint.kind);
+      const usedSlots = slotsOf(`resource:${row.resource_id}:slot:`);
+      const resource = resourceViewOf(row, usedSlots.length);
+      resources.push({
+        resource,
+        acquire: impl.canAcquire(blueprint, resource, subject),
+        supplemental: impl.shouldAllocateSupplemental(blueprint, resource, subject),
+        usedSlots,
+        idleSince: idleSinceOf(row.status, row.activated_at, loads.get(row.resource_id) ?? { liveLeases: 0, lastLeaseEndedAt: null }),
+      });
+    }
+    return { lease: subject, blueprints, resources, now, reclaimIdleMs };
+  };
+
+  const aheadRows = place ? await leasesAhead(db, lease, place) : [];
+  const clients = [...new Set([lease.authorizingObject, ...aheadRows.map((r) => r.authorizing_object)].filter((c): c is string => c !== null))];
+  const authorizedFor = await authorizationVerdicts(db, clients);
+  return {
+    ...viewFor(lease, authorizedFor(lease.authorizingObject ?? null)),
+    ahead: aheadRows.map((row) => {
+      const subject = { ...leaseViewOf(row), blueprintIds: row.blueprint_ids as string[] | null };
+      return { leaseId: row.lease_id, view: viewFor(subject, authorizedFor(row.authorizing_object)) };
+    }),
+  };
 }
 
 /**
- * The authorization verdict per blueprint for a lease's authorizing object: only blueprints it
- * holds an approved authorization for. A lease without one (an admin's) may use every blueprint.
+ * Pending leases of the same type ahead of this one: higher priority, or the same and asked
+ * earlier (ids break ties). Leases backing off after a failure of their own (failures > 0) are
+ * left out: they are not waiting for capacity, and holding capacity back for them until their
+ * retry would idle it. Held leases (a working copy's host) queue like any other.
  */
-async function authorizationVerdicts(db: Kysely<DrydockDatabase>, authorizingObject: string | null): Promise<(blueprintId: string) => Verdict> {
-  if (authorizingObject === null) return () => yes;
-  const rows = await db.selectFrom("authorizations").select("blueprint_id").where("client", "=", authorizingObject).where("state", "=", "approved").execute();
-  const approved = new Set(rows.map((r) => r.blueprint_id));
-  const refused = no(`not authorized for ${authorizingObject}`);
-  return (blueprintId) => (approved.has(blueprintId) ? yes : refused);
+async function leasesAhead(db: Kysely<DrydockDatabase>, lease: AllocatingLease, place: QueuePlace) {
+  return db
+    .selectFrom("leases")
+    .select(["lease_id", "resource_type", "attributes", "owner", "owner_resource_id", "authorizing_object", "blueprint_ids"])
+    .where("status", "=", "pending")
+    .where("resource_type", "=", lease.resourceType)
+    .where("lease_id", "!=", lease.leaseId)
+    .where("failures", "=", 0)
+    .where(sql<boolean>`(priority > ${place.priority} OR (priority = ${place.priority} AND (requested_at, lease_id) < (${place.requestedAt}, ${lease.leaseId})))`)
+    .orderBy("priority", "desc")
+    .orderBy("requested_at")
+    .orderBy("lease_id")
+    .limit(AHEAD_LIMIT)
+    .execute();
+}
+
+/**
+ * The authorization verdicts per blueprint, per authorizing object: only blueprints it holds an
+ * approved authorization for. A lease without one (an admin's) may use every blueprint. One read
+ * for the lease deciding and every lease ahead of it.
+ */
+async function authorizationVerdicts(db: Kysely<DrydockDatabase>, clients: readonly string[]): Promise<(client: string | null) => (blueprintId: string) => Verdict> {
+  const rows = clients.length
+    ? await db.selectFrom("authorizations").select(["client", "blueprint_id"]).where("client", "in", [...clients]).where("state", "=", "approved").execute()
+    : [];
+  return (client) => {
+    if (client === null) return () => yes;
+    const approved = new Set(rows.filter((r) => r.client === client).map((r) => r.blueprint_id));
+    const refused = no(`not authorized for ${client}`);
+    return (blueprintId) => (approved.has(blueprintId) ? yes : refused);
+  };
 }

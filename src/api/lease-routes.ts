@@ -46,6 +46,10 @@ const LeaseRequestSchema = z
       example: 3600,
     }),
     blueprintIds: z.array(idString).max(32).optional(),
+    priority: z.number().int().min(-1000).max(1000).optional().openapi({
+      description: "The lease's place in the queue: waiting leases are served higher priority first, then oldest first. Default 0; only an admin may ask for more (403 for a client); anyone may ask for less.",
+      example: 0,
+    }),
     cancelOnDisconnect: z.boolean().optional().openapi({ description: "With `?wait`: release the lease if the client disconnects before it is active." }),
   })
   .openapi("LeaseRequest");

@@ -29,6 +29,7 @@ export const LeaseSchema = z
     ownerResourceId: z.string().nullable(),
     attributes: jsonObject,
     blueprintIds: z.array(z.string()).nullable(),
+    priority: z.number().int().openapi({ description: "Queue order: waiting leases are served higher priority first, then oldest first.", example: 0 }),
     resourceId: z.string().nullable(),
     blueprintId: z.string().nullable(),
     expiresAt: isoTime.nullable().openapi({ description: "When the system releases the lease (reason `expired`) unless it is renewed; null: no TTL." }),

@@ -5,6 +5,7 @@ import { cliToken, serviceUrl } from "./config";
 import { describeApiError } from "./describe-error";
 import { execCommand } from "./exec-cli";
 import { explainCommand } from "./explain-cli";
+import { httpCommand } from "./http-cli";
 import { getCommand, historyCommand, leaseCommand, putCommand, releaseCommand } from "./lease-cli";
 import { lsCommand } from "./ls-cli";
 import { installTerminationHandlers, isTerminating } from "./termination";
@@ -21,6 +22,7 @@ const usage = `drydock — lease hosts and working copies
   drydock put LEASE_ID PATH [LOCAL_FILE]         write a file (stdin without LOCAL_FILE)
   drydock get LEASE_ID PATH                      read a file to stdout
   drydock history LEASE_ID                       the lease's events
+  drydock http LEASE_ID [PATH]                   the URL of the lease's web server, or PATH fetched there (http --help)
   drydock ls [leases|resources|blueprints] [--status S] [--json]
   drydock token create --owner NAME --role client|admin   issue a token (admin); prints it once
   drydock token ls [--all] | drydock token revoke TOKEN_ID
@@ -60,6 +62,8 @@ export async function main(argv: string[]): Promise<number> {
       return getCommand(client, args);
     case "history":
       return historyCommand(client, args);
+    case "http":
+      return httpCommand(client, args);
     case "ls":
       return lsCommand(client, args);
     case "token":

@@ -1,4 +1,4 @@
-import { filePath, Http, ndjsonLines, segment, type CallOptions, type HttpOptions } from "./http";
+import { apiErrorOf, filePath, Http, ndjsonLines, segment, type CallOptions, type HttpOptions } from "./http";
 import type * as W from "./wire-types";
 
 /** The header that carries a running command's id (src/api/command-registry.ts). */
@@ -10,6 +10,11 @@ export interface ExecStream {
   commandId: string | null;
   /** Its output as it comes, then one `exit` line (or an `error` line if it could not finish). */
   lines: AsyncGenerator<W.ExecStreamLine>;
+}
+
+/** `/v1/leases/ID/http/PATH`: the path's own segments and query are kept as given. */
+function httpPath(leaseId: string, path: string): string {
+  return `/v1/leases/${segment(leaseId)}/http/${path.replace(/^\/+/, "")}`;
 }
 
 /**
@@ -127,6 +132,45 @@ export class DrydockClient {
   /** Removes a file or a directory tree. */
   async removeFile(leaseId: string, path: string, options: CallOptions = {}): Promise<void> {
     await this.#http.send("DELETE", `/v1/leases/${segment(leaseId)}/files/${filePath(path)}`, undefined, undefined, options);
+  }
+
+  // A web server in the lease (httpd), proxied at /v1/leases/{id}/http/
+
+  /** Starts the lease's web server: `argv` is to listen on `port` (127.0.0.1 is enough) where the lease lives. */
+  startHttpd(leaseId: string, request: W.HttpdStart, options: CallOptions = {}): Promise<W.HttpdStatus> {
+    return this.#http.json("POST", `/v1/leases/${segment(leaseId)}/httpd`, undefined, request, options);
+  }
+
+  /** The lease's web server: running, exited or stopped, its URI, the tail of its output. */
+  httpdStatus(leaseId: string, options: CallOptions = {}): Promise<W.HttpdStatus> {
+    return this.#http.json("GET", `/v1/leases/${segment(leaseId)}/httpd`, undefined, undefined, options);
+  }
+
+  /** Stops it, waits for it to end, and starts it again (with `change` over what it ran with). */
+  restartHttpd(leaseId: string, change: W.HttpdRestart = {}, options: CallOptions = {}): Promise<W.HttpdStatus> {
+    return this.#http.json("POST", `/v1/leases/${segment(leaseId)}/httpd/restart`, undefined, change, options);
+  }
+
+  stopHttpd(leaseId: string, options: CallOptions = {}): Promise<W.HttpdStatus> {
+    return this.#http.json("DELETE", `/v1/leases/${segment(leaseId)}/httpd`, undefined, undefined, options);
+  }
+
+  /** The URL of `path` (with its query, if any) on the lease's web server, through Drydock. */
+  httpUrl(leaseId: string, path = ""): string {
+    return `${this.url}${httpPath(leaseId, path)}`;
+  }
+
+  /**
+   * A request to the lease's web server, through Drydock, with this client's token (which the
+   * server never sees). Whatever the server answers is returned as it is, 404s and 500s included;
+   * an answer of Drydock's own (the lease is not yours, no server runs) is thrown as a DrydockError.
+   * A proxied answer is known by the sandbox policy the proxy adds to every one.
+   */
+  async http(leaseId: string, path = "", init: { method?: string; headers?: Record<string, string>; body?: Uint8Array | string } & CallOptions = {}): Promise<Response> {
+    const { method = "GET", ...rest } = init;
+    const response = await this.#http.raw(method, httpPath(leaseId, path), rest);
+    if (!/^sandbox\b/.test(response.headers.get("content-security-policy") ?? "") && !response.ok) throw await apiErrorOf(response);
+    return response;
   }
 
   // Resources and blueprints

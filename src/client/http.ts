@@ -70,6 +70,26 @@ export class Http {
     if (!response.ok) throw await errorOf(response);
     return response;
   }
+
+  /**
+   * A request whose answer is given back whatever its status (a lease's web server, through the
+   * proxy, answers 404s of its own); `path` is sent as it is, query included.
+   */
+  raw(method: string, path: string, init: { headers?: Record<string, string>; body?: Uint8Array | string; signal?: AbortSignal } = {}): Promise<Response> {
+    const headers: Record<string, string> = { ...init.headers };
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    return this.#fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers,
+      ...(init.body !== undefined ? { body: init.body as NonNullable<RequestInit["body"]> } : {}),
+      ...(init.signal ? { signal: init.signal } : {}),
+    });
+  }
+}
+
+/** The API's error, from a response that is one (not ok). */
+export function apiErrorOf(response: Response): Promise<DrydockError> {
+  return errorOf(response);
 }
 
 /** `?a=1&b=x` of the defined values; "" when there are none. */

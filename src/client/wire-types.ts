@@ -13,6 +13,7 @@ import type { DomainErrorCode } from "../domain/errors";
 import type { listRoute as listEventsRoute } from "../api/event-routes";
 import type { explainRoute } from "../api/lease-explain-route";
 import type { cancelRoute, execRoute } from "../api/lease-interface-routes";
+import type { httpdStatusRoute, restartHttpdRoute, startHttpdRoute } from "../api/lease-httpd-routes";
 import type { createLease, getLeaseRoute, leaseEventsRoute, listLeasesRoute, renewLeaseRoute } from "../api/lease-routes";
 import type { listRoute as listResourcesRoute, releaseRoute as releaseResourceRoute } from "../api/resource-routes";
 import type { BlueprintSchema, ExecResultSchema, FileListSchema, LeaseSchema, ResourceSchema } from "../api/schemas";
@@ -43,6 +44,10 @@ export type ExecExit = Omit<ExecResult, "stdout" | "stderr">;
 export type ExecStreamLine = { stream: "stdout" | "stderr"; data: string } | { exit: ExecExit } | { error: { code: ApiErrorCode; message: string } };
 export type CommandCancelled = JsonResponseOf<typeof cancelRoute, 200>;
 export type FileList = z.output<typeof FileListSchema>;
+
+export type HttpdStart = JsonBodyOf<typeof startHttpdRoute>;
+export type HttpdRestart = JsonBodyOf<typeof restartHttpdRoute>;
+export type HttpdStatus = JsonResponseOf<typeof httpdStatusRoute, 200>;
 
 export type Resource = z.output<typeof ResourceSchema>;
 export type ResourceQuery = QueryOf<typeof listResourcesRoute>;

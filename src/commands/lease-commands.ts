@@ -12,6 +12,8 @@ export interface LeaseRequest {
   /** Omitted: a default applies (src/domain/lease-ttl.ts). null: no TTL, for admins only. */
   ttlSeconds?: number | null;
   blueprintIds?: string[] | null;
+  /** Queue priority, default 0: higher is served first. Above 0 for admins only. */
+  priority?: number;
 }
 
 export { MAX_TTL_SECONDS };
@@ -66,6 +68,15 @@ export async function prepareLeaseRequest(
     throw new ForbiddenError("ttlSeconds: only an admin may ask for a lease without a TTL (null); give a number of seconds, or leave it out for the default", {
       field: "ttlSeconds",
     });
+  }
+  const priority = request.priority ?? 0;
+  if (!Number.isInteger(priority) || priority < -1000 || priority > 1000) {
+    throw new ValidationError("priority: must be a whole number between -1000 and 1000", { field: "priority" });
+  }
+  // Jumping the queue takes capacity from everyone waiting: an admin's choice only. Anyone may
+  // step back (a batch job that can wait behind interactive ones).
+  if (priority > 0 && authorizingObject !== null) {
+    throw new ForbiddenError("priority: only an admin may ask for a priority above 0 (the default); a lower one is anyone's to ask for", { field: "priority" });
   }
   const serviceDefault = ctx.defaultLeaseTtlSeconds === undefined ? DEFAULT_LEASE_TTL_SECONDS : ctx.defaultLeaseTtlSeconds;
   const ttl = resolveRequestTtl(request.ttlSeconds, options.clientTtlSeconds, serviceDefault);
@@ -133,6 +144,7 @@ export async function prepareLeaseRequest(
       expiresAt: ttl.ttlSeconds === null ? null : expiryAfter(now, ttl.ttlSeconds),
       authorizingObject,
       ttlSource: ttl.source,
+      ...(priority !== 0 ? { priority } : {}),
     },
     metadata: { ...actor, correlationId: actor.correlationId ?? leaseId },
   };

@@ -19,6 +19,7 @@ export function leaseRecordOfState(state: LeaseState): LeaseRecord {
     ownerResourceId: c.ownerResourceId,
     attributes: c.attributes,
     blueprintIds: c.blueprintIds,
+    priority: c.priority ?? 0,
     resourceId: c.resourceId,
     blueprintId: c.blueprintId,
     expiresAt: isoOrNull(c.expiresAt),

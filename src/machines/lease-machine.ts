@@ -23,6 +23,8 @@ export interface LeaseContext {
   ownerResourceId: string | null;
   /** Whose blueprint authorizations the allocator checks; null: none needed (see LeaseRequested). */
   authorizingObject: string | null;
+  /** Queue priority (LeaseRequested); absent in states stored before priorities: read it as 0. */
+  priority?: number;
   expiresAt: string | null;
   /**
    * The lease's current TTL and what set it (src/domain/lease-ttl.ts). Absent in states stored
@@ -89,6 +91,7 @@ export const leaseUpdates = {
     owner: e.data.owner,
     ownerResourceId: e.data.ownerResourceId,
     authorizingObject: e.data.authorizingObject ?? null,
+    priority: e.data.priority ?? 0,
     expiresAt: e.data.expiresAt,
     ttlSeconds: e.data.ttlSeconds,
     ttlSource: e.data.ttlSource ?? "request",

@@ -13,6 +13,8 @@ export interface LeaseRecord {
   ownerResourceId: string | null;
   attributes: Record<string, unknown>;
   blueprintIds: string[] | null;
+  /** Queue order: higher first, then request time. */
+  priority: number;
   resourceId: string | null;
   blueprintId: string | null;
   expiresAt: string | null;
@@ -38,6 +40,7 @@ export function leaseRecordOf(row: Selectable<LeasesTable>): LeaseRecord {
     ownerResourceId: row.owner_resource_id,
     attributes: row.attributes as Record<string, unknown>,
     blueprintIds: row.blueprint_ids as string[] | null,
+    priority: row.priority,
     resourceId: row.resource_id,
     blueprintId: row.blueprint_id,
     expiresAt: isoOrNull(row.expires_at),

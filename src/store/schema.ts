@@ -71,6 +71,8 @@ export interface LeasesTable {
   owner_resource_id: string | null;
   /** LeaseRequested's authorizingObject: null for an admin's lease (migration 006). */
   authorizing_object: string | null;
+  /** Queue order: higher first, then requested_at (migration 012). */
+  priority: Generated<number>;
   attributes: Json<Record<string, unknown>>;
   blueprint_ids: Json<string[] | null>;
   resource_id: string | null;

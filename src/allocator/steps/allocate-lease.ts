@@ -8,7 +8,7 @@ import type { LeaseView } from "../../blueprints/blueprint";
 import { blueprintTtlApplies, expiryAfter } from "../../domain/lease-ttl";
 import type { AllocationView } from "../decide-allocation";
 import { retryAt } from "../backoff";
-import { decideAllocation } from "../decide-allocation";
+import { decideInQueue } from "../decide-in-queue";
 import { loadAllocationView } from "../load-allocation-view";
 import { leaseSlotKey, limitSlotKey } from "../slot-keys";
 import { workerMetadata, type WorkerContext } from "../worker-context";
@@ -33,11 +33,13 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
     blueprintIds: c.blueprintIds,
     authorizingObject: c.authorizingObject,
   };
+  // Its place in the queue: the fast path's lease is not stored yet, and was asked for just now.
+  const place = { priority: c.priority ?? 0, requestedAt: new Date(c.requestedAt ?? ctx.clock.now()) };
   const losses: string[] = [];
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const now = ctx.clock.now();
-    const view = await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs);
-    const outcome = decideAllocation({ ...view, slotOffset: round === 0 ? 0 : Math.floor(ctx.random() * 1_000_000) });
+    const view = await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs, place);
+    const outcome = decideInQueue({ ...view, slotOffset: round === 0 ? 0 : Math.floor(ctx.random() * 1_000_000) });
     // Reading the view and deciding: allocator time, which an explanation tells apart from waiting.
     const durationMs = Math.max(0, ctx.clock.now().getTime() - now.getTime());
     const attempted: NewEvent = {
@@ -148,7 +150,7 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
           // that our wait is committed: anything freed before it is visible, anything after it
           // wakes us again.
           if (round === 0 && recheck) {
-            const again = decideAllocation(await loadAllocationView(ctx.db, ctx.registry, leaseView, ctx.clock.now(), ctx.reclaimIdleMs));
+            const again = decideInQueue(await loadAllocationView(ctx.db, ctx.registry, leaseView, ctx.clock.now(), ctx.reclaimIdleMs, place));
             if (again.decision.kind !== "wait") {
               return allocateLease(ctx, await loadLease(ctx, c.leaseId), false);
             }

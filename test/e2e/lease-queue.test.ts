@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { verifyStoredLog } from "../../src/history/verify-stored-log";
+import { memoryPoolBlueprint } from "../support/test-blueprints";
+import { startApi, type ApiHarness } from "./api-harness";
+
+/**
+ * The fair queue over HTTP: a freed slot goes to the lease that waited longest (or has the higher
+ * priority), never to a newcomer; only an admin may raise a priority. The background worker is off,
+ * so which lease is served is decided by the queue alone, not by who happens to run first: a
+ * request with `?wait` still runs its own first steps (the fast path), and the test runs the due
+ * work by hand (`runDue`, as a worker would).
+ */
+let api: ApiHarness;
+let blueprintId: string;
+
+beforeAll(async () => {
+  api = await startApi({}, { localHost: false, blueprints: [memoryPoolBlueprint()], worker: false });
+  const created = await api.call("POST", "/v1/blueprints", { name: "one-slot", kind: "memory-pool", config: { slots: 1, labels: ["queue"] }, resourceLimit: 1 });
+  expect(created.status).toBe(201);
+  blueprintId = created.body.id;
+});
+
+afterAll(async () => {
+  await api?.close();
+});
+
+const ask = async (body: Record<string, unknown> = {}, wait = 2) => {
+  const res = await api.call("POST", `/v1/leases?wait=${wait}`, { resourceType: "sandbox", attributes: { labels: ["queue"] }, ...body });
+  expect([200, 201, 202], res.text).toContain(res.status);
+  return res.body;
+};
+const lease = async (id: string) => (await api.call("GET", `/v1/leases/${id}`)).body;
+const release = async (id: string) => expect((await api.call("POST", `/v1/leases/${id}/release`)).status).toBe(200);
+/** A lease that is active once the due work has run (the first one builds the pool's resource). */
+const active = async () => {
+  const asked = await ask({}, 1);
+  await work();
+  const now = await lease(asked.id);
+  expect(now.status).toBe("active");
+  return now;
+};
+/** Runs every due step, as the background worker would, until nothing is due. */
+const work = async () => {
+  for (let i = 0; i < 50 && (await api.drydock.worker.runDue()) > 0; i++);
+};
+
+describe("the lease queue", () => {
+  it("a freed slot goes to the lease that waited, not to a newcomer that asks after the release", async () => {
+    const holder = await active();
+    const waiter = await ask({}, 1);
+    expect(waiter.status).toBe("pending");
+
+    await release(holder.id);
+    // The newcomer asks before any worker has served the waiter: the slot is free, and not its.
+    const newcomer = await ask({}, 1);
+    expect(newcomer.status).toBe("pending");
+    expect(newcomer.waitReason).toBe(`queued behind 1 lease ahead of it (higher priority, or asked earlier) for the capacity free now: ${waiter.id}`);
+
+    await work();
+    expect((await lease(waiter.id)).status).toBe("active");
+    expect((await lease(newcomer.id)).status).toBe("pending");
+    // The explanation names the queue as what kept the newcomer waiting.
+    const explained = await api.call("GET", `/v1/leases/${newcomer.id}/explain`);
+    expect(explained.text).toContain("queued behind 1 lease");
+
+    await release(waiter.id);
+    await work();
+    expect((await lease(newcomer.id)).status).toBe("active");
+    await release(newcomer.id);
+    await work();
+  });
+
+  it("a higher priority is served first, whenever it asked; only an admin may raise one, anyone may lower theirs", async () => {
+    const holder = await active();
+    const early = await ask({}, 1);
+    const low = await ask({ priority: -10 }, 1);
+    const urgent = await ask({ priority: 50 }, 1);
+    expect((await lease(urgent.id)).priority).toBe(50);
+    expect((await lease(early.id)).priority).toBe(0);
+
+    await release(holder.id);
+    await work();
+    expect((await lease(urgent.id)).status).toBe("active");
+    expect((await lease(early.id)).status).toBe("pending");
+    await release(urgent.id);
+    await work();
+    expect((await lease(early.id)).status).toBe("active");
+    expect((await lease(low.id)).status).toBe("pending");
+    await release(early.id);
+    await work();
+    expect((await lease(low.id)).status).toBe("active");
+    await release(low.id);
+    await work();
+
+    // A client may step back, not jump ahead; the refusal names the field and stores nothing.
+    const client = await api.client("team-a", { blueprintIds: [blueprintId] });
+    const before = await api.eventCount();
+    const refused = await client.call("POST", "/v1/leases", { resourceType: "sandbox", attributes: { labels: ["queue"] }, priority: 1 });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.message).toMatch(/^priority: only an admin may ask for a priority above 0/);
+    const invalid = await client.call("POST", "/v1/leases", { resourceType: "sandbox", priority: 1.5 });
+    expect(invalid.status).toBe(400);
+    expect(invalid.text).toContain("priority");
+    expect(await api.eventCount()).toBe(before);
+    const lowered = await client.call("POST", "/v1/leases", { resourceType: "sandbox", attributes: { labels: ["queue"] }, priority: -5 });
+    expect(lowered.status).toBe(202);
+    expect(lowered.body.priority).toBe(-5);
+    await client.call("POST", `/v1/leases/${lowered.body.id}/release`);
+    await work();
+  });
+
+  it("the log verifies after the queue's runs", async () => {
+    await work();
+    const report = await verifyStoredLog(api.drydock.store, { now: new Date(), graceMs: 60_000 });
+    expect(report.violations).toEqual([]);
+  });
+});
