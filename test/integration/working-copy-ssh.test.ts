@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { rm } from "node:fs/promises";
+import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { approveAuthorization, requestAuthorization } from "../../src/auth/authorization-commands";
@@ -17,7 +17,7 @@ import { hostEntry } from "../support/ssh-pool";
 import { sshdAvailable, sshdMissingMessage, startSshHosts, type SshHosts } from "../support/sshd";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 import { waitForLeaseStatus } from "../support/wait-for-lease";
-import { watchUntil } from "../support/wait-until";
+import { waitUntil, watchUntil } from "../support/wait-until";
 
 /**
  * Working copies on static SSH hosts (real sshd on loopback): git runs over the host lease's SSH
@@ -107,6 +107,17 @@ const destroyed = (resourceId: string) =>
     seen: async () => (await getResource(drydock.database.db, resourceId)).status,
   });
 
+/** Pids of this machine's processes whose environment holds exactly `entry` (the SSH hosts are this machine). */
+async function pidsWithEntry(entry: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const environ = await readFile(`/proc/${name}/environ`).catch(() => null);
+    if (environ && environ.toString("utf8").split("\0").includes(entry)) pids.push(Number(name));
+  }
+  return pids;
+}
+
 describeSsh("working copies on SSH hosts", () => {
   it("builds a copy over SSH; releasing the copy releases its host lease", async () => {
     const id = await lease("app");
@@ -176,6 +187,27 @@ describeSsh("working copies on SSH hosts", () => {
 
     const report = verifyLog(await readWholeLog(drydock.store));
     expect(report.violations).toEqual([]);
+    expect(unexpected).toEqual([]);
+  });
+
+  it("ends the processes a lease left before the next lease's tree is cleaned", async () => {
+    const first = await lease("app");
+    const before = await waitForLeaseStatus(drydock, first, ["active"], 60_000);
+    // A daemon that keeps writing into the checkout, out of the command's session.
+    await run(first, ["sh", "-c", "setsid sh -c 'while :; do date > left-behind.txt; sleep 0.1; done' </dev/null >/dev/null 2>&1 &"]);
+    const entry = `DRYDOCK_WORKING_COPY_LEASE=${first}`;
+    await waitUntil("the daemon to run", async () => (await pidsWithEntry(entry)).length > 0, 10_000);
+    await releaseLease(drydock.commands, first, actor);
+
+    const second = await lease("app");
+    const after = await waitForLeaseStatus(drydock, second, ["active"], 60_000);
+    expect(after.resourceId).toBe(before.resourceId);
+    expect(await pidsWithEntry(entry)).toEqual([]);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await run(second, ["git", "status", "--porcelain", "--ignored"])).toBe("");
+    await waitForLeaseStatus(drydock, first, ["destroyed"]);
+    await releaseLease(drydock.commands, second, actor);
+    await waitForLeaseStatus(drydock, second, ["destroyed"]);
     expect(unexpected).toEqual([]);
   });
 });

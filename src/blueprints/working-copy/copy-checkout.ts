@@ -4,6 +4,7 @@
  * Copy (resource) activation: `git init repo`, the fixed config, every branch fetched.
  *
  * Lease activation, every time, whoever had the copy before:
+ *   0. every process an earlier lease left on the copy ended (copy-processes.ts);
  *   1. the repository is still ours: `.git` a directory, its config rewritten, alternates and a
  *      `commondir` a lease may have planted removed;
  *   2. the lease's ref or commit fetched, resolved to one commit (a commit asked for by id must
@@ -29,6 +30,7 @@ import {
   leftoversCommand,
   mergeCommand,
 } from "./git-commands";
+import { COPY_MARKER, sweepProcesses } from "./copy-processes";
 import { cleanFailure, credentialFor, fetchFailure, GitCommandError, runGit, runGitOk, tail } from "./copy-git";
 import { describeSource, type Source, type WorkingCopyRequest } from "./lease-request";
 import type { WorkingCopyConfig } from "./working-copy-config";
@@ -54,6 +56,8 @@ export async function cloneCopy(host: LeaseInterfaces, config: WorkingCopyConfig
 
 /** Steps 1 to 4 above; returns the commit the lease's tree is at (HEAD, merges included). */
 export async function prepareCheckout(host: LeaseInterfaces, config: WorkingCopyConfig, resourceId: string, request: WorkingCopyRequest): Promise<string> {
+  // No process of an earlier lease may write into the tree once it is clean.
+  await sweepProcesses(host.command, COPY_MARKER, resourceId);
   await reclaimRepository(host, resourceId);
   const target = await fetchCommit(host, config, request.target);
   for (const run of cleanCheckoutCommands(target)) {

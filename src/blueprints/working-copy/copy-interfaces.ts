@@ -9,6 +9,7 @@ import type { CommandInterface } from "../../interfaces/command-interface";
 import type { FilesystemInterface } from "../../interfaces/filesystem-interface";
 import { ValidationError } from "../../domain/errors";
 import { splitLeasePath } from "../../interfaces/lease-path";
+import { copyMarkers } from "./copy-processes";
 import { CHECKOUT_DIR } from "./git-commands";
 
 /** `a/./b//c` -> `repo/a/b/c`; the root itself (`""`, `.`) -> `repo`. */
@@ -18,9 +19,10 @@ export function inCheckout(relPath: string | undefined): string {
   return segments.length === 0 ? CHECKOUT_DIR : `${CHECKOUT_DIR}/${segments.join("/")}`;
 }
 
-export function checkoutInterfaces(host: LeaseInterfaces): LeaseInterfaces {
+/** The lease's interfaces; its commands carry the copy's process markers (copy-processes.ts). */
+export function checkoutInterfaces(host: LeaseInterfaces, resourceId: string, leaseId: string): LeaseInterfaces {
   const command: CommandInterface = {
-    exec: (argv, options = {}) => host.command.exec(argv, { ...options, cwd: inCheckout(options.cwd) }),
+    exec: (argv, options = {}) => host.command.exec(argv, { ...options, cwd: inCheckout(options.cwd), env: { ...(options.env ?? {}), ...copyMarkers(resourceId, leaseId) } }),
   };
   const filesystem: FilesystemInterface = {
     readFile: async (path) => host.filesystem.readFile(inCheckout(path)),

@@ -24,6 +24,7 @@ import { no, yes, type BlueprintEffects, type BlueprintImplementation, type Leas
 import { TemporaryFailure } from "../failures";
 import { cloneCopy, prepareCheckout } from "./copy-checkout";
 import { checkoutInterfaces } from "./copy-interfaces";
+import { COPY_LEASE_MARKER, sweepProcesses } from "./copy-processes";
 import { parseWorkingCopyRequest, type WorkingCopyRequest } from "./lease-request";
 import { checkCredentialReferences, parseWorkingCopyConfig, type WorkingCopyConfig } from "./working-copy-config";
 
@@ -118,11 +119,20 @@ export function workingCopyBlueprint(): BlueprintImplementation<WorkingCopyConfi
       return { workingDirectory: typeof resource.attributes.directory === "string" ? resource.attributes.directory : null };
     },
 
-    // The next lease's activation cleans the tree; the copy stays for it.
-    async destroyLease() {},
+    // The lease's processes end; the next lease's activation cleans the tree; the copy stays for it.
+    async destroyLease(_blueprint, resource, lease, effects) {
+      let host: LeaseInterfaces;
+      try {
+        host = await hostOf(effects, resource.resourceId);
+      } catch {
+        // The host lease has ended: its own teardown ended every process under it.
+        return { killedProcesses: [] };
+      }
+      return { killedProcesses: await sweepProcesses(host.command, COPY_LEASE_MARKER, lease.leaseId) };
+    },
 
-    async interfaces(_blueprint, resource, _lease, effects) {
-      return checkoutInterfaces(await hostOf(effects, resource.resourceId));
+    async interfaces(_blueprint, resource, lease, effects) {
+      return checkoutInterfaces(await hostOf(effects, resource.resourceId), resource.resourceId, lease.leaseId);
     },
 
     checkEnvironment: checkCredentialReferences,
