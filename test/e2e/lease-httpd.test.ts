@@ -5,6 +5,7 @@
  * lease is released, another client refused, and a clear 503 when nothing answers.
  */
 import { randomBytes } from "node:crypto";
+import { createServer, type AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { killArgv, waitForArgv, waitForNoArgv } from "../support/argv-pids";
 import { freePort } from "../support/sshd";
@@ -182,6 +183,39 @@ async function waitForState(caller: Caller, id: string, state: string): Promise<
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+describe("httpd in a client's sandbox", () => {
+  it("does not open the sandbox: no network to the host while it runs, and the relay's directory is the service's", async () => {
+    const { id, port, argv } = await leaseWithEchoServer(alice);
+    expect((await alice.call("POST", `/v1/leases/${id}/httpd`, { argv, port })).status).toBe(201);
+    await waitForAnswer(alice, alice.token, id);
+
+    // A port of the host's loopback, listening: the sandbox's loopback is its own, so it is not there.
+    const hostServer = createServer((socket) => socket.end("the host"));
+    await new Promise<void>((resolve) => hostServer.listen(0, "127.0.0.1", resolve));
+    const hostPort = (hostServer.address() as AddressInfo).port;
+    try {
+      const probe = `require("node:net").connect(${hostPort}, "127.0.0.1").on("connect", () => { console.log("reached"); process.exit(0); }).on("error", (e) => { console.log(e.code); process.exit(1); })`;
+      const reached = await alice.call("POST", `/v1/leases/${id}/commands`, { argv: [process.execPath, "-e", probe] });
+      expect(reached.body).toMatchObject({ exitCode: 1, stdout: "ECONNREFUSED\n" });
+    } finally {
+      await new Promise<void>((resolve) => hostServer.close(() => resolve()));
+    }
+
+    // The relay's socket sits in a directory of the service's: the lease can use it, not change it.
+    const script = [
+      "d=$(ls -d /tmp/.drydock-httpd-*)",
+      'test -S "$d/s" && echo socket',
+      'touch "$d/x" 2>/dev/null || echo no-create',
+      'mv "$d/s" /tmp/s 2>/dev/null || echo no-move',
+      'rm -f "$d/s" 2>/dev/null; test -S "$d/s" && echo still-there',
+    ].join("; ");
+    const tried = await alice.call("POST", `/v1/leases/${id}/commands`, { argv: ["sh", "-c", script] });
+    expect(tried.body.stdout).toBe("socket\nno-create\nno-move\nstill-there\n");
+    // And the server still answers through it.
+    expect((await viaProxy(alice.token, id, "/after")).status).toBe(200);
+  });
+});
 
 describe("httpd requests that fail validation", () => {
   it("names the field, appends nothing, and starts nothing", async () => {
