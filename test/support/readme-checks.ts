@@ -5,6 +5,7 @@
 import { localHostConfigSchema } from "../../src/blueprints/local-host-blueprint";
 import { parseStaticHostsConfig, type StaticHost } from "../../src/blueprints/static-hosts-config";
 import { parseEc2HostConfig } from "../../src/blueprints/ec2-host/ec2-host-config";
+import { parseWorkingCopyConfig } from "../../src/blueprints/working-copy/working-copy-config";
 import { EventSchema } from "../../src/api/schemas";
 import { parseOrThrow } from "../../src/domain/parse";
 import { parseCurl, partialProblems, routeFor, schemaProblems, type CurlCall, type Route } from "./readme-curl";
@@ -17,6 +18,7 @@ export const SERVICE_ORIGIN = "http://127.0.0.1:8080";
 const parseConfigOf: Record<string, (raw: unknown) => unknown> = {
   "static-hosts": parseStaticHostsConfig,
   "ec2-host": parseEc2HostConfig,
+  "working-copy": parseWorkingCopyConfig,
   "local-host": (raw) => parseOrThrow(localHostConfigSchema, raw ?? {}, "config"),
 };
 
