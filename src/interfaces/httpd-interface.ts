@@ -25,7 +25,7 @@
  */
 import type { Duplex } from "node:stream";
 import { InterfaceUnavailableError } from "../domain/errors";
-import type { ExecResult } from "./command-interface";
+import type { CommandInterface, ExecResult } from "./command-interface";
 
 /** Ports a lease's server may listen on: not the privileged ones. */
 export const MIN_HTTPD_PORT = 1024;
@@ -38,6 +38,12 @@ export interface HttpdStartOptions {
   signal: AbortSignal;
   /** Every chunk of the server's output as it arrives; nothing else keeps it. */
   onOutput?: (stream: "stdout" | "stderr", chunk: Uint8Array) => void;
+  /**
+   * Runs the server through this command interface instead of the lease's own: one that runs on
+   * the same host, in the same sandbox (a working copy's, which roots commands in its checkout
+   * and marks them as the copy's, over its host lease's). See `httpdVia`.
+   */
+  via?: CommandInterface;
 }
 
 /** A started server. */
@@ -53,6 +59,15 @@ export interface HttpdInterface {
   readonly where: string;
   /** Starts `argv`, which is to listen on `port` (loopback is enough), and returns at once; a failure to start shows in `exited`. */
   start(argv: readonly string[], port: number, options: HttpdStartOptions): RunningHttpd;
+}
+
+/**
+ * The httpd of a lease that uses another lease's host through its own command interface (a
+ * working copy over its host lease): servers start through `command` (so in the copy's checkout,
+ * with the copy's markers, which its teardown sweeps), and are reached as the host lease's are.
+ */
+export function httpdVia(host: HttpdInterface, command: CommandInterface): HttpdInterface {
+  return { where: host.where, start: (argv, port, options) => host.start(argv, port, { ...options, via: command }) };
 }
 
 /** Nothing answers on the server's port (not started yet, exited, or listening elsewhere). */

@@ -1,6 +1,6 @@
 /**
- * How every adapter runs a server: one command of the lease, through its command interface,
- * that runs until it is stopped (the start's signal), crashes, or its lease ends.
+ * How every adapter runs a server: one command of the lease, through its command interface (or
+ * the one `via` names), that runs until it is stopped (the start's signal), crashes, or its lease ends.
  */
 import type { CommandInterface, ExecResult } from "./command-interface";
 import type { HttpdStartOptions } from "./httpd-interface";
@@ -12,7 +12,7 @@ import type { HttpdStartOptions } from "./httpd-interface";
 export const HTTPD_MAX_RUN_MS = 2_147_483_647;
 
 export function runServer(command: CommandInterface, argv: readonly string[], options: HttpdStartOptions): Promise<ExecResult> {
-  return command.exec(argv, {
+  return (options.via ?? command).exec(argv, {
     ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
     timeoutMs: HTTPD_MAX_RUN_MS,
     signal: options.signal,
