@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { BlueprintView } from "../../src/blueprints/blueprint";
 import { covers } from "../../src/blueprints/working-copy/copy-git";
-import { inCheckout } from "../../src/blueprints/working-copy/copy-interfaces";
+import { checkoutInterfaces, inCheckout } from "../../src/blueprints/working-copy/copy-interfaces";
+import { parseSweep, sweepArgv } from "../../src/blueprints/working-copy/copy-processes";
 import { basicAuthorization, fetchBranchesCommand, fetchSourceCommand, mergeCommand } from "../../src/blueprints/working-copy/git-commands";
 import { parseWorkingCopyRequest } from "../../src/blueprints/working-copy/lease-request";
 import { fileSourcesAllowed, workingCopyBlueprint } from "../../src/blueprints/working-copy/working-copy-blueprint";
@@ -147,5 +148,26 @@ describe("the working-copy config and interfaces", () => {
     expect(inCheckout("a/./b//c")).toBe("repo/a/b/c");
     expect(() => inCheckout("../x")).toThrow(/\.\./);
     expect(() => inCheckout("/etc")).toThrow(/absolute/);
+  });
+});
+
+describe("a working-copy lease's processes", () => {
+  it("carry the copy's markers, which a request's env cannot replace", async () => {
+    const seen: { argv: readonly string[]; options: Record<string, unknown> }[] = [];
+    const host = {
+      command: { exec: async (argv: readonly string[], options = {}) => (seen.push({ argv, options }), { exitCode: 0 } as never) },
+      filesystem: {} as never,
+    };
+    const { command } = checkoutInterfaces(host, "rs_copy", "ls_lease");
+    await command.exec(["make"], { cwd: "src", env: { DRYDOCK_WORKING_COPY: "rs_other", CC: "clang" } });
+    expect(seen[0]!.options).toMatchObject({ cwd: "repo/src", env: { CC: "clang", DRYDOCK_WORKING_COPY: "rs_copy", DRYDOCK_WORKING_COPY_LEASE: "ls_lease" } });
+  });
+
+  it("are swept by their exact entry, and the sweep's output read back", () => {
+    const argv = sweepArgv("DRYDOCK_WORKING_COPY_LEASE", "ls_1");
+    expect(argv.slice(0, 2)).toEqual(["sh", "-c"]);
+    expect(argv.slice(3)).toEqual(["sh", "DRYDOCK_WORKING_COPY_LEASE=ls_1"]);
+    expect(() => sweepArgv("DRYDOCK_WORKING_COPY", "x'; rm -rf /")).toThrow(/not an id/);
+    expect(parseSweep("killed 12 sleep\nnoise\nkilled 13 \n")).toEqual([{ pid: 12, command: "sleep" }, { pid: 13, command: "" }]);
   });
 });
