@@ -97,6 +97,15 @@ describe.each([
     for (const gone of ["authorization", "proxy-authorization", "x-hop"]) expect(echoed.headers[gone], gone).toBeUndefined();
     expect(JSON.stringify(echoed)).not.toContain(token);
 
+    // The answer streams: its first part arrives while the server still holds the rest.
+    const held = await viaProxy(token, id, "/hold");
+    const reader = held.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("first\n");
+    expect(await (await viaProxy(token, id, "/finish")).text()).toBe("finished\n");
+    let rest = "";
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest += new TextDecoder().decode(chunk.value);
+    expect(rest).toBe("last\n");
+
     // Statuses pass through; a body streams in pieces; HEAD and the bare root work.
     expect((await viaProxy(token, id, "/teapot")).status).toBe(418);
     expect(await (await viaProxy(token, id, "/stream")).text()).toBe("chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n");
