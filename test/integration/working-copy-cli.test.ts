@@ -62,7 +62,8 @@ afterAll(async () => {
 
 const drydockCli = (args: string[]) => run(process.execPath, ["bin/drydock.js", ...args], { cwd: repoRoot, env, timeout: 90_000 });
 
-describe("drydock lease --type working-copy", () => {
+// Real clones on two shared cores: a case may take longer than the default minute.
+describe("drydock lease --type working-copy", { timeout: 180_000 }, () => {
   it("takes the repository, ref and merges as --attr", async () => {
     const { stdout, stderr } = await drydockCli(["lease", "--type", "working-copy", "--attr", `repositoryURL=${repos.fileUrl("app")}`, "--attr", "ref=main", "--attr", "merges=feature", "--wait=60"]);
     const id = stdout.trim();

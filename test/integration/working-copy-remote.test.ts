@@ -85,7 +85,8 @@ async function exec(leaseId: string, argv: string[]): Promise<string> {
   return String(result.stdout);
 }
 
-describe("working copies of repositories served over git:// and http(s)", () => {
+// Real clones on two shared cores: a case may take longer than the default minute.
+describe("working copies of repositories served over git:// and http(s)", { timeout: 180_000 }, () => {
   it("clones over http with a token and merges from git daemon; the token is nowhere to be seen", async () => {
     const blueprintId = await copiesBlueprint("copies");
     const attributes = { repositoryURL: http.url("app"), ref: "main", merges: [{ repositoryURL: daemon.url("app"), ref: "feature" }] };

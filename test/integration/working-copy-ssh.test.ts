@@ -118,7 +118,8 @@ async function pidsWithEntry(entry: string): Promise<number[]> {
   return pids;
 }
 
-describeSsh("working copies on SSH hosts", () => {
+// Real clones on two shared cores: a case may take longer than the default minute.
+describeSsh("working copies on SSH hosts", { timeout: 180_000 }, () => {
   it("builds a copy over SSH; releasing the copy releases its host lease", async () => {
     const id = await lease("app");
     const active = await waitForLeaseStatus(drydock, id, ["active"], 60_000);

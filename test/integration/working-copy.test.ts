@@ -66,7 +66,8 @@ async function done(leaseId: string) {
   await waitForLeaseStatus(drydock, leaseId, ["destroyed"]);
 }
 
-describe("working copies on the local host", () => {
+// Real clones on two shared cores: a case may take longer than the default minute.
+describe("working copies on the local host", { timeout: 180_000 }, () => {
   it("checks out the exact commit, cleans between leases, and reuses the copy", async () => {
     const first = await lease({ repositoryURL: repos.fileUrl("app"), ref: "main" });
     const active = await waitForLeaseStatus(drydock, first, ["active"], 60_000);
