@@ -189,7 +189,7 @@ function registerProxyInDocument(app: ApiApp): void {
           200: { description: "Whatever the server answers (any status)" },
           404: { description: "No such lease", ...errors },
           409: { description: "The lease is not active", ...errors },
-          503: { description: "No server runs for the lease, or nothing answers on its port (httpd_unreachable in details.reason)", ...errors },
+          503: { description: "No server runs for the lease (details.reason not_started or not_running), or nothing answers on its port (unreachable)", ...errors },
         },
       });
     }

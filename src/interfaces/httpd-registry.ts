@@ -26,8 +26,8 @@
  *   names the program alone.
  */
 import type { Duplex } from "node:stream";
-import { DomainError, NotFoundError, TransitionRefusedError } from "../domain/errors";
-import { HttpdUnreachableError, type HttpdInterface, type RunningHttpd } from "./httpd-interface";
+import { DomainError, InterfaceUnavailableError, NotFoundError, TransitionRefusedError } from "../domain/errors";
+import type { HttpdInterface, RunningHttpd } from "./httpd-interface";
 
 export interface HttpdSpec {
   argv: readonly string[];
@@ -121,13 +121,21 @@ export class HttpdRegistry {
     return statusOf(current);
   }
 
-  /** A stream to the lease's server; 503 (HttpdUnreachableError) when none runs or nothing answers. */
+  /**
+   * A stream to the lease's server; 503 (interface_unavailable) when none runs (details.reason
+   * `not_started`, `not_running`) or nothing answers on its port (`unreachable`).
+   */
   async connect(leaseId: string): Promise<{ stream: Duplex; port: number; where: string }> {
     const current = this.#entries.get(leaseId);
-    if (!current) throw new HttpdUnreachableError(`lease ${leaseId}`, 0, `no server was started for it (POST /v1/leases/${leaseId}/httpd)`);
+    if (!current) {
+      throw new InterfaceUnavailableError(`no server was started for lease ${leaseId} (POST /v1/leases/${leaseId}/httpd starts one)`, { reason: "not_started" });
+    }
     if (current.exit !== null) {
       const how = current.stopRequested ? "it was stopped" : `it exited (${describeExit(current.exit)})`;
-      throw new HttpdUnreachableError(current.where, current.spec.port, `the server is not running: ${how}`);
+      throw new InterfaceUnavailableError(`the server of lease ${leaseId} (port ${current.spec.port} of ${current.where}) is not running: ${how}`, {
+        port: current.spec.port,
+        reason: "not_running",
+      });
     }
     return { stream: await current.running.connect(), port: current.spec.port, where: current.where };
   }

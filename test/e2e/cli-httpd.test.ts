@@ -114,7 +114,7 @@ describe("drydock http", () => {
     expect(refused).toMatchObject({ status: 503, code: "interface_unavailable" });
     const stopped = await drydockCli(["http", lease.id, "/"]);
     expect(stopped.code).toBe(1);
-    expect(stopped.stderr).toContain("the server is not running: it was stopped");
+    expect(stopped.stderr).toContain(`the server of lease ${lease.id} (port ${port} of this machine) is not running: it was stopped`);
     await client.releaseLease(lease.id);
   });
 });

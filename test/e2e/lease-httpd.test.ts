@@ -137,7 +137,7 @@ describe.each([
     await waitForNoArgv(argv);
     const none = await viaProxy(token, id, "/ready");
     expect(none.status).toBe(503);
-    expect(await none.json()).toMatchObject({ error: { code: "interface_unavailable", message: expect.stringContaining("it was stopped") } });
+    expect(await none.json()).toMatchObject({ error: { code: "interface_unavailable", message: expect.stringContaining("is not running: it was stopped"), details: { port, reason: "not_running" } } });
 
     // Started once more, then the lease is released: the server goes with it.
     expect((await caller.call("POST", `/v1/leases/${id}/httpd/restart`, {})).status).toBe(200);
@@ -157,7 +157,7 @@ describe.each([
     expect(never.status).toBe(404);
     const notStarted = await viaProxy(token, id, "/");
     expect(notStarted.status).toBe(503);
-    expect(((await notStarted.json()) as any).error.message).toContain("no server was started");
+    expect(((await notStarted.json()) as any).error).toMatchObject({ message: `no server was started for lease ${id} (POST /v1/leases/${id}/httpd starts one)`, details: { reason: "not_started" } });
 
     // A server that listens elsewhere: the port answers nothing.
     const sleeper = ["sleep", `97.${Math.floor(Math.random() * 1e9)}`];
