@@ -1,0 +1,203 @@
+import type { RecordedEvent } from "../../events/envelope";
+import type { BlueprintEventData } from "../../events/blueprint-events";
+import type { LeaseEventData } from "../../events/lease-events";
+import type { ResourceEventData } from "../../events/resource-events";
+import { parseStreamId } from "../../events/envelope";
+import type { BlueprintChange, CarriedLease, SimulationWindow, Workload, WorkloadBlueprint, WorkloadLease, WorkloadResource } from "./workload";
+
+/**
+ * Folds the log, in position order, into a Workload for one window. Pure and incremental: the
+ * caller feeds it batches (read-workload.ts), so a long log is never held in memory as events,
+ * only as one small record per lease, resource and blueprint.
+ *
+ * Times are the events' recordedAt. A lease's wait is LeaseActivated − LeaseRequested; its hold
+ * LeaseReleased (or LeaseBroken) − LeaseActivated.
+ */
+interface LeaseRecord extends WorkloadLease {
+  resourceId: string | null;
+  slot: number | null;
+  acquiredAt: number | null;
+}
+
+interface BlueprintRecord {
+  blueprintId: string;
+  name: string;
+  kind: string;
+  resourceType: string;
+  createdAt: number;
+  /** Each version of its settings, in log order: [0] is BlueprintCreated's. */
+  history: BlueprintChange[];
+}
+
+export class WorkloadOfLog {
+  private readonly leases = new Map<string, LeaseRecord>();
+  private readonly resources = new Map<string, WorkloadResource>();
+  private readonly blueprints = new Map<string, BlueprintRecord>();
+
+  add(event: RecordedEvent): void {
+    const { type: stream, id } = parseStreamId(event.streamId);
+    const at = event.recordedAt.getTime();
+    switch (stream) {
+      case "lease":
+        return this.addLease(id, event, at);
+      case "resource":
+        return this.addResource(id, event, at);
+      case "blueprint":
+        return this.addBlueprint(id, event, at);
+      case "token":
+      case "authorization":
+        return;
+      default: {
+        const never: never = stream;
+        throw new Error(`unknown stream type ${String(never)}`);
+      }
+    }
+  }
+
+  private addLease(id: string, event: RecordedEvent, at: number): void {
+    if (event.type === "LeaseRequested") {
+      const d = event.data as LeaseEventData<"LeaseRequested">;
+      this.leases.set(id, {
+        leaseId: id,
+        resourceType: d.resourceType,
+        attributes: d.attributes,
+        blueprintIds: d.blueprintIds,
+        owner: d.owner,
+        ownerResourceId: d.ownerResourceId,
+        authorizingObject: d.authorizingObject ?? null,
+        priority: d.priority ?? 0,
+        requestedAt: at,
+        activatedAt: null,
+        endedAt: null,
+        ended: null,
+        resourceId: null,
+        slot: null,
+        acquiredAt: null,
+      });
+      return;
+    }
+    const lease = this.leases.get(id);
+    if (!lease) return;
+    switch (event.type) {
+      case "LeaseAcquired": {
+        const d = event.data as LeaseEventData<"LeaseAcquired">;
+        lease.resourceId = d.resourceId;
+        lease.slot = d.slot;
+        lease.acquiredAt = at;
+        return;
+      }
+      case "LeaseReacquiring":
+        lease.resourceId = null;
+        lease.slot = null;
+        lease.acquiredAt = null;
+        return;
+      case "LeaseActivated":
+        lease.activatedAt ??= at;
+        return;
+      case "LeaseReleased":
+      case "LeaseBroken":
+        if (lease.endedAt === null) {
+          lease.endedAt = at;
+          lease.ended = event.type === "LeaseReleased" ? "released" : "broken";
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  private addResource(id: string, event: RecordedEvent, at: number): void {
+    if (event.type === "ResourceAllocated") {
+      const d = event.data as ResourceEventData<"ResourceAllocated">;
+      this.resources.set(id, { resourceId: id, blueprintId: d.blueprintId, attributes: d.attributes, leaseSlots: d.leaseSlots, allocatedAt: at, activatedAt: null, endedAt: null });
+      return;
+    }
+    const resource = this.resources.get(id);
+    if (!resource) return;
+    switch (event.type) {
+      case "ResourceActivated":
+        resource.activatedAt ??= at;
+        return;
+      case "ResourceReleased":
+      case "ResourceBroken":
+        resource.endedAt ??= at;
+        return;
+      default:
+        return;
+    }
+  }
+
+  private addBlueprint(id: string, event: RecordedEvent, at: number): void {
+    switch (event.type) {
+      case "BlueprintCreated": {
+        const d = event.data as BlueprintEventData<"BlueprintCreated">;
+        this.blueprints.set(id, {
+          blueprintId: id,
+          name: d.name,
+          kind: d.kind,
+          resourceType: d.resourceType,
+          createdAt: at,
+          history: [{ at, name: d.name, config: d.config, resourceLimit: d.resourceLimit, enabled: true }],
+        });
+        return;
+      }
+      case "BlueprintUpdated": {
+        const d = event.data as BlueprintEventData<"BlueprintUpdated">;
+        this.blueprints.get(id)?.history.push({ at, ...d });
+        return;
+      }
+      case "BlueprintDisabled":
+        this.blueprints.get(id)?.history.push({ at, enabled: false });
+        return;
+      case "BlueprintEnabled":
+        this.blueprints.get(id)?.history.push({ at, enabled: true });
+        return;
+      default:
+        return;
+    }
+  }
+
+  workload(window: SimulationWindow): Workload {
+    const { from, to } = window;
+    const liveAt = (start: number, end: number | null) => start < from && (end === null || end > from);
+    const leases = [...this.leases.values()].filter(
+      // Requested inside the window, or still pending (not acquired, not ended) when it opened.
+      (l) => (l.requestedAt >= from && l.requestedAt < to) || (l.requestedAt < from && (l.endedAt === null || l.endedAt > from) && (l.acquiredAt === null || l.acquiredAt >= from)),
+    );
+    const initialPool = [...this.resources.values()].filter((r) => liveAt(r.allocatedAt, r.endedAt));
+    const initialIds = new Set(initialPool.map((r) => r.resourceId));
+    const carried: CarriedLease[] = [...this.leases.values()]
+      .filter((l) => l.resourceId !== null && l.slot !== null && initialIds.has(l.resourceId) && l.acquiredAt! < from && (l.endedAt === null || l.endedAt > from))
+      .map((l) => ({ leaseId: l.leaseId, resourceId: l.resourceId!, slot: l.slot!, endsAt: l.endedAt }));
+    const resources = [...this.resources.values()].filter((r) => r.allocatedAt < to && (r.endedAt === null || r.endedAt > from));
+    const blueprints = [...this.blueprints.values()].filter((b) => b.createdAt < to).map((b) => this.blueprintAsOf(b, from, to));
+    const plain = (l: LeaseRecord): WorkloadLease => {
+      const { resourceId: _r, slot: _s, acquiredAt: _a, ...lease } = l;
+      return lease;
+    };
+    return { window, blueprints, leases: leases.map(plain), initialPool, carried, resources };
+  }
+
+  /** Settings folded up to the window's start; later changes (before its end) kept as changes. */
+  private blueprintAsOf(b: BlueprintRecord, from: number, to: number): WorkloadBlueprint {
+    let name = b.name;
+    let config: Record<string, unknown> = {};
+    let resourceLimit: number | null = null;
+    let enabled = true;
+    const changes: BlueprintChange[] = [];
+    b.history.forEach((c, i) => {
+      if (i === 0 || c.at <= from) {
+        name = c.name ?? name;
+        config = c.config ?? config;
+        resourceLimit = c.resourceLimit !== undefined ? c.resourceLimit : resourceLimit;
+        enabled = c.enabled ?? enabled;
+      } else if (c.at < to) changes.push(c);
+    });
+    const builds = [...this.resources.values()]
+      .filter((r) => r.blueprintId === b.blueprintId && r.activatedAt !== null)
+      .map((r) => r.activatedAt! - r.allocatedAt)
+      .sort((x, y) => x - y);
+    const buildMs = builds.length === 0 ? null : builds[Math.floor((builds.length - 1) / 2)]!;
+    return { blueprintId: b.blueprintId, name, kind: b.kind, resourceType: b.resourceType, config, resourceLimit, enabled, createdAt: b.createdAt, changes, buildMs, builds: builds.length };
+  }
+}
