@@ -107,6 +107,10 @@ export function sandboxedHttpd(command: CommandInterface, options: SandboxedHttp
 }
 
 const LINE_LIMIT = 64;
+/** Connections to the socket at once (the control connection and streams in use included). */
+const MAX_RELAY_CONNECTIONS = 256;
+/** A connection that has not said what it is by then is closed. */
+const FIRST_LINE_TIMEOUT_MS = 10_000;
 
 /** The service's end: the listening socket, the relay's control connection, streams asked for. */
 class RelayEndpoint {
@@ -145,6 +149,9 @@ class RelayEndpoint {
         server.listen(socketPath, () => resolve());
       });
       server.on("error", () => {});
+      // The lease's processes can connect to the socket as often as they like: the service's
+      // descriptors are not theirs to use up.
+      server.maxConnections = MAX_RELAY_CONNECTIONS;
       // Through the directory's descriptor, and lchown: nothing is followed, whatever the lease did.
       if (user) await lchown(socketPath, user.uid, user.gid);
       endpoint.current = new RelayEndpoint(dirName, dir, handle, server, where, port);
@@ -209,6 +216,7 @@ class RelayEndpoint {
   accept(socket: Socket): void {
     let first = "";
     socket.on("error", () => {});
+    socket.setTimeout(FIRST_LINE_TIMEOUT_MS, () => socket.destroy());
     const onData = (chunk: Buffer) => {
       first += chunk.toString("latin1");
       const newline = first.indexOf("\n");
@@ -217,6 +225,7 @@ class RelayEndpoint {
         return;
       }
       socket.off("data", onData);
+      socket.setTimeout(0);
       // Not paused: the stream's next reader (the proxy's HTTP client) attaches before the next
       // I/O event, and the relay sends nothing after `ok` until the request has gone out.
       const line = first.slice(0, newline);
