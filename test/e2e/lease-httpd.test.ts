@@ -227,7 +227,7 @@ describe("httpd in a client's sandbox", () => {
 });
 
 describe("httpd requests that fail validation", () => {
-  it("names the field, appends nothing, and starts nothing", async () => {
+  it("names the field, appends nothing, and starts nothing; a good start and stop append nothing either", async () => {
     const { id, port } = await leaseWithEchoServer(alice);
     const before = await api.eventCount();
     const cases: [unknown, RegExp][] = [
@@ -251,6 +251,10 @@ describe("httpd requests that fail validation", () => {
     expect(badCwd.status).toBe(404);
     expect((await alice.call("GET", `/v1/leases/${id}/httpd`)).status).toBe(404);
     expect((await alice.call("POST", `/v1/leases/${id}/httpd/restart`, { port: 22 })).status).toBe(400);
+    expect(await api.eventCount()).toBe(before);
+    // A server's life is not the lease's history: starting and stopping one appends nothing either.
+    expect((await alice.call("POST", `/v1/leases/${id}/httpd`, { argv: ["sleep", "30"], port })).status).toBe(201);
+    expect((await alice.call("DELETE", `/v1/leases/${id}/httpd`)).status).toBe(200);
     expect(await api.eventCount()).toBe(before);
     expect((await alice.call("POST", `/v1/leases/${id}/release`, {})).status).toBe(200);
   });
