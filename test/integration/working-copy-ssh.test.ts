@@ -1,4 +1,6 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { promisify } from "node:util";
 import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,6 +30,7 @@ import { waitUntil, watchUntil } from "../support/wait-until";
 if (!sshdAvailable) console.warn(`skipping the working-copy SSH tests: ${sshdMissingMessage}`);
 const describeSsh = sshdAvailable ? describe : describe.skip;
 
+const run_ = promisify(execFile);
 const KEY_ENV = `DRYDOCK_TEST_WC_SSH_KEY_${randomBytes(4).toString("hex").toUpperCase()}`;
 const actor = { actor: "wc-ssh-test" };
 let database: TestDatabase;
@@ -210,5 +213,32 @@ describeSsh("working copies on SSH hosts", { timeout: 180_000 }, () => {
     await releaseLease(drydock.commands, second, actor);
     await waitForLeaseStatus(drydock, second, ["destroyed"]);
     expect(unexpected).toEqual([]);
+  });
+
+  it("fetches ssh:// repositories with a deploy key given to ssh-agent, the server's host key pinned", async () => {
+    const server = ssh.hosts.find((h) => h.name === "wc-b")!;
+    const { stdout: knownHosts } = await run_("ssh-keyscan", ["-p", String(server.port), "-t", "ed25519", "127.0.0.1"]);
+    const prefix = `ssh://${ssh.user}@127.0.0.1:${server.port}/`;
+    const withKey = await createBlueprint(
+      drydock.commands,
+      { name: "copies-over-ssh", kind: "working-copy", config: { hostBlueprintIds: [hostsBlueprint], credentials: [{ urlPrefix: prefix, deployKey: { env: KEY_ENV }, knownHosts }] } },
+      actor,
+    );
+    const { authorizationId } = await requestAuthorization(drydock.commands, hostsBlueprint, `blueprint:${withKey}`, actor);
+    await approveAuthorization(drydock.commands, authorizationId, actor);
+
+    const url = `${prefix.replace(/\/$/, "")}${repos.root}/lib`;
+    const id = await requestLease(drydock.commands, { resourceType: "working-copy", attributes: { repositoryURL: url, ref: "main" }, blueprintIds: [withKey] }, "ci", actor);
+    const active = await waitForLeaseStatus(drydock, id, ["active", "broken", "destroyed"], 90_000);
+    expect(active.status, active.endReason ?? "").toBe("active");
+    expect(await run(id, ["git", "rev-parse", "HEAD"])).toBe(`${shas.lib}\n`);
+    // No agent is left running, and the key is in no file of the copy's host lease.
+    expect(await run(id, ["sh", "-c", "cd .. && grep -rl 'PRIVATE KEY' . || true"])).toBe("");
+    await releaseLease(drydock.commands, id, actor);
+    await waitForLeaseStatus(drydock, id, ["destroyed"]);
+    const keyLine = ssh.clientKey.split("\n")[1]!;
+    const log = JSON.stringify(await readWholeLog(drydock.store));
+    expect(log).not.toContain(keyLine);
+    expect(log).toContain(KEY_ENV);
   });
 });

@@ -99,7 +99,7 @@ describe("the working-copy blueprint's predicates", () => {
 });
 
 describe("git commands of a copy", () => {
-  const credential = { urlPrefix: "https://git.example.net/org", header: basicAuthorization("x-access-token", "s3cret") };
+  const credential = { kind: "header" as const, urlPrefix: "https://git.example.net/org", header: basicAuthorization("x-access-token", "s3cret") };
 
   it("pass a token on stdin only, scoped to its prefix, never in argv or the URL", () => {
     const run = fetchSourceCommand({ repositoryURL: URL_, ref: "main" }, credential);
@@ -110,6 +110,17 @@ describe("git commands of a copy", () => {
     expect(run.argv.slice(0, 4)).toEqual(["sh", "-c", 'IFS= read -r GIT_CONFIG_VALUE_0 || exit 125; export GIT_CONFIG_VALUE_0; exec "$@"', "sh"]);
     expect(run.argv.slice(-3)).toEqual(["--", URL_, "main"]);
     expect(fetchSourceCommand({ repositoryURL: URL_, ref: "main" }, null).stdin).toBeUndefined();
+  });
+
+  it("give a deploy key to an agent on stdin, and let ssh trust only the pinned host keys", () => {
+    const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE\n-----END OPENSSH PRIVATE KEY-----\n";
+    const run = fetchSourceCommand({ repositoryURL: "ssh://git@git.example.net/org/app.git", ref: "main" }, { kind: "deploy-key", key, knownHosts: "git.example.net ssh-ed25519 AAAA\n" });
+    expect(run.stdin).toBe(key);
+    expect(JSON.stringify([run.argv, run.env])).not.toMatch(/PRIVATE KEY|b3BlbnNzaC1rZXktdjE/);
+    expect(run.argv[2]).toContain("ssh-add -q -");
+    expect(run.env.GIT_SSH_COMMAND).toBe("ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=../.drydock-known-hosts -o GlobalKnownHostsFile=/dev/null");
+    expect(covers("ssh://git@git.example.net/org", "ssh://git@git.example.net/org/app.git")).toBe(true);
+    expect(covers("ssh://git@git.example.net/org", "ssh://other@git.example.net/org/app.git")).toBe(false);
   });
 
   it("never read the copy's own config, hooks or global config", () => {
@@ -140,6 +151,11 @@ describe("the working-copy config and interfaces", () => {
     expect(fieldOf(() => parseWorkingCopyConfig({ credentials: [{ urlPrefix: "https://u:p@x.example/", token: { env: "T" } }] }))).toContain("config.credentials.0.urlPrefix");
     expect(fieldOf(() => parseWorkingCopyConfig({ fileRepositoryRoots: ["relative"] }))).toContain("config.fileRepositoryRoots.0");
     expect(parseWorkingCopyConfig({}).credentials).toEqual([]);
+    const deployKey = { urlPrefix: "ssh://git@git.example.net/", deployKey: { file: "/etc/drydock/deploy_key" }, knownHosts: "git.example.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ\n" };
+    expect(parseWorkingCopyConfig({ credentials: [deployKey] }).credentials).toEqual([deployKey]);
+    expect(fieldOf(() => parseWorkingCopyConfig({ credentials: [{ ...deployKey, knownHosts: "anything goes" }] }))).toContain("config.credentials.0.knownHosts");
+    expect(fieldOf(() => parseWorkingCopyConfig({ credentials: [{ ...deployKey, deployKey: "-----BEGIN OPENSSH PRIVATE KEY-----" }] }))).toContain("config.credentials.0.deployKey");
+    expect(fieldOf(() => parseWorkingCopyConfig({ credentials: [{ ...deployKey, urlPrefix: "https://git.example.net/" }] }))).toContain("config.credentials.0.urlPrefix");
   });
 
   it("root a lease's paths in the checkout", () => {

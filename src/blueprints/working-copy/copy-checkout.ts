@@ -27,8 +27,10 @@ import {
   fetchedCommitCommand,
   fetchSourceCommand,
   initCommand,
+  KNOWN_HOSTS_FILE,
   leftoversCommand,
   mergeCommand,
+  type GitAuth,
 } from "./git-commands";
 import { COPY_MARKER, sweepProcesses } from "./copy-processes";
 import { cleanFailure, credentialFor, fetchFailure, GitCommandError, runGit, runGitOk, tail } from "./copy-git";
@@ -45,7 +47,7 @@ export async function cloneCopy(host: LeaseInterfaces, config: WorkingCopyConfig
   await runGitOk(host.command, initCommand(), QUICK_MS);
   await host.filesystem.writeFile(`${CHECKOUT_DIR}/.git/config`, encoder.encode(COPY_GIT_CONFIG));
   try {
-    await runGitOk(host.command, fetchBranchesCommand(repositoryURL, await credentialFor(config, repositoryURL)), timeoutMs);
+    await runGitOk(host.command, fetchBranchesCommand(repositoryURL, await authFor(host, config, repositoryURL)), timeoutMs);
   } catch (error) {
     if (error instanceof GitCommandError) throw fetchFailure(error, repositoryURL);
     throw error;
@@ -91,9 +93,16 @@ async function reclaimRepository(host: LeaseInterfaces, resourceId: string): Pro
   }
 }
 
+/** The fetch's credential; a deploy key's pinned host keys written where its ssh reads them (public data). */
+async function authFor(host: LeaseInterfaces, config: WorkingCopyConfig, url: string): Promise<GitAuth | null> {
+  const auth = await credentialFor(config, url);
+  if (auth?.kind === "deploy-key") await host.filesystem.writeFile(KNOWN_HOSTS_FILE, encoder.encode(auth.knownHosts));
+  return auth;
+}
+
 async function fetchCommit(host: LeaseInterfaces, config: WorkingCopyConfig, source: Source): Promise<string> {
   try {
-    await runGitOk(host.command, fetchSourceCommand(source, await credentialFor(config, source.repositoryURL)), config.gitTimeoutSeconds * 1000);
+    await runGitOk(host.command, fetchSourceCommand(source, await authFor(host, config, source.repositoryURL)), config.gitTimeoutSeconds * 1000);
   } catch (error) {
     if (error instanceof GitCommandError) throw fetchFailure(error, describeSource(source));
     throw error;

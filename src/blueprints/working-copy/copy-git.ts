@@ -7,7 +7,7 @@
 import { readFile } from "node:fs/promises";
 import type { CommandInterface, ExecResult } from "../../interfaces/command-interface";
 import { PermanentFailure, TemporaryFailure } from "../failures";
-import { basicAuthorization, type CredentialHeader, type GitRun } from "./git-commands";
+import { basicAuthorization, type GitAuth, type GitRun } from "./git-commands";
 import type { WorkingCopyConfig } from "./working-copy-config";
 
 /** Kept of git's stderr in a reason: its last lines say what went wrong. */
@@ -61,6 +61,7 @@ const LEASE_FAULTS = [
   /the requested url returned error: 4\d\d/i,
   /access denied/i,
   /permission denied \(publickey/i,
+  /host key verification failed/i,
   /invalid refspec/i,
   /not a valid object name/i,
 ];
@@ -81,21 +82,22 @@ export function cleanFailure(resourceId: string, detail: string): PermanentFailu
   return new PermanentFailure(`working copy ${resourceId} could not be cleaned: ${detail}`, "copy_unclean", { target: `copy:${resourceId}`, configuration: false });
 }
 
-/** The header for a URL, from the first credential whose prefix covers it, read now from its reference. */
-export async function credentialFor(config: WorkingCopyConfig, url: string): Promise<CredentialHeader | null> {
+/** How to authenticate a fetch of `url`: the first credential whose prefix covers it, its secret read now. */
+export async function credentialFor(config: WorkingCopyConfig, url: string): Promise<GitAuth | null> {
   const credential = config.credentials.find((c) => covers(c.urlPrefix, url));
   if (!credential) return null;
-  const ref = credential.token;
-  let token: string | undefined;
-  if ("env" in ref) token = process.env[ref.env];
-  else token = await readFile(ref.file, "utf8").catch(() => undefined);
-  token = token?.trim();
-  if (!token) {
+  const ref = "token" in credential ? credential.token : credential.deployKey;
+  let secret: string | undefined;
+  if ("env" in ref) secret = process.env[ref.env];
+  else secret = await readFile(ref.file, "utf8").catch(() => undefined);
+  if (!secret?.trim()) {
     const where = "env" in ref ? `environment variable ${ref.env} is not set` : `${ref.file} cannot be read`;
     throw new PermanentFailure(`the credential for ${credential.urlPrefix}: ${where} in the Drydock service`, "credential_missing");
   }
+  if ("deployKey" in credential) return { kind: "deploy-key", key: secret, knownHosts: credential.knownHosts.endsWith("\n") ? credential.knownHosts : `${credential.knownHosts}\n` };
+  const token = secret.trim();
   if (/[\r\n]/.test(token)) throw new PermanentFailure(`the credential for ${credential.urlPrefix} holds a line break`, "credential_invalid");
-  return { urlPrefix: credential.urlPrefix, header: basicAuthorization(credential.username, token) };
+  return { kind: "header", urlPrefix: credential.urlPrefix, header: basicAuthorization(credential.username, token) };
 }
 
 /** Git's own rule for `http.<url>.*`: same scheme and host, and the path a prefix segment by segment. */
@@ -108,7 +110,7 @@ export function covers(prefix: string, url: string): boolean {
   } catch {
     return false;
   }
-  if (p.protocol !== u.protocol || p.host !== u.host) return false;
+  if (p.protocol !== u.protocol || p.host !== u.host || p.username !== u.username) return false;
   const base = p.pathname.replace(/\/+$/, "");
   return base === "" || u.pathname === base || u.pathname.startsWith(`${base}/`);
 }

@@ -13,10 +13,11 @@
  *   command line, where no file can override them.
  * - No prompt ever waits for a terminal, and no trace variable can print a header.
  *
- * Credentials: a token becomes an `http.<prefix>.extraHeader`, passed as GIT_CONFIG_VALUE_0
- * through the command's stdin (read by the shell, exported to git): never in argv, where `ps`
- * shows it, nor in the URL, where git prints it. Redirects are not followed with a token, so it
- * is only ever sent to the prefix it was given for.
+ * Credentials reach git through the command's stdin only: never in argv, where `ps` shows it,
+ * nor in the URL, where git prints it, nor in a file. A token becomes an
+ * `http.<prefix>.extraHeader`, read by the shell into GIT_CONFIG_VALUE_0; redirects are not
+ * followed with it, so it is only sent to the prefix it was given for. A deploy key goes to an
+ * ssh-agent started for the one command (`ssh-add -`), and ssh trusts only the pinned host keys.
  */
 import { describeSource, type Source } from "./lease-request";
 
@@ -42,7 +43,7 @@ export interface GitRun {
   /** Relative to the host lease's directory. */
   cwd: string;
   env: Record<string, string>;
-  /** Bytes for stdin: the credential header line, when one applies. */
+  /** Bytes for stdin: the credential (a header line, a deploy key), when one applies. */
   stdin?: string;
 }
 
@@ -96,32 +97,61 @@ export function initCommand(): GitRun {
   return { argv: git(["-c", "init.defaultBranch=drydock", "init", "--quiet", "--", CHECKOUT_DIR]), cwd: ".", env };
 }
 
-/** A header that authenticates a fetch from URLs under `urlPrefix`. */
-export interface CredentialHeader {
-  urlPrefix: string;
-  /** `Authorization: Basic …`: the secret. Only ever sent on stdin. */
-  header: string;
-}
+/** How a fetch authenticates: a header for http(s), a deploy key for ssh:// (the secret either way). */
+export type GitAuth =
+  | { kind: "header"; urlPrefix: string; /** `Authorization: Basic …`. */ header: string }
+  | { kind: "deploy-key"; /** The private key, OpenSSH format. */ key: string; /** Written to KNOWN_HOSTS_FILE before the fetch. */ knownHosts: string };
+
+/** The pinned host keys of a deploy key's server, in the host lease's directory (not the checkout). */
+export const KNOWN_HOSTS_FILE = ".drydock-known-hosts";
 
 export function basicAuthorization(username: string, token: string): string {
   return `Authorization: Basic ${Buffer.from(`${username}:${token}`).toString("base64")}`;
 }
 
-/** Runs `run` with the header read from stdin into GIT_CONFIG_VALUE_0 (see the module's note). */
-function withCredential(run: GitRun, credential: CredentialHeader | null): GitRun {
-  if (!credential) return run;
-  return {
-    argv: ["sh", "-c", 'IFS= read -r GIT_CONFIG_VALUE_0 || exit 125; export GIT_CONFIG_VALUE_0; exec "$@"', "sh", ...run.argv],
-    cwd: run.cwd,
-    env: {
-      ...run.env,
-      GIT_CONFIG_COUNT: "2",
-      GIT_CONFIG_KEY_0: `http.${credential.urlPrefix}.extraHeader`,
-      GIT_CONFIG_KEY_1: "http.followRedirects",
-      GIT_CONFIG_VALUE_1: "false",
-    },
-    stdin: `${credential.header}\n`,
-  };
+/** Reads the header from stdin into GIT_CONFIG_VALUE_0, then runs git (see the module's note). */
+const HEADER_SCRIPT = 'IFS= read -r GIT_CONFIG_VALUE_0 || exit 125; export GIT_CONFIG_VALUE_0; exec "$@"';
+
+/**
+ * Starts an agent for this command only, gives it the key from stdin (`ssh-add -`: the key is never
+ * in a file or an argv), runs git with stdin closed, and stops the agent whatever git did.
+ */
+const DEPLOY_KEY_SCRIPT = [
+  'eval "$(ssh-agent -s)" >/dev/null || exit 125',
+  'ssh-add -q - 2>/dev/null || { ssh-agent -k >/dev/null 2>&1; echo "drydock: ssh-add refused the deploy key" >&2; exit 125; }',
+  '"$@" </dev/null; rc=$?',
+  "ssh-agent -k >/dev/null 2>&1",
+  'exit "$rc"',
+].join("\n");
+
+function withAuth(run: GitRun, auth: GitAuth | null): GitRun {
+  if (!auth) return run;
+  switch (auth.kind) {
+    case "header":
+      return {
+        argv: ["sh", "-c", HEADER_SCRIPT, "sh", ...run.argv],
+        cwd: run.cwd,
+        env: {
+          ...run.env,
+          GIT_CONFIG_COUNT: "2",
+          GIT_CONFIG_KEY_0: `http.${auth.urlPrefix}.extraHeader`,
+          GIT_CONFIG_KEY_1: "http.followRedirects",
+          GIT_CONFIG_VALUE_1: "false",
+        },
+        stdin: `${auth.header}\n`,
+      };
+    case "deploy-key":
+      return {
+        argv: ["sh", "-c", DEPLOY_KEY_SCRIPT, "sh", ...run.argv],
+        cwd: run.cwd,
+        env: {
+          ...run.env,
+          // Only the pinned keys: none of the user's or the system's known hosts, no asking.
+          GIT_SSH_COMMAND: `ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=../${KNOWN_HOSTS_FILE} -o GlobalKnownHostsFile=/dev/null`,
+        },
+        stdin: auth.key.endsWith("\n") ? auth.key : `${auth.key}\n`,
+      };
+  }
 }
 
 /**
@@ -136,14 +166,14 @@ function uploadPackFor(url: string): string[] {
 }
 
 /** Fetches every branch: the clone, at the copy's activation, so a lease's own fetch is small. */
-export function fetchBranchesCommand(url: string, credential: CredentialHeader | null): GitRun {
-  return withCredential(inCheckout(["fetch", "--quiet", "--no-tags", "--force", ...uploadPackFor(url), "--", url, "+refs/heads/*:refs/remotes/origin/*"]), credential);
+export function fetchBranchesCommand(url: string, auth: GitAuth | null): GitRun {
+  return withAuth(inCheckout(["fetch", "--quiet", "--no-tags", "--force", ...uploadPackFor(url), "--", url, "+refs/heads/*:refs/remotes/origin/*"]), auth);
 }
 
 /** Fetches one ref or commit into FETCH_HEAD. */
-export function fetchSourceCommand(source: Source, credential: CredentialHeader | null): GitRun {
+export function fetchSourceCommand(source: Source, auth: GitAuth | null): GitRun {
   const what = "ref" in source ? source.ref : source.commit;
-  return withCredential(inCheckout(["fetch", "--quiet", "--no-tags", "--force", ...uploadPackFor(source.repositoryURL), "--", source.repositoryURL, what]), credential);
+  return withAuth(inCheckout(["fetch", "--quiet", "--no-tags", "--force", ...uploadPackFor(source.repositoryURL), "--", source.repositoryURL, what]), auth);
 }
 
 /** The commit FETCH_HEAD names (a tag peeled to its commit). */
