@@ -14,6 +14,8 @@ import { queueOrder, type BlueprintChange, type Workload } from "./workload";
  *
  * At each moment: apply what happens then (arrivals, ends, finished builds, recorded blueprint
  * changes), then let every pending lease decide in queue order, then top up the warm pools.
+ * Delays come from the record: a build takes its blueprint's median build time, and a lease
+ * activates its blueprint's median allocator latency after its capacity is there (workload.ts).
  */
 export interface SimulatedLease {
   leaseId: string;
@@ -52,6 +54,8 @@ type Happening =
   | { kind: "end"; lease: VirtualLease; as: "released" | "broken" }
   | { kind: "carried-end"; resource: VirtualResource; slot: number }
   | { kind: "built"; resource: VirtualResource }
+  /** The allocator's latency has passed: an acquired lease on an active resource activates. */
+  | { kind: "lease-ready"; lease: VirtualLease }
   | { kind: "blueprint"; blueprint: VirtualBlueprint; change: BlueprintChange }
   | { kind: "wake" };
 
@@ -164,12 +168,18 @@ export function simulatePool(input: SimulationInput): PoolOutcome {
     schedule(at + (vb.recorded.buildMs ?? 0), { kind: "built", resource });
     return resource;
   };
+  /** Capacity is there for an acquired lease: it activates after its blueprint's recorded latency. */
+  const ready = (lease: VirtualLease, resource: VirtualResource, at: number) => {
+    const latency = blueprintOf.get(resource.blueprintId)?.recorded.latencyMs ?? 0;
+    if (latency === 0) activate(lease, at);
+    else schedule(at + latency, { kind: "lease-ready", lease });
+  };
   const acquire = (lease: VirtualLease, resource: VirtualResource, slot: number, at: number) => {
     resource.slots.set(slot, lease.recorded.leaseId);
     lease.resourceId = resource.resourceId;
     lease.slot = slot;
     lease.status = "acquired";
-    if (resource.status === "active") activate(lease, at);
+    if (resource.status === "active") ready(lease, resource, at);
   };
 
   /** Every pending lease decides, in queue order, with the leases still waiting ahead of it. */
@@ -263,7 +273,10 @@ export function simulatePool(input: SimulationInput): PoolOutcome {
           if (what.resource.status !== "pending") break;
           what.resource.status = "active";
           what.resource.activatedAt = now;
-          for (const lease of leases) if (lease.status === "acquired" && lease.resourceId === what.resource.resourceId) activate(lease, now);
+          for (const lease of leases) if (lease.status === "acquired" && lease.resourceId === what.resource.resourceId) ready(lease, what.resource, now);
+          break;
+        case "lease-ready":
+          if (what.lease.status === "acquired") activate(what.lease, now);
           break;
         case "blueprint":
           applyChange(what.blueprint, what.change, policy);

@@ -13,7 +13,7 @@ export interface SimulationReport {
   window: { from: string; to: string };
   waitOverSeconds: number;
   changes: string[];
-  blueprints: { id: string; name: string; kind: string; buildSeconds: number | null; builds: number; simulated: boolean }[];
+  blueprints: { id: string; name: string; kind: string; buildSeconds: number | null; builds: number; latencySeconds: number | null; activations: number; simulated: boolean }[];
   recorded: PoolMetrics;
   sameSimulated: PoolMetrics;
   /** Absent when no policy change was asked for. */
@@ -23,8 +23,7 @@ export interface SimulationReport {
 
 export const NOT_MODELED = [
   "failures (broken resources, failed builds and their retries, health checks)",
-  "build-time variance: every build of a blueprint takes its recorded median",
-  "allocator latency: a lease activates the moment its resource is active",
+  "variance: every build, and every lease activation once its capacity is there, takes its blueprint's recorded median",
   "authorizations, holds and operator releases: every lease may use what its request allows",
   "leases a resource holds (a working copy's host) arrive as recorded, not with their resource",
 ];
@@ -42,6 +41,8 @@ export function simulationReport(workload: Workload, policy: PoolPolicy, impleme
       kind: b.kind,
       buildSeconds: b.buildMs === null ? null : b.buildMs / 1000,
       builds: b.builds,
+      latencySeconds: b.latencyMs === null ? null : b.latencyMs / 1000,
+      activations: b.activations,
       simulated: implementationOf(b.kind) !== undefined,
     })),
     recorded: poolMetrics(recordedOutcome(workload), workload.window, waitOverMs),
@@ -75,7 +76,8 @@ export function formatSimulation(report: SimulationReport): string[] {
   lines.push(`changes: ${report.changes.length === 0 ? "none (the recorded policy only)" : report.changes.join(", ")}`);
   for (const b of report.blueprints) {
     const build = b.buildSeconds === null ? "no recorded build: builds take 0 s" : `build ${b.buildSeconds.toFixed(1)} s (median of ${b.builds})`;
-    lines.push(`blueprint ${b.name} (${b.kind}): ${b.simulated ? build : "kind unknown to this process: not simulated"}`);
+    const latency = b.latencySeconds === null ? "no recorded activation: leases activate at once" : `lease activation ${b.latencySeconds.toFixed(2)} s after capacity frees (median of ${b.activations})`;
+    lines.push(`blueprint ${b.name} (${b.kind}): ${b.simulated ? `${build}, ${latency}` : "kind unknown to this process: not simulated"}`);
   }
   lines.push("");
   for (const r of cells) lines.push(r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ").trimEnd());

@@ -16,7 +16,10 @@ import type { BlueprintChange, CarriedLease, SimulationWindow, Workload, Workloa
 interface LeaseRecord extends WorkloadLease {
   resourceId: string | null;
   slot: number | null;
+  blueprintId: string | null;
   acquiredAt: number | null;
+  /** When its slot was last given back before it took it (it queued for that release). */
+  slotFreedAt: number | null;
 }
 
 interface BlueprintRecord {
@@ -33,6 +36,10 @@ export class WorkloadOfLog {
   private readonly leases = new Map<string, LeaseRecord>();
   private readonly resources = new Map<string, WorkloadResource>();
   private readonly blueprints = new Map<string, BlueprintRecord>();
+  /** `resourceId:slot` → when the last lease on it ended. */
+  private readonly slotFreed = new Map<string, number>();
+  /** Blueprint id → allocator latency samples (see WorkloadBlueprint.latencyMs). */
+  private readonly latencies = new Map<string, number[]>();
 
   add(event: RecordedEvent): void {
     const { type: stream, id } = parseStreamId(event.streamId);
@@ -72,7 +79,9 @@ export class WorkloadOfLog {
         ended: null,
         resourceId: null,
         slot: null,
+        blueprintId: null,
         acquiredAt: null,
+        slotFreedAt: null,
       });
       return;
     }
@@ -83,7 +92,9 @@ export class WorkloadOfLog {
         const d = event.data as LeaseEventData<"LeaseAcquired">;
         lease.resourceId = d.resourceId;
         lease.slot = d.slot;
+        lease.blueprintId = d.blueprintId;
         lease.acquiredAt = at;
+        lease.slotFreedAt = this.slotFreed.get(`${d.resourceId}:${d.slot}`) ?? null;
         return;
       }
       case "LeaseReacquiring":
@@ -91,14 +102,25 @@ export class WorkloadOfLog {
         lease.slot = null;
         lease.acquiredAt = null;
         return;
-      case "LeaseActivated":
-        lease.activatedAt ??= at;
+      case "LeaseActivated": {
+        if (lease.activatedAt !== null) return;
+        lease.activatedAt = at;
+        // Capacity was there at the latest of: its request, its slot's release, its resource's activation.
+        const resourceActive = lease.resourceId === null ? null : (this.resources.get(lease.resourceId)?.activatedAt ?? null);
+        const ready = Math.max(lease.requestedAt, lease.slotFreedAt ?? -Infinity, resourceActive ?? -Infinity);
+        if (lease.blueprintId !== null && resourceActive !== null && at >= ready) {
+          const samples = this.latencies.get(lease.blueprintId) ?? [];
+          samples.push(at - ready);
+          this.latencies.set(lease.blueprintId, samples);
+        }
         return;
+      }
       case "LeaseReleased":
       case "LeaseBroken":
         if (lease.endedAt === null) {
           lease.endedAt = at;
           lease.ended = event.type === "LeaseReleased" ? "released" : "broken";
+          if (lease.resourceId !== null && lease.slot !== null) this.slotFreed.set(`${lease.resourceId}:${lease.slot}`, at);
         }
         return;
       default:
@@ -172,7 +194,7 @@ export class WorkloadOfLog {
     const resources = [...this.resources.values()].filter((r) => r.allocatedAt < to && (r.endedAt === null || r.endedAt > from));
     const blueprints = [...this.blueprints.values()].filter((b) => b.createdAt < to).map((b) => this.blueprintAsOf(b, from, to));
     const plain = (l: LeaseRecord): WorkloadLease => {
-      const { resourceId: _r, slot: _s, acquiredAt: _a, ...lease } = l;
+      const { resourceId: _r, slot: _s, blueprintId: _b, acquiredAt: _a, slotFreedAt: _f, ...lease } = l;
       return lease;
     };
     return { window, blueprints, leases: leases.map(plain), initialPool, carried, resources };
@@ -197,7 +219,26 @@ export class WorkloadOfLog {
       .filter((r) => r.blueprintId === b.blueprintId && r.activatedAt !== null)
       .map((r) => r.activatedAt! - r.allocatedAt)
       .sort((x, y) => x - y);
-    const buildMs = builds.length === 0 ? null : builds[Math.floor((builds.length - 1) / 2)]!;
-    return { blueprintId: b.blueprintId, name, kind: b.kind, resourceType: b.resourceType, config, resourceLimit, enabled, createdAt: b.createdAt, changes, buildMs, builds: builds.length };
+    const latencies = [...(this.latencies.get(b.blueprintId) ?? [])].sort((x, y) => x - y);
+    return {
+      blueprintId: b.blueprintId,
+      name,
+      kind: b.kind,
+      resourceType: b.resourceType,
+      config,
+      resourceLimit,
+      enabled,
+      createdAt: b.createdAt,
+      changes,
+      buildMs: median(builds),
+      builds: builds.length,
+      latencyMs: median(latencies),
+      activations: latencies.length,
+    };
   }
+}
+
+/** The lower median of sorted values; null for none. */
+function median(sorted: readonly number[]): number | null {
+  return sorted.length === 0 ? null : sorted[Math.floor((sorted.length - 1) / 2)]!;
 }

@@ -57,6 +57,14 @@ export interface WorkloadBlueprint {
   buildMs: number | null;
   /** Recorded builds behind buildMs. */
   builds: number;
+  /**
+   * The allocator's latency: from the moment capacity was there for a lease (its request on a
+   * free resource, its resource's activation, or the release of the slot it queued for) to its
+   * LeaseActivated, the median over the leases this blueprint served; null when none activated.
+   */
+  latencyMs: number | null;
+  /** Recorded activations behind latencyMs. */
+  activations: number;
 }
 
 /** A resource as recorded: its life, for peak resources and resource-hours. */

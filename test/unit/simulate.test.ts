@@ -36,7 +36,7 @@ function lease(id: string, requestedAt: number, holdMs: number | null, extra: Pa
 function workload(leases: WorkloadLease[], limit: number | null = 1): Workload {
   return {
     window: { from: T0, to: T0 + 60_000 },
-    blueprints: [{ blueprintId: "bp1", name: "pool", kind: "memory-pool", resourceType: "sandbox", config: { slots: 1 }, resourceLimit: limit, enabled: true, createdAt: T0 - 1, changes: [], buildMs: 1000, builds: 3 }],
+    blueprints: [{ blueprintId: "bp1", name: "pool", kind: "memory-pool", resourceType: "sandbox", config: { slots: 1 }, resourceLimit: limit, enabled: true, createdAt: T0 - 1, changes: [], buildMs: 1000, builds: 3, latencyMs: 0, activations: 0 }],
     leases,
     initialPool: [],
     carried: [],
@@ -56,6 +56,11 @@ describe("simulatePool", () => {
     expect(waits(outcome)).toEqual({ a: 1000, b: 2900, c: 4800 });
     expect(outcome.resources).toHaveLength(1);
     expect(outcome.leases.map((l) => l.ended)).toEqual(["released", "released", "released"]);
+  });
+
+  it("a lease activates its blueprint's recorded allocator latency after its capacity is there", () => {
+    const slow = { ...three, blueprints: [{ ...three.blueprints[0]!, latencyMs: 100 }] };
+    expect(waits(run(slow))).toEqual({ a: 1100, b: 3100, c: 5100 });
   });
 
   it("a higher limit builds more resources: waits shorten to the build time, peak resources rise", () => {
