@@ -36,6 +36,8 @@ On the database directly (DATABASE_URL or DRYDOCK_HOME; stop the service first o
   drydock replay --as-of TIME | --to POSITION    every lease and resource as it was then
   drydock verify [--grace S]                     replay the log and check its invariants (exit 1 on a violation)
   drydock ec2 reap [--dry-run] [--grace S]       terminate ec2-host instances nothing uses (two passes S apart agree)
+  drydock simulate [--from T] [--to T] [--limit|--slots|--min-ready BLUEPRINT=N] [--priority OWNER=N]
+                                                 replay a window of the log under a changed policy (never writes)
 
 The CLI talks to DRYDOCK_URL (default http://127.0.0.1:8080) with the token in DRYDOCK_TOKEN,
 else the admin token in $DRYDOCK_HOME/admin.token (default ./.drydock).`;
@@ -83,6 +85,10 @@ export async function main(argv: string[]): Promise<number> {
     case "ec2": {
       const [{ withLogDatabase }, { ec2Command }] = await Promise.all([import("./log-database"), import("./ec2-cli")]);
       return withLogDatabase(process.env, (database) => ec2Command(database, args, console.log));
+    }
+    case "simulate": {
+      const [{ withLogDatabase }, { simulateCommand }] = await Promise.all([import("./log-database"), import("./simulate-cli")]);
+      return withLogDatabase(process.env, (database) => simulateCommand(database, args, console.log));
     }
     case undefined:
     case "help":
