@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { leaseQuotaOfLeaseSchema } from "../src/domain/lease-quota";
 
 /**
  * Events of a lease stream (`lease-<id>`). Every event is self-contained: projections never read
@@ -47,6 +48,11 @@ export const leaseEventSchemas = {
      */
     priority: z.number().int().min(-1000).max(1000).optional(),
     /**
+     * The requesting token's quota for this lease's type (src/domain/lease-quota.ts): while its
+     * owner holds that many live leases, it waits (cause `quota`). Absent: none.
+     */
+    quota: leaseQuotaOfLeaseSchema.optional(),
+    /**
      * What chose `ttlSeconds` (src/domain/lease-ttl.ts): the request, the client's token default,
      * or the service default (which the acquiring blueprint's default may replace). Absent in
      * events recorded before default TTLs, whose TTL was always the request's: read as "request".
@@ -74,7 +80,7 @@ export const leaseEventSchemas = {
      * What it waits for, when the allocator knows better than "a free slot": a configuration
      * error only a config change can fix. Absent in events recorded before it existed.
      */
-    cause: z.enum(["capacity", "configuration"]).optional(),
+    cause: z.enum(["capacity", "configuration", "quota"]).optional(),
   }),
   LeaseYielded: z.object({
     reason: z.string(),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { leaseQuotaSchema } from "../src/domain/lease-quota";
 
 /**
  * Events of a token stream (`token-<id>`). A token is a bearer secret: the log keeps only its
@@ -22,6 +23,11 @@ export const tokenEventSchemas = {
      * they are, no new version.
      */
     defaultLeaseTtlSeconds: z.number().int().positive().optional(),
+    /**
+     * Live leases the owner may hold at once when asking with this token (src/domain/lease-quota.ts);
+     * absent: no quota. Optional, as above.
+     */
+    leaseQuota: leaseQuotaSchema.optional(),
     /** When the token stops working by itself; absent: when it is revoked. Optional, as above. */
     expiresAt: z.string().datetime({ offset: true }).optional(),
   }),

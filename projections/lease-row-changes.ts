@@ -5,7 +5,7 @@ import type { LeasesTable } from "../src/store/schema";
 import type { RowChange } from "./row-change";
 
 export type LeaseRow = Selectable<LeasesTable>;
-export const LEASE_JSON_COLUMNS = ["attributes", "blueprint_ids"] as const;
+export const LEASE_JSON_COLUMNS = ["attributes", "blueprint_ids", "lease_quota"] as const;
 
 /** What a lease event does to its `leases` row (null: nothing); the one definition of that row. */
 export function leaseRowChange(event: RecordedEvent): RowChange<LeaseRow> | null {
@@ -23,6 +23,8 @@ export function leaseRowChange(event: RecordedEvent): RowChange<LeaseRow> | null
           owner_resource_id: d.ownerResourceId,
           authorizing_object: d.authorizingObject ?? null,
           priority: d.priority ?? 0,
+          lease_quota: d.quota ?? null,
+          wait_cause: null,
           attributes: d.attributes,
           blueprint_ids: d.blueprintIds,
           resource_id: null,
@@ -49,11 +51,11 @@ export function leaseRowChange(event: RecordedEvent): RowChange<LeaseRow> | null
       return set({ attempts: (event.data as LeaseEventData<"AllocationAttempted">).attempt });
     case "LeaseWaiting": {
       const d = event.data as LeaseEventData<"LeaseWaiting">;
-      return set({ retry_at: new Date(d.retryAt), wait_reason: d.reason });
+      return set({ retry_at: new Date(d.retryAt), wait_reason: d.reason, wait_cause: d.cause ?? "capacity" });
     }
     case "LeaseYielded": {
       const d = event.data as LeaseEventData<"LeaseYielded">;
-      return { derive: (row) => ({ ...base, retry_at: new Date(d.retryAt), wait_reason: d.reason, failures: row.failures + 1 }) };
+      return { derive: (row) => ({ ...base, retry_at: new Date(d.retryAt), wait_reason: d.reason, wait_cause: null, failures: row.failures + 1 }) };
     }
     case "LeaseAcquired": {
       const d = event.data as LeaseEventData<"LeaseAcquired">;
@@ -79,11 +81,11 @@ export function leaseRowChange(event: RecordedEvent): RowChange<LeaseRow> | null
     }
     case "LeaseReleased": {
       const d = event.data as LeaseEventData<"LeaseReleased">;
-      return set({ status: "released", end_reason: d.detail ? `${d.reason}: ${d.detail}` : d.reason, ended_at: event.recordedAt, retry_at: null });
+      return set({ status: "released", end_reason: d.detail ? `${d.reason}: ${d.detail}` : d.reason, ended_at: event.recordedAt, retry_at: null, wait_cause: null });
     }
     case "LeaseBroken": {
       const d = event.data as LeaseEventData<"LeaseBroken">;
-      return set({ status: "broken", end_reason: d.reason, ended_at: event.recordedAt, retry_at: null });
+      return set({ status: "broken", end_reason: d.reason, ended_at: event.recordedAt, retry_at: null, wait_cause: null });
     }
     case "LeaseDestroyed":
       return set({ status: "destroyed" });
@@ -93,4 +95,4 @@ export function leaseRowChange(event: RecordedEvent): RowChange<LeaseRow> | null
 }
 
 /** A step forward: no retry pending, no wait reason, the failure count starts again. */
-const noRetry = { retry_at: null, wait_reason: null, failures: 0 } as const;
+const noRetry = { retry_at: null, wait_reason: null, wait_cause: null, failures: 0 } as const;

@@ -19,6 +19,7 @@ export function tokenRowChange(event: RecordedEvent): RowChange<TokenRow> | null
           role: d.role,
           token_hash: d.hash,
           default_lease_ttl_seconds: d.defaultLeaseTtlSeconds ?? null,
+          lease_quota: d.leaseQuota ?? null,
           expires_at: d.expiresAt ? new Date(d.expiresAt) : null,
           status: "active",
           issued_by: event.metadata.actor,

@@ -79,10 +79,12 @@ async function wakeFor(db: Executor, event: RecordedEvent, state: StreamState | 
       // from its row only for an append that did not hand the state over.
       const context = state?.context as LeaseContext | undefined;
       const lease = context
-        ? { resource_type: context.resourceType, owner_resource_id: context.ownerResourceId }
-        : await db.selectFrom("leases").select(["resource_type", "owner_resource_id"]).where("lease_id", "=", id).executeTakeFirst();
+        ? { resource_type: context.resourceType, owner_resource_id: context.ownerResourceId, owner: context.owner, lease_quota: context.quota ?? null }
+        : await db.selectFrom("leases").select(["resource_type", "owner_resource_id", "owner", "lease_quota"]).where("lease_id", "=", id).executeTakeFirst();
       if (!lease) return;
       if (event.type !== "LeaseActivated") await wakeWaitingLeases(db, lease.resource_type, at, 1);
+      // The owner's own lease ended: one of its leases waiting on its quota may go now.
+      if ((event.type === "LeaseReleased" || event.type === "LeaseBroken") && lease.lease_quota) await wakeQuotaWaiter(db, lease.owner, at);
       // A resource waiting for the lease it holds: it can go on (or must break).
       if (lease.owner_resource_id) await wake(db, [`resource-${lease.owner_resource_id}`], at);
       return;
@@ -184,7 +186,22 @@ async function wakeWaitingLeases(db: Executor, resourceType: string, at: Date, c
   const waiting = await sql<{ lease_id: string }>`
     SELECT l.lease_id FROM leases l JOIN work_items w ON w.stream_id = 'lease-' || l.lease_id
      WHERE l.status = 'pending' AND l.resource_type = ${resourceType} AND w.run_at > ${at}
+       AND l.wait_cause IS DISTINCT FROM 'quota'
      ORDER BY l.priority DESC, l.requested_at, l.lease_id
      LIMIT ${count}`.execute(db);
+  await wake(db, waiting.rows.map((l) => `lease-${l.lease_id}`), at);
+}
+
+/**
+ * The first of the owner's leases that waits on its quota (any type: a quota may count every
+ * type). A freed slot does not wake those (wakeWaitingLeases): only the end of the owner's own
+ * lease lets one go.
+ */
+async function wakeQuotaWaiter(db: Executor, owner: string, at: Date): Promise<void> {
+  const waiting = await sql<{ lease_id: string }>`
+    SELECT l.lease_id FROM leases l JOIN work_items w ON w.stream_id = 'lease-' || l.lease_id
+     WHERE l.status = 'pending' AND l.owner = ${owner} AND l.wait_cause = 'quota' AND w.run_at > ${at}
+     ORDER BY l.priority DESC, l.requested_at, l.lease_id
+     LIMIT 1`.execute(db);
   await wake(db, waiting.rows.map((l) => `lease-${l.lease_id}`), at);
 }

@@ -1,5 +1,6 @@
 import type { AllocationCandidate } from "../../events/lease-events";
 import type { BlueprintView, LeaseView, ResourcePlan, ResourceView, Verdict } from "../blueprints/blueprint";
+import { quotaReason, type LeaseQuotaOfLease, type LiveLeaseCount } from "../domain/lease-quota";
 
 /**
  * The allocator's decision for one pending lease, after Drydock: usable blueprints -> lease a free
@@ -40,6 +41,11 @@ export interface AllocationView {
   /** An active resource idle this long may be reclaimed for another lease. */
   reclaimIdleMs: number;
   /**
+   * The quota the lease carries and its owner's live leases now (src/domain/lease-quota.ts);
+   * absent: no quota.
+   */
+  quota?: { quota: LeaseQuotaOfLease; live: LiveLeaseCount };
+  /**
    * Where the search for a free slot starts (default 0: the lowest free slot). After losing a
    * race for a slot the worker passes another offset, so allocators that read the same view
    * spread over the free slots instead of all trying the same one again.
@@ -51,8 +57,11 @@ export type AllocationDecision =
   | { kind: "acquire"; resourceId: string; blueprintId: string; slot: number }
   | { kind: "allocate"; blueprintId: string; limitSlot: number | null; plan: ResourcePlan }
   | { kind: "reclaim"; resourceId: string; blueprintId: string }
-  /** `cause` "configuration": nothing but a config change (or a fix on a host) can end this wait. */
-  | { kind: "wait"; reason: string; cause: "capacity" | "configuration" }
+  /**
+   * `cause` "configuration": nothing but a config change (or a fix on a host) can end this wait;
+   * "quota": only the end of one of the owner's own leases can.
+   */
+  | { kind: "wait"; reason: string; cause: "capacity" | "configuration" | "quota" }
   | { kind: "break"; reason: string };
 
 export interface AllocationOutcome {
@@ -125,6 +134,10 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
     return done({ kind: "break", reason }, reason);
   }
   const usableIds = new Set(usable.map((c) => c.blueprint.blueprintId));
+
+  // Over its owner's quota: no slot helps until one of the owner's own leases ends.
+  const overQuota = view.quota ? quotaReason(view.lease.owner, view.lease.resourceType, view.quota.quota, view.quota.live) : null;
+  if (overQuota !== null) return done({ kind: "wait", reason: overQuota, cause: "quota" }, "waiting: quota");
 
   // 2. Resources of those blueprints with a free slot that accept the lease.
   const free: ResourceCandidate[] = [];

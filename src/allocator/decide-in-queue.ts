@@ -27,17 +27,23 @@ export function decideInQueue(view: QueuedAllocationView): AllocationOutcome {
   if (ahead.length === 0) return decideAllocation(own);
   const taken = new Map<string, number[]>();
   const limitsTaken = new Map<string, number[]>();
+  // Leases served on paper, by owner: they count against that owner's quota for the next ones.
+  const servedOf = new Map<string, number>();
   const served: string[] = [];
+  const serve = (lease: AheadLease) => {
+    served.push(lease.leaseId);
+    servedOf.set(lease.view.lease.owner, (servedOf.get(lease.view.lease.owner) ?? 0) + 1);
+  };
   for (const lease of ahead) {
-    const d = decideAllocation(withTaken(lease.view, taken, limitsTaken)).decision;
+    const d = decideAllocation(withTaken(lease.view, taken, limitsTaken, servedOf)).decision;
     switch (d.kind) {
       case "acquire":
         taken.set(d.resourceId, [...(taken.get(d.resourceId) ?? []), d.slot]);
-        served.push(lease.leaseId);
+        serve(lease);
         break;
       case "allocate":
         if (d.limitSlot !== null) limitsTaken.set(d.blueprintId, [...(limitsTaken.get(d.blueprintId) ?? []), d.limitSlot]);
-        served.push(lease.leaseId);
+        serve(lease);
         break;
       case "reclaim":
       case "wait":
@@ -49,7 +55,7 @@ export function decideInQueue(view: QueuedAllocationView): AllocationOutcome {
       }
     }
   }
-  const mine = decideAllocation(withTaken(own, taken, limitsTaken));
+  const mine = decideAllocation(withTaken(own, taken, limitsTaken, servedOf));
   if (served.length === 0 || mine.decision.kind !== "wait") return mine;
   // Waiting anyway (nothing free even before the queue)? Then the queue is not why.
   if (decideAllocation(own).decision.kind === "wait") return mine;
@@ -58,11 +64,16 @@ export function decideInQueue(view: QueuedAllocationView): AllocationOutcome {
   return { decision: { kind: "wait", reason, cause: "capacity" }, candidates: mine.candidates, summary: `waiting: queued behind ${n} lease${n === 1 ? "" : "s"}` };
 }
 
-/** The view with the slots and limit slots the leases ahead took on paper counted as used. */
-function withTaken(view: AllocationView, taken: ReadonlyMap<string, number[]>, limitsTaken: ReadonlyMap<string, number[]>): AllocationView {
+/**
+ * The view with the slots and limit slots the leases ahead took on paper counted as used, and the
+ * leases they got counted against their owner's quota (all of one type: the view's).
+ */
+function withTaken(view: AllocationView, taken: ReadonlyMap<string, number[]>, limitsTaken: ReadonlyMap<string, number[]>, servedOf: ReadonlyMap<string, number>): AllocationView {
   if (taken.size === 0 && limitsTaken.size === 0) return view;
+  const more = servedOf.get(view.lease.owner) ?? 0;
   return {
     ...view,
+    ...(view.quota && more > 0 ? { quota: { ...view.quota, live: { total: view.quota.live.total + more, ofType: view.quota.live.ofType + more } } } : {}),
     resources: view.resources.map((rc): ResourceCandidate => {
       const more = taken.get(rc.resource.resourceId);
       if (!more) return rc;

@@ -5,6 +5,7 @@ import { blueprintViewOf, leaseViewOf, resourceViewOf } from "../blueprints/blue
 import type { DrydockDatabase } from "../store/schema";
 import type { AllocationView, BlueprintCandidate, ResourceCandidate } from "./decide-allocation";
 import type { QueuedAllocationView } from "./decide-in-queue";
+import type { LeaseQuotaOfLease, LiveLeaseCount } from "../domain/lease-quota";
 import { idleSinceOf, resourceLoads } from "../queries/resource-load";
 import { slotNumberOf } from "./slot-keys";
 
@@ -17,6 +18,8 @@ import { slotNumberOf } from "./slot-keys";
 export interface QueuePlace {
   priority: number;
   requestedAt: Date;
+  /** The quota the lease carries (LeaseRequested.quota); null: none. */
+  quota: LeaseQuotaOfLease | null;
 }
 
 /** Leases ahead of one in the queue that the view includes, at most (a longer queue: the first ones). */
@@ -111,13 +114,30 @@ export async function loadAllocationView(
   const aheadRows = place ? await leasesAhead(db, lease, place) : [];
   const clients = [...new Set([lease.authorizingObject, ...aheadRows.map((r) => r.authorizing_object)].filter((c): c is string => c !== null))];
   const authorizedFor = await authorizationVerdicts(db, clients);
+  // Live lease counts only for owners whose leases carry a quota: none, no read.
+  const quotaOwners = [...(place?.quota ? [lease.owner] : []), ...aheadRows.filter((r) => r.lease_quota).map((r) => r.owner)];
+  const live = await liveLeaseCounts(db, quotaOwners, lease.resourceType);
+  const withQuota = (view: AllocationView, owner: string, quota: LeaseQuotaOfLease | null): AllocationView =>
+    quota ? { ...view, quota: { quota, live: live.get(owner) ?? { total: 0, ofType: 0 } } } : view;
   return {
-    ...viewFor(lease, authorizedFor(lease.authorizingObject ?? null)),
+    ...withQuota(viewFor(lease, authorizedFor(lease.authorizingObject ?? null)), lease.owner, place?.quota ?? null),
     ahead: aheadRows.map((row) => {
       const subject = { ...leaseViewOf(row), blueprintIds: row.blueprint_ids as string[] | null };
-      return { leaseId: row.lease_id, view: viewFor(subject, authorizedFor(row.authorizing_object)) };
+      return { leaseId: row.lease_id, view: withQuota(viewFor(subject, authorizedFor(row.authorizing_object)), row.owner, row.lease_quota) };
     }),
   };
+}
+
+/** Each owner's live (acquired or active) leases: of every type, and of `resourceType`. */
+async function liveLeaseCounts(db: Kysely<DrydockDatabase>, owners: readonly string[], resourceType: string): Promise<Map<string, LiveLeaseCount>> {
+  const counts = new Map<string, LiveLeaseCount>();
+  if (owners.length === 0) return counts;
+  const rows = await sql<{ owner: string; total: number | string; of_type: number | string }>`
+    SELECT owner, count(*) AS total, count(*) FILTER (WHERE resource_type = ${resourceType}) AS of_type
+      FROM leases WHERE owner = any(${[...new Set(owners)]}::text[]) AND status IN ('acquired', 'active')
+     GROUP BY owner`.execute(db);
+  for (const r of rows.rows) counts.set(r.owner, { total: Number(r.total), ofType: Number(r.of_type) });
+  return counts;
 }
 
 /**
@@ -129,7 +149,7 @@ export async function loadAllocationView(
 async function leasesAhead(db: Kysely<DrydockDatabase>, lease: AllocatingLease, place: QueuePlace) {
   return db
     .selectFrom("leases")
-    .select(["lease_id", "resource_type", "attributes", "owner", "owner_resource_id", "authorizing_object", "blueprint_ids"])
+    .select(["lease_id", "resource_type", "attributes", "owner", "owner_resource_id", "authorizing_object", "blueprint_ids", "lease_quota"])
     .where("status", "=", "pending")
     .where("resource_type", "=", lease.resourceType)
     .where("lease_id", "!=", lease.leaseId)

@@ -153,7 +153,7 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
     const query = c.req.valid("query");
     // The token's owner owns the lease; a client's lease may use only blueprints it is authorized for.
     const principal = c.get("principal");
-    const options = { authorizingObject: authorizingObjectOf(principal), clientTtlSeconds: principal.defaultLeaseTtlSeconds ?? null };
+    const options = { authorizingObject: authorizingObjectOf(principal), clientTtlSeconds: principal.defaultLeaseTtlSeconds ?? null, clientQuota: principal.leaseQuota ?? null };
     if (!query.wait) {
       const leaseId = await requestLease(drydock.commands, body, principal.owner, c.get("actor"), options);
       return c.json(await getLease(db, leaseId), 202);

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { issueToken, MAX_TOKEN_SECONDS, revokeToken } from "../auth/token-commands";
 import { MAX_TTL_SECONDS } from "../domain/lease-ttl";
+import { leaseQuotaSchema } from "../domain/lease-quota";
 import { getToken, listTokens } from "../auth/token-queries";
 import type { Drydock } from "../service/drydock";
 import type { ApiApp } from "./api-env";
@@ -27,6 +28,7 @@ export const TokenSchema = z
     revokedBy: z.string().nullable(),
     revokedAt: z.string().nullable().openapi({ format: "date-time" }),
     defaultLeaseTtlSeconds: z.number().int().nullable().openapi({ description: "TTL of the leases it asks for without naming one; null: the blueprint's or the service's default." }),
+    leaseQuota: leaseQuotaSchema.nullable().openapi({ description: "Live leases its owner may hold at once when asking with it; null: no quota." }),
   })
   .openapi("Token");
 
@@ -52,6 +54,10 @@ const IssueSchema = z
       .max(MAX_TOKEN_SECONDS)
       .optional()
       .openapi({ description: "The token stops working this long after it is issued (every request and open event stream is refused from then on); absent: it works until revoked.", example: 86400 }),
+    leaseQuota: leaseQuotaSchema.optional().openapi({
+      description: "Live leases (acquired or active) its owner may hold at once when asking with this token: `maxLiveLeases` of every type, `byResourceType` per type. A lease over it waits (reason `quota: …`), and takes nothing from other clients' leases in the queue.",
+      example: { maxLiveLeases: 10, byResourceType: { host: 4 } },
+    }),
   })
   .openapi("TokenRequest");
 

@@ -1,4 +1,5 @@
 import type { TokenRole } from "../../events/token-events";
+import type { LeaseQuota } from "../domain/lease-quota";
 
 /** Who a request acts as: the token it came with, that token's owner (a client name) and role. */
 export interface Principal {
@@ -7,6 +8,8 @@ export interface Principal {
   role: TokenRole;
   /** The TTL of leases this token asks for without naming one (src/domain/lease-ttl.ts); null or absent: none of its own. */
   defaultLeaseTtlSeconds?: number | null;
+  /** Live leases the owner may hold at once, from this token (src/domain/lease-quota.ts); null or absent: none. */
+  leaseQuota?: LeaseQuota | null;
 }
 
 export function isAdmin(principal: Principal): boolean {

@@ -3,7 +3,9 @@ import { streamIdOf } from "../../events/envelope";
 import type { TokenRole } from "../../events/token-events";
 import { commandOnStream, type Actor, type CommandContext } from "../commands/command-context";
 import { NameTakenError, ValidationError } from "../domain/errors";
+import { leaseQuotaSchema, type LeaseQuota } from "../domain/lease-quota";
 import { MAX_TTL_SECONDS } from "../domain/lease-ttl";
+import { parseOrThrow } from "../domain/parse";
 import { tokenFolder } from "../machines/fold";
 import type { Executor } from "../store/projection";
 import { ownerNameProblem } from "./principal";
@@ -26,7 +28,7 @@ export const MAX_TOKEN_SECONDS = 10 * 365 * 24 * 3600;
  */
 export async function issueToken(
   ctx: CommandContext,
-  request: { owner: string; role: TokenRole; defaultLeaseTtlSeconds?: number | undefined; expiresInSeconds?: number | undefined },
+  request: { owner: string; role: TokenRole; defaultLeaseTtlSeconds?: number | undefined; expiresInSeconds?: number | undefined; leaseQuota?: LeaseQuota | undefined },
   actor: Actor,
 ): Promise<IssuedToken> {
   const problem = ownerNameProblem(request.owner);
@@ -39,13 +41,14 @@ export async function issueToken(
   if (life !== undefined && (!Number.isInteger(life) || life < 1 || life > MAX_TOKEN_SECONDS)) {
     throw new ValidationError(`expiresInSeconds: must be a whole number between 1 and ${MAX_TOKEN_SECONDS}`, { field: "expiresInSeconds" });
   }
+  const leaseQuota = request.leaseQuota === undefined ? undefined : parseOrThrow(leaseQuotaSchema, request.leaseQuota, "leaseQuota");
   const expiresAt = life === undefined ? undefined : new Date(ctx.clock.now().getTime() + life * 1000).toISOString();
   const tokenId = ctx.ids.next("token");
   const token = generateToken();
   await ctx.store.append(
     streamIdOf("token", tokenId),
     0,
-    [{ type: "TokenIssued", data: { tokenId, owner: request.owner, role: request.role, hash: hashToken(token), ...(ttl === undefined ? {} : { defaultLeaseTtlSeconds: ttl }), ...(expiresAt === undefined ? {} : { expiresAt }) } }],
+    [{ type: "TokenIssued", data: { tokenId, owner: request.owner, role: request.role, hash: hashToken(token), ...(ttl === undefined ? {} : { defaultLeaseTtlSeconds: ttl }), ...(expiresAt === undefined ? {} : { expiresAt }), ...(leaseQuota === undefined ? {} : { leaseQuota }) } }],
     actor,
     { precondition: (trx) => assertOwnerNameKeepsItsRole(trx, request.owner, request.role) },
   );

@@ -5,6 +5,7 @@ import type { DrydockDatabase, TokensTable } from "../store/schema";
 import type { Principal } from "./principal";
 import { hashToken } from "./token-secret";
 import { isoOrNull } from "../queries/iso-time";
+import type { LeaseQuota } from "../domain/lease-quota";
 
 /** A token as the API lists it: never the secret, never its hash. */
 export interface TokenRecord {
@@ -21,6 +22,8 @@ export interface TokenRecord {
   revokedAt: string | null;
   /** The TTL of leases it asks for without naming one; null: the blueprint's or the service's applies. */
   defaultLeaseTtlSeconds: number | null;
+  /** Live leases its owner may hold at once when asking with it; null: no quota. */
+  leaseQuota: LeaseQuota | null;
 }
 
 
@@ -37,6 +40,7 @@ export function tokenRecordOf(row: Selectable<TokensTable>, now: Date): TokenRec
     revokedBy: row.revoked_by,
     revokedAt: isoOrNull(row.revoked_at),
     defaultLeaseTtlSeconds: row.default_lease_ttl_seconds,
+    leaseQuota: row.lease_quota ?? null,
   };
 }
 
@@ -53,11 +57,11 @@ function works(now: Date) {
 export async function principalOfToken(db: Kysely<DrydockDatabase>, token: string, now: Date): Promise<Principal | null> {
   const row = await db
     .selectFrom("tokens")
-    .select(["token_id", "owner", "role", "default_lease_ttl_seconds"])
+    .select(["token_id", "owner", "role", "default_lease_ttl_seconds", "lease_quota"])
     .where("token_hash", "=", hashToken(token))
     .where(works(now))
     .executeTakeFirst();
-  return row ? { tokenId: row.token_id, owner: row.owner, role: row.role as Principal["role"], defaultLeaseTtlSeconds: row.default_lease_ttl_seconds } : null;
+  return row ? { tokenId: row.token_id, owner: row.owner, role: row.role as Principal["role"], defaultLeaseTtlSeconds: row.default_lease_ttl_seconds, leaseQuota: row.lease_quota ?? null } : null;
 }
 
 /** Whether the token still works (active, not expired): an open event stream asks every few seconds. */

@@ -3,7 +3,7 @@ import type { DrydockClient } from "../client/drydock-client";
 import { printTable } from "./print-table";
 
 
-const usage = "usage: drydock token create --owner NAME --role client|admin|metrics [--expires-in SECONDS] | drydock token ls [--all] [--json] | drydock token revoke TOKEN_ID [--reason TEXT]";
+const usage = "usage: drydock token create --owner NAME --role client|admin|metrics [--expires-in SECONDS] [--max-live-leases N] [--max-live-leases-of TYPE=N]... | drydock token ls [--all] [--json] | drydock token revoke TOKEN_ID [--reason TEXT]";
 
 /**
  * `drydock token …` (admin): issue, list and revoke tokens. `create` prints the token alone on
@@ -13,10 +13,15 @@ export async function tokenCommand(client: DrydockClient, args: string[]): Promi
   const [sub, ...rest] = args;
   switch (sub) {
     case "create": {
-      const { values } = parseArgs({ args: rest, options: { owner: { type: "string" }, role: { type: "string" }, "expires-in": { type: "string" } }, allowPositionals: false });
+      const { values } = parseArgs({
+        args: rest,
+        options: { owner: { type: "string" }, role: { type: "string" }, "expires-in": { type: "string" }, "max-live-leases": { type: "string" }, "max-live-leases-of": { type: "string", multiple: true } },
+        allowPositionals: false,
+      });
       if (!values.owner || (values.role !== "client" && values.role !== "admin" && values.role !== "metrics")) throw new Error(usage);
       const expiresIn = values["expires-in"] === undefined ? undefined : Number(values["expires-in"]);
-      const issued = await client.issueToken({ owner: values.owner, role: values.role, ...(expiresIn === undefined ? {} : { expiresInSeconds: expiresIn }) });
+      const leaseQuota = quotaOf(values["max-live-leases"], values["max-live-leases-of"]);
+      const issued = await client.issueToken({ owner: values.owner, role: values.role, ...(expiresIn === undefined ? {} : { expiresInSeconds: expiresIn }), ...(leaseQuota ? { leaseQuota } : {}) });
       console.error(`token ${issued.id} for ${issued.owner} (${issued.role})${issued.expiresAt ? `, until ${issued.expiresAt}` : ""}; it is shown this once:`);
       console.log(issued.token);
       return 0;
@@ -40,4 +45,16 @@ export async function tokenCommand(client: DrydockClient, args: string[]): Promi
     default:
       throw new Error(usage);
   }
+}
+
+/** `--max-live-leases N` and `--max-live-leases-of TYPE=N`: the token's lease quota (the service checks the numbers). */
+function quotaOf(all: string | undefined, ofType: string[] | undefined) {
+  if (all === undefined && !ofType?.length) return undefined;
+  const byResourceType: Record<string, number> = {};
+  for (const entry of ofType ?? []) {
+    const eq = entry.indexOf("=");
+    if (eq < 1) throw new Error(`--max-live-leases-of takes TYPE=N, not ${entry}`);
+    byResourceType[entry.slice(0, eq)] = Number(entry.slice(eq + 1));
+  }
+  return { ...(all === undefined ? {} : { maxLiveLeases: Number(all) }), ...(Object.keys(byResourceType).length ? { byResourceType } : {}) };
 }

@@ -1,6 +1,7 @@
 import { streamIdOf, type EventMetadata, type NewEvent } from "../../events/envelope";
 import { blueprintViewOf } from "../blueprints/blueprint-views";
 import { ForbiddenError, UnsatisfiableError, ValidationError } from "../domain/errors";
+import { quotaForType, type LeaseQuota } from "../domain/lease-quota";
 import { DEFAULT_LEASE_TTL_SECONDS, expiryAfter, MAX_TTL_SECONDS, resolveRequestTtl } from "../domain/lease-ttl";
 import { leaseFolder } from "../machines/fold";
 import { commandOnStream, type Actor, type CommandContext } from "./command-context";
@@ -27,6 +28,8 @@ export interface LeaseRequestOptions {
   authorizingObject?: string | null;
   /** The requesting token's default TTL (TokenIssued.defaultLeaseTtlSeconds), for a request that names none. */
   clientTtlSeconds?: number | null;
+  /** The requesting token's lease quota (TokenIssued.leaseQuota): the lease carries the part for its type. */
+  clientQuota?: LeaseQuota | null;
   /** The caller runs the lease's first steps itself (AllocatorWorker.runClaimedSteps): its work item is stored claimed. */
   claim?: Omit<WorkClaim, "streamId">;
 }
@@ -129,6 +132,7 @@ export async function prepareLeaseRequest(
     }
   }
 
+  const quota = quotaForType(options.clientQuota, request.resourceType);
   const leaseId = ctx.ids.next("lease");
   const now = ctx.clock.now();
   const requested = {
@@ -145,6 +149,7 @@ export async function prepareLeaseRequest(
       authorizingObject,
       ttlSource: ttl.source,
       ...(priority !== 0 ? { priority } : {}),
+      ...(quota ? { quota } : {}),
     },
     metadata: { ...actor, correlationId: actor.correlationId ?? leaseId },
   };

@@ -1,4 +1,5 @@
 import { setup } from "xstate";
+import type { LeaseQuotaOfLease } from "../domain/lease-quota";
 import type { LeaseEvent } from "../../events/lease-events";
 import type { TtlSource } from "../domain/lease-ttl";
 import { assignEach, type ContextUpdates } from "./context-updates";
@@ -25,6 +26,8 @@ export interface LeaseContext {
   authorizingObject: string | null;
   /** Queue priority (LeaseRequested); absent in states stored before priorities: read it as 0. */
   priority?: number;
+  /** The quota it carries (LeaseRequested); absent in states stored before quotas: none. */
+  quota?: LeaseQuotaOfLease | null;
   expiresAt: string | null;
   /**
    * The lease's current TTL and what set it (src/domain/lease-ttl.ts). Absent in states stored
@@ -92,6 +95,7 @@ export const leaseUpdates = {
     ownerResourceId: e.data.ownerResourceId,
     authorizingObject: e.data.authorizingObject ?? null,
     priority: e.data.priority ?? 0,
+    quota: e.data.quota ?? null,
     expiresAt: e.data.expiresAt,
     ttlSeconds: e.data.ttlSeconds,
     ttlSource: e.data.ttlSource ?? "request",

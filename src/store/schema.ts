@@ -1,5 +1,6 @@
 import type { ColumnType, Generated } from "kysely";
 import type { FailingTarget } from "../machines/blueprint-machine";
+import type { LeaseQuota, LeaseQuotaOfLease } from "../domain/lease-quota";
 
 /** Kysely's view of the tables. SQL lives in numbered migrations (src/store/migrations). */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -73,6 +74,10 @@ export interface LeasesTable {
   authorizing_object: string | null;
   /** Queue order: higher first, then requested_at (migration 012). */
   priority: Generated<number>;
+  /** LeaseRequested's quota; null: none (migration 014). */
+  lease_quota: Json<LeaseQuotaOfLease | null>;
+  /** LeaseWaiting's cause while it waits, else null (migration 014). */
+  wait_cause: string | null;
   attributes: Json<Record<string, unknown>>;
   blueprint_ids: Json<string[] | null>;
   resource_id: string | null;
@@ -121,6 +126,8 @@ export interface TokensTable {
   default_lease_ttl_seconds: number | null;
   /** TokenIssued's expiresAt: the token is refused from then on (migration 010). */
   expires_at: Timestamp | null;
+  /** TokenIssued's leaseQuota; null: none (migration 014). */
+  lease_quota: Json<LeaseQuota | null>;
   status: string;
   issued_by: string;
   issued_at: Timestamp;

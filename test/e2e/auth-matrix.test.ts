@@ -221,7 +221,7 @@ describe("roles", () => {
     const list = await api.call("GET", "/v1/tokens?limit=200");
     expect(list.status).toBe(200);
     expect(list.body.items.length).toBeGreaterThanOrEqual(4);
-    for (const t of list.body.items) expect(Object.keys(t).sort()).toEqual(["defaultLeaseTtlSeconds", "expiresAt", "id", "issuedAt", "issuedBy", "owner", "revokedAt", "revokedBy", "role", "status"]);
+    for (const t of list.body.items) expect(Object.keys(t).sort()).toEqual(["defaultLeaseTtlSeconds", "expiresAt", "id", "issuedAt", "issuedBy", "leaseQuota", "owner", "revokedAt", "revokedBy", "role", "status"]);
     expect(list.text).not.toContain(alice.token);
     expect(list.text).not.toContain("sha256:");
     expect((await api.call("GET", "/v1/tokens?status=revoked")).body.items.every((t: any) => t.status === "revoked")).toBe(true);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyStoredLog } from "../../src/history/verify-stored-log";
 import { memoryPoolBlueprint } from "../support/test-blueprints";
+import { waitUntil } from "../support/wait-until";
 import { startApi, type ApiHarness } from "./api-harness";
 
 /**
@@ -106,6 +107,56 @@ describe("the lease queue", () => {
     expect(lowered.status).toBe(202);
     expect(lowered.body.priority).toBe(-5);
     await client.call("POST", `/v1/leases/${lowered.body.id}/release`);
+    await work();
+  });
+
+  it("a flood from one client over its quota cannot starve another client: its leases over quota wait and take nothing", async () => {
+    const pool = await api.call("POST", "/v1/blueprints", { name: "three-slots", kind: "memory-pool", config: { slots: 3, labels: ["shared"] }, resourceLimit: 1 });
+    expect(pool.status).toBe(201);
+    // team-a's token carries a quota of 2 live leases; team-b's none.
+    await api.client("team-a", { blueprintIds: [pool.body.id] });
+    const teamB = await api.client("team-b", { blueprintIds: [pool.body.id] });
+    const badQuota = await api.call("POST", "/v1/tokens", { owner: "team-a", role: "client", leaseQuota: { maxLiveLeases: -1 } });
+    expect(badQuota.status).toBe(400);
+    expect(badQuota.text).toContain("leaseQuota.maxLiveLeases");
+    const issued = await api.call("POST", "/v1/tokens", { owner: "team-a", role: "client", leaseQuota: { maxLiveLeases: 2 } });
+    expect(issued.status).toBe(201);
+    expect(issued.body.leaseQuota).toEqual({ maxLiveLeases: 2 });
+    const teamA = api.as(issued.body.token);
+    const shared = { resourceType: "sandbox", attributes: { labels: ["shared"] } };
+
+    const flood: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const res = await teamA.call("POST", "/v1/leases", shared);
+      expect(res.status).toBe(202);
+      expect(res.body.ownerResourceId).toBeNull();
+      flood.push(res.body.id as string);
+    }
+    const states = async () => Promise.all(flood.map(lease));
+    // Run the due work, as a worker would, until each lease has decided once more after the first
+    // two took their slots (one decided early may say it queues behind them until its retry).
+    await waitUntil("team-a's leases past its quota to wait on it", async () => {
+      await work();
+      const now = await states();
+      return now.filter((l) => l.status === "pending" && l.waitReason === "quota: team-a holds 2 live leases, its quota is 2").length === 6 ? true : undefined;
+    }, 20_000, { intervalMs: 250, seen: async () => (await states()).map((l) => `${l.status} ${l.waitReason ?? ""}`) });
+    expect((await states()).filter((l) => l.status === "active")).toHaveLength(2);
+
+    // team-b asked after the whole flood, and gets the third slot at once: the six ahead of it take nothing.
+    const b = await teamB.call("POST", "/v1/leases?wait=1", shared);
+    expect([201, 202]).toContain(b.status);
+    await work();
+    expect((await lease(b.body.id)).status).toBe("active");
+
+    // One of team-a's ends: the next of its own waiting leases goes, not a fourth.
+    const [first] = (await states()).filter((l) => l.status === "active");
+    expect((await teamA.call("POST", `/v1/leases/${first.id}/release`)).status).toBe(200);
+    await work();
+    expect((await states()).filter((l) => l.status === "active")).toHaveLength(2);
+    expect(((await states()).filter((l) => l.status === "pending"))).toHaveLength(5);
+
+    for (const id of flood) await teamA.call("POST", `/v1/leases/${id}/release`);
+    await teamB.call("POST", `/v1/leases/${b.body.id}/release`);
     await work();
   });
 

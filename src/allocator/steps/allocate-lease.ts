@@ -34,7 +34,7 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
     authorizingObject: c.authorizingObject,
   };
   // Its place in the queue: the fast path's lease is not stored yet, and was asked for just now.
-  const place = { priority: c.priority ?? 0, requestedAt: new Date(c.requestedAt ?? ctx.clock.now()) };
+  const place = { priority: c.priority ?? 0, requestedAt: new Date(c.requestedAt ?? ctx.clock.now()), quota: c.quota ?? null };
   const losses: string[] = [];
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const now = ctx.clock.now();
