@@ -39,7 +39,7 @@ export function describeEvent(e: Pick<StoredEvent, "type" | "data" | "recordedAt
   return `${e.recordedAt}  #${e.streamVersion} ${e.type}${detail ? `  ${detail}` : ""}`;
 }
 
-/** `drydock lease --type host [--wait[=S]] [--keep] [--ttl S] [--attr k=v]... [--blueprint ID]...` */
+/** `drydock lease --type host [--wait[=S]] [--keep] [--ttl S] [--priority N] [--attr k=v]... [--blueprint ID]...` */
 export async function leaseCommand(client: DrydockClient, args: string[]): Promise<number> {
   // `--wait` alone waits up to 10 minutes; `--wait=S` says how long.
   const normalized = args.map((a) => (a === "--wait" ? "--wait=600" : a));
@@ -50,6 +50,7 @@ export async function leaseCommand(client: DrydockClient, args: string[]): Promi
       wait: { type: "string" },
       keep: { type: "boolean" },
       ttl: { type: "string" },
+      priority: { type: "string" },
       attr: { type: "string", multiple: true },
       blueprint: { type: "string", multiple: true },
     },
@@ -71,6 +72,8 @@ export async function leaseCommand(client: DrydockClient, args: string[]): Promi
     resourceType: values.type,
     ...(Object.keys(attributes).length ? { attributes } : {}),
     ...(values.ttl ? { ttlSeconds: Number(values.ttl) } : {}),
+    // The service checks it (a whole number; above 0 for admins only) and names the field.
+    ...(values.priority !== undefined ? { priority: Number(values.priority) } : {}),
     ...(values.blueprint?.length ? { blueprintIds: values.blueprint } : {}),
   };
   const keep = values.keep === true;

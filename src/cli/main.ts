@@ -14,7 +14,7 @@ import { tokenCommand } from "./token-cli";
 const usage = `drydock — lease hosts and working copies
 
   drydock serve                                  run the service (PORT, DATABASE_URL, DRYDOCK_HOME)
-  drydock lease --type host [--wait[=S]] [--keep] [--ttl S] [--attr k=v] [--blueprint ID]
+  drydock lease --type host [--wait[=S]] [--keep] [--ttl S] [--priority N] [--attr k=v] [--blueprint ID]
                                                  until it prints the id, Ctrl-C, SIGTERM and the end of
                                                  --wait release the lease (--keep keeps it)
   drydock release LEASE_ID...
@@ -24,7 +24,7 @@ const usage = `drydock — lease hosts and working copies
   drydock history LEASE_ID                       the lease's events
   drydock http LEASE_ID [PATH]                   the URL of the lease's web server, or PATH fetched there (http --help)
   drydock ls [leases|resources|blueprints] [--status S] [--json]
-  drydock token create --owner NAME --role client|admin   issue a token (admin); prints it once
+  drydock token create --owner NAME --role client|admin [--max-live-leases N] [--max-live-leases-of TYPE=N]   issue a token (admin); prints it once
   drydock token ls [--all] | drydock token revoke TOKEN_ID
   drydock auth request BLUEPRINT_ID [--client NAME]       ask to use a blueprint
   drydock auth ls | approve|decline ID | revoke ID [--release-leases]   (deciding: admin)
