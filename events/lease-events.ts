@@ -59,6 +59,12 @@ export const leaseEventSchemas = {
      * Optional, so older events read as they are: no new version, no upcaster.
      */
     ttlSource: z.enum(["request", "client", "service"]).optional(),
+    /**
+     * Keep the resource on hold this long if the lease fails on it (src/domain/resource-hold.ts
+     * says which failures count), so a person can look. Absent: no hold (and in events recorded
+     * before holds); optional, so older events read as they are.
+     */
+    holdOnFailure: z.object({ seconds: z.number().int().positive() }).optional(),
   }),
   /**
    * Version 2 adds `durationMs`: how long the allocator took to read the capacity view and

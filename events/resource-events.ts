@@ -38,6 +38,25 @@ export const resourceEventSchemas = {
     error: z.object({ code: z.string(), message: z.string() }),
   }),
   ResourceRecovered: z.object({ reason: z.string() }),
+  /**
+   * The resource is on hold (src/domain/resource-hold.ts): it takes no new lease, and once
+   * released or broken it is not destroyed, until the hold is released or `until` passes (the
+   * worker then appends ResourceHoldReleased). `by` is who asked (an admin, or the lease whose
+   * failure asked for it with `holdOnFailure`, then `leaseId` names it). A new hold replaces
+   * the current one.
+   */
+  ResourceHeld: z.object({
+    reason: z.string(),
+    until: isoTime.nullable(),
+    by: z.string(),
+    leaseId: z.string().nullable(),
+  }),
+  ResourceHoldReleased: z.object({ reason: z.string() }),
+  /**
+   * The destroy step found the ended resource on hold: it let the resource's leases go and
+   * waits for the hold (named in `reason`) to end before the blueprint tears the resource down.
+   */
+  ResourceDestroyDeferred: z.object({ reason: z.string() }),
 } as const;
 
 export type ResourceEventType = keyof typeof resourceEventSchemas;
@@ -55,4 +74,7 @@ export const resourceEventVersions: Record<ResourceEventType, number> = {
   ResourceDestroyed: 1,
   ResourceSuspected: 1,
   ResourceRecovered: 1,
+  ResourceHeld: 1,
+  ResourceHoldReleased: 1,
+  ResourceDestroyDeferred: 1,
 };

@@ -29,6 +29,12 @@ export function resourceRowChange(event: RecordedEvent): RowChange<ResourceRow> 
           activated_at: null,
           ended_at: null,
           suspect_reason: null,
+          hold_reason: null,
+          hold_until: null,
+          hold_by: null,
+          hold_lease_id: null,
+          held_at: null,
+          destroy_deferred: false,
           ...base,
         },
       };
@@ -61,6 +67,14 @@ export function resourceRowChange(event: RecordedEvent): RowChange<ResourceRow> 
       return { set: { ...base, suspect_reason: (event.data as ResourceEventData<"ResourceSuspected">).reason } };
     case "ResourceRecovered":
       return { set: { ...base, suspect_reason: null } };
+    case "ResourceHeld": {
+      const d = event.data as ResourceEventData<"ResourceHeld">;
+      return { set: { ...base, hold_reason: d.reason, hold_until: d.until === null ? null : new Date(d.until), hold_by: d.by, hold_lease_id: d.leaseId, held_at: event.recordedAt } };
+    }
+    case "ResourceHoldReleased":
+      return { set: { ...base, hold_reason: null, hold_until: null, hold_by: null, hold_lease_id: null, held_at: null } };
+    case "ResourceDestroyDeferred":
+      return { set: { ...base, destroy_deferred: true } };
     default:
       return null;
   }

@@ -9,5 +9,5 @@ export const resourcesProjection = rowProjection({
   column: "resource_id",
   json: RESOURCE_JSON_COLUMNS,
   change: resourceRowChange,
-  returning: ["status", "retry_at"],
+  returning: ["status", "retry_at", "hold_reason", "hold_until", "destroy_deferred"],
 });

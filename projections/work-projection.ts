@@ -58,7 +58,7 @@ async function scheduleStream(db: Executor, last: RecordedEvent, written: Record
   } else if (last.streamId.startsWith("resource-")) {
     const resource =
       (written as ResourceScheduleInput | undefined) ??
-      (await db.selectFrom("resources").select(["status", "retry_at"]).where("resource_id", "=", last.streamId.slice("resource-".length)).executeTakeFirstOrThrow());
+      (await db.selectFrom("resources").select(["status", "retry_at", "hold_reason", "hold_until", "destroy_deferred"]).where("resource_id", "=", last.streamId.slice("resource-".length)).executeTakeFirstOrThrow());
     work = resourceWork(resource, at);
   } else {
     return null;
@@ -102,8 +102,9 @@ async function wakeFor(db: Executor, event: RecordedEvent, state: StreamState | 
       if (resource) await wakeWaitingLeases(db, resource.resource_type, at, 1);
       return;
     }
+    case "ResourceHoldReleased":
     case "ResourceRecovered": {
-      // It took no new lease while suspect: its free slots go to the oldest waiters.
+      // It took no new lease while suspect or held: its free slots go to the oldest waiters.
       const resource = await db.selectFrom("resources").select(["resource_type", "lease_slots"]).where("resource_id", "=", id).executeTakeFirst();
       if (resource) await wakeWaitingLeases(db, resource.resource_type, at, resource.lease_slots);
       return;

@@ -1,6 +1,7 @@
 import type { AllocationCandidate } from "../../events/lease-events";
 import type { BlueprintView, LeaseView, ResourcePlan, ResourceView, Verdict } from "../blueprints/blueprint";
 import { quotaReason, type LeaseQuotaOfLease, type LiveLeaseCount } from "../domain/lease-quota";
+import { describeHold } from "../domain/resource-hold";
 
 /**
  * The allocator's decision for one pending lease, after Drydock: usable blueprints -> lease a free
@@ -31,6 +32,8 @@ export interface ResourceCandidate {
   usedSlots: readonly number[];
   /** Active with no live lease since this time (for reclaim). */
   idleSince: Date | null;
+  /** Its hold, if any (src/domain/resource-hold.ts): while it lasts the resource takes no new lease and is never reclaimed. */
+  hold?: { reason: string; until: Date | null; by: string } | null;
 }
 
 export interface AllocationView {
@@ -142,11 +145,17 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
   // 2. Resources of those blueprints with a free slot that accept the lease.
   const free: ResourceCandidate[] = [];
   const shared: ResourceCandidate[] = [];
+  /** Held resources, named in a wait's reason so explain can say which hold kept the lease off. */
+  const held: string[] = [];
   for (const rc of [...view.resources].sort(rankResources)) {
     const r = rc.resource;
     if (!usableIds.has(r.blueprintId)) continue;
     if (r.status !== "active" && r.status !== "pending") skipResource(r, `is ${r.status}`);
     else if (r.suspectReason !== null) skipResource(r, `is suspect (a health check is under way): ${r.suspectReason}`);
+    else if (heldAt(rc, view.now)) {
+      held.push(`${r.resourceId} ${describeHold(heldAt(rc, view.now)!)}`);
+      skipResource(r, describeHold(heldAt(rc, view.now)!));
+    }
     else if (!rc.acquire.ok) skipResource(r, rc.acquire.reason);
     else if (lowestFree(rc.usedSlots, r.leaseSlots) === null) skipResource(r, `all ${r.leaseSlots} slots in use`);
     else if (r.liveLeases > 0 && rc.supplemental) shared.push(rc);
@@ -196,7 +205,7 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
 
   // 6. Reclaim an idle resource that does not fit this lease, to make room under the limit.
   const idle = view.resources
-    .filter((rc) => usableIds.has(rc.resource.blueprintId) && rc.resource.status === "active" && rc.resource.liveLeases === 0)
+    .filter((rc) => usableIds.has(rc.resource.blueprintId) && rc.resource.status === "active" && rc.resource.liveLeases === 0 && !heldAt(rc, view.now))
     .filter((rc) => rc.idleSince !== null && view.now.getTime() - rc.idleSince.getTime() >= view.reclaimIdleMs)
     .sort((a, b) => a.idleSince!.getTime() - b.idleSince!.getTime() || (a.resource.resourceId < b.resource.resourceId ? -1 : 1));
   const victim = idle[0];
@@ -215,6 +224,13 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
     const reason = `configuration error: ${[...misconfigured, ...misconfiguredBlueprints].join("; ")}`;
     return done({ kind: "wait", reason, cause: "configuration" }, "waiting: configuration error");
   }
-  const reason = [`${busy} matching resource${busy === 1 ? "" : "s"} busy or unsuitable`, ...limits, ...misconfiguredBlueprints].join("; ");
+  const reason = [`${busy} matching resource${busy === 1 ? "" : "s"} busy or unsuitable`, ...held, ...limits, ...misconfiguredBlueprints].join("; ");
   return done({ kind: "wait", reason, cause: "capacity" }, `waiting: ${reason}`);
+}
+
+/** The candidate's hold if it still holds at `now` (one past its end no longer counts, released or not). */
+function heldAt(rc: ResourceCandidate, now: Date): { reason: string; until: string | null; by: string } | null {
+  const hold = rc.hold;
+  if (!hold || (hold.until !== null && hold.until.getTime() <= now.getTime())) return null;
+  return { reason: hold.reason, until: hold.until?.toISOString() ?? null, by: hold.by };
 }

@@ -106,6 +106,7 @@ export async function loadAllocationView(
         supplemental: impl.shouldAllocateSupplemental(blueprint, resource, subject),
         usedSlots,
         idleSince: idleSinceOf(row.status, row.activated_at, loads.get(row.resource_id) ?? { liveLeases: 0, lastLeaseEndedAt: null }),
+        hold: row.hold_reason === null ? null : { reason: row.hold_reason, until: row.hold_until, by: row.hold_by ?? "" },
       });
     }
     return { lease: subject, blueprints, resources, now, reclaimIdleMs };

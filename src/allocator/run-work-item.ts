@@ -6,6 +6,7 @@ import { allocateLease } from "./steps/allocate-lease";
 import { destroyLease } from "./steps/destroy-lease";
 import { destroyResource } from "./steps/destroy-resource";
 import { loadLease, loadResource } from "./steps/load-state";
+import { endExpiredHold } from "./steps/resource-hold-steps";
 import { workerMetadata, type WorkerContext } from "./worker-context";
 
 /**
@@ -68,6 +69,8 @@ async function runLeaseStep(ctx: WorkerContext, leaseId: string): Promise<void> 
 
 async function runResourceStep(ctx: WorkerContext, resourceId: string): Promise<void> {
   const resource = await loadResource(ctx, resourceId);
+  // A hold whose time is up ends first (its item was due at `until`); the event reschedules the rest.
+  if (resource.status !== "new" && resource.status !== "destroyed" && (await endExpiredHold(ctx, resource))) return;
   switch (resource.status) {
     case "pending":
       return activateResource(ctx, resource);

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { streamIdOf } from "../../events/envelope";
 import { authorizingObjectOf, leaseOwnerScope } from "../auth/scope";
+import { MAX_HOLD_ON_FAILURE_SECONDS } from "../domain/resource-hold";
 import { cancelWaitingLease, MAX_TTL_SECONDS, prepareLeaseRequest, releaseLease, renewLease, requestLease } from "../commands/lease-commands";
 import { NotFoundError } from "../domain/errors";
 import { getLeaseAsOf, listLeasesAsOf } from "../queries/as-of-queries";
@@ -50,6 +51,14 @@ const LeaseRequestSchema = z
       description: "The lease's place in the queue: waiting leases are served higher priority first, then oldest first. Default 0; only an admin may ask for more (403 for a client); anyone may ask for less.",
       example: 0,
     }),
+    holdOnFailure: z
+      .strictObject({ seconds: z.number().int().min(1).max(MAX_HOLD_ON_FAILURE_SECONDS) })
+      .optional()
+      .openapi({
+        description:
+          "If the lease fails on its resource (its setup there fails for good, or the resource breaks while the lease is active), the resource is kept on hold this long: no new lease, not destroyed, so a person can look.",
+        example: { seconds: 3600 },
+      }),
     cancelOnDisconnect: z.boolean().optional().openapi({ description: "With `?wait`: release the lease if the client disconnects before it is active." }),
   })
   .openapi("LeaseRequest");

@@ -60,6 +60,16 @@ export const ResourceSchema = z
     liveLeases: z.number().int(),
     endReason: z.string().nullable(),
     suspectReason: z.string().nullable().openapi({ description: "Why a lease's failure made it suspect: it takes no new lease until a health check (run at once) clears or breaks it." }),
+    hold: z
+      .object({
+        reason: z.string(),
+        until: isoTime.nullable().openapi({ description: "When the hold ends by itself; null: when an admin releases it." }),
+        by: z.string().openapi({ description: "The admin who put it on, or `lease <id>` for a lease's holdOnFailure." }),
+        leaseId: z.string().nullable(),
+        since: isoTime,
+      })
+      .nullable()
+      .openapi({ description: "The hold on it: it takes no new lease and is not destroyed until the hold is released or ends." }),
     allocatedAt: isoTime,
     activatedAt: isoTime.nullable(),
     endedAt: isoTime.nullable(),

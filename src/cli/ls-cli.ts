@@ -11,22 +11,27 @@ const columns: Record<string, string[]> = {
 
 /** Columns made from others: what is wrong, said where an operator looks first. */
 const computed: Record<string, (row: Row) => unknown> = {
-  problem: (row) => (row.suspectReason ? `suspect: ${String(row.suspectReason)}` : row.status === "broken" ? row.endReason : null),
+  problem: (row) => {
+    const hold = row.hold as { reason: string; until: string | null; by: string } | null | undefined;
+    const held = hold ? `on hold: ${hold.reason} (by ${hold.by}, ${hold.until ? `until ${hold.until}` : "until released"})` : null;
+    const other = row.suspectReason ? `suspect: ${String(row.suspectReason)}` : row.status === "broken" ? (row.endReason as string | null) : null;
+    return [held, other].filter((p) => p !== null).join("; ") || null;
+  },
   failing: (row) => {
     const failing = (row.failingTargets ?? []) as { target: string; message: string }[];
     return failing.length === 0 ? null : failing.map((f) => f.message).join("; ");
   },
 };
 
-/** `drydock ls [leases|resources|blueprints] [--status S] [--all]`: a table, newest first. */
+/** `drydock ls [leases|resources|blueprints] [--status S] [--held] [--all]`: a table, newest first (--held: resources on hold only). */
 export async function lsCommand(client: DrydockClient, args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { status: { type: "string" }, limit: { type: "string" }, json: { type: "boolean" } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({ args, options: { status: { type: "string" }, limit: { type: "string" }, json: { type: "boolean" }, held: { type: "boolean" } }, allowPositionals: true });
   const what = positionals[0] ?? "leases";
   const cols = columns[what];
   if (!cols) throw new Error(`usage: drydock ls [${Object.keys(columns).join("|")}]`);
   const query = { status: values.status, limit: Number(values.limit ?? 50) };
   const page: { items: Row[] } =
-    what === "leases" ? await client.listLeases(query) : what === "resources" ? await client.listResources(query) : await client.listBlueprints({ limit: query.limit });
+    what === "leases" ? await client.listLeases(query) : what === "resources" ? await client.listResources({ ...query, ...(values.held ? { held: "true" as const } : {}) }) : await client.listBlueprints({ limit: query.limit });
   if (values.json) {
     console.log(JSON.stringify(page.items, null, 2));
     return 0;

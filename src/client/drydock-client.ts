@@ -188,6 +188,16 @@ export class DrydockClient {
     return this.#http.json("POST", `/v1/resources/${segment(id)}/release`, undefined, body, options);
   }
 
+  /** (admin) Puts a resource on hold: no new lease, not destroyed, until released or `untilSeconds` pass. */
+  holdResource(id: string, body: W.ResourceHold, options: CallOptions = {}): Promise<W.Resource> {
+    return this.#http.json("POST", `/v1/resources/${segment(id)}/hold`, undefined, body, options);
+  }
+
+  /** (admin) Releases a resource's hold (409 if it has none). */
+  releaseResourceHold(id: string, query: { reason?: string } = {}, options: CallOptions = {}): Promise<W.Resource> {
+    return this.#http.json("DELETE", `/v1/resources/${segment(id)}/hold`, query, undefined, options);
+  }
+
   listBlueprints(query: W.BlueprintQuery = {}, options: CallOptions = {}): Promise<W.BlueprintPage> {
     return this.#http.json("GET", "/v1/blueprints", query, undefined, options);
   }

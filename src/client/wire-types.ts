@@ -15,7 +15,7 @@ import type { explainRoute } from "../api/lease-explain-route";
 import type { cancelRoute, execRoute } from "../api/lease-interface-routes";
 import type { httpdStatusRoute, restartHttpdRoute, startHttpdRoute } from "../api/lease-httpd-routes";
 import type { createLease, getLeaseRoute, leaseEventsRoute, listLeasesRoute, renewLeaseRoute } from "../api/lease-routes";
-import type { listRoute as listResourcesRoute, releaseRoute as releaseResourceRoute } from "../api/resource-routes";
+import type { holdRoute as holdResourceRoute, listRoute as listResourcesRoute, releaseRoute as releaseResourceRoute } from "../api/resource-routes";
 import type { BlueprintSchema, ExecResultSchema, FileListSchema, LeaseSchema, ResourceSchema } from "../api/schemas";
 import type { issueRoute, listRoute as listTokensRoute, revokeRoute as revokeTokenRoute, TokenSchema } from "../api/token-routes";
 
@@ -53,6 +53,7 @@ export type Resource = z.output<typeof ResourceSchema>;
 export type ResourceQuery = QueryOf<typeof listResourcesRoute>;
 export type ResourcePage = JsonResponseOf<typeof listResourcesRoute, 200>;
 export type ResourceRelease = JsonBodyOf<typeof releaseResourceRoute>;
+export type ResourceHold = JsonBodyOf<typeof holdResourceRoute>;
 
 export type Blueprint = z.output<typeof BlueprintSchema>;
 export type BlueprintDraft = JsonBodyOf<typeof createRouteDef>;

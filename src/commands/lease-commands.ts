@@ -2,6 +2,7 @@ import { streamIdOf, type EventMetadata, type NewEvent } from "../../events/enve
 import { blueprintViewOf } from "../blueprints/blueprint-views";
 import { ForbiddenError, UnsatisfiableError, ValidationError } from "../domain/errors";
 import { quotaForType, type LeaseQuota } from "../domain/lease-quota";
+import { MAX_HOLD_ON_FAILURE_SECONDS } from "../domain/resource-hold";
 import { DEFAULT_LEASE_TTL_SECONDS, expiryAfter, MAX_TTL_SECONDS, resolveRequestTtl } from "../domain/lease-ttl";
 import { leaseFolder } from "../machines/fold";
 import { commandOnStream, type Actor, type CommandContext } from "./command-context";
@@ -15,6 +16,8 @@ export interface LeaseRequest {
   blueprintIds?: string[] | null;
   /** Queue priority, default 0: higher is served first. Above 0 for admins only. */
   priority?: number;
+  /** Keep the resource on hold this long if the lease fails on it (src/domain/resource-hold.ts). */
+  holdOnFailure?: { seconds: number };
 }
 
 export { MAX_TTL_SECONDS };
@@ -71,6 +74,10 @@ export async function prepareLeaseRequest(
     throw new ForbiddenError("ttlSeconds: only an admin may ask for a lease without a TTL (null); give a number of seconds, or leave it out for the default", {
       field: "ttlSeconds",
     });
+  }
+  const holdSeconds = request.holdOnFailure?.seconds;
+  if (request.holdOnFailure !== undefined && (!Number.isInteger(holdSeconds) || holdSeconds! < 1 || holdSeconds! > MAX_HOLD_ON_FAILURE_SECONDS)) {
+    throw new ValidationError(`holdOnFailure.seconds: must be a whole number between 1 and ${MAX_HOLD_ON_FAILURE_SECONDS}`, { field: "holdOnFailure.seconds" });
   }
   const priority = request.priority ?? 0;
   if (!Number.isInteger(priority) || priority < -1000 || priority > 1000) {
@@ -149,6 +156,7 @@ export async function prepareLeaseRequest(
       authorizingObject,
       ttlSource: ttl.source,
       ...(priority !== 0 ? { priority } : {}),
+      ...(holdSeconds !== undefined ? { holdOnFailure: { seconds: holdSeconds } } : {}),
       ...(quota ? { quota } : {}),
     },
     metadata: { ...actor, correlationId: actor.correlationId ?? leaseId },

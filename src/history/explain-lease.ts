@@ -172,7 +172,7 @@ export function explainLease(leaseEvents: readonly RecordedEvent[], resourceEven
   const steps = [
     ...leaseEvents.map((e) => ({ e, lease: true })),
     ...resourceEvents
-      .filter((e) => onResource.some((w) => e.streamId === `resource-${w.resourceId}` && t(e) >= w.from && t(e) <= w.to))
+      .filter((e) => onResource.some((w) => e.streamId === `resource-${w.resourceId}` && t(e) >= w.from && t(e) <= w.to) || heldFor(leaseId, resourceEvents, e))
       .map((e) => ({ e, lease: false })),
   ].sort((a, b) => t(a.e) - t(b.e) || a.e.globalPosition - b.e.globalPosition);
   let leaseStatus: LeaseStatus = "pending";
@@ -244,4 +244,16 @@ function shareOut(segments: readonly Segment[], from: number, to: number): WaitS
     .map(([cause, s]) => ({ cause, ms: s.ms, detail: s.detail }))
     .filter((s) => s.ms > 0)
     .sort((a, b) => b.ms - a.ms);
+}
+
+/**
+ * Whether a resource event belongs to the hold this lease's failure put on the resource
+ * (holdOnFailure): the hold itself, and what its resource did after it until the hold ended
+ * (the destroy it kept waiting, the release or expiry, the destroy after), so the timeline says
+ * what the hold kept, and for how long, even after the lease let go.
+ */
+function heldFor(leaseId: string, resourceEvents: readonly RecordedEvent[], e: RecordedEvent): boolean {
+  const held = resourceEvents.find((h) => h.streamId === e.streamId && h.type === "ResourceHeld" && (h.data as { leaseId: string | null }).leaseId === leaseId);
+  if (!held || e.globalPosition < held.globalPosition) return false;
+  return e.type === "ResourceHeld" ? e === held : ["ResourceHoldReleased", "ResourceDestroyDeferred", "ResourceDestroyed"].includes(e.type);
 }

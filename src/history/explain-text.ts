@@ -1,6 +1,8 @@
 import type { RecordedEvent } from "../../events/envelope";
 import type { LeaseEventData } from "../../events/lease-events";
+import type { ResourceEventData } from "../../events/resource-events";
 import { assertNever } from "../domain/errors";
+import { describeHold } from "../domain/resource-hold";
 import type { LeaseExplanation, WaitShare } from "./explain-lease";
 
 /** The words of a lease's explanation (pure): a title for each step, and the summary. */
@@ -46,6 +48,16 @@ export function titleOf(e: RecordedEvent): string {
     case "ResourceSuspected":
     case "ResourceRecovered":
       return `resource ${e.streamId.slice("resource-".length)} ${e.type.slice("Resource".length).toLowerCase()}: ${d.reason}`;
+    case "ResourceHeld": {
+      const h = d as ResourceEventData<"ResourceHeld">;
+      return `resource ${e.streamId.slice("resource-".length)} ${describeHold(h)}`;
+    }
+    case "ResourceHoldReleased":
+      return `resource ${e.streamId.slice("resource-".length)} hold released: ${d.reason}`;
+    case "ResourceDestroyDeferred":
+      return `resource ${e.streamId.slice("resource-".length)} not destroyed yet: ${d.reason}`;
+    case "ResourceDestroyed":
+      return `resource ${e.streamId.slice("resource-".length)} destroyed`;
     default:
       return e.type;
   }

@@ -6,6 +6,8 @@ const ruleText: Record<ViolationRule, string> = {
   "stream-gap": "stream version gap",
   "resource-over-slots": "resource over its slots",
   "blueprint-over-limit": "blueprint over its limit",
+  "destroyed-while-held": "destroyed while on hold",
+  "hold-released-without-hold": "hold released that was not there",
   "not-destroyed": "ended but never destroyed",
 };
 
@@ -24,6 +26,10 @@ export function formatVerifyReport(report: VerifyReport): string[] {
   if (report.pendingCleanup.length > 0) {
     lines.push(`${report.pendingCleanup.length} stream(s) ended within the grace period and are still being cleaned up:`);
     for (const p of report.pendingCleanup) lines.push(`  ${p.streamId} ${p.status} since ${p.endedAt}`);
+  }
+  if (report.held.length > 0) {
+    lines.push(`${report.held.length} ended resource(s) kept on hold, destroyed when the hold ends:`);
+    for (const h of report.held) lines.push(`  ${h.streamId} ${h.status}, on hold: ${h.reason} (${h.until ? `until ${h.until}` : "until released"})`);
   }
   if (report.violations.length === 0) {
     lines.push("OK: every transition legal, nothing after a destroy, no resource over its slots, no blueprint over its limit, every ended stream destroyed");

@@ -65,6 +65,8 @@ export function resourceRecordOfState(state: ResourceState, load: ResourceLoad |
     endReason: c.endReason,
     // States stored before suspect resources lack it.
     suspectReason: c.suspectReason ?? null,
+    // States stored before holds lack it.
+    hold: c.hold ? { reason: c.hold.reason, until: c.hold.until, by: c.hold.by, leaseId: c.hold.leaseId, since: c.hold.since } : null,
     allocatedAt: isoOrNull(c.allocatedAt)!,
     activatedAt: isoOrNull(c.activatedAt),
     endedAt: isoOrNull(c.endedAt),

@@ -2,13 +2,19 @@ import type { BlueprintEventData } from "../../events/blueprint-events";
 import type { RecordedEvent } from "../../events/envelope";
 import type { LeaseEventData } from "../../events/lease-events";
 import type { ResourceEventData } from "../../events/resource-events";
+import { isHoldActive } from "../domain/resource-hold";
 import { foldersByStreamType, toMachineEvent, type FoldSnapshot } from "../machines/fold";
+import type { ResourceContext } from "../machines/resource-machine";
 
 /**
  * Checks the invariants of a whole log, read in global-position order (pure):
  * every transition legal by its machine; nothing after a destroy; stream versions without gaps;
  * no resource ever over its lease slots; no blueprint ever over its resource limit when it
- * built; and, at the end, every ended lease and resource destroyed.
+ * built; no destroy of a resource on hold (src/domain/resource-hold.ts: the destroy appends with
+ * the resource's version, so a hold that comes first makes it conflict; a lease acquisition is not
+ * checked, since one decided just before a hold may land after it, by design);
+ * no hold released that was not there; and, at the end, every ended lease and resource destroyed
+ * (a resource a hold still keeps is listed as held, not as a violation).
  *
  * `LogVerifier` takes the log one event at a time, so a caller can stream a log of any length
  * through it in batches; it keeps one small entry per stream, and only a tombstone once the
@@ -20,6 +26,8 @@ export type ViolationRule =
   | "stream-gap"
   | "resource-over-slots"
   | "blueprint-over-limit"
+  | "destroyed-while-held"
+  | "hold-released-without-hold"
   | "not-destroyed";
 
 export interface Violation {
@@ -39,6 +47,14 @@ export interface PendingCleanup {
   endedAt: string;
 }
 
+/** An ended resource a hold keeps from being destroyed, at the end of the log (or at `now`). */
+export interface HeldStream {
+  streamId: string;
+  status: string;
+  reason: string;
+  until: string | null;
+}
+
 export interface VerifyReport {
   events: number;
   streams: number;
@@ -47,6 +63,7 @@ export interface VerifyReport {
   lastPosition: number | null;
   violations: Violation[];
   pendingCleanup: PendingCleanup[];
+  held: HeldStream[];
   peakLeasesPerResource: Record<string, number>;
   peakResourcesPerBlueprint: Record<string, number>;
 }
@@ -85,11 +102,13 @@ export class LogVerifier {
   private count = 0;
   private first: number | null = null;
   private last: number | null = null;
+  private lastAt: Date | null = null;
 
   add(e: RecordedEvent): void {
     this.count++;
     this.first ??= e.globalPosition;
     this.last = e.globalPosition;
+    this.lastAt = e.recordedAt;
     const kind = e.streamId.slice(0, e.streamId.indexOf("-")) as Kind;
     const folder = folders[kind];
     if (!folder) return;
@@ -116,11 +135,21 @@ export class LogVerifier {
       return;
     }
     const before = String(entry.snap.value);
+    this.checkHolds(e, entry.snap, violation);
     const snap = folder.step(entry.snap, event, e);
     const after = String(snap.value);
     if (after === "released" || after === "broken") entry.endedAt ??= e.recordedAt;
     entry.snap = after === "destroyed" ? null : snap;
     this.countCapacity(e, before, violation);
+  }
+
+  /** The hold rules for one legal event, against the resource's state before it. */
+  private checkHolds(e: RecordedEvent, before: FoldSnapshot, violation: (rule: ViolationRule, message: string) => void): void {
+    if (e.type === "ResourceDestroyed" || e.type === "ResourceHoldReleased") {
+      const hold = (before.context as ResourceContext).hold ?? null;
+      if (e.type === "ResourceHoldReleased" && hold === null) violation("hold-released-without-hold", "released a hold the resource did not have");
+      if (e.type === "ResourceDestroyed" && hold && isHoldActive(hold, e.recordedAt)) violation("destroyed-while-held", `destroyed while on hold (${hold.reason})`);
+    }
   }
 
   /** Capacity bookkeeping for one legal event. */
@@ -182,6 +211,7 @@ export class LogVerifier {
     const graceMs = options.graceMs ?? 0;
     const violations = [...this.violations];
     const pendingCleanup: PendingCleanup[] = [];
+    const held: HeldStream[] = [];
     const streamsByKind: Record<string, number> = {};
     for (const [streamId, entry] of this.streams) {
       streamsByKind[entry.kind] = (streamsByKind[entry.kind] ?? 0) + 1;
@@ -189,6 +219,12 @@ export class LogVerifier {
       const status = String(entry.snap.value);
       if (status !== "released" && status !== "broken") continue;
       const endedAt = entry.endedAt!;
+      const hold = entry.kind === "resource" ? ((entry.snap.context as ResourceContext).hold ?? null) : null;
+      // A hold keeps it until its end (at `now`; without one, at the log's last event).
+      if (hold && isHoldActive(hold, options.now ?? this.lastAt ?? endedAt)) {
+        held.push({ streamId, status, reason: hold.reason, until: hold.until });
+        continue;
+      }
       if (options.now && graceMs > 0 && options.now.getTime() - endedAt.getTime() < graceMs) {
         pendingCleanup.push({ streamId, status, endedAt: endedAt.toISOString() });
       } else {
@@ -203,6 +239,7 @@ export class LogVerifier {
       lastPosition: this.last,
       violations,
       pendingCleanup,
+      held,
       peakLeasesPerResource: { ...this.peakLeases },
       peakResourcesPerBlueprint: { ...this.peakResources },
     };

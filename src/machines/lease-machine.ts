@@ -35,6 +35,8 @@ export interface LeaseContext {
    */
   ttlSeconds: number | null;
   ttlSource: TtlSource;
+  /** LeaseRequested's holdOnFailure (src/domain/resource-hold.ts); absent in states stored before holds: read as null. */
+  holdOnFailureSeconds: number | null;
   resourceId: string | null;
   blueprintId: string | null;
   /** Allocation attempts made so far, and temporary failures since the last step forward. */
@@ -63,6 +65,7 @@ export const initialLeaseContext: LeaseContext = {
   expiresAt: null,
   ttlSeconds: null,
   ttlSource: "request",
+  holdOnFailureSeconds: null,
   resourceId: null,
   blueprintId: null,
   attempts: 0,
@@ -99,6 +102,7 @@ export const leaseUpdates = {
     expiresAt: e.data.expiresAt,
     ttlSeconds: e.data.ttlSeconds,
     ttlSource: e.data.ttlSource ?? "request",
+    holdOnFailureSeconds: e.data.holdOnFailure?.seconds ?? null,
     requestedAt: e.at,
   }),
   attempted: (c: LeaseContext) => ({ attempts: c.attempts + 1 }),

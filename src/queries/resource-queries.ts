@@ -16,6 +16,8 @@ export interface ResourceRecord {
   endReason: string | null;
   /** Why a lease's failure made it suspect: it takes no new lease until a health check clears or breaks it. */
   suspectReason: string | null;
+  /** Its hold (src/domain/resource-hold.ts): no new lease, no teardown, until released or `until`. */
+  hold: HoldRecord | null;
   allocatedAt: string;
   activatedAt: string | null;
   endedAt: string | null;
@@ -23,6 +25,21 @@ export interface ResourceRecord {
   version: number;
 }
 
+
+export interface HoldRecord {
+  reason: string;
+  /** When it ends by itself; null: when an admin releases it. */
+  until: string | null;
+  by: string;
+  /** The lease whose failure asked for it (holdOnFailure), if any. */
+  leaseId: string | null;
+  since: string;
+}
+
+function holdRecordOf(row: Selectable<ResourcesTable>): HoldRecord | null {
+  if (row.hold_reason === null) return null;
+  return { reason: row.hold_reason, until: isoOrNull(row.hold_until), by: row.hold_by ?? "", leaseId: row.hold_lease_id, since: isoOrNull(row.held_at)! };
+}
 
 export function resourceRecordOf(row: Selectable<ResourcesTable>, load: ResourceLoad | undefined): ResourceRecord {
   return {
@@ -35,6 +52,7 @@ export function resourceRecordOf(row: Selectable<ResourcesTable>, load: Resource
     liveLeases: load?.liveLeases ?? 0,
     endReason: row.end_reason,
     suspectReason: row.suspect_reason,
+    hold: holdRecordOf(row),
     allocatedAt: isoOrNull(row.allocated_at)!,
     activatedAt: isoOrNull(row.activated_at),
     endedAt: isoOrNull(row.ended_at),
@@ -53,6 +71,8 @@ export interface ResourceFilter {
   status?: string[];
   resourceType?: string;
   blueprintId?: string;
+  /** true: only resources on hold; false: only those not on hold. */
+  held?: boolean;
   /** Only resources this client has (or had) a lease of its own on (owner and authorizing object): what it may see. */
   leaseOwner?: string;
   cursor?: string;
@@ -64,6 +84,7 @@ export async function listResources(db: Kysely<DrydockDatabase>, filter: Resourc
   if (filter.status && filter.status.length > 0) q = q.where("status", "in", filter.status);
   if (filter.resourceType) q = q.where("resource_type", "=", filter.resourceType);
   if (filter.blueprintId) q = q.where("blueprint_id", "=", filter.blueprintId);
+  if (filter.held !== undefined) q = q.where("hold_reason", filter.held ? "is not" : "is", null);
   const leaseOwner = filter.leaseOwner;
   if (leaseOwner !== undefined) {
     q = q.where("resource_id", "in", (eb) => eb.selectFrom("leases").select("leases.resource_id").where("leases.owner", "=", leaseOwner).where("leases.authorizing_object", "=", leaseOwner).where("leases.resource_id", "is not", null).$narrowType<{ resource_id: string }>());

@@ -60,6 +60,14 @@ export interface ResourcesTable {
   activated_at: Timestamp | null;
   ended_at: Timestamp | null;
   suspect_reason: string | null;
+  /** The hold on it (ResourceHeld), all null when none (migration 013; src/domain/resource-hold.ts). */
+  hold_reason: string | null;
+  hold_until: Timestamp | null;
+  hold_by: string | null;
+  hold_lease_id: string | null;
+  held_at: Timestamp | null;
+  /** The destroy step let its leases go and waits for the hold (ResourceDestroyDeferred). */
+  destroy_deferred: boolean;
   version: number;
   updated_at: Timestamp;
 }

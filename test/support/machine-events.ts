@@ -148,6 +148,21 @@ export const resourceSampleEvents: ResourceMachineEvent[] = [
     at: "2024-05-01T10:00:07.000Z",
     data: { reason: "its health check passed" },
   },
+  {
+    type: "ResourceHeld",
+    at: "2024-05-01T10:00:08.000Z",
+    data: { reason: "disk check", until: "2024-05-01T11:00:00.000Z", by: "admin", leaseId: null },
+  },
+  {
+    type: "ResourceHoldReleased",
+    at: "2024-05-01T10:00:09.000Z",
+    data: { reason: "released by admin" },
+  },
+  {
+    type: "ResourceDestroyDeferred",
+    at: "2024-05-01T10:00:10.000Z",
+    data: { reason: "destroy waits: on hold: disk check (by admin, until released)" },
+  },
 ];
 
 export const blueprintSampleEvents: BlueprintMachineEvent[] = [

@@ -150,6 +150,12 @@ function dataOf(type: string, id: string, pick: (n: number) => number): Record<s
       return { reason: `a lease could not use it ${pick(3)}`, error: { code: "unreachable", message: `refused ${pick(3)}` } };
     case "ResourceRecovered":
       return { reason: "its health check passed" };
+    case "ResourceHeld":
+      return { reason: `look at it ${pick(3)}`, until: pick(2) ? time() : null, by: "admin", leaseId: maybe(`ls_${pick(5)}`) };
+    case "ResourceHoldReleased":
+      return { reason: "released by admin" };
+    case "ResourceDestroyDeferred":
+      return { reason: "destroy waits: on hold" };
     case "BlueprintCreated":
       return { blueprintId: id, name: `name-${id}`, kind: "memory-pool", resourceType: "sandbox", config: { slots: 1 + pick(3) }, resourceLimit: maybe(1 + pick(3)) };
     case "BlueprintUpdated":

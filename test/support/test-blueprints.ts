@@ -18,6 +18,8 @@ const memoryPoolConfig = z
     labels: z.array(z.string()).default([]),
     activationDelayMs: z.number().int().min(0).default(0),
     failActivation: z.enum(["none", "temporary", "permanent"]).default("none"),
+    /** Every lease's setup on a resource fails for good (a lease that breaks: holdOnFailure). */
+    failLeaseActivation: z.boolean().default(false),
     supplemental: z.boolean().default(true),
   })
   .strict();
@@ -44,7 +46,8 @@ export function memoryPoolBlueprint(): BlueprintImplementation<MemoryPoolConfig>
       return { activated: true };
     },
     async destroyResource() {},
-    async activateLease() {
+    async activateLease(bp) {
+      if (bp.config.failLeaseActivation) throw new PermanentFailure("the lease's setup script failed", "setup_failed");
       return { workingDirectory: null };
     },
     async destroyLease() {},

@@ -23,18 +23,29 @@ const TRANSITIONS: Record<ResourceStatus, Partial<Record<ResourceEventType, Reso
     ResourceActivated: "active",
     ResourceReleased: "released",
     ResourceBroken: "broken",
+    ResourceHeld: "pending",
+    ResourceHoldReleased: "pending",
   },
   active: {
     ResourceSuspected: "active",
     ResourceRecovered: "active",
     ResourceReleased: "released",
     ResourceBroken: "broken",
+    ResourceHeld: "active",
+    ResourceHoldReleased: "active",
   },
+  // A hold is context, not a status: an ended resource may be held (its destroy then waits).
   released: {
     ResourceDestroyed: "destroyed",
+    ResourceHeld: "released",
+    ResourceHoldReleased: "released",
+    ResourceDestroyDeferred: "released",
   },
   broken: {
     ResourceDestroyed: "destroyed",
+    ResourceHeld: "broken",
+    ResourceHoldReleased: "broken",
+    ResourceDestroyDeferred: "broken",
   },
   destroyed: {},
 };
@@ -138,9 +149,10 @@ describe("resource machine graph", () => {
       resourceSampleEvents.filter((e) => nodes.get(status)!.state.can(e)).map((e) => e.type);
     expect(accepted("new")).toEqual(["ResourceAllocated"]);
     // Only an active resource is suspect: a pending one's activation reports its own failures.
-    expect(accepted("active")).toEqual(["ResourceReleased", "ResourceBroken", "ResourceSuspected", "ResourceRecovered"]);
-    expect(accepted("released")).toEqual(["ResourceDestroyed"]);
-    expect(accepted("broken")).toEqual(["ResourceDestroyed"]);
+    expect(accepted("active")).toEqual(["ResourceReleased", "ResourceBroken", "ResourceSuspected", "ResourceRecovered", "ResourceHeld", "ResourceHoldReleased"]);
+    // Only an ended resource's destroy waits for a hold.
+    expect(accepted("released")).toEqual(["ResourceDestroyed", "ResourceHeld", "ResourceHoldReleased", "ResourceDestroyDeferred"]);
+    expect(accepted("broken")).toEqual(["ResourceDestroyed", "ResourceHeld", "ResourceHoldReleased", "ResourceDestroyDeferred"]);
     expect(accepted("destroyed")).toEqual([]);
     expect(nodes.get("destroyed")!.state.status).toBe("done");
   });

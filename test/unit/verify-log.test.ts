@@ -138,6 +138,7 @@ describe("verifyLog", () => {
       lastPosition: null,
       violations: [],
       pendingCleanup: [],
+      held: [],
       peakLeasesPerResource: {},
       peakResourcesPerBlueprint: {},
     });

@@ -83,6 +83,19 @@ describe("resourceWork", () => {
     expect(resourceWork({ status: "broken", retry_at: SOON }, AT)).toEqual({ kind: "destroy", runAt: AT });
   });
 
+  it("runs a hold's end at its time, and makes an ended held resource's destroy wait for it", () => {
+    const held = { hold_reason: "look at it", hold_until: LATER, destroy_deferred: false };
+    expect(resourceWork({ status: "active", retry_at: null, ...held }, AT)).toEqual({ kind: "end-hold", runAt: LATER });
+    expect(resourceWork({ status: "active", retry_at: null, ...held, hold_until: null }, AT)).toBeNull();
+    // Ended: the destroy step runs once now (it lets the leases go and records that it waits) ...
+    expect(resourceWork({ status: "broken", retry_at: null, ...held }, AT)).toEqual({ kind: "destroy", runAt: AT });
+    // ... then the item is the hold's end (none for a hold without one), and the destroy after it.
+    expect(resourceWork({ status: "broken", retry_at: null, ...held, destroy_deferred: true }, AT)).toEqual({ kind: "end-hold", runAt: LATER });
+    expect(resourceWork({ status: "released", retry_at: null, ...held, hold_until: null, destroy_deferred: true }, AT)).toBeNull();
+    expect(resourceWork({ status: "released", retry_at: null, hold_reason: null, hold_until: null, destroy_deferred: true }, AT)).toEqual({ kind: "destroy", runAt: AT });
+    expect(resourceWork({ status: "pending", retry_at: SOON, ...held }, AT)).toEqual({ kind: "activate", runAt: SOON });
+  });
+
   it("has nothing to do for a destroyed resource", () => {
     expect(resourceWork({ status: "destroyed", retry_at: null }, AT)).toBeNull();
     expect(resourceWork({ status: "new", retry_at: null }, AT)).toBeNull();

@@ -1,7 +1,8 @@
 import { streamIdOf } from "../../../events/envelope";
 import { blueprintViewOf, leaseViewOfState, loadResourceView } from "../../blueprints/blueprint-views";
 import type { LeaseState } from "../../machines/fold";
-import { loadLease } from "./load-state";
+import { loadLease, loadResource } from "./load-state";
+import { failureHoldEvent } from "./resource-hold-steps";
 import { reacquireOrBreak } from "./reacquire";
 import { failureOutcome } from "./record-failure";
 import { workerMetadata, type WorkerContext } from "../worker-context";
@@ -50,12 +51,19 @@ export async function activateLease(ctx: WorkerContext, lease: LeaseState, reche
       return;
     }
     const summary = { code: failure.code, message: failure.message };
+    if (failure.kind === "permanent") {
+      const broken = { streamId: stream, expectedVersion: lease.version, events: [{ type: "LeaseBroken", data: { reason: `activation failed: ${failure.message}`, error: summary } }] };
+      // The lease's own setup failed for good on an active resource: its holdOnFailure keeps the
+      // resource as it is (no new lease), in the same append as the break.
+      const held = await loadResource(ctx, resource.resource_id);
+      const hold = held.status === "active" ? failureHoldEvent(held, lease, `activation failed: ${failure.message}`, ctx.clock.now()) : null;
+      await ctx.store.appendMany(hold ? [broken, { streamId: streamIdOf("resource", resource.resource_id), expectedVersion: held.version, events: [hold] }] : [broken], meta);
+      return;
+    }
     await ctx.store.append(
       stream,
       lease.version,
-      failure.kind === "permanent"
-        ? [{ type: "LeaseBroken", data: { reason: `activation failed: ${failure.message}`, error: summary } }]
-        : [{ type: "LeaseYielded", data: { reason: `activation failed, will retry: ${failure.message}`, retryAt, attempt: c.failures + 1, error: summary } }],
+      [{ type: "LeaseYielded", data: { reason: `activation failed, will retry: ${failure.message}`, retryAt, attempt: c.failures + 1, error: summary } }],
       meta,
     );
   }

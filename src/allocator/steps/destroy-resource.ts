@@ -3,16 +3,25 @@ import { blueprintViewOf, loadResourceView } from "../../blueprints/blueprint-vi
 import { VersionConflictError } from "../../domain/errors";
 import type { ResourceState } from "../../machines/fold";
 import { workerMetadata, type WorkerContext } from "../worker-context";
-import { loadLease } from "./load-state";
+import { isHoldActive } from "../../domain/resource-hold";
+import { loadLease, loadResource } from "./load-state";
 import { reacquireOrBreak } from "./reacquire";
+import { deferredBecause, failureHoldEvent, holdOf } from "./resource-hold-steps";
 
 /**
  * A released or broken resource: its leases are let go first (acquired ones go back to pending
  * and land elsewhere; active ones are released with the reason), then the blueprint tears it
  * down, then the leases it held are released. Drydock left active leases on a dead resource; we
  * do not.
+ *
+ * Holds (src/domain/resource-hold.ts): a broken resource with an active lease that asked for
+ * `holdOnFailure` goes on hold as that lease is let go (one append: the lease's release and the
+ * hold). A resource on hold has its leases let go all the same, then the step records that the
+ * teardown waits (ResourceDestroyDeferred) and stops; the work queue runs it again when the hold
+ * ends.
  */
-export async function destroyResource(ctx: WorkerContext, resource: ResourceState): Promise<void> {
+export async function destroyResource(ctx: WorkerContext, start: ResourceState): Promise<void> {
+  let resource = start;
   const c = resource.context;
   const meta = workerMetadata(ctx, c.forLeaseId ?? c.resourceId);
   const why = `resource ${c.resourceId} ${resource.status}${c.endReason ? `: ${c.endReason}` : ""}`;
@@ -21,16 +30,27 @@ export async function destroyResource(ctx: WorkerContext, resource: ResourceStat
   for (const row of onIt) {
     const lease = await loadLease(ctx, row.lease_id);
     if (lease.status !== "acquired" && lease.status !== "active") continue;
-    await ignoreConflict(
-      ctx.store.append(
-        streamIdOf("lease", row.lease_id),
-        lease.version,
-        lease.status === "acquired"
-          ? [reacquireOrBreak(lease, c.resourceId, why)]
-          : [{ type: "LeaseReleased", data: { reason: "resource-ended", detail: why } }],
-        meta,
-      ),
-    );
+    const leaseAppend = {
+      streamId: streamIdOf("lease", row.lease_id),
+      expectedVersion: lease.version,
+      events: lease.status === "acquired" ? [reacquireOrBreak(lease, c.resourceId, why)] : [{ type: "LeaseReleased", data: { reason: "resource-ended", detail: why } }],
+    };
+    // Only a resource that broke under an active lease counts as that lease's failure.
+    const hold = resource.status === "broken" && lease.status === "active" ? failureHoldEvent(resource, lease, `resource ${c.endReason ?? "broken"}`, ctx.clock.now()) : null;
+    if (hold) {
+      await ignoreConflict(ctx.store.appendMany([leaseAppend, { streamId: streamIdOf("resource", c.resourceId), expectedVersion: resource.version, events: [hold] }], meta));
+      resource = await loadResource(ctx, c.resourceId);
+    } else {
+      await ignoreConflict(ctx.store.append(leaseAppend.streamId, leaseAppend.expectedVersion, leaseAppend.events, meta));
+    }
+  }
+
+  const hold = holdOf(resource);
+  if (hold && isHoldActive(hold, ctx.clock.now())) {
+    if (!resource.context.destroyDeferred) {
+      await ctx.store.append(streamIdOf("resource", c.resourceId), resource.version, [{ type: "ResourceDestroyDeferred", data: { reason: deferredBecause(hold) } }], meta);
+    }
+    return;
   }
 
   const row = await ctx.db.selectFrom("resources").selectAll().where("resource_id", "=", c.resourceId).executeTakeFirstOrThrow();

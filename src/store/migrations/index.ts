@@ -11,6 +11,7 @@ import * as m009 from "./009-failing-targets";
 import * as m010 from "./010-token-expiry";
 import * as m011 from "./011-bounded-capacity-reads";
 import * as m012 from "./012-lease-priority";
+import * as m013 from "./013-resource-holds";
 import * as m014 from "./014-lease-quotas";
 
 /** Numbered migrations, applied in order on start. Never edit one that has shipped: add the next. */
@@ -27,6 +28,7 @@ export const migrations: Record<string, Migration> = {
   "010-token-expiry": m010,
   "011-bounded-capacity-reads": m011,
   "012-lease-priority": m012,
+  "013-resource-holds": m013,
   "014-lease-quotas": m014,
 };
 
