@@ -5,6 +5,7 @@ import { cliToken, serviceUrl } from "./config";
 import { describeApiError } from "./describe-error";
 import { execCommand } from "./exec-cli";
 import { explainCommand } from "./explain-cli";
+import { holdCommand, unholdCommand } from "./hold-cli";
 import { httpCommand } from "./http-cli";
 import { getCommand, historyCommand, leaseCommand, putCommand, releaseCommand } from "./lease-cli";
 import { lsCommand } from "./ls-cli";
@@ -23,7 +24,9 @@ const usage = `drydock — lease hosts and working copies
   drydock get LEASE_ID PATH                      read a file to stdout
   drydock history LEASE_ID                       the lease's events
   drydock http LEASE_ID [PATH]                   the URL of the lease's web server, or PATH fetched there (http --help)
-  drydock ls [leases|resources|blueprints] [--status S] [--json]
+  drydock ls [leases|resources|blueprints] [--status S] [--held] [--json]   (--held: resources on hold only)
+  drydock hold RESOURCE_ID --reason TEXT [--for S]   no new lease, not destroyed, until unhold or S seconds (admin)
+  drydock unhold RESOURCE_ID [--reason TEXT]
   drydock token create --owner NAME --role client|admin [--max-live-leases N] [--max-live-leases-of TYPE=N]   issue a token (admin); prints it once
   drydock token ls [--all] | drydock token revoke TOKEN_ID
   drydock auth request BLUEPRINT_ID [--client NAME]       ask to use a blueprint
@@ -68,6 +71,10 @@ export async function main(argv: string[]): Promise<number> {
       return httpCommand(client, args);
     case "ls":
       return lsCommand(client, args);
+    case "hold":
+      return holdCommand(client, args);
+    case "unhold":
+      return unholdCommand(client, args);
     case "token":
       return tokenCommand(client, args);
     case "auth":
