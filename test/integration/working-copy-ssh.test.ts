@@ -241,4 +241,24 @@ describeSsh("working copies on SSH hosts", { timeout: 180_000 }, () => {
     expect(log).not.toContain(keyLine);
     expect(log).toContain(KEY_ENV);
   });
+
+  it("refuses a git server whose host key is not the pinned one", async () => {
+    const server = ssh.hosts.find((h) => h.name === "wc-b")!;
+    const other = ssh.hosts.find((h) => h.name === "wc-a")!;
+    // wc-a's key, pinned for wc-b's address: the server shows another key.
+    const { stdout: wrongKey } = await run_("ssh-keyscan", ["-p", String(other.port), "-t", "ed25519", "127.0.0.1"]);
+    const prefix = `ssh://${ssh.user}@127.0.0.1:${server.port}/`;
+    const knownHosts = wrongKey.replace(`[127.0.0.1]:${other.port}`, `[127.0.0.1]:${server.port}`);
+    const pinned = await createBlueprint(
+      drydock.commands,
+      { name: "copies-wrong-pin", kind: "working-copy", config: { hostBlueprintIds: [hostsBlueprint], credentials: [{ urlPrefix: prefix, deployKey: { env: KEY_ENV }, knownHosts }] } },
+      actor,
+    );
+    const { authorizationId } = await requestAuthorization(drydock.commands, hostsBlueprint, `blueprint:${pinned}`, actor);
+    await approveAuthorization(drydock.commands, authorizationId, actor);
+    const url = `${prefix.replace(/\/$/, "")}${repos.root}/lib`;
+    const id = await requestLease(drydock.commands, { resourceType: "working-copy", attributes: { repositoryURL: url, ref: "main" }, blueprintIds: [pinned] }, "ci", actor);
+    const ended = await waitForLeaseStatus(drydock, id, ["broken", "destroyed"], 120_000);
+    expect(ended.endReason).toMatch(/Host key verification failed/);
+  });
 });
