@@ -27,7 +27,7 @@ const LeaseExplanationSchema = z
     waits: z
       .array(
         z.object({
-          cause: z.enum(["queue", "allocator", "slot", "blueprint", "configuration", "reclaim", "retry", "resource-activation", "lease-activation"]),
+          cause: z.enum(["queue", "allocator", "slot", "behind-leases", "quota", "blueprint", "configuration", "reclaim", "retry", "resource-activation", "lease-activation"]),
           ms: z.number(),
           detail: z.string().nullable(),
         }),

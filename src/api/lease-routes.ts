@@ -59,6 +59,9 @@ const LeaseRequestSchema = z
           "If the lease fails on its resource (its setup there fails for good, or the resource breaks while the lease is active), the resource is kept on hold this long: no new lease, not destroyed, so a person can look.",
         example: { seconds: 3600 },
       }),
+    waitIfOverQuota: z.boolean().optional().openapi({
+      description: "false: when the requesting token's owner already holds as many live leases as its quota allows, refuse with 429 `quota_exceeded` (nothing stored) instead of queueing a lease that waits (reason `quota: …`). Default true.",
+    }),
     cancelOnDisconnect: z.boolean().optional().openapi({ description: "With `?wait`: release the lease if the client disconnects before it is active." }),
   })
   .openapi("LeaseRequest");
@@ -80,7 +83,7 @@ export const createLease = defineRoute({
     201: leaseJson("The lease is active"),
     200: leaseJson("The lease ended before becoming active"),
     202: leaseJson("The lease is pending"),
-    ...errorResponses(400, 403, 413, 422),
+    ...errorResponses(400, 403, 413, 422, 429),
   },
 });
 

@@ -1,7 +1,7 @@
 import { streamIdOf, type EventMetadata, type NewEvent } from "../../events/envelope";
 import { blueprintViewOf } from "../blueprints/blueprint-views";
-import { ForbiddenError, UnsatisfiableError, ValidationError } from "../domain/errors";
-import { quotaForType, type LeaseQuota } from "../domain/lease-quota";
+import { ForbiddenError, QuotaExceededError, UnsatisfiableError, ValidationError } from "../domain/errors";
+import { quotaForType, quotaReason, type LeaseQuota, type LiveLeaseCount } from "../domain/lease-quota";
 import { MAX_HOLD_ON_FAILURE_SECONDS } from "../domain/resource-hold";
 import { DEFAULT_LEASE_TTL_SECONDS, expiryAfter, MAX_TTL_SECONDS, resolveRequestTtl } from "../domain/lease-ttl";
 import { leaseFolder } from "../machines/fold";
@@ -18,6 +18,8 @@ export interface LeaseRequest {
   priority?: number;
   /** Keep the resource on hold this long if the lease fails on it (src/domain/resource-hold.ts). */
   holdOnFailure?: { seconds: number };
+  /** false: refuse the request (QuotaExceededError) rather than wait when its owner is at its quota now. */
+  waitIfOverQuota?: boolean;
 }
 
 export { MAX_TTL_SECONDS };
@@ -140,6 +142,11 @@ export async function prepareLeaseRequest(
   }
 
   const quota = quotaForType(options.clientQuota, request.resourceType);
+  if (quota && request.waitIfOverQuota === false) {
+    const live = await liveLeasesOf(ctx, owner, request.resourceType);
+    const over = quotaReason(owner, request.resourceType, quota, live);
+    if (over !== null) throw new QuotaExceededError(over, { field: "waitIfOverQuota", quota, live });
+  }
   const leaseId = ctx.ids.next("lease");
   const now = ctx.clock.now();
   const requested = {
@@ -198,4 +205,10 @@ export function renewLease(ctx: CommandContext, leaseId: string, ttlSeconds: num
   }
   const expiresAt = new Date(ctx.clock.now().getTime() + ttlSeconds * 1000).toISOString();
   return commandOnStream(ctx, leaseFolder, "lease", streamIdOf("lease", leaseId), leaseId, "renew", () => [{ type: "LeaseRenewed", data: { ttlSeconds, expiresAt } }], actor);
+}
+
+/** The owner's live (acquired or active) leases: of every type, and of `resourceType`. */
+async function liveLeasesOf(ctx: CommandContext, owner: string, resourceType: string): Promise<LiveLeaseCount> {
+  const rows = await ctx.db.selectFrom("leases").select("resource_type").where("owner", "=", owner).where("status", "in", ["acquired", "active"]).execute();
+  return { total: rows.length, ofType: rows.filter((r) => r.resource_type === resourceType).length };
 }

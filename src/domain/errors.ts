@@ -17,7 +17,8 @@ export type DomainErrorCode =
   | "forbidden"
   | "payload_too_large"
   | "rate_limited"
-  | "too_many_commands";
+  | "too_many_commands"
+  | "quota_exceeded";
 
 export class DomainError extends Error {
   constructor(
@@ -123,6 +124,13 @@ export class TooManyCommandsError extends DomainError {
 export class RateLimitedError extends DomainError {
   constructor(what: string, retryAfterSeconds: number) {
     super("rate_limited", `too many ${what} from this token: retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+  }
+}
+
+/** The client holds as many live leases as its quota allows, and asked not to wait (waitIfOverQuota: false). */
+export class QuotaExceededError extends DomainError {
+  constructor(reason: string, details: Record<string, unknown>) {
+    super("quota_exceeded", `${reason}; this request asked not to wait (waitIfOverQuota: false), so nothing was stored`, details);
   }
 }
 

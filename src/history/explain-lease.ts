@@ -15,7 +15,18 @@ import { summarize, titleOf } from "./explain-text";
  * (acquired on an active resource). The allocator's own deciding time (AllocationAttempted
  * `durationMs`, which ends when the event is recorded) is cut out of the wait before it.
  */
-export type WaitCause = "queue" | "allocator" | "slot" | "blueprint" | "configuration" | "reclaim" | "retry" | "resource-activation" | "lease-activation";
+export type WaitCause =
+  | "queue"
+  | "allocator"
+  | "slot"
+  | "behind-leases"
+  | "quota"
+  | "blueprint"
+  | "configuration"
+  | "reclaim"
+  | "retry"
+  | "resource-activation"
+  | "lease-activation";
 
 export interface TimelineStep {
   at: string;
@@ -216,6 +227,9 @@ export function explainLease(leaseEvents: readonly RecordedEvent[], resourceEven
  */
 function waitCauseOf(waiting: LeaseEventData<"LeaseWaiting">, attemptSummary: string): WaitCause {
   if (waiting.cause === "configuration") return "configuration";
+  // The policies that keep a lease off free capacity: its owner's quota, and the fair queue.
+  if (waiting.cause === "quota") return "quota";
+  if (attemptSummary.startsWith("waiting: queued behind")) return "behind-leases";
   if (waiting.reason.startsWith("waiting for reclaimed")) return "reclaim";
   return NO_USABLE_BLUEPRINT.test(attemptSummary) ? "blueprint" : "slot";
 }

@@ -81,6 +81,10 @@ function describeWait(w: WaitShare): string {
       return `${secs(w.ms)} in the allocator deciding`;
     case "slot":
       return `${secs(w.ms)} for a free slot (${w.detail})`;
+    case "behind-leases":
+      return `${secs(w.ms)} in the fair queue, behind leases with a higher priority or asked earlier (${w.detail})`;
+    case "quota":
+      return `${secs(w.ms)} on its owner's lease quota (${w.detail})`;
     case "blueprint":
       return `${secs(w.ms)} for a usable blueprint (${w.detail})`;
     case "configuration":

@@ -63,6 +63,8 @@ describe("the lease queue", () => {
     // The explanation names the queue as what kept the newcomer waiting.
     const explained = await api.call("GET", `/v1/leases/${newcomer.id}/explain`);
     expect(explained.text).toContain("queued behind 1 lease");
+    expect(explained.body.waits.map((w: { cause: string }) => w.cause)).toContain("behind-leases");
+    expect(explained.body.summary).toContain("in the fair queue, behind leases with a higher priority or asked earlier");
 
     await release(waiter.id);
     await work();
@@ -141,6 +143,19 @@ describe("the lease queue", () => {
       return now.filter((l) => l.status === "pending" && l.waitReason === "quota: team-a holds 2 live leases, its quota is 2").length === 6 ? true : undefined;
     }, 20_000, { intervalMs: 250, seen: async () => (await states()).map((l) => `${l.status} ${l.waitReason ?? ""}`) });
     expect((await states()).filter((l) => l.status === "active")).toHaveLength(2);
+
+    // Asked not to wait, a request over the quota is refused, and nothing is stored.
+    const before = await api.eventCount();
+    const refused = await teamA.call("POST", "/v1/leases", { ...shared, waitIfOverQuota: false });
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.code).toBe("quota_exceeded");
+    expect(refused.body.error.message).toBe("quota: team-a holds 2 live leases, its quota is 2; this request asked not to wait (waitIfOverQuota: false), so nothing was stored");
+    expect(await api.eventCount()).toBe(before);
+    // Its explanation names the quota as what it waits on.
+    const overQuota = (await states()).find((l) => l.status === "pending")!;
+    const onQuota = await api.call("GET", `/v1/leases/${overQuota.id}/explain`);
+    expect(onQuota.body.waits.map((w: { cause: string }) => w.cause)).toContain("quota");
+    expect(onQuota.body.summary).toContain("on its owner's lease quota (quota: team-a holds 2 live leases, its quota is 2)");
 
     // team-b asked after the whole flood, and gets the third slot at once: the six ahead of it take nothing.
     const b = await teamB.call("POST", "/v1/leases?wait=1", shared);
