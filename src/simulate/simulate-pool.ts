@@ -46,6 +46,12 @@ export interface SimulationInput {
   reclaimIdleMs: number;
 }
 
+/** What a lease asks, as far as any predicate or decision can tell: equal ones decide alike. */
+function askedOf(lease: VirtualLease): string {
+  const r = lease.recorded;
+  return JSON.stringify([r.resourceType, r.attributes, r.blueprintIds, r.owner, r.ownerResourceId, r.authorizingObject]);
+}
+
 /** Leases ahead that a view carries, at most: load-allocation-view.ts's AHEAD_LIMIT. */
 const AHEAD_LIMIT = 50;
 
@@ -182,25 +188,53 @@ export function simulatePool(input: SimulationInput): PoolOutcome {
     if (resource.status === "active") ready(lease, resource, at);
   };
 
-  /** Every pending lease decides, in queue order, with the leases still waiting ahead of it. */
-  const allocate = (now: number) => {
+  /**
+   * Pending leases decide in queue order, each through decideInQueue with the leases still waiting
+   * ahead of it: all of them when capacity may have grown (`full`), else only those that just
+   * arrived. What is left out changes no decision, because decideAllocation is monotone in
+   * capacity (fewer free slots, more used limit slots, fewer idle resources never open a choice):
+   * - a lease that waited on this very capacity, or on more, takes nothing on paper, so the ahead
+   *   list carries only waiters from before the last change in this pass, and none from earlier
+   *   passes when nothing has freed since (an arrival only takes capacity);
+   * - a lease asking exactly what a lease that just waited on the same capacity asked (type,
+   *   attributes, blueprints, owner) waits too, without deciding again.
+   * Without these a long queue costs a quadratic number of decisions at every moment.
+   */
+  const allocate = (now: number, full: boolean, arrived: ReadonlySet<VirtualLease>) => {
     for (;;) {
-      const queue = leases.filter((l) => l.status === "pending").sort((a, b) => queueOrder({ ...a.recorded, priority: a.priority }, { ...b.recorded, priority: b.priority }));
+      const queue = leases
+        .filter((l) => l.status === "pending" && (full || arrived.has(l)))
+        .sort((a, b) => queueOrder({ ...a.recorded, priority: a.priority }, { ...b.recorded, priority: b.priority }));
       const views = new Map<VirtualLease, AllocationView>();
       const viewOf = (l: VirtualLease) => views.get(l) ?? views.set(l, viewOfLease(l, blueprints, resources, now, reclaimIdleMs)).get(l)!;
-      const waiting: VirtualLease[] = [];
+      const waiting: { lease: VirtualLease; epoch: number }[] = [];
+      const waitedAsked = new Set<string>();
+      let epoch = 0;
+      const changed = () => {
+        epoch++;
+        views.clear();
+        waitedAsked.clear();
+      };
       let reclaimed = false;
       for (const lease of queue) {
-        const ahead = waiting.slice(0, AHEAD_LIMIT).map((l) => ({ leaseId: l.recorded.leaseId, view: viewOf(l) }));
+        const asked = askedOf(lease);
+        if (waitedAsked.has(asked)) {
+          waiting.push({ lease, epoch });
+          continue;
+        }
+        const ahead = waiting
+          .filter((w) => w.epoch !== epoch)
+          .slice(0, AHEAD_LIMIT)
+          .map((w) => ({ leaseId: w.lease.recorded.leaseId, view: viewOf(w.lease) }));
         const d = decideInQueue({ ...viewOf(lease), ahead }).decision;
         switch (d.kind) {
           case "acquire":
             acquire(lease, resources.find((r) => r.resourceId === d.resourceId)!, d.slot, now);
-            views.clear();
+            changed();
             break;
           case "allocate":
             acquire(lease, build(blueprintOf.get(d.blueprintId)!, d.limitSlot, d.plan, now), 0, now);
-            views.clear();
+            changed();
             break;
           case "reclaim": {
             const victim = resources.find((r) => r.resourceId === d.resourceId)!;
@@ -210,7 +244,8 @@ export function simulatePool(input: SimulationInput): PoolOutcome {
             break;
           }
           case "wait":
-            waiting.push(lease);
+            waiting.push({ lease, epoch });
+            waitedAsked.add(asked);
             break;
           case "break":
             end(lease, now, "broken");
@@ -220,15 +255,17 @@ export function simulatePool(input: SimulationInput): PoolOutcome {
             throw new Error(`unknown decision ${JSON.stringify(never)}`);
           }
         }
-        // A reclaim frees a limit slot: decide again from the front of the queue.
+        // A reclaim frees a limit slot: every waiter decides again, from the front of the queue.
         if (reclaimed) break;
       }
       if (!reclaimed) return;
+      full = true;
     }
   };
 
   /** Warm pools: build idle resources up to --min-ready, within the limit. */
-  const keepWarm = (now: number) => {
+  const keepWarm = (now: number): number => {
+    let warmed = 0;
     for (const [blueprintId, wanted] of Object.entries(policy.minReady)) {
       const vb = blueprintOf.get(blueprintId);
       if (!vb?.impl || vb.configError !== null || !vb.enabled || vb.recorded.createdAt > now) continue;
@@ -242,19 +279,26 @@ export function simulatePool(input: SimulationInput): PoolOutcome {
         const plan = vb.impl.planResource(blueprintViewOfVirtual(vb, own.length), warm, own.map(resourceViewOfVirtual));
         if (!("leaseSlots" in plan)) break;
         build(vb, limitSlot, plan, now);
+        warmed++;
       }
     }
+    return warmed;
   };
 
   const wakes = new Set<number>();
   while (timeline.length > 0) {
     const now = timeline[0]!.at;
+    // Only arrivals (and activations) at this moment: capacity cannot have grown, only they decide.
+    const arrived = new Set<VirtualLease>();
+    let full = false;
     while (timeline.length > 0 && timeline[0]!.at === now) {
       const { what } = timeline.shift()!;
+      if (what.kind !== "arrive" && what.kind !== "lease-ready") full = true;
       switch (what.kind) {
         case "arrive": {
           const r = what.lease.recorded;
           what.lease.status = "pending";
+          arrived.add(what.lease);
           // Recorded as ending before it ever activated (cancelled, or broken while waiting): it gives up at the same time.
           if (r.endedAt !== null && r.activatedAt === null) schedule(Math.max(r.endedAt, now), { kind: "end", lease: what.lease, as: r.ended ?? "released" });
           break;
@@ -289,8 +333,9 @@ export function simulatePool(input: SimulationInput): PoolOutcome {
         }
       }
     }
-    allocate(now);
-    keepWarm(now);
+    allocate(now, full, arrived);
+    // New warm resources are capacity for every waiter.
+    if (keepWarm(now) > 0) allocate(now, true, arrived);
     // Leases still waiting may take an idle resource once it is old enough to reclaim: look again then.
     if (leases.some((l) => l.status === "pending")) {
       const due = resources

@@ -154,3 +154,14 @@ describe("pool metrics and the report", () => {
     expect(text).toContain("not modeled: failures");
   });
 });
+
+describe("a long queue", () => {
+  it("decides alike whether equal requests share an owner or not (the shortcut for equal requests changes no decision)", () => {
+    const many = (owner: (i: number) => string) => workload(Array.from({ length: 300 }, (_, i) => lease(`l${String(i).padStart(3, "0")}`, i * 100, 2500, { owner: owner(i) })), 3);
+    const shared = run(many(() => "ci"), policy({ slots: { bp1: 2 } }));
+    const distinct = run(many((i) => `owner-${i}`), policy({ slots: { bp1: 2 } }));
+    expect(waits(shared)).toEqual(waits(distinct));
+    expect(shared.resources).toHaveLength(3);
+    expect(Math.max(...Object.values(waits(shared)).map((w) => w ?? Infinity))).toBeGreaterThan(60_000);
+  });
+});
