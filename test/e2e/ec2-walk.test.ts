@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, expect, it } from "vitest";
+import { finishedRun, type FinishedRun } from "../support/finished-run";
 import { sshdAvailable, sshdMissingMessage } from "../support/sshd";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 import { waitUntil } from "../support/wait-until";
@@ -81,16 +82,8 @@ function terminal(command: string, env: NodeJS.ProcessEnv): { child: ChildProces
   return { child, output: () => output };
 }
 
-function run(script: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn("bash", ["-euo", "pipefail", "-c", script], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (b: Buffer) => (stdout += b.toString("utf8")));
-  child.stderr.on("data", (b: Buffer) => (stderr += b.toString("utf8")));
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function run(script: string, env: NodeJS.ProcessEnv): Promise<FinishedRun> {
+  return finishedRun(spawn("bash", ["-euo", "pipefail", "-c", script], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] }));
 }
 
 itSsh("the README's EC2 walk works as written: two commands start it, a lease runs uname, moves a file and is released", async () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { createApp } from "../../src/api/app";
 import { issueToken } from "../../src/auth/token-commands";
 import { createDrydock, type Drydock } from "../../src/service/drydock";
+import { finishedRun, type FinishedRun } from "../support/finished-run";
 import { listenOnLoopback, type LoopbackServer } from "../support/loopback-server";
 import { hostEntry, until } from "../support/ssh-pool";
 import { sshdAvailable, sshdMissingMessage, startSshHosts, type SshHost, type SshHosts } from "../support/sshd";
@@ -50,27 +51,13 @@ afterAll(async () => {
   delete process.env[KEY_ENV];
 }, 60_000);
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** `drydock …` as a user types it, optionally under coreutils' `timeout`. */
-function drydockCli(args: string[], options: { timeoutSeconds?: number } = {}): Promise<Run> {
+function drydockCli(args: string[], options: { timeoutSeconds?: number } = {}): Promise<FinishedRun> {
   const env: NodeJS.ProcessEnv = { ...process.env, DRYDOCK_URL: `http://127.0.0.1:${server.port}`, DRYDOCK_TOKEN: adminToken };
   delete env.NODE_OPTIONS;
   const argv = [process.execPath, "bin/drydock.js", ...args];
   const [command, ...rest] = options.timeoutSeconds ? ["timeout", String(options.timeoutSeconds), ...argv] : argv;
-  const child = spawn(command!, rest, { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (b: Buffer) => (stdout += b.toString("utf8")));
-  child.stderr.on("data", (b: Buffer) => (stderr += b.toString("utf8")));
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return finishedRun(spawn(command!, rest, { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] }));
 }
 
 async function api(method: string, url: string, body?: unknown): Promise<any> {
