@@ -49,7 +49,7 @@ export interface SimulationInput {
 /** What a lease asks, as far as any predicate or decision can tell: equal ones decide alike. */
 function askedOf(lease: VirtualLease): string {
   const r = lease.recorded;
-  return JSON.stringify([r.resourceType, r.attributes, r.blueprintIds, r.owner, r.ownerResourceId, r.authorizingObject]);
+  return JSON.stringify([r.resourceType, r.attributes, r.blueprintIds, r.owner, r.ownerResourceId, r.authorizingObject, r.quota]);
 }
 
 /** Leases ahead that a view carries, at most: load-allocation-view.ts's AHEAD_LIMIT. */
@@ -114,6 +114,7 @@ export function simulatePool(input: SimulationInput): PoolOutcome {
     resources.push(resource);
     if (resource.status === "pending") schedule(r.activatedAt ?? from + (vb?.recorded.buildMs ?? 0), { kind: "built", resource });
   }
+  const carriedLive = workload.carried;
   for (const c of workload.carried) {
     const resource = resources.find((r) => r.resourceId === c.resourceId);
     if (!resource || c.slot >= resource.leaseSlots) continue; // fewer slots under the policy: the carried lease is over the new count
@@ -174,6 +175,24 @@ export function simulatePool(input: SimulationInput): PoolOutcome {
     schedule(at + (vb.recorded.buildMs ?? 0), { kind: "built", resource });
     return resource;
   };
+  /** An owner's live leases (acquired or active), carried ones included: what a quota counts. */
+  const liveOf = (owner: string, resourceType: string) => {
+    let total = 0;
+    let ofType = 0;
+    for (const l of leases) {
+      if ((l.status === "acquired" || l.status === "active") && l.recorded.owner === owner) {
+        total++;
+        if (l.recorded.resourceType === resourceType) ofType++;
+      }
+    }
+    for (const c of carriedLive) {
+      if (c.owner === owner && resources.find((r) => r.resourceId === c.resourceId)?.slots.get(c.slot) === c.leaseId) {
+        total++;
+        if (c.resourceType === resourceType) ofType++;
+      }
+    }
+    return { total, ofType };
+  };
   /** Capacity is there for an acquired lease: it activates after its blueprint's recorded latency. */
   const ready = (lease: VirtualLease, resource: VirtualResource, at: number) => {
     const latency = blueprintOf.get(resource.blueprintId)?.recorded.latencyMs ?? 0;
@@ -197,7 +216,7 @@ export function simulatePool(input: SimulationInput): PoolOutcome {
    *   list carries only waiters from before the last change in this pass, and none from earlier
    *   passes when nothing has freed since (an arrival only takes capacity);
    * - a lease asking exactly what a lease that just waited on the same capacity asked (type,
-   *   attributes, blueprints, owner) waits too, without deciding again.
+   *   attributes, blueprints, owner, quota) waits too, without deciding again.
    * Without these a long queue costs a quadratic number of decisions at every moment.
    */
   const allocate = (now: number, full: boolean, arrived: ReadonlySet<VirtualLease>) => {
@@ -206,7 +225,7 @@ export function simulatePool(input: SimulationInput): PoolOutcome {
         .filter((l) => l.status === "pending" && (full || arrived.has(l)))
         .sort((a, b) => queueOrder({ ...a.recorded, priority: a.priority }, { ...b.recorded, priority: b.priority }));
       const views = new Map<VirtualLease, AllocationView>();
-      const viewOf = (l: VirtualLease) => views.get(l) ?? views.set(l, viewOfLease(l, blueprints, resources, now, reclaimIdleMs)).get(l)!;
+      const viewOf = (l: VirtualLease) => views.get(l) ?? views.set(l, viewOfLease(l, blueprints, resources, now, reclaimIdleMs, liveOf)).get(l)!;
       const waiting: { lease: VirtualLease; epoch: number }[] = [];
       const waitedAsked = new Set<string>();
       let epoch = 0;

@@ -1,4 +1,5 @@
 import type { AllocationView, BlueprintCandidate, ResourceCandidate } from "../allocator/decide-allocation";
+import type { LiveLeaseCount } from "../domain/lease-quota";
 import { misconfigured, type BlueprintImplementation, type BlueprintView, type LeaseView, type ResourceView } from "../blueprints/blueprint";
 import type { PoolPolicy } from "./policy";
 import type { BlueprintChange, WorkloadBlueprint, WorkloadLease } from "./workload";
@@ -119,8 +120,9 @@ export function idleSinceOfVirtual(r: VirtualResource): number | null {
 
 /**
  * One lease's view over the virtual pool at `now`: the blueprints of its type that exist by now
- * and whose kind this process knows, and their live resources. Authorizations are not simulated:
- * every lease may use every blueprint its request allows (blueprintIds).
+ * and whose kind this process knows, their live resources, and the lease's recorded quota with
+ * its owner's live leases (`liveOf`). Authorizations are not simulated: every lease may use every
+ * blueprint its request allows (blueprintIds).
  */
 export function viewOfLease(
   lease: VirtualLease,
@@ -128,6 +130,7 @@ export function viewOfLease(
   resources: readonly VirtualResource[],
   now: number,
   reclaimIdleMs: number,
+  liveOf: (owner: string, resourceType: string) => LiveLeaseCount,
 ): AllocationView {
   const subject = leaseViewOfVirtual(lease);
   const mine = blueprints.filter((vb) => vb.impl && vb.recorded.resourceType === subject.resourceType && vb.recorded.createdAt <= now);
@@ -165,5 +168,8 @@ export function viewOfLease(
       });
     }
   }
-  return { lease: subject, blueprints: candidates, resources: resourceCandidates, now: new Date(now), reclaimIdleMs };
+  const view: AllocationView = { lease: subject, blueprints: candidates, resources: resourceCandidates, now: new Date(now), reclaimIdleMs };
+  // The quota the lease carries, over its owner's live (acquired or active) leases, as the service counts them.
+  const quota = lease.recorded.quota;
+  return quota ? { ...view, quota: { quota, live: liveOf(subject.owner, subject.resourceType) } } : view;
 }

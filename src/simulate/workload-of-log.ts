@@ -73,6 +73,7 @@ export class WorkloadOfLog {
         ownerResourceId: d.ownerResourceId,
         authorizingObject: d.authorizingObject ?? null,
         priority: d.priority ?? 0,
+        quota: d.quota ?? null,
         requestedAt: at,
         activatedAt: null,
         endedAt: null,
@@ -190,7 +191,7 @@ export class WorkloadOfLog {
     const initialIds = new Set(initialPool.map((r) => r.resourceId));
     const carried: CarriedLease[] = [...this.leases.values()]
       .filter((l) => l.resourceId !== null && l.slot !== null && initialIds.has(l.resourceId) && l.acquiredAt! < from && (l.endedAt === null || l.endedAt > from))
-      .map((l) => ({ leaseId: l.leaseId, resourceId: l.resourceId!, slot: l.slot!, endsAt: l.endedAt }));
+      .map((l) => ({ leaseId: l.leaseId, owner: l.owner, resourceType: l.resourceType, resourceId: l.resourceId!, slot: l.slot!, endsAt: l.endedAt }));
     const resources = [...this.resources.values()].filter((r) => r.allocatedAt < to && (r.endedAt === null || r.endedAt > from));
     const blueprints = [...this.blueprints.values()].filter((b) => b.createdAt < to).map((b) => this.blueprintAsOf(b, from, to));
     const plain = (l: LeaseRecord): WorkloadLease => {

@@ -1,3 +1,5 @@
+import type { LeaseQuotaOfLease } from "../domain/lease-quota";
+
 /**
  * What a simulation replays: the recorded requests and releases of one window, the blueprints
  * as they stood, and the pool that was alive when the window opened. Plain data (times in epoch
@@ -20,6 +22,8 @@ export interface WorkloadLease {
   authorizingObject: string | null;
   /** LeaseRequested.priority (0 when absent). */
   priority: number;
+  /** LeaseRequested.quota: its owner's quota on live leases, as the token carried it; null: none. */
+  quota: LeaseQuotaOfLease | null;
   requestedAt: number;
   /** Recorded LeaseActivated; null if it never activated. */
   activatedAt: number | null;
@@ -82,6 +86,8 @@ export interface WorkloadResource {
 /** A lease acquired before the window opened and still holding its slot then. */
 export interface CarriedLease {
   leaseId: string;
+  owner: string;
+  resourceType: string;
   resourceId: string;
   slot: number;
   /** Its recorded end, when it gives the slot back; null: it never did. */

@@ -53,7 +53,7 @@ describe("WorkloadOfLog", () => {
 
   it("starts from the pool alive when the window opened, with the slots held then", () => {
     expect(w.initialPool.map((r) => r.resourceId)).toEqual(["r1"]);
-    expect(w.carried).toEqual([{ leaseId: "old", resourceId: "r1", slot: 0, endsAt: T0 + 12_000 }]);
+    expect(w.carried).toEqual([{ leaseId: "old", owner: "ci", resourceType: "sandbox", resourceId: "r1", slot: 0, endsAt: T0 + 12_000 }]);
   });
 
   it("folds blueprint settings up to the window's start and keeps later ones as changes; build time and latency are medians", () => {

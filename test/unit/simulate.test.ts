@@ -25,6 +25,7 @@ function lease(id: string, requestedAt: number, holdMs: number | null, extra: Pa
     ownerResourceId: null,
     authorizingObject: null,
     priority: 0,
+    quota: null,
     requestedAt: T0 + requestedAt,
     activatedAt: holdMs === null ? null : T0 + requestedAt,
     endedAt: holdMs === null ? null : T0 + requestedAt + holdMs,
@@ -80,6 +81,13 @@ describe("simulatePool", () => {
 
   it("serves a higher priority first, as the fair queue does", () => {
     expect(waits(run(three, policy({ priority: { "owner-c": 10 } })))).toEqual({ a: 1000, b: 4900, c: 2800 });
+  });
+
+  it("keeps each lease's recorded quota: one live lease at a time for its owner, whatever the capacity", () => {
+    const quota = { maxLiveLeasesOfType: 1 };
+    const w = workload([lease("a", 0, 2000, { owner: "ci", quota }), lease("b", 100, 2000, { owner: "ci", quota }), lease("c", 200, 2000)], 3);
+    // b waits for a's end although the limit would build for it; c (another owner, no quota) does not.
+    expect(waits(run(w))).toEqual({ a: 1000, b: 2900, c: 1000 });
   });
 
   it("a warm pool has a resource ready before the first lease comes", () => {
