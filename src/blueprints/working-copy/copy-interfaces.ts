@@ -8,6 +8,7 @@ import type { LeaseInterfaces } from "../blueprint";
 import type { CommandInterface } from "../../interfaces/command-interface";
 import type { FilesystemInterface } from "../../interfaces/filesystem-interface";
 import { ValidationError } from "../../domain/errors";
+import { httpdVia } from "../../interfaces/httpd-interface";
 import { splitLeasePath } from "../../interfaces/lease-path";
 import { copyMarkers } from "./copy-processes";
 import { CHECKOUT_DIR } from "./git-commands";
@@ -34,5 +35,7 @@ export function checkoutInterfaces(host: LeaseInterfaces, resourceId: string, le
       return host.filesystem.remove(inCheckout(path));
     },
   };
-  return { command, filesystem };
+  // A preview of the checkout: servers start through the copy's commands (in the checkout, with
+  // the copy's markers, so its teardown ends them) and are reached as the host lease's are.
+  return { command, filesystem, ...(host.httpd ? { httpd: httpdVia(host.httpd, command) } : {}) };
 }
