@@ -14,11 +14,19 @@ export const blueprintEventSchemas = {
     config: z.record(z.string(), z.unknown()),
     /** At most this many live resources; null means no limit. */
     resourceLimit: z.number().int().positive().nullable(),
+    /**
+     * The cap on a lease's life (src/domain/lease-ttl.ts): no lease of this blueprint expires
+     * later than its request time plus this, however it is renewed. Absent (and in events
+     * recorded before caps) or null: no cap; optional, so older events read as they are.
+     */
+    maxLeaseSeconds: z.number().int().positive().nullable().optional(),
   }),
   BlueprintUpdated: z.object({
     name: z.string().optional(),
     config: z.record(z.string(), z.unknown()).optional(),
     resourceLimit: z.number().int().positive().nullable().optional(),
+    /** A new cap (null: none); absent: unchanged. */
+    maxLeaseSeconds: z.number().int().positive().nullable().optional(),
   }),
   BlueprintDisabled: z.object({ reason: z.string().nullable() }),
   BlueprintEnabled: z.object({}),

@@ -106,6 +106,11 @@ export const leaseEventSchemas = {
      * Absent: the TTL stays as it was (and in every event recorded before blueprint defaults).
      */
     blueprintTtl: z.object({ ttlSeconds: z.number().int().positive(), expiresAt: isoTime }).optional(),
+    /**
+     * The acquiring blueprint's cap (maxLeaseSeconds, src/domain/lease-ttl.ts) cut the lease's
+     * expiry to `at` (its request time plus the cap). Absent: the expiry stands as it was.
+     */
+    capped: z.object({ maxLeaseSeconds: z.number().int().positive(), at: isoTime }).optional(),
   }),
   LeaseActivated: z.object({
     workingDirectory: z.string().nullable(),
@@ -123,6 +128,11 @@ export const leaseEventSchemas = {
   LeaseRenewed: z.object({
     ttlSeconds: z.number().int().positive(),
     expiresAt: isoTime,
+    /**
+     * The blueprint's cap cut the renewal: `expiresAt` is the cap (`at`), not now plus what was
+     * asked; `ttlSeconds` is what was left under it. Absent: renewed as asked.
+     */
+    capped: z.object({ maxLeaseSeconds: z.number().int().positive(), at: isoTime }).optional(),
   }),
   LeaseReleased: z.object({
     reason: z.enum(["requested", "expired", "resource-ended", "owner-ended"]),

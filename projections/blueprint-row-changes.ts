@@ -25,6 +25,7 @@ export function blueprintRowChange(event: RecordedEvent): RowChange<BlueprintRow
           resource_type: d.resourceType,
           config: d.config,
           resource_limit: d.resourceLimit,
+          max_lease_seconds: d.maxLeaseSeconds ?? null,
           enabled: true,
           live_resources: 0,
           failing_targets: [],
@@ -42,6 +43,7 @@ export function blueprintRowChange(event: RecordedEvent): RowChange<BlueprintRow
           // A config change may be the fix: every target gets another try (blueprint-machine.ts).
           ...(d.config !== undefined ? { config: d.config, failing_targets: [] } : {}),
           ...(d.resourceLimit !== undefined ? { resource_limit: d.resourceLimit } : {}),
+          ...(d.maxLeaseSeconds !== undefined ? { max_lease_seconds: d.maxLeaseSeconds } : {}),
         },
       };
     }

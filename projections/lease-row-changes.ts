@@ -67,6 +67,7 @@ export function leaseRowChange(event: RecordedEvent): RowChange<LeaseRow> | null
         acquired_at: event.recordedAt,
         ...noRetry,
         ...(d.blueprintTtl ? { ttl_seconds: d.blueprintTtl.ttlSeconds, expires_at: new Date(d.blueprintTtl.expiresAt), ttl_source: "blueprint" } : {}),
+        ...(d.capped ? { expires_at: new Date(d.capped.at) } : {}),
       });
     }
     case "LeaseActivated": {

@@ -10,9 +10,17 @@ import { cursorQuery, idParams, jsonRecord, limitQuery, plainText, resourceTypeS
 import { BlueprintPageSchema, BlueprintSchema, errorResponses, eventJsonOf, EventListSchema } from "./schemas";
 import { rules } from "../auth/access-policy";
 import { defineRoute } from "./route-access";
+import { MAX_LEASE_CAP_SECONDS } from "../domain/lease-ttl";
 
 const name = plainText(100).min(1).openapi({ example: "build-hosts" });
 const resourceLimit = z.number().int().min(1).max(1_000_000).nullable().openapi({ description: "null: no limit" });
+const maxLeaseSeconds = z
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_LEASE_CAP_SECONDS)
+  .nullable()
+  .openapi({ description: "The cap on a lease's life: no lease of this blueprint expires later than its request time plus this, however it is renewed (Vault's max TTL). null: no cap." });
 const config = jsonRecord(64).openapi({ description: "Per kind; holds references to secrets, never secrets." });
 
 const CreateSchema = z
@@ -21,11 +29,12 @@ const CreateSchema = z
     kind: z.string().min(1).max(64).regex(/^[a-z0-9][a-z0-9-]*$/, "not a blueprint kind").openapi({ example: "local-host" }),
     config: config.optional(),
     resourceLimit: resourceLimit.optional().openapi({ description: "Omitted: the kind's default; null: no limit" }),
+    maxLeaseSeconds: maxLeaseSeconds.optional(),
   })
   .openapi("BlueprintDraft");
 
 const ChangeSchema = z
-  .strictObject({ name: name.optional(), config: config.optional(), resourceLimit: resourceLimit.optional() })
+  .strictObject({ name: name.optional(), config: config.optional(), resourceLimit: resourceLimit.optional(), maxLeaseSeconds: maxLeaseSeconds.optional() })
   .refine((change) => Object.values(change).some((v) => v !== undefined), { message: "nothing to change" })
   .openapi("BlueprintChange");
 

@@ -125,6 +125,14 @@ export const releaseLeaseRoute = defineRoute({
   responses: { 200: leaseJson("The lease, released"), ...errorResponses(404, 409) },
 });
 
+/** A renewal's answer: the lease, and the cap (its blueprint's maxLeaseSeconds) if it cut the renewal. */
+const RenewedLeaseSchema = LeaseSchema.extend({
+  capped: z
+    .object({ maxLeaseSeconds: z.number().int(), at: z.string().datetime({ offset: true }) })
+    .nullable()
+    .openapi({ description: "Set when the blueprint's maxLeaseSeconds cut the renewal: the lease expires at `at` (its request time plus the cap), not ttlSeconds from now." }),
+}).openapi("RenewedLease");
+
 export const renewLeaseRoute = defineRoute({
   access: rules.lease("id"),
   method: "post",
@@ -134,7 +142,10 @@ export const renewLeaseRoute = defineRoute({
     params: idParams,
     body: { required: true, content: { "application/json": { schema: z.strictObject({ ttlSeconds }).openapi("LeaseRenewal") } } },
   },
-  responses: { 200: leaseJson("The lease, renewed"), ...errorResponses(400, 404, 409) },
+  responses: {
+    200: { description: "The lease, renewed; `capped` when its blueprint's cap cut the renewal", content: { "application/json": { schema: RenewedLeaseSchema } } },
+    ...errorResponses(400, 404, 409),
+  },
 });
 
 export const leaseEventsRoute = defineRoute({
@@ -211,8 +222,8 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
 
   app.openapi(renewLeaseRoute, async (c) => {
     const { id } = c.req.valid("param");
-    await renewLease(drydock.commands, id, c.req.valid("json").ttlSeconds, c.get("actor"));
-    return c.json(await getLease(db, id), 200);
+    const { capped } = await renewLease(drydock.commands, id, c.req.valid("json").ttlSeconds, c.get("actor"));
+    return c.json({ ...(await getLease(db, id)), capped }, 200);
   });
 
   app.openapi(leaseEventsRoute, async (c) => {

@@ -86,6 +86,7 @@ export const BlueprintSchema = z
     resourceType: z.string(),
     config: jsonObject.openapi({ description: "References to secrets (env var names, paths), never secrets." }),
     resourceLimit: z.number().int().nullable(),
+    maxLeaseSeconds: z.number().int().nullable().openapi({ description: "No lease of this blueprint expires later than its request time plus this (renewals are cut to it); null: no cap." }),
     enabled: z.boolean(),
     liveResources: z.number().int(),
     failingTargets: z

@@ -19,6 +19,7 @@ export function blueprintViewOf(row: Selectable<BlueprintsTable>, registry: Blue
     enabled: row.enabled,
     liveResources: row.live_resources,
     failingTargets: row.failing_targets as FailingTarget[],
+    maxLeaseSeconds: row.max_lease_seconds,
   };
 }
 

@@ -64,6 +64,8 @@ export interface BlueprintView<Config = Record<string, unknown>> {
    * (BlueprintTargetFailed): planResource builds nothing on them, and says why.
    */
   failingTargets: readonly FailingTarget[];
+  /** The cap on a lease's life from its request (src/domain/lease-ttl.ts); absent or null: none. */
+  maxLeaseSeconds?: number | null;
 }
 
 /** A lease a resource takes on another resource while it is built (a working copy's host). */

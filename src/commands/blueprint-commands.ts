@@ -11,6 +11,8 @@ export interface BlueprintDraft {
   config?: Record<string, unknown>;
   /** Omitted: the implementation's default; null: no limit. */
   resourceLimit?: number | null;
+  /** The cap on a lease's life from its request (src/domain/lease-ttl.ts); omitted or null: none. */
+  maxLeaseSeconds?: number | null;
 }
 
 function nameTaken(name: string, blueprintId: string | undefined): NameTakenError {
@@ -58,6 +60,7 @@ export async function createBlueprint(ctx: CommandContext, draft: BlueprintDraft
           resourceType: impl.resourceType,
           config,
           resourceLimit: draft.resourceLimit === undefined ? impl.defaultResourceLimit(config) : draft.resourceLimit,
+          ...(draft.maxLeaseSeconds != null ? { maxLeaseSeconds: draft.maxLeaseSeconds } : {}),
         },
       },
     ],
@@ -71,6 +74,7 @@ export interface BlueprintChange {
   name?: string;
   config?: Record<string, unknown>;
   resourceLimit?: number | null;
+  maxLeaseSeconds?: number | null;
 }
 
 export async function updateBlueprint(ctx: CommandContext, blueprintId: string, change: BlueprintChange, actor: Actor) {
@@ -90,6 +94,7 @@ export async function updateBlueprint(ctx: CommandContext, blueprintId: string, 
         data.config = impl.parseConfig(change.config);
         impl.checkEnvironment?.(data.config);
       }
+      if (change.maxLeaseSeconds !== undefined) data.maxLeaseSeconds = change.maxLeaseSeconds;
       if (change.resourceLimit !== undefined) data.resourceLimit = change.resourceLimit;
       else if (data.config !== undefined) {
         // A limit that was the config's default follows the config (ec2-host's maxInstances is

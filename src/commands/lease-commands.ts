@@ -198,14 +198,8 @@ export async function cancelWaitingLease(ctx: CommandContext, leaseId: string, d
   return events.length > 0;
 }
 
-/** Extends a live lease: it now expires `ttlSeconds` from now. */
-export function renewLease(ctx: CommandContext, leaseId: string, ttlSeconds: number, actor: Actor) {
-  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS) {
-    throw new ValidationError(`ttlSeconds: must be a whole number between 1 and ${MAX_TTL_SECONDS}`, { field: "ttlSeconds" });
-  }
-  const expiresAt = new Date(ctx.clock.now().getTime() + ttlSeconds * 1000).toISOString();
-  return commandOnStream(ctx, leaseFolder, "lease", streamIdOf("lease", leaseId), leaseId, "renew", () => [{ type: "LeaseRenewed", data: { ttlSeconds, expiresAt } }], actor);
-}
+/** Extends a live lease, under its blueprint's cap: lease-renewal.ts. */
+export { renewLease } from "./lease-renewal";
 
 /** The owner's live (acquired or active) leases: of every type, and of `resourceType`. */
 async function liveLeasesOf(ctx: CommandContext, owner: string, resourceType: string): Promise<LiveLeaseCount> {

@@ -58,3 +58,49 @@ export function blueprintTtlApplies(source: TtlSource | undefined, blueprintDefa
 export function expiryAfter(from: Date, ttlSeconds: number): string {
   return new Date(from.getTime() + ttlSeconds * 1000).toISOString();
 }
+
+/**
+ * A cap on a lease's life (issue #11, point 5; Vault's max TTL): a blueprint's `maxLeaseSeconds`.
+ * No lease of the blueprint expires later than its request time plus the cap:
+ *  - at acquisition, an expiry past the cap (a long TTL, or none at all) is cut to the cap
+ *    (LeaseAcquired.capped);
+ *  - a renewal past the cap is cut to it and says so (LeaseRenewed.capped, and the response's
+ *    `capped`); a lease whose cap has passed cannot be renewed at all (409 naming the cap);
+ *  - the cap in force is the blueprint's at the time (a PATCH changes it for later renewals; an
+ *    expiry already set stays as it was). A pending lease has no blueprint yet, so no cap.
+ */
+export interface LeaseCap {
+  maxLeaseSeconds: number;
+  /** The latest expiry: request time + maxLeaseSeconds. */
+  at: string;
+}
+
+/** The longest cap a blueprint may set: a year. */
+export const MAX_LEASE_CAP_SECONDS = 365 * 24 * 3600;
+
+export function leaseCapOf(requestedAt: string, maxLeaseSeconds: number | null | undefined): LeaseCap | null {
+  if (maxLeaseSeconds === null || maxLeaseSeconds === undefined) return null;
+  return { maxLeaseSeconds, at: expiryAfter(new Date(requestedAt), maxLeaseSeconds) };
+}
+
+/** An expiry under a cap (null: no expiry): the capped one, and the cap when it cut it. */
+export function capExpiry(expiresAt: string | null, cap: LeaseCap | null): { expiresAt: string | null; capped: LeaseCap | null } {
+  if (cap === null || (expiresAt !== null && Date.parse(expiresAt) <= Date.parse(cap.at))) return { expiresAt, capped: null };
+  return { expiresAt: cap.at, capped: cap };
+}
+
+export type RenewalOutcome =
+  | { kind: "renew"; ttlSeconds: number; expiresAt: string; capped: LeaseCap | null }
+  /** The cap has passed (or leaves less than a second): no renewal. */
+  | { kind: "past-cap"; cap: LeaseCap };
+
+/** A renewal asked for `ttlSeconds` at `now`, under the lease's cap (pure). */
+export function decideRenewal(ttlSeconds: number, now: Date, cap: LeaseCap | null): RenewalOutcome {
+  const asked = expiryAfter(now, ttlSeconds);
+  const { expiresAt, capped } = capExpiry(asked, cap);
+  if (!capped) return { kind: "renew", ttlSeconds, expiresAt: asked, capped: null };
+  const left = Math.floor((Date.parse(capped.at) - now.getTime()) / 1000);
+  if (left < 1) return { kind: "past-cap", cap: capped };
+  // The TTL says what is left under the cap; the expiry is the cap itself.
+  return { kind: "renew", ttlSeconds: left, expiresAt: expiresAt!, capped };
+}

@@ -22,14 +22,17 @@ export function titleOf(e: RecordedEvent): string {
       return `${e.type === "LeaseWaiting" ? "waiting" : "yielded"}: ${d.reason}`;
     case "LeaseAcquired": {
       const ttl = (d as LeaseEventData<"LeaseAcquired">).blueprintTtl;
-      return `acquired slot ${d.slot} of ${d.resourceId}${ttl ? `; its blueprint's default TTL of ${ttl.ttlSeconds} s: expires at ${ttl.expiresAt}` : ""}`;
+      const capped = (d as LeaseEventData<"LeaseAcquired">).capped;
+      return `acquired slot ${d.slot} of ${d.resourceId}${ttl ? `; its blueprint's default TTL of ${ttl.ttlSeconds} s: expires at ${ttl.expiresAt}` : ""}${capped ? `; ${capText(capped)}` : ""}`;
     }
     case "LeaseActivated":
       return "active";
     case "LeaseReacquiring":
       return `back to pending: ${d.reason}`;
-    case "LeaseRenewed":
-      return `renewed until ${d.expiresAt}`;
+    case "LeaseRenewed": {
+      const r = d as LeaseEventData<"LeaseRenewed">;
+      return `renewed until ${r.expiresAt}${r.capped ? ` (${capText(r.capped)})` : ""}`;
+    }
     case "LeaseReleased":
       return `released (${d.reason}${d.detail ? `: ${d.detail}` : ""}) by ${e.metadata.actor}`;
     case "LeaseBroken":
@@ -61,6 +64,11 @@ export function titleOf(e: RecordedEvent): string {
     default:
       return e.type;
   }
+}
+
+/** The words for a blueprint's cap that cut an expiry (src/domain/lease-ttl.ts). */
+function capText(cap: { maxLeaseSeconds: number; at: string }): string {
+  return `capped by its blueprint's maxLeaseSeconds of ${cap.maxLeaseSeconds} s: expires at ${cap.at}, its request time plus the cap`;
 }
 
 /** `killed 2 processes it left running: 4242 sleep 1000, 4243 sleep 1001` (the first three named), or "". */

@@ -14,6 +14,8 @@ export interface BlueprintContext {
   resourceType: string;
   config: Record<string, unknown>;
   resourceLimit: number | null;
+  /** The cap on a lease's life from its request (BlueprintCreated/Updated); absent in older states: none. */
+  maxLeaseSeconds?: number | null;
   createdAt: string | null;
   /** Targets (hosts) that failed for a configuration error, one record each, until the config changes. */
   failingTargets: FailingTarget[];
@@ -40,6 +42,7 @@ export const blueprintUpdates = {
     name: e.data.name ?? c.name,
     config: e.data.config ?? c.config,
     resourceLimit: e.data.resourceLimit === undefined ? c.resourceLimit : e.data.resourceLimit,
+    maxLeaseSeconds: e.data.maxLeaseSeconds === undefined ? (c.maxLeaseSeconds ?? null) : e.data.maxLeaseSeconds,
     failingTargets: e.data.config === undefined ? c.failingTargets : [],
   }),
   enable: () => ({ failingTargets: [] }),

@@ -111,6 +111,8 @@ export const leaseUpdates = {
   acquire: (_: LeaseContext, e: Of<"LeaseAcquired">) => ({
     // The blueprint's default TTL replaces a default one, from the acquisition on.
     ...(e.data.blueprintTtl ? { ttlSeconds: e.data.blueprintTtl.ttlSeconds, expiresAt: e.data.blueprintTtl.expiresAt, ttlSource: "blueprint" as const } : {}),
+    // The blueprint's cap cuts the expiry, whatever set it (src/domain/lease-ttl.ts).
+    ...(e.data.capped ? { expiresAt: e.data.capped.at } : {}),
     resourceId: e.data.resourceId,
     blueprintId: e.data.blueprintId,
     acquiredAt: e.at,

@@ -12,6 +12,8 @@ export interface BlueprintRecord {
   /** Holds references to secrets (env var names, file paths), never secrets. */
   config: Record<string, unknown>;
   resourceLimit: number | null;
+  /** No lease of it expires later than its request time plus this; null: no cap. */
+  maxLeaseSeconds: number | null;
   enabled: boolean;
   liveResources: number;
   /** Targets (hosts) that failed for a configuration error: nothing is built on them until the config changes or `retryAt`. */
@@ -29,6 +31,7 @@ export function blueprintRecordOf(row: Selectable<BlueprintsTable>): BlueprintRe
     resourceType: row.resource_type,
     config: row.config as Record<string, unknown>,
     resourceLimit: row.resource_limit,
+    maxLeaseSeconds: row.max_lease_seconds,
     enabled: row.enabled,
     liveResources: row.live_resources,
     failingTargets: row.failing_targets as FailingTarget[],

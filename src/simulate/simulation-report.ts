@@ -24,7 +24,7 @@ export interface SimulationReport {
 export const NOT_MODELED = [
   "failures (broken resources, failed builds and their retries, health checks)",
   "variance: every build, and every lease activation once its capacity is there, takes its blueprint's recorded median",
-  "authorizations, holds and operator releases: every lease may use what its request allows (quotas are: each lease's recorded one)",
+  "authorizations, holds and operator releases: every lease may use what its request allows",
   "leases a resource holds (a working copy's host) arrive as recorded, not with their resource",
 ];
 

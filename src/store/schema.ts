@@ -36,6 +36,8 @@ export interface BlueprintsTable {
   resource_type: string;
   config: Json<Record<string, unknown>>;
   resource_limit: number | null;
+  /** The cap on a lease's life from its request; null: none (migration 015, src/domain/lease-ttl.ts). */
+  max_lease_seconds: number | null;
   enabled: boolean;
   live_resources: number;
   /** FailingTarget records (src/machines/blueprint-machine.ts). */

@@ -5,7 +5,7 @@ import { CapacityConflictError, VersionConflictError } from "../../domain/errors
 import type { LeaseState } from "../../machines/fold";
 import { leaseViewOfState } from "../../blueprints/blueprint-views";
 import type { LeaseView } from "../../blueprints/blueprint";
-import { blueprintTtlApplies, expiryAfter } from "../../domain/lease-ttl";
+import { blueprintTtlApplies, capExpiry, expiryAfter, leaseCapOf } from "../../domain/lease-ttl";
 import type { AllocationView } from "../decide-allocation";
 import { retryAt } from "../backoff";
 import { decideInQueue } from "../decide-in-queue";
@@ -214,12 +214,15 @@ async function activateInline(ctx: WorkerContext, view: AllocationView, resource
 /**
  * LeaseAcquired's `blueprintTtl`: the acquiring blueprint's default TTL, counted from now, when
  * the lease's TTL is still a default (src/domain/lease-ttl.ts); nothing otherwise. A context
- * stored before default TTLs has no ttlSource: its TTL was the request's.
+ * stored before default TTLs has no ttlSource: its TTL was the request's. And its `capped`: the
+ * blueprint's cap (maxLeaseSeconds) on the expiry that results, when it cuts it.
  */
 function blueprintTtlOf(ctx: WorkerContext, view: AllocationView, blueprintId: string, lease: LeaseState, now: Date) {
   const blueprint = view.blueprints.find((b) => b.blueprint.blueprintId === blueprintId)?.blueprint;
   if (!blueprint || !ctx.registry.has(blueprint.kind)) return {};
   const ttlSeconds = ctx.registry.get(blueprint.kind).defaultLeaseTtlSeconds?.(blueprint.config) ?? null;
-  if (!blueprintTtlApplies(lease.context.ttlSource, ttlSeconds)) return {};
-  return { blueprintTtl: { ttlSeconds, expiresAt: expiryAfter(now, ttlSeconds) } };
+  const blueprintTtl = blueprintTtlApplies(lease.context.ttlSource, ttlSeconds) ? { ttlSeconds, expiresAt: expiryAfter(now, ttlSeconds) } : null;
+  const cap = lease.context.requestedAt ? leaseCapOf(lease.context.requestedAt, blueprint.maxLeaseSeconds) : null;
+  const { capped } = capExpiry(blueprintTtl?.expiresAt ?? lease.context.expiresAt, cap);
+  return { ...(blueprintTtl ? { blueprintTtl } : {}), ...(capped ? { capped } : {}) };
 }

@@ -13,6 +13,7 @@ import * as m011 from "./011-bounded-capacity-reads";
 import * as m012 from "./012-lease-priority";
 import * as m013 from "./013-resource-holds";
 import * as m014 from "./014-lease-quotas";
+import * as m015 from "./015-blueprint-lease-cap";
 
 /** Numbered migrations, applied in order on start. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -30,6 +31,7 @@ export const migrations: Record<string, Migration> = {
   "012-lease-priority": m012,
   "013-resource-holds": m013,
   "014-lease-quotas": m014,
+  "015-blueprint-lease-cap": m015,
 };
 
 export const migrationProvider: MigrationProvider = {
