@@ -44,6 +44,8 @@ export async function show(id) {
         ["Active since", time(r.activatedAt)],
         ["Idle since", time(r.idleSince)],
         ["Suspect", r.suspectReason],
+        // A hold: no new lease, not destroyed, until released or its time (src/domain/resource-hold.ts).
+        ["On hold", r.hold ? [r.hold.reason, ` (by ${r.hold.by}, `, r.hold.until ? ["until ", time(r.hold.until)] : "until released", ")"] : null],
         ["Ended", r.endedAt ? [time(r.endedAt), r.endReason ? `: ${r.endReason}` : ""] : null],
       ]);
       fillTable(

@@ -54,7 +54,7 @@ function section(blueprint, blueprintId, resources) {
             status(r.status),
             place(r),
             h("span", { class: "slots" }, `${r.liveLeases} / ${r.leaseSlots}`),
-            r.suspectReason ?? r.endReason ?? "",
+            r.hold ? `on hold: ${r.hold.reason}` : (r.suspectReason ?? r.endReason ?? ""),
             time(r.activatedAt ?? r.allocatedAt),
           ),
         ),
