@@ -173,3 +173,17 @@ describe("a long queue", () => {
     expect(Math.max(...Object.values(waits(shared)).map((w) => w ?? Infinity))).toBeGreaterThan(60_000);
   });
 });
+
+describe("simulate's times", () => {
+  const now = new Date("2026-12-02T01:00:00Z");
+  it("takes ISO times, now, and times back from now", async () => {
+    const { timeFlag } = await import("../../src/cli/simulate-cli");
+    expect(timeFlag("--from", "2026-12-02T00:25:00Z", now)).toBe(Date.parse("2026-12-02T00:25:00Z"));
+    expect(timeFlag("--to", "now", now)).toBe(now.getTime());
+    expect(timeFlag("--from", "-2h", now)).toBe(now.getTime() - 7_200_000);
+    expect(timeFlag("--from", "-90s", now)).toBe(now.getTime() - 90_000);
+    expect(timeFlag("--from", "-1d", now)).toBe(now.getTime() - 86_400_000);
+    expect(() => timeFlag("--from", "yesterday", now)).toThrow(/--from takes an ISO time/);
+    expect(() => timeFlag("--to", "-2w", now)).toThrow(/--to takes/);
+  });
+});
