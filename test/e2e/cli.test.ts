@@ -190,6 +190,20 @@ describe("the drydock CLI against a running service", () => {
     expect(resourceRow.slice(0, 3)).toEqual([resourceId, "active", "host"]);
   }, TIMEOUT);
 
+  it("hold puts the resource on hold, ls resources --held lists it with the hold, unhold releases it", async () => {
+    const { resourceId } = await getLease(id);
+    const held = await drydockCli(["hold", resourceId, "--reason", "look at it", "--for", "600"]);
+    expect(held).toMatchObject({ code: 0, stderr: "" });
+    expect(held.stdout).toMatch(new RegExp(`^${resourceId} on hold: look at it \\(until .+\\)\n$`));
+    const listed = await drydockCli(["ls", "resources", "--held"]);
+    const rows = listed.stdout.split("\n").filter(Boolean);
+    expect(rows.slice(1).map((r) => r.split(/\s+/)[0])).toEqual([resourceId]);
+    expect(rows[1]).toContain("on hold: look at it (by admin, until ");
+    const unheld = await drydockCli(["unhold", resourceId]);
+    expect(unheld).toMatchObject({ code: 0, stdout: `${resourceId} no longer on hold (active)\n`, stderr: "" });
+    expect((await drydockCli(["ls", "resources", "--held"])).stdout.split("\n").filter(Boolean)).toHaveLength(1);
+  }, TIMEOUT);
+
   it("release ends the lease; releasing it again fails with the status and the 409", async () => {
     const first = await drydockCli(["release", id]);
     expect(first).toMatchObject({ code: 0, stdout: `${id} released\n`, stderr: "" });
