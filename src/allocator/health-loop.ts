@@ -5,6 +5,7 @@ import { blueprintViewOf, loadResourceView } from "../blueprints/blueprint-views
 import { VersionConflictError } from "../domain/errors";
 import type { WorkerContext } from "./worker-context";
 import { DEFAULT_HEALTH_POLICY, healthPolicyOf } from "./resource-failures";
+import { isHoldActive } from "../domain/resource-hold";
 
 /**
  * Periodic health checks of active resources whose blueprint implements `checkHealth`.
@@ -179,7 +180,9 @@ export class HealthLoop {
     const policy = healthPolicyOf(registry, blueprintRow);
 
     const retire = impl.retireReason?.(blueprint, view, this.ctx.clock.now()) ?? null;
-    if (retire !== null && view.liveLeases === 0) {
+    // A held resource is kept as it is: not retired while the hold lasts (src/domain/resource-hold.ts).
+    const held = resource.hold_reason !== null && isHoldActive({ until: resource.hold_until?.toISOString() ?? null }, this.ctx.clock.now());
+    if (retire !== null && view.liveLeases === 0 && !held) {
       await this.end(resource.resource_id, resource.version, { type: "ResourceReleased", data: { reason: retire } });
       await drop();
       return;

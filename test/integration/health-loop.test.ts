@@ -6,6 +6,7 @@ import { matchAttributes } from "../../src/blueprints/attribute-match";
 import { no, yes, type BlueprintImplementation } from "../../src/blueprints/blueprint";
 import { createBlueprint, updateBlueprint } from "../../src/commands/blueprint-commands";
 import { releaseLease, requestLease } from "../../src/commands/lease-commands";
+import { holdResource, releaseResourceHold } from "../../src/commands/resource-commands";
 import { ManualClock } from "../../src/domain/clock";
 import { InterfaceUnavailableError } from "../../src/domain/errors";
 import { randomIds } from "../../src/domain/ids";
@@ -148,5 +149,22 @@ describe("health checks of active resources", () => {
     expect(await statusOf(idle)).toEqual({ status: "released", end_reason: "the pool is retired" });
     await drain();
     expect((await statusOf(idle)).status).toBe("destroyed");
+  });
+
+  it("keeps an idle resource on hold: not retired while the hold lasts, retired once it is released", async () => {
+    const kept = resources[2]!;
+    const leaseOnKept = (await instances[0]!.database.db.selectFrom("leases").select("lease_id").where("resource_id", "=", kept).executeTakeFirstOrThrow()).lease_id;
+    await holdResource(instances[0]!.commands, kept, { reason: "look at it" }, actor);
+    await releaseLease(instances[0]!.commands, leaseOnKept, actor);
+    await drain();
+    clock.advance(INTERVAL_MS);
+    expect(await round()).toContain(kept); // checked like a busy one, not retired
+    expect((await statusOf(kept)).status).toBe("active");
+    await releaseResourceHold(instances[0]!.commands, kept, null, actor);
+    clock.advance(INTERVAL_MS);
+    await round();
+    expect(await statusOf(kept)).toEqual({ status: "released", end_reason: "the pool is retired" });
+    await drain();
+    expect((await statusOf(kept)).status).toBe("destroyed");
   });
 });
