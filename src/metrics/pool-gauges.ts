@@ -54,6 +54,11 @@ export function registerPoolGauges(registry: Registry, db: Kysely<DrydockDatabas
       SELECT blueprint_id AS blueprint, count(*) AS n FROM resources WHERE status = 'active' AND suspect_reason IS NOT NULL GROUP BY blueprint_id`.execute(db)).rows,
   );
 
+  grouped("drydock_resources_held", "Resources on hold (no new lease; not destroyed once ended) until released or their time is up, by blueprint and status.", ["blueprint", "status"], async () =>
+    (await sql<{ blueprint: string; status: string; n: string }>`
+      SELECT blueprint_id AS blueprint, status, count(*) AS n FROM resources WHERE status <> 'destroyed' AND hold_reason IS NOT NULL GROUP BY blueprint_id, status`.execute(db)).rows,
+  );
+
   const blueprintRows = () =>
     db.selectFrom("blueprints").select(["blueprint_id", "name", "enabled", "resource_limit", "live_resources", "failing_targets"]).execute();
 

@@ -124,6 +124,7 @@ describe("holds on resources", () => {
     expect(types).not.toContain("ResourceDestroyed");
     const report = await expectVerified();
     expect(report.held).toContainEqual({ streamId: `resource-${rid}`, status: "released", reason: "keep the logs", until: null });
+    expect((await api.call("GET", "/metrics")).text).toContain(`drydock_resources_held{blueprint="${pool}",status="released"} 1`);
 
     expect((await api.call("DELETE", `/v1/resources/${rid}/hold`)).status).toBe(200);
     await resourceUntil(rid, "destroyed once the hold is released", (r) => r.status === "destroyed");
