@@ -73,7 +73,8 @@ export class DrydockClient {
   }
 
   /** The lease now expires `ttlSeconds` from now. */
-  renewLease(id: string, ttlSeconds: W.LeaseRenewal["ttlSeconds"], options: CallOptions = {}): Promise<W.Lease> {
+  /** Extends the lease; `capped` says when its blueprint's cap (maxLeaseSeconds) cut the renewal. */
+  renewLease(id: string, ttlSeconds: W.LeaseRenewal["ttlSeconds"], options: CallOptions = {}): Promise<W.RenewedLease> {
     return this.#http.json("POST", `/v1/leases/${segment(id)}/renew`, undefined, { ttlSeconds }, options);
   }
 

@@ -32,6 +32,8 @@ export type LeaseQuery = QueryOf<typeof listLeasesRoute>;
 export type LeasePage = JsonResponseOf<typeof listLeasesRoute, 200>;
 export type GetLeaseQuery = Omit<QueryOf<typeof getLeaseRoute>, "cancelOnDisconnect">;
 export type LeaseRenewal = JsonBodyOf<typeof renewLeaseRoute>;
+/** A renewal's answer: the lease, and `capped` when its blueprint's maxLeaseSeconds cut the renewal. */
+export type RenewedLease = JsonResponseOf<typeof renewLeaseRoute, 200>;
 export type EventList = JsonResponseOf<typeof leaseEventsRoute, 200>;
 export type StoredEvent = EventList["items"][number];
 export type LeaseExplanation = JsonResponseOf<typeof explainRoute, 200>;
