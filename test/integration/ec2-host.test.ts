@@ -334,13 +334,15 @@ describeSsh("ec2-host against the EC2 emulator", () => {
     const bp = await blueprint("ec2-no-key", { bootTimeoutSeconds: 2 });
     emulator.faults.hideHostKey();
     const waiting = await lease(bp);
+    // Generous waits: on two cores shared with other test files, a boot timeout of 2 s and the
+    // instance's sshd start can take far longer than they do alone (about 3 s).
     const broken = await waitUntil("the resource to break", async () =>
       (await api.drydock.database.db.selectFrom("resources").selectAll().where("blueprint_id", "=", bp).execute()).find((r) => r.end_reason !== null),
-    );
+    60_000);
     expect(broken.end_reason).toContain("printed no SSH host key on its console");
-    await waitUntil("its instance to be terminated", () => liveInstancesOf(bp).length === 0 && instancesOf(bp).length >= 1);
+    await waitUntil("its instance to be terminated", () => liveInstancesOf(bp).length === 0 && instancesOf(bp).length >= 1, 60_000);
     // The lease is not lost: a fresh instance (with its key shown) serves it.
-    await api.pollLease(waiting.id, (l) => l.status === "active", 30_000);
+    await api.pollLease(waiting.id, (l) => l.status === "active", 60_000);
     await releaseAndWait(waiting.id);
   });
 
