@@ -5,7 +5,8 @@ import { blueprintViewOf, leaseViewOf, resourceViewOf } from "../blueprints/blue
 import type { DrydockDatabase } from "../store/schema";
 import type { AllocationView, BlueprintCandidate, ResourceCandidate } from "./decide-allocation";
 import type { QueuedAllocationView } from "./decide-in-queue";
-import type { LeaseQuotaOfLease, LiveLeaseCount } from "../domain/lease-quota";
+import type { LeaseQuotaOfLease } from "../domain/lease-quota";
+import { liveLeaseCounts } from "../queries/live-lease-counts";
 import { idleSinceOf, resourceLoads } from "../queries/resource-load";
 import { slotNumberOf } from "./slot-keys";
 
@@ -67,6 +68,25 @@ export async function loadAllocationView(
   const idle = resourceRows.filter((r) => r.status === "active" && slotsOf(`resource:${r.resource_id}:slot:`).length === 0);
   const loads = await resourceLoads(db, idle.map((r) => r.resource_id));
 
+  // What does not depend on which lease asks, read once for the lease deciding and every lease
+  // ahead of it: each blueprint's resources not yet destroyed, each candidate resource.
+  const existingOf = new Map(known.map((row) => [row.blueprint_id, undestroyed.filter((r) => r.blueprint_id === row.blueprint_id).map((r) => resourceViewOf(r, slotsOf(`resource:${r.resource_id}:slot:`).length))]));
+  const candidates = resourceRows.flatMap((row) => {
+    const blueprint = views.get(row.blueprint_id);
+    if (!blueprint || blueprint instanceof Error) return [];
+    const usedSlots = slotsOf(`resource:${row.resource_id}:slot:`);
+    return [
+      {
+        blueprint,
+        impl: registry.get(blueprint.kind),
+        resource: resourceViewOf(row, usedSlots.length),
+        usedSlots,
+        idleSince: idleSinceOf(row.status, row.activated_at, loads.get(row.resource_id) ?? { liveLeases: 0, lastLeaseEndedAt: null }),
+        hold: row.hold_reason === null ? null : { reason: row.hold_reason, until: row.hold_until, by: row.hold_by ?? "" },
+      },
+    ];
+  });
+
   /** One lease's verdicts over this capacity: the lease deciding, or one ahead of it. */
   const viewFor = (subject: AllocatingLease, authorizedFor: (blueprintId: string) => Verdict): AllocationView => {
     const blueprints: BlueprintCandidate[] = [];
@@ -84,31 +104,22 @@ export async function loadAllocationView(
         });
         continue;
       }
-      const existing = undestroyed.filter((r) => r.blueprint_id === row.blueprint_id).map((r) => resourceViewOf(r, slotsOf(`resource:${r.resource_id}:slot:`).length));
       blueprints.push({
         blueprint: view,
         ever: impl.canEverAllocate(view, subject),
-        plan: impl.planResource(view, subject, existing),
+        plan: impl.planResource(view, subject, existingOf.get(row.blueprint_id)!),
         usedLimitSlots: slotsOf(`blueprint:${row.blueprint_id}:limit:`),
         authorized: authorizedFor(row.blueprint_id),
       });
     }
-    const resources: ResourceCandidate[] = [];
-    for (const row of resourceRows) {
-      const blueprint = views.get(row.blueprint_id);
-      if (!blueprint || blueprint instanceof Error) continue;
-      const impl = registry.get(blueprint.kind);
-      const usedSlots = slotsOf(`resource:${row.resource_id}:slot:`);
-      const resource = resourceViewOf(row, usedSlots.length);
-      resources.push({
-        resource,
-        acquire: impl.canAcquire(blueprint, resource, subject),
-        supplemental: impl.shouldAllocateSupplemental(blueprint, resource, subject),
-        usedSlots,
-        idleSince: idleSinceOf(row.status, row.activated_at, loads.get(row.resource_id) ?? { liveLeases: 0, lastLeaseEndedAt: null }),
-        hold: row.hold_reason === null ? null : { reason: row.hold_reason, until: row.hold_until, by: row.hold_by ?? "" },
-      });
-    }
+    const resources = candidates.map(({ blueprint, impl, resource, usedSlots, idleSince, hold }): ResourceCandidate => ({
+      resource,
+      acquire: impl.canAcquire(blueprint, resource, subject),
+      supplemental: impl.shouldAllocateSupplemental(blueprint, resource, subject),
+      usedSlots,
+      idleSince,
+      hold,
+    }));
     return { lease: subject, blueprints, resources, now, reclaimIdleMs };
   };
 
@@ -127,18 +138,6 @@ export async function loadAllocationView(
       return { leaseId: row.lease_id, view: withQuota(viewFor(subject, authorizedFor(row.authorizing_object)), row.owner, row.lease_quota) };
     }),
   };
-}
-
-/** Each owner's live (acquired or active) leases: of every type, and of `resourceType`. */
-async function liveLeaseCounts(db: Kysely<DrydockDatabase>, owners: readonly string[], resourceType: string): Promise<Map<string, LiveLeaseCount>> {
-  const counts = new Map<string, LiveLeaseCount>();
-  if (owners.length === 0) return counts;
-  const rows = await sql<{ owner: string; total: number | string; of_type: number | string }>`
-    SELECT owner, count(*) AS total, count(*) FILTER (WHERE resource_type = ${resourceType}) AS of_type
-      FROM leases WHERE owner = any(${[...new Set(owners)]}::text[]) AND status IN ('acquired', 'active')
-     GROUP BY owner`.execute(db);
-  for (const r of rows.rows) counts.set(r.owner, { total: Number(r.total), ofType: Number(r.of_type) });
-  return counts;
 }
 
 /**

@@ -1,7 +1,8 @@
 import { streamIdOf, type EventMetadata, type NewEvent } from "../../events/envelope";
 import { blueprintViewOf } from "../blueprints/blueprint-views";
 import { ForbiddenError, QuotaExceededError, UnsatisfiableError, ValidationError } from "../domain/errors";
-import { quotaForType, quotaReason, type LeaseQuota, type LiveLeaseCount } from "../domain/lease-quota";
+import { quotaForType, quotaReason, type LeaseQuota } from "../domain/lease-quota";
+import { liveLeaseCounts } from "../queries/live-lease-counts";
 import { MAX_HOLD_ON_FAILURE_SECONDS } from "../domain/resource-hold";
 import { DEFAULT_LEASE_TTL_SECONDS, expiryAfter, MAX_TTL_SECONDS, resolveRequestTtl } from "../domain/lease-ttl";
 import { leaseFolder } from "../machines/fold";
@@ -143,7 +144,7 @@ export async function prepareLeaseRequest(
 
   const quota = quotaForType(options.clientQuota, request.resourceType);
   if (quota && request.waitIfOverQuota === false) {
-    const live = await liveLeasesOf(ctx, owner, request.resourceType);
+    const live = (await liveLeaseCounts(ctx.db, [owner], request.resourceType)).get(owner) ?? { total: 0, ofType: 0 };
     const over = quotaReason(owner, request.resourceType, quota, live);
     if (over !== null) throw new QuotaExceededError(over, { field: "waitIfOverQuota", quota, live });
   }
@@ -201,8 +202,3 @@ export async function cancelWaitingLease(ctx: CommandContext, leaseId: string, d
 /** Extends a live lease, under its blueprint's cap: lease-renewal.ts. */
 export { renewLease } from "./lease-renewal";
 
-/** The owner's live (acquired or active) leases: of every type, and of `resourceType`. */
-async function liveLeasesOf(ctx: CommandContext, owner: string, resourceType: string): Promise<LiveLeaseCount> {
-  const rows = await ctx.db.selectFrom("leases").select("resource_type").where("owner", "=", owner).where("status", "in", ["acquired", "active"]).execute();
-  return { total: rows.length, ofType: rows.filter((r) => r.resource_type === resourceType).length };
-}
