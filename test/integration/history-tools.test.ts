@@ -80,7 +80,9 @@ describe(`history tools after a run (${testDialect})`, () => {
   it("verify passes and says what it checked", async () => {
     const { code, out } = await cli(verifyCommand, ["--grace", "0"]);
     expect(out).toMatch(/^checked \d+ events \(positions \d+\.\.\d+\) in \d+ streams: 3 blueprints, \d+ leases, \d+ resources$/m);
-    expect(out).toMatch(/peak live leases on one resource: 3; peak live resources of one blueprint: [12]/);
+    // The peak is how the run happened to interleave (each lease is released as soon as it is
+    // active), not a guarantee: verify reports it, within the pool's 3 slots and limit of 2.
+    expect(out).toMatch(/peak live leases on one resource: [1-3]; peak live resources of one blueprint: [12]/);
     expect(out).toContain("OK: every transition legal");
     expect(code).toBe(0);
   });
