@@ -75,7 +75,7 @@ export function leaseRowChange(event: RecordedEvent): RowChange<LeaseRow> | null
       return set({ status: "active", working_directory: d.workingDirectory, activated_at: event.recordedAt, ...noRetry });
     }
     case "LeaseReacquiring":
-      return set({ status: "pending", resource_id: null, blueprint_id: null, slot: null, acquired_at: null, ...noRetry });
+      return set({ status: "pending", resource_id: null, blueprint_id: null, slot: null, acquired_at: null, working_directory: null, activated_at: null, ...noRetry });
     case "LeaseRenewed": {
       const d = event.data as LeaseEventData<"LeaseRenewed">;
       return set({ expires_at: new Date(d.expiresAt), ttl_seconds: d.ttlSeconds, ttl_source: "renewal" });

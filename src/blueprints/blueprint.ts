@@ -161,6 +161,16 @@ export interface BlueprintImplementation<Config = any> {
    * with no transaction open.
    */
   readonly activatesLeaseInline?: boolean;
+  /**
+   * True when a lease of this blueprint is wholly described by its request (a working copy: a
+   * repository at a commit, with merges), so an equal resource elsewhere serves it as well. An
+   * active lease whose resource breaks then goes back to pending and lands on another one
+   * (LeaseReacquiring), as acquired leases always do. False or absent (hosts): an active lease
+   * on a broken resource ends, because what its client made there (files, processes) is gone
+   * and the client must learn that from the lease, not from a fresh host under the same id. A
+   * resource released on purpose (by an operator, by a policy) ends its active leases either way.
+   */
+  readonly leasesMoveWhenBroken?: boolean;
   activateLease(
     blueprint: BlueprintView<Config>,
     resource: ResourceView,

@@ -120,6 +120,11 @@ export function summarize(x: Omit<LeaseExplanation, "summary">, events: readonly
   const attempts = `${x.attempts} allocation attempt${x.attempts === 1 ? "" : "s"}${moved}`;
   if (x.stillWaiting) return `${x.leaseId} is ${x.status} and has waited ${secs(x.waitedMs)} so far${why} (${attempts}).`;
   if (x.activatedAt === null) return `${x.leaseId} never became active: it was ${endText} after waiting ${secs(x.waitedMs)}${why} (${attempts}).`;
+  if (x.status === "pending" || x.status === "acquired") {
+    // Active once, then its resource broke under it and it moved (leasesMoveWhenBroken).
+    const back = [...events].reverse().find((e) => e.type === "LeaseReacquiring")!;
+    return `${x.leaseId} waited ${secs(x.waitedMs)} before it was active${why} (${attempts}); it went back to pending at ${back.recordedAt.toISOString()} and is ${x.status} again.`;
+  }
   const held = x.endedAt === null ? `it has been active for ${secs(x.heldMs!)}` : `it was active for ${secs(x.heldMs!)}, then ${endText}`;
   return `${x.leaseId} waited ${secs(x.waitedMs)} before it was active${why} (${attempts}); ${held}.`;
 }

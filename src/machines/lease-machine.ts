@@ -42,7 +42,10 @@ export interface LeaseContext {
   /** Allocation attempts made so far, and temporary failures since the last step forward. */
   attempts: number;
   failures: number;
-  /** Times the lease went back to pending because its resource ended before it activated. */
+  /**
+   * Times the lease went back to pending because its resource ended under it: before it
+   * activated, or while active on a blueprint whose leases move (`leasesMoveWhenBroken`).
+   */
   reacquires: number;
   retryAt: string | null;
   waitReason: string | null;
@@ -132,6 +135,9 @@ export const leaseUpdates = {
     resourceId: null,
     blueprintId: null,
     acquiredAt: null,
+    // A lease moved off an active resource starts over: where it ran is gone with the resource.
+    workingDirectory: null,
+    activatedAt: null,
     retryAt: null,
     waitReason: null,
     failures: 0,
@@ -181,6 +187,8 @@ export const leaseMachine = setup({
     active: {
       on: {
         LeaseRenewed: { actions: "renew" },
+        // Only when its resource broke and its blueprint's leases move (src/blueprints/blueprint.ts).
+        LeaseReacquiring: { target: "pending", actions: "reacquire" },
         LeaseReleased: { target: "released", actions: "release" },
         LeaseBroken: { target: "broken", actions: "break" },
       },

@@ -24,8 +24,8 @@ import { waitUntil, watchUntil } from "../support/wait-until";
 /**
  * Working copies on static SSH hosts (real sshd on loopback): git runs over the host lease's SSH
  * command interface. And the stack: releasing a copy releases its host lease; a host that dies
- * breaks the copies on it, their leases end or go back to pending and land on another host, and
- * the log verifies afterwards.
+ * breaks the copies on it, their leases (active or still activating) go back to pending and land
+ * on a copy on another host, and the log verifies afterwards.
  */
 if (!sshdAvailable) console.warn(`skipping the working-copy SSH tests: ${sshdMissingMessage}`);
 const describeSsh = sshdAvailable ? describe : describe.skip;
@@ -140,7 +140,7 @@ describeSsh("working copies on SSH hosts", { timeout: 180_000 }, () => {
     await destroyed(active.resourceId!);
   });
 
-  it("a host that dies breaks its copies: an active lease ends, an activating one lands on another host; the log verifies", async () => {
+  it("a host that dies breaks its copies: an active lease and an activating one both land on another host; the log verifies", async () => {
     // An idle copy of app, and a copy of lib in use, both on wc-a.
     const first = await lease("app");
     const idle = await waitForLeaseStatus(drydock, first, ["active"], 60_000);
@@ -172,9 +172,24 @@ describeSsh("working copies on SSH hosts", { timeout: 180_000 }, () => {
     expect((await hostLeaseOf(landed.resourceId!)).hostName).toBe("wc-b");
     expect(await run(moved, ["git", "rev-parse", "HEAD"])).toBe(`${shas.app}\n`);
 
-    // The lease that was in use on wc-a is released, saying why; both copies there are broken.
-    const ended = await waitForLeaseStatus(drydock, busy, ["destroyed"], 60_000);
-    expect(ended.endReason).toMatch(/resource-ended/);
+    // The lease that was in use on wc-a went back to pending too, and is active on a fresh copy
+    // of lib at the same commit on wc-b: same lease id, same TTL, its working directory is new.
+    const relanded = await waitForLeaseStatus(drydock, busy, ["active", "broken", "released", "destroyed"], 90_000);
+    expect(relanded.status, relanded.endReason ?? "").toBe("active");
+    expect(relanded.resourceId).not.toBe(inUse.resourceId);
+    expect((await hostLeaseOf(relanded.resourceId!)).hostName).toBe("wc-b");
+    expect(relanded.expiresAt).toBe(inUse.expiresAt);
+    expect(await run(busy, ["git", "rev-parse", "HEAD"])).toBe(`${shas.lib}\n`);
+    const busyHistory = await drydock.store.readStream(`lease-${busy}`);
+    expect(busyHistory.map((e) => e.type).filter((t) => t === "LeaseActivated")).toHaveLength(2);
+    const back = busyHistory.find((e) => e.type === "LeaseReacquiring")!;
+    expect(busyHistory[busyHistory.indexOf(back) - 1]!.type).toBe("LeaseActivated");
+    expect((back.data as { resourceId: string; reason: string }).resourceId).toBe(inUse.resourceId);
+    expect((back.data as { reason: string }).reason).toMatch(new RegExp(`^resource ${inUse.resourceId} broken: its lease ls_\\w+ ended: resource-ended: .*wc-a`));
+    await releaseLease(drydock.commands, busy, actor);
+    await waitForLeaseStatus(drydock, busy, ["destroyed"]);
+
+    // Both copies on wc-a are broken and gone.
     for (const copy of [idle.resourceId!, inUse.resourceId!]) {
       await destroyed(copy);
       const events = (await drydock.store.readStream(`resource-${copy}`)).map((e) => e.type);

@@ -106,6 +106,15 @@ describe("explainLease", () => {
     expect(x.timeline.at(-1)!.durationMs).toBe(30_000);
   });
 
+  it("says a lease that was active went back to pending when its resource broke, and is waiting again", () => {
+    const l = lease("ls_e");
+    const [r1, r2] = [resource("rs_1"), resource("rs_2")];
+    const events = [l.requested(0), l.attempt(0, 1, "acquire", 0), l.acquired(0, "rs_1"), l.activated(1), l.reacquiring(30, "rs_1"), l.attempt(30, 2, "allocate", 0), l.acquired(30, "rs_2")];
+    const x = explainLease(events, [r1.allocated(0, null), r1.activated(0), r1.broken(30), r2.allocated(30, "ls_e")], at(40));
+    expect(x).toMatchObject({ status: "acquired", waitedMs: 1_000, activatedAt: at(1).toISOString(), endedAt: null });
+    expect(x.summary).toBe(`ls_e waited 1.0 s before it was active: 1.0 s for the lease to be set up on rs_1 (2 allocation attempts; moved off rs_1 (resource rs_1 broken)); it went back to pending at ${at(30).toISOString()} and is acquired again.`);
+  });
+
   it("explains a lease that never became active: resources that broke under it, retries, then broken", () => {
     const l = lease("ls_c");
     const [r1, r2] = [resource("rs_1"), resource("rs_2")];

@@ -38,6 +38,7 @@ const TRANSITIONS: Record<LeaseStatus, Partial<Record<LeaseEventType, LeaseStatu
   },
   active: {
     LeaseRenewed: "active",
+    LeaseReacquiring: "pending",
     LeaseReleased: "released",
     LeaseBroken: "broken",
   },
@@ -159,7 +160,8 @@ describe("lease machine graph", () => {
 
     expect(next("pending", ev("LeaseAcquired"))).toBe("acquired");
     expect(next("acquired", ev("LeaseReacquiring"))).toBe("pending");
-    expect(can("active", ev("LeaseReacquiring"))).toBe(false);
+    // Legal from active: the allocator appends it only for blueprints whose leases move (working copies).
+    expect(next("active", ev("LeaseReacquiring"))).toBe("pending");
     expect(can("released", ev("LeaseReleased"))).toBe(false);
     expect(can("active", ev("LeaseAcquired"))).toBe(false);
     expect(leaseSampleEvents.filter((e) => can("destroyed", e))).toEqual([]);
@@ -178,7 +180,7 @@ describe("lease machine graph", () => {
         .map(([type, to]) => `${from} --${type}--> ${to}`),
     );
     // a simple path never revisits a state, so the only cycle (reacquire) is walked separately below
-    const cycle = ["acquired --LeaseReacquiring--> pending"];
+    const cycle = ["acquired --LeaseReacquiring--> pending", "active --LeaseReacquiring--> pending"];
     expect([...walked].sort()).toEqual(expected.filter((e) => !cycle.includes(e)).sort());
   });
 });
@@ -274,7 +276,7 @@ describe("lease fold refuses illegal events", () => {
   it.each([
     [[ev("LeaseAcquired")], 1, "LeaseAcquired", "new"],
     [[ev("LeaseRequested"), ev("LeaseRequested")], 2, "LeaseRequested", "pending"],
-    [[ev("LeaseRequested"), ev("LeaseAcquired"), ev("LeaseActivated"), ev("LeaseReacquiring")], 4, "LeaseReacquiring", "active"],
+    [[ev("LeaseRequested"), ev("LeaseReacquiring")], 2, "LeaseReacquiring", "pending"],
     [[ev("LeaseRequested"), ev("LeaseReleased"), ev("LeaseReleased")], 3, "LeaseReleased", "released"],
     [[ev("LeaseRequested"), ev("LeaseBroken"), ev("LeaseDestroyed"), ev("LeaseRenewed")], 4, "LeaseRenewed", "destroyed"],
   ] as const)("%#: throws naming stream, version, event and status", (events, version, type, status) => {
@@ -345,6 +347,15 @@ describe("lease context", () => {
     expect(context).toMatchObject({ resourceId: null, blueprintId: null, acquiredAt: null, retryAt: null, waitReason: null });
     // and it can be acquired again
     expect(fold([requested, acquired, ev("LeaseReacquiring"), acquired]).context.resourceId).toBe("res-1");
+  });
+
+  it("LeaseReacquiring from active also forgets where it ran, and keeps its TTL", () => {
+    const activated = ev("LeaseActivated");
+    const before = fold([requested, acquired, activated]);
+    expect(before.context).toMatchObject({ workingDirectory: expect.any(String), activatedAt: expect.any(String) });
+    const { status, context } = fold([requested, acquired, activated, ev("LeaseReacquiring")]);
+    expect(status).toBe("pending");
+    expect(context).toMatchObject({ resourceId: null, workingDirectory: null, activatedAt: null, reacquires: 1, expiresAt: before.context.expiresAt });
   });
 
   it("LeaseReleased with reason expired ends with endReason expired", () => {

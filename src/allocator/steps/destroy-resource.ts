@@ -9,10 +9,12 @@ import { reacquireOrBreak } from "./reacquire";
 import { deferredBecause, failureHoldEvent, holdOf } from "./resource-hold-steps";
 
 /**
- * A released or broken resource: its leases are let go first (acquired ones go back to pending
- * and land elsewhere; active ones are released with the reason), then the blueprint tears it
- * down, then the leases it held are released. Drydock left active leases on a dead resource; we
- * do not.
+ * A released or broken resource: its leases are let go first, then the blueprint tears it down,
+ * then the leases it held are released. Drydock left active leases on a dead resource; we do not.
+ * - Acquired leases go back to pending and land elsewhere.
+ * - Active ones are released with the reason; except on a broken resource of a blueprint whose
+ *   leases move (`leasesMoveWhenBroken`: working copies), where they go back to pending too.
+ *   A copy breaks when its host dies, and its leases want the same commit on another host.
  *
  * Holds (src/domain/resource-hold.ts): a broken resource with an active lease that asked for
  * `holdOnFailure` goes on hold as that lease is let go (one append: the lease's release and the
@@ -26,14 +28,19 @@ export async function destroyResource(ctx: WorkerContext, start: ResourceState):
   const meta = workerMetadata(ctx, c.forLeaseId ?? c.resourceId);
   const why = `resource ${c.resourceId} ${resource.status}${c.endReason ? `: ${c.endReason}` : ""}`;
 
+  const blueprint = await ctx.db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", c.blueprintId).executeTakeFirstOrThrow();
+  const impl = ctx.registry.get(blueprint.kind);
+  const activeLeasesMove = resource.status === "broken" && impl.leasesMoveWhenBroken === true;
+
   const onIt = await ctx.db.selectFrom("leases").select("lease_id").where("resource_id", "=", c.resourceId).where("status", "in", ["acquired", "active"]).execute();
   for (const row of onIt) {
     const lease = await loadLease(ctx, row.lease_id);
     if (lease.status !== "acquired" && lease.status !== "active") continue;
+    const moves = lease.status === "acquired" || activeLeasesMove;
     const leaseAppend = {
       streamId: streamIdOf("lease", row.lease_id),
       expectedVersion: lease.version,
-      events: lease.status === "acquired" ? [reacquireOrBreak(lease, c.resourceId, why)] : [{ type: "LeaseReleased", data: { reason: "resource-ended", detail: why } }],
+      events: moves ? [reacquireOrBreak(lease, c.resourceId, why)] : [{ type: "LeaseReleased", data: { reason: "resource-ended", detail: why } }],
     };
     // Only a resource that broke under an active lease counts as that lease's failure.
     const hold = resource.status === "broken" && lease.status === "active" ? failureHoldEvent(resource, lease, `resource ${c.endReason ?? "broken"}`, ctx.clock.now()) : null;
@@ -54,10 +61,9 @@ export async function destroyResource(ctx: WorkerContext, start: ResourceState):
   }
 
   const row = await ctx.db.selectFrom("resources").selectAll().where("resource_id", "=", c.resourceId).executeTakeFirstOrThrow();
-  const blueprint = await ctx.db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", c.blueprintId).executeTakeFirstOrThrow();
   // A failed teardown throws: the worker retries the step after its claim times out.
   // TODO: give up after a bound and record the leak for the operator (leak reaper issue).
-  await ctx.registry.get(blueprint.kind).destroyResource(blueprintViewOf(blueprint, ctx.registry), await loadResourceView(ctx.db, row), ctx.effects);
+  await impl.destroyResource(blueprintViewOf(blueprint, ctx.registry), await loadResourceView(ctx.db, row), ctx.effects);
   await ctx.store.append(streamIdOf("resource", c.resourceId), resource.version, [{ type: "ResourceDestroyed", data: {} }], meta);
 
   const held = await ctx.db.selectFrom("leases").select(["lease_id", "version"]).where("owner_resource_id", "=", c.resourceId).where("status", "in", ["pending", "acquired", "active"]).execute();

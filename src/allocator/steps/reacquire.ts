@@ -7,12 +7,16 @@ import type { LeaseState } from "../../machines/fold";
  */
 export const MAX_REACQUIRES = 3;
 
-/** The lease's resource ended before the lease activated: back to pending, or break if this keeps happening. */
+/**
+ * The lease's resource ended under it (before the lease activated, or while active on a blueprint
+ * whose leases move): back to pending, or break if this keeps happening.
+ */
 export function reacquireOrBreak(lease: LeaseState, resourceId: string, reason: string): NewEvent {
   if (lease.context.reacquires + 1 >= MAX_REACQUIRES) {
+    const when = lease.status === "active" ? "" : " before it activated";
     return {
       type: "LeaseBroken",
-      data: { reason: `${MAX_REACQUIRES} resources ended under this lease before it activated; the last: ${reason}`, error: null },
+      data: { reason: `${MAX_REACQUIRES} resources ended under this lease${when}; the last: ${reason}`, error: null },
     };
   }
   return { type: "LeaseReacquiring", data: { resourceId, reason } };

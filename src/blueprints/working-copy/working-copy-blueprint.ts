@@ -76,6 +76,8 @@ export function workingCopyBlueprint(): BlueprintImplementation<WorkingCopyConfi
     description: "A git working copy at a commit (with merges on top), built on a leased host; reused across leases of one repository, cleaned between them.",
     parseConfig: parseWorkingCopyConfig,
     defaultResourceLimit: (config) => config.maxCopies,
+    // A copy is its repository at a commit: a lease whose copy's host died gets an equal copy elsewhere.
+    leasesMoveWhenBroken: true,
 
     canEverAllocate(blueprint, lease) {
       const request = requestOf(lease);
