@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ec2Command } from "../../src/cli/ec2-cli";
 import { verifyStoredLog } from "../../src/history/verify-stored-log";
 import { startApi, type ApiHarness } from "../e2e/api-harness";
+import { emulatorHostConfig } from "../support/ec2-emulator/blueprint-config";
 import { startEc2Emulator, type Ec2Emulator } from "../support/ec2-emulator/emulator";
 import { sshdAvailable, sshdMissingMessage } from "../support/sshd";
 import { waitUntil } from "../support/wait-until";
@@ -62,25 +63,7 @@ function restore(name: string, value: string | undefined) {
 }
 
 function config(extra: Record<string, unknown> = {}) {
-  return {
-    region: emulator.region,
-    endpoint: emulator.endpoint,
-    imageId: "ami-0123456789abcdef0",
-    instanceTypes: ["t3.micro"],
-    subnetIds: ["subnet-0aaa1111"],
-    securityGroupIds: ["sg-0bbb2222"],
-    keyName: emulator.keyPair.name,
-    sshUser: emulator.sshUser,
-    sshPort: emulator.sshPort,
-    privateKey: { env: KEY_ENV },
-    root: "/tmp/drydock-ec2-test",
-    slots: 2,
-    maxInstances: 2,
-    // Generous: two cores shared with other test files make sshd slow to start at times.
-    bootTimeoutSeconds: 60,
-    connectTimeoutSeconds: 10,
-    ...extra,
-  };
+  return emulatorHostConfig(emulator, KEY_ENV, "/tmp/drydock-ec2-test", { slots: 2, maxInstances: 2, ...extra });
 }
 
 async function blueprint(name: string, extra: Record<string, unknown> = {}): Promise<string> {

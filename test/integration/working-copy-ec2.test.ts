@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyStoredLog } from "../../src/history/verify-stored-log";
 import { startApi, type ApiHarness } from "../e2e/api-harness";
+import { emulatorHostConfig } from "../support/ec2-emulator/blueprint-config";
 import { startEc2Emulator, type Ec2Emulator } from "../support/ec2-emulator/emulator";
 import { createGitRepos, git, type GitRepos } from "../support/git-repos";
 import { sshdAvailable, sshdMissingMessage } from "../support/sshd";
@@ -25,6 +27,8 @@ let api: ApiHarness;
 let repos: GitRepos;
 let hosts: string;
 let copies: string;
+// The instances are sshd processes on this machine: their root is a directory here.
+const root = `/tmp/drydock-wce-${process.pid}`;
 const shas: Record<string, string> = {};
 
 async function call(method: string, url: string, body?: unknown) {
@@ -49,25 +53,7 @@ beforeAll(async () => {
     await call("POST", "/v1/blueprints", {
       name: "ec2-builders",
       kind: "ec2-host",
-      config: {
-        region: emulator.region,
-        endpoint: emulator.endpoint,
-        imageId: "ami-0123456789abcdef0",
-        instanceTypes: ["t3.micro"],
-        subnetIds: ["subnet-0aaa1111"],
-        securityGroupIds: ["sg-0bbb2222"],
-        keyName: emulator.keyPair.name,
-        sshUser: emulator.sshUser,
-        sshPort: emulator.sshPort,
-        privateKey: { env: KEY_ENV },
-        root: `/tmp/drydock-wce-${process.pid}`,
-        slots: 4,
-        maxInstances: 2,
-        bootTimeoutSeconds: 60,
-        connectTimeoutSeconds: 10,
-        healthIntervalSeconds: 1,
-        healthFailuresBeforeBroken: 1,
-      },
+      config: emulatorHostConfig(emulator, KEY_ENV, root, { slots: 4, maxInstances: 2, healthIntervalSeconds: 1, healthFailuresBeforeBroken: 1 }),
     })
   ).id;
   copies = (await call("POST", "/v1/blueprints", { name: "ec2-checkouts", kind: "working-copy", config: { hostBlueprintIds: [hosts], fileRepositoryRoots: [repos.root] } })).id;
@@ -79,6 +65,7 @@ afterAll(async () => {
   await api?.close();
   await emulator?.close();
   await repos?.close();
+  await rm(root, { recursive: true, force: true });
   delete process.env[KEY_ENV];
   for (const [name, value] of [["AWS_ACCESS_KEY_ID", saved.id], ["AWS_SECRET_ACCESS_KEY", saved.secret]] as const) {
     if (value === undefined) delete process.env[name];
