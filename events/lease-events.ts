@@ -125,6 +125,15 @@ export const leaseEventSchemas = {
      */
     shortage: z.boolean().optional(),
   }),
+  /**
+   * An admin changed the quota of the token that asked for this waiting lease
+   * (TokenQuotaChanged): the lease is judged by `quota` from now on, and looks again at once.
+   */
+  LeaseQuotaChanged: z.object({
+    quota: leaseQuotaOfLeaseSchema.nullable(),
+    /** The token whose quota changed, and what it is now, in words. */
+    reason: z.string(),
+  }),
   LeaseRenewed: z.object({
     ttlSeconds: z.number().int().positive(),
     expiresAt: isoTime,
@@ -172,6 +181,7 @@ export const leaseEventVersions: Record<LeaseEventType, number> = {
   LeaseAcquired: 1,
   LeaseActivated: 1,
   LeaseReacquiring: 1,
+  LeaseQuotaChanged: 1,
   LeaseRenewed: 1,
   LeaseReleased: 1,
   LeaseBroken: 1,

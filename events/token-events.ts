@@ -32,6 +32,12 @@ export const tokenEventSchemas = {
     expiresAt: z.string().datetime({ offset: true }).optional(),
   }),
   TokenRevoked: z.object({ reason: z.string().nullable() }),
+  /**
+   * An admin changed the token's quota; null: none from now on. Leases it asks for from now on
+   * carry the new one, and so do its leases still waiting (LeaseQuotaChanged on each, in the
+   * same append).
+   */
+  TokenQuotaChanged: z.object({ leaseQuota: leaseQuotaSchema.nullable() }),
 } as const;
 
 export type TokenEventType = keyof typeof tokenEventSchemas;
@@ -41,4 +47,5 @@ export type TokenEvent = { [T in TokenEventType]: { type: T; data: TokenEventDat
 export const tokenEventVersions: Record<TokenEventType, number> = {
   TokenIssued: 1,
   TokenRevoked: 1,
+  TokenQuotaChanged: 1,
 };

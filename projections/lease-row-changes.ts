@@ -76,6 +76,11 @@ export function leaseRowChange(event: RecordedEvent): RowChange<LeaseRow> | null
     }
     case "LeaseReacquiring":
       return set({ status: "pending", resource_id: null, blueprint_id: null, slot: null, acquired_at: null, working_directory: null, activated_at: null, ...noRetry });
+    case "LeaseQuotaChanged": {
+      // No retry time: its work item is due now, so it looks again under the new quota.
+      const d = event.data as LeaseEventData<"LeaseQuotaChanged">;
+      return set({ lease_quota: d.quota, retry_at: null, wait_reason: null, wait_cause: null });
+    }
     case "LeaseRenewed": {
       const d = event.data as LeaseEventData<"LeaseRenewed">;
       return set({ expires_at: new Date(d.expiresAt), ttl_seconds: d.ttlSeconds, ttl_source: "renewal" });

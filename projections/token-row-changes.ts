@@ -30,6 +30,8 @@ export function tokenRowChange(event: RecordedEvent): RowChange<TokenRow> | null
         },
       };
     }
+    case "TokenQuotaChanged":
+      return { set: { ...base, lease_quota: (event.data as TokenEventData<"TokenQuotaChanged">).leaseQuota } };
     case "TokenRevoked":
       return { set: { ...base, status: "revoked", revoked_by: event.metadata.actor, revoked_at: event.recordedAt } };
     default:

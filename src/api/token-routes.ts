@@ -3,6 +3,7 @@ import { issueToken, MAX_TOKEN_SECONDS, revokeToken } from "../auth/token-comman
 import { MAX_TTL_SECONDS } from "../domain/lease-ttl";
 import { leaseQuotaSchema } from "../domain/lease-quota";
 import { getToken, listTokens } from "../auth/token-queries";
+import { changeTokenQuota } from "../auth/token-quota";
 import type { Drydock } from "../service/drydock";
 import type { ApiApp } from "./api-env";
 import { cursorQuery, idParams, limitQuery, ownerString, plainText, splitList, statusListQuery } from "./params";
@@ -98,6 +99,31 @@ export const revokeRoute = defineRoute({
   responses: { 200: { description: "The token, revoked", content: { "application/json": { schema: TokenSchema } } }, ...errorResponses(401, 403, 404, 409) },
 });
 
+const QuotaChangeSchema = z
+  .strictObject({
+    leaseQuota: leaseQuotaSchema.nullable().openapi({
+      description: "The new quota (as at issue), or null for none. Leases the token asks for from now on carry it, and so do its leases still waiting, which look again at once.",
+      example: { maxLiveLeases: 20, byResourceType: { host: 8 } },
+    }),
+  })
+  .openapi("TokenQuotaChange");
+
+export const changeQuotaRoute = defineRoute({
+  access: rules.admin,
+  method: "patch",
+  path: "/v1/tokens/{id}",
+  summary: "Change a token's lease quota (admin)",
+  description: "Appends TokenQuotaChanged, and LeaseQuotaChanged on each lease the token asked for that still waits, in one transaction. Live leases are never taken back: a lower quota makes the owner's next leases wait.",
+  request: { params: idParams, body: { required: true, content: { "application/json": { schema: QuotaChangeSchema } } } },
+  responses: {
+    200: {
+      description: "The token, with the waiting leases that now carry the new quota",
+      content: { "application/json": { schema: TokenSchema.extend({ leasesChanged: z.array(z.string()).openapi({ description: "Ids of the waiting leases whose quota changed." }) }).openapi("TokenQuotaChanged") } },
+    },
+    ...errorResponses(400, 401, 403, 404, 409, 413),
+  },
+});
+
 export function registerTokenRoutes(app: ApiApp, drydock: Drydock): void {
   const db = drydock.database.db;
 
@@ -109,6 +135,12 @@ export function registerTokenRoutes(app: ApiApp, drydock: Drydock): void {
   app.openapi(listRoute, async (c) => {
     const q = c.req.valid("query");
     return c.json(await listTokens(db, { ...q, status: splitList(q.status) }, drydock.clock.now()), 200);
+  });
+
+  app.openapi(changeQuotaRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const { leasesChanged } = await changeTokenQuota(drydock.commands, id, c.req.valid("json").leaseQuota, c.get("actor"));
+    return c.json({ ...(await getToken(db, id, drydock.clock.now())), leasesChanged }, 200);
   });
 
   app.openapi(revokeRoute, async (c) => {

@@ -29,6 +29,7 @@ export function describeEvent(e: Pick<StoredEvent, "type" | "data" | "recordedAt
         return `${d.reason}${d.detail ? `: ${d.detail}` : ""}`;
       case "LeaseBroken":
       case "LeaseReacquiring":
+      case "LeaseQuotaChanged":
         return String(d.reason ?? "");
       case "LeaseDestroyed":
         return [killedText(d as Parameters<typeof killedText>[0]), d.cleanupError ? `cleanup failed: ${d.cleanupError}` : ""].filter(Boolean).join("; ");

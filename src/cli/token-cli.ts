@@ -3,7 +3,7 @@ import type { DrydockClient } from "../client/drydock-client";
 import { printTable } from "./print-table";
 
 
-const usage = "usage: drydock token create --owner NAME --role client|admin|metrics [--expires-in SECONDS] [--max-live-leases N] [--max-live-leases-of TYPE=N]... | drydock token ls [--all] [--json] | drydock token revoke TOKEN_ID [--reason TEXT]";
+const usage = "usage: drydock token create --owner NAME --role client|admin|metrics [--expires-in SECONDS] [--max-live-leases N] [--max-live-leases-of TYPE=N]... | drydock token quota TOKEN_ID (--max-live-leases N | --max-live-leases-of TYPE=N... | --none) | drydock token ls [--all] [--json] | drydock token revoke TOKEN_ID [--reason TEXT]";
 
 /**
  * `drydock token …` (admin): issue, list and revoke tokens. `create` prints the token alone on
@@ -24,6 +24,19 @@ export async function tokenCommand(client: DrydockClient, args: string[]): Promi
       const issued = await client.issueToken({ owner: values.owner, role: values.role, ...(expiresIn === undefined ? {} : { expiresInSeconds: expiresIn }), ...(leaseQuota ? { leaseQuota } : {}) });
       console.error(`token ${issued.id} for ${issued.owner} (${issued.role})${issued.expiresAt ? `, until ${issued.expiresAt}` : ""}; it is shown this once:`);
       console.log(issued.token);
+      return 0;
+    }
+    case "quota": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: { "max-live-leases": { type: "string" }, "max-live-leases-of": { type: "string", multiple: true }, none: { type: "boolean" } },
+        allowPositionals: true,
+      });
+      const leaseQuota = quotaOf(values["max-live-leases"], values["max-live-leases-of"]);
+      if (positionals.length !== 1 || (leaseQuota === undefined) === !values.none) throw new Error(usage);
+      const changed = await client.changeTokenQuota(positionals[0]!, { leaseQuota: leaseQuota ?? null });
+      const waiting = changed.leasesChanged.length;
+      console.log(`${changed.id} ${changed.owner}: ${changed.leaseQuota ? JSON.stringify(changed.leaseQuota) : "no quota"}; ${waiting} waiting lease${waiting === 1 ? "" : "s"} now carr${waiting === 1 ? "ies" : "y"} it`);
       return 0;
     }
     case "ls": {

@@ -228,6 +228,11 @@ export class DrydockClient {
     return this.#http.json("GET", "/v1/tokens", query, undefined, options);
   }
 
+  /** Changes the token's lease quota (null: none); its waiting leases carry the new one at once. */
+  changeTokenQuota(id: string, change: W.TokenQuotaChange, options: CallOptions = {}): Promise<W.TokenQuotaChanged> {
+    return this.#http.json("PATCH", `/v1/tokens/${segment(id)}`, undefined, change, options);
+  }
+
   revokeToken(id: string, body: W.TokenRevocation = {}, options: CallOptions = {}): Promise<W.Token> {
     return this.#http.json("DELETE", `/v1/tokens/${segment(id)}`, undefined, body, options);
   }

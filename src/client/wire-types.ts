@@ -17,7 +17,7 @@ import type { httpdStatusRoute, restartHttpdRoute, startHttpdRoute } from "../ap
 import type { createLease, getLeaseRoute, leaseEventsRoute, listLeasesRoute, renewLeaseRoute } from "../api/lease-routes";
 import type { holdRoute as holdResourceRoute, listRoute as listResourcesRoute, releaseRoute as releaseResourceRoute } from "../api/resource-routes";
 import type { BlueprintSchema, ExecResultSchema, FileListSchema, LeaseSchema, ResourceSchema } from "../api/schemas";
-import type { issueRoute, listRoute as listTokensRoute, revokeRoute as revokeTokenRoute, TokenSchema } from "../api/token-routes";
+import type { changeQuotaRoute, issueRoute, listRoute as listTokensRoute, revokeRoute as revokeTokenRoute, TokenSchema } from "../api/token-routes";
 
 /** The JSON body a route accepts, as a caller writes it (before defaults). */
 type JsonBodyOf<R> = R extends { request: { body: { content: { "application/json": { schema: infer S extends z.ZodType } } } } } ? z.input<S> : never;
@@ -69,6 +69,8 @@ export type IssuedToken = JsonResponseOf<typeof issueRoute, 201>;
 export type TokenQuery = QueryOf<typeof listTokensRoute>;
 export type TokenPage = JsonResponseOf<typeof listTokensRoute, 200>;
 export type TokenRevocation = JsonBodyOf<typeof revokeTokenRoute>;
+export type TokenQuotaChange = JsonBodyOf<typeof changeQuotaRoute>;
+export type TokenQuotaChanged = JsonResponseOf<typeof changeQuotaRoute, 200>;
 
 export type Authorization = JsonResponseOf<typeof approveRoute, 200>;
 export type AuthorizationRequest = JsonBodyOf<typeof requestRoute>;

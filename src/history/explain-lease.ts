@@ -88,6 +88,7 @@ function statusAfter(type: LeaseEventType, status: LeaseStatus): LeaseStatus {
     case "LeaseWaiting":
     case "LeaseYielded":
     case "LeaseRenewed":
+    case "LeaseQuotaChanged":
       return status;
     default:
       return assertNever(type, "lease event type");

@@ -29,6 +29,8 @@ export function titleOf(e: RecordedEvent): string {
       return "active";
     case "LeaseReacquiring":
       return `back to pending: ${d.reason}`;
+    case "LeaseQuotaChanged":
+      return `its quota changed: ${d.reason}`;
     case "LeaseRenewed": {
       const r = d as LeaseEventData<"LeaseRenewed">;
       return `renewed until ${r.expiresAt}${r.capped ? ` (${capText(r.capped)})` : ""}`;

@@ -142,6 +142,7 @@ export const leaseUpdates = {
     waitReason: null,
     failures: 0,
   }),
+  requota: (_: LeaseContext, e: Of<"LeaseQuotaChanged">) => ({ quota: e.data.quota, retryAt: null, waitReason: null }),
   renew: (_: LeaseContext, e: Of<"LeaseRenewed">) => ({ expiresAt: e.data.expiresAt, ttlSeconds: e.data.ttlSeconds, ttlSource: "renewal" as const }),
   release: (_: LeaseContext, e: Of<"LeaseReleased">) => ({
     endReason: e.data.detail ? `${e.data.reason}: ${e.data.detail}` : e.data.reason,
@@ -167,6 +168,8 @@ export const leaseMachine = setup({
         LeaseWaiting: { actions: "wait" },
         LeaseYielded: { actions: "yielded" },
         LeaseRenewed: { actions: "renew" },
+        // Only while it waits: an acquired lease already has what the quota guards.
+        LeaseQuotaChanged: { actions: "requota" },
         LeaseAcquired: { target: "acquired", actions: "acquire" },
         LeaseReleased: { target: "released", actions: "release" },
         LeaseBroken: { target: "broken", actions: "break" },

@@ -124,6 +124,10 @@ export class WorkloadOfLog {
           if (lease.resourceId !== null && lease.slot !== null) this.slotFreed.set(`${lease.resourceId}:${lease.slot}`, at);
         }
         return;
+      case "LeaseQuotaChanged":
+        // TODO: a quota changed while the lease waited (an admin's PATCH of its token) is not
+        // replayed at its time: the simulation judges the lease by the quota it asked with.
+        return;
       default:
         return;
     }

@@ -281,6 +281,22 @@ describe("tokens and authorizations from the CLI", () => {
     expect((await drydockCli(["release", leased.stdout.trim()])).code).toBe(0);
   }, TIMEOUT);
 
+  it("token create with a quota, token quota changes it, --none removes it; a wrong flag is a usage error", async () => {
+    const created = await drydockCli(["token", "create", "--owner", "cli-quota", "--role", "client", "--max-live-leases", "2"]);
+    expect(created.code, created.stderr).toBe(0);
+    const tokenId = /token (tk_[0-9a-z]+) for cli-quota/.exec(created.stderr)![1]!;
+    const raised = await drydockCli(["token", "quota", tokenId, "--max-live-leases", "5", "--max-live-leases-of", "host=2"]);
+    expect(raised).toMatchObject({ code: 0, stdout: `${tokenId} cli-quota: {"maxLiveLeases":5,"byResourceType":{"host":2}}; 0 waiting leases now carry it\n` });
+    const none = await drydockCli(["token", "quota", tokenId, "--none"]);
+    expect(none).toMatchObject({ code: 0, stdout: `${tokenId} cli-quota: no quota; 0 waiting leases now carry it\n` });
+    const both = await drydockCli(["token", "quota", tokenId, "--none", "--max-live-leases", "1"]);
+    expect(both.code).not.toBe(0);
+    expect(both.stderr).toContain("usage: drydock token");
+    const bad = await drydockCli(["token", "quota", tokenId, "--max-live-leases=-3"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("leaseQuota.maxLiveLeases");
+  }, TIMEOUT);
+
   it("without DRYDOCK_TOKEN uses $DRYDOCK_HOME/admin.token, and says what to do when there is none", async () => {
     const home = await mkdtemp(path.join(tmpdir(), "drydock-cli-home-"));
     const empty = await mkdtemp(path.join(tmpdir(), "drydock-cli-empty-"));

@@ -73,6 +73,11 @@ export const leaseSampleEvents: LeaseMachineEvent[] = [
     data: { resourceId: "res-1", reason: "resource broke before activation" },
   },
   {
+    type: "LeaseQuotaChanged",
+    at: "2024-05-01T10:00:06.500Z",
+    data: { quota: { maxLiveLeases: 4 }, reason: "token tk_1: maxLiveLeases 4" },
+  },
+  {
     type: "LeaseRenewed",
     at: "2024-05-01T10:00:07.000Z",
     data: { ttlSeconds: 7200, expiresAt: "2024-05-01T12:00:07.000Z" },

@@ -11,6 +11,7 @@ import { toRecordedEvents } from "../support/machine-events";
 const tokenEvents: TokenMachineEvent[] = [
   { type: "TokenIssued", at: "2024-05-01T10:00:00.000Z", data: { tokenId: "tk_1", owner: "ci", role: "client", hash: `sha256:${"ab".repeat(32)}` } },
   { type: "TokenRevoked", at: "2024-05-01T11:00:00.000Z", data: { reason: "leaked" } },
+  { type: "TokenQuotaChanged", at: "2024-05-01T10:30:00.000Z", data: { leaseQuota: { maxLiveLeases: 4 } } },
 ];
 
 const authorizationEvents: AuthorizationMachineEvent[] = [
@@ -35,7 +36,7 @@ describe("token machine: active -> revoked, final", () => {
   const fold = (types: string[]) => tokenFolder.fold(toRecordedEvents("token-tk_1", types.map(tok)));
   const table: Record<string, { prefix: string[]; allowed: string[] }> = {
     new: { prefix: [], allowed: ["TokenIssued"] },
-    active: { prefix: ["TokenIssued"], allowed: ["TokenRevoked"] },
+    active: { prefix: ["TokenIssued"], allowed: ["TokenRevoked", "TokenQuotaChanged"] },
     revoked: { prefix: ["TokenIssued", "TokenRevoked"], allowed: [] },
   };
   it.each(Object.entries(table))("%s allows exactly %j", (status, { prefix, allowed }) => {
@@ -48,6 +49,14 @@ describe("token machine: active -> revoked, final", () => {
   it("keeps owner, role and hash; records when it was revoked", () => {
     const { state } = fold(["TokenIssued", "TokenRevoked"]);
     expect(state.context).toMatchObject({ tokenId: "tk_1", owner: "ci", role: "client", hash: (tok("TokenIssued").data as { hash: string }).hash, issuedAt: tok("TokenIssued").at, revokedAt: tok("TokenRevoked").at });
+  });
+});
+
+describe("token quota", () => {
+  const fold = (types: string[]) => tokenFolder.fold(toRecordedEvents("token-tk_1", types.map(tok)));
+  it("is none at issue without one, and what the last change says", () => {
+    expect(fold(["TokenIssued"]).state.context.leaseQuota).toBeNull();
+    expect(fold(["TokenIssued", "TokenQuotaChanged"]).state.context.leaseQuota).toEqual({ maxLiveLeases: 4 });
   });
 });
 

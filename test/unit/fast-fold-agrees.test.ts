@@ -63,6 +63,7 @@ const blueprintEvents: BlueprintMachineEvent[] = [
 const tokenEvents: TokenMachineEvent[] = [
   { type: "TokenIssued", at: at(0), data: { tokenId: "tk_1", owner: "ci", role: "client", hash: `sha256:${"ab".repeat(32)}` } },
   { type: "TokenRevoked", at: at(1), data: { reason: "leaked" } },
+  { type: "TokenQuotaChanged", at: at(2), data: { leaseQuota: { maxLiveLeases: 2, byResourceType: { host: 1 } } } },
 ];
 const authorizationEvents: AuthorizationMachineEvent[] = [
   { type: "AuthorizationRequested", at: at(0), data: { authorizationId: "au_1", blueprintId: "bp_1", client: "ci" } },

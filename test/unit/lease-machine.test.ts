@@ -23,6 +23,7 @@ const TRANSITIONS: Record<LeaseStatus, Partial<Record<LeaseEventType, LeaseStatu
     LeaseWaiting: "pending",
     LeaseYielded: "pending",
     LeaseRenewed: "pending",
+    LeaseQuotaChanged: "pending",
     LeaseAcquired: "acquired",
     LeaseReleased: "released",
     LeaseBroken: "broken",
