@@ -99,6 +99,9 @@ describe("a warm pool (minReady)", () => {
     const first = await activeLease(bp);
     expect(ready.map((r) => r.id)).toContain(first.resourceId);
     const refilled = await poolUntil(bp, "the pool refilled", (live) => live.length === 3 && live.filter((r) => r.liveLeases === 0 && r.status === "active").length === 2);
+    // Its explanation names the warm pool that built its resource before it came.
+    const why = JSON.stringify((await api.call("GET", `/v1/leases/${first.id}/explain`)).body.timeline);
+    expect(why).toMatch(new RegExp(`resource ${first.resourceId} built from ${bp} \\(warm pool: minReady 2`));
     const refill = refilled.find((r) => !ready.some((w) => w.id === r.id))!;
     expect((await eventsOf("resources", refill.id))[0].data.reason).toBe("warm pool: minReady 2 (1 ready)");
 
@@ -150,6 +153,9 @@ describe("recycling", () => {
     const releasedEvent = (await eventsOf("resources", rid)).find((e) => e.type === "ResourceReleased");
     expect(releasedEvent).toMatchObject({ data: { reason: "recycled: maxLeasesPerResource 2 reached" } });
     expect(releasedEvent.metadata.actor).toMatch(/^pool:/);
+    // The last lease's explanation names the policy that made its resource go.
+    const lastWhy = JSON.stringify((await api.call("GET", `/v1/leases/${b.id}/explain`)).body.timeline);
+    expect(lastWhy).toContain(`resource ${rid} released: recycled: maxLeasesPerResource 2 reached`);
 
     // The waiting lease gets a new resource.
     const served = await api.pollLease(c.id, (l) => l.status === "active");
