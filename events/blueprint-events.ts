@@ -1,6 +1,21 @@
 import { z } from "zod";
 
 /**
+ * The pool policy (src/domain/pool-policy.ts), each optional and nullable as maxLeaseSeconds is:
+ * absent (and in events recorded before pools) or null: no such policy.
+ */
+const poolPolicyFields = {
+  /** Keep this many resources ready (pending or active with a free slot); 0 or null: no warm pool. */
+  minReady: z.number().int().min(0).nullable().optional(),
+  /** A resource that has served this many leases takes no new one and is released after its last. */
+  maxLeasesPerResource: z.number().int().positive().nullable().optional(),
+  /** A resource active this long takes no new lease and is released after its last. */
+  maxAgeSeconds: z.number().int().positive().nullable().optional(),
+  /** An active resource with no lease this long is released, but never below minReady. */
+  idleDestroySeconds: z.number().int().positive().nullable().optional(),
+};
+
+/**
  * Events of a blueprint stream (`blueprint-<id>`). `config` is the implementation's own config,
  * validated by the implementation's schema before it is appended; it holds references to secrets
  * (an env var name, a file path), never the secrets.
@@ -20,6 +35,7 @@ export const blueprintEventSchemas = {
      * recorded before caps) or null: no cap; optional, so older events read as they are.
      */
     maxLeaseSeconds: z.number().int().positive().nullable().optional(),
+    ...poolPolicyFields,
   }),
   BlueprintUpdated: z.object({
     name: z.string().optional(),
@@ -27,6 +43,8 @@ export const blueprintEventSchemas = {
     resourceLimit: z.number().int().positive().nullable().optional(),
     /** A new cap (null: none); absent: unchanged. */
     maxLeaseSeconds: z.number().int().positive().nullable().optional(),
+    /** A new pool policy per field (null: none); absent: unchanged. */
+    ...poolPolicyFields,
   }),
   BlueprintDisabled: z.object({ reason: z.string().nullable() }),
   BlueprintEnabled: z.object({}),

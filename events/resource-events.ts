@@ -16,6 +16,11 @@ export const resourceEventSchemas = {
     locks: z.array(z.string()),
     /** The lease whose allocation built it, if any. */
     forLeaseId: z.string().nullable(),
+    /**
+     * Why it was built when no lease asked for it: the policy (`warm pool: minReady 2 (1 ready)`,
+     * src/domain/pool-policy.ts). Absent for a resource a lease's allocation built.
+     */
+    reason: z.string().optional(),
   }),
   ResourceActivated: z.object({ attributes }),
   ResourceActivationYielded: z.object({

@@ -26,6 +26,10 @@ export function blueprintRowChange(event: RecordedEvent): RowChange<BlueprintRow
           config: d.config,
           resource_limit: d.resourceLimit,
           max_lease_seconds: d.maxLeaseSeconds ?? null,
+          min_ready: d.minReady ?? null,
+          max_leases_per_resource: d.maxLeasesPerResource ?? null,
+          max_age_seconds: d.maxAgeSeconds ?? null,
+          idle_destroy_seconds: d.idleDestroySeconds ?? null,
           enabled: true,
           live_resources: 0,
           failing_targets: [],
@@ -44,6 +48,10 @@ export function blueprintRowChange(event: RecordedEvent): RowChange<BlueprintRow
           ...(d.config !== undefined ? { config: d.config, failing_targets: [] } : {}),
           ...(d.resourceLimit !== undefined ? { resource_limit: d.resourceLimit } : {}),
           ...(d.maxLeaseSeconds !== undefined ? { max_lease_seconds: d.maxLeaseSeconds } : {}),
+          ...(d.minReady !== undefined ? { min_ready: d.minReady } : {}),
+          ...(d.maxLeasesPerResource !== undefined ? { max_leases_per_resource: d.maxLeasesPerResource } : {}),
+          ...(d.maxAgeSeconds !== undefined ? { max_age_seconds: d.maxAgeSeconds } : {}),
+          ...(d.idleDestroySeconds !== undefined ? { idle_destroy_seconds: d.idleDestroySeconds } : {}),
         },
       };
     }

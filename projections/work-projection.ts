@@ -5,7 +5,7 @@ import type { Executor, InlineProjection, WorkClaim } from "../src/store/project
 import { encodeChangeNotice } from "../src/store/change-notice";
 import type { StreamState } from "../src/store/stream-state";
 import type { LeaseContext } from "../src/machines/lease-machine";
-import { leaseWork, resourceWork, type LeaseScheduleInput, type ResourceScheduleInput, type ScheduledWork } from "./work-schedule";
+import { blueprintWork, leaseWork, resourceWork, type LeaseScheduleInput, type ResourceScheduleInput, type ScheduledWork } from "./work-schedule";
 
 /** Waiting leases a blueprint change wakes (it may open any amount of capacity). */
 const WAKE_ON_BLUEPRINT_CHANGE = 16;
@@ -60,6 +60,13 @@ async function scheduleStream(db: Executor, last: RecordedEvent, written: Record
       (written as ResourceScheduleInput | undefined) ??
       (await db.selectFrom("resources").select(["status", "retry_at", "hold_reason", "hold_until", "destroy_deferred"]).where("resource_id", "=", last.streamId.slice("resource-".length)).executeTakeFirstOrThrow());
     work = resourceWork(resource, at);
+  } else if (last.streamId.startsWith("blueprint-")) {
+    const blueprint = await db
+      .selectFrom("blueprints")
+      .select(["min_ready", "max_leases_per_resource", "max_age_seconds", "idle_destroy_seconds"])
+      .where("blueprint_id", "=", last.streamId.slice("blueprint-".length))
+      .executeTakeFirstOrThrow();
+    work = blueprintWork(blueprint, at);
   } else {
     return null;
   }
@@ -70,6 +77,7 @@ async function scheduleStream(db: Executor, last: RecordedEvent, written: Record
 async function wakeFor(db: Executor, event: RecordedEvent, state: StreamState | undefined): Promise<void> {
   const at = event.recordedAt;
   const id = event.streamId.slice(event.streamId.indexOf("-") + 1);
+  await wakePoolFor(db, event, state, at);
   switch (event.type) {
     case "LeaseReleased":
     case "LeaseBroken":
@@ -134,6 +142,28 @@ async function wakeFor(db: Executor, event: RecordedEvent, state: StreamState | 
     default:
       return;
   }
+}
+
+/** Resource events that change what a blueprint's pool counts as ready, idle or recycled. */
+const POOL_RESOURCE_EVENTS = new Set(["ResourceActivated", "ResourceReleased", "ResourceBroken", "ResourceDestroyed", "ResourceSuspected", "ResourceRecovered", "ResourceHeld", "ResourceHoldReleased"]);
+
+/**
+ * Wakes the pool item of the blueprint whose resources the event changes (src/domain/pool-policy.ts):
+ * a resource that became active or ended, a lease taken on one or ended (the pool refills; a
+ * recycled resource goes once its last lease ends). One update of a row that exists only for a
+ * blueprint with a pool policy; the blueprint comes from the state the append folded.
+ */
+async function wakePoolFor(db: Executor, event: RecordedEvent, state: StreamState | undefined, at: Date): Promise<void> {
+  let blueprintId: string | null | undefined;
+  if (event.type === "LeaseAcquired") blueprintId = (event.data as { blueprintId: string }).blueprintId;
+  else if (event.type === "LeaseReleased" || event.type === "LeaseBroken") {
+    blueprintId = state ? (state.context as LeaseContext).blueprintId : (await db.selectFrom("leases").select("blueprint_id").where("lease_id", "=", event.streamId.slice("lease-".length)).executeTakeFirst())?.blueprint_id;
+  } else if (POOL_RESOURCE_EVENTS.has(event.type)) {
+    blueprintId = state
+      ? (state.context as { blueprintId: string }).blueprintId
+      : (await db.selectFrom("resources").select("blueprint_id").where("resource_id", "=", event.streamId.slice("resource-".length)).executeTakeFirst())?.blueprint_id;
+  }
+  if (blueprintId) await wake(db, [`blueprint-${blueprintId}`], at);
 }
 
 async function schedule(db: Executor, streamId: string, work: ScheduledWork<string> | null, claim?: WorkClaim): Promise<void> {

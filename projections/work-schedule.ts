@@ -1,9 +1,12 @@
+import { hasPoolPolicy } from "../src/domain/pool-policy";
+
 /**
  * What a worker must do next for a stream, derived from its projected row alone (pure).
  * `null` means nothing: the stream is idle until something happens to it.
  */
 export type LeaseWorkKind = "allocate" | "activate" | "expire" | "destroy";
 export type ResourceWorkKind = "activate" | "destroy" | "end-hold";
+export type BlueprintWorkKind = "pool";
 
 export interface ScheduledWork<K extends string> {
   kind: K;
@@ -67,4 +70,27 @@ export function resourceWork(resource: ResourceScheduleInput, at: Date): Schedul
     default:
       return null;
   }
+}
+
+export interface BlueprintScheduleInput {
+  min_ready: number | null;
+  max_leases_per_resource: number | null;
+  max_age_seconds: number | null;
+  idle_destroy_seconds: number | null;
+}
+
+/**
+ * A blueprint with a pool policy (src/domain/pool-policy.ts) has one item, `pool`, due at its
+ * last event: the pool step builds, recycles and retires, then moves the item's time on to its
+ * next deadline itself (an idle or age limit). Events of its resources and their leases wake it
+ * (work-projection.ts); a blueprint without a policy has none, and costs nothing.
+ */
+export function blueprintWork(blueprint: BlueprintScheduleInput, at: Date): ScheduledWork<BlueprintWorkKind> | null {
+  const policy = {
+    minReady: blueprint.min_ready,
+    maxLeasesPerResource: blueprint.max_leases_per_resource,
+    maxAgeSeconds: blueprint.max_age_seconds,
+    idleDestroySeconds: blueprint.idle_destroy_seconds,
+  };
+  return hasPoolPolicy(policy) ? { kind: "pool", runAt: at } : null;
 }

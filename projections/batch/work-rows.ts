@@ -1,10 +1,10 @@
 import type { RecordedEvent } from "../../events/envelope";
-import { leaseWork, resourceWork, type ScheduledWork } from "../work-schedule";
+import { blueprintWork, leaseWork, resourceWork, type ScheduledWork } from "../work-schedule";
 import type { BatchProjection, RowSet } from "./row-set";
 import { MissingRowError } from "./row-table";
 
 /**
- * The batch form of projections/work-projection.ts: each lease's and resource's work item,
+ * The batch form of projections/work-projection.ts: each lease's, resource's and blueprint's work item,
  * recomputed from its row after each of its events (in memory, so only the last one is written).
  * Wake-ups run after live commits only; a rebuild runs none, as with the per-event form.
  */
@@ -22,6 +22,11 @@ export const workRows: BatchProjection = {
       const resource = rows.resources.get(id);
       if (!resource) throw new MissingRowError("resources", id, event.type);
       schedule(rows, event.streamId, resourceWork(resource, at));
+    } else if (event.streamId.startsWith("blueprint-")) {
+      const id = event.streamId.slice("blueprint-".length);
+      const blueprint = rows.blueprints.get(id);
+      if (!blueprint) throw new MissingRowError("blueprints", id, event.type);
+      schedule(rows, event.streamId, blueprintWork(blueprint, at));
     }
   },
 };

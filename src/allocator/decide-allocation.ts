@@ -34,6 +34,11 @@ export interface ResourceCandidate {
   idleSince: Date | null;
   /** Its hold, if any (src/domain/resource-hold.ts): while it lasts the resource takes no new lease and is never reclaimed. */
   hold?: { reason: string; until: Date | null; by: string } | null;
+  /**
+   * Why its blueprint's recycling policy retires it (src/domain/pool-policy.ts: maxLeasesPerResource,
+   * maxAgeSeconds), evaluated by the caller; null or absent: it is not recycled. It takes no new lease.
+   */
+  recycled?: string | null;
 }
 
 export interface AllocationView {
@@ -147,6 +152,8 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
   const shared: ResourceCandidate[] = [];
   /** Held resources, named in a wait's reason so explain can say which hold kept the lease off. */
   const held: string[] = [];
+  /** Recycled resources, named in a wait's reason like held ones. */
+  const recycled: string[] = [];
   for (const rc of [...view.resources].sort(rankResources)) {
     const r = rc.resource;
     if (!usableIds.has(r.blueprintId)) continue;
@@ -155,8 +162,10 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
     else if (heldAt(rc, view.now)) {
       held.push(`${r.resourceId} ${describeHold(heldAt(rc, view.now)!)}`);
       skipResource(r, describeHold(heldAt(rc, view.now)!));
-    }
-    else if (!rc.acquire.ok) skipResource(r, rc.acquire.reason);
+    } else if (rc.recycled) {
+      recycled.push(`${r.resourceId} ${rc.recycled}`);
+      skipResource(r, `${rc.recycled}: takes no new lease, released once its last lease ends`);
+    } else if (!rc.acquire.ok) skipResource(r, rc.acquire.reason);
     else if (lowestFree(rc.usedSlots, r.leaseSlots) === null) skipResource(r, `all ${r.leaseSlots} slots in use`);
     else if (r.liveLeases > 0 && rc.supplemental) shared.push(rc);
     else free.push(rc);
@@ -224,7 +233,7 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
     const reason = `configuration error: ${[...misconfigured, ...misconfiguredBlueprints].join("; ")}`;
     return done({ kind: "wait", reason, cause: "configuration" }, "waiting: configuration error");
   }
-  const reason = [`${busy} matching resource${busy === 1 ? "" : "s"} busy or unsuitable`, ...held, ...limits, ...misconfiguredBlueprints].join("; ");
+  const reason = [`${busy} matching resource${busy === 1 ? "" : "s"} busy or unsuitable`, ...held, ...recycled, ...limits, ...misconfiguredBlueprints].join("; ");
   return done({ kind: "wait", reason, cause: "capacity" }, `waiting: ${reason}`);
 }
 

@@ -9,6 +9,8 @@ import type { LeaseQuotaOfLease } from "../domain/lease-quota";
 import { liveLeaseCounts } from "../queries/live-lease-counts";
 import { idleSinceOf, resourceLoads } from "../queries/resource-load";
 import { slotNumberOf } from "./slot-keys";
+import { leasesServed } from "../queries/leases-served";
+import { poolPolicyOfRow, recycleReason } from "../domain/pool-policy";
 
 /**
  * Reads the capacity view for one lease from the projections and asks each blueprint its pure
@@ -67,6 +69,10 @@ export async function loadAllocationView(
   // Only idle resources can be reclaimed: look up when their last lease ended only for them.
   const idle = resourceRows.filter((r) => r.status === "active" && slotsOf(`resource:${r.resource_id}:slot:`).length === 0);
   const loads = await resourceLoads(db, idle.map((r) => r.resource_id));
+  // Leases served count only where a blueprint limits them (maxLeasesPerResource): none, no read.
+  const countServed = new Set(known.filter((b) => b.max_leases_per_resource !== null).map((b) => b.blueprint_id));
+  const served = await leasesServed(db, resourceRows.filter((r) => countServed.has(r.blueprint_id)).map((r) => r.resource_id));
+  const policyOf = new Map(known.map((b) => [b.blueprint_id, poolPolicyOfRow(b)]));
 
   // What does not depend on which lease asks, read once for the lease deciding and every lease
   // ahead of it: each blueprint's resources not yet destroyed, each candidate resource.
@@ -83,6 +89,7 @@ export async function loadAllocationView(
         usedSlots,
         idleSince: idleSinceOf(row.status, row.activated_at, loads.get(row.resource_id) ?? { liveLeases: 0, lastLeaseEndedAt: null }),
         hold: row.hold_reason === null ? null : { reason: row.hold_reason, until: row.hold_until, by: row.hold_by ?? "" },
+        recycled: recycleReason(policyOf.get(row.blueprint_id)!, { leasesServed: served.get(row.resource_id) ?? 0, activatedAt: row.activated_at ? new Date(row.activated_at) : null }, now),
       },
     ];
   });
@@ -112,13 +119,14 @@ export async function loadAllocationView(
         authorized: authorizedFor(row.blueprint_id),
       });
     }
-    const resources = candidates.map(({ blueprint, impl, resource, usedSlots, idleSince, hold }): ResourceCandidate => ({
+    const resources = candidates.map(({ blueprint, impl, resource, usedSlots, idleSince, hold, recycled }): ResourceCandidate => ({
       resource,
       acquire: impl.canAcquire(blueprint, resource, subject),
       supplemental: impl.shouldAllocateSupplemental(blueprint, resource, subject),
       usedSlots,
       idleSince,
       hold,
+      recycled,
     }));
     return { lease: subject, blueprints, resources, now, reclaimIdleMs };
   };

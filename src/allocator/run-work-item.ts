@@ -7,6 +7,7 @@ import { destroyLease } from "./steps/destroy-lease";
 import { destroyResource } from "./steps/destroy-resource";
 import { loadLease, loadResource } from "./steps/load-state";
 import { endExpiredHold } from "./steps/resource-hold-steps";
+import { maintainPool } from "./steps/maintain-pool";
 import { workerMetadata, type WorkerContext } from "./worker-context";
 
 /**
@@ -22,6 +23,8 @@ export async function runWorkItem(ctx: WorkerContext, streamId: string): Promise
       case "resource":
         return await runResourceStep(ctx, id);
       case "blueprint":
+        // Only a blueprint with a pool policy has an item (projections/work-schedule.ts).
+        return await maintainPool(ctx, id);
       case "token":
       case "authorization":
         // Nothing to run: these streams change only by API commands, never by a worker.

@@ -11,6 +11,7 @@ import { BlueprintPageSchema, BlueprintSchema, errorResponses, eventJsonOf, Even
 import { rules } from "../auth/access-policy";
 import { defineRoute } from "./route-access";
 import { MAX_LEASE_CAP_SECONDS } from "../domain/lease-ttl";
+import { MAX_MIN_READY, MAX_POOL_SECONDS } from "../domain/pool-policy";
 
 const name = plainText(100).min(1).openapi({ example: "build-hosts" });
 const resourceLimit = z.number().int().min(1).max(1_000_000).nullable().openapi({ description: "null: no limit" });
@@ -21,6 +22,13 @@ const maxLeaseSeconds = z
   .max(MAX_LEASE_CAP_SECONDS)
   .nullable()
   .openapi({ description: "The cap on a lease's life: no lease of this blueprint expires later than its request time plus this, however it is renewed (Vault's max TTL). null: no cap." });
+/** The pool policy (src/domain/pool-policy.ts): each null or omitted for none. */
+const poolPolicy = {
+  minReady: z.number().int().min(0).max(MAX_MIN_READY).nullable().optional().openapi({ description: "Keep this many resources ready (booting, or active with a free slot), within the resource limit; refilled as leases take them. 0 or null: no warm pool." }),
+  maxLeasesPerResource: z.number().int().min(1).max(1_000_000).nullable().optional().openapi({ description: "A resource that has served this many leases takes no new one and is released once its last lease ends. null: no limit." }),
+  maxAgeSeconds: z.number().int().min(1).max(MAX_POOL_SECONDS).nullable().optional().openapi({ description: "A resource active this long takes no new lease and is released once its last lease ends. null: no limit." }),
+  idleDestroySeconds: z.number().int().min(1).max(MAX_POOL_SECONDS).nullable().optional().openapi({ description: "An active resource with no lease this long is released, but never below minReady. null: kept." }),
+};
 const config = jsonRecord(64).openapi({ description: "Per kind; holds references to secrets, never secrets." });
 
 const CreateSchema = z
@@ -30,11 +38,12 @@ const CreateSchema = z
     config: config.optional(),
     resourceLimit: resourceLimit.optional().openapi({ description: "Omitted: the kind's default; null: no limit" }),
     maxLeaseSeconds: maxLeaseSeconds.optional(),
+    ...poolPolicy,
   })
   .openapi("BlueprintDraft");
 
 const ChangeSchema = z
-  .strictObject({ name: name.optional(), config: config.optional(), resourceLimit: resourceLimit.optional(), maxLeaseSeconds: maxLeaseSeconds.optional() })
+  .strictObject({ name: name.optional(), config: config.optional(), resourceLimit: resourceLimit.optional(), maxLeaseSeconds: maxLeaseSeconds.optional(), ...poolPolicy })
   .refine((change) => Object.values(change).some((v) => v !== undefined), { message: "nothing to change" })
   .openapi("BlueprintChange");
 
@@ -75,7 +84,7 @@ export const patchRoute = defineRoute({
   access: rules.admin,
   method: "patch",
   path: "/v1/blueprints/{id}",
-  summary: "Change a blueprint's name, config or resource limit",
+  summary: "Change a blueprint's name, config, resource limit or policies",
   request: { params: idParams, body: jsonBody(ChangeSchema, true) },
   responses: { 200: blueprintJson("The blueprint, changed"), ...errorResponses(400, 404, 409) },
 });

@@ -87,6 +87,10 @@ export const BlueprintSchema = z
     config: jsonObject.openapi({ description: "References to secrets (env var names, paths), never secrets." }),
     resourceLimit: z.number().int().nullable(),
     maxLeaseSeconds: z.number().int().nullable().openapi({ description: "No lease of this blueprint expires later than its request time plus this (renewals are cut to it); null: no cap." }),
+    minReady: z.number().int().nullable().openapi({ description: "The warm pool: resources kept ready (booting, or active with a free slot); null: none." }),
+    maxLeasesPerResource: z.number().int().nullable().openapi({ description: "Leases a resource serves before it is recycled; null: no limit." }),
+    maxAgeSeconds: z.number().int().nullable().openapi({ description: "Seconds a resource stays in service (from its activation) before it is recycled; null: no limit." }),
+    idleDestroySeconds: z.number().int().nullable().openapi({ description: "An active resource idle this long is released, never below minReady; null: kept." }),
     enabled: z.boolean(),
     liveResources: z.number().int(),
     failingTargets: z

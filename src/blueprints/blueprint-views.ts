@@ -3,6 +3,7 @@ import type { LeaseState } from "../machines/fold";
 import type { FailingTarget } from "../machines/blueprint-machine";
 import { idleSinceOf, resourceLoad } from "../queries/resource-load";
 import type { BlueprintsTable, DrydockDatabase, LeasesTable, ResourcesTable } from "../store/schema";
+import { poolPolicyOfRow } from "../domain/pool-policy";
 import type { BlueprintView, LeaseView, ResourceView } from "./blueprint";
 import type { BlueprintRegistry } from "./blueprint-registry";
 
@@ -20,6 +21,7 @@ export function blueprintViewOf(row: Selectable<BlueprintsTable>, registry: Blue
     liveResources: row.live_resources,
     failingTargets: row.failing_targets as FailingTarget[],
     maxLeaseSeconds: row.max_lease_seconds,
+    pool: poolPolicyOfRow(row),
   };
 }
 

@@ -4,6 +4,7 @@ import type { HttpdInterface } from "../interfaces/httpd-interface";
 import type { KilledProcess } from "../interfaces/marked-processes";
 import type { FailingTarget } from "../machines/blueprint-machine";
 import type { ResourceFailureReport } from "./failures";
+import type { PoolPolicy } from "../domain/pool-policy";
 
 /**
  * The blueprint contract, after Drydock's. The predicates are pure (the allocator evaluates them
@@ -66,6 +67,8 @@ export interface BlueprintView<Config = Record<string, unknown>> {
   failingTargets: readonly FailingTarget[];
   /** The cap on a lease's life from its request (src/domain/lease-ttl.ts); absent or null: none. */
   maxLeaseSeconds?: number | null;
+  /** The pool policy (src/domain/pool-policy.ts); absent: none. */
+  pool?: PoolPolicy;
 }
 
 /** A lease a resource takes on another resource while it is built (a working copy's host). */

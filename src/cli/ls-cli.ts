@@ -6,7 +6,7 @@ type Row = Record<string, unknown>;
 const columns: Record<string, string[]> = {
   leases: ["id", "status", "resourceType", "resourceId", "owner", "requestedAt", "waitReason"],
   resources: ["id", "status", "resourceType", "blueprintId", "liveLeases", "leaseSlots", "allocatedAt", "problem"],
-  blueprints: ["id", "name", "kind", "resourceType", "enabled", "liveResources", "resourceLimit", "failing"],
+  blueprints: ["id", "name", "kind", "resourceType", "enabled", "liveResources", "resourceLimit", "pool", "failing"],
 };
 
 /** Columns made from others: what is wrong, said where an operator looks first. */
@@ -16,6 +16,11 @@ const computed: Record<string, (row: Row) => unknown> = {
     const held = hold ? `on hold: ${hold.reason} (by ${hold.by}, ${hold.until ? `until ${hold.until}` : "until released"})` : null;
     const other = row.suspectReason ? `suspect: ${String(row.suspectReason)}` : row.status === "broken" ? (row.endReason as string | null) : null;
     return [held, other].filter((p) => p !== null).join("; ") || null;
+  },
+  // The pool policy (src/domain/pool-policy.ts), the settings that are set, in short.
+  pool: (row) => {
+    const set = [["minReady", "minReady"], ["maxLeasesPerResource", "maxLeases"], ["maxAgeSeconds", "maxAge"], ["idleDestroySeconds", "idle"]].filter(([field]) => row[field!] != null && row[field!] !== 0);
+    return set.length === 0 ? null : set.map(([field, label]) => `${label} ${String(row[field!])}${field!.endsWith("Seconds") ? "s" : ""}`).join(", ");
   },
   failing: (row) => {
     const failing = (row.failingTargets ?? []) as { target: string; message: string }[];

@@ -1,6 +1,7 @@
 import type { BlueprintImplementation } from "../blueprints/blueprint";
 import { streamIdOf } from "../../events/envelope";
 import { NameTakenError } from "../domain/errors";
+import { POOL_POLICY_FIELDS } from "../domain/pool-policy";
 import { blueprintFolder } from "../machines/fold";
 import { BLUEPRINT_NAME_CONSTRAINT } from "../store/migrations/005-blueprint-name-unique";
 import { commandOnStream, type Actor, type CommandContext } from "./command-context";
@@ -13,6 +14,11 @@ export interface BlueprintDraft {
   resourceLimit?: number | null;
   /** The cap on a lease's life from its request (src/domain/lease-ttl.ts); omitted or null: none. */
   maxLeaseSeconds?: number | null;
+  /** The pool policy (src/domain/pool-policy.ts); each omitted or null: none. */
+  minReady?: number | null;
+  maxLeasesPerResource?: number | null;
+  maxAgeSeconds?: number | null;
+  idleDestroySeconds?: number | null;
 }
 
 function nameTaken(name: string, blueprintId: string | undefined): NameTakenError {
@@ -61,6 +67,8 @@ export async function createBlueprint(ctx: CommandContext, draft: BlueprintDraft
           config,
           resourceLimit: draft.resourceLimit === undefined ? impl.defaultResourceLimit(config) : draft.resourceLimit,
           ...(draft.maxLeaseSeconds != null ? { maxLeaseSeconds: draft.maxLeaseSeconds } : {}),
+          // Only the policies set: a blueprint without any records what it did before pools.
+          ...Object.fromEntries(POOL_POLICY_FIELDS.filter((f) => draft[f] != null).map((f) => [f, draft[f]])),
         },
       },
     ],
@@ -75,6 +83,10 @@ export interface BlueprintChange {
   config?: Record<string, unknown>;
   resourceLimit?: number | null;
   maxLeaseSeconds?: number | null;
+  minReady?: number | null;
+  maxLeasesPerResource?: number | null;
+  maxAgeSeconds?: number | null;
+  idleDestroySeconds?: number | null;
 }
 
 export async function updateBlueprint(ctx: CommandContext, blueprintId: string, change: BlueprintChange, actor: Actor) {
@@ -95,6 +107,7 @@ export async function updateBlueprint(ctx: CommandContext, blueprintId: string, 
         impl.checkEnvironment?.(data.config);
       }
       if (change.maxLeaseSeconds !== undefined) data.maxLeaseSeconds = change.maxLeaseSeconds;
+      for (const f of POOL_POLICY_FIELDS) if (change[f] !== undefined) data[f] = change[f];
       if (change.resourceLimit !== undefined) data.resourceLimit = change.resourceLimit;
       else if (data.config !== undefined) {
         // A limit that was the config's default follows the config (ec2-host's maxInstances is

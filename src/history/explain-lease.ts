@@ -184,7 +184,7 @@ export function explainLease(leaseEvents: readonly RecordedEvent[], resourceEven
   const steps = [
     ...leaseEvents.map((e) => ({ e, lease: true })),
     ...resourceEvents
-      .filter((e) => onResource.some((w) => e.streamId === `resource-${w.resourceId}` && t(e) >= w.from && t(e) <= w.to) || heldFor(leaseId, resourceEvents, e))
+      .filter((e) => onResource.some((w) => e.streamId === `resource-${w.resourceId}` && t(e) >= w.from && t(e) <= w.to) || heldFor(leaseId, resourceEvents, e) || byPoolPolicy(e, onResource))
       .map((e) => ({ e, lease: false })),
   ].sort((a, b) => t(a.e) - t(b.e) || a.e.globalPosition - b.e.globalPosition);
   let leaseStatus: LeaseStatus = "pending";
@@ -259,6 +259,17 @@ function shareOut(segments: readonly Segment[], from: number, to: number): WaitS
     .map(([cause, s]) => ({ cause, ms: s.ms, detail: s.detail }))
     .filter((s) => s.ms > 0)
     .sort((a, b) => b.ms - a.ms);
+}
+
+/**
+ * A pool policy's doing on a resource the lease used, outside the lease's time on it
+ * (src/domain/pool-policy.ts): the warm pool that built it before the lease came, or the recycling
+ * that released it after the lease left (maxLeasesPerResource, maxAgeSeconds), so explain names them.
+ */
+function byPoolPolicy(e: RecordedEvent, onResource: readonly { resourceId: string }[]): boolean {
+  if (!onResource.some((w) => e.streamId === `resource-${w.resourceId}`)) return false;
+  if (e.type === "ResourceAllocated") return (e.data as { reason?: string }).reason !== undefined;
+  return e.type === "ResourceReleased" && String((e.data as { reason: string }).reason).startsWith("recycled:");
 }
 
 /**

@@ -43,8 +43,11 @@ export function titleOf(e: RecordedEvent): string {
       const killed = killedText(d as LeaseEventData<"LeaseDestroyed">);
       return `destroyed${killed ? `, ${killed}` : ""}${d.cleanupError ? ` (cleanup failed: ${d.cleanupError})` : ""}`;
     }
-    case "ResourceAllocated":
-      return `resource ${d.resourceId} built for it from ${d.blueprintId}`;
+    case "ResourceAllocated": {
+      // A resource no lease asked for says which policy built it (the warm pool).
+      const why = (d as ResourceEventData<"ResourceAllocated">).reason;
+      return why ? `resource ${d.resourceId} built from ${d.blueprintId} (${why})` : `resource ${d.resourceId} built for it from ${d.blueprintId}`;
+    }
     case "ResourceActivated":
       return `resource ${e.streamId.slice("resource-".length)} active`;
     case "ResourceActivationYielded":

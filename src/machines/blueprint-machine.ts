@@ -1,6 +1,7 @@
 import { setup } from "xstate";
 import type { BlueprintEvent } from "../../events/blueprint-events";
 import { assignEach, type ContextUpdates } from "./context-updates";
+import { POOL_POLICY_FIELDS, type PoolPolicy } from "../domain/pool-policy";
 
 /** The blueprint lifecycle: enabled <-> disabled. A disabled blueprint builds and leases nothing new. */
 export type BlueprintMachineEvent = BlueprintEvent & { at: string };
@@ -16,6 +17,11 @@ export interface BlueprintContext {
   resourceLimit: number | null;
   /** The cap on a lease's life from its request (BlueprintCreated/Updated); absent in older states: none. */
   maxLeaseSeconds?: number | null;
+  /** The pool policy (src/domain/pool-policy.ts), each field absent in older states: none. */
+  minReady?: number | null;
+  maxLeasesPerResource?: number | null;
+  maxAgeSeconds?: number | null;
+  idleDestroySeconds?: number | null;
   createdAt: string | null;
   /** Targets (hosts) that failed for a configuration error, one record each, until the config changes. */
   failingTargets: FailingTarget[];
@@ -43,6 +49,7 @@ export const blueprintUpdates = {
     config: e.data.config ?? c.config,
     resourceLimit: e.data.resourceLimit === undefined ? c.resourceLimit : e.data.resourceLimit,
     maxLeaseSeconds: e.data.maxLeaseSeconds === undefined ? (c.maxLeaseSeconds ?? null) : e.data.maxLeaseSeconds,
+    ...poolPolicyUpdate(c, e.data),
     failingTargets: e.data.config === undefined ? c.failingTargets : [],
   }),
   enable: () => ({ failingTargets: [] }),
@@ -93,4 +100,9 @@ export function failingTargetOf(
 ): FailingTarget {
   const since = before.find((f) => f.target === data.target)?.since ?? at;
   return { target: data.target, ...(data.cause === "shortage" ? { cause: "shortage" as const } : {}), code: data.code, message: data.message, failures: data.failures, since, retryAt: data.retryAt };
+}
+
+/** The pool policy after an update: each field the update names, the others as they were. */
+function poolPolicyUpdate(c: BlueprintContext, change: Partial<PoolPolicy>): PoolPolicy {
+  return Object.fromEntries(POOL_POLICY_FIELDS.map((f) => [f, change[f] === undefined ? (c[f] ?? null) : change[f]])) as unknown as PoolPolicy;
 }

@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from "kysely";
 import { NotFoundError } from "../domain/errors";
 import type { FailingTarget } from "../machines/blueprint-machine";
 import type { BlueprintsTable, DrydockDatabase } from "../store/schema";
+import { poolPolicyOfRow } from "../domain/pool-policy";
 import { decodeCursor, pageOf, type Page } from "./pagination";
 
 export interface BlueprintRecord {
@@ -14,6 +15,11 @@ export interface BlueprintRecord {
   resourceLimit: number | null;
   /** No lease of it expires later than its request time plus this; null: no cap. */
   maxLeaseSeconds: number | null;
+  /** The pool policy (src/domain/pool-policy.ts); null: none. */
+  minReady: number | null;
+  maxLeasesPerResource: number | null;
+  maxAgeSeconds: number | null;
+  idleDestroySeconds: number | null;
   enabled: boolean;
   liveResources: number;
   /** Targets (hosts) that failed for a configuration error: nothing is built on them until the config changes or `retryAt`. */
@@ -32,6 +38,7 @@ export function blueprintRecordOf(row: Selectable<BlueprintsTable>): BlueprintRe
     config: row.config as Record<string, unknown>,
     resourceLimit: row.resource_limit,
     maxLeaseSeconds: row.max_lease_seconds,
+    ...poolPolicyOfRow(row),
     enabled: row.enabled,
     liveResources: row.live_resources,
     failingTargets: row.failing_targets as FailingTarget[],

@@ -282,12 +282,12 @@ export function simulatePool(input: SimulationInput): PoolOutcome {
     }
   };
 
-  /** Warm pools: build idle resources up to --min-ready, within the limit. */
+  /** Warm pools (--min-ready, or the recorded minReady): build idle resources up to it, within the limit. */
   const keepWarm = (now: number): number => {
     let warmed = 0;
-    for (const [blueprintId, wanted] of Object.entries(policy.minReady)) {
-      const vb = blueprintOf.get(blueprintId);
-      if (!vb?.impl || vb.configError !== null || !vb.enabled || vb.recorded.createdAt > now) continue;
+    for (const [blueprintId, vb] of blueprintOf) {
+      const wanted = vb.minReady ?? 0;
+      if (wanted <= 0 || !vb.impl || vb.configError !== null || !vb.enabled || vb.recorded.createdAt > now) continue;
       for (;;) {
         const own = resources.filter((r) => r.blueprintId === blueprintId && r.status !== "ended");
         if (own.filter((r) => r.slots.size === 0).length >= wanted) break;

@@ -22,6 +22,8 @@ export interface VirtualBlueprint {
   config: unknown;
   configError: string | null;
   resourceLimit: number | null;
+  /** The warm pool: --min-ready, else the recorded minReady; null: none. */
+  minReady: number | null;
   enabled: boolean;
 }
 
@@ -61,6 +63,7 @@ export function virtualBlueprint(recorded: WorkloadBlueprint, implementationOf: 
     config: {},
     configError: null,
     resourceLimit: policy.limit[recorded.blueprintId] ?? recorded.resourceLimit,
+    minReady: policy.minReady[recorded.blueprintId] ?? recorded.minReady ?? null,
     enabled: recorded.enabled,
   };
   parseInto(vb);
@@ -72,6 +75,7 @@ export function applyChange(vb: VirtualBlueprint, change: BlueprintChange, polic
   if (change.name !== undefined) vb.name = change.name;
   if (change.enabled !== undefined) vb.enabled = change.enabled;
   if (change.resourceLimit !== undefined && policy.limit[vb.recorded.blueprintId] === undefined) vb.resourceLimit = change.resourceLimit;
+  if (change.minReady !== undefined && policy.minReady[vb.recorded.blueprintId] === undefined) vb.minReady = change.minReady;
   if (change.config !== undefined) {
     vb.rawConfig = change.config;
     parseInto(vb);

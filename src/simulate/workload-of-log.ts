@@ -164,7 +164,7 @@ export class WorkloadOfLog {
           kind: d.kind,
           resourceType: d.resourceType,
           createdAt: at,
-          history: [{ at, name: d.name, config: d.config, resourceLimit: d.resourceLimit, enabled: true }],
+          history: [{ at, name: d.name, config: d.config, resourceLimit: d.resourceLimit, minReady: d.minReady ?? null, enabled: true }],
         });
         return;
       }
@@ -210,6 +210,7 @@ export class WorkloadOfLog {
     let name = b.name;
     let config: Record<string, unknown> = {};
     let resourceLimit: number | null = null;
+    let minReady: number | null = null;
     let enabled = true;
     const changes: BlueprintChange[] = [];
     b.history.forEach((c, i) => {
@@ -217,6 +218,7 @@ export class WorkloadOfLog {
         name = c.name ?? name;
         config = c.config ?? config;
         resourceLimit = c.resourceLimit !== undefined ? c.resourceLimit : resourceLimit;
+        minReady = c.minReady !== undefined ? c.minReady : minReady;
         enabled = c.enabled ?? enabled;
       } else if (c.at < to) changes.push(c);
     });
@@ -232,6 +234,7 @@ export class WorkloadOfLog {
       resourceType: b.resourceType,
       config,
       resourceLimit,
+      minReady,
       enabled,
       createdAt: b.createdAt,
       changes,

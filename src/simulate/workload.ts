@@ -39,6 +39,8 @@ export interface BlueprintChange {
   name?: string;
   config?: Record<string, unknown>;
   resourceLimit?: number | null;
+  /** A new warm pool (src/domain/pool-policy.ts); absent: unchanged. */
+  minReady?: number | null;
   enabled?: boolean;
 }
 
@@ -50,6 +52,8 @@ export interface WorkloadBlueprint {
   /** As of the window's start (as created, if created inside the window). */
   config: Record<string, unknown>;
   resourceLimit: number | null;
+  /** Its recorded warm pool as of the window's start (minReady); absent or null: none. */
+  minReady?: number | null;
   enabled: boolean;
   /** When it was created: a blueprint created inside the window serves nothing before. */
   createdAt: number;

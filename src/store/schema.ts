@@ -38,6 +38,11 @@ export interface BlueprintsTable {
   resource_limit: number | null;
   /** The cap on a lease's life from its request; null: none (migration 015, src/domain/lease-ttl.ts). */
   max_lease_seconds: number | null;
+  /** The pool policy, null: none (migration 016, src/domain/pool-policy.ts). */
+  min_ready: number | null;
+  max_leases_per_resource: number | null;
+  max_age_seconds: number | null;
+  idle_destroy_seconds: number | null;
   enabled: boolean;
   live_resources: number;
   /** FailingTarget records (src/machines/blueprint-machine.ts). */

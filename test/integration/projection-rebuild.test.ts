@@ -38,7 +38,8 @@ describe("projections rebuilt from the log", () => {
     const leases = await Promise.all(ids.slice(0, 4).map((id) => waitForLeaseStatus(drydock, id, ["active"])));
     await releaseLease(drydock.commands, ids[0]!, actor);
     await releaseResource(drydock.commands, leases[2]!.resourceId!, "operator drained it", actor);
-    await updateBlueprint(drydock.commands, pool, { resourceLimit: 4 }, actor);
+    // A pool policy gives the blueprint a work item of its own (projections/work-schedule.ts).
+    await updateBlueprint(drydock.commands, pool, { resourceLimit: 4, minReady: 1, maxLeasesPerResource: 3, idleDestroySeconds: 3600 }, actor);
     await setBlueprintEnabled(drydock.commands, pool, false, "maintenance", actor);
     // Requested while the only sandbox blueprint is disabled, so it is still pending when cancelled.
     const late = await requestLease(drydock.commands, { resourceType: "sandbox" }, "ci", { actor: "ci" });
@@ -59,6 +60,7 @@ describe("projections rebuilt from the log", () => {
     const live = await dumpProjections(drydock.database.db);
     expect(live.leases.length).toBe(10);
     expect(live.slot_locks.length).toBeGreaterThan(0);
+    expect(live.work_items).toContainEqual(expect.objectContaining({ stream_id: `blueprint-${pool}`, kind: "pool" }));
     const { events } = await rebuildProjections(drydock.database.db, inlineProjections, { batchSize: 7 });
     const rebuilt = await dumpProjections(drydock.database.db);
     expect(events).toBeGreaterThan(40);

@@ -110,6 +110,10 @@ describe("idle instances", () => {
     // Leased, or not known to be idle: never.
     expect(impl.retireReason!(bp, { ...idle, liveLeases: 1, idleSince: null }, at(3_600_000))).toBeNull();
     expect(impl.retireReason!(bp, { ...idle, idleSince: null }, at(3_600_000))).toBeNull();
+    // A warm pool keeps its instances while there are no more than it asks for.
+    const warm = (minReady: number, liveResources: number) => ({ ...bp, liveResources, pool: { minReady, maxLeasesPerResource: null, maxAgeSeconds: null, idleDestroySeconds: null } });
+    expect(impl.retireReason!(warm(2, 2), idle, at(3_600_000))).toBeNull();
+    expect(impl.retireReason!(warm(2, 3), idle, at(3_600_000))).toContain("idleTerminateSeconds 600");
   });
 });
 

@@ -98,6 +98,13 @@ describe("simulatePool", () => {
     // Kept ready: one built at the start, and once it is taken none more (the limit is 1).
     expect(warm.resources).toHaveLength(1);
     expect(warm.resources[0]!.allocatedAt).toBe(T0);
+    // The recorded policy keeps a recorded warm pool (the blueprint's minReady), as the service did.
+    const recordedWarm = { ...late, blueprints: [{ ...late.blueprints[0]!, minReady: 1 }] };
+    expect(waits(run(recordedWarm))).toEqual({ a: 0 });
+    // --min-ready 0 turns it off; a recorded change inside the window turns it on from then.
+    expect(waits(run(recordedWarm, policy({ minReady: { bp1: 0 } })))).toEqual({ a: 1000 });
+    const turnedOn = { ...late, blueprints: [{ ...late.blueprints[0]!, changes: [{ at: T0 + 1000, minReady: 1 }] }] };
+    expect(waits(run(turnedOn))).toEqual({ a: 0 });
   });
 
   it("a lease recorded as cancelled while it waited gives up at the same time; a faster pool serves it", () => {

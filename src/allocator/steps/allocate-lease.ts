@@ -13,6 +13,7 @@ import { loadAllocationView } from "../load-allocation-view";
 import { leaseSlotKey, limitSlotKey } from "../slot-keys";
 import { workerMetadata, type WorkerContext } from "../worker-context";
 import { loadLease } from "./load-state";
+import { heldLeaseAppends } from "./held-lease-appends";
 
 /** Waiting leases retry at least this often even when nothing wakes them. */
 const WAIT_BACKOFF = { baseMs: 1000, maxMs: 60_000 };
@@ -90,31 +91,7 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
               expectedVersion: lease.version,
               events: [attempted, { type: "LeaseAcquired", data: { resourceId, blueprintId: d.blueprintId, slot: 0, locks: [leaseSlotKey(resourceId, 0)], ...ttlOn(d.blueprintId) } }],
             },
-            ...d.plan.heldLeases.map((held): StreamAppend => {
-              const heldId = ctx.ids.next("lease");
-              return {
-                streamId: streamIdOf("lease", heldId),
-                expectedVersion: 0,
-                events: [
-                  {
-                    type: "LeaseRequested",
-                    data: {
-                      leaseId: heldId,
-                      resourceType: held.resourceType,
-                      attributes: held.attributes,
-                      blueprintIds: held.blueprintIds,
-                      owner: `resource:${resourceId}`,
-                      ownerResourceId: resourceId,
-                      ttlSeconds: null,
-                      expiresAt: null,
-                      // A held lease is the blueprint's doing, whoever caused the build: the
-                      // blueprint needs its own authorization on the blueprints it leases from.
-                      authorizingObject: `blueprint:${d.blueprintId}`,
-                    },
-                  },
-                ],
-              };
-            }),
+            ...heldLeaseAppends(ctx, resourceId, d.blueprintId, d.plan.heldLeases),
           ];
           await ctx.store.appendMany(appends, meta);
           return;

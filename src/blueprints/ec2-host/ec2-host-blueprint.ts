@@ -242,6 +242,11 @@ export function ec2HostBlueprint(options: Ec2HostOptions): BlueprintImplementati
       // Counted from the log (its activation or its last lease's end), so a restart of the
       // service neither resets the count nor forgets an instance that idles.
       if (resource.liveLeases > 0 || !resource.idleSince) return null;
+      // A warm pool (minReady, src/domain/pool-policy.ts) keeps its instances however long they
+      // idle: with no more live than it asks for, retiring one would only make the pool build
+      // another. The pool's own idleDestroySeconds releases the ones beyond it.
+      const minReady = blueprint.pool?.minReady ?? 0;
+      if (minReady > 0 && minReady >= blueprint.liveResources) return null;
       const idleMs = now.getTime() - new Date(resource.idleSince).getTime();
       if (idleMs < blueprint.config.idleTerminateSeconds * 1000) return null;
       return `idle for ${Math.round(idleMs / 1000)} s (idleTerminateSeconds ${blueprint.config.idleTerminateSeconds}): its instance is terminated`;

@@ -14,6 +14,7 @@ import * as m012 from "./012-lease-priority";
 import * as m013 from "./013-resource-holds";
 import * as m014 from "./014-lease-quotas";
 import * as m015 from "./015-blueprint-lease-cap";
+import * as m016 from "./016-blueprint-pool-policy";
 
 /** Numbered migrations, applied in order on start. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -32,6 +33,7 @@ export const migrations: Record<string, Migration> = {
   "013-resource-holds": m013,
   "014-lease-quotas": m014,
   "015-blueprint-lease-cap": m015,
+  "016-blueprint-pool-policy": m016,
 };
 
 export const migrationProvider: MigrationProvider = {
