@@ -55,6 +55,14 @@ export const resourceEventSchemas = {
     until: isoTime.nullable(),
     by: z.string(),
     leaseId: z.string().nullable(),
+    /**
+     * The resource's lease slots that were free when the hold was put, taken by the resource for
+     * as long as the hold lasts (freed by ResourceHoldReleased or ResourceDestroyed). A lease
+     * decided on a free slot just before the hold then loses that slot's race and decides again,
+     * seeing the hold: no lease lands on a held resource after the hold. Absent in holds recorded
+     * before this, and in holdOnFailure's holds (the resource has broken: nothing lands anyway).
+     */
+    locks: z.array(z.string()).optional(),
   }),
   ResourceHoldReleased: z.object({ reason: z.string() }),
   /**

@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import type { RecordedEvent } from "../events/envelope";
 import { CapacityConflictError } from "../src/domain/errors";
 import type { Executor, InlineProjection, PendingEvent } from "../src/store/projection";
-import { scopeOfLock } from "../src/allocator/slot-keys";
+import { leaseSlotPrefix, lockOwner, scopeOfLock } from "../src/allocator/slot-keys";
 import { liveResourcesChange, lockChange } from "./capacity-changes";
 
 /**
@@ -20,6 +20,11 @@ export const capacityProjection: InlineProjection = {
     const change = lockChange(event);
     if (!change) return;
     if ("take" in change) return takeLocks(db, event.streamId, change.take);
+    if ("freeSlotsOf" in change) {
+      // Its own lease slots only (scope_id is indexed): the resource keeps its blueprint slot.
+      await db.deleteFrom("slot_locks").where("owner_stream_id", "=", event.streamId).where("scope_id", "=", change.freeSlotsOf).where("lock_key", "like", `${leaseSlotPrefix(change.freeSlotsOf)}%`).execute();
+      return;
+    }
     await db.deleteFrom("slot_locks").where("owner_stream_id", "=", event.streamId).execute();
   },
 
@@ -44,7 +49,7 @@ async function takeLocks(db: Executor, owner: string, locks: readonly string[]):
   // whether we got the row: a lost race is a typed conflict, not an aborted transaction.
   const taken = await db
     .insertInto("slot_locks")
-    .values(locks.map((lock_key) => ({ lock_key, owner_stream_id: owner, scope_id: scopeOfLock(lock_key) })))
+    .values(locks.map((lock_key) => ({ lock_key, owner_stream_id: lockOwner(lock_key, owner), scope_id: scopeOfLock(lock_key) })))
     .onConflict((oc) => oc.column("lock_key").doNothing())
     .returning("lock_key")
     .execute();

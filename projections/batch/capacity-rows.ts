@@ -1,7 +1,7 @@
 import type { RecordedEvent } from "../../events/envelope";
 import { liveResourcesChange, lockChange } from "../capacity-changes";
 import { CapacityConflictError } from "../../src/domain/errors";
-import { scopeOfLock } from "../../src/allocator/slot-keys";
+import { leaseSlotPrefix, lockOwner, scopeOfLock } from "../../src/allocator/slot-keys";
 import type { BatchProjection, RowSet } from "./row-set";
 import { MissingRowError } from "./row-table";
 
@@ -16,7 +16,7 @@ export const capacityRows: BatchProjection = {
     const change = lockChange(event);
     if (!change) return;
     if ("take" in change) return takeLocks(rows, event.streamId, change.take);
-    freeLocks(rows, event.streamId);
+    freeLocks(rows, event.streamId, "freeSlotsOf" in change ? leaseSlotPrefix(change.freeSlotsOf) : null);
   },
   apply(rows, event: RecordedEvent) {
     const change = liveResourcesChange(event);
@@ -46,17 +46,23 @@ function takeLocks(rows: RowSet, owner: string, locks: readonly string[]): void 
   }
   if (conflicts.length > 0) throw new CapacityConflictError(conflicts);
   if (locks.length === 0) return;
-  let held = rows.locksByOwner.get(owner);
-  if (!held) rows.locksByOwner.set(owner, (held = new Set()));
   for (const lock of locks) {
-    rows.slot_locks.insert(lock, { lock_key: lock, owner_stream_id: owner, scope_id: scopeOfLock(lock) });
+    const lockedBy = lockOwner(lock, owner);
+    let held = rows.locksByOwner.get(lockedBy);
+    if (!held) rows.locksByOwner.set(lockedBy, (held = new Set()));
+    rows.slot_locks.insert(lock, { lock_key: lock, owner_stream_id: lockedBy, scope_id: scopeOfLock(lock) });
     held.add(lock);
   }
 }
 
-function freeLocks(rows: RowSet, owner: string): void {
+/** The owner's locks, or only those starting with `prefix` (a resource's own lease slots, which a hold takes). */
+function freeLocks(rows: RowSet, owner: string, prefix: string | null): void {
   const held = rows.locksByOwner.get(owner);
   if (!held) return;
-  for (const lock of held) rows.slot_locks.delete(lock);
-  rows.locksByOwner.delete(owner);
+  for (const lock of held) {
+    if (prefix !== null && !lock.startsWith(prefix)) continue;
+    rows.slot_locks.delete(lock);
+    held.delete(lock);
+  }
+  if (held.size === 0) rows.locksByOwner.delete(owner);
 }

@@ -44,7 +44,7 @@ export class ClaimCarryingStore implements EventStore {
   async flush(): Promise<void> {
     const events = this.deferred.events;
     if (events.length === 0) return;
-    await this.inner.append(this.claim.streamId, 0, events, events[0]!.metadata);
+    await this.inner.append(this.claim.streamId, 0, events, events[0]!.metadata, { at: this.deferred.at });
     this.deferred.events = [];
   }
 
@@ -57,8 +57,11 @@ export class ClaimCarryingStore implements EventStore {
     const keep = own !== undefined && NEXT_STEP_DUE_AT_ONCE.has(own.events.at(-1)!.type);
     const deferred = this.deferred.events;
     if (deferred.length > 0 && !own) await this.flush();
-    const stored = deferred.length > 0 && own ? await this.withDeferred(appends, own) : appends;
-    const recorded = await this.inner.appendMany(stored, metadata, keep ? { ...options, claim: this.claim } : options);
+    const withStart = deferred.length > 0 && own !== undefined;
+    const stored = withStart ? await this.withDeferred(appends, own) : appends;
+    // With the deferred start, the whole append is recorded at the request's time: the step
+    // decided on the state folded at that time (loadState below), and the log must say the same.
+    const recorded = await this.inner.appendMany(stored, metadata, { ...options, ...(keep ? { claim: this.claim } : {}), ...(withStart ? { at: this.deferred.at } : {}) });
     if (own) {
       this.deferred.events = [];
       this.outcome = { appended: true, kept: keep };

@@ -39,6 +39,11 @@ export interface ResourceCandidate {
    * maxAgeSeconds), evaluated by the caller; null or absent: it is not recycled. It takes no new lease.
    */
   recycled?: string | null;
+  /**
+   * Under maxLeasesPerResource: the number the next lease acquired on it takes (leaseUseKey);
+   * null or absent: its blueprint counts no leases.
+   */
+  nextUse?: number | null;
 }
 
 export interface AllocationView {

@@ -8,7 +8,7 @@ import type { QueuedAllocationView } from "./decide-in-queue";
 import type { LeaseQuotaOfLease } from "../domain/lease-quota";
 import { liveLeaseCounts } from "../queries/live-lease-counts";
 import { idleSinceOf, resourceLoads } from "../queries/resource-load";
-import { slotNumberOf } from "./slot-keys";
+import { isHoldLock, leaseUsePrefix, slotNumberOf } from "./slot-keys";
 import { leasesServed } from "../queries/leases-served";
 import { poolPolicyOfRow, recycleReason } from "../domain/pool-policy";
 
@@ -50,9 +50,11 @@ export async function loadAllocationView(
   // Every lock of these blueprints and resources, by the indexed scope (not one LIKE per resource).
   const scopes = [...ids, ...resourceRows.map((r) => r.resource_id)];
   const locks = scopes.length
-    ? await db.selectFrom("slot_locks").select("lock_key").where(sql<boolean>`scope_id = any(${scopes}::text[])`).execute()
+    ? await db.selectFrom("slot_locks").select(["lock_key", "owner_stream_id"]).where(sql<boolean>`scope_id = any(${scopes}::text[])`).execute()
     : [];
-  const slotsOf = (prefix: string) => locks.filter((l) => l.lock_key.startsWith(prefix)).map((l) => slotNumberOf(l.lock_key));
+  // A held resource's free slots are its hold's (isHoldLock): the resource is skipped for the
+  // hold, and its slots in use are its leases' alone.
+  const slotsOf = (prefix: string) => locks.filter((l) => l.lock_key.startsWith(prefix) && !isHoldLock(l)).map((l) => slotNumberOf(l.lock_key));
 
   // Blueprint views, once for every lease the view asks about.
   const views = new Map<string, BlueprintView | Error>();
@@ -73,6 +75,9 @@ export async function loadAllocationView(
   const countServed = new Set(known.filter((b) => b.max_leases_per_resource !== null).map((b) => b.blueprint_id));
   const served = await leasesServed(db, resourceRows.filter((r) => countServed.has(r.blueprint_id)).map((r) => r.resource_id));
   const policyOf = new Map(known.map((b) => [b.blueprint_id, poolPolicyOfRow(b)]));
+  // The leases a resource served: its use numbers taken (permanent, so never fewer than before),
+  // or its leases' rows where they say more (leases served before the policy took numbers).
+  const servedOf = (resourceId: string) => Math.max(served.get(resourceId) ?? 0, ...slotsOf(leaseUsePrefix(resourceId)));
 
   // What does not depend on which lease asks, read once for the lease deciding and every lease
   // ahead of it: each blueprint's resources not yet destroyed, each candidate resource.
@@ -89,7 +94,8 @@ export async function loadAllocationView(
         usedSlots,
         idleSince: idleSinceOf(row.status, row.activated_at, loads.get(row.resource_id) ?? { liveLeases: 0, lastLeaseEndedAt: null }),
         hold: row.hold_reason === null ? null : { reason: row.hold_reason, until: row.hold_until, by: row.hold_by ?? "" },
-        recycled: recycleReason(policyOf.get(row.blueprint_id)!, { leasesServed: served.get(row.resource_id) ?? 0, activatedAt: row.activated_at ? new Date(row.activated_at) : null }, now),
+        recycled: recycleReason(policyOf.get(row.blueprint_id)!, { leasesServed: servedOf(row.resource_id), activatedAt: row.activated_at ? new Date(row.activated_at) : null }, now),
+        nextUse: countServed.has(row.blueprint_id) ? servedOf(row.resource_id) + 1 : null,
       },
     ];
   });
@@ -119,7 +125,7 @@ export async function loadAllocationView(
         authorized: authorizedFor(row.blueprint_id),
       });
     }
-    const resources = candidates.map(({ blueprint, impl, resource, usedSlots, idleSince, hold, recycled }): ResourceCandidate => ({
+    const resources = candidates.map(({ blueprint, impl, resource, usedSlots, idleSince, hold, recycled, nextUse }): ResourceCandidate => ({
       resource,
       acquire: impl.canAcquire(blueprint, resource, subject),
       supplemental: impl.shouldAllocateSupplemental(blueprint, resource, subject),
@@ -127,6 +133,7 @@ export async function loadAllocationView(
       idleSince,
       hold,
       recycled,
+      nextUse,
     }));
     return { lease: subject, blueprints, resources, now, reclaimIdleMs };
   };

@@ -1,5 +1,21 @@
 /** Slot lock keys: the capacity rules as unique rows (see projections/capacity-projection.ts). */
 export const leaseSlotKey = (resourceId: string, slot: number) => `resource:${resourceId}:slot:${slot}`;
+/** What every lease slot key of the resource starts with. */
+export const leaseSlotPrefix = (resourceId: string) => `resource:${resourceId}:slot:`;
+/**
+ * The `n`th lease a resource serves, under its blueprint's maxLeasesPerResource: each lease
+ * acquired on it takes the next number, owned by the resource until it is destroyed (lockOwner),
+ * so two leases decided at once on the same count cannot both land, and the count never goes
+ * past the policy.
+ */
+export const leaseUseKey = (resourceId: string, n: number) => `resource:${resourceId}:use:${n}`;
+export const leaseUsePrefix = (resourceId: string) => `resource:${resourceId}:use:`;
+
+/** The stream that owns a lock taken by `taker`'s event: the resource for its use numbers, else the taker. */
+export function lockOwner(key: string, taker: string): string {
+  const use = /^resource:([^:]+):use:\d+$/.exec(key);
+  return use ? `resource-${use[1]}` : taker;
+}
 export const limitSlotKey = (blueprintId: string, slot: number) => `blueprint:${blueprintId}:limit:${slot}`;
 
 export function slotNumberOf(key: string): number {
@@ -13,4 +29,12 @@ export function slotNumberOf(key: string): number {
  */
 export function scopeOfLock(key: string): string {
   return key.split(":")[1] ?? key;
+}
+
+/**
+ * A lease slot taken by its resource's hold (ResourceHeld.locks), not by a lease: it guards the
+ * slot against leases decided before the hold, but is no lease, so counts of live leases skip it.
+ */
+export function isHoldLock(lock: { lock_key: string; owner_stream_id: string }): boolean {
+  return lock.owner_stream_id.startsWith("resource-") && lock.lock_key.startsWith(leaseSlotPrefix(lock.lock_key.split(":")[1] ?? ""));
 }

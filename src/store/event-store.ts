@@ -38,6 +38,12 @@ export interface AppendOptions {
   precondition?: (trx: Executor) => Promise<void>;
   /** The caller runs this stream's next step itself, at once: its work item is stored claimed (WorkClaim). */
   claim?: WorkClaim;
+  /**
+   * The time to record the events at, instead of the clock's now: for a caller that folded and
+   * decided on events before storing them (the fast path's deferred request), so the state it
+   * decided from and the log agree on when they happened.
+   */
+  at?: Date;
 }
 
 export interface LoadStateOptions {
@@ -91,7 +97,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   async appendMany(appends: readonly StreamAppend[], metadata: EventMetadata, options: AppendOptions = {}): Promise<RecordedEvent[]> {
-    const recordedAt = this.clock.now();
+    const recordedAt = options.at ?? this.clock.now();
     const pending: (PendingEvent & { version: number; metadata: EventMetadata })[] = [];
     for (const a of appends) {
       a.events.forEach((e, i) => {

@@ -108,6 +108,41 @@ describe("holds on resources", () => {
     await expectVerified();
   });
 
+  it("holds the free slots: a lease decided on one just before the hold loses it, and nothing is stored", async () => {
+    const first = await activeLease(pool);
+    const rid = first.resourceId;
+    await release(first.id);
+    const held = await api.call("POST", `/v1/resources/${rid}/hold`, { reason: "race check" });
+    expect(held.status).toBe(200);
+    // The hold is no lease: the resource shows none, and the slot's lock is the resource's.
+    expect((await resource(rid)).liveLeases).toBe(0);
+    const locks = await api.drydock.database.db.selectFrom("slot_locks").select(["lock_key", "owner_stream_id"]).where("scope_id", "=", rid).execute();
+    expect(locks).toContainEqual({ lock_key: `resource:${rid}:slot:0`, owner_stream_id: `resource-${rid}` });
+
+    // A lease the allocator decided on slot 0 before the hold (it saw the slot free), storing its
+    // acquisition only now, as a slow allocator would: refused, nothing stored.
+    const waiting = await api.call("POST", "/v1/leases", { resourceType: "sandbox", blueprintIds: [pool] });
+    expect(waiting.status).toBe(202);
+    const state = await api.drydock.store.loadState(`lease-${waiting.body.id}`);
+    expect(state!.status).toBe("pending");
+    const before = await api.eventCount();
+    const racer = api.drydock.store.append(`lease-${waiting.body.id}`, state!.version, [{ type: "LeaseAcquired", data: { resourceId: rid, blueprintId: pool, slot: 0, locks: [`resource:${rid}:slot:0`] } }], { actor: "allocator:slow" });
+    await expect(racer).rejects.toMatchObject({ code: "capacity_conflict" });
+    expect(await api.eventCount()).toBe(before);
+
+    // The hold's release gives the slot back, and the waiting lease lands there.
+    expect((await api.call("DELETE", `/v1/resources/${rid}/hold`)).status).toBe(200);
+    expect(await api.drydock.database.db.selectFrom("slot_locks").select("lock_key").where("owner_stream_id", "=", `resource-${rid}`).where("scope_id", "=", rid).execute()).toEqual([]);
+    const landed = await waitUntil("the waiting lease to land on the resource", async () => {
+      await api.drydock.worker.runNow(`lease-${waiting.body.id}`);
+      const l = (await api.call("GET", `/v1/leases/${waiting.body.id}`)).body;
+      return l.status === "active" ? l : undefined;
+    }, 10_000);
+    expect(landed.resourceId).toBe(rid);
+    await release(landed.id);
+    await expectVerified();
+  });
+
   it("a released resource on hold is not destroyed until the hold is released", async () => {
     const lease = await activeLease(pool);
     const rid = lease.resourceId;

@@ -8,6 +8,7 @@ import { createApp } from "../../src/api/app";
 import { issueToken } from "../../src/auth/token-commands";
 import { createDrydock, type Drydock } from "../../src/service/drydock";
 import { createTestDatabase, testDialect, type TestDatabase } from "../support/test-database";
+import { statesDifferingFromLog } from "../support/stored-states";
 import { waitUntil } from "../support/wait-until";
 
 /**
@@ -85,6 +86,10 @@ describe(`the lease fast path (${testDialect})`, () => {
     expect(requested!.metadata.actor).toBe("ci");
     expect(attempted!.metadata.actor).toMatch(/^allocator:/);
     expect(activated!.metadata.actor).toMatch(/^allocator:/);
+  });
+
+  it("stores for each stream the state its log folds to: a decision made before the request was stored is recorded at the time it decided on", async () => {
+    expect(await statesDifferingFromLog(database.db, drydock.store)).toEqual([]);
   });
 
   it(`runs a warm cycle in at most ${STATEMENT_BUDGET} statements and ${COMMIT_BUDGET} commits, and wakes no worker to claim`, async () => {

@@ -120,6 +120,8 @@ function dataOf(type: string, id: string, pick: (n: number) => number): Record<s
       return { resourceId: resource, reason: "its resource ended" };
     case "LeaseRenewed":
       return { ttlSeconds: 60, expiresAt: time() };
+    case "LeaseQuotaChanged":
+      return { quota: pick(3) === 0 ? null : { maxLiveLeases: 1 + pick(3) }, reason: `token tk_${pick(3)}: maxLiveLeases ${pick(3)}` };
     case "LeaseReleased":
       return { reason: (["requested", "expired", "resource-ended", "owner-ended"] as const)[pick(4)], detail: maybe(`because ${pick(3)}`) };
     case "LeaseBroken":
@@ -151,7 +153,7 @@ function dataOf(type: string, id: string, pick: (n: number) => number): Record<s
     case "ResourceRecovered":
       return { reason: "its health check passed" };
     case "ResourceHeld":
-      return { reason: `look at it ${pick(3)}`, until: pick(2) ? time() : null, by: "admin", leaseId: maybe(`ls_${pick(5)}`) };
+      return { reason: `look at it ${pick(3)}`, until: pick(2) ? time() : null, by: "admin", leaseId: maybe(`ls_${pick(5)}`), ...(pick(3) === 0 ? { locks: [`resource:${id}:slot:${pick(3)}`] } : {}) };
     case "ResourceHoldReleased":
       return { reason: "released by admin" };
     case "ResourceDestroyDeferred":
@@ -178,6 +180,8 @@ function dataOf(type: string, id: string, pick: (n: number) => number): Record<s
       return { tokenId: id, owner: `owner-${id}`, role: pick(2) ? "client" : "admin", hash: `sha256:${Buffer.from(id.padEnd(32, "-")).toString("hex")}`, ...(pick(3) === 0 ? { expiresAt: time() } : {}) };
     case "TokenRevoked":
       return { reason: maybe("leaked") };
+    case "TokenQuotaChanged":
+      return { leaseQuota: pick(2) ? null : { maxLiveLeases: 1 + pick(4) } };
     case "AuthorizationRequested":
       return { authorizationId: id, blueprintId: `bp_${Number(id.slice(3)) % POOL.blueprint}`, client: `client-${id}` };
     case "AuthorizationApproved":

@@ -10,7 +10,7 @@ import type { AllocationView } from "../decide-allocation";
 import { retryAt } from "../backoff";
 import { decideInQueue } from "../decide-in-queue";
 import { loadAllocationView } from "../load-allocation-view";
-import { leaseSlotKey, limitSlotKey } from "../slot-keys";
+import { leaseSlotKey, leaseUseKey, limitSlotKey } from "../slot-keys";
 import { workerMetadata, type WorkerContext } from "../worker-context";
 import { loadLease } from "./load-state";
 import { heldLeaseAppends } from "./held-lease-appends";
@@ -53,7 +53,10 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
     try {
       switch (d.kind) {
         case "acquire": {
-          const acquired: NewEvent = { type: "LeaseAcquired", data: { resourceId: d.resourceId, blueprintId: d.blueprintId, slot: d.slot, locks: [leaseSlotKey(d.resourceId, d.slot)], ...ttlOn(d.blueprintId) } };
+          // Under maxLeasesPerResource the lease also takes the resource's next use number.
+          const nextUse = view.resources.find((r) => r.resource.resourceId === d.resourceId)?.nextUse ?? null;
+          const locks = [leaseSlotKey(d.resourceId, d.slot), ...(nextUse === null ? [] : [leaseUseKey(d.resourceId, nextUse)])];
+          const acquired: NewEvent = { type: "LeaseAcquired", data: { resourceId: d.resourceId, blueprintId: d.blueprintId, slot: d.slot, locks, ...ttlOn(d.blueprintId) } };
           const inline = await activateInline(ctx, view, d.resourceId, leaseView);
           try {
             await ctx.store.append(leaseStream, lease.version, [attempted, acquired, ...(inline ? [inline.activated] : [])], meta);

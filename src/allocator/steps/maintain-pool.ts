@@ -9,7 +9,7 @@ import { leasesServed } from "../../queries/leases-served";
 import { idleSinceOf, resourceLoads } from "../../queries/resource-load";
 import { lowestFree } from "../decide-allocation";
 import { decidePool, type PoolDecision, type PoolResource } from "../decide-pool";
-import { limitSlotKey, slotNumberOf } from "../slot-keys";
+import { isHoldLock, leaseUsePrefix, limitSlotKey, slotNumberOf } from "../slot-keys";
 import type { WorkerContext } from "../worker-context";
 import { heldLeaseAppends } from "./held-lease-appends";
 
@@ -67,8 +67,9 @@ async function loadPool(ctx: WorkerContext, blueprintId: string): Promise<Loaded
   const undestroyed = await db.selectFrom("resources").selectAll().where("blueprint_id", "=", blueprintId).where("status", "in", ["pending", "active", "released", "broken"]).execute();
   const live = undestroyed.filter((r) => r.status === "pending" || r.status === "active");
   const scopes = [blueprintId, ...live.map((r) => r.resource_id)];
-  const locks = await db.selectFrom("slot_locks").select("lock_key").where(sql<boolean>`scope_id = any(${scopes}::text[])`).execute();
-  const slotsOf = (prefix: string) => locks.filter((l) => l.lock_key.startsWith(prefix)).map((l) => slotNumberOf(l.lock_key));
+  const locks = await db.selectFrom("slot_locks").select(["lock_key", "owner_stream_id"]).where(sql<boolean>`scope_id = any(${scopes}::text[])`).execute();
+  // A hold's slot locks are no leases (isHoldLock); a held resource is not ready anyway.
+  const slotsOf = (prefix: string) => locks.filter((l) => l.lock_key.startsWith(prefix) && !isHoldLock(l)).map((l) => slotNumberOf(l.lock_key));
   const usedLimitSlots = slotsOf(`blueprint:${blueprintId}:limit:`);
   const loads = await resourceLoads(db, live.filter((r) => r.status === "active").map((r) => r.resource_id));
   const served = policy.maxLeasesPerResource ? await leasesServed(db, live.map((r) => r.resource_id)) : new Map<string, number>();
@@ -80,7 +81,8 @@ async function loadPool(ctx: WorkerContext, blueprintId: string): Promise<Loaded
       status: r.status as "pending" | "active",
       leaseSlots: r.lease_slots,
       liveLeases,
-      leasesServed: served.get(r.resource_id) ?? 0,
+      // As the allocator counts them: its use numbers taken, or its leases' rows if those say more.
+      leasesServed: Math.max(served.get(r.resource_id) ?? 0, ...slotsOf(leaseUsePrefix(r.resource_id))),
       activatedAt: r.activated_at ? new Date(r.activated_at) : null,
       idleSince: idleSinceOf(r.status, r.activated_at, { liveLeases, lastLeaseEndedAt: loads.get(r.resource_id)?.lastLeaseEndedAt ?? null }),
       held: r.hold_reason !== null && isHoldActive({ until: r.hold_until ? new Date(r.hold_until).toISOString() : null }, now),
