@@ -123,6 +123,26 @@ describe("a warm pool (minReady)", () => {
   });
 });
 
+describe("a warm pool that cannot build", () => {
+  it("waits a minute after a build that failed before building again", async () => {
+    const bp = (await blueprint("warm-broken", { config: { slots: 1, failActivation: "permanent" }, resourceLimit: 3, minReady: 1 })).id;
+    const destroyed = (n: number) => async () => {
+      await api.drydock.worker.runNow(`blueprint-${bp}`);
+      const all = await resources(bp);
+      return all.length === n && all.every((r) => r.status === "destroyed") ? all : undefined;
+    };
+    const [first] = await waitUntil("the first warm build broken and destroyed", destroyed(1));
+    expect(first.endReason).toContain("activation failed");
+    // Woken by its end, the pool builds nothing yet.
+    for (let i = 0; i < 3; i++) await api.drydock.worker.runNow(`blueprint-${bp}`);
+    expect(await resources(bp)).toHaveLength(1);
+    clock.advance(61_000);
+    await waitUntil("a second build a minute later", destroyed(2));
+    expect((await api.call("PATCH", `/v1/blueprints/${bp}`, { minReady: null })).status).toBe(200);
+    await expectVerified();
+  });
+});
+
 describe("recycling", () => {
   it("by count: a resource that served maxLeasesPerResource takes no new lease and goes after its last", async () => {
     const bp = (await blueprint("recycle-count", { config: { slots: 2 }, resourceLimit: 1, maxLeasesPerResource: 2 })).id;
