@@ -4,6 +4,9 @@ import { verifyStoredLog } from "../../src/history/verify-stored-log";
 import { memoryPoolBlueprint } from "../support/test-blueprints";
 import { waitUntil } from "../support/wait-until";
 import { startApi, type ApiHarness } from "./api-harness";
+import { DrydockClient } from "../../src/client/drydock-client";
+import { explainCommand } from "../../src/cli/explain-cli";
+import { listenOnLoopback, type LoopbackServer } from "../support/loopback-server";
 
 /**
  * Warm pools and recycling (issue #11, points 1 and 2), over HTTP. Each case has its own
@@ -14,13 +17,24 @@ import { startApi, type ApiHarness } from "./api-harness";
  */
 const clock = new ManualClock(new Date("2026-08-01T08:00:00.000Z"));
 let api: ApiHarness;
+let server: LoopbackServer;
 
 beforeAll(async () => {
   api = await startApi({}, { localHost: false, blueprints: [memoryPoolBlueprint()], clock });
+  server = await listenOnLoopback(api.app.fetch);
 });
 afterAll(async () => {
+  await server?.close();
   await api?.close();
 });
+
+/** `drydock explain resource ID`, as an admin's CLI runs it against the service. */
+async function explainResource(id: string): Promise<string[]> {
+  const lines: string[] = [];
+  const client = new DrydockClient({ url: `http://127.0.0.1:${server.port}`, token: api.adminToken });
+  expect(await explainCommand(client, ["resource", id], (line) => void lines.push(line))).toBe(0);
+  return lines;
+}
 
 async function blueprint(name: string, body: Record<string, unknown>) {
   const made = await api.call("POST", "/v1/blueprints", { name, kind: "memory-pool", config: { slots: 1 }, ...body });
@@ -104,6 +118,7 @@ describe("a warm pool (minReady)", () => {
     expect(why).toMatch(new RegExp(`resource ${first.resourceId} built from ${bp} \\(warm pool: minReady 2`));
     const refill = refilled.find((r) => !ready.some((w) => w.id === r.id))!;
     expect((await eventsOf("resources", refill.id))[0].data.reason).toBe("warm pool: minReady 2 (1 ready)");
+    expect((await explainResource(refill.id))[0]).toBe(`resource ${refill.id}: built by policy: warm pool: minReady 2 (1 ready)`);
 
     // Another lease: the pool is short again, but the limit (3) is reached: nothing more is built.
     const second = await activeLease(bp);
@@ -173,6 +188,9 @@ describe("recycling", () => {
     const releasedEvent = (await eventsOf("resources", rid)).find((e) => e.type === "ResourceReleased");
     expect(releasedEvent).toMatchObject({ data: { reason: "recycled: maxLeasesPerResource 2 reached" } });
     expect(releasedEvent.metadata.actor).toMatch(/^pool:/);
+    const history = await explainResource(rid);
+    expect(history[0]).toBe(`resource ${rid}: built for lease ${a.id}; released: recycled: maxLeasesPerResource 2 reached`);
+    expect(history).toContainEqual(expect.stringMatching(new RegExp(`resource ${rid} released: recycled: maxLeasesPerResource 2 reached  \\(pool:`)));
     // The last lease's explanation names the policy that made its resource go.
     const lastWhy = JSON.stringify((await api.call("GET", `/v1/leases/${b.id}/explain`)).body.timeline);
     expect(lastWhy).toContain(`resource ${rid} released: recycled: maxLeasesPerResource 2 reached`);
@@ -228,6 +246,7 @@ describe("recycling", () => {
     const released = (await resources(bp)).filter((r) => r.endReason !== null);
     expect(released).toHaveLength(2);
     for (const r of released) expect(r.endReason).toMatch(/^idle for \d+ s \(idleDestroySeconds 600\)$/);
+    expect((await explainResource(released[0].id))[0]).toMatch(/; released: idle for \d+ s \(idleDestroySeconds 600\)$/);
     clock.advance(3_600_000);
     await api.drydock.worker.runNow(`blueprint-${bp}`);
     expect((await resources(bp, "active")).map((r) => r.id)).toEqual([left[0].id]);
