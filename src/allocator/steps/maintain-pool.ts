@@ -1,6 +1,5 @@
-import { sql } from "kysely";
+import { sql, type Selectable } from "kysely";
 import { streamIdOf } from "../../../events/envelope";
-import type { Selectable } from "kysely";
 import type { BlueprintView, LeaseView, ResourcePlan, ResourceView } from "../../blueprints/blueprint";
 import type { BlueprintsTable } from "../../store/schema";
 import { blueprintViewOf, resourceViewOf } from "../../blueprints/blueprint-views";
@@ -34,7 +33,11 @@ export async function maintainPool(ctx: WorkerContext, blueprintId: string): Pro
   let parked = false;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const loaded = await loadPool(ctx, blueprintId);
-    if (!loaded) return;
+    if (!loaded) {
+      // A kind this process does not serve: nothing to do here now; left due, the item would run without end.
+      await moveItem(ctx, blueprintId, new Date(ctx.clock.now().getTime() + IDLE_CHECK_MS));
+      return;
+    }
     const decision = decidePool(loaded.view);
     if (decision.release.length === 0 && (decision.build === 0 || loaded.plan === null)) {
       if (parked) return;
@@ -55,7 +58,7 @@ export async function maintainPool(ctx: WorkerContext, blueprintId: string): Pro
 }
 
 interface LoadedPool {
-  blueprint: { id: string; version: number; resourceType: string };
+  blueprint: { id: string; resourceType: string };
   view: Parameters<typeof decidePool>[0];
   versions: Map<string, number>;
   /** The next resource to build (its plan and limit slot), or null when the blueprint can build none now. */
@@ -92,24 +95,28 @@ async function loadPool(ctx: WorkerContext, blueprintId: string): Promise<Loaded
     };
   });
 
-  // Pool-built (no lease asked) and ended without activating: a failed build, or one an operator released.
-  const failed = await db
-    .selectFrom("resources")
-    .select((eb) => eb.fn.max("ended_at").as("at"))
-    .where("blueprint_id", "=", blueprintId)
-    .where("for_lease_id", "is", null)
-    .where("activated_at", "is", null)
-    .where("ended_at", "is not", null)
-    .executeTakeFirst();
+  // Pool-built (no lease asked) and ended without activating: a failed build, or one an operator
+  // released. Read only for a warm pool: recycling alone builds nothing.
+  const warm = (policy.minReady ?? 0) > 0;
+  const failed = warm
+    ? await db
+        .selectFrom("resources")
+        .select((eb) => eb.fn.max("ended_at").as("at"))
+        .where("blueprint_id", "=", blueprintId)
+        .where("for_lease_id", "is", null)
+        .where("activated_at", "is", null)
+        .where("ended_at", "is not", null)
+        .executeTakeFirst()
+    : undefined;
   const buildBlockedUntil = failed?.at ? new Date(new Date(failed.at).getTime() + FAILED_BUILD_WAIT_MS) : null;
 
   let plan: LoadedPool["plan"] = null;
   const limitSlot = row.resource_limit === null ? null : lowestFree(usedLimitSlots, row.resource_limit);
-  if (row.enabled && (row.resource_limit === null || limitSlot !== null) && (policy.minReady ?? 0) > 0) {
+  if (warm && row.enabled && (row.resource_limit === null || limitSlot !== null)) {
     plan = planWarm(ctx, row, undestroyed.map((r) => resourceViewOf(r, slotsOf(`resource:${r.resource_id}:slot:`).length)), now, limitSlot);
   }
   return {
-    blueprint: { id: blueprintId, version: row.version, resourceType: row.resource_type },
+    blueprint: { id: blueprintId, resourceType: row.resource_type },
     view: { policy, enabled: row.enabled, resourceLimit: row.resource_limit, usedLimitSlots: usedLimitSlots.length, resources, now, buildBlockedUntil },
     versions: new Map(live.map((r) => [r.resource_id, r.version])),
     plan,
