@@ -94,14 +94,14 @@ async function wakeFor(db: Executor, event: RecordedEvent, state: StreamState | 
       // The owner's own lease ended: one of its leases waiting on its quota may go now.
       if ((event.type === "LeaseReleased" || event.type === "LeaseBroken") && lease.lease_quota) await wakeQuotaWaiter(db, lease.owner, at);
       // A resource waiting for the lease it holds: it can go on (or must break).
-      if (lease.owner_resource_id) await wake(db, [`resource-${lease.owner_resource_id}`], at);
+      if (lease.owner_resource_id) await wake(db, [`resource-${lease.owner_resource_id}`], at, "activate");
       return;
     }
     case "ResourceActivated": {
       const resource = await db.selectFrom("resources").select(["resource_type", "lease_slots"]).where("resource_id", "=", id).executeTakeFirst();
       if (!resource) return;
       const acquired = await db.selectFrom("leases").select("lease_id").where("resource_id", "=", id).where("status", "=", "acquired").execute();
-      await wake(db, acquired.map((l) => `lease-${l.lease_id}`), at);
+      await wake(db, acquired.map((l) => `lease-${l.lease_id}`), at, "activate");
       await wakeWaitingLeases(db, resource.resource_type, at, resource.lease_slots - acquired.length);
       return;
     }
@@ -163,7 +163,7 @@ async function wakePoolFor(db: Executor, event: RecordedEvent, state: StreamStat
       ? (state.context as { blueprintId: string }).blueprintId
       : (await db.selectFrom("resources").select("blueprint_id").where("resource_id", "=", event.streamId.slice("resource-".length)).executeTakeFirst())?.blueprint_id;
   }
-  if (blueprintId) await wake(db, [`blueprint-${blueprintId}`], at);
+  if (blueprintId) await wake(db, [`blueprint-${blueprintId}`], at, "pool");
 }
 
 async function schedule(db: Executor, streamId: string, work: ScheduledWork<string> | null, claim?: WorkClaim): Promise<void> {
@@ -183,14 +183,20 @@ async function schedule(db: Executor, streamId: string, work: ScheduledWork<stri
 /**
  * Moves items' run time to now. One statement that locks its rows in stream order and skips rows
  * an append holds: that append is rescheduling the stream anyway.
+ *
+ * Only items still of `kind`, the step the wake-up is for: the streams were chosen by a read
+ * before this statement, and one may have moved on meanwhile (a lease activated between the
+ * read of the acquired leases and this update). Its item is then another step's (an expiry,
+ * due later) that has nothing to do now: woken, it would run, append nothing, stay due and run
+ * again, without end.
  */
-async function wake(db: Executor, streamIds: readonly string[], at: Date): Promise<void> {
+async function wake(db: Executor, streamIds: readonly string[], at: Date, kind: string): Promise<void> {
   if (streamIds.length === 0) return;
   const woken = await sql<{ stream_id: string }>`
     UPDATE work_items SET run_at = ${at}
      WHERE stream_id IN (
        SELECT stream_id FROM work_items
-        WHERE stream_id IN (${sql.join(streamIds)}) AND run_at > ${at}
+        WHERE stream_id IN (${sql.join(streamIds)}) AND kind = ${kind} AND run_at > ${at}
         ORDER BY stream_id
         FOR UPDATE SKIP LOCKED)
      RETURNING stream_id`.execute(db);
@@ -220,7 +226,7 @@ async function wakeWaitingLeases(db: Executor, resourceType: string, at: Date, c
        AND l.wait_cause IS DISTINCT FROM 'quota'
      ORDER BY l.priority DESC, l.requested_at, l.lease_id
      LIMIT ${count}`.execute(db);
-  await wake(db, waiting.rows.map((l) => `lease-${l.lease_id}`), at);
+  await wake(db, waiting.rows.map((l) => `lease-${l.lease_id}`), at, "allocate");
 }
 
 /**
@@ -234,5 +240,5 @@ async function wakeQuotaWaiter(db: Executor, owner: string, at: Date): Promise<v
      WHERE l.status = 'pending' AND l.owner = ${owner} AND l.wait_cause = 'quota' AND w.run_at > ${at}
      ORDER BY l.priority DESC, l.requested_at, l.lease_id
      LIMIT 1`.execute(db);
-  await wake(db, waiting.rows.map((l) => `lease-${l.lease_id}`), at);
+  await wake(db, waiting.rows.map((l) => `lease-${l.lease_id}`), at, "allocate");
 }

@@ -28,6 +28,12 @@ export interface PoolView {
   usedLimitSlots: number;
   resources: readonly PoolResource[];
   now: Date;
+  /**
+   * A resource the pool built ended before it became active (its build failed, say): the pool
+   * builds nothing before this time, so a blueprint that cannot build does not build and break
+   * in a loop. null: no such wait.
+   */
+  buildBlockedUntil?: Date | null;
 }
 
 export interface PoolDecision {
@@ -79,7 +85,9 @@ export function decidePool(view: PoolView): PoolDecision {
   // The warm pool: what is missing, within the limit (released resources hold their limit slot until destroyed).
   const missing = Math.max(0, minReady - readyCount);
   const room = view.resourceLimit === null ? missing : Math.max(0, view.resourceLimit - view.usedLimitSlots);
-  const build = view.enabled ? Math.min(missing, room) : 0;
+  const blocked = view.buildBlockedUntil && view.buildBlockedUntil.getTime() > now.getTime() ? view.buildBlockedUntil : null;
+  const build = view.enabled && !blocked ? Math.min(missing, room) : 0;
+  if (blocked && missing > 0) deadlines.push(blocked.getTime());
   return {
     release,
     build,

@@ -32,6 +32,7 @@ const usage = `drydock — lease hosts and working copies
   drydock auth request BLUEPRINT_ID [--client NAME]       ask to use a blueprint
   drydock auth ls | approve|decline ID | revoke ID [--release-leases]   (deciding: admin)
   drydock explain lease LEASE_ID [--json]        why the lease waited: its timeline from the log
+  drydock explain resource RESOURCE_ID [--json]  why the resource was built and what ended it (admin)
 
 On the database directly (DATABASE_URL or DRYDOCK_HOME; stop the service first on PGlite):
   drydock replay                                 rebuild every projection from the log and swap it in

@@ -184,6 +184,11 @@ export class DrydockClient {
     return this.#http.json("GET", `/v1/resources/${segment(id)}`, undefined, undefined, options);
   }
 
+  /** (admin) The resource's events, in order. */
+  resourceEvents(id: string, options: CallOptions = {}): Promise<W.EventList> {
+    return this.#http.json("GET", `/v1/resources/${segment(id)}/events`, undefined, undefined, options);
+  }
+
   /** (admin) Releases a resource: its leases are let go and it is destroyed. */
   releaseResource(id: string, body: W.ResourceRelease = {}, options: CallOptions = {}): Promise<W.Resource> {
     return this.#http.json("POST", `/v1/resources/${segment(id)}/release`, undefined, body, options);

@@ -4,6 +4,9 @@ import { verifyStoredLog } from "../../src/history/verify-stored-log";
 import { memoryPoolBlueprint } from "../support/test-blueprints";
 import { waitUntil } from "../support/wait-until";
 import { startApi, type ApiHarness } from "./api-harness";
+import { DrydockClient } from "../../src/client/drydock-client";
+import { explainCommand } from "../../src/cli/explain-cli";
+import { listenOnLoopback, type LoopbackServer } from "../support/loopback-server";
 
 /**
  * Warm pools and recycling (issue #11, points 1 and 2), over HTTP. Each case has its own
@@ -14,13 +17,24 @@ import { startApi, type ApiHarness } from "./api-harness";
  */
 const clock = new ManualClock(new Date("2026-08-01T08:00:00.000Z"));
 let api: ApiHarness;
+let server: LoopbackServer;
 
 beforeAll(async () => {
   api = await startApi({}, { localHost: false, blueprints: [memoryPoolBlueprint()], clock });
+  server = await listenOnLoopback(api.app.fetch);
 });
 afterAll(async () => {
+  await server?.close();
   await api?.close();
 });
+
+/** `drydock explain resource ID`, as an admin's CLI runs it against the service. */
+async function explainResource(id: string): Promise<string[]> {
+  const lines: string[] = [];
+  const client = new DrydockClient({ url: `http://127.0.0.1:${server.port}`, token: api.adminToken });
+  expect(await explainCommand(client, ["resource", id], (line) => void lines.push(line))).toBe(0);
+  return lines;
+}
 
 async function blueprint(name: string, body: Record<string, unknown>) {
   const made = await api.call("POST", "/v1/blueprints", { name, kind: "memory-pool", config: { slots: 1 }, ...body });
@@ -38,6 +52,22 @@ async function poolUntil(bp: string, what: string, accept: (live: any[]) => bool
     what,
     async () => {
       await api.drydock.worker.runNow(`blueprint-${bp}`);
+      const live = (await resources(bp)).filter((r) => r.status !== "destroyed");
+      return accept(live) ? live : undefined;
+    },
+    10_000,
+    { seen: async () => (await resources(bp)).map((r) => `${r.id} ${r.status} ${r.liveLeases} ${r.endReason ?? ""}`) },
+  );
+}
+
+/**
+ * Waits for `accept` with nothing but the service's own worker running: what an event's wake-up
+ * of the pool item does by itself (the item is parked far ahead on the test's clock otherwise).
+ */
+async function workerUntil(bp: string, what: string, accept: (live: any[]) => boolean) {
+  return waitUntil(
+    what,
+    async () => {
       const live = (await resources(bp)).filter((r) => r.status !== "destroyed");
       return accept(live) ? live : undefined;
     },
@@ -98,12 +128,14 @@ describe("a warm pool (minReady)", () => {
     // A lease takes a warm one (nothing is built for it), and the pool builds another.
     const first = await activeLease(bp);
     expect(ready.map((r) => r.id)).toContain(first.resourceId);
-    const refilled = await poolUntil(bp, "the pool refilled", (live) => live.length === 3 && live.filter((r) => r.liveLeases === 0 && r.status === "active").length === 2);
+    // Woken by the lease's acquisition alone: no one runs the pool item by hand here.
+    const refilled = await workerUntil(bp, "the pool refilled", (live) => live.length === 3 && live.filter((r) => r.liveLeases === 0 && r.status === "active").length === 2);
     // Its explanation names the warm pool that built its resource before it came.
     const why = JSON.stringify((await api.call("GET", `/v1/leases/${first.id}/explain`)).body.timeline);
     expect(why).toMatch(new RegExp(`resource ${first.resourceId} built from ${bp} \\(warm pool: minReady 2`));
     const refill = refilled.find((r) => !ready.some((w) => w.id === r.id))!;
     expect((await eventsOf("resources", refill.id))[0].data.reason).toBe("warm pool: minReady 2 (1 ready)");
+    expect((await explainResource(refill.id))[0]).toBe(`resource ${refill.id}: built by policy: warm pool: minReady 2 (1 ready)`);
 
     // Another lease: the pool is short again, but the limit (3) is reached: nothing more is built.
     const second = await activeLease(bp);
@@ -118,6 +150,26 @@ describe("a warm pool (minReady)", () => {
     await api.drydock.worker.runNow(`blueprint-${bp}`);
     expect((await resources(bp)).filter((r) => r.status !== "destroyed")).toHaveLength(3);
     // Turned off: the pool keeps what it has (no idle policy) and builds nothing more.
+    expect((await api.call("PATCH", `/v1/blueprints/${bp}`, { minReady: null })).status).toBe(200);
+    await expectVerified();
+  });
+});
+
+describe("a warm pool that cannot build", () => {
+  it("waits a minute after a build that failed before building again", async () => {
+    const bp = (await blueprint("warm-broken", { config: { slots: 1, failActivation: "permanent" }, resourceLimit: 3, minReady: 1 })).id;
+    const destroyed = (n: number) => async () => {
+      await api.drydock.worker.runNow(`blueprint-${bp}`);
+      const all = await resources(bp);
+      return all.length === n && all.every((r) => r.status === "destroyed") ? all : undefined;
+    };
+    const [first] = await waitUntil("the first warm build broken and destroyed", destroyed(1));
+    expect(first.endReason).toContain("activation failed");
+    // Woken by its end, the pool builds nothing yet.
+    for (let i = 0; i < 3; i++) await api.drydock.worker.runNow(`blueprint-${bp}`);
+    expect(await resources(bp)).toHaveLength(1);
+    clock.advance(61_000);
+    await waitUntil("a second build a minute later", destroyed(2));
     expect((await api.call("PATCH", `/v1/blueprints/${bp}`, { minReady: null })).status).toBe(200);
     await expectVerified();
   });
@@ -143,8 +195,8 @@ describe("recycling", () => {
     // Its first lease ends: it stays for the second. The second ends: it is released with the reason.
     await release(a.id);
     expect((await api.call("GET", `/v1/resources/${rid}`)).body.status).toBe("active");
+    // Woken by the last lease's end alone.
     await release(b.id);
-    await poolUntil(bp, "the recycled resource destroyed", () => true);
     const gone = await waitUntil("resource destroyed", async () => {
       const r = (await api.call("GET", `/v1/resources/${rid}`)).body;
       return r.status === "destroyed" ? r : undefined;
@@ -153,6 +205,9 @@ describe("recycling", () => {
     const releasedEvent = (await eventsOf("resources", rid)).find((e) => e.type === "ResourceReleased");
     expect(releasedEvent).toMatchObject({ data: { reason: "recycled: maxLeasesPerResource 2 reached" } });
     expect(releasedEvent.metadata.actor).toMatch(/^pool:/);
+    const history = await explainResource(rid);
+    expect(history[0]).toBe(`resource ${rid}: built for lease ${a.id}; released: recycled: maxLeasesPerResource 2 reached`);
+    expect(history).toContainEqual(expect.stringMatching(new RegExp(`resource ${rid} released: recycled: maxLeasesPerResource 2 reached  \\(pool:`)));
     // The last lease's explanation names the policy that made its resource go.
     const lastWhy = JSON.stringify((await api.call("GET", `/v1/leases/${b.id}/explain`)).body.timeline);
     expect(lastWhy).toContain(`resource ${rid} released: recycled: maxLeasesPerResource 2 reached`);
@@ -208,6 +263,7 @@ describe("recycling", () => {
     const released = (await resources(bp)).filter((r) => r.endReason !== null);
     expect(released).toHaveLength(2);
     for (const r of released) expect(r.endReason).toMatch(/^idle for \d+ s \(idleDestroySeconds 600\)$/);
+    expect((await explainResource(released[0].id))[0]).toMatch(/; released: idle for \d+ s \(idleDestroySeconds 600\)$/);
     clock.advance(3_600_000);
     await api.drydock.worker.runNow(`blueprint-${bp}`);
     expect((await resources(bp, "active")).map((r) => r.id)).toEqual([left[0].id]);

@@ -65,6 +65,13 @@ describe("decidePool", () => {
     expect(decidePool(pool({ minReady: 5 }, [], { enabled: false })).build).toBe(0);
   });
 
+  it("waits after a failed build before building again, and says when", () => {
+    const until = new Date(NOW.getTime() + 30_000);
+    const blocked = decidePool(pool({ minReady: 2 }, [], { buildBlockedUntil: until }));
+    expect(blocked).toMatchObject({ build: 0, nextCheckAt: until });
+    expect(decidePool(pool({ minReady: 2 }, [], { buildBlockedUntil: ago(1) })).build).toBe(2);
+  });
+
   it("does not count held, suspect or recycled resources as ready", () => {
     const d = decidePool(
       pool({ minReady: 3, maxLeasesPerResource: 2 }, [resource("a", { held: true }), resource("b", { suspect: true }), resource("c", { leasesServed: 2, liveLeases: 1, leaseSlots: 2, idleSince: null })]),

@@ -1,6 +1,7 @@
-import { sql } from "kysely";
+import { sql, type Selectable } from "kysely";
 import { streamIdOf } from "../../../events/envelope";
-import type { LeaseView, ResourcePlan } from "../../blueprints/blueprint";
+import type { BlueprintView, LeaseView, ResourcePlan, ResourceView } from "../../blueprints/blueprint";
+import type { BlueprintsTable } from "../../store/schema";
 import { blueprintViewOf, resourceViewOf } from "../../blueprints/blueprint-views";
 import { CapacityConflictError, VersionConflictError } from "../../domain/errors";
 import { poolPolicyOfRow } from "../../domain/pool-policy";
@@ -15,6 +16,8 @@ import { heldLeaseAppends } from "./held-lease-appends";
 
 /** Rounds one run takes (one build each): a bigger pool is finished by the next run, due at once. */
 const MAX_ROUNDS = 8;
+/** After a resource the pool built ended before it was active, the pool waits this long before building again. */
+const FAILED_BUILD_WAIT_MS = 60_000;
 /** With no deadline, the item still runs this often: a wake-up lost between processes costs at most this. */
 const IDLE_CHECK_MS = 10 * 60_000;
 
@@ -30,7 +33,11 @@ export async function maintainPool(ctx: WorkerContext, blueprintId: string): Pro
   let parked = false;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const loaded = await loadPool(ctx, blueprintId);
-    if (!loaded) return;
+    if (!loaded) {
+      // A kind this process does not serve: nothing to do here now; left due, the item would run without end.
+      await moveItem(ctx, blueprintId, new Date(ctx.clock.now().getTime() + IDLE_CHECK_MS));
+      return;
+    }
     const decision = decidePool(loaded.view);
     if (decision.release.length === 0 && (decision.build === 0 || loaded.plan === null)) {
       if (parked) return;
@@ -51,7 +58,7 @@ export async function maintainPool(ctx: WorkerContext, blueprintId: string): Pro
 }
 
 interface LoadedPool {
-  blueprint: { id: string; version: number; resourceType: string };
+  blueprint: { id: string; resourceType: string };
   view: Parameters<typeof decidePool>[0];
   versions: Map<string, number>;
   /** The next resource to build (its plan and limit slot), or null when the blueprint can build none now. */
@@ -90,21 +97,50 @@ async function loadPool(ctx: WorkerContext, blueprintId: string): Promise<Loaded
     };
   });
 
+  // Pool-built (no lease asked) and ended without activating: a failed build, or one an operator
+  // released. Read only for a warm pool: recycling alone builds nothing.
+  const warm = (policy.minReady ?? 0) > 0;
+  const failed = warm
+    ? await db
+        .selectFrom("resources")
+        .select((eb) => eb.fn.max("ended_at").as("at"))
+        .where("blueprint_id", "=", blueprintId)
+        .where("for_lease_id", "is", null)
+        .where("activated_at", "is", null)
+        .where("ended_at", "is not", null)
+        .executeTakeFirst()
+    : undefined;
+  const buildBlockedUntil = failed?.at ? new Date(new Date(failed.at).getTime() + FAILED_BUILD_WAIT_MS) : null;
+
   let plan: LoadedPool["plan"] = null;
   const limitSlot = row.resource_limit === null ? null : lowestFree(usedLimitSlots, row.resource_limit);
-  if (row.enabled && (row.resource_limit === null || limitSlot !== null) && (policy.minReady ?? 0) > 0) {
-    const blueprint = blueprintViewOf(row, registry);
-    const view = { ...blueprint, failingTargets: blueprint.failingTargets.filter((f) => new Date(f.retryAt) > now) };
-    const existing = undestroyed.map((r) => resourceViewOf(r, slotsOf(`resource:${r.resource_id}:slot:`).length));
-    const planned = registry.get(row.kind).planResource(view, poolLease(row.blueprint_id, row.resource_type), existing);
-    if ("leaseSlots" in planned) plan = { plan: planned, limitSlot };
+  if (warm && row.enabled && (row.resource_limit === null || limitSlot !== null)) {
+    plan = planWarm(ctx, row, undestroyed.map((r) => resourceViewOf(r, slotsOf(`resource:${r.resource_id}:slot:`).length)), now, limitSlot);
   }
   return {
-    blueprint: { id: blueprintId, version: row.version, resourceType: row.resource_type },
-    view: { policy, enabled: row.enabled, resourceLimit: row.resource_limit, usedLimitSlots: usedLimitSlots.length, resources, now },
+    blueprint: { id: blueprintId, resourceType: row.resource_type },
+    view: { policy, enabled: row.enabled, resourceLimit: row.resource_limit, usedLimitSlots: usedLimitSlots.length, resources, now, buildBlockedUntil },
     versions: new Map(live.map((r) => [r.resource_id, r.version])),
     plan,
   };
+}
+
+/**
+ * The blueprint's plan for one more resource, or null when it can build none now (a failing
+ * target, no host left, a config the kind no longer parses: the pool then builds nothing, and
+ * recycling goes on).
+ */
+function planWarm(ctx: WorkerContext, row: Selectable<BlueprintsTable>, existing: ResourceView[], now: Date, limitSlot: number | null): LoadedPool["plan"] {
+  let blueprint: BlueprintView;
+  try {
+    blueprint = blueprintViewOf(row, ctx.registry);
+  } catch {
+    return null;
+  }
+  // A failing target is tried again once its retry time has passed, as the allocator does.
+  const view = { ...blueprint, failingTargets: blueprint.failingTargets.filter((f) => new Date(f.retryAt) > now) };
+  const planned = ctx.registry.get(row.kind).planResource(view, poolLease(row.blueprint_id, row.resource_type), existing);
+  return "leaseSlots" in planned ? { plan: planned, limitSlot } : null;
 }
 
 /** The lease a warm-pool resource is planned for: no one's, with no attributes asked for. */
