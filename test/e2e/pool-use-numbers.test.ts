@@ -42,7 +42,7 @@ it("a second lease decided on the same count cannot land: the use number is take
 
   // Two leases decided at once, both seeing one lease served: both want use number 2.
   const [a, b] = [await api.call("POST", "/v1/leases", { resourceType: "sandbox", blueprintIds: [bp] }), await api.call("POST", "/v1/leases", { resourceType: "sandbox", blueprintIds: [bp] })];
-  const racers = [a.body.id as string, b.body.id as string];
+  const racers: [string, string] = [a.body.id as string, b.body.id as string];
   const states = await Promise.all(racers.map((id) => api.drydock.store.loadState(`lease-${id}`)));
   const acquire = (i: number, slot: number) =>
     api.drydock.store.append(`lease-${racers[i]}`, states[i]!.version, [{ type: "LeaseAcquired", data: { resourceId: rid, blueprintId: bp, slot, locks: [`resource:${rid}:slot:${slot}`, `resource:${rid}:use:2`] } }], { actor: "allocator:racer" });
