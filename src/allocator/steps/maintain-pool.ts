@@ -73,13 +73,17 @@ async function loadPool(ctx: WorkerContext, blueprintId: string): Promise<Loaded
   const policy = poolPolicyOfRow(row);
   const undestroyed = await db.selectFrom("resources").selectAll().where("blueprint_id", "=", blueprintId).where("status", "in", ["pending", "active", "released", "broken"]).execute();
   const live = undestroyed.filter((r) => r.status === "pending" || r.status === "active");
+  // Leases served, read before the locks: a lease counted here was acquired before the locks are
+  // read, so its slot shows there until it ends. Read after them, a lease acquired in between
+  // would count as served without showing as live, and the pool would release a recycled
+  // resource under it. Its use numbers, from the locks, are in one snapshot with its live leases.
+  const served = policy.maxLeasesPerResource ? await leasesServed(db, live.map((r) => r.resource_id)) : new Map<string, number>();
   const scopes = [blueprintId, ...live.map((r) => r.resource_id)];
   const locks = await db.selectFrom("slot_locks").select(["lock_key", "owner_stream_id"]).where(sql<boolean>`scope_id = any(${scopes}::text[])`).execute();
   // A hold's slot locks are no leases (isHoldLock); a held resource is not ready anyway.
   const slotsOf = (prefix: string) => locks.filter((l) => l.lock_key.startsWith(prefix) && !isHoldLock(l)).map((l) => slotNumberOf(l.lock_key));
   const usedLimitSlots = slotsOf(`blueprint:${blueprintId}:limit:`);
   const loads = await resourceLoads(db, live.filter((r) => r.status === "active").map((r) => r.resource_id));
-  const served = policy.maxLeasesPerResource ? await leasesServed(db, live.map((r) => r.resource_id)) : new Map<string, number>();
 
   const resources: PoolResource[] = live.map((r) => {
     const liveLeases = slotsOf(`resource:${r.resource_id}:slot:`).length;
