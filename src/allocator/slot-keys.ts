@@ -36,5 +36,6 @@ export function scopeOfLock(key: string): string {
  * slot against leases decided before the hold, but is no lease, so counts of live leases skip it.
  */
 export function isHoldLock(lock: { lock_key: string; owner_stream_id: string }): boolean {
-  return lock.owner_stream_id.startsWith("resource-") && lock.lock_key.startsWith(leaseSlotPrefix(lock.lock_key.split(":")[1] ?? ""));
+  // The resource's own lease slot, held by the resource's stream.
+  return lock.owner_stream_id.startsWith("resource-") && lock.lock_key.startsWith(leaseSlotPrefix(lock.owner_stream_id.slice("resource-".length)));
 }

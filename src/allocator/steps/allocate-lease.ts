@@ -10,10 +10,10 @@ import type { AllocationView } from "../decide-allocation";
 import { retryAt } from "../backoff";
 import { decideInQueue } from "../decide-in-queue";
 import { loadAllocationView } from "../load-allocation-view";
-import { leaseSlotKey, leaseUseKey, limitSlotKey } from "../slot-keys";
+import { leaseSlotKey, leaseUseKey } from "../slot-keys";
 import { workerMetadata, type WorkerContext } from "../worker-context";
 import { loadLease } from "./load-state";
-import { heldLeaseAppends } from "./held-lease-appends";
+import { heldLeaseAppends, resourceAllocatedAppend } from "./held-lease-appends";
 
 /** Waiting leases retry at least this often even when nothing wakes them. */
 const WAIT_BACKOFF = { baseMs: 1000, maxMs: 60_000 };
@@ -69,24 +69,7 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
         case "allocate": {
           const resourceId = ctx.ids.next("resource");
           const appends: StreamAppend[] = [
-            {
-              streamId: streamIdOf("resource", resourceId),
-              expectedVersion: 0,
-              events: [
-                {
-                  type: "ResourceAllocated",
-                  data: {
-                    resourceId,
-                    blueprintId: d.blueprintId,
-                    resourceType: c.resourceType,
-                    attributes: d.plan.attributes,
-                    leaseSlots: d.plan.leaseSlots,
-                    locks: [...d.plan.locks, ...(d.limitSlot === null ? [] : [limitSlotKey(d.blueprintId, d.limitSlot)])],
-                    forLeaseId: c.leaseId,
-                  },
-                },
-              ],
-            },
+            resourceAllocatedAppend(resourceId, { id: d.blueprintId, resourceType: c.resourceType }, d.plan, d.limitSlot, { forLeaseId: c.leaseId }),
             // The lease takes the first slot of the resource it caused to be built, so nobody else
             // can take it, and the building capacity already counts against the limit.
             {

@@ -1,7 +1,36 @@
 import { streamIdOf } from "../../../events/envelope";
-import type { HeldLeaseRequest } from "../../blueprints/blueprint";
+import type { HeldLeaseRequest, ResourcePlan } from "../../blueprints/blueprint";
+import { limitSlotKey } from "../slot-keys";
 import type { StreamAppend } from "../../store/event-store";
 import type { WorkerContext } from "../worker-context";
+
+/** What causes a build: the lease it is built for, or a policy (the warm pool) with its reason. */
+export type BuildCause = { forLeaseId: string } | { forLeaseId: null; reason: string };
+
+/**
+ * A new resource's ResourceAllocated, whoever causes the build (a lease's allocation, the warm
+ * pool): the blueprint's plan, and the blueprint's limit slot it takes (null: no limit).
+ */
+export function resourceAllocatedAppend(resourceId: string, blueprint: { id: string; resourceType: string }, plan: ResourcePlan, limitSlot: number | null, cause: BuildCause): StreamAppend {
+  return {
+    streamId: streamIdOf("resource", resourceId),
+    expectedVersion: 0,
+    events: [
+      {
+        type: "ResourceAllocated",
+        data: {
+          resourceId,
+          blueprintId: blueprint.id,
+          resourceType: blueprint.resourceType,
+          attributes: plan.attributes,
+          leaseSlots: plan.leaseSlots,
+          locks: [...plan.locks, ...(limitSlot === null ? [] : [limitSlotKey(blueprint.id, limitSlot)])],
+          ...cause,
+        },
+      },
+    ],
+  };
+}
 
 /**
  * The leases a new resource holds while it is built (a working copy's host), requested in the

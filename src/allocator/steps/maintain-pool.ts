@@ -10,9 +10,9 @@ import { leasesServed } from "../../queries/leases-served";
 import { idleSinceOf, resourceLoads } from "../../queries/resource-load";
 import { lowestFree } from "../decide-allocation";
 import { decidePool, type PoolDecision, type PoolResource } from "../decide-pool";
-import { isHoldLock, leaseUsePrefix, limitSlotKey, slotNumberOf } from "../slot-keys";
+import { isHoldLock, leaseUsePrefix, slotNumberOf } from "../slot-keys";
 import type { WorkerContext } from "../worker-context";
-import { heldLeaseAppends } from "./held-lease-appends";
+import { heldLeaseAppends, resourceAllocatedAppend } from "./held-lease-appends";
 
 /** Rounds one run takes (one build each): a bigger pool is finished by the next run, due at once. */
 const MAX_ROUNDS = 8;
@@ -166,25 +166,7 @@ async function act(ctx: WorkerContext, loaded: LoadedPool, decision: PoolDecisio
   const resourceId = ctx.ids.next("resource");
   await ctx.store.appendMany(
     [
-      {
-        streamId: streamIdOf("resource", resourceId),
-        expectedVersion: 0,
-        events: [
-          {
-            type: "ResourceAllocated",
-            data: {
-              resourceId,
-              blueprintId: loaded.blueprint.id,
-              resourceType: loaded.blueprint.resourceType,
-              attributes: plan.attributes,
-              leaseSlots: plan.leaseSlots,
-              locks: [...plan.locks, ...(limitSlot === null ? [] : [limitSlotKey(loaded.blueprint.id, limitSlot)])],
-              forLeaseId: null,
-              reason: decision.buildReason,
-            },
-          },
-        ],
-      },
+      resourceAllocatedAppend(resourceId, loaded.blueprint, plan, limitSlot, { forLeaseId: null, reason: decision.buildReason }),
       ...heldLeaseAppends(ctx, resourceId, loaded.blueprint.id, plan.heldLeases),
     ],
     meta,
