@@ -57,7 +57,16 @@ export interface AllocationView {
    * The quota the lease carries and its owner's live leases now (src/domain/lease-quota.ts);
    * absent: no quota.
    */
-  quota?: { quota: LeaseQuotaOfLease; live: LiveLeaseCount };
+  quota?: {
+    quota: LeaseQuotaOfLease;
+    live: LiveLeaseCount;
+    /**
+     * The owner's quota numbers its live leases hold (src/allocator/slot-keys.ts): of every type,
+     * and of the lease's type. The lease takes the lowest free ones (quota-locks.ts). Absent: the
+     * view was not read from the store (a simulation), and no numbers are taken.
+     */
+    taken?: { all: readonly number[]; ofType: readonly number[] };
+  };
   /**
    * Where the search for a free slot starts (default 0: the lowest free slot). After losing a
    * race for a slot the worker passes another offset, so allocators that read the same view

@@ -8,7 +8,7 @@ import type { QueuedAllocationView } from "./decide-in-queue";
 import type { LeaseQuotaOfLease } from "../domain/lease-quota";
 import { liveLeaseCounts } from "../queries/live-lease-counts";
 import { idleSinceOf, resourceLoads } from "../queries/resource-load";
-import { isHoldLock, leaseUsePrefix, slotNumberOf } from "./slot-keys";
+import { isHoldLock, leaseUsePrefix, quotaOfTypePrefix, quotaPrefix, slotNumberOf } from "./slot-keys";
 import { leasesServed } from "../queries/leases-served";
 import { poolPolicyOfRow, recycleReason } from "../domain/pool-policy";
 
@@ -48,7 +48,8 @@ export async function loadAllocationView(
     : [];
   const resourceRows = undestroyed.filter((r) => r.status === "pending" || r.status === "active");
   // Every lock of these blueprints and resources, by the indexed scope (not one LIKE per resource).
-  const scopes = [...ids, ...resourceRows.map((r) => r.resource_id)];
+  // And the owner's quota numbers when the lease carries a quota (scope: the owner's name).
+  const scopes = [...ids, ...resourceRows.map((r) => r.resource_id), ...(place?.quota ? [lease.owner] : [])];
   const locks = scopes.length
     ? await db.selectFrom("slot_locks").select(["lock_key", "owner_stream_id"]).where(sql<boolean>`scope_id = any(${scopes}::text[])`).execute()
     : [];
@@ -146,8 +147,10 @@ export async function loadAllocationView(
   const live = await liveLeaseCounts(db, quotaOwners, lease.resourceType);
   const withQuota = (view: AllocationView, owner: string, quota: LeaseQuotaOfLease | null): AllocationView =>
     quota ? { ...view, quota: { quota, live: live.get(owner) ?? { total: 0, ofType: 0 } } } : view;
+  const own = withQuota(viewFor(lease, authorizedFor(lease.authorizingObject ?? null)), lease.owner, place?.quota ?? null);
+  const numbers = (prefix: string) => locks.filter((l) => l.lock_key.startsWith(prefix)).map((l) => slotNumberOf(l.lock_key));
   return {
-    ...withQuota(viewFor(lease, authorizedFor(lease.authorizingObject ?? null)), lease.owner, place?.quota ?? null),
+    ...(own.quota ? { ...own, quota: { ...own.quota, taken: { all: numbers(quotaPrefix(lease.owner)), ofType: numbers(quotaOfTypePrefix(lease.owner, lease.resourceType)) } } } : own),
     ahead: aheadRows.map((row) => {
       const subject = { ...leaseViewOf(row), blueprintIds: row.blueprint_ids as string[] | null };
       return { leaseId: row.lease_id, view: withQuota(viewFor(subject, authorizedFor(row.authorizing_object)), row.owner, row.lease_quota) };

@@ -8,6 +8,7 @@ const ruleText: Record<ViolationRule, string> = {
   "blueprint-over-limit": "blueprint over its limit",
   "destroyed-while-held": "destroyed while on hold",
   "hold-released-without-hold": "hold released that was not there",
+  "owner-over-quota": "lease acquired over its owner's quota",
   "not-destroyed": "ended but never destroyed",
 };
 
@@ -32,7 +33,7 @@ export function formatVerifyReport(report: VerifyReport): string[] {
     for (const h of report.held) lines.push(`  ${h.streamId} ${h.status}, on hold: ${h.reason} (${h.until ? `until ${h.until}` : "until released"})`);
   }
   if (report.violations.length === 0) {
-    lines.push("OK: every transition legal, nothing after a destroy, no resource over its slots, no blueprint over its limit, every ended stream destroyed");
+    lines.push("OK: every transition legal, nothing after a destroy, no resource over its slots, no blueprint over its limit, no lease over its owner's quota, every ended stream destroyed");
     return lines;
   }
   lines.push(`FAILED: ${report.violations.length} violation${report.violations.length === 1 ? "" : "s"}`);

@@ -5,6 +5,8 @@ import type { ResourceEventData } from "../../events/resource-events";
 import { isHoldActive } from "../domain/resource-hold";
 import { foldersByStreamType, toMachineEvent, type FoldSnapshot } from "../machines/fold";
 import type { ResourceContext } from "../machines/resource-machine";
+import type { LeaseContext } from "../machines/lease-machine";
+import { QuotaCheck } from "./verify-quotas";
 
 /**
  * Checks the invariants of a whole log, read in global-position order (pure):
@@ -13,7 +15,7 @@ import type { ResourceContext } from "../machines/resource-machine";
  * built; no destroy of a resource on hold (src/domain/resource-hold.ts: the destroy appends with
  * the resource's version, so a hold that comes first makes it conflict; a lease acquisition is not
  * checked, since one decided just before a hold may land after it, by design);
- * no hold released that was not there; and, at the end, every ended lease and resource destroyed
+ * no hold released that was not there; no lease acquired over its owner's quota (verify-quotas.ts); and, at the end, every ended lease and resource destroyed
  * (a resource a hold still keeps is listed as held, not as a violation).
  *
  * `LogVerifier` takes the log one event at a time, so a caller can stream a log of any length
@@ -28,6 +30,7 @@ export type ViolationRule =
   | "blueprint-over-limit"
   | "destroyed-while-held"
   | "hold-released-without-hold"
+  | "owner-over-quota"
   | "not-destroyed";
 
 export interface Violation {
@@ -97,6 +100,7 @@ export class LogVerifier {
   private readonly limits = new Map<string, number | null>();
   private readonly liveResources = new Map<string, number>();
   private readonly resourceBlueprint = new Map<string, string>();
+  private readonly quotas = new QuotaCheck();
   private readonly peakLeases: Record<string, number> = {};
   private readonly peakResources: Record<string, number> = {};
   private count = 0;
@@ -141,6 +145,10 @@ export class LogVerifier {
     if (after === "released" || after === "broken") entry.endedAt ??= e.recordedAt;
     entry.snap = after === "destroyed" ? null : snap;
     this.countCapacity(e, before, violation);
+    if (e.type === "LeaseAcquired") {
+      const overQuota = this.quotas.acquired(e.streamId, snap.context as LeaseContext);
+      if (overQuota) violation("owner-over-quota", overQuota);
+    } else if (e.type === "LeaseReleased" || e.type === "LeaseBroken" || e.type === "LeaseReacquiring") this.quotas.ended(e.streamId);
   }
 
   /** The hold rules for one legal event, against the resource's state before it. */

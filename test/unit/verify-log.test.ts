@@ -58,16 +58,17 @@ class Log {
   destroyResource(id: string): number {
     return this.add(`resource-${id}`, "ResourceDestroyed", {});
   }
-  request(leaseId: string): number {
+  request(leaseId: string, who: { owner?: string; quota?: { maxLiveLeases?: number; maxLiveLeasesOfType?: number } } = {}): number {
     return this.add(`lease-${leaseId}`, "LeaseRequested", {
       leaseId,
       resourceType: "host",
       attributes: {},
       blueprintIds: null,
-      owner: "alice",
+      owner: who.owner ?? "alice",
       ownerResourceId: null,
       ttlSeconds: null,
       expiresAt: null,
+      ...(who.quota ? { quota: who.quota } : {}),
     });
   }
   acquire(leaseId: string, resourceId: string, slot = 0, blueprintId = "bp-1"): number {
@@ -437,5 +438,45 @@ describe("verifyLog", () => {
       yield* log.events;
     }
     expect(verifyLog(gen())).toMatchObject({ events: 3, streams: 2, violations: [] });
+  });
+});
+
+describe("verifyLog: quotas", () => {
+  it("reports a lease acquired while its owner already held its quota of live leases, naming owner and quota", () => {
+    const log = withHost(1, 4);
+    const quota = { maxLiveLeases: 2 };
+    for (const l of ["q1", "q2", "q3"]) log.request(l, { owner: "team-q", quota });
+    log.acquire("q1", "res-1", 0);
+    log.acquire("q2", "res-1", 1);
+    const third = log.acquire("q3", "res-1", 2);
+    const report = verifyLog(log.events);
+    expect(report.violations).toEqual([
+      { rule: "owner-over-quota", streamId: "lease-q3", globalPosition: third, eventType: "LeaseAcquired", streamVersion: 2, message: "team-q already held 2 live leases, its quota 2" },
+    ]);
+  });
+
+  it("counts the per-type quota, every token of the owner, and frees the count when a lease ends or moves", () => {
+    const log = withHost(1, 4);
+    log.request("a", { owner: "team-t" });
+    log.request("b", { owner: "team-t", quota: { maxLiveLeasesOfType: 1 } });
+    log.request("c", { owner: "team-t", quota: { maxLiveLeasesOfType: 1 } });
+    log.request("other", { owner: "team-o", quota: { maxLiveLeasesOfType: 1 } });
+    log.acquire("a", "res-1", 0); // no quota of its own, but it counts for the owner's next leases
+    log.acquire("other", "res-1", 1); // another owner's count
+    const b = log.acquire("b", "res-1", 2);
+    log.release("a");
+    log.add("lease-b", "LeaseReacquiring", { resourceId: "res-1", reason: "resource broke" });
+    log.acquire("c", "res-1", 0); // a ended and b went back to pending: team-t holds none
+    const report = verifyLog(log.events);
+    expect(report.violations.filter((v) => v.rule !== "not-destroyed")).toEqual([expect.objectContaining({ rule: "owner-over-quota", globalPosition: b, message: "team-t already held 1 live host leases, its quota 1" })]);
+  });
+
+  it("judges by the quota the lease carries now: a raise while it waits lets it through", () => {
+    const log = withHost(1, 4);
+    for (const l of ["r1", "r2"]) log.request(l, { owner: "team-r", quota: { maxLiveLeases: 1 } });
+    log.acquire("r1", "res-1", 0);
+    log.add("lease-r2", "LeaseQuotaChanged", { quota: { maxLiveLeases: 2 }, reason: "token tk_1: maxLiveLeases 2" });
+    log.acquire("r2", "res-1", 1);
+    expect(verifyLog(log.events).violations).toEqual([]);
   });
 });

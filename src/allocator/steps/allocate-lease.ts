@@ -11,6 +11,7 @@ import { retryAt } from "../backoff";
 import { decideInQueue } from "../decide-in-queue";
 import { loadAllocationView } from "../load-allocation-view";
 import { leaseSlotKey, leaseUseKey } from "../slot-keys";
+import { quotaLocks } from "../quota-locks";
 import { workerMetadata, type WorkerContext } from "../worker-context";
 import { loadLease } from "./load-state";
 import { heldLeaseAppends, resourceAllocatedAppend } from "./held-lease-appends";
@@ -40,7 +41,8 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const now = ctx.clock.now();
     const view = await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs, place);
-    const outcome = decideInQueue({ ...view, slotOffset: round === 0 ? 0 : Math.floor(ctx.random() * 1_000_000) });
+    const slotOffset = round === 0 ? 0 : Math.floor(ctx.random() * 1_000_000);
+    const outcome = decideInQueue({ ...view, slotOffset });
     // Reading the view and deciding: allocator time, which an explanation tells apart from waiting.
     const durationMs = Math.max(0, ctx.clock.now().getTime() - now.getTime());
     const attempted: NewEvent = {
@@ -55,7 +57,7 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
         case "acquire": {
           // Under maxLeasesPerResource the lease also takes the resource's next use number.
           const nextUse = view.resources.find((r) => r.resource.resourceId === d.resourceId)?.nextUse ?? null;
-          const locks = [leaseSlotKey(d.resourceId, d.slot), ...(nextUse === null ? [] : [leaseUseKey(d.resourceId, nextUse)])];
+          const locks = [leaseSlotKey(d.resourceId, d.slot), ...(nextUse === null ? [] : [leaseUseKey(d.resourceId, nextUse)]), ...quotaLocks({ ...view, slotOffset })];
           const acquired: NewEvent = { type: "LeaseAcquired", data: { resourceId: d.resourceId, blueprintId: d.blueprintId, slot: d.slot, locks, ...ttlOn(d.blueprintId) } };
           const inline = await activateInline(ctx, view, d.resourceId, leaseView);
           try {
@@ -75,7 +77,7 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
             {
               streamId: leaseStream,
               expectedVersion: lease.version,
-              events: [attempted, { type: "LeaseAcquired", data: { resourceId, blueprintId: d.blueprintId, slot: 0, locks: [leaseSlotKey(resourceId, 0)], ...ttlOn(d.blueprintId) } }],
+              events: [attempted, { type: "LeaseAcquired", data: { resourceId, blueprintId: d.blueprintId, slot: 0, locks: [leaseSlotKey(resourceId, 0), ...quotaLocks({ ...view, slotOffset })], ...ttlOn(d.blueprintId) } }],
             },
             ...heldLeaseAppends(ctx, resourceId, d.blueprintId, d.plan.heldLeases),
           ];
