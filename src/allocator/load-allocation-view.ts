@@ -148,7 +148,8 @@ export async function loadAllocationView(
   const withQuota = (view: AllocationView, owner: string, quota: LeaseQuotaOfLease | null): AllocationView =>
     quota ? { ...view, quota: { quota, live: live.get(owner) ?? { total: 0, ofType: 0 } } } : view;
   const own = withQuota(viewFor(lease, authorizedFor(lease.authorizingObject ?? null)), lease.owner, place?.quota ?? null);
-  const numbers = (prefix: string) => locks.filter((l) => l.lock_key.startsWith(prefix)).map((l) => slotNumberOf(l.lock_key));
+  // Only the number after the prefix: a type may hold a colon ("a" must not read "a:b"'s numbers).
+  const numbers = (prefix: string) => locks.filter((l) => l.lock_key.startsWith(prefix) && /^\d+$/.test(l.lock_key.slice(prefix.length))).map((l) => slotNumberOf(l.lock_key));
   return {
     ...(own.quota ? { ...own, quota: { ...own.quota, taken: { all: numbers(quotaPrefix(lease.owner)), ofType: numbers(quotaOfTypePrefix(lease.owner, lease.resourceType)) } } } : own),
     ahead: aheadRows.map((row) => {
