@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBlueprint } from "../../src/commands/blueprint-commands";
 import { releaseLease, requestLease } from "../../src/commands/lease-commands";
 import { verifyStoredLog } from "../../src/history/verify-stored-log";
-import { createDrydock, type Drydock } from "../../src/service/drydock";
+import type { Drydock } from "../../src/service/drydock";
+import { startAllocatorInstances, type AllocatorInstances } from "../support/allocator-instances";
 import { readWholeLog } from "../support/read-log";
 import { memoryPoolBlueprint } from "../support/test-blueprints";
 import { createTestDatabase, testDialect, type TestDatabase } from "../support/test-database";
@@ -20,27 +21,18 @@ const SLOTS = 3;
 const LIMIT = 4;
 
 let database: TestDatabase;
-const instances: Drydock[] = [];
-const errors: unknown[] = [];
+let allocators: AllocatorInstances;
+let instances: Drydock[];
+let errors: unknown[];
 
 beforeAll(async () => {
   database = await createTestDatabase({ poolSize: 10 });
-  for (let i = 0; i < INSTANCES; i++) {
-    instances.push(
-      await createDrydock({
-        ...(database.url ? { databaseUrl: database.url } : { database }),
-        localHost: false,
-        blueprints: [memoryPoolBlueprint()],
-        workerId: `allocator-${i}`,
-        workerOptions: { concurrency: 4 },
-        onWorkerError: (e) => errors.push(e),
-      }),
-    );
-  }
+  allocators = await startAllocatorInstances(database, INSTANCES, { blueprints: [memoryPoolBlueprint()], concurrency: 4 });
+  ({ instances, errors } = allocators);
 });
 
 afterAll(async () => {
-  for (const d of instances) await d.close();
+  await allocators?.close();
   await database.close();
 });
 

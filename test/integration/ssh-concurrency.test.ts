@@ -5,7 +5,8 @@ import type { ResourceEventData } from "../../events/resource-events";
 import { createBlueprint } from "../../src/commands/blueprint-commands";
 import { releaseLease, requestLease } from "../../src/commands/lease-commands";
 import { verifyLog } from "../../src/history/verify-log";
-import { createDrydock, type Drydock } from "../../src/service/drydock";
+import type { Drydock } from "../../src/service/drydock";
+import { startAllocatorInstances, type AllocatorInstances } from "../support/allocator-instances";
 import { readWholeLog } from "../support/read-log";
 import { hostEntry } from "../support/ssh-pool";
 import { sshdAvailable, sshdMissingMessage, startSshHosts, type SshHosts } from "../support/sshd";
@@ -29,28 +30,21 @@ const KEY_ENV = `DRYDOCK_TEST_BUSY_KEY_${randomBytes(4).toString("hex").toUpperC
 let ssh: SshHosts;
 const rootOf = (hosts: SshHosts) => `/tmp/drydock-ssh-busy-${hosts.hosts[0]!.port}`;
 let database: TestDatabase;
-const instances: Drydock[] = [];
-const errors: unknown[] = [];
+let allocators: AllocatorInstances | undefined;
+let instances: Drydock[] = [];
+let errors: unknown[] = [];
 
 beforeAll(async () => {
   if (!sshdAvailable) return;
   ssh = await startSshHosts(3, "busy");
   process.env[KEY_ENV] = ssh.clientKey;
   database = await createTestDatabase({ poolSize: 10 });
-  for (let i = 0; i < INSTANCES; i++) {
-    instances.push(
-      await createDrydock({
-        ...(database.url ? { databaseUrl: database.url } : { database }),
-        localHost: false,
-        workerId: `ssh-allocator-${i}`,
-        onWorkerError: (e) => errors.push(e),
-      }),
-    );
-  }
+  allocators = await startAllocatorInstances(database, INSTANCES, { namePrefix: "ssh-allocator" });
+  ({ instances, errors } = allocators);
 });
 
 afterAll(async () => {
-  for (const d of instances) await d.close();
+  await allocators?.close();
   await database?.close();
   await ssh?.close();
   // The hosts are this machine: remove what the resources left under the pool's root.
