@@ -181,21 +181,31 @@ describe("the files API stays inside the lease, whatever the lease does to its d
     const target = await mkdtemp(path.join(tmpdir(), "drydock-race-"));
     await writeFile(path.join(target, "secret"), secret, { mode: 0o644 });
     try {
-      // The flipper runs in the lease, as a hostile client's command would.
-      const flipper = exec(mallory, lease.id, ["sh", "-c", `end=$(($(date +%s)+6)); while [ $(date +%s) -lt $end ]; do mkdir -p d.real; echo inside > d.real/secret; rm -rf d; mv d.real d; rm -rf d; ln -s ${target} d; done; rm -rf d; true`], { timeoutSeconds: 20 });
-      let reads = 0;
-      let writes = 0;
-      const deadline = Date.now() + 5_000;
-      while (Date.now() < deadline) {
+      // The flipper runs in the lease, as a hostile client's command would, until the test has
+      // made its reads and writes (a fixed number, however slow the machine) and says stop. It
+      // prints how many times it flipped.
+      const flipper = exec(
+        mallory,
+        lease.id,
+        ["sh", "-c", `touch started; n=0; end=$(($(date +%s)+90)); while [ ! -e stop ] && [ $(date +%s) -lt $end ]; do mkdir -p d.real; echo inside > d.real/secret; rm -rf d; mv d.real d; rm -rf d; ln -s ${target} d; n=$((n+1)); done; rm -rf d; echo $n`],
+        { timeoutSeconds: 120 },
+      );
+      const startBy = Date.now() + 30_000;
+      while ((await mallory.call("GET", `/v1/leases/${lease.id}/files/started`)).status !== 200) {
+        if (Date.now() > startBy) throw new Error("the flipper did not start within 30 s");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      for (let i = 0; i < 25; i++) {
         const get = await mallory.call("GET", `/v1/leases/${lease.id}/files/d/secret`);
         expect(get.text).not.toContain(secret);
-        reads++;
-        await mallory.call("PUT", `/v1/leases/${lease.id}/files/d/written-${writes}`, "x", { "content-type": "text/plain" });
-        writes++;
+        await mallory.call("PUT", `/v1/leases/${lease.id}/files/d/written-${i}`, "x", { "content-type": "text/plain" });
       }
+      expect((await mallory.call("PUT", `/v1/leases/${lease.id}/files/stop`, "", { "content-type": "text/plain" })).status).toBe(204);
       const done = await flipper;
       expect(done.status).toBe(200);
-      expect(reads).toBeGreaterThan(5);
+      // It flipped while the test read and wrote (it stopped on the test's word, not its own clock).
+      expect(Number(done.body.stdout)).toBeGreaterThan(0);
+      expect(done.body.timedOut).toBe(false);
       expect((await readdir(target)).sort()).toEqual(["secret"]);
     } finally {
       await rm(target, { recursive: true, force: true });
