@@ -42,6 +42,8 @@ function probeSandboxHostOnce(userName: string | undefined): Promise<SandboxHost
 export interface DrydockOptions {
   /** postgres://… for PostgreSQL; otherwise PGlite in `dataDir` (in memory when both are unset). */
   databaseUrl?: string | undefined;
+  /** Connections this process keeps to PostgreSQL at most (default 10). */
+  databasePoolSize?: number;
   dataDir?: string | undefined;
   /** An already open database (tests share one between several Drydock instances). */
   database?: Database;
@@ -101,7 +103,7 @@ export interface Drydock {
 }
 
 export async function createDrydock(options: DrydockOptions = {}): Promise<Drydock> {
-  const database = options.database ?? (await openDatabase({ url: options.databaseUrl, dataDir: options.dataDir }));
+  const database = options.database ?? (await openDatabase({ url: options.databaseUrl, dataDir: options.dataDir, ...(options.databasePoolSize ? { poolSize: options.databasePoolSize } : {}) }));
   const ownsDatabase = !options.database;
   const clock = options.clock ?? systemClock;
   const ids = options.ids ?? randomIds;

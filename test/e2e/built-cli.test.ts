@@ -110,7 +110,7 @@ describe("the build", () => {
     child.once("exit", (code) => (exited = code));
     try {
       const base = `http://127.0.0.1:${port}`;
-      const deadline = Date.now() + 30_000;
+      const deadline = Date.now() + 60_000;
       while (!(await fetch(`${base}/healthz`).then((r) => r.ok, () => false))) {
         if (exited !== undefined || Date.now() > deadline) throw new Error(`the built service never answered (exit ${exited}): ${log}`);
         await new Promise((r) => setTimeout(r, 50));

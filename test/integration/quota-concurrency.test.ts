@@ -34,7 +34,7 @@ let instances: Drydock[];
 let errors: unknown[];
 
 beforeAll(async () => {
-  database = await createTestDatabase({ poolSize: 10 });
+  database = await createTestDatabase({ poolSize: 4 });
   allocators = await startAllocatorInstances(database, INSTANCES, { blueprints: [memoryPoolBlueprint()], concurrency: 4 });
   ({ instances, errors } = allocators);
 });

@@ -23,7 +23,9 @@ export async function startAllocatorInstances(
   for (let i = 0; i < count; i++) {
     instances.push(
       await createDrydock({
-        ...(database.url ? { databaseUrl: database.url } : { database }),
+        // A pool a little over the worker's concurrency: two such tests running side by side stay
+        // well under the server's max_connections (100 by default).
+        ...(database.url ? { databaseUrl: database.url, databasePoolSize: (options.concurrency ?? 8) + 2 } : { database }),
         localHost: false,
         ...(options.blueprints ? { blueprints: options.blueprints } : {}),
         workerId: `${options.namePrefix ?? "allocator"}-${i}`,
