@@ -87,6 +87,7 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   acquires.length = 0;
   const latencies: number[] = [];
   const slow: { id: string; took: number }[] = [];
+  const cpuBefore = process.cpuUsage();
   const deadline = performance.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: clients }, async (_, client) => {
@@ -99,6 +100,10 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
       }
     }),
   );
+  const cpu = process.cpuUsage(cpuBefore);
+  // This process's CPU (API, worker and the bench's own HTTP client alike) per cycle: with one
+  // client, how much of a cycle is JavaScript rather than waiting on the database.
+  console.log(`process CPU per cycle: user ${(cpu.user / 1000 / Math.max(1, latencies.length)).toFixed(2)} ms, system ${(cpu.system / 1000 / Math.max(1, latencies.length)).toFixed(2)} ms`);
   for (const { id, took } of slow.slice(0, 5)) {
     const events = await drydock.store.readStream(`lease-${id}`);
     console.log(`slow cycle ${id}: ${took.toFixed(0)} ms`);
