@@ -8,13 +8,18 @@
  * lifecycle, appended through the store in batches), so the figures show what a long history
  * costs an acquire; run it with and without to compare.
  *
- *   npm run bench:lease-cycle -- [--clients 8] [--seconds 10] [--history 100000]
+ * `--http node` sends the requests with node:http (a keep-alive agent) instead of fetch: the
+ * bench's client runs in the service's process, and fetch (undici) costs it about 3 ms of CPU a
+ * cycle, which the figures then include; fetch stays the default, as in earlier figures.
+ *
+ *   npm run bench:lease-cycle -- [--clients 8] [--seconds 10] [--history 100000] [--http node]
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:lease-cycle
  *
  * On PostgreSQL it works in a throwaway database it creates and drops.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import http from "node:http";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { serve } from "@hono/node-server";
@@ -28,13 +33,33 @@ import { openDatabase, type Database } from "../src/store/database";
 import { throwawayDatabase } from "./throwaway-database";
 
 const { values } = parseArgs({
-  options: { clients: { type: "string", default: "8" }, seconds: { type: "string", default: "10" }, "explain-slow": { type: "string" }, history: { type: "string", default: "0" } },
+  options: { clients: { type: "string", default: "8" }, seconds: { type: "string", default: "10" }, "explain-slow": { type: "string" }, history: { type: "string", default: "0" }, http: { type: "string", default: "fetch" } },
 });
 const historyLeases = Number(values.history);
 const explainSlowMs = values["explain-slow"] ? Number(values["explain-slow"]) : null;
 const clients = Number(values.clients);
 const seconds = Number(values.seconds);
 const adminUrl = process.env.DATABASE_URL;
+if (values.http !== "fetch" && values.http !== "node") throw new Error("--http: fetch or node");
+const agent = new http.Agent({ keepAlive: true });
+
+/** POST with a JSON body: status and parsed body, by fetch or by node:http (--http). */
+async function post(url: string, headers: Record<string, string>, body: string): Promise<{ status: number; json: unknown }> {
+  if (values.http === "fetch") {
+    const res = await fetch(url, { method: "POST", headers, body });
+    return { status: res.status, json: await res.json() };
+  }
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: "POST", headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString("utf8")) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -64,13 +89,11 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   const cycle = async (client = 0): Promise<string> => {
     const headers = { "content-type": "application/json", authorization: `Bearer ${tokens[client]}` };
     const t = performance.now();
-    const res = await fetch(`${base}/v1/leases?wait=30`, { method: "POST", headers, body: '{"resourceType":"host"}' });
-    const lease = (await res.json()) as { id: string; status: string };
+    const lease = (await post(`${base}/v1/leases?wait=30`, headers, '{"resourceType":"host"}')).json as { id: string; status: string };
     acquires.push(performance.now() - t);
     if (lease.status !== "active") throw new Error(`lease ${lease.id} is ${lease.status} after the wait`);
-    const rel = await fetch(`${base}/v1/leases/${lease.id}/release`, { method: "POST", headers, body: "{}" });
+    const rel = await post(`${base}/v1/leases/${lease.id}/release`, headers, "{}");
     if (rel.status !== 200) throw new Error(`release answered ${rel.status}`);
-    await rel.arrayBuffer();
     return lease.id;
   };
   await cycle(); // warm: builds and activates the local-host resource
@@ -87,6 +110,7 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   acquires.length = 0;
   const latencies: number[] = [];
   const slow: { id: string; took: number }[] = [];
+  const cpuBefore = process.cpuUsage();
   const deadline = performance.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: clients }, async (_, client) => {
@@ -99,12 +123,17 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
       }
     }),
   );
+  const cpu = process.cpuUsage(cpuBefore);
+  // This process's CPU (API, worker and the bench's own HTTP client alike) per cycle: with one
+  // client, how much of a cycle is JavaScript rather than waiting on the database.
+  console.log(`process CPU per cycle: user ${(cpu.user / 1000 / Math.max(1, latencies.length)).toFixed(2)} ms, system ${(cpu.system / 1000 / Math.max(1, latencies.length)).toFixed(2)} ms`);
   for (const { id, took } of slow.slice(0, 5)) {
     const events = await drydock.store.readStream(`lease-${id}`);
     console.log(`slow cycle ${id}: ${took.toFixed(0)} ms`);
     for (const e of events) console.log(`  ${e.recordedAt.toISOString()} ${e.type} ${JSON.stringify(e.data).slice(0, 160)}`);
   }
   server.close();
+  agent.destroy();
   await drydock.close();
   await rm(root, { recursive: true, force: true });
   return { cycles: latencies.length, latencies, acquires };
@@ -158,7 +187,7 @@ const target = await throwawayDatabase(adminUrl);
 try {
   const database = await openDatabase({ url: target.url, poolSize: clients + 4 });
   const dialect = database.kind === "postgres" ? "PostgreSQL" : "PGlite (in memory)";
-  console.log(`lease-cycle: ${clients} clients, ${seconds} s each phase, on ${dialect}`);
+  console.log(`lease-cycle: ${clients} clients, ${seconds} s each phase, on ${dialect}, HTTP by ${values.http}`);
   const { cycles, latencies, acquires } = await leaseCycles(database);
   const sorted = [...latencies].sort((a, b) => a - b);
   const acquireSorted = [...acquires].sort((a, b) => a - b);

@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import type { AliasedRawBuilder, Kysely } from "kysely";
 import type { ProjectionTable } from "../src/store/schema";
 import type { Executor } from "../src/store/projection";
 import { MissingRowError, type RowTable } from "./batch/row-table";
@@ -24,16 +24,19 @@ export interface RowKey {
   json?: readonly string[];
 }
 
+/** A column of the row, or an expression over it with its name (RETURNING). */
+export type Returned = string | AliasedRawBuilder<unknown, string>;
+
 /**
  * Applies a change and returns the row's `returning` columns as they are after it (undefined when
  * none are asked for): callers later in the same append read them here, not by a second SELECT.
  */
-export async function applyRowChange<Row>(db: Executor, key: RowKey, change: RowChange<Row>, returning: readonly string[] = []): Promise<Record<string, unknown> | undefined> {
+export async function applyRowChange<Row>(db: Executor, key: RowKey, change: RowChange<Row>, returning: readonly Returned[] = []): Promise<Record<string, unknown> | undefined> {
   const any = db as unknown as Kysely<any>;
   if ("insert" in change) {
     const insert = any.insertInto(key.table).values(encode(change.insert as Record<string, unknown>, key.json));
     if (returning.length === 0) return void (await insert.execute());
-    return (await insert.returning(returning as string[]).executeTakeFirstOrThrow()) as Record<string, unknown>;
+    return (await insert.returning(returning as never).executeTakeFirstOrThrow()) as Record<string, unknown>;
   }
   let set: Partial<Row>;
   if ("derive" in change) {
@@ -44,7 +47,7 @@ export async function applyRowChange<Row>(db: Executor, key: RowKey, change: Row
   }
   const update = any.updateTable(key.table).set(encode(set as Record<string, unknown>, key.json)).where(key.column, "=", key.value);
   if (returning.length === 0) return void (await update.execute());
-  return (await update.returning(returning as string[]).executeTakeFirstOrThrow()) as Record<string, unknown>;
+  return (await update.returning(returning as never).executeTakeFirstOrThrow()) as Record<string, unknown>;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { RecordedEvent } from "../events/envelope";
 import type { ProjectionTable } from "../src/store/schema";
 import type { InlineProjection } from "../src/store/projection";
-import { applyRowChange, composeRowChanges, type RowChange } from "./row-change";
+import { applyRowChange, composeRowChanges, type Returned, type RowChange } from "./row-change";
 
 export interface RowProjectionSpec<Row> {
   name: string;
@@ -12,7 +12,7 @@ export interface RowProjectionSpec<Row> {
   json?: readonly string[];
   change: (event: RecordedEvent) => RowChange<Row> | null;
   /** Columns later projections of the same append read (the work projection): kept in the scratch. */
-  returning?: readonly string[];
+  returning?: readonly Returned[];
 }
 
 /**

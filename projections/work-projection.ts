@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { RecordedEvent } from "../events/envelope";
 import { EVENTS_CHANNEL } from "../src/store/event-store";
-import type { Executor, InlineProjection, WorkClaim } from "../src/store/projection";
+import type { AppendContext, Executor, InlineProjection, WorkClaim } from "../src/store/projection";
 import { encodeChangeNotice } from "../src/store/change-notice";
 import type { StreamState } from "../src/store/stream-state";
 import type { LeaseContext } from "../src/machines/lease-machine";
@@ -41,10 +41,23 @@ export const workProjection: InlineProjection = {
     if (work && !claim) append.workDueAt = Math.min(append.workDueAt ?? Infinity, work.runAt.getTime());
   },
 
-  async afterCommit(db, events, states) {
-    for (const event of events) await wakeFor(db, event, states.get(event.streamId));
+  async afterCommit(db, events, states, append) {
+    for (const event of events) await wakeFor(db, event, states.get(event.streamId), append?.rows.get(event.streamId));
   },
 };
+
+/**
+ * Columns the leases and resources projections return from their write, for wakePoolFor: the
+ * row's blueprint, and whether that blueprint has a pool item now. So the append learns that a
+ * blueprint has no pool policy (no item: the wake-up would update nothing) from a statement it
+ * sends anyway, and a lease cycle on such a blueprint sends no wake-up for it.
+ */
+export function poolItemReturning(table: "leases" | "resources") {
+  return [
+    "blueprint_id",
+    sql<boolean>`EXISTS (SELECT 1 FROM work_items pool WHERE pool.stream_id = 'blueprint-' || ${sql.ref(`${table}.blueprint_id`)} AND pool.kind = 'pool')`.as("blueprint_pool_item"),
+  ] as const;
+}
 
 /** Recomputes the stream's work item; returns the work scheduled (null: none). */
 async function scheduleStream(db: Executor, last: RecordedEvent, written: Record<string, unknown> | undefined, claim?: WorkClaim): Promise<ScheduledWork<string> | null> {
@@ -74,10 +87,10 @@ async function scheduleStream(db: Executor, last: RecordedEvent, written: Record
   return work;
 }
 
-async function wakeFor(db: Executor, event: RecordedEvent, state: StreamState | undefined): Promise<void> {
+async function wakeFor(db: Executor, event: RecordedEvent, state: StreamState | undefined, written: Record<string, unknown> | undefined): Promise<void> {
   const at = event.recordedAt;
   const id = event.streamId.slice(event.streamId.indexOf("-") + 1);
-  await wakePoolFor(db, event, state, at);
+  await wakePoolFor(db, event, state, at, written);
   switch (event.type) {
     case "LeaseReleased":
     case "LeaseBroken":
@@ -151,9 +164,15 @@ const POOL_RESOURCE_EVENTS = new Set(["ResourceActivated", "ResourceReleased", "
  * Wakes the pool item of the blueprint whose resources the event changes (src/domain/pool-policy.ts):
  * a resource that became active or ended, a lease taken on one or ended (the pool refills; a
  * recycled resource goes once its last lease ends). One update of a row that exists only for a
- * blueprint with a pool policy; the blueprint comes from the state the append folded.
+ * blueprint with a pool policy; the blueprint comes from the state the append folded. None when
+ * the append's own write of the row found that blueprint without a pool item (poolItemReturning).
+ *
+ * That read is in the append's transaction and the wake-up after its commit: a policy set on the
+ * blueprint between the two schedules the pool item due at once by its own event, and the pool
+ * step then reads the leases and resources as they are. Only a pool step that ran after the
+ * policy's commit and before this append's commit misses this event, until the pool's next wake.
  */
-async function wakePoolFor(db: Executor, event: RecordedEvent, state: StreamState | undefined, at: Date): Promise<void> {
+async function wakePoolFor(db: Executor, event: RecordedEvent, state: StreamState | undefined, at: Date, written: Record<string, unknown> | undefined): Promise<void> {
   let blueprintId: string | null | undefined;
   if (event.type === "LeaseAcquired") blueprintId = (event.data as { blueprintId: string }).blueprintId;
   else if (event.type === "LeaseReleased" || event.type === "LeaseBroken") {
@@ -163,7 +182,9 @@ async function wakePoolFor(db: Executor, event: RecordedEvent, state: StreamStat
       ? (state.context as { blueprintId: string }).blueprintId
       : (await db.selectFrom("resources").select("blueprint_id").where("resource_id", "=", event.streamId.slice("resource-".length)).executeTakeFirst())?.blueprint_id;
   }
-  if (blueprintId) await wake(db, [`blueprint-${blueprintId}`], at, "pool");
+  if (!blueprintId) return;
+  if (written && written.blueprint_id === blueprintId && written.blueprint_pool_item === false) return;
+  await wake(db, [`blueprint-${blueprintId}`], at, "pool");
 }
 
 async function schedule(db: Executor, streamId: string, work: ScheduledWork<string> | null, claim?: WorkClaim): Promise<void> {

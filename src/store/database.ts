@@ -3,6 +3,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { Kysely, Migrator, PostgresDialect, type KyselyConfig } from "kysely";
 import pg from "pg";
 import { migrationProvider } from "./migrations/index";
+import { PreparingClient } from "./pg-prepared";
 import { PGliteDialect } from "./pglite-dialect";
 import { lockDataDir } from "./pglite-lock";
 import type { DrydockDatabase } from "./schema";
@@ -28,6 +29,11 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** Called with every statement sent, BEGIN and COMMIT included (statement budgets, benchmarks). */
   onQuery?: (sql: string) => void;
+  /**
+   * PostgreSQL: run parameterised statements as named prepared statements (pg-prepared.ts).
+   * Default true; false behind a pooler that cannot keep them (PgBouncer in transaction mode).
+   */
+  preparedStatements?: boolean;
 }
 
 function logOption(onQuery: ((sql: string) => void) | undefined): KyselyConfig["log"] {
@@ -38,7 +44,7 @@ function logOption(onQuery: ((sql: string) => void) | undefined): KyselyConfig["
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  const database = options.url ? openPostgres(options.url, options.poolSize ?? 10, options.onQuery) : await openPGlite(options.dataDir, options.onQuery);
+  const database = options.url ? openPostgres(options.url, options.poolSize ?? 10, options.onQuery, options.preparedStatements ?? true) : await openPGlite(options.dataDir, options.onQuery);
   await migrate(database.db);
   return database;
 }
@@ -75,10 +81,10 @@ async function openPGlite(dataDir: string | undefined, onQuery?: (sql: string) =
   };
 }
 
-function openPostgres(url: string, poolSize: number, onQuery?: (sql: string) => void): Database {
+function openPostgres(url: string, poolSize: number, onQuery: ((sql: string) => void) | undefined, prepared: boolean): Database {
   // int8 (global positions) as numbers: positions stay far below 2^53.
   pg.types.setTypeParser(20, (v) => Number(v));
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, ...(prepared ? { Client: PreparingClient } : {}) });
   pool.on("error", () => {
     // An idle client lost its connection; the pool replaces it on next use.
   });

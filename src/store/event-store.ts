@@ -172,7 +172,7 @@ export class PostgresEventStore implements EventStore {
     await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${encodeChangeNotice(streams, append?.workDueAt ?? null)})`.execute(this.db).catch(() => {});
     for (const p of this.projections) {
       // Best effort: the events are committed whatever happens here.
-      await p.afterCommit?.(this.db, recorded, states).catch(() => {});
+      await p.afterCommit?.(this.db, recorded, states, append).catch(() => {});
     }
     return recorded;
   }

@@ -10,12 +10,14 @@ import {
   type Kysely,
   type QueryResult,
 } from "kysely";
+import { PGlitePreparedStatements } from "./pglite-prepared";
 
 /**
  * A Kysely dialect over PGlite. PGlite is one session, so a connection is the whole database:
  * acquiring it takes a mutex that is held until release. A transaction holds it from BEGIN to
  * COMMIT, so no other query interleaves with it, which gives the isolation PostgreSQL's
  * connection pool gives. Everything else (SQL, adapter, compiler) is the PostgreSQL dialect's.
+ * Statements run prepared, once per text (pglite-prepared.ts).
  */
 export class PGliteDialect implements Dialect {
   constructor(private readonly pglite: PGlite) {}
@@ -23,7 +25,7 @@ export class PGliteDialect implements Dialect {
     return new PostgresAdapter();
   }
   createDriver(): Driver {
-    return new PGliteDriver(this.pglite);
+    return new PGliteDriver(new PGlitePreparedStatements(this.pglite));
   }
   createIntrospector(db: Kysely<any>) {
     return new PostgresIntrospector(db);
@@ -47,13 +49,13 @@ class Mutex {
 class PGliteDriver implements Driver {
   private readonly mutex = new Mutex();
   private readonly releases = new WeakMap<DatabaseConnection, () => void>();
-  constructor(private readonly pglite: PGlite) {}
+  constructor(private readonly statements: PGlitePreparedStatements) {}
 
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<DatabaseConnection> {
     const release = await this.mutex.lock();
-    const connection = new PGliteConnection(this.pglite);
+    const connection = new PGliteConnection(this.statements);
     this.releases.set(connection, release);
     return connection;
   }
@@ -75,10 +77,10 @@ class PGliteDriver implements Driver {
 }
 
 class PGliteConnection implements DatabaseConnection {
-  constructor(private readonly pglite: PGlite) {}
+  constructor(private readonly statements: PGlitePreparedStatements) {}
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
-    const result = await this.pglite.query<R>(compiled.sql, compiled.parameters as unknown[]);
+    const result = await this.statements.query<R>(compiled.sql, compiled.parameters);
     const affected = result.affectedRows;
     return {
       rows: result.rows,

@@ -63,6 +63,7 @@ export interface InlineProjection {
   /**
    * Best-effort follow-up after the append committed, outside its transaction (wake-ups). Not
    * part of the projection: a rebuild does not run it, and a failure here loses no event.
+   * `append` is what the append's projections shared (the rows they wrote), when there was one.
    */
-  afterCommit?(db: Executor, events: readonly RecordedEvent[], states: ReadonlyMap<string, StreamState>): Promise<void>;
+  afterCommit?(db: Executor, events: readonly RecordedEvent[], states: ReadonlyMap<string, StreamState>, append?: AppendContext): Promise<void>;
 }
