@@ -17,6 +17,8 @@ export interface ServeConfig {
   rateLimits: RateLimits;
   /** DRYDOCK_DEFAULT_LEASE_TTL: the service's default lease TTL (src/domain/lease-ttl.ts); 0 (null here): none. */
   defaultLeaseTtlSeconds: number | null;
+  /** DRYDOCK_PG_PREPARED=0: no named prepared statements on PostgreSQL (src/store/pg-prepared.ts), for a pooler in transaction mode. */
+  preparedStatements: boolean;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number | undefined, min: number, max: number): number | undefined {
@@ -44,6 +46,7 @@ export function serveConfigFrom(env: NodeJS.ProcessEnv, cwd = process.cwd()): Se
       commands: rateLimitFrom(env, "DRYDOCK_COMMAND_RATE", "DRYDOCK_COMMAND_BURST", DEFAULT_RATE_LIMITS.commands),
     },
     defaultLeaseTtlSeconds: intFrom(env, "DRYDOCK_DEFAULT_LEASE_TTL", DEFAULT_LEASE_TTL_SECONDS, 0, MAX_TTL_SECONDS) || null,
+    preparedStatements: intFrom(env, "DRYDOCK_PG_PREPARED", 1, 0, 1) === 1,
   };
 }
 

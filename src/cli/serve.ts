@@ -12,6 +12,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
   const drydock = await createDrydock({
     logger,
     databaseUrl: config.databaseUrl,
+    databasePreparedStatements: config.preparedStatements,
     dataDir: config.dataDir,
     localHost: { root: config.localHostRoot, ...(config.localHostSlots ? { slots: config.localHostSlots } : {}) },
     defaultLeaseTtlSeconds: config.defaultLeaseTtlSeconds,

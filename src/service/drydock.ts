@@ -44,6 +44,8 @@ export interface DrydockOptions {
   databaseUrl?: string | undefined;
   /** Connections this process keeps to PostgreSQL at most (default 10). */
   databasePoolSize?: number;
+  /** false: no named prepared statements on PostgreSQL (behind a pooler in transaction mode). Default true. */
+  databasePreparedStatements?: boolean;
   dataDir?: string | undefined;
   /** An already open database (tests share one between several Drydock instances). */
   database?: Database;
@@ -103,7 +105,7 @@ export interface Drydock {
 }
 
 export async function createDrydock(options: DrydockOptions = {}): Promise<Drydock> {
-  const database = options.database ?? (await openDatabase({ url: options.databaseUrl, dataDir: options.dataDir, ...(options.databasePoolSize ? { poolSize: options.databasePoolSize } : {}) }));
+  const database = options.database ?? (await openDatabase({ url: options.databaseUrl, dataDir: options.dataDir, ...(options.databasePoolSize ? { poolSize: options.databasePoolSize } : {}), preparedStatements: options.databasePreparedStatements ?? true }));
   const ownsDatabase = !options.database;
   const clock = options.clock ?? systemClock;
   const ids = options.ids ?? randomIds;
