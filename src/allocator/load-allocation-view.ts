@@ -145,13 +145,14 @@ export async function loadAllocationView(
   // Live lease counts only for owners whose leases carry a quota: none, no read.
   const quotaOwners = [...(place?.quota ? [lease.owner] : []), ...aheadRows.filter((r) => r.lease_quota).map((r) => r.owner)];
   const live = await liveLeaseCounts(db, quotaOwners, lease.resourceType);
-  const withQuota = (view: AllocationView, owner: string, quota: LeaseQuotaOfLease | null): AllocationView =>
-    quota ? { ...view, quota: { quota, live: live.get(owner) ?? { total: 0, ofType: 0 } } } : view;
-  const own = withQuota(viewFor(lease, authorizedFor(lease.authorizingObject ?? null)), lease.owner, place?.quota ?? null);
+  /** The view with its lease's quota; `taken`: the owner's quota numbers, for the lease that may take one. */
+  const withQuota = (view: AllocationView, owner: string, quota: LeaseQuotaOfLease | null, taken?: { all: number[]; ofType: number[] }): AllocationView =>
+    quota ? { ...view, quota: { quota, live: live.get(owner) ?? { total: 0, ofType: 0 }, ...(taken ? { taken } : {}) } } : view;
   // Only the number after the prefix: a type may hold a colon ("a" must not read "a:b"'s numbers).
   const numbers = (prefix: string) => locks.filter((l) => l.lock_key.startsWith(prefix) && /^\d+$/.test(l.lock_key.slice(prefix.length))).map((l) => slotNumberOf(l.lock_key));
+  const taken = { all: numbers(quotaPrefix(lease.owner)), ofType: numbers(quotaOfTypePrefix(lease.owner, lease.resourceType)) };
   return {
-    ...(own.quota ? { ...own, quota: { ...own.quota, taken: { all: numbers(quotaPrefix(lease.owner)), ofType: numbers(quotaOfTypePrefix(lease.owner, lease.resourceType)) } } } : own),
+    ...withQuota(viewFor(lease, authorizedFor(lease.authorizingObject ?? null)), lease.owner, place?.quota ?? null, taken),
     ahead: aheadRows.map((row) => {
       const subject = { ...leaseViewOf(row), blueprintIds: row.blueprint_ids as string[] | null };
       return { leaseId: row.lease_id, view: withQuota(viewFor(subject, authorizedFor(row.authorizing_object)), row.owner, row.lease_quota) };
