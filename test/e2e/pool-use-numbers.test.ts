@@ -24,9 +24,7 @@ afterAll(async () => {
   await api?.close();
 });
 
-const work = async () => {
-  for (let i = 0; i < 50 && (await api.drydock.worker.runDue()) > 0; i++);
-};
+const work = () => api.runDueWork();
 const ask = async () => (await api.call("POST", "/v1/leases?wait=1", { resourceType: "sandbox", blueprintIds: [bp] })).body.id as string;
 const lease = async (id: string) => (await api.call("GET", `/v1/leases/${id}`)).body;
 

@@ -24,9 +24,7 @@ afterAll(async () => {
   await api?.close();
 });
 
-const work = async () => {
-  for (let i = 0; i < 50 && (await api.drydock.worker.runDue()) > 0; i++);
-};
+const work = () => api.runDueWork();
 const lease = async (id: string) => (await api.call("GET", `/v1/leases/${id}`)).body;
 const acquiredLocks = async (id: string) => (await api.call("GET", `/v1/leases/${id}/events`)).body.items.find((e: { type: string }) => e.type === "LeaseAcquired")?.data.locks as string[];
 

@@ -26,9 +26,7 @@ afterAll(async () => {
 });
 
 const lease = async (id: string) => (await api.call("GET", `/v1/leases/${id}`)).body;
-const work = async () => {
-  for (let i = 0; i < 50 && (await api.drydock.worker.runDue()) > 0; i++);
-};
+const work = () => api.runDueWork();
 async function statuses(ids: string[]) {
   return Promise.all(ids.map(async (id) => (await lease(id)).status as string));
 }
