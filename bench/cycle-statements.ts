@@ -4,7 +4,7 @@
  * counts every statement and every COMMIT sent meanwhile, by the API and the worker alike.
  * Prints the average per cycle and the statements grouped by kind and table.
  *
- *   npx tsx bench/cycle-statements.ts [--cycles 20]
+ *   npx tsx bench/cycle-statements.ts [--cycles 20] [--trace]
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx bench/cycle-statements.ts
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -17,7 +17,7 @@ import { createDrydock } from "../src/service/drydock";
 import { openDatabase } from "../src/store/database";
 import { throwawayDatabase } from "./throwaway-database";
 
-const { values } = parseArgs({ options: { cycles: { type: "string", default: "20" } } });
+const { values } = parseArgs({ options: { cycles: { type: "string", default: "20" }, trace: { type: "boolean", default: false } } });
 const cycles = Number(values.cycles);
 const adminUrl = process.env.DATABASE_URL;
 
@@ -67,6 +67,12 @@ async function main(): Promise<void> {
   console.log(`database: ${database.kind}, ${cycles} warm cycles (acquire with ?wait, release, destroyed)`);
   console.log(`statements per cycle: ${(cycleStatements / cycles).toFixed(1)}  (bench's own polling reads excluded: ${own})`);
   console.log(`commits per cycle:    ${(commits / cycles).toFixed(1)}`);
+  if (values.trace) {
+    // The last cycle's statements in the order sent, to see which step sends what.
+    const perCycle = statements.length / cycles;
+    console.log("last cycle, in order:");
+    for (const s of statements.slice(-Math.round(perCycle))) console.log(`  ${s.replace(/\s+/g, " ").slice(0, 150)}`);
+  }
   console.log("most frequent statements (per cycle):");
   for (const [key, n] of [...groups.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`  ${(n / cycles).toFixed(1).padStart(5)}  ${key}`);
   await drydock.close();
