@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { createApp } from "../src/api/app";
 import { issueToken } from "../src/auth/token-commands";
 import { createDrydock } from "../src/service/drydock";
+import { countCommits } from "../src/store/commit-count";
 import { openDatabase } from "../src/store/database";
 import { throwawayDatabase } from "./throwaway-database";
 
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
 
   const own = statements.filter((s) => /^select "status" from "leases" where "lease_id"/.test(s)).length;
   const cycleStatements = statements.length - own;
-  const commits = statements.filter((s) => /^commit$/i.test(s.trim())).length;
+  const commits = countCommits(statements);
   const groups = new Map<string, number>();
   for (const s of statements) {
     const key = s.replace(/\s+/g, " ").slice(0, 60);

@@ -1,13 +1,13 @@
 import type { Selectable } from "kysely";
 import type { AuthorizationEventData } from "../events/authorization-events";
-import type { RecordedEvent } from "../events/envelope";
+import type { ProjectedEvent } from "../src/store/projection";
 import type { AuthorizationsTable } from "../src/store/schema";
 import type { RowChange } from "./row-change";
 
 export type AuthorizationRow = Selectable<AuthorizationsTable>;
 
 /** What an authorization event does to its row (null: nothing); the one definition of that row. */
-export function authorizationRowChange(event: RecordedEvent): RowChange<AuthorizationRow> | null {
+export function authorizationRowChange(event: ProjectedEvent): RowChange<AuthorizationRow> | null {
   const base = { version: event.streamVersion, updated_at: event.recordedAt };
   const decide = (state: string, reason: string | null): RowChange<AuthorizationRow> => ({
     set: { ...base, state, reason, decided_by: event.metadata.actor, decided_at: event.recordedAt },

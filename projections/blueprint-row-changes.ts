@@ -1,6 +1,6 @@
 import type { Selectable } from "kysely";
 import type { BlueprintEventData } from "../events/blueprint-events";
-import type { RecordedEvent } from "../events/envelope";
+import type { ProjectedEvent } from "../src/store/projection";
 import type { BlueprintsTable } from "../src/store/schema";
 import type { RowChange } from "./row-change";
 import { failingTargetOf, type FailingTarget } from "../src/machines/blueprint-machine";
@@ -12,7 +12,7 @@ export const BLUEPRINT_JSON_COLUMNS = ["config", "failing_targets"] as const;
  * What a blueprint event does to its `blueprints` row (null: nothing); the one definition of
  * that row. `live_resources` is the capacity projection's.
  */
-export function blueprintRowChange(event: RecordedEvent): RowChange<BlueprintRow> | null {
+export function blueprintRowChange(event: ProjectedEvent): RowChange<BlueprintRow> | null {
   const base = { version: event.streamVersion, updated_at: event.recordedAt };
   switch (event.type) {
     case "BlueprintCreated": {

@@ -32,7 +32,7 @@ export function lockChange(event: Pick<RecordedEvent, "type" | "data" | "streamI
 }
 
 /** +1 for the blueprint a resource is allocated from; -1, on the resource's own blueprint, when it is destroyed. */
-export function liveResourcesChange(event: RecordedEvent): { blueprintId: string; delta: 1 } | { resourceId: string; delta: -1 } | null {
+export function liveResourcesChange(event: Pick<RecordedEvent, "type" | "data" | "streamId">): { blueprintId: string; delta: 1 } | { resourceId: string; delta: -1 } | null {
   switch (event.type) {
     case "ResourceAllocated":
       return { blueprintId: (event.data as ResourceEventData<"ResourceAllocated">).blueprintId, delta: 1 };

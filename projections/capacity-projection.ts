@@ -20,12 +20,28 @@ export const capacityProjection: InlineProjection = {
     const change = lockChange(event);
     if (!change) return;
     if ("take" in change) return takeLocks(db, event.streamId, change.take);
-    if ("freeSlotsOf" in change) {
-      // Its own lease slots only (scope_id is indexed): the resource keeps its blueprint slot.
-      await db.deleteFrom("slot_locks").where("owner_stream_id", "=", event.streamId).where("scope_id", "=", change.freeSlotsOf).where("lock_key", "like", `${leaseSlotPrefix(change.freeSlotsOf)}%`).execute();
-      return;
-    }
-    await db.deleteFrom("slot_locks").where("owner_stream_id", "=", event.streamId).execute();
+    await freeLocks(db, event.streamId, change).execute();
+  },
+
+  /**
+   * A stream's lock changes as plain writes: taken locks are a plain INSERT, whose unique
+   * violation aborts the one statement the append is (append-statement.ts names the lock).
+   * An append that both frees and takes, or changes live resources, runs in a transaction: one
+   * statement cannot delete and insert the same key, nor see which blueprint a resource is of.
+   */
+  plan({ streamId, events, db }) {
+    const changes = events.map(lockChange).filter((c) => c !== null);
+    if (events.some((e) => liveResourcesChange(e) !== null)) return null;
+    if (changes.length === 0) return [];
+    if (changes.length > 1) return null;
+    const change = changes[0]!;
+    if ("take" in change && change.take.length === 0) return [];
+    // RETURNING: the append's statement reads this write to run it before the events (PlannedWrite.beforeEvents).
+    const query =
+      "take" in change
+        ? db.insertInto("slot_locks").values(lockRows(streamId, change.take)).returning("lock_key").compile()
+        : freeLocks(db, streamId, change).returning("lock_key").compile();
+    return [{ query, beforeEvents: true }];
   },
 
   async apply(db, event: RecordedEvent) {
@@ -43,13 +59,24 @@ export const capacityProjection: InlineProjection = {
   },
 };
 
+function freeLocks(db: Executor, owner: string, change: { free: true } | { freeSlotsOf: string }) {
+  const mine = db.deleteFrom("slot_locks").where("owner_stream_id", "=", owner);
+  // Its own lease slots only (scope_id is indexed): the resource keeps its blueprint slot.
+  if ("freeSlotsOf" in change) return mine.where("scope_id", "=", change.freeSlotsOf).where("lock_key", "like", `${leaseSlotPrefix(change.freeSlotsOf)}%`);
+  return mine;
+}
+
+function lockRows(owner: string, locks: readonly string[]) {
+  return locks.map((lock_key) => ({ lock_key, owner_stream_id: lockOwner(lock_key, owner), scope_id: scopeOfLock(lock_key) }));
+}
+
 async function takeLocks(db: Executor, owner: string, locks: readonly string[]): Promise<void> {
   if (locks.length === 0) return;
   // ON CONFLICT DO NOTHING waits for a concurrent holder to commit or roll back, then tells us
   // whether we got the row: a lost race is a typed conflict, not an aborted transaction.
   const taken = await db
     .insertInto("slot_locks")
-    .values(locks.map((lock_key) => ({ lock_key, owner_stream_id: lockOwner(lock_key, owner), scope_id: scopeOfLock(lock_key) })))
+    .values(lockRows(owner, locks))
     .onConflict((oc) => oc.column("lock_key").doNothing())
     .returning("lock_key")
     .execute();

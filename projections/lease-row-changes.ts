@@ -1,5 +1,5 @@
 import type { Selectable } from "kysely";
-import type { RecordedEvent } from "../events/envelope";
+import type { ProjectedEvent } from "../src/store/projection";
 import type { LeaseEventData } from "../events/lease-events";
 import type { LeasesTable } from "../src/store/schema";
 import type { RowChange } from "./row-change";
@@ -8,7 +8,7 @@ export type LeaseRow = Selectable<LeasesTable>;
 export const LEASE_JSON_COLUMNS = ["attributes", "blueprint_ids", "lease_quota"] as const;
 
 /** What a lease event does to its `leases` row (null: nothing); the one definition of that row. */
-export function leaseRowChange(event: RecordedEvent): RowChange<LeaseRow> | null {
+export function leaseRowChange(event: ProjectedEvent): RowChange<LeaseRow> | null {
   const base = { version: event.streamVersion, updated_at: event.recordedAt };
   const set = (values: Partial<LeaseRow>): RowChange<LeaseRow> => ({ set: { ...base, ...values } });
   switch (event.type) {

@@ -1,5 +1,5 @@
 import type { Selectable } from "kysely";
-import type { RecordedEvent } from "../events/envelope";
+import type { ProjectedEvent } from "../src/store/projection";
 import type { ResourceEventData } from "../events/resource-events";
 import type { ResourcesTable } from "../src/store/schema";
 import type { RowChange } from "./row-change";
@@ -8,7 +8,7 @@ export type ResourceRow = Selectable<ResourcesTable>;
 export const RESOURCE_JSON_COLUMNS = ["attributes"] as const;
 
 /** What a resource event does to its `resources` row (null: nothing); the one definition of that row. */
-export function resourceRowChange(event: RecordedEvent): RowChange<ResourceRow> | null {
+export function resourceRowChange(event: ProjectedEvent): RowChange<ResourceRow> | null {
   const base = { version: event.streamVersion, updated_at: event.recordedAt };
   switch (event.type) {
     case "ResourceAllocated": {

@@ -32,22 +32,30 @@ export type Returned = string | AliasedRawBuilder<unknown, string>;
  * none are asked for): callers later in the same append read them here, not by a second SELECT.
  */
 export async function applyRowChange<Row>(db: Executor, key: RowKey, change: RowChange<Row>, returning: readonly Returned[] = []): Promise<Record<string, unknown> | undefined> {
-  const any = db as unknown as Kysely<any>;
-  if ("insert" in change) {
-    const insert = any.insertInto(key.table).values(encode(change.insert as Record<string, unknown>, key.json));
-    if (returning.length === 0) return void (await insert.execute());
-    return (await insert.returning(returning as never).executeTakeFirstOrThrow()) as Record<string, unknown>;
-  }
-  let set: Partial<Row>;
+  let write: RowWrite<Row>;
   if ("derive" in change) {
-    const current = await any.selectFrom(key.table).selectAll().where(key.column, "=", key.value).executeTakeFirstOrThrow();
-    set = change.derive(current as Row);
+    const current = await (db as unknown as Kysely<any>).selectFrom(key.table).selectAll().where(key.column, "=", key.value).executeTakeFirstOrThrow();
+    write = { set: change.derive(current as Row) };
   } else {
-    set = change.set;
+    write = change;
   }
-  const update = any.updateTable(key.table).set(encode(set as Record<string, unknown>, key.json)).where(key.column, "=", key.value);
-  if (returning.length === 0) return void (await update.execute());
-  return (await update.returning(returning as never).executeTakeFirstOrThrow()) as Record<string, unknown>;
+  const query = rowWriteQuery(db, key, write, returning);
+  if (returning.length === 0) return void (await query.execute());
+  return (await query.executeTakeFirstOrThrow()) as Record<string, unknown>;
+}
+
+/** A change that needs no read of the row: what one statement can write. */
+export type RowWrite<Row> = { insert: Row } | { set: Partial<Row> };
+
+/** The INSERT or UPDATE that makes a write, not run: applyRowChange runs it, a planned append compiles it. */
+export function rowWriteQuery<Row>(db: Executor, key: RowKey, write: RowWrite<Row>, returning: readonly Returned[] = []) {
+  const any = db as unknown as Kysely<any>;
+  if ("insert" in write) {
+    const insert = any.insertInto(key.table).values(encode(write.insert as Record<string, unknown>, key.json));
+    return returning.length === 0 ? insert : insert.returning(returning as never);
+  }
+  const update = any.updateTable(key.table).set(encode(write.set as Record<string, unknown>, key.json)).where(key.column, "=", key.value);
+  return returning.length === 0 ? update : update.returning(returning as never);
 }
 
 /**

@@ -1,7 +1,6 @@
-import type { RecordedEvent } from "../events/envelope";
 import type { ProjectionTable } from "../src/store/schema";
-import type { InlineProjection } from "../src/store/projection";
-import { applyRowChange, composeRowChanges, type Returned, type RowChange } from "./row-change";
+import type { InlineProjection, ProjectedEvent } from "../src/store/projection";
+import { applyRowChange, composeRowChanges, rowWriteQuery, type Returned, type RowChange } from "./row-change";
 
 export interface RowProjectionSpec<Row> {
   name: string;
@@ -10,7 +9,7 @@ export interface RowProjectionSpec<Row> {
   table: ProjectionTable;
   column: string;
   json?: readonly string[];
-  change: (event: RecordedEvent) => RowChange<Row> | null;
+  change: (event: ProjectedEvent) => RowChange<Row> | null;
   /** Columns later projections of the same append read (the work projection): kept in the scratch. */
   returning?: readonly Returned[];
 }
@@ -22,18 +21,29 @@ export interface RowProjectionSpec<Row> {
  */
 export function rowProjection<Row>(spec: RowProjectionSpec<Row>): InlineProjection {
   const prefix = `${spec.streamType}-`;
-  const write = async (db: Parameters<InlineProjection["apply"]>[0], events: readonly RecordedEvent[], rows: Map<string, Record<string, unknown>> | null) => {
+  const changeOf = (events: readonly ProjectedEvent[]) => composeRowChanges(events.map(spec.change).filter((c): c is RowChange<Row> => c !== null));
+  const keyOf = (streamId: string) => ({ table: spec.table, column: spec.column, value: streamId.slice(prefix.length), json: spec.json });
+  const write = async (db: Parameters<InlineProjection["apply"]>[0], events: readonly ProjectedEvent[], rows: Map<string, Record<string, unknown>> | null) => {
     const streamId = events[0]!.streamId;
     if (!streamId.startsWith(prefix)) return;
-    const change = composeRowChanges(events.map(spec.change).filter((c): c is RowChange<Row> => c !== null));
+    const change = changeOf(events);
     if (!change) return;
-    const key = { table: spec.table, column: spec.column, value: streamId.slice(prefix.length), json: spec.json };
-    const row = await applyRowChange(db, key, change, rows ? (spec.returning ?? []) : []);
+    const row = await applyRowChange(db, keyOf(streamId), change, rows ? (spec.returning ?? []) : []);
     if (row && rows) rows.set(streamId, row);
   };
   return {
     name: spec.name,
     apply: (db, event) => write(db, [event], null),
     applyStream: (db, events, append) => write(db, events, append.rows),
+    plan({ streamId, events, db }) {
+      if (!streamId.startsWith(prefix)) return [];
+      const change = changeOf(events);
+      if (!change) return [];
+      // A change computed from the row as it is (a counter) needs to read it first.
+      if ("derive" in change) return null;
+      const returning = spec.returning ?? [];
+      const query = rowWriteQuery(db, keyOf(streamId), change, returning).compile();
+      return [returning.length > 0 ? { query, returnsRow: true } : { query }];
+    },
   };
 }

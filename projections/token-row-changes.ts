@@ -1,5 +1,5 @@
 import type { Selectable } from "kysely";
-import type { RecordedEvent } from "../events/envelope";
+import type { ProjectedEvent } from "../src/store/projection";
 import type { TokenEventData } from "../events/token-events";
 import type { TokensTable } from "../src/store/schema";
 import type { RowChange } from "./row-change";
@@ -7,7 +7,7 @@ import type { RowChange } from "./row-change";
 export type TokenRow = Selectable<TokensTable>;
 
 /** What a token event does to its `tokens` row (null: nothing); the one definition of that row. */
-export function tokenRowChange(event: RecordedEvent): RowChange<TokenRow> | null {
+export function tokenRowChange(event: ProjectedEvent): RowChange<TokenRow> | null {
   const base = { version: event.streamVersion, updated_at: event.recordedAt };
   switch (event.type) {
     case "TokenIssued": {

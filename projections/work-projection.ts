@@ -41,6 +41,22 @@ export const workProjection: InlineProjection = {
     if (work && !claim) append.workDueAt = Math.min(append.workDueAt ?? Infinity, work.runAt.getTime());
   },
 
+  /**
+   * A lease's work item from the state the append folded, which holds the columns leaseWork reads
+   * (status, retry and expiry times) as the lease's row does after the same events. Resources
+   * and blueprints are scheduled from their rows, so their appends run in a transaction.
+   */
+  plan({ streamId, events, state, claim, db }) {
+    if (streamId.startsWith("token-") || streamId.startsWith("authorization-")) return [];
+    if (!streamId.startsWith("lease-")) return null;
+    const context = state.context as LeaseContext;
+    const at = events.at(-1)!.recordedAt;
+    const work = leaseWork({ status: state.status, retry_at: dateOrNull(context.retryAt), expires_at: dateOrNull(context.expiresAt) }, at);
+    const own = claim?.streamId === streamId ? claim : undefined;
+    const query = scheduleQuery(db, streamId, work, own).compile();
+    return [work && !own ? { query, workDueAt: work.runAt.getTime() } : { query }];
+  },
+
   async afterCommit(db, events, states, append) {
     for (const event of events) await wakeFor(db, event, states.get(event.streamId), append?.rows.get(event.streamId));
   },
@@ -188,17 +204,21 @@ async function wakePoolFor(db: Executor, event: RecordedEvent, state: StreamStat
 }
 
 async function schedule(db: Executor, streamId: string, work: ScheduledWork<string> | null, claim?: WorkClaim): Promise<void> {
-  if (!work) {
-    await db.deleteFrom("work_items").where("stream_id", "=", streamId).execute();
-    return;
-  }
+  await scheduleQuery(db, streamId, work, claim).execute();
+}
+
+function scheduleQuery(db: Executor, streamId: string, work: ScheduledWork<string> | null, claim?: WorkClaim) {
+  if (!work) return db.deleteFrom("work_items").where("stream_id", "=", streamId);
   // A new event drops any claim (the claimed step has moved on), unless the appender claims the next step itself.
   const claimed = { claimed_by: claim?.token ?? null, claimed_until: claim?.until ?? null };
-  await db
+  return db
     .insertInto("work_items")
     .values({ stream_id: streamId, kind: work.kind, run_at: work.runAt, ...claimed })
-    .onConflict((oc) => oc.column("stream_id").doUpdateSet({ kind: work.kind, run_at: work.runAt, ...claimed }))
-    .execute();
+    .onConflict((oc) => oc.column("stream_id").doUpdateSet({ kind: work.kind, run_at: work.runAt, ...claimed }));
+}
+
+function dateOrNull(iso: string | null | undefined): Date | null {
+  return iso ? new Date(iso) : null;
 }
 
 /**

@@ -4,7 +4,8 @@ import { validateForAppend } from "../../events/catalogue";
 import type { EventMetadata, NewEvent, RecordedEvent } from "../../events/envelope";
 import type { Clock } from "../domain/clock";
 import { VersionConflictError } from "../domain/errors";
-import type { AppendContext, Executor, InlineProjection, PendingEvent, WorkClaim } from "./projection";
+import type { AppendContext, Executor, InlineProjection, WorkClaim } from "./projection";
+import { planAppendStatement, runAppendStatement, type AppendingEvent, type AppendStatement } from "./append-statement";
 import { encodeChangeNotice } from "./change-notice";
 import { eventColumns as columns, eventFromRow, type EventRow } from "./event-rows";
 import { readLogPage, readStreamsUpTo, type LogCheckpoint, type ReadAllOptions, type StreamBound } from "./log-queries";
@@ -82,6 +83,13 @@ export interface AppendObserver {
   conflicted(code: "version_conflict" | "capacity_conflict"): void;
 }
 
+/** What an append stored: its events, each stream's new version and state, and what its projections shared. */
+interface AppendOutcome {
+  recorded: RecordedEvent[];
+  moved: { streamId: string; version: number; state: StreamState }[];
+  append: AppendContext;
+}
+
 export class PostgresEventStore implements EventStore {
   private readonly states = new StreamStateCache();
 
@@ -98,7 +106,7 @@ export class PostgresEventStore implements EventStore {
 
   async appendMany(appends: readonly StreamAppend[], metadata: EventMetadata, options: AppendOptions = {}): Promise<RecordedEvent[]> {
     const recordedAt = options.at ?? this.clock.now();
-    const pending: (PendingEvent & { version: number; metadata: EventMetadata })[] = [];
+    const pending: AppendingEvent[] = [];
     for (const a of appends) {
       a.events.forEach((e, i) => {
         const { data, version } = validateForAppend(e.type, e.data);
@@ -107,9 +115,65 @@ export class PostgresEventStore implements EventStore {
     }
     if (pending.length === 0) return [];
 
-    const moved: { streamId: string; version: number; state: StreamState }[] = [];
-    let append: AppendContext | undefined;
     const started = performance.now();
+    const statement = this.planStatement(appends, pending, recordedAt, options);
+    const { recorded, moved, append } = await (statement
+      ? this.appendInOneStatement(statement, recordedAt, options)
+      : this.appendInTransaction(appends, pending, recordedAt, options)
+    ).catch((error: unknown) => {
+      const code = (error as { code?: unknown }).code;
+      if (code === "version_conflict" || code === "capacity_conflict") this.observer?.conflicted(code);
+      throw error;
+    });
+    for (const m of moved) this.states.put(m.streamId, m.version, m.state);
+    const states = new Map(moved.map((m) => [m.streamId, m.state]));
+    this.observer?.committed(recorded, states, (performance.now() - started) / 1000);
+    // NOTIFY after the commit, not in the transaction: PostgreSQL serializes the commits of
+    // transactions that NOTIFY on one global lock, which made every append wait for the previous
+    // one's fsync. A notification lost to a crash here only delays workers until their next look.
+    const streams = [...new Set(appends.filter((a) => a.events.length > 0).map((a) => a.streamId))];
+    await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${encodeChangeNotice(streams, append.workDueAt)})`.execute(this.db).catch(() => {});
+    for (const p of this.projections) {
+      // Best effort: the events are committed whatever happens here.
+      await p.afterCommit?.(this.db, recorded, states, append).catch(() => {});
+    }
+    return recorded;
+  }
+
+  /**
+   * The append as one statement (append-statement.ts) when it can be: one stream, its state at
+   * the expected version known without a read, no precondition, and every projection able to
+   * write its part without reading. Null: it runs in a transaction.
+   */
+  private planStatement(appends: readonly StreamAppend[], pending: readonly AppendingEvent[], recordedAt: Date, options: AppendOptions): AppendStatement | null {
+    if (options.precondition) return null;
+    const entries = appends.filter((a) => a.events.length > 0);
+    const first = entries[0]!;
+    // Entries of one stream that follow each other (a deferred start) are one append from the first's version.
+    for (let i = 1; i < entries.length; i++) {
+      const previous = entries[i - 1]!;
+      if (entries[i]!.streamId !== first.streamId || entries[i]!.expectedVersion !== previous.expectedVersion + previous.events.length) return null;
+    }
+    const from = first.expectedVersion === 0 ? initialState(first.streamId) : (first.expectedState ?? this.states.get(first.streamId, first.expectedVersion));
+    if (!from) return null;
+    // Every append, from every writer, is checked against the stream's machine before anything is written.
+    const state = evolveState(first.streamId, from, pending, recordedAt);
+    return planAppendStatement(this.db, this.projections, { streamId: first.streamId, expectedVersion: first.expectedVersion, events: pending, state }, options.claim, recordedAt);
+  }
+
+  private async appendInOneStatement(statement: AppendStatement, recordedAt: Date, options: AppendOptions): Promise<AppendOutcome> {
+    const { stream } = statement;
+    const { recorded, row } = await retryOnDeadlock(() => runAppendStatement(this.db, statement, recordedAt));
+    return {
+      recorded,
+      moved: [{ streamId: stream.streamId, version: stream.expectedVersion + stream.events.length, state: stream.state }],
+      append: { rows: new Map(row ? [[stream.streamId, row]] : []), claim: options.claim, workDueAt: statement.workDueAt },
+    };
+  }
+
+  private async appendInTransaction(appends: readonly StreamAppend[], pending: readonly AppendingEvent[], recordedAt: Date, options: AppendOptions): Promise<AppendOutcome> {
+    const moved: AppendOutcome["moved"] = [];
+    let append: AppendContext = { rows: new Map(), claim: options.claim, workDueAt: null };
     const recorded = await retryOnDeadlock(() => this.db.transaction().execute(async (trx) => {
       moved.length = 0;
       await options.precondition?.(trx);
@@ -157,24 +221,8 @@ export class PostgresEventStore implements EventStore {
       }
 
       return recorded;
-    })).catch((error: unknown) => {
-      const code = (error as { code?: unknown }).code;
-      if (code === "version_conflict" || code === "capacity_conflict") this.observer?.conflicted(code);
-      throw error;
-    });
-    for (const m of moved) this.states.put(m.streamId, m.version, m.state);
-    const states = new Map(moved.map((m) => [m.streamId, m.state]));
-    this.observer?.committed(recorded, states, (performance.now() - started) / 1000);
-    // NOTIFY after the commit, not in the transaction: PostgreSQL serializes the commits of
-    // transactions that NOTIFY on one global lock, which made every append wait for the previous
-    // one's fsync. A notification lost to a crash here only delays workers until their next look.
-    const streams = [...new Set(appends.filter((a) => a.events.length > 0).map((a) => a.streamId))];
-    await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${encodeChangeNotice(streams, append?.workDueAt ?? null)})`.execute(this.db).catch(() => {});
-    for (const p of this.projections) {
-      // Best effort: the events are committed whatever happens here.
-      await p.afterCommit?.(this.db, recorded, states, append).catch(() => {});
-    }
-    return recorded;
+    }));
+    return { recorded, moved, append };
   }
 
   async loadState(streamId: string, options: LoadStateOptions = {}) {

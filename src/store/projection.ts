@@ -1,9 +1,12 @@
-import type { Kysely } from "kysely";
+import type { CompiledQuery, Kysely } from "kysely";
 import type { RecordedEvent } from "../../events/envelope";
 import type { DrydockDatabase } from "./schema";
 import type { StreamState } from "./stream-state";
 
 export type Executor = Kysely<DrydockDatabase>;
+
+/** What a projection's row changes read of an event: all but where the log put it. */
+export type ProjectedEvent = Pick<RecordedEvent, "streamId" | "streamVersion" | "type" | "data" | "recordedAt" | "metadata">;
 
 /** An event about to be stored: known stream and version, no global position yet. */
 export interface PendingEvent {
@@ -34,6 +37,28 @@ export interface AppendContext {
   workDueAt: number | null;
 }
 
+/** One stream's events in an append and the state they fold to: what a projection plans from. */
+export interface StreamPlanInput {
+  streamId: string;
+  events: readonly ProjectedEvent[];
+  /** The stream's state after the events (the fold the append stores on its row). */
+  state: StreamState;
+  claim: WorkClaim | undefined;
+  /** To compile statements with; a plan runs nothing. */
+  db: Executor;
+}
+
+/** One write of a planned append (see InlineProjection.plan). */
+export interface PlannedWrite {
+  query: CompiledQuery;
+  /** Takes or frees slot locks: runs before the events draw their positions (see `claim`). Has a RETURNING clause. */
+  beforeEvents?: true;
+  /** Its RETURNING row is the stream's projected row, handed to afterCommit (AppendContext.rows). */
+  returnsRow?: true;
+  /** The due time (ms) of unclaimed work it schedules (AppendContext.workDueAt). */
+  workDueAt?: number;
+}
+
 /**
  * A read model updated inside the append transaction.
  *
@@ -53,6 +78,15 @@ export interface InlineProjection {
    * rows as `apply` over each event would (a rebuild still applies event by event).
    */
   applyStream?(db: Executor, events: readonly RecordedEvent[], append: AppendContext): Promise<void>;
+  /**
+   * The writes `claim` and `applyStream` would make for one stream's events, compiled and not
+   * run, so the store can send the whole append as one statement with no BEGIN or COMMIT
+   * (append-statement.ts). Each write must read no row it does not name in its own SQL and
+   * need no other write's result. [] when the events change nothing here; null when they need
+   * the transaction (a write that depends on a read), and the append then runs in one.
+   * Must leave the rows exactly as `claim` and `applyStream` would.
+   */
+  plan?(input: StreamPlanInput): PlannedWrite[] | null;
   /**
    * True when `apply` recomputes the projection of the event's stream from that stream's
    * projected rows and the event's time, and accumulates nothing: only a stream's latest event

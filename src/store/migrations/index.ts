@@ -15,6 +15,7 @@ import * as m013 from "./013-resource-holds";
 import * as m014 from "./014-lease-quotas";
 import * as m015 from "./015-blueprint-lease-cap";
 import * as m016 from "./016-blueprint-pool-policy";
+import * as m017 from "./017-append-guard";
 
 /** Numbered migrations, applied in order on start. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -34,6 +35,7 @@ export const migrations: Record<string, Migration> = {
   "014-lease-quotas": m014,
   "015-blueprint-lease-cap": m015,
   "016-blueprint-pool-policy": m016,
+  "017-append-guard": m017,
 };
 
 export const migrationProvider: MigrationProvider = {
