@@ -5,6 +5,7 @@ import type { Selectable } from "kysely";
 import type { ClassifiedFailure } from "../../blueprints/failures";
 import type { BlueprintsTable } from "../../store/schema";
 import { failureOutcome } from "./record-failure";
+import { loadResource } from "./load-state";
 import type { FailingTarget } from "../../machines/blueprint-machine";
 import type { StreamAppend } from "../../store/event-store";
 import { targetFailedAppend } from "../resource-failures";
@@ -17,7 +18,7 @@ const HELD_LEASE_WAIT_MS = 60_000;
  * A pending resource becomes active once every lease it holds is active and the blueprint has
  * built it. A held lease that ended breaks the resource: it cannot be built without it.
  */
-export async function activateResource(ctx: WorkerContext, resource: ResourceState): Promise<void> {
+export async function activateResource(ctx: WorkerContext, resource: ResourceState, recheck = true): Promise<void> {
   const c = resource.context;
   const stream = streamIdOf("resource", c.resourceId);
   const meta = workerMetadata(ctx, c.forLeaseId ?? c.resourceId);
@@ -32,6 +33,13 @@ export async function activateResource(ctx: WorkerContext, resource: ResourceSta
   if (waiting.length > 0) {
     const retryAt = new Date(ctx.clock.now().getTime() + HELD_LEASE_WAIT_MS).toISOString();
     await ctx.store.append(stream, resource.version, [{ type: "ResourceActivationYielded", data: { reason: `waiting for its lease ${waiting.map((l) => l.lease_id).join(", ")} to activate`, retryAt, attempt: Math.max(1, c.failures) } }], meta);
+    // A held lease that activated while we decided to wait woke our work item before the wait
+    // was stored (it was still due, claimed by this step), and the wait then put it off for a
+    // minute: look again now that the wait is committed, as activateLease does. FOR SHARE waits
+    // out an activation still in flight (it holds the lease's row).
+    if (!recheck) return;
+    const now = await ctx.db.selectFrom("leases").select("status").where("lease_id", "in", waiting.map((l) => l.lease_id)).forShare().execute();
+    if (now.some((l) => l.status !== "pending" && l.status !== "acquired")) return activateResource(ctx, await loadResource(ctx, c.resourceId), false);
     return;
   }
 
