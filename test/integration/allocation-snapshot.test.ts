@@ -4,7 +4,8 @@ import { readAllocationSnapshot, type SnapshotRequest } from "../../src/allocato
 import { isHoldLock } from "../../src/allocator/slot-keys";
 import { leasesServed } from "../../src/queries/leases-served";
 import { liveLeaseCounts } from "../../src/queries/live-lease-counts";
-import { resourceLoads } from "../../src/queries/resource-load";
+import { resourceLoad, resourceLoads } from "../../src/queries/resource-load";
+import { resourceWithBlueprint } from "../../src/queries/resource-with-blueprint";
 import type { BlueprintsTable, LeasesTable, ResourcesTable } from "../../src/store/schema";
 import { createTestDatabase, testDialect, type TestDatabase } from "../support/test-database";
 
@@ -173,5 +174,16 @@ describe(`the allocation snapshot (${testDialect})`, () => {
     expect(got.blueprints).toEqual(given);
     const none = await expectSameAsReference({ resourceType: "nothing", kinds: ["k1"], lease: { leaseId: "l0", owner: "bob", authorizingObject: null } });
     expect(none.undestroyed).toEqual([]);
+  });
+
+  it("resourceWithBlueprint reads what the resource, blueprint and load reads did", async () => {
+    const db = database.db;
+    for (const id of ["r1", "r2", "r3", "r7"]) {
+      const got = await resourceWithBlueprint(db, id);
+      const resource = await db.selectFrom("resources").selectAll().where("resource_id", "=", id).executeTakeFirstOrThrow();
+      const blueprint = await db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", resource.blueprint_id).executeTakeFirstOrThrow();
+      expect(got).toStrictEqual({ resource, blueprint, load: await resourceLoad(db, id) });
+    }
+    expect(await resourceWithBlueprint(db, "nope")).toBeUndefined();
   });
 });
