@@ -13,6 +13,7 @@ import { asOfQuery } from "./as-of-param";
 import { cursorQuery, idParams, idString, jsonRecord, limitQuery, ownerString, resourceTypeString, splitList, statusListQuery } from "./params";
 import { errorResponses, eventJsonOf, EventListSchema, LeasePageSchema, LeaseSchema } from "./schemas";
 import { isSettled, waitForLease } from "./lease-wait";
+import { recentReleasedLease } from "./recent-lease";
 import { registerLeaseExplainRoute } from "./lease-explain-route";
 import { rules } from "../auth/access-policy";
 import { defineRoute } from "./route-access";
@@ -183,8 +184,8 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
     }
     // A client that waits gets the fast path: this process decides on the request before storing
     // it, and stores both in one transaction (waitForLease).
-    const { leaseId, requested } = await prepareLeaseRequest(drydock.commands, body, principal.owner, c.get("actor"), options);
-    const lease = await waitForLease(drydock, leaseId, query.wait, c.req.raw.signal, { requested });
+    const { leaseId, requested, blueprints } = await prepareLeaseRequest(drydock.commands, body, principal.owner, c.get("actor"), options);
+    const lease = await waitForLease(drydock, leaseId, query.wait, c.req.raw.signal, { requested, blueprintsOfType: blueprints });
     if (cancelInBody === true || isOn(query.cancelOnDisconnect)) await cancelIfGone(leaseId, lease, c.req.raw.signal, c.get("actor"));
     if (lease.status === "active") return c.json(lease, 201);
     return c.json(lease, isSettled(lease) ? 200 : 202);
@@ -215,9 +216,12 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
     // The teardown is due at once: a process whose worker runs runs it itself, after answering
     // (one whose worker is stopped does no work in the background, and leaves it to the others).
     const claim = drydock.worker.runsInBackground ? drydock.worker.newClaim() : undefined;
-    await releaseLease(drydock.commands, id, c.get("actor"), claim);
+    const { state: before } = await releaseLease(drydock.commands, id, c.get("actor"), claim);
+    // The answer is the lease as the release left it, before its teardown starts: from the state
+    // the release appended when that shows the same as the row (recentReleasedLease), else the row.
+    const released = await recentReleasedLease(drydock.store, id, before);
     if (claim) drydock.worker.runClaimedStepsSoon({ ...claim, streamId: streamIdOf("lease", id) });
-    return c.json(await getLease(db, id), 200);
+    return c.json(released ?? (await getLease(db, id)), 200);
   });
 
   app.openapi(renewLeaseRoute, async (c) => {

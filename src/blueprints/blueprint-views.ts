@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from "kysely";
 import type { LeaseState } from "../machines/fold";
 import type { FailingTarget } from "../machines/blueprint-machine";
-import { idleSinceOf, resourceLoad } from "../queries/resource-load";
+import { idleSinceOf, resourceLoad, type ResourceLoad } from "../queries/resource-load";
 import type { BlueprintsTable, DrydockDatabase, LeasesTable, ResourcesTable } from "../store/schema";
 import { poolPolicyOfRow } from "../domain/pool-policy";
 import type { BlueprintView, LeaseView, ResourceView } from "./blueprint";
@@ -53,7 +53,11 @@ export function leaseViewOf(row: Pick<Selectable<LeasesTable>, "lease_id" | "res
 
 /** A resource row as a view, with its live leases counted now and how long it has been idle. */
 export async function loadResourceView(db: Kysely<DrydockDatabase>, row: Selectable<ResourcesTable>): Promise<ResourceView> {
-  const load = await resourceLoad(db, row.resource_id);
+  return resourceViewWithLoad(row, await resourceLoad(db, row.resource_id));
+}
+
+/** A resource row as a view, with its load read already (resourceWithBlueprint). */
+export function resourceViewWithLoad(row: Selectable<ResourcesTable>, load: ResourceLoad): ResourceView {
   return { ...resourceViewOf(row, load.liveLeases), idleSince: idleSinceOf(row.status, row.activated_at, load)?.toISOString() ?? null };
 }
 

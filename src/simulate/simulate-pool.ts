@@ -52,7 +52,7 @@ function askedOf(lease: VirtualLease): string {
   return JSON.stringify([r.resourceType, r.attributes, r.blueprintIds, r.owner, r.ownerResourceId, r.authorizingObject, r.quota]);
 }
 
-/** Leases ahead that a view carries, at most: load-allocation-view.ts's AHEAD_LIMIT. */
+/** Leases ahead that a view carries, at most: allocation-snapshot.ts's AHEAD_LIMIT. */
 const AHEAD_LIMIT = 50;
 
 type Happening =

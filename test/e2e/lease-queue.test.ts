@@ -153,9 +153,14 @@ describe("the lease queue", () => {
     expect(refused.body.error.code).toBe("quota_exceeded");
     expect(refused.body.error.message).toBe("quota: team-a holds 2 live leases, its quota is 2; this request asked not to wait (waitIfOverQuota: false), so nothing was stored");
     expect(await api.eventCount()).toBe(before);
-    // Its explanation names the quota as what it waits on.
+    // Its explanation names the quota as what it waits on: once that wait is long enough to be
+    // named (50 ms), since a lease that decided before the first two took their slots queued
+    // behind them first, and may have turned to the quota only just now.
     const overQuota = (await states()).find((l) => l.status === "pending")!;
-    const onQuota = await api.call("GET", `/v1/leases/${overQuota.id}/explain`);
+    const onQuota = await waitUntil("the quota named in its explanation", async () => {
+      const explained = await api.call("GET", `/v1/leases/${overQuota.id}/explain`);
+      return String(explained.body.summary).includes("on its owner's lease quota") ? explained : undefined;
+    }, 5_000);
     expect(onQuota.body.waits.map((w: { cause: string }) => w.cause)).toContain("quota");
     expect(onQuota.body.summary).toContain("on its owner's lease quota (quota: team-a holds 2 live leases, its quota is 2)");
 

@@ -123,6 +123,9 @@ describe("holds on resources", () => {
     // acquisition only now, as a slow allocator would: refused, nothing stored.
     const waiting = await api.call("POST", "/v1/leases", { resourceType: "sandbox", blueprintIds: [pool] });
     expect(waiting.status).toBe(202);
+    // The worker's own look at it (it waits: the slot is held) is stored first, so the racer's
+    // append below starts from the stream's last version and only the slot lock can refuse it.
+    await api.pollLease(waiting.body.id, (l) => l.waitReason !== null);
     const state = await api.drydock.store.loadState(`lease-${waiting.body.id}`);
     expect(state!.status).toBe("pending");
     const before = await api.eventCount();

@@ -260,8 +260,10 @@ describeSsh("ec2-host against the EC2 emulator", () => {
       await api.call("POST", `/v1/blueprints/${bp}/disable`, { reason: "retry" });
       await api.call("POST", `/v1/blueprints/${bp}/enable`);
     }
-    const now = (await api.call("GET", `/v1/leases/${waiting.id}`)).body;
-    // Four moves: more than the three resources a lease may see end under it for other reasons.
+    // The last enable lets it try once more: a build it may have acquired already, which runs
+    // short and moves it back too. Four moves: more than the three resources a lease may see end
+    // under it for other reasons.
+    const now = await api.pollLease(waiting.id, (l) => l.status !== "acquired", 30_000);
     expect(now.status).toBe("pending");
     expect(instancesOf(bp)).toHaveLength(0);
     emulator.faults.clear();

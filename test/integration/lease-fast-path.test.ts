@@ -19,7 +19,7 @@ import { waitUntil } from "../support/wait-until";
  * worker is woken to claim what that process runs itself. The statement budget turns a slower
  * path into a red test, not a hunch (bench/cycle-statements.ts prints the breakdown).
  */
-const STATEMENT_BUDGET = 20;
+const STATEMENT_BUDGET = 12;
 const COMMIT_BUDGET = 3;
 /** Our own probe of the lease's status while waiting for the teardown: not part of the cycle. */
 const PROBE = "probe_status";

@@ -1,7 +1,8 @@
 import { streamIdOf } from "../../../events/envelope";
 import { KILLED_COMMAND_CHARS, KILLED_PROCESSES_LISTED, type LeaseEventData } from "../../../events/lease-events";
 import { LeaseCleanupError, type LeaseTeardown } from "../../blueprints/blueprint";
-import { blueprintViewOf, leaseViewOfState, loadResourceView } from "../../blueprints/blueprint-views";
+import { blueprintViewOf, leaseViewOfState, resourceViewWithLoad } from "../../blueprints/blueprint-views";
+import { resourceWithBlueprint } from "../../queries/resource-with-blueprint";
 import type { LeaseState } from "../../machines/fold";
 import type { StreamAppend } from "../../store/event-store";
 import { workerMetadata, type WorkerContext } from "../worker-context";
@@ -17,11 +18,13 @@ export async function destroyLease(ctx: WorkerContext, lease: LeaseState): Promi
   let cleanupError: string | null = null;
   let teardown: LeaseTeardown | void = undefined;
   if (c.resourceId) {
-    const resource = await ctx.db.selectFrom("resources").selectAll().where("resource_id", "=", c.resourceId).executeTakeFirst();
-    if (resource && resource.status !== "destroyed") {
-      const blueprint = await ctx.db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", resource.blueprint_id).executeTakeFirstOrThrow();
+    // The resource, its blueprint and its load in one read (the load is only used when it is not destroyed).
+    const found = await resourceWithBlueprint(ctx.db, c.resourceId);
+    if (found && found.resource.status !== "destroyed") {
+      const { resource, blueprint, load } = found;
+      if (!blueprint) throw new Error(`blueprint ${resource.blueprint_id} of resource ${resource.resource_id} not found`);
       try {
-        teardown = await ctx.registry.get(blueprint.kind).destroyLease(blueprintViewOf(blueprint, ctx.registry), await loadResourceView(ctx.db, resource), leaseViewOfState(lease), ctx.effects);
+        teardown = await ctx.registry.get(blueprint.kind).destroyLease(blueprintViewOf(blueprint, ctx.registry), resourceViewWithLoad(resource, load), leaseViewOfState(lease), ctx.effects);
       } catch (error) {
         cleanupError = error instanceof Error ? error.message : String(error);
         if (error instanceof LeaseCleanupError) teardown = error.teardown;

@@ -1,0 +1,147 @@
+import { sql, type Kysely } from "kysely";
+import type { LeaseQuotaOfLease, LiveLeaseCount } from "../domain/lease-quota";
+import { blueprintRowOfJson, resourceRowOfJson, type BlueprintRow, type ResourceRow } from "../queries/json-rows";
+import { leasesServedOf, leasesServedSql, type LeasesServedRow } from "../queries/leases-served";
+import { liveLeaseCountsOf, liveLeaseCountsSql, type LiveLeaseCountRow } from "../queries/live-lease-counts";
+import { resourceLoadColumns, resourceLoadOf, type ResourceLoad, type ResourceLoadRow } from "../queries/resource-load";
+import type { DrydockDatabase } from "../store/schema";
+
+/** Where a lease stands in the queue (LeaseRequested's priority, and its request time). */
+export interface QueuePlace {
+  priority: number;
+  requestedAt: Date;
+  /** The quota the lease carries (LeaseRequested.quota); null: none. */
+  quota: LeaseQuotaOfLease | null;
+}
+
+/** Leases ahead of one in the queue that the view includes, at most (a longer queue: the first ones). */
+const AHEAD_LIMIT = 50;
+const AHEAD_COLUMNS = sql.raw("lease_id, resource_type, attributes, owner, owner_resource_id, authorizing_object, blueprint_ids, lease_quota, priority, requested_at");
+
+export interface SnapshotRequest {
+  resourceType: string;
+  /** The kinds this process implements: blueprints of other kinds are not part of the view. */
+  kinds: readonly string[];
+  /** The type's blueprints of those kinds, when the caller read them a moment ago: not read again. */
+  blueprints?: readonly BlueprintRow[];
+  lease: { leaseId: string; owner: string; authorizingObject: string | null };
+  /** The lease's place in the queue; without one, no lease is ahead of it. */
+  place?: QueuePlace;
+}
+
+export interface AheadRow {
+  lease_id: string;
+  resource_type: string;
+  attributes: Record<string, unknown>;
+  owner: string;
+  owner_resource_id: string | null;
+  authorizing_object: string | null;
+  blueprint_ids: string[] | null;
+  lease_quota: LeaseQuotaOfLease | null;
+}
+
+/** What loadAllocationView decides over, all read by one statement, so from one snapshot. */
+export interface AllocationSnapshot {
+  blueprints: BlueprintRow[];
+  /** Their resources not destroyed yet (ended ones still hold their locks). */
+  undestroyed: ResourceRow[];
+  /** Every lock scoped to those blueprints, their pending and active resources, and the owner when the lease carries a quota. */
+  locks: { lock_key: string; owner_stream_id: string }[];
+  /** Loads of the active resources that hold no lease slot but their hold's: the idle ones. */
+  loads: Map<string, ResourceLoad>;
+  /** Leases served by the pending and active resources of blueprints with maxLeasesPerResource. */
+  served: Map<string, number>;
+  /** Pending leases of the type ahead of this one (see aheadSql). */
+  ahead: AheadRow[];
+  /** Approved authorizations of the lease's client and of the clients of the leases ahead. */
+  approved: { client: string; blueprint_id: string }[];
+  /** Live lease counts of the owners whose leases carry a quota: the lease's, those ahead. */
+  live: Map<string, LiveLeaseCount>;
+}
+
+interface SnapshotRow {
+  blueprints: Record<string, unknown>[] | null;
+  resources: Record<string, unknown>[];
+  locks: { lock_key: string; owner_stream_id: string }[];
+  loads: ({ resource_id: string } & ResourceLoadRow)[];
+  served: LeasesServedRow[];
+  ahead: AheadRow[];
+  approved: { client: string; blueprint_id: string }[];
+  live: LiveLeaseCountRow[];
+}
+
+/**
+ * The capacity view's rows in one statement, where they were up to eight: the blueprints (unless
+ * given), their undestroyed resources, the locks, the idle resources' loads, the leases served,
+ * the queue ahead, the authorizations and the quota counts. Each part keeps the query and the
+ * index it had as a statement of its own (the shared parts are the same SQL: resource-load.ts,
+ * leases-served.ts, live-lease-counts.ts); what a part depends on (the resources whose locks are
+ * read, the clients of the leases ahead) now comes from the CTEs instead of a round trip. Rows
+ * come back as JSON and are made the driver's rows again (json-rows.ts).
+ */
+export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: SnapshotRequest): Promise<AllocationSnapshot> {
+  const given = q.blueprints;
+  // `bid`: the blueprints of the view, and whether they count leases served (maxLeasesPerResource).
+  const blueprintCtes = given
+    ? sql`bid AS (SELECT g.blueprint_id, g.blueprint_id = any(${given.filter((b) => b.max_leases_per_resource !== null).map((b) => b.blueprint_id)}::text[]) AS counts_served
+                    FROM unnest(${given.map((b) => b.blueprint_id)}::text[]) AS g(blueprint_id))`
+    : sql`b AS (SELECT * FROM blueprints WHERE resource_type = ${q.resourceType} AND kind = any(${[...q.kinds]}::text[])),
+          bid AS (SELECT blueprint_id, max_leases_per_resource IS NOT NULL AS counts_served FROM b)`;
+  const quotaOwner = q.place?.quota ? q.lease.owner : null;
+  // lk: every lock of these blueprints and resources by the indexed scope (not one LIKE per
+  // resource), and the owner's quota numbers when the lease carries a quota (scope: the owner).
+  // loads: only idle resources can be reclaimed, so their last lease's end is looked up for them
+  // alone; idle is active with no lease slot taken but by the resource's own hold (isHoldLock).
+  // served and live: read only where a blueprint limits leases served, or a lease carries a
+  // quota; otherwise their probes get an empty array.
+  const { rows } = await sql<SnapshotRow>`
+    WITH ${blueprintCtes},
+    u AS (SELECT * FROM resources WHERE blueprint_id IN (SELECT blueprint_id FROM bid) AND status IN ('pending', 'active', 'released', 'broken')),
+    lk AS (SELECT lock_key, owner_stream_id FROM slot_locks
+            WHERE scope_id = any(ARRAY(SELECT blueprint_id FROM bid) || ARRAY(SELECT resource_id FROM u WHERE status IN ('pending', 'active')) || ${quotaOwner === null ? [] : [quotaOwner]}::text[])),
+    ahead AS (${q.place ? aheadSql(q.resourceType, q.lease.leaseId, q.place) : sql`SELECT ${AHEAD_COLUMNS} FROM leases WHERE false`})
+    SELECT
+      ${given ? sql`NULL::json` : sql`(SELECT coalesce(json_agg(b), '[]') FROM b)`} AS blueprints,
+      (SELECT coalesce(json_agg(u), '[]') FROM u) AS resources,
+      (SELECT coalesce(json_agg(lk), '[]') FROM lk) AS locks,
+      (SELECT coalesce(json_agg(x), '[]') FROM (
+         SELECT u.resource_id, ${resourceLoadColumns(sql.ref("u.resource_id"))} FROM u
+          WHERE u.status = 'active'
+            AND NOT EXISTS (SELECT 1 FROM lk WHERE starts_with(lk.lock_key, 'resource:' || u.resource_id || ':slot:')
+                              AND NOT (starts_with(lk.owner_stream_id, 'resource-') AND starts_with(lk.lock_key, 'resource:' || substr(lk.owner_stream_id, 10) || ':slot:')))) x) AS loads,
+      (SELECT coalesce(json_agg(x), '[]') FROM (
+         ${leasesServedSql(sql`ARRAY(SELECT u.resource_id FROM u JOIN bid USING (blueprint_id) WHERE bid.counts_served AND u.status IN ('pending', 'active'))`)}) x) AS served,
+      (SELECT coalesce(json_agg(json_build_object('lease_id', a.lease_id, 'resource_type', a.resource_type, 'attributes', a.attributes, 'owner', a.owner,
+                 'owner_resource_id', a.owner_resource_id, 'authorizing_object', a.authorizing_object, 'blueprint_ids', a.blueprint_ids, 'lease_quota', a.lease_quota)
+                 ORDER BY a.priority DESC, a.requested_at, a.lease_id), '[]') FROM ahead a) AS ahead,
+      (SELECT coalesce(json_agg(x), '[]') FROM (
+         SELECT client, blueprint_id FROM authorizations
+          WHERE client = any(array_remove(ARRAY(SELECT ${q.lease.authorizingObject}::text UNION SELECT authorizing_object FROM ahead), NULL)) AND state = 'approved') x) AS approved,
+      (SELECT coalesce(json_agg(x), '[]') FROM (
+         ${liveLeaseCountsSql(sql`array_remove(ARRAY(SELECT ${quotaOwner}::text UNION SELECT owner FROM ahead WHERE lease_quota IS NOT NULL AND lease_quota::text <> 'null'), NULL)`, q.resourceType)}) x) AS live`.execute(db);
+  const row = rows[0]!;
+  return {
+    blueprints: given ? [...given] : row.blueprints!.map(blueprintRowOfJson),
+    undestroyed: row.resources.map(resourceRowOfJson),
+    locks: row.locks,
+    loads: new Map(row.loads.map((l) => [l.resource_id, resourceLoadOf(l)])),
+    served: leasesServedOf(row.served),
+    ahead: row.ahead,
+    approved: row.approved,
+    live: liveLeaseCountsOf(row.live),
+  };
+}
+
+/**
+ * Pending leases of the same type ahead of this one: higher priority, or the same and asked
+ * earlier (ids break ties). Leases backing off after a failure of their own (failures > 0) are
+ * left out: they are not waiting for capacity, and holding capacity back for them until their
+ * retry would idle it. Held leases (a working copy's host) queue like any other.
+ */
+function aheadSql(resourceType: string, leaseId: string, place: QueuePlace) {
+  return sql`SELECT ${AHEAD_COLUMNS} FROM leases
+     WHERE status = 'pending' AND resource_type = ${resourceType} AND lease_id != ${leaseId} AND failures = 0
+       AND (priority > ${place.priority} OR (priority = ${place.priority} AND (requested_at, lease_id) < (${place.requestedAt}, ${leaseId})))
+     ORDER BY priority DESC, requested_at, lease_id
+     LIMIT ${AHEAD_LIMIT}`;
+}
