@@ -103,7 +103,7 @@ it("runs every pool policy at once; the log verifies and shows each policy kept"
   const report = await verifyStoredLog(api.drydock.store, { now: new Date(), graceMs: 60_000 });
   expect(report.violations).toEqual([]);
   // What commands and steps decide from is what a replay would rebuild, for every stream.
-  expect(await statesDifferingFromLog(api.drydock.database.db, api.drydock.store)).toEqual([]);
+  expect(await statesDifferingFromLog(api.drydock.database.db)).toEqual([]);
   const log = await readWholeLog(api.drydock.store);
   const checks = checkPolicies(log, quotaToken.body.id, held.id);
   expect(checks.mostLeasesOnOneResource).toBeLessThanOrEqual(3);
