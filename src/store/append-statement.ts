@@ -5,6 +5,7 @@ import { CapacityConflictError, VersionConflictError } from "../domain/errors";
 import type { InlineProjection, PlannedWrite, ProjectedEvent, WorkClaim } from "./projection";
 import type { DrydockDatabase } from "./schema";
 import type { StreamState } from "./stream-state";
+import { streamMoveQuery } from "./stream-move";
 
 /** An event of a planned append: validated, at its stream version, not stored yet. */
 export interface AppendingEvent extends ProjectedEvent {
@@ -69,22 +70,7 @@ export function planAppendStatement(
     writes.push(...planned);
   }
   const text = new StatementText();
-  const next = stream.expectedVersion + stream.events.length;
-  const stateJson = JSON.stringify(stream.state);
-  const move =
-    stream.expectedVersion === 0
-      ? db
-          .insertInto("streams")
-          .values({ stream_id: stream.streamId, stream_type: stream.streamId.slice(0, stream.streamId.indexOf("-")), version: next, state: stateJson, updated_at: recordedAt })
-          .returning("stream_id")
-          .compile()
-      : db
-          .updateTable("streams")
-          .set({ version: next, state: stateJson, updated_at: recordedAt })
-          .where("stream_id", "=", stream.streamId)
-          .where("version", "=", stream.expectedVersion)
-          .returning("stream_id")
-          .compile();
+  const move = streamMoveQuery(db, { streamId: stream.streamId, expectedVersion: stream.expectedVersion, eventCount: stream.events.length, state: stream.state, at: recordedAt }, "fail").compile();
   const ctes = [`moved AS (${text.add(move)})`];
   ctes.push(`guard AS (SELECT CASE WHEN (SELECT count(*) FROM moved) = 1 THEN 0 ELSE drydock_refuse_append(${text.param(stream.streamId)}, ${text.param(stream.expectedVersion)}) END AS ok)`);
   const before: string[] = [];

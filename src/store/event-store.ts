@@ -5,6 +5,7 @@ import type { EventMetadata, NewEvent, RecordedEvent } from "../../events/envelo
 import type { Clock } from "../domain/clock";
 import { VersionConflictError } from "../domain/errors";
 import type { AppendContext, Executor, InlineProjection, WorkClaim } from "./projection";
+import { streamMoveQuery } from "./stream-move";
 import { planAppendStatement, runAppendStatement, type AppendingEvent, type AppendStatement } from "./append-statement";
 import { encodeChangeNotice } from "./change-notice";
 import { eventColumns as columns, eventFromRow, type EventRow } from "./event-rows";
@@ -292,23 +293,7 @@ async function retryOnDeadlock<T>(run: () => Promise<T>): Promise<T> {
 
 /** The optimistic concurrency check: the stream row moves only from the version the caller saw. */
 async function moveStreamVersion(trx: Kysely<DrydockDatabase>, a: StreamAppend, at: Date, state: StreamState): Promise<void> {
-  const next = a.expectedVersion + a.events.length;
-  const stateJson = JSON.stringify(state);
-  const moved =
-    a.expectedVersion === 0
-      ? await trx
-          .insertInto("streams")
-          .values({ stream_id: a.streamId, stream_type: a.streamId.slice(0, a.streamId.indexOf("-")), version: next, state: stateJson, updated_at: at })
-          .onConflict((oc) => oc.column("stream_id").doNothing())
-          .returning("stream_id")
-          .executeTakeFirst()
-      : await trx
-          .updateTable("streams")
-          .set({ version: next, state: stateJson, updated_at: at })
-          .where("stream_id", "=", a.streamId)
-          .where("version", "=", a.expectedVersion)
-          .returning("stream_id")
-          .executeTakeFirst();
+  const moved = await streamMoveQuery(trx, { streamId: a.streamId, expectedVersion: a.expectedVersion, eventCount: a.events.length, state, at }, "skip").executeTakeFirst();
   if (!moved) {
     const current = await trx.selectFrom("streams").select("version").where("stream_id", "=", a.streamId).executeTakeFirst();
     throw new VersionConflictError(a.streamId, a.expectedVersion, current?.version ?? null);

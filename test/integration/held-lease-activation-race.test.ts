@@ -2,13 +2,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { approveAuthorization, requestAuthorization } from "../../src/auth/authorization-commands";
-import { createBlueprint } from "../../src/commands/blueprint-commands";
 import { requestLease } from "../../src/commands/lease-commands";
 import { getLease } from "../../src/queries/lease-queries";
 import { getResource } from "../../src/queries/resource-queries";
 import { createDrydock, type Drydock } from "../../src/service/drydock";
 import type { EventStore } from "../../src/store/event-store";
+import { scratchOnLocalHost } from "../support/scratch-on-local-host";
 import { scratchBlueprint } from "../support/test-blueprints";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 
@@ -29,10 +28,7 @@ beforeAll(async () => {
   database = await createTestDatabase();
   root = await mkdtemp(path.join(tmpdir(), "drydock-held-race-"));
   drydock = await createDrydock({ database, localHost: { root, slots: 4 }, blueprints: [scratchBlueprint()], worker: false });
-  const scratch = await createBlueprint(drydock.commands, { name: "scratch", kind: "scratch-dir", config: { slots: 1 } }, actor);
-  const localHost = await drydock.database.db.selectFrom("blueprints").select("blueprint_id").where("kind", "=", "local-host").executeTakeFirstOrThrow();
-  const { authorizationId } = await requestAuthorization(drydock.commands, localHost.blueprint_id, `blueprint:${scratch}`, actor);
-  await approveAuthorization(drydock.commands, authorizationId, actor);
+  await scratchOnLocalHost(drydock, actor);
 });
 afterAll(async () => {
   await drydock.close();
