@@ -73,16 +73,15 @@ export function planAppendStatement(
   const move = streamMoveQuery(db, { streamId: stream.streamId, expectedVersion: stream.expectedVersion, eventCount: stream.events.length, state: stream.state, at: recordedAt }, "fail").compile();
   const ctes = [`moved AS (${text.add(move)})`];
   ctes.push(`guard AS (SELECT CASE WHEN (SELECT count(*) FROM moved) = 1 THEN 0 ELSE drydock_refuse_append(${text.param(stream.streamId)}, ${text.param(stream.expectedVersion)}) END AS ok)`);
+  // The writes that must run before the events (slot locks), and the one returning the stream's row.
   const before: string[] = [];
-  const after: string[] = [];
   let rowCte: string | null = null;
-  for (const w of writes) {
-    const name = `w${ctes.length + before.length + after.length}`;
-    (w.beforeEvents ? before : after).push(`${name} AS (${text.add(w.query)})`);
-    if (w.beforeEvents) continue;
-    if (w.returnsRow) rowCte = name;
-  }
-  const beforeNames = before.map((c) => c.slice(0, c.indexOf(" ")));
+  writes.forEach((w, i) => {
+    const name = `w${i}`;
+    ctes.push(`${name} AS (${text.add(w.query)})`);
+    if (w.beforeEvents) before.push(name);
+    else if (w.returnsRow) rowCte = name;
+  });
   const eventIds = stream.events.map(() => randomUUID());
   const dataJson = stream.events.map((e) => JSON.stringify(e.data));
   const at = text.param(recordedAt);
@@ -92,13 +91,13 @@ export function planAppendStatement(
       `${text.param(e.version)}::smallint, ${text.param(dataJson[i])}::jsonb, ${text.param(JSON.stringify(e.metadata))}::jsonb, ${at}::timestamptz)`,
   );
   // Reading the guard and the lock writes in the WHERE runs them before any event row is formed.
-  const ready = ["(SELECT ok FROM guard) = 0", ...beforeNames.map((n) => `(SELECT count(*) FROM ${n}) >= 0`)].join(" AND ");
+  const ready = ["(SELECT ok FROM guard) = 0", ...before.map((n) => `(SELECT count(*) FROM ${n}) >= 0`)].join(" AND ");
   const events =
     `appended AS (INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, data, metadata, recorded_at) ` +
     `SELECT * FROM (VALUES ${values.join(", ")}) AS v (event_id, stream_id, stream_version, event_type, schema_version, data, metadata, recorded_at) ` +
     `WHERE ${ready} RETURNING global_position, transaction_id, event_id)`;
   const sql =
-    `WITH ${[...ctes, ...before, events, ...after].join(", ")} ` +
+    `WITH ${[...ctes, events].join(", ")} ` +
     `SELECT appended.global_position, appended.transaction_id::text AS transaction_id, appended.event_id` +
     `${rowCte ? `, (SELECT row_to_json(${rowCte}) FROM ${rowCte}) AS projected_row` : ""} FROM appended ORDER BY appended.global_position`;
   const due = writes.map((w) => w.workDueAt).filter((t): t is number => t !== undefined);
