@@ -22,8 +22,6 @@ export interface SnapshotRequest {
   resourceType: string;
   /** The kinds this process implements: blueprints of other kinds are not part of the view. */
   kinds: readonly string[];
-  /** The type's blueprints of those kinds, when the caller read them a moment ago: not read again. */
-  blueprints?: readonly BlueprintRow[];
   lease: { leaseId: string; owner: string; authorizingObject: string | null };
   /** The lease's place in the queue; without one, no lease is ahead of it. */
   place?: QueuePlace;
@@ -60,7 +58,7 @@ export interface AllocationSnapshot {
 }
 
 interface SnapshotRow {
-  blueprints: Record<string, unknown>[] | null;
+  blueprints: Record<string, unknown>[];
   resources: Record<string, unknown>[];
   locks: { lock_key: string; owner_stream_id: string }[];
   loads: ({ resource_id: string } & ResourceLoadRow)[];
@@ -71,8 +69,7 @@ interface SnapshotRow {
 }
 
 /**
- * The capacity view's rows in one statement, where they were up to eight: the blueprints (unless
- * given), their undestroyed resources, the locks, the idle resources' loads, the leases served,
+ * The capacity view's rows in one statement, where they were up to eight: the blueprints, their undestroyed resources, the locks, the idle resources' loads, the leases served,
  * the queue ahead, the authorizations and the quota counts. Each part keeps the query and the
  * index it had as a statement of its own (the shared parts are the same SQL: resource-load.ts,
  * leases-served.ts, live-lease-counts.ts); what a part depends on (the resources whose locks are
@@ -80,13 +77,6 @@ interface SnapshotRow {
  * come back as JSON and are made the driver's rows again (json-rows.ts).
  */
 export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: SnapshotRequest): Promise<AllocationSnapshot> {
-  const given = q.blueprints;
-  // `bid`: the blueprints of the view, and whether they count leases served (maxLeasesPerResource).
-  const blueprintCtes = given
-    ? sql`bid AS (SELECT g.blueprint_id, g.blueprint_id = any(${given.filter((b) => b.max_leases_per_resource !== null).map((b) => b.blueprint_id)}::text[]) AS counts_served
-                    FROM unnest(${given.map((b) => b.blueprint_id)}::text[]) AS g(blueprint_id))`
-    : sql`b AS (SELECT * FROM blueprints WHERE resource_type = ${q.resourceType} AND kind = any(${[...q.kinds]}::text[])),
-          bid AS (SELECT blueprint_id, max_leases_per_resource IS NOT NULL AS counts_served FROM b)`;
   const quotaOwner = q.place?.quota ? q.lease.owner : null;
   // lk: every lock of these blueprints and resources by the indexed scope (not one LIKE per
   // resource), and the owner's quota numbers when the lease carries a quota (scope: the owner).
@@ -95,13 +85,15 @@ export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: Sna
   // served and live: read only where a blueprint limits leases served, or a lease carries a
   // quota; otherwise their probes get an empty array.
   const { rows } = await sql<SnapshotRow>`
-    WITH ${blueprintCtes},
+    WITH b AS (SELECT * FROM blueprints WHERE resource_type = ${q.resourceType} AND kind = any(${[...q.kinds]}::text[])),
+    -- bid: the blueprints of the view, and whether they count leases served (maxLeasesPerResource).
+    bid AS (SELECT blueprint_id, max_leases_per_resource IS NOT NULL AS counts_served FROM b),
     u AS (SELECT * FROM resources WHERE blueprint_id IN (SELECT blueprint_id FROM bid) AND status IN ('pending', 'active', 'released', 'broken')),
     lk AS (SELECT lock_key, owner_stream_id FROM slot_locks
             WHERE scope_id = any(ARRAY(SELECT blueprint_id FROM bid) || ARRAY(SELECT resource_id FROM u WHERE status IN ('pending', 'active')) || ${quotaOwner === null ? [] : [quotaOwner]}::text[])),
     ahead AS (${q.place ? aheadSql(q.resourceType, q.lease.leaseId, q.place) : sql`SELECT ${AHEAD_COLUMNS} FROM leases WHERE false`})
     SELECT
-      ${given ? sql`NULL::json` : sql`(SELECT coalesce(json_agg(b), '[]') FROM b)`} AS blueprints,
+      (SELECT coalesce(json_agg(b), '[]') FROM b) AS blueprints,
       (SELECT coalesce(json_agg(u), '[]') FROM u) AS resources,
       (SELECT coalesce(json_agg(lk), '[]') FROM lk) AS locks,
       (SELECT coalesce(json_agg(x), '[]') FROM (
@@ -121,7 +113,7 @@ export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: Sna
          ${liveLeaseCountsSql(sql`array_remove(ARRAY(SELECT ${quotaOwner}::text UNION SELECT owner FROM ahead WHERE lease_quota IS NOT NULL AND lease_quota::text <> 'null'), NULL)`, q.resourceType)}) x) AS live`.execute(db);
   const row = rows[0]!;
   return {
-    blueprints: given ? [...given] : row.blueprints!.map(blueprintRowOfJson),
+    blueprints: row.blueprints.map(blueprintRowOfJson),
     undestroyed: row.resources.map(resourceRowOfJson),
     locks: row.locks,
     loads: new Map(row.loads.map((l) => [l.resource_id, resourceLoadOf(l)])),

@@ -6,7 +6,6 @@ import type { DrydockDatabase } from "../store/schema";
 import type { AllocationView, BlueprintCandidate, ResourceCandidate } from "./decide-allocation";
 import type { QueuedAllocationView } from "./decide-in-queue";
 import type { LeaseQuotaOfLease } from "../domain/lease-quota";
-import type { BlueprintRow } from "../queries/json-rows";
 import { idleSinceOf } from "../queries/resource-load";
 import { isHoldLock, leaseUsePrefix, quotaOfTypePrefix, quotaPrefix, slotNumberOf } from "./slot-keys";
 import { poolPolicyOfRow, recycleReason } from "../domain/pool-policy";
@@ -28,13 +27,10 @@ export async function loadAllocationView(
   now: Date,
   reclaimIdleMs: number,
   place?: QueuePlace,
-  /** The lease type's blueprints, read a moment ago by the caller (the fast path's request): not read again. */
-  blueprintsOfType?: readonly BlueprintRow[],
 ): Promise<QueuedAllocationView> {
   const snapshot = await readAllocationSnapshot(db, {
     resourceType: lease.resourceType,
     kinds: registry.kinds(),
-    ...(blueprintsOfType ? { blueprints: blueprintsOfType.filter((row) => row.resource_type === lease.resourceType && registry.has(row.kind)) } : {}),
     lease: { leaseId: lease.leaseId, owner: lease.owner, authorizingObject: lease.authorizingObject ?? null },
     ...(place ? { place } : {}),
   });

@@ -9,7 +9,7 @@ import { ClaimCarryingStore, type DeferredStart } from "./claim-carrying-store";
 /** Steps the fast path runs in a row for one stream (allocate, activate: two are enough today). */
 const CLAIMED_STEPS = 4;
 import { runWorkItem } from "./run-work-item";
-import type { ReadAhead, WorkerContext } from "./worker-context";
+import type { WorkerContext } from "./worker-context";
 
 export interface WorkerOptions {
   /** A claimed item whose worker died is taken over after this long. */
@@ -218,13 +218,13 @@ export class AllocatorWorker {
    * whose append let the claim go is done; a step that appended nothing releases the claim, so
    * the item runs when due; a step that failed keeps it as the retry delay, as in runClaimed.
    */
-  async runClaimedSteps(claim: WorkClaim, start?: DeferredStart, readAhead?: ReadAhead): Promise<void> {
+  async runClaimedSteps(claim: WorkClaim, start?: DeferredStart): Promise<void> {
     const deferred: DeferredStart = start ?? { events: [], at: new Date(0) };
     const run = (async () => {
       for (let step = 0; step < CLAIMED_STEPS; step++) {
         const store = new ClaimCarryingStore(this.ctx.store, claim, deferred);
         try {
-          await runWorkItem({ ...this.ctx, store, ...(step === 0 && readAhead ? { readAhead } : {}) }, claim.streamId);
+          await runWorkItem({ ...this.ctx, store }, claim.streamId);
         } catch (error) {
           // The request is stored whatever happened to the step; its item is then a worker's.
           if (start) await store.flush();

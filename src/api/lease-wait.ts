@@ -1,7 +1,6 @@
 import { streamIdOf, type EventMetadata, type NewEvent } from "../../events/envelope";
 import { getLease, type LeaseRecord } from "../queries/lease-queries";
 import type { Drydock } from "../service/drydock";
-import type { ReadAhead } from "../allocator/worker-context";
 import { recentActiveLease } from "./recent-lease";
 
 /** Statuses a waiting client stops at: the lease is usable, or it never will be. */
@@ -29,16 +28,16 @@ export async function waitForLease(
   leaseId: string,
   waitSeconds: number,
   signal?: AbortSignal,
-  fastPath?: { requested: NewEvent & { metadata: EventMetadata } } & ReadAhead,
+  fastPath?: { requested: NewEvent & { metadata: EventMetadata } },
 ): Promise<LeaseRecord> {
   const db = drydock.database.db;
   const streamId = streamIdOf("lease", leaseId);
   if (fastPath) {
-    const { requested, blueprintsOfType } = fastPath;
+    const { requested } = fastPath;
     const claim = { ...drydock.worker.newClaim(), streamId };
     // A step that fails here keeps its claim as the retry delay, and a worker runs it then; the
     // request itself is stored whatever happens (runClaimedSteps).
-    await drydock.worker.runClaimedSteps(claim, { events: [requested], at: drydock.clock.now() }, blueprintsOfType ? { blueprintsOfType } : undefined);
+    await drydock.worker.runClaimedSteps(claim, { events: [requested], at: drydock.clock.now() });
   }
   // The fast path's lease, active now, is answered from the state its last append left
   // (recentActiveLease); any other outcome is read from its row.

@@ -7,7 +7,6 @@ import { MAX_HOLD_ON_FAILURE_SECONDS } from "../domain/resource-hold";
 import { DEFAULT_LEASE_TTL_SECONDS, expiryAfter, MAX_TTL_SECONDS, resolveRequestTtl } from "../domain/lease-ttl";
 import { leaseFolder } from "../machines/fold";
 import { commandOnStream, type Actor, type CommandContext } from "./command-context";
-import type { BlueprintRow } from "../queries/json-rows";
 import type { WorkClaim } from "../store/projection";
 
 export interface LeaseRequest {
@@ -57,8 +56,7 @@ export async function requestLease(ctx: CommandContext, request: LeaseRequest, o
 
 /**
  * Checks a lease request and returns its LeaseRequested event, with the requester as its actor,
- * and the blueprints of its type it read to check it (the fast path's allocation takes them
- * rather than reading them again: ReadAhead), without appending it: requestLease appends it alone; the fast path appends it in one
+ * without appending it: requestLease appends it alone; the fast path appends it in one
  * transaction with the allocator's first decision on it (AllocatorWorker.runClaimedSteps).
  */
 export async function prepareLeaseRequest(
@@ -67,7 +65,7 @@ export async function prepareLeaseRequest(
   owner: string,
   actor: Actor,
   options: Omit<LeaseRequestOptions, "claim"> = {},
-): Promise<{ leaseId: string; requested: NewEvent & { metadata: EventMetadata }; blueprints: BlueprintRow[] }> {
+): Promise<{ leaseId: string; requested: NewEvent & { metadata: EventMetadata } }> {
   const authorizingObject = options.authorizingObject ?? null;
   const attributes = request.attributes ?? {};
   const blueprintIds = request.blueprintIds && request.blueprintIds.length > 0 ? [...new Set(request.blueprintIds)] : null;
@@ -171,7 +169,7 @@ export async function prepareLeaseRequest(
     },
     metadata: { ...actor, correlationId: actor.correlationId ?? leaseId },
   };
-  return { leaseId, requested, blueprints: rows };
+  return { leaseId, requested };
 }
 
 /** Releases a lease; with `claim`, the caller runs its teardown itself (AllocatorWorker.runClaimedSteps). */

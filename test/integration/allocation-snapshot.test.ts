@@ -168,10 +168,7 @@ describe(`the allocation snapshot (${testDialect})`, () => {
     expect(got.locks.map((l) => l.lock_key)).toContain("quota:alice:all:0");
   });
 
-  it("takes the blueprints given instead of reading them, and reads nothing for a type without any", async () => {
-    const given = await database.db.selectFrom("blueprints").selectAll().where("resource_type", "=", "host").where("kind", "=", "k1").execute();
-    const got = await expectSameAsReference({ resourceType: "host", kinds: ["k1"], blueprints: given, lease: { leaseId: "l0", owner: "bob", authorizingObject: null }, place: { priority: 0, requestedAt: T(30), quota: null } });
-    expect(got.blueprints).toEqual(given);
+  it("reads nothing for a type without blueprints", async () => {
     const none = await expectSameAsReference({ resourceType: "nothing", kinds: ["k1"], lease: { leaseId: "l0", owner: "bob", authorizingObject: null } });
     expect(none.undestroyed).toEqual([]);
   });

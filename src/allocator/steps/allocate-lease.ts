@@ -40,9 +40,7 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
   const losses: string[] = [];
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const now = ctx.clock.now();
-    // The blueprints the request read a moment ago, on the first round only (ReadAhead).
-    const blueprintsOfType = round === 0 ? ctx.readAhead?.blueprintsOfType : undefined;
-    const view = await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs, place, blueprintsOfType);
+    const view = await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs, place);
     const slotOffset = round === 0 ? 0 : Math.floor(ctx.random() * 1_000_000);
     const outcome = decideInQueue({ ...view, slotOffset });
     // Reading the view and deciding: allocator time, which an explanation tells apart from waiting.
