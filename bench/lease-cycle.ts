@@ -8,19 +8,23 @@
  * lifecycle, appended through the store in batches), so the figures show what a long history
  * costs an acquire; run it with and without to compare.
  *
- * `--http node` sends the requests with node:http (a keep-alive agent) instead of fetch: the
- * bench's client runs in the service's process, and fetch (undici) costs it about 3 ms of CPU a
- * cycle, which the figures then include; fetch stays the default, as in earlier figures.
+ * The clients run in a process of their own (bench/lease-client.ts), as a CI system's would, and
+ * send over keep-alive node:http: the service's process then spends its CPU on the service
+ * alone, and "process CPU per cycle" is the service's. `--client inline` runs them in the
+ * service's process instead, as figures before 2026-12-02 did, by fetch or (`--http node`)
+ * node:http; their CPU then counts as the service's.
  *
- *   npm run bench:lease-cycle -- [--clients 8] [--seconds 10] [--history 100000] [--http node]
+ *   npm run bench:lease-cycle -- [--clients 8] [--seconds 10] [--history 100000] [--client inline [--http node]]
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:lease-cycle
  *
  * On PostgreSQL it works in a throwaway database it creates and drops.
  */
+import { fork } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import http from "node:http";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { serve } from "@hono/node-server";
 import { sql } from "kysely";
@@ -30,10 +34,11 @@ import { issueToken } from "../src/auth/token-commands";
 import { randomIds } from "../src/domain/ids";
 import { createDrydock } from "../src/service/drydock";
 import { openDatabase, type Database } from "../src/store/database";
+import type { ClientOrder, ClientReport } from "./lease-client";
 import { throwawayDatabase } from "./throwaway-database";
 
 const { values } = parseArgs({
-  options: { clients: { type: "string", default: "8" }, seconds: { type: "string", default: "10" }, "explain-slow": { type: "string" }, history: { type: "string", default: "0" }, http: { type: "string", default: "fetch" } },
+  options: { clients: { type: "string", default: "8" }, seconds: { type: "string", default: "10" }, "explain-slow": { type: "string" }, history: { type: "string", default: "0" }, http: { type: "string", default: "fetch" }, client: { type: "string", default: "process" } },
 });
 const historyLeases = Number(values.history);
 const explainSlowMs = values["explain-slow"] ? Number(values["explain-slow"]) : null;
@@ -41,6 +46,7 @@ const clients = Number(values.clients);
 const seconds = Number(values.seconds);
 const adminUrl = process.env.DATABASE_URL;
 if (values.http !== "fetch" && values.http !== "node") throw new Error("--http: fetch or node");
+if (values.client !== "process" && values.client !== "inline") throw new Error("--client: process or inline");
 const agent = new http.Agent({ keepAlive: true });
 
 /** POST with a JSON body: status and parsed body, by fetch or by node:http (--http). */
@@ -113,22 +119,44 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   acquires.length = 0;
   const latencies: number[] = [];
   const slow: { id: string; took: number }[] = [];
-  const cpuBefore = process.cpuUsage();
-  const deadline = performance.now() + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: clients }, async (_, client) => {
-      while (performance.now() < deadline) {
-        const t = performance.now();
-        const id = await cycle(client);
-        const took = performance.now() - t;
-        latencies.push(took);
-        if (explainSlowMs !== null && took > explainSlowMs) slow.push({ id, took });
-      }
-    }),
-  );
-  const cpu = process.cpuUsage(cpuBefore);
-  // This process's CPU (API, worker and the bench's own HTTP client alike) per cycle: with one
-  // client, how much of a cycle is JavaScript rather than waiting on the database.
+  let cpu: NodeJS.CpuUsage = { user: 0, system: 0 };
+  if (values.client === "process") {
+    const child = fork(fileURLToPath(new URL("./lease-client.ts", import.meta.url)));
+    const report = await new Promise<ClientReport>((resolve, reject) => {
+      let cpuBefore = process.cpuUsage();
+      child.on("message", (m: "ready" | ClientReport) => {
+        if (m === "ready") {
+          cpuBefore = process.cpuUsage();
+          child.send({ base, tokens, seconds, explainSlowMs } satisfies ClientOrder);
+        } else {
+          cpu = process.cpuUsage(cpuBefore);
+          resolve(m);
+        }
+      });
+      child.once("exit", (code) => reject(new Error(`the client process exited (${code}) without a report`)));
+    });
+    if (report.error) throw new Error(`a client stopped: ${report.error}`);
+    latencies.push(...report.latencies);
+    acquires.push(...report.acquires);
+    slow.push(...report.slow);
+  } else {
+    const cpuBefore = process.cpuUsage();
+    const deadline = performance.now() + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: clients }, async (_, client) => {
+        while (performance.now() < deadline) {
+          const t = performance.now();
+          const id = await cycle(client);
+          const took = performance.now() - t;
+          latencies.push(took);
+          if (explainSlowMs !== null && took > explainSlowMs) slow.push({ id, took });
+        }
+      }),
+    );
+    cpu = process.cpuUsage(cpuBefore);
+  }
+  // This process's CPU per cycle (API and worker; and the clients' too with --client inline):
+  // with one client, how much of a cycle is JavaScript rather than waiting on the database.
   console.log(`process CPU per cycle: user ${(cpu.user / 1000 / Math.max(1, latencies.length)).toFixed(2)} ms, system ${(cpu.system / 1000 / Math.max(1, latencies.length)).toFixed(2)} ms`);
   for (const { id, took } of slow.slice(0, 5)) {
     const events = await drydock.store.readStream(`lease-${id}`);
@@ -190,7 +218,8 @@ const target = await throwawayDatabase(adminUrl);
 try {
   const database = await openDatabase({ url: target.url, poolSize: clients + 4 });
   const dialect = database.kind === "postgres" ? "PostgreSQL" : "PGlite (in memory)";
-  console.log(`lease-cycle: ${clients} clients, ${seconds} s each phase, on ${dialect}, HTTP by ${values.http}`);
+  const by = values.client === "process" ? "node:http from a client process" : `${values.http} from the service's process`;
+  console.log(`lease-cycle: ${clients} clients, ${seconds} s each phase, on ${dialect}, HTTP by ${by}`);
   const { cycles, latencies, acquires } = await leaseCycles(database);
   const sorted = [...latencies].sort((a, b) => a - b);
   const acquireSorted = [...acquires].sort((a, b) => a - b);

@@ -1,4 +1,5 @@
-import { sql } from "kysely";
+import { sql, type CompiledQuery } from "kysely";
+import { CompiledShapes } from "../src/store/compiled-once";
 import type { RecordedEvent } from "../events/envelope";
 import { CapacityConflictError } from "../src/domain/errors";
 import type { Executor, InlineProjection, PendingEvent } from "../src/store/projection";
@@ -37,10 +38,7 @@ export const capacityProjection: InlineProjection = {
     const change = changes[0]!;
     if ("take" in change && change.take.length === 0) return [];
     // RETURNING: the append's statement reads this write to run it before the events (PlannedWrite.beforeEvents).
-    const query =
-      "take" in change
-        ? db.insertInto("slot_locks").values(lockRows(streamId, change.take)).returning("lock_key").compile()
-        : freeLocks(db, streamId, change).returning("lock_key").compile();
+    const query = "take" in change ? takeLocksQuery(db, streamId, change.take) : freeLocksQuery(db, streamId, change);
     return [{ query, beforeEvents: true }];
   },
 
@@ -64,6 +62,35 @@ function freeLocks(db: Executor, owner: string, change: { free: true } | { freeS
   // Its own lease slots only (scope_id is indexed): the resource keeps its blueprint slot.
   if ("freeSlotsOf" in change) return mine.where("scope_id", "=", change.freeSlotsOf).where("lock_key", "like", `${leaseSlotPrefix(change.freeSlotsOf)}%`);
   return mine;
+}
+
+/** Every append that takes or frees a slot sends one of these: compiled once per shape (compiled-once.ts). */
+const lockShapes = new CompiledShapes();
+
+/** A plain INSERT of the locks, RETURNING them: a lock another stream holds aborts the statement. */
+function takeLocksQuery(db: Executor, owner: string, locks: readonly string[]): CompiledQuery {
+  const args: Record<string, string> = {};
+  lockRows(owner, locks).forEach((row, i) => {
+    args[`key${i}`] = row.lock_key;
+    args[`owner${i}`] = row.owner_stream_id;
+    args[`scope${i}`] = row.scope_id;
+  });
+  return lockShapes.compile(db, `take-${locks.length}`, args, (db, a) =>
+    db
+      .insertInto("slot_locks")
+      .values(locks.map((_, i) => ({ lock_key: a[`key${i}`]!, owner_stream_id: a[`owner${i}`]!, scope_id: a[`scope${i}`]! })))
+      .returning("lock_key"),
+  );
+}
+
+function freeLocksQuery(db: Executor, owner: string, change: { free: true } | { freeSlotsOf: string }): CompiledQuery {
+  if ("freeSlotsOf" in change) {
+    const args = { owner, scope: change.freeSlotsOf, pattern: `${leaseSlotPrefix(change.freeSlotsOf)}%` };
+    return lockShapes.compile(db, "free-slots-of", args, (db, a) =>
+      db.deleteFrom("slot_locks").where("owner_stream_id", "=", a.owner).where("scope_id", "=", a.scope).where("lock_key", "like", a.pattern).returning("lock_key"),
+    );
+  }
+  return lockShapes.compile(db, "free", { owner }, (db, a) => db.deleteFrom("slot_locks").where("owner_stream_id", "=", a.owner).returning("lock_key"));
 }
 
 function lockRows(owner: string, locks: readonly string[]) {

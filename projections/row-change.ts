@@ -1,4 +1,5 @@
-import type { AliasedRawBuilder, Kysely } from "kysely";
+import type { AliasedRawBuilder, CompiledQuery, Kysely } from "kysely";
+import { CompiledShapes } from "../src/store/compiled-once";
 import type { ProjectionTable } from "../src/store/schema";
 import type { Executor } from "../src/store/projection";
 import { MissingRowError, type RowTable } from "./batch/row-table";
@@ -39,23 +40,48 @@ export async function applyRowChange<Row>(db: Executor, key: RowKey, change: Row
   } else {
     write = change;
   }
-  const query = rowWriteQuery(db, key, write, returning);
-  if (returning.length === 0) return void (await query.execute());
-  return (await query.executeTakeFirstOrThrow()) as Record<string, unknown>;
+  const { rows } = await db.executeQuery(rowWriteQuery(db, key, write, returning));
+  if (returning.length === 0) return undefined;
+  // An update of a row that is not there: the projection's events are out of order.
+  if (rows.length === 0) throw new Error(`${key.table}: no row ${key.column} = ${key.value} to update`);
+  return rows[0] as Record<string, unknown>;
 }
 
 /** A change that needs no read of the row: what one statement can write. */
 export type RowWrite<Row> = { insert: Row } | { set: Partial<Row> };
 
-/** The INSERT or UPDATE that makes a write, not run: applyRowChange runs it, a planned append compiles it. */
-export function rowWriteQuery<Row>(db: Executor, key: RowKey, write: RowWrite<Row>, returning: readonly Returned[] = []) {
+/** Every append writes rows: their writes are compiled once per shape (compiled-once.ts). */
+const writeShapes = new CompiledShapes();
+/** A name for each list of returned columns, for the shape's name (the lists are the projections' own constants). */
+const returningIds = new WeakMap<readonly Returned[], number>();
+let lastReturningId = 0;
+/** The argument that holds the key's value in an UPDATE: no column is called that. */
+const KEY = "\u0000key";
+
+/**
+ * The INSERT or UPDATE that makes a write, compiled and not run: applyRowChange runs it, a
+ * planned append puts it in its statement. Which columns it sets is part of its shape; a column
+ * whose value is undefined is not set, as Kysely leaves it out.
+ */
+export function rowWriteQuery<Row>(db: Executor, key: RowKey, write: RowWrite<Row>, returning: readonly Returned[] = []): CompiledQuery {
   const any = db as unknown as Kysely<any>;
+  const values = encode(("insert" in write ? write.insert : write.set) as Record<string, unknown>, key.json);
+  const args: Record<string, unknown> = {};
+  for (const [column, value] of Object.entries(values)) if (value !== undefined) args[column] = value;
+  const columns = Object.keys(args);
+  const returned = returning.length === 0 ? 0 : (returningIds.get(returning) ?? returningIds.set(returning, ++lastReturningId).get(returning)!);
+  const slotsOf = (a: Record<string, unknown>) => Object.fromEntries(columns.map((c) => [c, a[c]]));
   if ("insert" in write) {
-    const insert = any.insertInto(key.table).values(encode(write.insert as Record<string, unknown>, key.json));
-    return returning.length === 0 ? insert : insert.returning(returning as never);
+    return writeShapes.compile(db, `${key.table} insert ${columns.join(",")} ${returned}`, args, (_, a) => {
+      const insert = any.insertInto(key.table).values(slotsOf(a));
+      return returning.length === 0 ? insert : insert.returning(returning as never);
+    });
   }
-  const update = any.updateTable(key.table).set(encode(write.set as Record<string, unknown>, key.json)).where(key.column, "=", key.value);
-  return returning.length === 0 ? update : update.returning(returning as never);
+  args[KEY] = key.value;
+  return writeShapes.compile(db, `${key.table} set ${columns.join(",")} where ${key.column} ${returned}`, args, (_, a) => {
+    const update = any.updateTable(key.table).set(slotsOf(a)).where(key.column, "=", a[KEY]);
+    return returning.length === 0 ? update : update.returning(returning as never);
+  });
 }
 
 /**

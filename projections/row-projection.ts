@@ -42,7 +42,7 @@ export function rowProjection<Row>(spec: RowProjectionSpec<Row>): InlineProjecti
       // A change computed from the row as it is (a counter) needs to read it first.
       if ("derive" in change) return null;
       const returning = spec.returning ?? [];
-      const query = rowWriteQuery(db, keyOf(streamId), change, returning).compile();
+      const query = rowWriteQuery(db, keyOf(streamId), change, returning);
       return [returning.length > 0 ? { query, returnsRow: true } : { query }];
     },
   };

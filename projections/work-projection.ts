@@ -1,4 +1,5 @@
-import { sql } from "kysely";
+import { sql, type CompiledQuery } from "kysely";
+import { CompiledShapes } from "../src/store/compiled-once";
 import type { RecordedEvent } from "../events/envelope";
 import { EVENTS_CHANNEL } from "../src/store/event-store";
 import type { AppendContext, Executor, InlineProjection, WorkClaim } from "../src/store/projection";
@@ -53,7 +54,7 @@ export const workProjection: InlineProjection = {
     const at = events.at(-1)!.recordedAt;
     const work = leaseWork({ status: state.status, retry_at: dateOrNull(context.retryAt), expires_at: dateOrNull(context.expiresAt) }, at);
     const own = claim?.streamId === streamId ? claim : undefined;
-    const query = scheduleQuery(db, streamId, work, own).compile();
+    const query = scheduleQuery(db, streamId, work, own);
     return [work && !own ? { query, workDueAt: work.runAt.getTime() } : { query }];
   },
 
@@ -204,17 +205,23 @@ async function wakePoolFor(db: Executor, event: RecordedEvent, state: StreamStat
 }
 
 async function schedule(db: Executor, streamId: string, work: ScheduledWork<string> | null, claim?: WorkClaim): Promise<void> {
-  await scheduleQuery(db, streamId, work, claim).execute();
+  await db.executeQuery(scheduleQuery(db, streamId, work, claim));
 }
 
-function scheduleQuery(db: Executor, streamId: string, work: ScheduledWork<string> | null, claim?: WorkClaim) {
-  if (!work) return db.deleteFrom("work_items").where("stream_id", "=", streamId);
+/** Every append that schedules sends it: compiled once per shape (compiled-once.ts). */
+const scheduleShapes = new CompiledShapes();
+
+function scheduleQuery(db: Executor, streamId: string, work: ScheduledWork<string> | null, claim?: WorkClaim): CompiledQuery {
+  if (!work) return scheduleShapes.compile(db, "delete", { streamId }, (db, a) => db.deleteFrom("work_items").where("stream_id", "=", a.streamId));
   // A new event drops any claim (the claimed step has moved on), unless the appender claims the next step itself.
-  const claimed = { claimed_by: claim?.token ?? null, claimed_until: claim?.until ?? null };
-  return db
-    .insertInto("work_items")
-    .values({ stream_id: streamId, kind: work.kind, run_at: work.runAt, ...claimed })
-    .onConflict((oc) => oc.column("stream_id").doUpdateSet({ kind: work.kind, run_at: work.runAt, ...claimed }));
+  const args = { streamId, kind: work.kind, runAt: work.runAt, claimedBy: claim?.token ?? null, claimedUntil: claim?.until ?? null };
+  return scheduleShapes.compile(db, "upsert", args, (db, a) => {
+    const row = { kind: a.kind, run_at: a.runAt, claimed_by: a.claimedBy, claimed_until: a.claimedUntil };
+    return db
+      .insertInto("work_items")
+      .values({ stream_id: a.streamId, ...row })
+      .onConflict((oc) => oc.column("stream_id").doUpdateSet(row));
+  });
 }
 
 function dateOrNull(iso: string | null | undefined): Date | null {

@@ -4,7 +4,7 @@ import type { Access } from "../auth/access-policy";
 import { isAuthorized } from "../auth/authorization-queries";
 import { isAdmin, type Principal } from "../auth/principal";
 import type { RateLimiter } from "../auth/rate-limiter";
-import { principalOfToken } from "../auth/token-queries";
+import { principalOfToken, principalOfTokenWithLease, type LeaseOwnership } from "../auth/token-queries";
 import { bearerTokenOf } from "../auth/token-secret";
 import { assertNever, ForbiddenError, NotFoundError, RateLimitedError, UnauthorizedError } from "../domain/errors";
 import { idPattern } from "../domain/ids";
@@ -29,9 +29,12 @@ export function authMiddleware(table: RouteAccessTable, db: Kysely<DrydockDataba
     c.set("routeAccess", declaration);
     if (access.kind === "public") return next();
     const token = bearerTokenOf(c.req.header("authorization"));
+    // A request on a lease reads who owns it with the token, in one statement.
+    const leaseId = access.kind === "lease" && idPattern.test(access.leaseId) ? access.leaseId : null;
+    const found = token ? await authenticate(db, token, clock.now(), leaseId) : null;
     // Missing, malformed, unknown, revoked and expired tokens get one answer: which it was helps only an attacker.
-    const principal = token ? await principalOfToken(db, token, clock.now()) : null;
-    if (!principal) throw new UnauthorizedError();
+    if (!found) throw new UnauthorizedError();
+    const { principal } = found;
     c.set("principal", principal);
     c.set("actor", { actor: principal.owner, tokenId: principal.tokenId, requestId: c.get("requestId") });
 
@@ -40,9 +43,17 @@ export function authMiddleware(table: RouteAccessTable, db: Kysely<DrydockDataba
       const taken = limiter.take(principal.tokenId, cls);
       if (!taken.ok) throw new RateLimitedError(cls === "leases" ? "lease requests" : "commands", taken.retryAfterSeconds);
     }
-    await enforce(db, access, principal);
+    await enforce(db, access, principal, found.lease);
     await next();
   };
+}
+
+
+/** The token's principal, and who owns the lease `leaseId` names when it names one; null: no working token. */
+async function authenticate(db: Kysely<DrydockDatabase>, token: string, now: Date, leaseId: string | null): Promise<{ principal: Principal; lease?: LeaseOwnership | null } | null> {
+  if (leaseId) return principalOfTokenWithLease(db, token, now, leaseId);
+  const principal = await principalOfToken(db, token, now);
+  return principal && { principal };
 }
 
 /** No such thing for this principal; a malformed id never reaches SQL (a NUL would make the driver fail). */
@@ -50,7 +61,8 @@ function hidden(kind: string, id: string): NotFoundError {
   return new NotFoundError(kind, id.length > 80 ? `${id.slice(0, 80)}…` : id);
 }
 
-async function enforce(db: Kysely<DrydockDatabase>, access: Exclude<Access, { kind: "public" }>, principal: Principal): Promise<void> {
+/** `lease`: who owns the lease the request is on, read with the token (null: no such lease); undefined: not read. */
+async function enforce(db: Kysely<DrydockDatabase>, access: Exclude<Access, { kind: "public" }>, principal: Principal, lease: LeaseOwnership | null | undefined): Promise<void> {
   if (isAdmin(principal)) return;
   // A scraper's token reads the metrics and nothing else.
   if (access.kind === "metrics") {
@@ -67,8 +79,8 @@ async function enforce(db: Kysely<DrydockDatabase>, access: Exclude<Access, { ki
       if (!idPattern.test(access.leaseId)) throw hidden("lease", access.leaseId);
       // The principal, not just the name: a client's own lease names it as owner and as
       // authorizing object; an admin's has none, whatever its owner is called (src/auth/scope.ts).
-      const row = await db.selectFrom("leases").select(["owner", "authorizing_object"]).where("lease_id", "=", access.leaseId).executeTakeFirst();
-      if (!row || row.owner !== principal.owner || row.authorizing_object !== principal.owner) throw hidden("lease", access.leaseId);
+      // Read with the token (authMiddleware); not read at all would be a bug, and refuses too.
+      if (!lease || lease.owner !== principal.owner || lease.authorizingObject !== principal.owner) throw hidden("lease", access.leaseId);
       return;
     }
     case "resource": {

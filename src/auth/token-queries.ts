@@ -4,6 +4,7 @@ import { decodeCursor, pageOf, type Page } from "../queries/pagination";
 import type { DrydockDatabase, TokensTable } from "../store/schema";
 import type { Principal } from "./principal";
 import { hashToken } from "./token-secret";
+import { compiledOnce, rowsOf } from "../store/compiled-once";
 import { isoOrNull } from "../queries/iso-time";
 import type { LeaseQuota } from "../domain/lease-quota";
 
@@ -55,14 +56,47 @@ function works(now: Date) {
  * cached: a revocation then takes effect at once, in every process.
  */
 export async function principalOfToken(db: Kysely<DrydockDatabase>, token: string, now: Date): Promise<Principal | null> {
-  const row = await db
-    .selectFrom("tokens")
-    .select(["token_id", "owner", "role", "default_lease_ttl_seconds", "lease_quota"])
-    .where("token_hash", "=", hashToken(token))
-    .where(works(now))
-    .executeTakeFirst();
-  return row ? { tokenId: row.token_id, owner: row.owner, role: row.role as Principal["role"], defaultLeaseTtlSeconds: row.default_lease_ttl_seconds, leaseQuota: row.lease_quota ?? null } : null;
+  const [row] = await rowsOf(db, tokenByHash(db, { hash: hashToken(token), now }));
+  return row ? principalOf(row) : null;
 }
+
+/** Who owns a lease, as the access check compares it with the principal (auth-middleware.ts). */
+export interface LeaseOwnership {
+  owner: string;
+  authorizingObject: string | null;
+}
+
+/**
+ * principalOfToken, and in the same statement who owns the lease the request is on (null: no
+ * such lease): a client's every call on its lease (release, run, read a file) is checked against
+ * it, and the two reads were two round trips.
+ */
+export async function principalOfTokenWithLease(db: Kysely<DrydockDatabase>, token: string, now: Date, leaseId: string): Promise<{ principal: Principal; lease: LeaseOwnership | null } | null> {
+  const [row] = await rowsOf(db, tokenByHashWithLease(db, { hash: hashToken(token), now, leaseId }));
+  if (!row) return null;
+  return { principal: principalOf(row), lease: row.lease_owner === null ? null : { owner: row.lease_owner, authorizingObject: row.lease_authorizing_object } };
+}
+
+function principalOf(row: Pick<Selectable<TokensTable>, "token_id" | "owner" | "role" | "default_lease_ttl_seconds" | "lease_quota">): Principal {
+  return { tokenId: row.token_id, owner: row.owner, role: row.role as Principal["role"], defaultLeaseTtlSeconds: row.default_lease_ttl_seconds, leaseQuota: row.lease_quota ?? null };
+}
+
+const PRINCIPAL_COLUMNS = ["token_id", "owner", "role", "default_lease_ttl_seconds", "lease_quota"] as const;
+
+/** Every request sends one of these two: compiled once (compiled-once.ts). */
+const tokenByHash = compiledOnce((db, { hash, now }: { hash: string; now: Date }) => db.selectFrom("tokens").select(PRINCIPAL_COLUMNS).where("token_hash", "=", hash).where(works(now)));
+
+const tokenByHashWithLease = compiledOnce((db, { hash, now, leaseId }: { hash: string; now: Date; leaseId: string }) =>
+  db
+    .selectFrom("tokens")
+    .select(PRINCIPAL_COLUMNS)
+    .select((eb) => [
+      eb.selectFrom("leases").select("leases.owner").where("leases.lease_id", "=", leaseId).as("lease_owner"),
+      eb.selectFrom("leases").select("leases.authorizing_object").where("leases.lease_id", "=", leaseId).as("lease_authorizing_object"),
+    ])
+    .where("token_hash", "=", hash)
+    .where(works(now)),
+);
 
 /** Whether the token still works (active, not expired): an open event stream asks every few seconds. */
 export async function tokenStillValid(db: Kysely<DrydockDatabase>, tokenId: string, now: Date): Promise<boolean> {

@@ -8,6 +8,7 @@ import { DEFAULT_LEASE_TTL_SECONDS, expiryAfter, MAX_TTL_SECONDS, resolveRequest
 import { leaseFolder } from "../machines/fold";
 import { commandOnStream, type Actor, type CommandContext } from "./command-context";
 import type { WorkClaim } from "../store/projection";
+import { compiledOnce, rowsOf } from "../store/compiled-once";
 
 export interface LeaseRequest {
   resourceType: string;
@@ -59,6 +60,23 @@ export async function requestLease(ctx: CommandContext, request: LeaseRequest, o
  * without appending it: requestLease appends it alone; the fast path appends it in one
  * transaction with the allocator's first decision on it (AllocatorWorker.runClaimedSteps).
  */
+/**
+ * The blueprints of a type, each with whether `client` holds an approved authorization on it
+ * (false for every one when client is null: an admin's request needs none). One statement,
+ * compiled once (compiled-once.ts): every lease request sends it.
+ */
+const blueprintsOfType = compiledOnce((db, { resourceType, client }: { resourceType: string; client: string | null }) =>
+  db
+    .selectFrom("blueprints")
+    .selectAll("blueprints")
+    .select((eb) =>
+      eb
+        .exists(eb.selectFrom("authorizations").select("authorization_id").whereRef("authorizations.blueprint_id", "=", "blueprints.blueprint_id").where("client", "=", client).where("state", "=", "approved"))
+        .as("approved"),
+    )
+    .where("resource_type", "=", resourceType),
+);
+
 export async function prepareLeaseRequest(
   ctx: CommandContext,
   request: LeaseRequest,
@@ -93,7 +111,9 @@ export async function prepareLeaseRequest(
   }
   const serviceDefault = ctx.defaultLeaseTtlSeconds === undefined ? DEFAULT_LEASE_TTL_SECONDS : ctx.defaultLeaseTtlSeconds;
   const ttl = resolveRequestTtl(request.ttlSeconds, options.clientTtlSeconds, serviceDefault);
-  const rows = await ctx.db.selectFrom("blueprints").selectAll().where("resource_type", "=", request.resourceType).execute();
+  const found = await rowsOf(ctx.db, blueprintsOfType(ctx.db, { resourceType: request.resourceType, client: authorizingObject }));
+  const approvedIds = new Set(found.filter((r) => r.approved).map((r) => r.blueprint_id));
+  const rows = found.map(({ approved: _, ...row }) => row);
   if (rows.length === 0) {
     const types = await ctx.db.selectFrom("blueprints").select("resource_type").distinct().execute();
     throw new UnsatisfiableError(`no blueprint provides resources of type ${JSON.stringify(request.resourceType)}`, {
@@ -126,14 +146,7 @@ export async function prepareLeaseRequest(
   }
   if (authorizingObject !== null) {
     const servable = verdicts.filter((v) => v.verdict.ok).map((v) => v.id);
-    const approved = await ctx.db
-      .selectFrom("authorizations")
-      .select("blueprint_id")
-      .where("client", "=", authorizingObject)
-      .where("state", "=", "approved")
-      .where("blueprint_id", "in", servable)
-      .execute();
-    if (approved.length === 0) {
+    if (!servable.some((id) => approvedIds.has(id))) {
       // The ids and names let the client ask for one (POST /v1/blueprints/{id}/authorizations).
       throw new ForbiddenError(`${authorizingObject} is not authorized to use any blueprint that could serve this lease: request an authorization and ask an admin to approve it`, {
         client: authorizingObject,

@@ -22,6 +22,7 @@ import type { CommandContext } from "../commands/command-context";
 import { systemClock, type Clock } from "../domain/clock";
 import { DEFAULT_LEASE_TTL_SECONDS } from "../domain/lease-ttl";
 import { randomIds, type IdGenerator } from "../domain/ids";
+import { ChangeNotifier } from "../store/change-notifier";
 import { createEventStore } from "../store/create-event-store";
 import { openDatabase, type Database } from "../store/database";
 import type { EventStore } from "../store/event-store";
@@ -90,6 +91,8 @@ export interface DrydockOptions {
 export interface Drydock {
   database: Database;
   store: EventStore;
+  /** Sends the appends' NOTIFYs in the background (change-notifier.ts); `flush()` waits for those handed over. */
+  notifier: ChangeNotifier;
   registry: BlueprintRegistry;
   commands: CommandContext;
   interfaces: LeaseInterfaceResolver;
@@ -127,6 +130,8 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
   const onWorkerError = options.onWorkerError ?? ((error: unknown, streamId: string) => logger.error({ streamId, err: error }, "worker step failed"));
   const metrics = new DrydockMetrics();
   registerPoolGauges(metrics.registry, database.db, clock);
+  // Appends answer without waiting for their NOTIFY's round trip (change-notifier.ts); close() flushes.
+  const notifier = new ChangeNotifier(database.db, true);
   const store = createEventStore(database, clock, {
     committed: (events, states, seconds) => {
       metrics.observeAppend(events, states, seconds);
@@ -135,7 +140,7 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
       }
     },
     conflicted: (code) => metrics.appendConflicts.inc({ code }),
-  });
+  }, notifier);
   storeForIds = store;
   const interfaces = new LeaseInterfaceResolver(database.db, registry);
   const commands: CommandContext = {
@@ -207,6 +212,7 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
   return {
     database,
     store,
+    notifier,
     registry,
     commands,
     interfaces,
@@ -223,6 +229,7 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
       await registry.close();
       ec2Clouds.close();
       await watcher.stop();
+      await notifier.flush();
       if (ownsDatabase) await database.close();
     },
   };

@@ -69,8 +69,13 @@ export function planAppendStatement(
     if (!planned) return null;
     writes.push(...planned);
   }
-  const text = new StatementText();
-  const move = streamMoveQuery(db, { streamId: stream.streamId, expectedVersion: stream.expectedVersion, eventCount: stream.events.length, state: stream.state, at: recordedAt }, "fail").compile();
+  // The statement's text depends only on its parts' texts and how many events it stores: made
+  // once per shape (the parts are compiled once too, compiled-once.ts), then only its parameters
+  // are gathered, in the order the text numbers them.
+  const move = streamMoveQuery(db, { streamId: stream.streamId, expectedVersion: stream.expectedVersion, eventCount: stream.events.length, state: stream.state, at: recordedAt }, "fail");
+  const shape = `${stream.events.length}\u0000${move.sql}\u0000${writes.map((w) => `${w.beforeEvents ? "b" : w.returnsRow ? "r" : "-"}${w.query.sql}`).join("\u0000")}`;
+  const cached = statementTexts.get(shape);
+  const text = new StatementText(cached === undefined);
   const ctes = [`moved AS (${text.add(move)})`];
   ctes.push(`guard AS (SELECT CASE WHEN (SELECT count(*) FROM moved) = 1 THEN 0 ELSE drydock_refuse_append(${text.param(stream.streamId)}, ${text.param(stream.expectedVersion)}) END AS ok)`);
   // The writes that must run before the events (slot locks), and the one returning the stream's row.
@@ -90,16 +95,20 @@ export function planAppendStatement(
       `(${text.param(eventIds[i])}::uuid, ${text.param(stream.streamId)}::text, ${text.param(e.streamVersion)}::integer, ${text.param(e.type)}::text, ` +
       `${text.param(e.version)}::smallint, ${text.param(dataJson[i])}::jsonb, ${text.param(JSON.stringify(e.metadata))}::jsonb, ${at}::timestamptz)`,
   );
-  // Reading the guard and the lock writes in the WHERE runs them before any event row is formed.
-  const ready = ["(SELECT ok FROM guard) = 0", ...before.map((n) => `(SELECT count(*) FROM ${n}) >= 0`)].join(" AND ");
-  const events =
-    `appended AS (INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, data, metadata, recorded_at) ` +
-    `SELECT * FROM (VALUES ${values.join(", ")}) AS v (event_id, stream_id, stream_version, event_type, schema_version, data, metadata, recorded_at) ` +
-    `WHERE ${ready} RETURNING global_position, transaction_id, event_id)`;
-  const sql =
-    `WITH ${[...ctes, events].join(", ")} ` +
-    `SELECT appended.global_position, appended.transaction_id::text AS transaction_id, appended.event_id` +
-    `${rowCte ? `, (SELECT row_to_json(${rowCte}) FROM ${rowCte}) AS projected_row` : ""} FROM appended ORDER BY appended.global_position`;
+  let sql = cached;
+  if (sql === undefined) {
+    // Reading the guard and the lock writes in the WHERE runs them before any event row is formed.
+    const ready = ["(SELECT ok FROM guard) = 0", ...before.map((n) => `(SELECT count(*) FROM ${n}) >= 0`)].join(" AND ");
+    const events =
+      `appended AS (INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, data, metadata, recorded_at) ` +
+      `SELECT * FROM (VALUES ${values.join(", ")}) AS v (event_id, stream_id, stream_version, event_type, schema_version, data, metadata, recorded_at) ` +
+      `WHERE ${ready} RETURNING global_position, transaction_id, event_id)`;
+    sql =
+      `WITH ${[...ctes, events].join(", ")} ` +
+      `SELECT appended.global_position, appended.transaction_id::text AS transaction_id, appended.event_id` +
+      `${rowCte ? `, (SELECT row_to_json(${rowCte}) FROM ${rowCte}) AS projected_row` : ""} FROM appended ORDER BY appended.global_position`;
+    if (statementTexts.size < MAX_STATEMENT_TEXTS) statementTexts.set(shape, sql);
+  }
   const due = writes.map((w) => w.workDueAt).filter((t): t is number => t !== undefined);
   return {
     query: CompiledQuery.raw(sql, text.params),
@@ -165,19 +174,29 @@ async function conflictOf(db: Kysely<DrydockDatabase>, error: unknown, stream: P
   return error;
 }
 
-/** A statement's text built from compiled queries: their `$n` placeholders renumbered into one list. */
+/** Statement texts by shape (planAppendStatement); a few dozen in practice, bounded in case. */
+const statementTexts = new Map<string, string>();
+const MAX_STATEMENT_TEXTS = 1000;
+
+/**
+ * A statement's parameters gathered from compiled queries and values, and, when `writing`, its
+ * text: their `$n` placeholders renumbered into one list. Not writing, the text's pieces come
+ * back empty: the statement's text is known already, only its parameters are wanted.
+ */
 class StatementText {
   readonly params: unknown[] = [];
 
+  constructor(private readonly writing: boolean) {}
+
   param(value: unknown): string {
     this.params.push(value);
-    return `$${this.params.length}`;
+    return this.writing ? `$${this.params.length}` : "";
   }
 
   add(query: CompiledQuery): string {
     const offset = this.params.length;
     this.params.push(...query.parameters);
-    return renumber(query.sql, offset);
+    return this.writing ? renumber(query.sql, offset) : "";
   }
 }
 

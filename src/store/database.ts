@@ -28,7 +28,7 @@ export interface DatabaseOptions {
   /** PostgreSQL pool size. */
   poolSize?: number;
   /** Called with every statement sent, BEGIN and COMMIT included (statement budgets, benchmarks). */
-  onQuery?: (sql: string) => void;
+  onQuery?: (sql: string, ms: number) => void;
   /**
    * PostgreSQL: run parameterised statements as named prepared statements (pg-prepared.ts).
    * Default true; false behind a pooler that cannot keep them (PgBouncer in transaction mode).
@@ -36,10 +36,10 @@ export interface DatabaseOptions {
   preparedStatements?: boolean;
 }
 
-function logOption(onQuery: ((sql: string) => void) | undefined): KyselyConfig["log"] {
+function logOption(onQuery: ((sql: string, ms: number) => void) | undefined): KyselyConfig["log"] {
   if (!onQuery) return undefined;
   return (event) => {
-    if (event.level === "query") onQuery(event.query.sql);
+    if (event.level === "query") onQuery(event.query.sql, event.queryDurationMillis);
   };
 }
 
@@ -58,7 +58,7 @@ export async function migrate(db: Kysely<DrydockDatabase>): Promise<void> {
   }
 }
 
-async function openPGlite(dataDir: string | undefined, onQuery?: (sql: string) => void): Promise<Database> {
+async function openPGlite(dataDir: string | undefined, onQuery?: (sql: string, ms: number) => void): Promise<Database> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const unlock = dataDir ? lockDataDir(dataDir) : () => {};
   const pglite = await PGlite.create(dataDir ? { dataDir } : {}).catch((error: unknown) => {
@@ -81,7 +81,7 @@ async function openPGlite(dataDir: string | undefined, onQuery?: (sql: string) =
   };
 }
 
-function openPostgres(url: string, poolSize: number, onQuery: ((sql: string) => void) | undefined, prepared: boolean): Database {
+function openPostgres(url: string, poolSize: number, onQuery: ((sql: string, ms: number) => void) | undefined, prepared: boolean): Database {
   // int8 (global positions) as numbers: positions stay far below 2^53.
   pg.types.setTypeParser(20, (v) => Number(v));
   const pool = new pg.Pool({ connectionString: url, max: poolSize, ...(prepared ? { Client: PreparingClient } : {}) });

@@ -7,7 +7,7 @@ import { VersionConflictError } from "../domain/errors";
 import type { AppendContext, Executor, InlineProjection, WorkClaim } from "./projection";
 import { streamMoveQuery } from "./stream-move";
 import { planAppendStatement, runAppendStatement, type AppendingEvent, type AppendStatement } from "./append-statement";
-import { encodeChangeNotice } from "./change-notice";
+import { ChangeNotifier } from "./change-notifier";
 import { eventColumns as columns, eventFromRow, type EventRow } from "./event-rows";
 import { readLogPage, readStreamsUpTo, type LogCheckpoint, type ReadAllOptions, type StreamBound } from "./log-queries";
 import type { DrydockDatabase } from "./schema";
@@ -16,7 +16,7 @@ import { evolveState, initialState, loadStreamState, StreamStateCache, type Stre
 export { eventFromRow } from "./event-rows";
 export { LOG_START, type LogCheckpoint, type LogFilter, type ReadAllOptions, type StreamBound } from "./log-queries";
 
-export const EVENTS_CHANNEL = "drydock_events";
+export { EVENTS_CHANNEL } from "./change-notifier";
 
 export interface StreamAppend {
   streamId: string;
@@ -99,6 +99,8 @@ export class PostgresEventStore implements EventStore {
     private readonly projections: readonly InlineProjection[],
     private readonly clock: Clock,
     private readonly observer?: AppendObserver,
+    /** Sends each append's NOTIFY; by default one of the store's own that the append waits for. */
+    private readonly notifier = new ChangeNotifier(db),
   ) {}
 
   append(streamId: string, expectedVersion: number, events: NewEvent[], metadata: EventMetadata, options?: AppendOptions) {
@@ -133,7 +135,7 @@ export class PostgresEventStore implements EventStore {
     // transactions that NOTIFY on one global lock, which made every append wait for the previous
     // one's fsync. A notification lost to a crash here only delays workers until their next look.
     const streams = [...new Set(appends.filter((a) => a.events.length > 0).map((a) => a.streamId))];
-    await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${encodeChangeNotice(streams, append.workDueAt)})`.execute(this.db).catch(() => {});
+    await this.notifier.notify(streams, append.workDueAt);
     for (const p of this.projections) {
       // Best effort: the events are committed whatever happens here.
       await p.afterCommit?.(this.db, recorded, states, append).catch(() => {});
@@ -293,7 +295,7 @@ async function retryOnDeadlock<T>(run: () => Promise<T>): Promise<T> {
 
 /** The optimistic concurrency check: the stream row moves only from the version the caller saw. */
 async function moveStreamVersion(trx: Kysely<DrydockDatabase>, a: StreamAppend, at: Date, state: StreamState): Promise<void> {
-  const moved = await streamMoveQuery(trx, { streamId: a.streamId, expectedVersion: a.expectedVersion, eventCount: a.events.length, state, at }, "skip").executeTakeFirst();
+  const [moved] = (await trx.executeQuery(streamMoveQuery(trx, { streamId: a.streamId, expectedVersion: a.expectedVersion, eventCount: a.events.length, state, at }, "skip"))).rows;
   if (!moved) {
     const current = await trx.selectFrom("streams").select("version").where("stream_id", "=", a.streamId).executeTakeFirst();
     throw new VersionConflictError(a.streamId, a.expectedVersion, current?.version ?? null);

@@ -1,6 +1,9 @@
-import type { Kysely } from "kysely";
+import type { CompiledQuery, Kysely } from "kysely";
+import { CompiledShapes } from "./compiled-once";
 import type { DrydockDatabase } from "./schema";
 import type { StreamState } from "./stream-state";
+
+const shapes = new CompiledShapes();
 
 /**
  * The write that moves a stream from the version its append expected to the version after it,
@@ -8,18 +11,25 @@ import type { StreamState } from "./stream-state";
  * it did not. A new stream (expected 0) is an INSERT: `whenTaken: "skip"` lets a stream that
  * exists already return nothing (the transaction then reports the conflict), `"fail"` lets its
  * key refuse the statement (a one-statement append, which cannot look before it fails). An
- * existing stream is an UPDATE at the expected version only.
+ * existing stream is an UPDATE at the expected version only. Compiled once per shape
+ * (compiled-once.ts): every append sends it.
  */
 export function streamMoveQuery(
   db: Kysely<DrydockDatabase>,
   move: { streamId: string; expectedVersion: number; eventCount: number; state: StreamState; at: Date },
   whenTaken: "skip" | "fail",
-) {
+): CompiledQuery<{ stream_id: string }> {
   const version = move.expectedVersion + move.eventCount;
   const state = JSON.stringify(move.state);
   if (move.expectedVersion === 0) {
-    const insert = db.insertInto("streams").values({ stream_id: move.streamId, stream_type: move.streamId.slice(0, move.streamId.indexOf("-")), version, state, updated_at: move.at });
-    return (whenTaken === "skip" ? insert.onConflict((oc) => oc.column("stream_id").doNothing()) : insert).returning("stream_id");
+    const args = { streamId: move.streamId, streamType: move.streamId.slice(0, move.streamId.indexOf("-")), version, state, at: move.at };
+    return shapes.compile(db, `insert-${whenTaken}`, args, (db, a) => {
+      const insert = db.insertInto("streams").values({ stream_id: a.streamId, stream_type: a.streamType, version: a.version, state: a.state, updated_at: a.at });
+      return (whenTaken === "skip" ? insert.onConflict((oc) => oc.column("stream_id").doNothing()) : insert).returning("stream_id");
+    });
   }
-  return db.updateTable("streams").set({ version, state, updated_at: move.at }).where("stream_id", "=", move.streamId).where("version", "=", move.expectedVersion).returning("stream_id");
+  const args = { version, state, at: move.at, streamId: move.streamId, expectedVersion: move.expectedVersion };
+  return shapes.compile(db, "update", args, (db, a) =>
+    db.updateTable("streams").set({ version: a.version, state: a.state, updated_at: a.at }).where("stream_id", "=", a.streamId).where("version", "=", a.expectedVersion).returning("stream_id"),
+  );
 }

@@ -1,0 +1,77 @@
+/**
+ * bench/lease-client: the load of bench/lease-cycle, run in a process of its own as a CI system's
+ * clients would be, so that the service's process spends its CPU on the service alone. Forked by
+ * lease-cycle with IPC: it is sent the service's address, one token per client and the phase's
+ * length, loops acquire (POST /v1/leases?wait=30) and release over keep-alive node:http, and sends
+ * back every cycle's and acquire's latency. It says "ready" first, so that the service's CPU is
+ * counted from the order to the report and not for this process's start.
+ */
+import http from "node:http";
+
+export interface ClientOrder {
+  base: string;
+  tokens: string[];
+  seconds: number;
+  /** Cycles slower than this many ms are reported by lease id (--explain-slow); null: none. */
+  explainSlowMs: number | null;
+}
+
+export interface ClientReport {
+  latencies: number[];
+  acquires: number[];
+  slow: { id: string; took: number }[];
+  /** The first refused answer, if any: the phase stops at it. */
+  error: string | null;
+}
+
+const agent = new http.Agent({ keepAlive: true });
+
+function post(url: string, token: string, body: string): Promise<{ status: number; json: unknown }> {
+  return new Promise((resolve, reject) => {
+    const headers = { "content-type": "application/json", authorization: `Bearer ${token}` };
+    const req = http.request(url, { method: "POST", headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString("utf8")) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function run(order: ClientOrder): Promise<ClientReport> {
+  const latencies: number[] = [];
+  const acquires: number[] = [];
+  const slow: ClientReport["slow"] = [];
+  const cycle = async (token: string): Promise<void> => {
+    const t = performance.now();
+    const answer = await post(`${order.base}/v1/leases?wait=30`, token, '{"resourceType":"host"}');
+    const lease = answer.json as { id: string; status: string };
+    if (lease.status !== "active") throw new Error(`the acquire answered ${answer.status} ${JSON.stringify(answer.json)}`);
+    acquires.push(performance.now() - t);
+    const release = await post(`${order.base}/v1/leases/${lease.id}/release`, token, "{}");
+    if (release.status !== 200) throw new Error(`the release answered ${release.status} ${JSON.stringify(release.json)}`);
+    const took = performance.now() - t;
+    latencies.push(took);
+    if (order.explainSlowMs !== null && took > order.explainSlowMs) slow.push({ id: lease.id, took });
+  };
+  try {
+    const deadline = performance.now() + order.seconds * 1000;
+    await Promise.all(
+      order.tokens.map(async (token) => {
+        while (performance.now() < deadline) await cycle(token);
+      }),
+    );
+    return { latencies, acquires, slow, error: null };
+  } catch (error) {
+    return { latencies, acquires, slow, error: error instanceof Error ? error.message : String(error) };
+  } finally {
+    agent.destroy();
+  }
+}
+
+process.once("message", (order: ClientOrder) => {
+  void run(order).then((report) => process.send!(report, () => process.exit(0)));
+});
+process.send!("ready");

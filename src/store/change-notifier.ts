@@ -1,0 +1,57 @@
+import { sql, type Kysely } from "kysely";
+import { encodeChangeNotice } from "./change-notice";
+import type { DrydockDatabase } from "./schema";
+
+/** The channel every committed append is announced on (change-notice.ts gives the payload). */
+export const EVENTS_CHANNEL = "drydock_events";
+
+/**
+ * Sends the NOTIFY that announces committed appends, one at a time, merging the notices that
+ * come in while one is on its way into the next: their streams joined, and the earliest time
+ * their work falls due (change-notice.ts). Notices are hints that something changed, never the
+ * change itself: a watcher or worker that wakes reads the state, so one notice for several
+ * appends wakes each listener as the separate notices would have, and their order does not
+ * matter. Under load, many appends then cost a few NOTIFYs rather than one each.
+ *
+ * `background`: an append hands its notice over and returns without waiting for the NOTIFY's
+ * round trip (the service, where that is the answer's latency); `flush()` waits for every
+ * notice handed over, and the service flushes before it closes its database. Otherwise the
+ * append waits for its notice to be sent, as a short-lived command (the CLI) needs.
+ */
+export class ChangeNotifier {
+  private streams = new Set<string>();
+  private workDueAt: number | null = null;
+  private queued = false;
+  private sending: Promise<void> | null = null;
+
+  constructor(
+    private readonly db: Kysely<DrydockDatabase>,
+    readonly background = false,
+  ) {}
+
+  /** Hands over the notice of a committed append: its streams, and when work it scheduled falls due (null: none). */
+  notify(streams: readonly string[], workDueAt: number | null): Promise<void> {
+    for (const s of streams) this.streams.add(s);
+    if (workDueAt !== null) this.workDueAt = this.workDueAt === null ? workDueAt : Math.min(this.workDueAt, workDueAt);
+    this.queued = true;
+    this.sending ??= this.send();
+    return this.background ? Promise.resolve() : this.flush();
+  }
+
+  /** Resolves once every notice handed over so far has been sent (or failed to be). */
+  async flush(): Promise<void> {
+    while (this.sending) await this.sending;
+  }
+
+  private async send(): Promise<void> {
+    while (this.queued) {
+      const payload = encodeChangeNotice([...this.streams], this.workDueAt);
+      this.streams.clear();
+      this.workDueAt = null;
+      this.queued = false;
+      // A notice lost here (a dropped connection) only delays listeners until their next look.
+      await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${payload})`.execute(this.db).catch(() => {});
+    }
+    this.sending = null;
+  }
+}
