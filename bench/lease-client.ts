@@ -7,6 +7,7 @@
  * counted from the order to the report and not for this process's start.
  */
 import http from "node:http";
+import { postJson } from "./http-post";
 
 export interface ClientOrder {
   base: string;
@@ -27,17 +28,7 @@ export interface ClientReport {
 const agent = new http.Agent({ keepAlive: true });
 
 function post(url: string, token: string, body: string): Promise<{ status: number; json: unknown }> {
-  return new Promise((resolve, reject) => {
-    const headers = { "content-type": "application/json", authorization: `Bearer ${token}` };
-    const req = http.request(url, { method: "POST", headers, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString("utf8")) }));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
+  return postJson(agent, url, { "content-type": "application/json", authorization: `Bearer ${token}` }, body);
 }
 
 async function run(order: ClientOrder): Promise<ClientReport> {

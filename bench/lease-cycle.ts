@@ -34,6 +34,7 @@ import { issueToken } from "../src/auth/token-commands";
 import { randomIds } from "../src/domain/ids";
 import { createDrydock } from "../src/service/drydock";
 import { openDatabase, type Database } from "../src/store/database";
+import { postJson } from "./http-post";
 import type { ClientOrder, ClientReport } from "./lease-client";
 import { throwawayDatabase } from "./throwaway-database";
 
@@ -55,16 +56,7 @@ async function post(url: string, headers: Record<string, string>, body: string):
     const res = await fetch(url, { method: "POST", headers, body });
     return { status: res.status, json: await res.json() };
   }
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: "POST", headers, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString("utf8")) }));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
+  return postJson(agent, url, headers, body);
 }
 
 function percentile(sorted: number[], p: number): number {
