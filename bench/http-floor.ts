@@ -2,11 +2,12 @@
  * bench/http-floor: the least a lease cycle could cost on this machine with this stack, to read
  * bench/lease-cycle's figures against. The same transport and drivers as the service (hono on
  * @hono/node-server, Kysely over pg with named prepared statements, a client process sending
- * keep-alive node:http), but a "cycle" that does next to nothing: two POSTs, each one token
- * lookup by hash and one single-row INSERT commit, so 4 statements where a lease cycle sends 12,
- * with no allocation, no events, no worker, no directory.
+ * keep-alive node:http), but a "cycle" that does next to nothing: two POSTs, each a token lookup
+ * by hash, then reads of one row by its key, then single-row INSERT commits: `--statements` in
+ * all, `--commits` of them INSERTs (4 and 2 by default; a warm lease cycle sends 12, 3 of them
+ * commits), with no allocation, no events, no worker, no directory.
  *
- *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx bench/http-floor.ts [--clients 1] [--seconds 6]
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx bench/http-floor.ts [--clients 1] [--seconds 6] [--statements 4] [--commits 2]
  */
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -18,9 +19,18 @@ import type { ClientOrder, ClientReport } from "./lease-client";
 import { openDatabase } from "../src/store/database";
 import { throwawayDatabase } from "./throwaway-database";
 
-const { values } = parseArgs({ options: { clients: { type: "string", default: "1" }, seconds: { type: "string", default: "6" } } });
+const { values } = parseArgs({ options: { clients: { type: "string", default: "1" }, seconds: { type: "string", default: "6" }, statements: { type: "string", default: "4" }, commits: { type: "string", default: "2" } } });
 const clients = Number(values.clients);
 const seconds = Number(values.seconds);
+const statements = Number(values.statements);
+const commits = Number(values.commits);
+if (!Number.isInteger(commits) || commits < 0 || !Number.isInteger(statements) || statements < commits + 2) throw new Error("--statements: at least --commits + 2 (each POST's token lookup)");
+/** What each POST sends after its token lookup: the first one the larger half of each kind. */
+const reads = statements - commits - 2;
+const share = [
+  { reads: Math.ceil(reads / 2), inserts: Math.ceil(commits / 2) },
+  { reads: Math.floor(reads / 2), inserts: Math.floor(commits / 2) },
+];
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -35,15 +45,20 @@ try {
   const tokens = Array.from({ length: clients }, (_, i) => `token-${i}`);
   for (const t of tokens) await sql`INSERT INTO floor_tokens VALUES (${t}, ${`owner-${t}`})`.execute(db);
   const app = new Hono();
-  const handle = async (authorization: string | undefined, body: unknown): Promise<{ id: string; status: string }> => {
+  const handle = async (authorization: string | undefined, body: unknown, part: (typeof share)[number]): Promise<{ id: string; status: string }> => {
     const hash = (authorization ?? "").replace(/^Bearer /, "");
     const token = await sql<{ owner: string }>`SELECT owner FROM floor_tokens WHERE hash = ${hash}`.execute(db);
     const owner = token.rows[0]?.owner ?? "nobody";
-    const row = await sql<{ id: string }>`INSERT INTO floor_rows (owner, body) VALUES (${owner}, ${JSON.stringify(body)}) RETURNING id`.execute(db);
-    return { id: String(row.rows[0]!.id), status: "active" };
+    for (let i = 0; i < part.reads; i++) await sql`SELECT owner FROM floor_tokens WHERE hash = ${hash}`.execute(db);
+    let id = "0";
+    for (let i = 0; i < part.inserts; i++) {
+      const row = await sql<{ id: string }>`INSERT INTO floor_rows (owner, body) VALUES (${owner}, ${JSON.stringify(body)}) RETURNING id`.execute(db);
+      id = String(row.rows[0]!.id);
+    }
+    return { id, status: "active" };
   };
-  app.post("/v1/leases", async (c) => c.json(await handle(c.req.header("authorization"), await c.req.json())));
-  app.post("/v1/leases/:id/release", async (c) => c.json(await handle(c.req.header("authorization"), { released: c.req.param("id") })));
+  app.post("/v1/leases", async (c) => c.json(await handle(c.req.header("authorization"), await c.req.json(), share[0]!)));
+  app.post("/v1/leases/:id/release", async (c) => c.json(await handle(c.req.header("authorization"), { released: c.req.param("id") }, share[1]!)));
   const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise((r) => server.once("listening", r));
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -66,7 +81,7 @@ try {
   const n = report.latencies.length;
   const sorted = [...report.latencies].sort((a, b) => a - b);
   const acquires = [...report.acquires].sort((a, b) => a - b);
-  console.log(`http-floor: ${clients} clients, ${seconds} s, on ${database.kind}: 2 POSTs and 4 statements a cycle`);
+  console.log(`http-floor: ${clients} clients, ${seconds} s, on ${database.kind}: 2 POSTs and ${statements} statements a cycle, ${commits} of them commits`);
   console.log(`service CPU per cycle: user ${(cpu.user / 1000 / n).toFixed(2)} ms, system ${(cpu.system / 1000 / n).toFixed(2)} ms`);
   console.log(`cycles: ${n}, ${(n / seconds).toFixed(1)} cycles/s, p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms`);
   console.log(`first POST alone: p50 ${percentile(acquires, 50).toFixed(2)} ms, p99 ${percentile(acquires, 99).toFixed(2)} ms`);
