@@ -24,8 +24,12 @@ const adminUrl = process.env.DATABASE_URL;
 
 let counting = false;
 const statements: string[] = [];
-const onQuery = (text: string) => {
-  if (counting) statements.push(text);
+/** Milliseconds each statement took, as Kysely timed it (sent to answered), by the same index. */
+const took: number[] = [];
+const onQuery = (text: string, ms: number) => {
+  if (!counting) return;
+  statements.push(text);
+  took.push(ms);
 };
 
 async function main(): Promise<void> {
@@ -53,18 +57,22 @@ async function main(): Promise<void> {
 
   for (let i = 0; i < 3; i++) await cycle();
   // The polling reads above are the bench's own, not the cycle's: counted apart and subtracted.
+  // NOTIFYs go out in the background (change-notifier.ts): none of a cycle before, all of the last.
+  await drydock.notifier.flush();
   counting = true;
   for (let i = 0; i < cycles; i++) await cycle();
+  await drydock.notifier.flush();
   counting = false;
 
   const own = statements.filter((s) => /^select "status" from "leases" where "lease_id"/.test(s)).length;
   const cycleStatements = statements.length - own;
   const commits = countCommits(statements);
-  const groups = new Map<string, number>();
-  for (const s of statements) {
+  const groups = new Map<string, { n: number; ms: number }>();
+  statements.forEach((s, i) => {
     const key = s.replace(/\s+/g, " ").slice(0, 60);
-    groups.set(key, (groups.get(key) ?? 0) + 1);
-  }
+    const group = groups.get(key) ?? { n: 0, ms: 0 };
+    groups.set(key, { n: group.n + 1, ms: group.ms + took[i]! });
+  });
   console.log(`database: ${database.kind}, ${cycles} warm cycles (acquire with ?wait, release, destroyed)`);
   console.log(`statements per cycle: ${(cycleStatements / cycles).toFixed(1)}  (bench's own polling reads excluded: ${own})`);
   console.log(`commits per cycle:    ${(commits / cycles).toFixed(1)}`);
@@ -74,8 +82,10 @@ async function main(): Promise<void> {
     console.log("last cycle, in order:");
     for (const s of statements.slice(-Math.round(perCycle))) console.log(`  ${s.replace(/\s+/g, " ").slice(0, 150)}`);
   }
-  console.log("most frequent statements (per cycle):");
-  for (const [key, n] of [...groups.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`  ${(n / cycles).toFixed(1).padStart(5)}  ${key}`);
+  console.log("most frequent statements (per cycle, and each one's mean time from sent to answered):");
+  for (const [key, { n, ms }] of [...groups.entries()].sort((a, b) => b[1].n - a[1].n).slice(0, 25)) {
+    console.log(`  ${(n / cycles).toFixed(1).padStart(5)}  ${(ms / n).toFixed(2).padStart(6)} ms  ${key}`);
+  }
   await drydock.close();
   await database.close();
   await rm(root, { recursive: true, force: true });

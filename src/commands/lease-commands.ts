@@ -56,11 +56,6 @@ export async function requestLease(ctx: CommandContext, request: LeaseRequest, o
 }
 
 /**
- * Checks a lease request and returns its LeaseRequested event, with the requester as its actor,
- * without appending it: requestLease appends it alone; the fast path appends it in one
- * transaction with the allocator's first decision on it (AllocatorWorker.runClaimedSteps).
- */
-/**
  * The blueprints of a type, each with whether `client` holds an approved authorization on it
  * (false for every one when client is null: an admin's request needs none). One statement,
  * compiled once (compiled-once.ts): every lease request sends it.
@@ -77,6 +72,11 @@ const blueprintsOfType = compiledOnce((db, { resourceType, client }: { resourceT
     .where("resource_type", "=", resourceType),
 );
 
+/**
+ * Checks a lease request and returns its LeaseRequested event, with the requester as its actor,
+ * without appending it: requestLease appends it alone; the fast path appends it in one
+ * transaction with the allocator's first decision on it (AllocatorWorker.runClaimedSteps).
+ */
 export async function prepareLeaseRequest(
   ctx: CommandContext,
   request: LeaseRequest,
