@@ -19,7 +19,8 @@ type Template = { sql: string; parameters: readonly unknown[] };
  * Kysely as values (a comparison's operand, a column's value) and must not look at them or
  * branch on them: whatever would change the SQL (which columns an insert sets, a list's length)
  * belongs in the shape's name. The SQL is the same on every connection and dialect: both
- * compile with PostgreSQL's compiler.
+ * compile with PostgreSQL's compiler. It is compiled through the plugins of the Kysely instance
+ * of its first use; Drydock's instances have none.
  */
 export class CompiledShapes {
   private readonly templates = new Map<string, Template>();

@@ -336,6 +336,9 @@ describe.sequential("the console in Chromium", () => {
 
   itBrowser("the log filters by type, and its time picker shows the pool as it stood at that moment", async () => {
     await page.click('nav a:text-is("Log")');
+    // The page's script has shown the pool, so its filter form is in its hands: a submit before
+    // that would be the browser's own, a navigation (a loaded machine once took 10 s over it).
+    await shown(page.locator("#pool-heading", { hasText: "The pool now" }));
     await page.fill('[name="type"]', "LeaseReleased");
     await page.click('#log-filter button[type="submit"]');
     await shown(page.locator(`#log tr[data-type="LeaseReleased"] a:text-is("${lease.id}")`));
