@@ -1,5 +1,9 @@
+import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from "kysely";
 import { describe, expect, it } from "vitest";
-import { renumber } from "../../src/store/append-statement";
+import { inlineProjections } from "../../projections/index";
+import { planAppendStatement, renumber } from "../../src/store/append-statement";
+import type { DrydockDatabase } from "../../src/store/schema";
+import { evolveState, initialState } from "../../src/store/stream-state";
 import { countCommits } from "../../src/store/commit-count";
 
 describe("renumber: one statement's placeholders after another's", () => {
@@ -28,5 +32,32 @@ describe("countCommits", () => {
       "rollback",
     ];
     expect(countCommits(statements)).toBe(3);
+  });
+});
+
+describe("the one-statement append's text, made once per shape", () => {
+  const db = new Kysely<DrydockDatabase>({
+    dialect: { createAdapter: () => new PostgresAdapter(), createDriver: () => new DummyDriver(), createIntrospector: (k) => new PostgresIntrospector(k), createQueryCompiler: () => new PostgresQueryCompiler() },
+  });
+  const at = new Date("2026-12-02T12:00:00Z");
+  const plan = (leaseId: string, owner: string) => {
+    const streamId = `lease-${leaseId}`;
+    const data = { leaseId, resourceType: "host", attributes: {}, blueprintIds: null, owner, ownerResourceId: null, ttlSeconds: 3600, expiresAt: null, authorizingObject: null, ttlSource: "request" };
+    const events = [{ streamId, streamVersion: 1, type: "LeaseRequested", data, version: 1, recordedAt: at, metadata: { actor: owner } }];
+    const state = evolveState(streamId, initialState(streamId), events, at);
+    return planAppendStatement(db, inlineProjections, { streamId, expectedVersion: 0, events, state }, undefined, at)!;
+  };
+
+  it("sends a second append of the same shape with the first's text and its own values in the same places", () => {
+    const first = plan("l_first", "alice");
+    const second = plan("l_second", "bob");
+    expect(second.query.sql).toBe(first.query.sql);
+    expect(second.query.parameters).toHaveLength(first.query.parameters.length);
+    const placesOf = (params: readonly unknown[], value: unknown) => params.flatMap((p, i) => (p === value || (typeof p === "string" && p.includes(`"${value}"`)) ? [i] : []));
+    for (const [a, b] of [["lease-l_first", "lease-l_second"], ["l_first", "l_second"], ["alice", "bob"]]) {
+      expect(placesOf(second.query.parameters, b)).toEqual(placesOf(first.query.parameters, a));
+      expect(placesOf(second.query.parameters, b).length).toBeGreaterThan(0);
+      expect(placesOf(second.query.parameters, a)).toEqual([]);
+    }
   });
 });
