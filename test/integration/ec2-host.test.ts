@@ -320,16 +320,25 @@ describeSsh("ec2-host against the EC2 emulator", () => {
     emulator.faults.hideHostKey();
     const waiting = await lease(bp);
     // Generous waits: on two cores shared with other test files, a boot timeout of 2 s and the
-    // instance's sshd start can take far longer than they do alone (about 3 s).
-    const broken = await waitUntil("the resource to break", async () =>
-      (await api.drydock.database.db.selectFrom("resources").selectAll().where("blueprint_id", "=", bp).execute()).find((r) => r.end_reason !== null),
-    60_000);
+    // instance's sshd start can take far longer than they do alone (about 3 s). The test's own
+    // timeout leaves room for all three, so one that gives up says where things stood.
+    const seen = async () => ({
+      lease: (await api.drydock.store.readStream(`lease-${waiting.id}`)).map((e) => e.type),
+      resources: (await api.drydock.database.db.selectFrom("resources").select(["resource_id", "status", "end_reason"]).where("blueprint_id", "=", bp).execute()),
+      instances: instancesOf(bp).map((i) => i.state),
+    });
+    const broken = await waitUntil(
+      "the resource to break",
+      async () => (await api.drydock.database.db.selectFrom("resources").selectAll().where("blueprint_id", "=", bp).execute()).find((r) => r.end_reason !== null),
+      45_000,
+      { seen },
+    );
     expect(broken.end_reason).toContain("printed no SSH host key on its console");
-    await waitUntil("its instance to be terminated", () => liveInstancesOf(bp).length === 0 && instancesOf(bp).length >= 1, 60_000);
+    await waitUntil("its instance to be terminated", () => liveInstancesOf(bp).length === 0 && instancesOf(bp).length >= 1, 45_000, { seen });
     // The lease is not lost: a fresh instance (with its key shown) serves it.
-    await api.pollLease(waiting.id, (l) => l.status === "active", 60_000);
+    await waitUntil("a fresh instance to serve the lease", async () => (await api.call("GET", `/v1/leases/${waiting.id}`)).body.status === "active", 45_000, { seen });
     await releaseAndWait(waiting.id);
-  });
+  }, 150_000);
 
   it("destroying a resource terminates its instance and confirms it before the resource is destroyed", async () => {
     const bp = await blueprint("ec2-destroy");
