@@ -64,11 +64,20 @@ function withToken(headers: Record<string, string>, token: string | null): Recor
   return out;
 }
 
-/** `drydockOptions`: more for the Drydock under test (extra blueprint kinds, a clock). */
-export async function startApi(options: AppOptions = {}, drydockOptions: Omit<DrydockOptions, "database"> = {}): Promise<ApiHarness> {
-  const database = await createTestDatabase();
+/**
+ * `drydockOptions`: more for the Drydock under test (extra blueprint kinds, a clock; `localHost`
+ * is merged into the harness's own, so `{ slots: 1 }` keeps its root). `databaseOptions`: for
+ * the test database (`onQuery` to count statements).
+ */
+export async function startApi(
+  options: AppOptions = {},
+  drydockOptions: Omit<DrydockOptions, "database"> = {},
+  databaseOptions: Parameters<typeof createTestDatabase>[0] = {},
+): Promise<ApiHarness> {
+  const database = await createTestDatabase(databaseOptions);
   const root = await mkdtemp(path.join(tmpdir(), "drydock-api-"));
-  const drydock = await createDrydock({ database, localHost: { root, slots: 2 }, onWorkerError: (e) => console.error(e), ...drydockOptions });
+  const localHost = drydockOptions.localHost === false ? false : { root, slots: 2, ...drydockOptions.localHost };
+  const drydock = await createDrydock({ database, onWorkerError: (e) => console.error(e), ...drydockOptions, localHost });
   const app = createApp(drydock, options);
   const { token: adminToken } = await issueToken(drydock.commands, { owner: "admin", role: "admin" }, { actor: "system" });
 

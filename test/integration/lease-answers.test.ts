@@ -1,13 +1,8 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "../../src/api/app";
-import { issueToken } from "../../src/auth/token-commands";
 import { asJsonb } from "../../src/queries/jsonb-order";
-import { createDrydock, type Drydock } from "../../src/service/drydock";
-import { createTestDatabase, testDialect, type TestDatabase } from "../support/test-database";
+import { startApi, type ApiHarness } from "../e2e/api-harness";
+import { testDialect } from "../support/test-database";
 import { waitUntil } from "../support/wait-until";
 
 /**
@@ -15,32 +10,18 @@ import { waitUntil } from "../support/wait-until";
  * appended (src/api/recent-lease.ts), not read from the lease's row: they must be the row's
  * answer byte for byte, GET /v1/leases/{id}'s, attributes' key order included.
  */
-let database: TestDatabase;
-let drydock: Drydock;
-let app: ReturnType<typeof createApp>;
-let root: string;
-let headers: Record<string, string>;
+let api: ApiHarness;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  root = await mkdtemp(path.join(tmpdir(), "drydock-answers-"));
-  drydock = await createDrydock({ database, localHost: { root, slots: 1 } });
-  app = createApp(drydock, { rateLimits: { leases: null, commands: null } });
-  const { token } = await issueToken(drydock.commands, { owner: "ci", role: "admin" }, { actor: "system" });
-  headers = { Authorization: `Bearer ${token}`, "content-type": "application/json" };
+  api = await startApi({ rateLimits: { leases: null, commands: null } }, { localHost: { slots: 1 } });
 });
 
 afterAll(async () => {
-  await drydock?.close();
-  await database?.close();
-  if (root) await rm(root, { recursive: true, force: true });
+  await api?.close();
 });
 
-const post = async (url: string, body: unknown) => {
-  const res = await app.request(url, { method: "POST", headers, body: JSON.stringify(body) });
-  return { status: res.status, text: await res.text() };
-};
-const getText = async (id: string) => (await app.request(`/v1/leases/${id}`, { headers })).text();
+const post = (url: string, body: unknown) => api.call("POST", url, body);
+const getText = async (id: string) => (await api.call("GET", `/v1/leases/${id}`)).text;
 
 describe(`lease answers from the appended state (${testDialect})`, () => {
   it("asJsonb gives a value back as a jsonb column does", async () => {
@@ -51,7 +32,7 @@ describe(`lease answers from the appended state (${testDialect})`, () => {
       [],
     ];
     for (const value of values) {
-      const { rows } = await sql<{ v: unknown }>`SELECT ${JSON.stringify(value)}::jsonb AS v`.execute(database.db);
+      const { rows } = await sql<{ v: unknown }>`SELECT ${JSON.stringify(value)}::jsonb AS v`.execute(api.database.db);
       expect(JSON.stringify(asJsonb(value))).toBe(JSON.stringify(rows[0]!.v));
     }
   });
@@ -60,12 +41,12 @@ describe(`lease answers from the appended state (${testDialect})`, () => {
     // The first lease builds the local host; its attributes are what a lease may ask for.
     const first = JSON.parse((await post("/v1/leases?wait=30", { resourceType: "host" })).text);
     expect(first.status).toBe("active");
-    const resource = await drydock.database.db.selectFrom("resources").select("attributes").where("resource_id", "=", first.resourceId).executeTakeFirstOrThrow();
+    const resource = await api.drydock.database.db.selectFrom("resources").select("attributes").where("resource_id", "=", first.resourceId).executeTakeFirstOrThrow();
     const { os, arch } = resource.attributes as { os: string; arch: string };
     await post(`/v1/leases/${first.id}/release`, {});
-    await waitUntil("first lease destroyed", async () => (await drydock.database.db.selectFrom("leases").select("status").where("lease_id", "=", first.id).executeTakeFirstOrThrow()).status === "destroyed", 10_000);
+    await waitUntil("first lease destroyed", async () => (await api.drydock.database.db.selectFrom("leases").select("status").where("lease_id", "=", first.id).executeTakeFirstOrThrow()).status === "destroyed", 10_000);
     // No teardown in the background from here on, so the row stays as the release left it.
-    await drydock.worker.stop();
+    await api.drydock.worker.stop();
 
     // Keys asked in the order jsonb does not keep.
     const acquired = await post("/v1/leases?wait=30", { resourceType: "host", attributes: { arch, os } });

@@ -1,16 +1,10 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { streamIdOf } from "../../events/envelope";
-import { createApp } from "../../src/api/app";
-import { approveAuthorization, requestAuthorization } from "../../src/auth/authorization-commands";
-import { issueToken } from "../../src/auth/token-commands";
-import { createDrydock, type Drydock } from "../../src/service/drydock";
-import { createTestDatabase, testDialect, type TestDatabase } from "../support/test-database";
 import { countCommits } from "../../src/store/commit-count";
+import { startApi, type ApiHarness } from "../e2e/api-harness";
 import { statesDifferingFromLog } from "../support/stored-states";
+import { testDialect } from "../support/test-database";
 import { waitUntil } from "../support/wait-until";
 
 /**
@@ -18,81 +12,79 @@ import { waitUntil } from "../support/wait-until";
  * releases, and the lease is destroyed. The request is decided on, acquired and activated in one
  * transaction by the process that took it; the release's teardown runs in that process too; no
  * worker is woken to claim what that process runs itself. The statement budget turns a slower
- * path into a red test, not a hunch (bench/cycle-statements.ts prints the breakdown).
- */
-/**
- * A client's cycle too: its request's authorization is read with the blueprints, and its
- * release's check that the lease is its own with its token, each in the same statement.
+ * path into a red test, not a hunch (bench/cycle-statements.ts prints the breakdown). It holds for
+ * a client's cycle too: its request's authorization is read with the blueprints, and its release's
+ * check that the lease is its own with its token, each in the same statement.
  */
 const STATEMENT_BUDGET = 12;
 const COMMIT_BUDGET = 3;
 /** Our own probe of the lease's status while waiting for the teardown: not part of the cycle. */
 const PROBE = "probe_status";
 
-let database: TestDatabase;
-let drydock: Drydock;
-let app: ReturnType<typeof createApp>;
-let root: string;
-let headers: Record<string, string>;
+let api: ApiHarness;
 let counting = false;
 const statements: string[] = [];
 
 beforeAll(async () => {
-  database = await createTestDatabase({ onQuery: (text) => counting && statements.push(text) });
-  root = await mkdtemp(path.join(tmpdir(), "drydock-fast-path-"));
-  drydock = await createDrydock({ database, localHost: { root, slots: 1 } });
-  app = createApp(drydock, { rateLimits: { leases: null, commands: null } });
-  const { token } = await issueToken(drydock.commands, { owner: "ci", role: "admin" }, { actor: "system" });
-  headers = { Authorization: `Bearer ${token}`, "content-type": "application/json" };
+  // Rate limits off: a cycle is faster than a token's lease limit allows.
+  api = await startApi({ rateLimits: { leases: null, commands: null } }, { localHost: { slots: 1 } }, { onQuery: (text) => counting && statements.push(text) });
 });
 
 afterAll(async () => {
-  await drydock?.close();
-  await database?.close();
-  if (root) await rm(root, { recursive: true, force: true });
+  await api?.close();
 });
 
-async function request(wait: number, as = headers) {
-  const res = await app.request(`/v1/leases?wait=${wait}`, { method: "POST", headers: as, body: JSON.stringify({ resourceType: "host" }) });
-  return { status: res.status, lease: (await res.json()) as { id: string; status: string; waitReason: string | null } };
+/** Requests a host with `?wait`, as the admin or as `token`. */
+async function request(wait: number, token?: string) {
+  const res = await api.as(token ?? api.adminToken).call("POST", `/v1/leases?wait=${wait}`, { resourceType: "host" });
+  return { status: res.status, lease: res.body as { id: string; status: string; waitReason: string | null } };
 }
 
-async function release(id: string, as = headers) {
-  const res = await app.request(`/v1/leases/${id}/release`, { method: "POST", headers: as, body: "{}" });
+async function release(id: string, token?: string) {
+  const res = await api.as(token ?? api.adminToken).call("POST", `/v1/leases/${id}/release`, {});
   expect(res.status).toBe(200);
 }
 
 async function statusOf(id: string): Promise<string> {
-  const { rows } = await sql<{ probe_status: string }>`SELECT status AS ${sql.raw(PROBE)} FROM leases WHERE lease_id = ${id}`.execute(database.db);
+  const { rows } = await sql<{ probe_status: string }>`SELECT status AS ${sql.raw(PROBE)} FROM leases WHERE lease_id = ${id}`.execute(api.database.db);
   return rows[0]!.probe_status;
 }
 
-async function cycle(as = headers): Promise<string> {
-  const { status, lease } = await request(30, as);
+async function cycle(token?: string): Promise<string> {
+  const { status, lease } = await request(30, token);
   expect(status).toBe(201);
   expect(lease.status).toBe("active");
-  await release(lease.id, as);
+  await release(lease.id, token);
   await waitUntil(`lease ${lease.id} destroyed`, async () => (await statusOf(lease.id)) === "destroyed", 10_000);
   return lease.id;
 }
 
 /** The statements `cycles` runs of `cycle` send, our own probes left out. */
-async function statementsOf(cycles: number, cycle: () => Promise<unknown>): Promise<string[]> {
+/**
+ * The statements of `cycles` warm cycles, our own probes left out, after checking them against
+ * the budget: no BEGIN (each append is one statement, its own transaction: append-statement.ts),
+ * at most the budget's commits and statements per cycle.
+ */
+async function cycleStatements(cycles: number, token?: string): Promise<string[]> {
   // Appends' NOTIFYs go out in the background (change-notifier.ts): an earlier cycle's must
   // not be counted here, nor the last one's missed.
-  await drydock.notifier.flush();
+  await api.drydock.notifier.flush();
   statements.length = 0;
   counting = true;
   try {
-    for (let i = 0; i < cycles; i++) await cycle();
-    await drydock.notifier.flush();
+    for (let i = 0; i < cycles; i++) await cycle(token);
+    await api.drydock.notifier.flush();
   } finally {
     counting = false;
   }
-  return statements.filter((s) => !s.includes(PROBE));
+  const sent = statements.filter((s) => !s.includes(PROBE));
+  expect(sent.filter((s) => /^begin\b/i.test(s.trim()))).toEqual([]);
+  expect(countCommits(sent) / cycles).toBeLessThanOrEqual(COMMIT_BUDGET);
+  expect(sent.length / cycles).toBeLessThanOrEqual(STATEMENT_BUDGET);
+  return sent;
 }
 
-const eventsOf = async (leaseId: string) => drydock.store.readStream(streamIdOf("lease", leaseId));
+const eventsOf = async (leaseId: string) => api.drydock.store.readStream(streamIdOf("lease", leaseId));
 
 describe(`the lease fast path (${testDialect})`, () => {
   it("stores request, decision, acquisition and activation in one transaction, attributed to who did each", async () => {
@@ -105,51 +97,38 @@ describe(`the lease fast path (${testDialect})`, () => {
     expect(released!.transactionId).not.toBe(activated!.transactionId);
     expect(destroyed!.transactionId).not.toBe(released!.transactionId);
     // The client asked; the allocator decided and acquired.
-    expect(requested!.metadata.actor).toBe("ci");
+    expect(requested!.metadata.actor).toBe("admin");
     expect(attempted!.metadata.actor).toMatch(/^allocator:/);
     expect(activated!.metadata.actor).toMatch(/^allocator:/);
   });
 
   it("stores for each stream the state its log folds to: a decision made before the request was stored is recorded at the time it decided on", async () => {
-    expect(await statesDifferingFromLog(database.db)).toEqual([]);
+    expect(await statesDifferingFromLog(api.database.db)).toEqual([]);
   });
 
   it(`runs a warm cycle in at most ${STATEMENT_BUDGET} statements and ${COMMIT_BUDGET} commits, wakes no worker to claim and no pool`, async () => {
     await cycle();
-    const cycles = 5;
-    const cycleStatements = await statementsOf(cycles, () => cycle());
-    const commits = countCommits(cycleStatements);
-    // Each append of a warm cycle is one statement, its own transaction (src/store/append-statement.ts).
-    expect(cycleStatements.filter((s) => /^begin\b/i.test(s.trim()))).toEqual([]);
-    const claims = cycleStatements.filter((s) => /UPDATE work_items SET claimed_by/i.test(s)).length;
+    const sent = await cycleStatements(5);
+    const claims = sent.filter((s) => /UPDATE work_items SET claimed_by/i.test(s)).length;
     expect(claims).toBe(0);
     // Nothing waits, and the local-host blueprint has no pool policy: no wake-up is sent at all
     // (the pool's is skipped by what the lease's own write returned: work-projection.ts).
-    const wakes = cycleStatements.filter((s) => /UPDATE work_items SET run_at/i.test(s)).length;
+    const wakes = sent.filter((s) => /UPDATE work_items SET run_at/i.test(s)).length;
     expect(wakes).toBe(0);
-    expect(commits / cycles).toBeLessThanOrEqual(COMMIT_BUDGET);
-    expect(cycleStatements.length / cycles).toBeLessThanOrEqual(STATEMENT_BUDGET);
     // Nothing is left claimed by a fast path that ended.
-    const claimed = await database.db.selectFrom("work_items").select("stream_id").where("claimed_by", "is not", null).execute();
+    const claimed = await api.database.db.selectFrom("work_items").select("stream_id").where("claimed_by", "is not", null).execute();
     expect(claimed).toEqual([]);
   });
 
   it(`runs a client's warm cycle, its authorization and ownership checked, in at most ${STATEMENT_BUDGET} statements and ${COMMIT_BUDGET} commits`, async () => {
-    const localHost = await database.db.selectFrom("blueprints").select("blueprint_id").where("kind", "=", "local-host").executeTakeFirstOrThrow();
-    const { token, owner } = await issueToken(drydock.commands, { owner: "ci-client", role: "client" }, { actor: "system" });
-    const client = { Authorization: `Bearer ${token}`, "content-type": "application/json" };
+    const issued = await api.call("POST", "/v1/tokens", { owner: "ci-client", role: "client" });
     // Not authorized yet: refused, naming the blueprint it may ask for.
-    const refused = await app.request("/v1/leases?wait=1", { method: "POST", headers: client, body: JSON.stringify({ resourceType: "host" }) });
+    const refused = await api.as(issued.body.token).call("POST", "/v1/leases?wait=1", { resourceType: "host" });
     expect(refused.status).toBe(403);
-    expect(JSON.stringify(await refused.json())).toContain(localHost.blueprint_id);
-    const { authorizationId } = await requestAuthorization(drydock.commands, localHost.blueprint_id, owner, { actor: "system" });
-    await approveAuthorization(drydock.commands, authorizationId, { actor: "system" });
-    await cycle(client);
-    const cycles = 5;
-    const cycleStatements = await statementsOf(cycles, () => cycle(client));
-    expect(cycleStatements.filter((s) => /^begin\b/i.test(s.trim()))).toEqual([]);
-    expect(countCommits(cycleStatements) / cycles).toBeLessThanOrEqual(COMMIT_BUDGET);
-    expect(cycleStatements.length / cycles).toBeLessThanOrEqual(STATEMENT_BUDGET);
+    expect(refused.text).toContain(await api.localHostBlueprintId());
+    const client = await api.client("ci-client");
+    await cycle(client.token);
+    await cycleStatements(5, client.token);
   });
 
   it("stores a request that must wait with its decision, and a worker serves it once the slot frees", async () => {
