@@ -48,7 +48,6 @@ export function authMiddleware(table: RouteAccessTable, db: Kysely<DrydockDataba
   };
 }
 
-
 /** The token's principal, and who owns the lease `leaseId` names when it names one; null: no working token. */
 async function authenticate(db: Kysely<DrydockDatabase>, token: string, now: Date, leaseId: string | null): Promise<{ principal: Principal; lease?: LeaseOwnership | null } | null> {
   if (leaseId) return principalOfTokenWithLease(db, token, now, leaseId);

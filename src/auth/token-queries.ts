@@ -48,7 +48,7 @@ export function tokenRecordOf(row: Selectable<TokensTable>, now: Date): TokenRec
 /** A token that works at `now`: not revoked, and not past its expiresAt. */
 function works(now: Date) {
   return (eb: ExpressionBuilder<DrydockDatabase, "tokens">) =>
-    eb.and([eb("status", "=", "active"), eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)])]);
+    eb.and([eb("tokens.status", "=", "active"), eb.or([eb("tokens.expires_at", "is", null), eb("tokens.expires_at", ">", now)])]);
 }
 
 /**
@@ -89,12 +89,10 @@ const tokenByHash = compiledOnce((db, { hash, now }: { hash: string; now: Date }
 const tokenByHashWithLease = compiledOnce((db, { hash, now, leaseId }: { hash: string; now: Date; leaseId: string }) =>
   db
     .selectFrom("tokens")
-    .select(PRINCIPAL_COLUMNS)
-    .select((eb) => [
-      eb.selectFrom("leases").select("leases.owner").where("leases.lease_id", "=", leaseId).as("lease_owner"),
-      eb.selectFrom("leases").select("leases.authorizing_object").where("leases.lease_id", "=", leaseId).as("lease_authorizing_object"),
-    ])
-    .where("token_hash", "=", hash)
+    .leftJoin("leases", (join) => join.on("leases.lease_id", "=", leaseId))
+    .select(PRINCIPAL_COLUMNS.map((c) => `tokens.${c}` as const))
+    .select(["leases.owner as lease_owner", "leases.authorizing_object as lease_authorizing_object"])
+    .where("tokens.token_hash", "=", hash)
     .where(works(now)),
 );
 

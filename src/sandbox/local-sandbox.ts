@@ -131,7 +131,7 @@ export class LocalSandbox {
     const killed = new Map<number, KilledProcess>();
     const cgroup = this.cgroupDir(leaseId);
     // Named before the kill, while /proc still has their command lines.
-    const members = cgroup ? await readPids(cgroup) : [];
+    const members = cgroup ? readPids(cgroup) : [];
     for (const pid of members) killed.set(pid, { pid, command: await commandLineOf(pid) });
     for (const child of this.running.get(leaseId) ?? []) {
       if (child.pid === undefined || child.exitCode !== null) continue;
@@ -141,7 +141,7 @@ export class LocalSandbox {
     this.running.delete(leaseId);
     if (!cgroup) return [...killed.values()];
     for (let round = 0; round < KILL_ROUNDS; round++) {
-      const pids = await readPids(cgroup);
+      const pids = readPids(cgroup);
       if (pids.length === 0) break;
       for (const pid of pids) {
         if (!killed.has(pid)) killed.set(pid, { pid, command: await commandLineOf(pid) });
@@ -160,7 +160,7 @@ export class LocalSandbox {
   /** Processes the lease has now (its cgroup's members), or null without a cgroup. */
   async processCount(leaseId: string): Promise<number | null> {
     const cgroup = this.cgroupDir(leaseId);
-    return cgroup ? (await readPids(cgroup)).length : null;
+    return cgroup ? readPids(cgroup).length : null;
   }
 
   async removeDirectories(...dirs: string[]): Promise<void> {
@@ -208,7 +208,7 @@ async function commandLineOf(pid: number): Promise<string> {
  * The cgroup's processes. Read synchronously: cgroupfs is in memory (see prepare), and a lease's
  * teardown reads it at least twice.
  */
-async function readPids(cgroup: string): Promise<number[]> {
+function readPids(cgroup: string): number[] {
   let text = "";
   try {
     text = readFileSync(path.join(cgroup, "cgroup.procs"), "utf8");

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { CompiledQuery, type Kysely } from "kysely";
 import type { EventMetadata, RecordedEvent } from "../../events/envelope";
-import { CapacityConflictError, VersionConflictError } from "../domain/errors";
+import { CapacityConflictError } from "../domain/errors";
 import type { InlineProjection, PlannedWrite, ProjectedEvent, WorkClaim } from "./projection";
 import type { DrydockDatabase } from "./schema";
 import type { StreamState } from "./stream-state";
-import { streamMoveQuery } from "./stream-move";
+import { streamMoveQuery, versionConflict } from "./stream-move";
 
 /** An event of a planned append: validated, at its stream version, not stored yet. */
 export interface AppendingEvent extends ProjectedEvent {
@@ -168,8 +168,7 @@ async function conflictOf(db: Kysely<DrydockDatabase>, error: unknown, stream: P
     return new CapacityConflictError(key ? [key] : []);
   }
   if (e.code === REFUSED || (e.code === UNIQUE_VIOLATION && (e.table === "streams" || e.table === "events"))) {
-    const current = await db.selectFrom("streams").select("version").where("stream_id", "=", stream.streamId).executeTakeFirst();
-    return new VersionConflictError(stream.streamId, stream.expectedVersion, current?.version ?? null);
+    return versionConflict(db, stream.streamId, stream.expectedVersion);
   }
   return error;
 }

@@ -5,7 +5,7 @@ import type { EventMetadata, NewEvent, RecordedEvent } from "../../events/envelo
 import type { Clock } from "../domain/clock";
 import { VersionConflictError } from "../domain/errors";
 import type { AppendContext, Executor, InlineProjection, WorkClaim } from "./projection";
-import { streamMoveQuery } from "./stream-move";
+import { streamMoveQuery, versionConflict } from "./stream-move";
 import { planAppendStatement, runAppendStatement, type AppendingEvent, type AppendStatement } from "./append-statement";
 import { ChangeNotifier } from "./change-notifier";
 import { eventColumns as columns, eventFromRow, type EventRow } from "./event-rows";
@@ -296,10 +296,7 @@ async function retryOnDeadlock<T>(run: () => Promise<T>): Promise<T> {
 /** The optimistic concurrency check: the stream row moves only from the version the caller saw. */
 async function moveStreamVersion(trx: Kysely<DrydockDatabase>, a: StreamAppend, at: Date, state: StreamState): Promise<void> {
   const [moved] = (await trx.executeQuery(streamMoveQuery(trx, { streamId: a.streamId, expectedVersion: a.expectedVersion, eventCount: a.events.length, state, at }, "skip"))).rows;
-  if (!moved) {
-    const current = await trx.selectFrom("streams").select("version").where("stream_id", "=", a.streamId).executeTakeFirst();
-    throw new VersionConflictError(a.streamId, a.expectedVersion, current?.version ?? null);
-  }
+  if (!moved) throw await versionConflict(trx, a.streamId, a.expectedVersion);
 }
 
 /** The state the append starts from, when the caller did not pass it; a moved stream is a conflict. */

@@ -1,4 +1,5 @@
 import type { CompiledQuery, Kysely } from "kysely";
+import { VersionConflictError } from "../domain/errors";
 import { CompiledShapes } from "./compiled-once";
 import type { DrydockDatabase } from "./schema";
 import type { StreamState } from "./stream-state";
@@ -32,4 +33,10 @@ export function streamMoveQuery(
   return shapes.compile(db, "update", args, (db, a) =>
     db.updateTable("streams").set({ version: a.version, state: a.state, updated_at: a.at }).where("stream_id", "=", a.streamId).where("version", "=", a.expectedVersion).returning("stream_id"),
   );
+}
+
+/** The conflict of an append whose stream was not at `expectedVersion`, naming the version it is at (null: no stream). */
+export async function versionConflict(db: Kysely<DrydockDatabase>, streamId: string, expectedVersion: number): Promise<VersionConflictError> {
+  const current = await db.selectFrom("streams").select("version").where("stream_id", "=", streamId).executeTakeFirst();
+  return new VersionConflictError(streamId, expectedVersion, current?.version ?? null);
 }
