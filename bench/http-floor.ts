@@ -9,13 +9,11 @@
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx bench/http-floor.ts [--clients 1] [--seconds 6] [--statements 4] [--commits 2]
  */
-import { fork } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { sql } from "kysely";
-import type { ClientOrder, ClientReport } from "./lease-client";
+import { percentile, runClientProcess } from "./client-process";
 import { openDatabase } from "../src/store/database";
 import { throwawayDatabase } from "./throwaway-database";
 
@@ -31,10 +29,6 @@ const share = [
   { reads: Math.ceil(reads / 2), inserts: Math.ceil(commits / 2) },
   { reads: Math.floor(reads / 2), inserts: Math.floor(commits / 2) },
 ];
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
 
 const target = await throwawayDatabase(process.env.DATABASE_URL);
 try {
@@ -62,22 +56,7 @@ try {
   const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise((r) => server.once("listening", r));
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const child = fork(fileURLToPath(new URL("./lease-client.ts", import.meta.url)));
-  let cpu: NodeJS.CpuUsage = { user: 0, system: 0 };
-  const report = await new Promise<ClientReport>((resolve, reject) => {
-    let before = process.cpuUsage();
-    child.on("message", (m: "ready" | ClientReport) => {
-      if (m === "ready") {
-        before = process.cpuUsage();
-        child.send({ base, tokens, seconds, explainSlowMs: null } satisfies ClientOrder);
-      } else {
-        cpu = process.cpuUsage(before);
-        resolve(m);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`the client process exited (${code}) without a report`)));
-  });
-  if (report.error) throw new Error(report.error);
+  const { report, cpu } = await runClientProcess({ base, tokens, seconds, explainSlowMs: null });
   const n = report.latencies.length;
   const sorted = [...report.latencies].sort((a, b) => a - b);
   const acquires = [...report.acquires].sort((a, b) => a - b);

@@ -19,12 +19,10 @@
  *
  * On PostgreSQL it works in a throwaway database it creates and drops.
  */
-import { fork } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import http from "node:http";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { serve } from "@hono/node-server";
 import { sql } from "kysely";
@@ -35,7 +33,7 @@ import { randomIds } from "../src/domain/ids";
 import { createDrydock } from "../src/service/drydock";
 import { openDatabase, type Database } from "../src/store/database";
 import { postJson } from "./http-post";
-import type { ClientOrder, ClientReport } from "./lease-client";
+import { percentile, runClientProcess } from "./client-process";
 import { throwawayDatabase } from "./throwaway-database";
 
 const { values } = parseArgs({
@@ -57,11 +55,6 @@ async function post(url: string, headers: Record<string, string>, body: string):
     return { status: res.status, json: await res.json() };
   }
   return postJson(agent, url, headers, body);
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 
@@ -113,21 +106,9 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   const slow: { id: string; took: number }[] = [];
   let cpu: NodeJS.CpuUsage = { user: 0, system: 0 };
   if (values.client === "process") {
-    const child = fork(fileURLToPath(new URL("./lease-client.ts", import.meta.url)));
-    const report = await new Promise<ClientReport>((resolve, reject) => {
-      let cpuBefore = process.cpuUsage();
-      child.on("message", (m: "ready" | ClientReport) => {
-        if (m === "ready") {
-          cpuBefore = process.cpuUsage();
-          child.send({ base, tokens, seconds, explainSlowMs } satisfies ClientOrder);
-        } else {
-          cpu = process.cpuUsage(cpuBefore);
-          resolve(m);
-        }
-      });
-      child.once("exit", (code) => reject(new Error(`the client process exited (${code}) without a report`)));
-    });
-    if (report.error) throw new Error(`a client stopped: ${report.error}`);
+    const run = await runClientProcess({ base, tokens, seconds, explainSlowMs });
+    const { report } = run;
+    cpu = run.cpu;
     latencies.push(...report.latencies);
     acquires.push(...report.acquires);
     slow.push(...report.slow);
