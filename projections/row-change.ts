@@ -65,9 +65,13 @@ const KEY = "\u0000key";
  */
 export function rowWriteQuery<Row>(db: Executor, key: RowKey, write: RowWrite<Row>, returning: readonly Returned[] = []): CompiledQuery {
   const any = db as unknown as Kysely<any>;
-  const values = encode(("insert" in write ? write.insert : write.set) as Record<string, unknown>, key.json);
+  // The columns' values as sent: JSON columns as their text, as the inline projections always
+  // wrote them; undefined ones left out.
+  const json = key.json ?? [];
   const args: Record<string, unknown> = {};
-  for (const [column, value] of Object.entries(values)) if (value !== undefined) args[column] = value;
+  for (const [column, value] of Object.entries(("insert" in write ? write.insert : write.set) as Record<string, unknown>)) {
+    if (value !== undefined) args[column] = json.includes(column) ? JSON.stringify(value) : value;
+  }
   const columns = Object.keys(args);
   const returned = returning.length === 0 ? 0 : (returningIds.get(returning) ?? returningIds.set(returning, ++lastReturningId).get(returning)!);
   const slotsOf = (a: Record<string, unknown>) => Object.fromEntries(columns.map((c) => [c, a[c]]));
@@ -116,11 +120,4 @@ export function applyRowChangeInMemory<Row extends object>(rows: RowTable<Row>, 
   const current = rows.get(key);
   if (!current) throw new MissingRowError(rows.table, key, eventType);
   rows.update(key, change.derive(current));
-}
-
-function encode(values: Record<string, unknown>, json: readonly string[] = []): Record<string, unknown> {
-  if (json.length === 0) return values;
-  const out = { ...values };
-  for (const column of json) if (column in out) out[column] = JSON.stringify(out[column]);
-  return out;
 }
