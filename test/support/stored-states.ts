@@ -21,7 +21,9 @@ export async function statesDifferingFromLog(db: Kysely<DrydockDatabase>): Promi
   const byStream = new Map<string, RecordedEvent[]>();
   for (const row of events) {
     const event = eventFromRow(row as EventRow);
-    byStream.set(event.streamId, [...(byStream.get(event.streamId) ?? []), event]);
+    const stream = byStream.get(event.streamId);
+    if (stream) stream.push(event);
+    else byStream.set(event.streamId, [event]);
   }
   const differing: { streamId: string; stored: unknown; folded: unknown }[] = [];
   for (const row of rows) {
