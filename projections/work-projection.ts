@@ -232,6 +232,13 @@ function dateOrNull(iso: string | null | undefined): Date | null {
  * Moves items' run time to now. One statement that locks its rows in stream order and skips rows
  * an append holds: that append is rescheduling the stream anyway.
  *
+ * Except a pool item, which waits for its lock: the one holding it may be the pool step moving
+ * its item to its next check (maintain-pool.ts) on a decision made before this append
+ * committed, and a wake-up skipped then was lost until that check, minutes on. This runs after
+ * the commit, in a statement of its own that holds no other lock while it waits, so the wait
+ * cannot close a cycle of waits; and it is a follow-up the answer does not wait for
+ * (change-notifier.ts). Once the lock is free the update sees the item's new time and moves it.
+ *
  * Only items still of `kind`, the step the wake-up is for: the streams were chosen by a read
  * before this statement, and one may have moved on meanwhile (a lease activated between the
  * read of the acquired leases and this update). Its item is then another step's (an expiry,
@@ -246,7 +253,7 @@ async function wake(db: Executor, streamIds: readonly string[], at: Date, kind: 
        SELECT stream_id FROM work_items
         WHERE stream_id IN (${sql.join(streamIds)}) AND kind = ${kind} AND run_at > ${at}
         ORDER BY stream_id
-        FOR UPDATE SKIP LOCKED)
+        FOR UPDATE ${kind === "pool" ? sql`` : sql`SKIP LOCKED`})
      RETURNING stream_id`.execute(db);
   // Workers slept through the append's own NOTIFY before this moved the items: tell them again.
   if (woken.rows.length > 0) await notifyDue(db, woken.rows, at);

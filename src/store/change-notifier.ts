@@ -17,12 +17,19 @@ export const EVENTS_CHANNEL = "drydock_events";
  * round trip (the service, where that is the answer's latency); `flush()` waits for every
  * notice handed over, and the service flushes before it closes its database. Otherwise the
  * append waits for its notice to be sent, as a short-lived command (the CLI) needs.
+ *
+ * The wake-ups an append's projections send after its commit (work-projection.ts: the oldest
+ * leases waiting for the slot a release freed, a pool to refill) are hints of the same kind, and
+ * go the same way (`followUp`): in the background, the answer does not wait for their reads and
+ * updates; `flush()` waits for them too.
  */
 export class ChangeNotifier {
   private streams = new Set<string>();
   private workDueAt: number | null = null;
   private queued = false;
   private sending: Promise<void> | null = null;
+  /** Follow-ups running in the background (followUp), until each settles. */
+  private readonly following = new Set<Promise<void>>();
 
   constructor(
     private readonly db: Kysely<DrydockDatabase>,
@@ -38,9 +45,25 @@ export class ChangeNotifier {
     return this.background ? Promise.resolve() : this.flush();
   }
 
-  /** Resolves once every notice handed over so far has been sent (or failed to be). */
+  /**
+   * Runs what follows a committed append (its wake-ups): in the background, the append does not
+   * wait for it; otherwise it does. Its failure is dropped, as a lost notice is: a listener or a
+   * worker that was not woken looks again at its next due time.
+   */
+  followUp(task: () => Promise<void>): Promise<void> {
+    const run = task().catch(() => {});
+    if (!this.background) return run;
+    this.following.add(run);
+    void run.finally(() => this.following.delete(run));
+    return Promise.resolve();
+  }
+
+  /** Resolves once every notice handed over so far has been sent (or failed to be), and every follow-up has run. */
   async flush(): Promise<void> {
-    while (this.sending) await this.sending;
+    while (this.sending || this.following.size > 0) {
+      if (this.sending) await this.sending;
+      await Promise.all([...this.following]);
+    }
   }
 
   private async send(): Promise<void> {

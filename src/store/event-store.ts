@@ -136,9 +136,12 @@ export class PostgresEventStore implements EventStore {
     // one's fsync. A notification lost to a crash here only delays workers until their next look.
     const streams = [...new Set(appends.filter((a) => a.events.length > 0).map((a) => a.streamId))];
     await this.notifier.notify(streams, append.workDueAt);
-    for (const p of this.projections) {
-      // Best effort: the events are committed whatever happens here.
-      await p.afterCommit?.(this.db, recorded, states, append).catch(() => {});
+    // Best effort: the events are committed whatever happens here (change-notifier.ts followUp).
+    const after = this.projections.filter((p) => p.afterCommit);
+    if (after.length > 0) {
+      await this.notifier.followUp(async () => {
+        for (const p of after) await p.afterCommit!(this.db, recorded, states, append).catch(() => {});
+      });
     }
     return recorded;
   }

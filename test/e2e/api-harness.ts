@@ -149,7 +149,13 @@ export async function startApi(
       return { owner, token: issued.token, tokenId: issued.id, ...callerAs(issued.token) };
     },
     async runDueWork() {
-      for (let i = 0; i < 50 && (await drydock.worker.runDue()) > 0; i++);
+      // Each run's wake-ups follow its commits in the background (change-notifier.ts): the next
+      // run looks once they are in, as a worker woken by them would.
+      for (let i = 0; i < 50; i++) {
+        await drydock.notifier.flush();
+        if ((await drydock.worker.runDue()) === 0) break;
+      }
+      await drydock.notifier.flush();
     },
     async eventCount() {
       const result = await sql<{ n: number | string }>`select count(*)::int as n from events`.execute(drydock.database.db);

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/domain/clock";
 import { verifyStoredLog } from "../../src/history/verify-stored-log";
@@ -151,6 +152,45 @@ describe("a warm pool (minReady)", () => {
     expect((await resources(bp)).filter((r) => r.status !== "destroyed")).toHaveLength(3);
     // Turned off: the pool keeps what it has (no idle policy) and builds nothing more.
     expect((await api.call("PATCH", `/v1/blueprints/${bp}`, { minReady: null })).status).toBe(200);
+    await expectVerified();
+  });
+});
+
+/**
+ * The race behind a refill that never came: the pool step decides on what it read, then moves
+ * its item to its next check; a lease that takes a warm resource between the two committed its
+ * wake-up while the step held the item's row, and the wake-up used to skip the locked row. Here
+ * the test's own transaction plays the step's move, parking the item far ahead and holding its
+ * row while the lease is taken. PostgreSQL only: PGlite has one connection, so no two writers.
+ */
+describe("a warm pool whose item is held when a lease takes a resource", () => {
+  it("is woken once the holder commits, and refills", async ({ skip }) => {
+    if (api.drydock.database.kind !== "postgres") skip("one connection: no concurrent holder of the pool item");
+    const db = api.drydock.database.db;
+    const bp = (await blueprint("warm-held", { resourceLimit: 3, minReady: 1 })).id;
+    await poolUntil(bp, "one warm resource active", (live) => live.length === 1 && live[0].status === "active");
+    const lease = await db.connection().execute(async (conn) => {
+      await sql`BEGIN`.execute(conn);
+      try {
+        await sql`UPDATE work_items SET run_at = ${new Date(clock.now().getTime() + 3_600_000)} WHERE stream_id = ${`blueprint-${bp}`}`.execute(conn);
+        const taken = await activeLease(bp);
+        // The lease's wake-up of the pool item waits for the row, rather than skipping it.
+        await waitUntil("the pool wake-up waiting for the held item", async () => {
+          const { rows } = await sql<{ n: number }>`
+            SELECT count(*)::int AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%UPDATE work_items SET run_at%'`.execute(db);
+          return rows[0]!.n > 0;
+        }, 10_000);
+        await sql`COMMIT`.execute(conn);
+        return taken;
+      } catch (error) {
+        // A failed wait leaves no transaction open on the pool's connection.
+        await sql`ROLLBACK`.execute(conn);
+        throw error;
+      }
+    });
+    await workerUntil(bp, "the pool refilled after the holder committed", (live) => live.length === 2 && live.some((r) => r.status === "active" && r.liveLeases === 0));
+    await release(lease.id);
     await expectVerified();
   });
 });

@@ -69,4 +69,36 @@ describe(`change notices (${testDialect})`, () => {
     await waitUntil("the notice received", () => received.length === 1, 5_000);
     expect(received[0]).toEqual({ streams: ["lease-cli"], workDueAt: null });
   });
+
+  it("a follow-up (an append's wake-ups) runs without the append waiting for it in the background, and flush waits for it; otherwise the append waits", async () => {
+    let finish!: () => void;
+    const done: string[] = [];
+    const background = new ChangeNotifier(database.db, true);
+    const handed = background.followUp(async () => {
+      await new Promise<void>((resolve) => (finish = resolve));
+      done.push("background");
+    });
+    // Handed over: the append goes on while the follow-up still waits.
+    await handed;
+    expect(done).toEqual([]);
+    let flushed = false;
+    const flushing = background.flush().then(() => (flushed = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(flushed).toBe(false);
+    finish();
+    await flushing;
+    expect(done).toEqual(["background"]);
+    // A failing follow-up is dropped, as a lost notice is: the append that handed it over does not fail.
+    await background.followUp(async () => {
+      throw new Error("a wake-up that failed");
+    });
+    await background.flush();
+
+    const waiting = new ChangeNotifier(database.db);
+    await waiting.followUp(async () => {
+      await new Promise((r) => setTimeout(r, 10));
+      done.push("waited");
+    });
+    expect(done).toEqual(["background", "waited"]);
+  });
 });

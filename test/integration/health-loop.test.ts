@@ -67,7 +67,8 @@ function contextOf(drydock: Drydock, workerId: string): WorkerContext {
 
 /** Runs the allocator's due work to the end (the workers are not started: time is manual). */
 async function drain(): Promise<void> {
-  while ((await instances[0]!.worker.runDue()) > 0) {
+  // Each run's wake-ups follow its commits in the background (change-notifier.ts): flushed first.
+  while ((await instances[0]!.notifier.flush(), await instances[0]!.worker.runDue()) > 0) {
     // keep going
   }
 }
