@@ -34,6 +34,12 @@ export interface DatabaseOptions {
    * Default true; false behind a pooler that cannot keep them (PgBouncer in transaction mode).
    */
   preparedStatements?: boolean;
+  /**
+   * PGlite in memory: start from this dump of a data directory (`PGlite.dumpDataDir`) instead of
+   * an empty one. The test suite's migrated template (test/support/pglite-template.ts): loading
+   * it takes about a third of the time of initialising a new directory.
+   */
+  pgliteTemplate?: Blob;
 }
 
 function logOption(onQuery: ((sql: string, ms: number) => void) | undefined): KyselyConfig["log"] {
@@ -44,7 +50,7 @@ function logOption(onQuery: ((sql: string, ms: number) => void) | undefined): Ky
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  const database = options.url ? openPostgres(options.url, options.poolSize ?? 10, options.onQuery, options.preparedStatements ?? true) : await openPGlite(options.dataDir, options.onQuery);
+  const database = options.url ? openPostgres(options.url, options.poolSize ?? 10, options.onQuery, options.preparedStatements ?? true) : await openPGlite(options.dataDir, options.onQuery, options.pgliteTemplate);
   await migrate(database.db);
   return database;
 }
@@ -58,10 +64,10 @@ export async function migrate(db: Kysely<DrydockDatabase>): Promise<void> {
   }
 }
 
-async function openPGlite(dataDir: string | undefined, onQuery?: (sql: string, ms: number) => void): Promise<Database> {
+async function openPGlite(dataDir: string | undefined, onQuery?: (sql: string, ms: number) => void, template?: Blob): Promise<Database> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const unlock = dataDir ? lockDataDir(dataDir) : () => {};
-  const pglite = await PGlite.create(dataDir ? { dataDir } : {}).catch((error: unknown) => {
+  const pglite = await PGlite.create(dataDir ? { dataDir } : template ? { loadDataDir: template } : {}).catch((error: unknown) => {
     unlock();
     throw error;
   });

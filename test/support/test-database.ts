@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { openDatabase, type Database } from "../../src/store/database";
+import { pgliteTemplate } from "./pglite-template";
 
 /**
  * A fresh, migrated database for one test file: PGlite in memory by default, or a throwaway
@@ -16,7 +17,7 @@ export const testDialect: "pglite" | "postgres" = process.env.DATABASE_URL ? "po
 export async function createTestDatabase(options: { poolSize?: number; onQuery?: (sql: string) => void } = {}): Promise<TestDatabase> {
   const adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
-    const database = await openDatabase({ onQuery: options.onQuery });
+    const database = await openDatabase({ onQuery: options.onQuery, pgliteTemplate: await pgliteTemplate() });
     return Object.assign(database, { url: undefined });
   }
   const name = `drydock_test_${randomBytes(6).toString("hex")}`;
