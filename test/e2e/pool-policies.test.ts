@@ -174,7 +174,8 @@ describe("a warm pool whose item is held when a lease takes a resource", () => {
       try {
         await sql`UPDATE work_items SET run_at = ${new Date(clock.now().getTime() + 3_600_000)} WHERE stream_id = ${`blueprint-${bp}`}`.execute(conn);
         const taken = await activeLease(bp);
-        // The lease's wake-up of the pool item waits for the row, rather than skipping it.
+        // The lease's wake-up of the pool item waits for the row, rather than skipping it; the
+        // acquire answered all the same (its wake-ups follow the commit: change-notifier.ts).
         await waitUntil("the pool wake-up waiting for the held item", async () => {
           const { rows } = await sql<{ n: number }>`
             SELECT count(*)::int AS n FROM pg_stat_activity
