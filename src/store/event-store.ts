@@ -101,7 +101,12 @@ export class PostgresEventStore implements EventStore {
     private readonly observer?: AppendObserver,
     /** Sends each append's NOTIFY; by default one of the store's own that the append waits for. */
     private readonly notifier = new ChangeNotifier(db),
-  ) {}
+  ) {
+    this.afterCommits = projections.filter((p) => p.afterCommit !== undefined);
+  }
+
+  /** The projections with work after the commit (their wake-ups), picked once. */
+  private readonly afterCommits: readonly InlineProjection[];
 
   append(streamId: string, expectedVersion: number, events: NewEvent[], metadata: EventMetadata, options?: AppendOptions) {
     return this.appendMany([{ streamId, expectedVersion, events }], metadata, options);
@@ -137,10 +142,9 @@ export class PostgresEventStore implements EventStore {
     const streams = [...new Set(appends.filter((a) => a.events.length > 0).map((a) => a.streamId))];
     await this.notifier.notify(streams, append.workDueAt);
     // Best effort: the events are committed whatever happens here (change-notifier.ts followUp).
-    const after = this.projections.filter((p) => p.afterCommit);
-    if (after.length > 0) {
+    if (this.afterCommits.length > 0) {
       await this.notifier.followUp(async () => {
-        for (const p of after) await p.afterCommit!(this.db, recorded, states, append).catch(() => {});
+        for (const p of this.afterCommits) await p.afterCommit!(this.db, recorded, states, append).catch(() => {});
       });
     }
     return recorded;
