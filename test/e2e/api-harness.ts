@@ -6,6 +6,7 @@ import { createApp, type AppOptions } from "../../src/api/app";
 import { issueToken } from "../../src/auth/token-commands";
 import { createDrydock, type Drydock, type DrydockOptions } from "../../src/service/drydock";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
+import { runDueWork } from "../support/run-due-work";
 
 /**
  * One Drydock on a fresh test database, its API app, and helpers to call it like a client would.
@@ -148,15 +149,7 @@ export async function startApi(
       }
       return { owner, token: issued.token, tokenId: issued.id, ...callerAs(issued.token) };
     },
-    async runDueWork() {
-      // Each run's wake-ups follow its commits in the background (change-notifier.ts): the next
-      // run looks once they are in, as a worker woken by them would.
-      for (let i = 0; i < 50; i++) {
-        await drydock.notifier.flush();
-        if ((await drydock.worker.runDue()) === 0) break;
-      }
-      await drydock.notifier.flush();
-    },
+    runDueWork: () => runDueWork(drydock),
     async eventCount() {
       const result = await sql<{ n: number | string }>`select count(*)::int as n from events`.execute(drydock.database.db);
       return Number(result.rows[0]!.n);

@@ -14,6 +14,7 @@ import { parseOrThrow } from "../../src/domain/parse";
 import { createDrydock, type Drydock } from "../../src/service/drydock";
 import { readWholeLog } from "../support/read-log";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
+import { runDueWork } from "../support/run-due-work";
 
 /**
  * The health loop without SSH: a test blueprint whose checks answer from a table, two checkers
@@ -66,12 +67,7 @@ function contextOf(drydock: Drydock, workerId: string): WorkerContext {
 }
 
 /** Runs the allocator's due work to the end (the workers are not started: time is manual). */
-async function drain(): Promise<void> {
-  // Each run's wake-ups follow its commits in the background (change-notifier.ts): flushed first.
-  while ((await instances[0]!.notifier.flush(), await instances[0]!.worker.runDue()) > 0) {
-    // keep going
-  }
-}
+const drain = () => runDueWork(instances[0]!, Infinity);
 
 /** Both checkers at once; returns the resources checked in this round. */
 async function round(): Promise<string[]> {
