@@ -18,9 +18,10 @@ import type { DrydockDatabase } from "../../src/store/schema";
  * hashes PGlite's version and every migration's source, so a changed migration makes a new one;
  * the test processes that race to make it each write their own file and rename it into place.
  */
-const migrations = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../src/store/migrations");
-/** The installed PGlite's package.json (not in its exports: found from the project's root). */
-const pgliteVersion = (JSON.parse(readFileSync(path.join(migrations, "../../../node_modules/@electric-sql/pglite/package.json"), "utf8")) as { version: string }).version;
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const migrations = path.join(root, "src/store/migrations");
+/** The installed PGlite's version: its package.json is not in the package's exports, so read as a file. */
+const pgliteVersion = (JSON.parse(readFileSync(path.join(root, "node_modules/@electric-sql/pglite/package.json"), "utf8")) as { version: string }).version;
 
 function templateFile(): string {
   const hash = createHash("sha256").update(pgliteVersion);
