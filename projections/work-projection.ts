@@ -201,7 +201,11 @@ async function wakePoolFor(db: Executor, event: RecordedEvent, state: StreamStat
   }
   if (!blueprintId) return;
   if (written && written.blueprint_id === blueprintId && written.blueprint_pool_item === false) return;
-  await wake(db, [`blueprint-${blueprintId}`], at, "pool");
+  // The row's holder may be the worker releasing its claim on the item its pool step has just
+  // parked at its next check (maintain-pool.ts), on a read made before this append committed:
+  // skipped then, this wake-up was lost until that check, minutes on. Waited for, the update
+  // sees the parked time and moves it.
+  await wake(db, [`blueprint-${blueprintId}`], at, "pool", "wait");
 }
 
 async function schedule(db: Executor, streamId: string, work: ScheduledWork<string> | null, claim?: WorkClaim): Promise<void> {
@@ -229,15 +233,12 @@ function dateOrNull(iso: string | null | undefined): Date | null {
 }
 
 /**
- * Moves items' run time to now. One statement that locks its rows in stream order and skips rows
- * an append holds: that append is rescheduling the stream anyway.
- *
- * Except a pool item, which waits for its lock: the one holding it may be the pool step moving
- * its item to its next check (maintain-pool.ts) on a decision made before this append
- * committed, and a wake-up skipped then was lost until that check, minutes on. This runs after
- * the commit, in a statement of its own that holds no other lock while it waits, so the wait
- * cannot close a cycle of waits; and it is a follow-up the answer does not wait for
- * (change-notifier.ts). Once the lock is free the update sees the item's new time and moves it.
+ * Moves items' run time to now. One statement that locks its rows in stream order. By default it
+ * skips rows an append holds: that append is rescheduling the stream anyway, from fresh state.
+ * `whenLocked: "wait"` waits for them instead, for an item whose holder does not reschedule it
+ * from fresh state (wakePoolFor). Either way this runs after the commit, in a statement of its own that
+ * holds no other lock while it waits, so a wait cannot close a cycle of waits; and it is a
+ * follow-up the answer does not wait for (change-notifier.ts).
  *
  * Only items still of `kind`, the step the wake-up is for: the streams were chosen by a read
  * before this statement, and one may have moved on meanwhile (a lease activated between the
@@ -245,7 +246,7 @@ function dateOrNull(iso: string | null | undefined): Date | null {
  * due later) that has nothing to do now: woken, it would run, append nothing, stay due and run
  * again, without end.
  */
-async function wake(db: Executor, streamIds: readonly string[], at: Date, kind: string): Promise<void> {
+async function wake(db: Executor, streamIds: readonly string[], at: Date, kind: string, whenLocked: "skip" | "wait" = "skip"): Promise<void> {
   if (streamIds.length === 0) return;
   const woken = await sql<{ stream_id: string }>`
     UPDATE work_items SET run_at = ${at}
@@ -253,7 +254,7 @@ async function wake(db: Executor, streamIds: readonly string[], at: Date, kind: 
        SELECT stream_id FROM work_items
         WHERE stream_id IN (${sql.join(streamIds)}) AND kind = ${kind} AND run_at > ${at}
         ORDER BY stream_id
-        FOR UPDATE ${kind === "pool" ? sql`` : sql`SKIP LOCKED`})
+        FOR UPDATE ${whenLocked === "skip" ? sql`SKIP LOCKED` : sql``})
      RETURNING stream_id`.execute(db);
   // Workers slept through the append's own NOTIFY before this moved the items: tell them again.
   if (woken.rows.length > 0) await notifyDue(db, woken.rows, at);

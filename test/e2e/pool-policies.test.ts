@@ -157,42 +157,70 @@ describe("a warm pool (minReady)", () => {
 });
 
 /**
- * The race behind a refill that never came: the pool step decides on what it read, then moves
- * its item to its next check; a lease that takes a warm resource between the two committed its
- * wake-up while the step held the item's row, and the wake-up used to skip the locked row. Here
- * the test's own transaction plays the step's move, parking the item far ahead and holding its
- * row while the lease is taken. PostgreSQL only: PGlite has one connection, so no two writers.
+ * The race behind a refill that never came: the pool step parks its item at its next check on
+ * what it read, and looks once more; a lease that takes a warm resource after that look commits
+ * its wake-up while the worker still holds the parked item's row (releasing its claim on it), and
+ * the wake-up used to skip the locked row. Here the test's own transaction plays that holder. The
+ * service of this case runs no worker: its due work runs by hand, so the item stays where each
+ * step leaves it. PostgreSQL only: PGlite has one connection, so no two writers.
  */
 describe("a warm pool whose item is held when a lease takes a resource", () => {
   it("is woken once the holder commits, and refills", async ({ skip }) => {
     if (api.drydock.database.kind !== "postgres") skip("one connection: no concurrent holder of the pool item");
-    const db = api.drydock.database.db;
-    const bp = (await blueprint("warm-held", { resourceLimit: 3, minReady: 1 })).id;
-    await poolUntil(bp, "one warm resource active", (live) => live.length === 1 && live[0].status === "active");
-    const lease = await db.connection().execute(async (conn) => {
-      await sql`BEGIN`.execute(conn);
-      try {
-        await sql`UPDATE work_items SET run_at = ${new Date(clock.now().getTime() + 3_600_000)} WHERE stream_id = ${`blueprint-${bp}`}`.execute(conn);
-        const taken = await activeLease(bp);
-        // The lease's wake-up of the pool item waits for the row, rather than skipping it; the
-        // acquire answered all the same (its wake-ups follow the commit: change-notifier.ts).
-        await waitUntil("the pool wake-up waiting for the held item", async () => {
-          const { rows } = await sql<{ n: number }>`
-            SELECT count(*)::int AS n FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%UPDATE work_items SET run_at%'`.execute(db);
-          return rows[0]!.n > 0;
-        }, 10_000);
-        await sql`COMMIT`.execute(conn);
-        return taken;
-      } catch (error) {
-        // A failed wait leaves no transaction open on the pool's connection.
-        await sql`ROLLBACK`.execute(conn);
-        throw error;
-      }
-    });
-    await workerUntil(bp, "the pool refilled after the holder committed", (live) => live.length === 2 && live.some((r) => r.status === "active" && r.liveLeases === 0));
-    await release(lease.id);
-    await expectVerified();
+    const held = await startApi({}, { localHost: false, blueprints: [memoryPoolBlueprint()], clock, worker: false });
+    try {
+      const db = held.drydock.database.db;
+      const made = await held.call("POST", "/v1/blueprints", { name: "warm-held", kind: "memory-pool", config: { slots: 1 }, resourceLimit: 3, minReady: 1 });
+      expect(made.status, made.text).toBe(201);
+      const item = `blueprint-${made.body.id}`;
+      const itemRow = () => db.selectFrom("work_items").selectAll().where("stream_id", "=", item).executeTakeFirstOrThrow();
+      const live = async () => ((await held.call("GET", `/v1/resources?blueprintId=${made.body.id}`)).body.items as any[]).filter((r) => r.status !== "destroyed");
+      await held.runDueWork();
+      expect((await live()).map((r) => r.status)).toEqual(["active"]);
+      // The pool step parked its item at its next check.
+      expect(new Date((await itemRow()).run_at).getTime()).toBeGreaterThan(clock.now().getTime());
+
+      const lease = await db.connection().execute(async (conn) => {
+        await sql`BEGIN`.execute(conn);
+        try {
+          await sql`UPDATE work_items SET claimed_by = NULL, claimed_until = NULL WHERE stream_id = ${item}`.execute(conn);
+          const taken = await held.call("POST", "/v1/leases?wait=10", { resourceType: "sandbox", blueprintIds: [made.body.id] });
+          expect(taken.status, taken.text).toBe(201);
+          // The lease's wake-up of the pool item waits for the row, rather than skipping it; the
+          // acquire answered all the same (its wake-ups follow the commit: change-notifier.ts).
+          await waitUntil(
+            "the pool wake-up waiting for the held item",
+            async () => {
+              const { rows } = await sql<{ n: number }>`
+                SELECT count(*)::int AS n FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%UPDATE work_items SET run_at%'`.execute(db);
+              return rows[0]!.n > 0;
+            },
+            10_000,
+            { seen: itemRow },
+          );
+          await sql`COMMIT`.execute(conn);
+          return taken.body;
+        } catch (error) {
+          // A failed wait leaves no transaction open on the pool's connection.
+          await sql`ROLLBACK`.execute(conn);
+          throw error;
+        }
+      });
+      // Once the holder committed, the wake-up moved the item to now: the pool step runs and refills.
+      await held.drydock.notifier.flush();
+      expect(new Date((await itemRow()).run_at).getTime()).toBeLessThanOrEqual(clock.now().getTime());
+      await held.runDueWork();
+      const refilled = await live();
+      expect(refilled).toHaveLength(2);
+      expect(refilled.filter((r) => r.status === "active" && r.liveLeases === 0)).toHaveLength(1);
+      expect((await held.call("POST", `/v1/leases/${lease.id}/release`)).status).toBe(200);
+      await held.runDueWork();
+      const report = await verifyStoredLog(held.drydock.store, { now: clock.now(), graceMs: 60_000 });
+      expect(report.violations).toEqual([]);
+    } finally {
+      await held.close();
+    }
   });
 });
 
