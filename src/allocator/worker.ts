@@ -64,6 +64,14 @@ export class AllocatorWorker {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.unlisten?.();
+    await this.idle();
+  }
+
+  /**
+   * Resolves once no loop pass and no step is running in this process, including the teardowns
+   * a release started without waiting (runClaimedStepsSoon). Work due later is not waited for.
+   */
+  async idle(): Promise<void> {
     while (this.running || this.inFlight.size > 0) {
       await Promise.allSettled([...this.inFlight]);
       await new Promise((r) => setTimeout(r, 5));

@@ -29,7 +29,10 @@ export interface ApiHarness extends Caller {
   client(owner: string, options?: { blueprintIds?: string[] }): Promise<ApiClient>;
   /** The id of the local-host blueprint the harness starts with. */
   localHostBlueprintId(): Promise<string>;
-  /** Rows in the event log: a refused request must not move it. */
+  /**
+   * Rows in the event log once this process's steps and after-commit work have settled (a
+   * release's teardown runs after its answer): a refused request must not move it.
+   */
   eventCount(): Promise<number>;
   /** Runs the worker's due work until none is left (at most 50 rounds): for tests whose worker is off. */
   runDueWork(): Promise<void>;
@@ -151,6 +154,9 @@ export async function startApi(
     },
     runDueWork: () => runDueWork(drydock),
     async eventCount() {
+      await drydock.notifier.flush();
+      await drydock.worker.idle();
+      await drydock.notifier.flush();
       const result = await sql<{ n: number | string }>`select count(*)::int as n from events`.execute(drydock.database.db);
       return Number(result.rows[0]!.n);
     },
