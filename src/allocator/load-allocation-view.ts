@@ -9,7 +9,7 @@ import type { LeaseQuotaOfLease } from "../domain/lease-quota";
 import { idleSinceOf } from "../queries/resource-load";
 import { isHoldLock, leaseUsePrefix, quotaOfTypePrefix, quotaPrefix, slotNumberOf } from "./slot-keys";
 import { poolPolicyOfRow, recycleReason } from "../domain/pool-policy";
-import { readAllocationSnapshot, type QueuePlace } from "./allocation-snapshot";
+import { readAllocationSnapshot, type AllocationSnapshot, type QueuePlace } from "./allocation-snapshot";
 
 export type { QueuePlace } from "./allocation-snapshot";
 
@@ -27,13 +27,17 @@ export async function loadAllocationView(
   now: Date,
   reclaimIdleMs: number,
   place?: QueuePlace,
+  /** Read already for this lease at this place (the fast path's request: prepareLeaseRequest). */
+  read?: AllocationSnapshot,
 ): Promise<QueuedAllocationView> {
-  const snapshot = await readAllocationSnapshot(db, {
-    resourceType: lease.resourceType,
-    kinds: registry.kinds(),
-    lease: { leaseId: lease.leaseId, owner: lease.owner, authorizingObject: lease.authorizingObject ?? null },
-    ...(place ? { place } : {}),
-  });
+  const snapshot =
+    read ??
+    (await readAllocationSnapshot(db, {
+      resourceType: lease.resourceType,
+      kinds: registry.kinds(),
+      lease: { leaseId: lease.leaseId, owner: lease.owner, authorizingObject: lease.authorizingObject ?? null },
+      ...(place ? { place } : {}),
+    }));
   const known = snapshot.blueprints;
   // Ended resources that are not destroyed yet still hold their slot locks (one per host, say):
   // blueprints see them in `existing` so they do not plan a resource that would collide.

@@ -9,17 +9,20 @@ import { loadLease, loadResource } from "./steps/load-state";
 import { endExpiredHold } from "./steps/resource-hold-steps";
 import { maintainPool } from "./steps/maintain-pool";
 import { workerMetadata, type WorkerContext } from "./worker-context";
+import type { AllocationSnapshot } from "./allocation-snapshot";
 
 /**
  * Runs the next step for one stream. The step is chosen from the stream's folded state, not
  * from the work item's kind, so a stale item can never run a step the machine would refuse.
+ * `requestSnapshot`: the capacity view a lease's request was checked against, for its first
+ * allocation (the fast path: AllocatorWorker.runClaimedSteps).
  */
-export async function runWorkItem(ctx: WorkerContext, streamId: string): Promise<void> {
+export async function runWorkItem(ctx: WorkerContext, streamId: string, requestSnapshot?: AllocationSnapshot): Promise<void> {
   const { type, id } = parseStreamId(streamId);
   try {
     switch (type) {
       case "lease":
-        return await runLeaseStep(ctx, id);
+        return await runLeaseStep(ctx, id, requestSnapshot);
       case "resource":
         return await runResourceStep(ctx, id);
       case "blueprint":
@@ -40,7 +43,7 @@ export async function runWorkItem(ctx: WorkerContext, streamId: string): Promise
   }
 }
 
-async function runLeaseStep(ctx: WorkerContext, leaseId: string): Promise<void> {
+async function runLeaseStep(ctx: WorkerContext, leaseId: string, requestSnapshot?: AllocationSnapshot): Promise<void> {
   const lease = await loadLease(ctx, leaseId);
   const now = ctx.clock.now();
   const live = lease.status === "pending" || lease.status === "acquired" || lease.status === "active";
@@ -55,7 +58,7 @@ async function runLeaseStep(ctx: WorkerContext, leaseId: string): Promise<void> 
   }
   switch (lease.status) {
     case "pending":
-      return allocateLease(ctx, lease);
+      return allocateLease(ctx, lease, true, requestSnapshot);
     case "acquired":
       return activateLease(ctx, lease);
     case "released":

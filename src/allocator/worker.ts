@@ -5,6 +5,7 @@ import { EVENTS_CHANNEL } from "../store/event-store";
 import type { Database } from "../store/database";
 import type { WorkClaim } from "../store/projection";
 import { ClaimCarryingStore, type DeferredStart } from "./claim-carrying-store";
+import type { AllocationSnapshot } from "./allocation-snapshot";
 
 /** Steps the fast path runs in a row for one stream (allocate, activate: two are enough today). */
 const CLAIMED_STEPS = 4;
@@ -225,14 +226,16 @@ export class AllocatorWorker {
    * once), up to `maxSteps`. No claim is taken by UPDATE and no worker is woken for them. A step
    * whose append let the claim go is done; a step that appended nothing releases the claim, so
    * the item runs when due; a step that failed keeps it as the retry delay, as in runClaimed.
+   * `requestSnapshot`: the capacity view the request in `start` was checked against, for the
+   * first step's allocation (read once for both: prepareLeaseRequest).
    */
-  async runClaimedSteps(claim: WorkClaim, start?: DeferredStart): Promise<void> {
+  async runClaimedSteps(claim: WorkClaim, start?: DeferredStart, requestSnapshot?: AllocationSnapshot): Promise<void> {
     const deferred: DeferredStart = start ?? { events: [], at: new Date(0) };
     const run = (async () => {
       for (let step = 0; step < CLAIMED_STEPS; step++) {
         const store = new ClaimCarryingStore(this.ctx.store, claim, deferred);
         try {
-          await runWorkItem({ ...this.ctx, store }, claim.streamId);
+          await runWorkItem({ ...this.ctx, store }, claim.streamId, step === 0 ? requestSnapshot : undefined);
         } catch (error) {
           // The request is stored whatever happened to the step; its item is then a worker's.
           if (start) await store.flush();

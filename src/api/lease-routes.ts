@@ -184,8 +184,9 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
     }
     // A client that waits gets the fast path: this process decides on the request before storing
     // it, and stores both in one transaction (waitForLease).
-    const { leaseId, requested } = await prepareLeaseRequest(drydock.commands, body, principal.owner, c.get("actor"), options);
-    const lease = await waitForLease(drydock, leaseId, query.wait, c.req.raw.signal, { requested });
+    const prepared = await prepareLeaseRequest(drydock.commands, body, principal.owner, c.get("actor"), { ...options, withAllocationSnapshot: true });
+    const leaseId = prepared.leaseId;
+    const lease = await waitForLease(drydock, leaseId, query.wait, c.req.raw.signal, prepared);
     if (cancelInBody === true || isOn(query.cancelOnDisconnect)) await cancelIfGone(leaseId, lease, c.req.raw.signal, c.get("actor"));
     if (lease.status === "active") return c.json(lease, 201);
     return c.json(lease, isSettled(lease) ? 200 : 202);

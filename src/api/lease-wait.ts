@@ -1,4 +1,5 @@
-import { streamIdOf, type EventMetadata, type NewEvent } from "../../events/envelope";
+import { streamIdOf } from "../../events/envelope";
+import type { PreparedLeaseRequest } from "../commands/lease-commands";
 import { getLease, type LeaseRecord } from "../queries/lease-queries";
 import type { Drydock } from "../service/drydock";
 import { recentActiveLease } from "./recent-lease";
@@ -28,16 +29,17 @@ export async function waitForLease(
   leaseId: string,
   waitSeconds: number,
   signal?: AbortSignal,
-  fastPath?: { requested: NewEvent & { metadata: EventMetadata } },
+  fastPath?: Pick<PreparedLeaseRequest, "requested" | "requestedAt" | "snapshot">,
 ): Promise<LeaseRecord> {
   const db = drydock.database.db;
   const streamId = streamIdOf("lease", leaseId);
   if (fastPath) {
-    const { requested } = fastPath;
+    const { requested, requestedAt, snapshot } = fastPath;
     const claim = { ...drydock.worker.newClaim(), streamId };
     // A step that fails here keeps its claim as the retry delay, and a worker runs it then; the
-    // request itself is stored whatever happens (runClaimedSteps).
-    await drydock.worker.runClaimedSteps(claim, { events: [requested], at: drydock.clock.now() });
+    // request itself is stored whatever happens (runClaimedSteps). It is stored at the time its
+    // place in the queue was read at (the snapshot's), which its expiry counts from too.
+    await drydock.worker.runClaimedSteps(claim, { events: [requested], at: requestedAt }, snapshot);
   }
   // The fast path's lease, active now, is answered from the state its last append left
   // (recentActiveLease); any other outcome is read from its row.

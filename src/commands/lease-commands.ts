@@ -9,6 +9,7 @@ import { leaseFolder } from "../machines/fold";
 import { commandOnStream, type Actor, type CommandContext } from "./command-context";
 import type { WorkClaim } from "../store/projection";
 import { compiledOnce, rowsOf } from "../store/compiled-once";
+import { readAllocationSnapshot, type AllocationSnapshot } from "../allocator/allocation-snapshot";
 
 export interface LeaseRequest {
   resourceType: string;
@@ -82,8 +83,8 @@ export async function prepareLeaseRequest(
   request: LeaseRequest,
   owner: string,
   actor: Actor,
-  options: Omit<LeaseRequestOptions, "claim"> = {},
-): Promise<{ leaseId: string; requested: NewEvent & { metadata: EventMetadata } }> {
+  options: Omit<LeaseRequestOptions, "claim"> & { withAllocationSnapshot?: boolean } = {},
+): Promise<PreparedLeaseRequest> {
   const authorizingObject = options.authorizingObject ?? null;
   const attributes = request.attributes ?? {};
   const blueprintIds = request.blueprintIds && request.blueprintIds.length > 0 ? [...new Set(request.blueprintIds)] : null;
@@ -111,7 +112,18 @@ export async function prepareLeaseRequest(
   }
   const serviceDefault = ctx.defaultLeaseTtlSeconds === undefined ? DEFAULT_LEASE_TTL_SECONDS : ctx.defaultLeaseTtlSeconds;
   const ttl = resolveRequestTtl(request.ttlSeconds, options.clientTtlSeconds, serviceDefault);
-  const found = await rowsOf(ctx.db, blueprintsOfType(ctx.db, { resourceType: request.resourceType, client: authorizingObject }));
+  const quota = quotaForType(options.clientQuota, request.resourceType);
+  const leaseId = ctx.ids.next("lease");
+  const now = ctx.clock.now();
+  const snapshot = options.withAllocationSnapshot
+    ? await readAllocationSnapshot(ctx.db, {
+        resourceType: request.resourceType,
+        kinds: ctx.registry.kinds(),
+        lease: { leaseId, owner, authorizingObject },
+        place: { priority, requestedAt: now, quota: quota ?? null },
+      })
+    : undefined;
+  const found = (snapshot && blueprintsOfSnapshot(snapshot, authorizingObject, blueprintIds)) ?? (await rowsOf(ctx.db, blueprintsOfType(ctx.db, { resourceType: request.resourceType, client: authorizingObject })));
   const approvedIds = new Set(found.filter((r) => r.approved).map((r) => r.blueprint_id));
   const rows = found.map(({ approved: _, ...row }) => row);
   if (rows.length === 0) {
@@ -155,14 +167,11 @@ export async function prepareLeaseRequest(
     }
   }
 
-  const quota = quotaForType(options.clientQuota, request.resourceType);
   if (quota && request.waitIfOverQuota === false) {
     const live = (await liveLeaseCounts(ctx.db, [owner], request.resourceType)).get(owner) ?? { total: 0, ofType: 0 };
     const over = quotaReason(owner, request.resourceType, quota, live);
     if (over !== null) throw new QuotaExceededError(over, { field: "waitIfOverQuota", quota, live });
   }
-  const leaseId = ctx.ids.next("lease");
-  const now = ctx.clock.now();
   const requested = {
     type: "LeaseRequested",
     data: {
@@ -182,7 +191,34 @@ export async function prepareLeaseRequest(
     },
     metadata: { ...actor, correlationId: actor.correlationId ?? leaseId },
   };
-  return { leaseId, requested };
+  return { leaseId, requested, requestedAt: now, ...(snapshot ? { snapshot } : {}) };
+}
+
+export interface PreparedLeaseRequest {
+  leaseId: string;
+  requested: NewEvent & { metadata: EventMetadata };
+  /** The time its expiry counts from: the fast path stores the request at this time. */
+  requestedAt: Date;
+  /**
+   * `withAllocationSnapshot`: the capacity view read for this lease at its place in the queue,
+   * which the request was checked against. The fast path's first allocation decides over it
+   * instead of reading it again (allocateLease), one statement fewer for every waiting acquire.
+   */
+  snapshot?: AllocationSnapshot;
+}
+
+/**
+ * The blueprints of the request's type with their approval for `client`, from the snapshot,
+ * when it answers the check as the full read would. The snapshot holds only the kinds this
+ * process serves; the check looks at other kinds only to say why a request is refused (no
+ * blueprint of the type, a named blueprint of another kind), so then it is null, and the full
+ * read gives those errors as they always were.
+ */
+function blueprintsOfSnapshot(snapshot: AllocationSnapshot, client: string | null, blueprintIds: readonly string[] | null) {
+  const rows = snapshot.blueprints;
+  if (rows.length === 0 || (blueprintIds && !blueprintIds.every((id) => rows.some((r) => r.blueprint_id === id)))) return null;
+  const approved = new Set(snapshot.approved.filter((a) => a.client === client).map((a) => a.blueprint_id));
+  return rows.map((row) => ({ ...row, approved: approved.has(row.blueprint_id) }));
 }
 
 /** Releases a lease; with `claim`, the caller runs its teardown itself (AllocatorWorker.runClaimedSteps). */

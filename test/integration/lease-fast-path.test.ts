@@ -14,9 +14,10 @@ import { waitUntil } from "../support/wait-until";
  * worker is woken to claim what that process runs itself. The statement budget turns a slower
  * path into a red test, not a hunch (bench/cycle-statements.ts prints the breakdown). It holds for
  * a client's cycle too: its request's authorization is read with the blueprints, and its release's
- * check that the lease is its own with its token, each in the same statement.
+ * check that the lease is its own with its token, each in the same statement. The request is
+ * checked against the capacity view its first decision is made over: one read for both.
  */
-const STATEMENT_BUDGET = 12;
+const STATEMENT_BUDGET = 11;
 const COMMIT_BUDGET = 3;
 /** Our own probe of the lease's status while waiting for the teardown: not part of the cycle. */
 const PROBE = "probe_status";
@@ -115,6 +116,9 @@ describe(`the lease fast path (${testDialect})`, () => {
     // (the pool's is skipped by what the lease's own write returned: work-projection.ts).
     const wakes = sent.filter((s) => /UPDATE work_items SET run_at/i.test(s)).length;
     expect(wakes).toBe(0);
+    // The capacity is read once per acquire, and the request's blueprints are checked in that read.
+    expect(sent.filter((s) => s.includes("WITH b AS (SELECT * FROM blueprints"))).toHaveLength(5);
+    expect(sent.filter((s) => /from "blueprints"/i.test(s))).toEqual([]);
     // Nothing is left claimed by a fast path that ended.
     const claimed = await api.database.db.selectFrom("work_items").select("stream_id").where("claimed_by", "is not", null).execute();
     expect(claimed).toEqual([]);
@@ -151,5 +155,43 @@ describe(`the lease fast path (${testDialect})`, () => {
     expect(new Set(served.slice(-3).map((e) => e.transactionId)).size).toBe(1);
     expect(served.at(-1)!.transactionId).not.toBe(stored[0]!.transactionId);
     await release(waiter.lease.id);
+  });
+
+  it("refuses a request with ?wait exactly as without: the checks the capacity read cannot settle fall back to reading every blueprint of the type", async () => {
+    const localHost = await api.localHostBlueprintId();
+    // A blueprint of a kind this process does not serve (another build's, sharing the database):
+    // the capacity view leaves it out, the request's check must still know it.
+    process.env.DRYDOCK_TEST_UNREAD_KEY = "not a key, never read";
+    const host = { name: "h1", address: "127.0.0.1", port: 9, user: "ci", privateKey: { env: "DRYDOCK_TEST_UNREAD_KEY" }, hostKeyFingerprint: "SHA256:eDPnVD1vKTipcNO1uk8ofkrp108f7uLRrxywzeu2xUA" };
+    const other = await api.call("POST", "/v1/blueprints", { name: "elsewhere", kind: "static-hosts", config: { hosts: [host] } });
+    expect(other.status, other.text).toBe(201);
+    await api.database.db.updateTable("blueprints").set({ kind: "not-served-here" }).where("blueprint_id", "=", other.body.id).execute();
+    const issued = await api.call("POST", "/v1/tokens", { owner: "unapproved", role: "client" });
+    const cases: { body: Record<string, unknown>; token?: string; status: number }[] = [
+      { body: { resourceType: "gpu" }, status: 422 },
+      { body: { resourceType: "host", blueprintIds: ["bp_0000000000000000000000"] }, status: 422 },
+      { body: { resourceType: "host", blueprintIds: [other.body.id] }, status: 422 },
+      { body: { resourceType: "host", blueprintIds: [localHost, other.body.id] }, status: 201 },
+      { body: { resourceType: "host", attributes: { os: "plan9" } }, status: 422 },
+      { body: { resourceType: "host" }, token: issued.body.token, status: 403 },
+    ];
+    try {
+      for (const { body, token, status } of cases) {
+        const caller = api.as(token ?? api.adminToken);
+        const waited = await caller.call("POST", "/v1/leases?wait=5", body);
+        const queued = await caller.call("POST", "/v1/leases", body);
+        expect({ body, status: waited.status }).toEqual({ body, status });
+        if (status === 201) {
+          expect(queued.status).toBe(202);
+          for (const id of [waited.body.id, queued.body.id]) await release(id);
+          continue;
+        }
+        expect(queued.status).toBe(status);
+        expect(waited.body).toEqual(queued.body);
+      }
+    } finally {
+      delete process.env.DRYDOCK_TEST_UNREAD_KEY;
+      await api.database.db.updateTable("blueprints").set({ kind: "static-hosts" }).where("blueprint_id", "=", other.body.id).execute();
+    }
   });
 });

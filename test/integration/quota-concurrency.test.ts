@@ -60,10 +60,11 @@ describe("quotas under many allocators", () => {
         const options = { clientQuota: quota };
         let id: string;
         if (i % 2 === 0) {
-          const { leaseId, requested } = await prepareLeaseRequest(drydock.commands, { resourceType: "sandbox" }, owner, { actor: owner }, options);
-          id = leaseId;
+          // As the route does: the first decision is over the view the request was checked against.
+          const prepared = await prepareLeaseRequest(drydock.commands, { resourceType: "sandbox" }, owner, { actor: owner }, { ...options, withAllocationSnapshot: true });
+          id = prepared.leaseId;
           leaseIds[i] = id;
-          await waitForLease(drydock, id, 1, undefined, { requested });
+          await waitForLease(drydock, id, 1, undefined, prepared);
         } else {
           id = await requestLease(drydock.commands, { resourceType: "sandbox" }, owner, { actor: owner }, options);
           leaseIds[i] = id;

@@ -10,6 +10,7 @@ import type { AllocationView } from "../decide-allocation";
 import { retryAt } from "../backoff";
 import { decideInQueue } from "../decide-in-queue";
 import { loadAllocationView } from "../load-allocation-view";
+import type { AllocationSnapshot } from "../allocation-snapshot";
 import { leaseSlotKey, leaseUseKey } from "../slot-keys";
 import { quotaLocks } from "../quota-locks";
 import { workerMetadata, type WorkerContext } from "../worker-context";
@@ -25,8 +26,10 @@ const MAX_ROUNDS = 6;
  * One allocation pass for a pending lease: decide over the capacity view, then append the
  * decision with the lease's expected version. A lost race for a slot (another allocator took it
  * first) rolls the whole append back; the pass then decides again over a fresh view.
+ * `snapshot`: the view's rows read for this lease already (the fast path's request), for the
+ * first decision only; a stale one costs what any stale view does, a lost race and a fresh read.
  */
-export async function allocateLease(ctx: WorkerContext, lease: LeaseState, recheck = true): Promise<void> {
+export async function allocateLease(ctx: WorkerContext, lease: LeaseState, recheck = true, snapshot?: AllocationSnapshot): Promise<void> {
   const c = lease.context;
   const meta = workerMetadata(ctx, c.leaseId);
   const leaseStream = streamIdOf("lease", c.leaseId);
@@ -40,7 +43,7 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
   const losses: string[] = [];
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const now = ctx.clock.now();
-    const view = await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs, place);
+    const view = await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs, place, round === 0 ? snapshot : undefined);
     const slotOffset = round === 0 ? 0 : Math.floor(ctx.random() * 1_000_000);
     const outcome = decideInQueue({ ...view, slotOffset });
     // Reading the view and deciding: allocator time, which an explanation tells apart from waiting.
