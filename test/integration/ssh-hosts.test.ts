@@ -108,7 +108,12 @@ describeSsh("static-hosts against real sshd", () => {
     expect(await hostOfLease(free)).toBe(b.name);
 
     // The operator pins the right key: the waiting lease is retried at once (not at its backoff)
-    // and lands on its host.
+    // and lands on its host. The update lands while the lease's next retry is still ahead: one
+    // falling due at that moment is retried by its backoff anyway, which would not show the wake-up.
+    await until("the pinned lease's next retry to be at least 500 ms away", async () => {
+      const item = await drydock.database.db.selectFrom("work_items").select("run_at").where("stream_id", "=", `lease-${pinned}`).executeTakeFirst();
+      return item && new Date(item.run_at).getTime() - Date.now() >= 500 ? item : undefined;
+    });
     await updateBlueprint(drydock.commands, blueprintId, { config: config(a.fingerprint) }, actor);
     await waitForLeaseStatus(drydock, pinned, ["active"]);
     expect(await hostOfLease(pinned)).toBe(a.name);
