@@ -1,4 +1,5 @@
-import { streamIdOf } from "../../../events/envelope";
+import { streamIdOf, type EventMetadata } from "../../../events/envelope";
+import { VersionConflictError } from "../../domain/errors";
 import { blueprintViewOf, loadResourceView } from "../../blueprints/blueprint-views";
 import type { ResourceState } from "../../machines/fold";
 import type { Selectable } from "kysely";
@@ -55,11 +56,11 @@ export async function activateResource(ctx: WorkerContext, resource: ResourceSta
     if (target !== null && (blueprint.failing_targets as FailingTarget[]).some((f) => f.target === target)) {
       appends.push({ streamId: streamIdOf("blueprint", blueprint.blueprint_id), expectedVersion: blueprint.version, events: [{ type: "BlueprintTargetRecovered", data: { target } }] });
     }
-    await ctx.store.appendMany(appends, meta);
+    await appendUnlessBlueprintMoved(ctx, appends, meta, blueprint.blueprint_id);
   } catch (error) {
     const { failure, retryAt } = failureOutcome(ctx, error, c.failures);
     if (failure.shortage) {
-      await ctx.store.appendMany(await shortageAppends(ctx, resource, blueprint, failure), meta);
+      await appendUnlessBlueprintMoved(ctx, await shortageAppends(ctx, resource, blueprint, failure), meta, blueprint.blueprint_id);
       return;
     }
     const appends: StreamAppend[] = [
@@ -76,7 +77,23 @@ export async function activateResource(ctx: WorkerContext, resource: ResourceSta
     if (failure.kind === "permanent" && failure.scope?.configuration) {
       appends.push(targetFailedAppend(ctx.registry, blueprint, { ...failure.scope, code: failure.code, message: failure.message }, ctx.clock.now()));
     }
+    await appendUnlessBlueprintMoved(ctx, appends, meta, blueprint.blueprint_id);
+  }
+}
+
+/**
+ * Appends an outcome that carries the blueprint's record of a target (failed, recovered). When the
+ * blueprint moved while the activation ran (an operator's update, another step's record), that
+ * record and the outcome were made over a config that is no longer the blueprint's: the append
+ * rolls back whole, nothing is recorded, and the step runs again over the blueprint as it is now,
+ * which may be the fix. That is a race lost, not a failure: no error and no retry delay.
+ */
+async function appendUnlessBlueprintMoved(ctx: WorkerContext, appends: StreamAppend[], meta: EventMetadata, blueprintId: string): Promise<void> {
+  try {
     await ctx.store.appendMany(appends, meta);
+  } catch (error) {
+    if (error instanceof VersionConflictError && error.details?.streamId === streamIdOf("blueprint", blueprintId)) return;
+    throw error;
   }
 }
 

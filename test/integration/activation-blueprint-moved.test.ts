@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { z } from "zod";
+import { yes, type BlueprintImplementation } from "../../src/blueprints/blueprint";
+import { PermanentFailure } from "../../src/blueprints/failures";
+import { createBlueprint, updateBlueprint } from "../../src/commands/blueprint-commands";
+import { requestLease } from "../../src/commands/lease-commands";
+import { InterfaceUnavailableError } from "../../src/domain/errors";
+import { parseOrThrow } from "../../src/domain/parse";
+import { getLease } from "../../src/queries/lease-queries";
+import { createDrydock, type Drydock } from "../../src/service/drydock";
+import { createTestDatabase, testDialect, type TestDatabase } from "../support/test-database";
+import { waitUntil } from "../support/wait-until";
+
+/**
+ * A resource's activation fails with a configuration error while an operator updates the
+ * blueprint (the fix). The failure was made over the old config, and its record on the blueprint
+ * (BlueprintTargetFailed) was to be appended at the version the step read: the update wins that
+ * race. The step must not report it as a failure nor wait out a retry delay; it runs again over
+ * the blueprint as it is now, and the resource activates. The worker is off: the test runs each
+ * step and holds the activation until the update is stored.
+ */
+const config = z.object({ fixed: z.boolean() }).strict();
+type GatedConfig = z.infer<typeof config>;
+
+let gate: { entered: boolean; open: () => void; opened: Promise<void> } | null = null;
+const seen: boolean[] = [];
+
+function gatedBlueprint(): BlueprintImplementation<GatedConfig> {
+  return {
+    kind: "gated-image",
+    resourceType: "gated",
+    description: "Test: an activation the test holds, failing as a configuration error until the config is fixed.",
+    parseConfig: (raw) => parseOrThrow(config, raw ?? {}, "config"),
+    defaultResourceLimit: () => 1,
+    canEverAllocate: () => yes,
+    planResource: () => ({ attributes: {}, leaseSlots: 1, locks: [], heldLeases: [] }),
+    canAcquire: () => yes,
+    shouldAllocateSupplemental: () => false,
+    async activateResource(bp) {
+      seen.push(bp.config.fixed);
+      if (gate) {
+        gate.entered = true;
+        await gate.opened;
+      }
+      if (!bp.config.fixed) throw new PermanentFailure("the image does not exist", "image_missing", { target: "image", configuration: true });
+      return {};
+    },
+    async destroyResource() {},
+    async activateLease() {
+      return { workingDirectory: null };
+    },
+    async destroyLease() {},
+    async interfaces() {
+      throw new InterfaceUnavailableError("gated resources have no interfaces");
+    },
+  };
+}
+
+let database: TestDatabase;
+let drydock: Drydock;
+const errors: unknown[] = [];
+const actor = { actor: "operator" };
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  drydock = await createDrydock({ database, localHost: false, blueprints: [gatedBlueprint()], worker: false, onWorkerError: (error) => errors.push(error) });
+});
+afterAll(async () => {
+  await drydock?.close();
+  await database?.close();
+});
+
+it(`an activation that fails while its blueprint is updated runs again over the update, with no error (${testDialect})`, async () => {
+  const db = drydock.database.db;
+  const blueprintId = await createBlueprint(drydock.commands, { name: "images", kind: "gated-image", config: { fixed: false } }, actor);
+  const leaseId = await requestLease(drydock.commands, { resourceType: "gated" }, "ci", actor);
+  expect(await drydock.worker.runNow(`lease-${leaseId}`)).toBe(true);
+  const resourceId = (await getLease(db, leaseId)).resourceId!;
+  expect(resourceId).toBeTruthy();
+
+  // The activation starts over the broken config and is held; the operator's fix lands meanwhile.
+  let open!: () => void;
+  gate = { entered: false, open: () => open(), opened: new Promise<void>((r) => (open = r)) };
+  const running = drydock.worker.runNow(`resource-${resourceId}`);
+  await waitUntil("the activation to start", () => gate!.entered, 10_000);
+  await updateBlueprint(drydock.commands, blueprintId, { config: { fixed: true } }, actor);
+  gate.open();
+  gate = null;
+  expect(await running).toBe(true);
+
+  expect(errors).toEqual([]);
+  const resource = await db.selectFrom("resources").select(["status", "failures"]).where("resource_id", "=", resourceId).executeTakeFirstOrThrow();
+  expect(resource.status).toBe("pending");
+  const blueprint = await db.selectFrom("blueprints").select("failing_targets").where("blueprint_id", "=", blueprintId).executeTakeFirstOrThrow();
+  expect(blueprint.failing_targets).toEqual([]);
+
+  // Due again at once (no retry delay): it runs over the fixed config and the resource activates.
+  expect(await drydock.worker.runNow(`resource-${resourceId}`)).toBe(true);
+  expect(seen).toEqual([false, true]);
+  expect((await db.selectFrom("resources").select("status").where("resource_id", "=", resourceId).executeTakeFirstOrThrow()).status).toBe("active");
+  expect(await drydock.worker.runNow(`lease-${leaseId}`)).toBe(true);
+  expect((await getLease(db, leaseId)).status).toBe("active");
+  expect(errors).toEqual([]);
+});
