@@ -1,13 +1,10 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { z } from "zod";
-import { yes, type BlueprintImplementation } from "../../src/blueprints/blueprint";
 import { PermanentFailure } from "../../src/blueprints/failures";
 import { createBlueprint, updateBlueprint } from "../../src/commands/blueprint-commands";
 import { requestLease } from "../../src/commands/lease-commands";
-import { InterfaceUnavailableError } from "../../src/domain/errors";
-import { parseOrThrow } from "../../src/domain/parse";
 import { getLease } from "../../src/queries/lease-queries";
 import { createDrydock, type Drydock } from "../../src/service/drydock";
+import { memoryPoolBlueprint } from "../support/test-blueprints";
 import { createTestDatabase, testDialect, type TestDatabase } from "../support/test-database";
 import { waitUntil } from "../support/wait-until";
 
@@ -19,39 +16,29 @@ import { waitUntil } from "../support/wait-until";
  * the blueprint as it is now, and the resource activates. The worker is off: the test runs each
  * step and holds the activation until the update is stored.
  */
-const config = z.object({ fixed: z.boolean() }).strict();
-type GatedConfig = z.infer<typeof config>;
 
-let gate: { entered: boolean; open: () => void; opened: Promise<void> } | null = null;
+/** Holds the next activation until the test opens it; `entered` once it is held. */
+let gate: { entered: boolean; opened: Promise<void> } | null = null;
+/** Whether each activation saw the fixed config. */
 const seen: boolean[] = [];
 
-function gatedBlueprint(): BlueprintImplementation<GatedConfig> {
+/**
+ * The memory pool with an activation the test holds, failing as a configuration error (an image
+ * that does not exist) while its config says `failActivation: "permanent"`.
+ */
+function gatedBlueprint(): ReturnType<typeof memoryPoolBlueprint> {
   return {
-    kind: "gated-image",
-    resourceType: "gated",
-    description: "Test: an activation the test holds, failing as a configuration error until the config is fixed.",
-    parseConfig: (raw) => parseOrThrow(config, raw ?? {}, "config"),
-    defaultResourceLimit: () => 1,
-    canEverAllocate: () => yes,
-    planResource: () => ({ attributes: {}, leaseSlots: 1, locks: [], heldLeases: [] }),
-    canAcquire: () => yes,
-    shouldAllocateSupplemental: () => false,
+    ...memoryPoolBlueprint(),
+    kind: "gated-pool",
     async activateResource(bp) {
-      seen.push(bp.config.fixed);
+      const fixed = bp.config.failActivation !== "permanent";
+      seen.push(fixed);
       if (gate) {
         gate.entered = true;
         await gate.opened;
       }
-      if (!bp.config.fixed) throw new PermanentFailure("the image does not exist", "image_missing", { target: "image", configuration: true });
+      if (!fixed) throw new PermanentFailure("the image does not exist", "image_missing", { target: "image", configuration: true });
       return {};
-    },
-    async destroyResource() {},
-    async activateLease() {
-      return { workingDirectory: null };
-    },
-    async destroyLease() {},
-    async interfaces() {
-      throw new InterfaceUnavailableError("gated resources have no interfaces");
     },
   };
 }
@@ -72,24 +59,24 @@ afterAll(async () => {
 
 it(`an activation that fails while its blueprint is updated runs again over the update, with no error (${testDialect})`, async () => {
   const db = drydock.database.db;
-  const blueprintId = await createBlueprint(drydock.commands, { name: "images", kind: "gated-image", config: { fixed: false } }, actor);
-  const leaseId = await requestLease(drydock.commands, { resourceType: "gated" }, "ci", actor);
+  const blueprintId = await createBlueprint(drydock.commands, { name: "images", kind: "gated-pool", config: { failActivation: "permanent" } }, actor);
+  const leaseId = await requestLease(drydock.commands, { resourceType: "sandbox" }, "ci", actor);
   expect(await drydock.worker.runNow(`lease-${leaseId}`)).toBe(true);
   const resourceId = (await getLease(db, leaseId)).resourceId!;
   expect(resourceId).toBeTruthy();
 
   // The activation starts over the broken config and is held; the operator's fix lands meanwhile.
   let open!: () => void;
-  gate = { entered: false, open: () => open(), opened: new Promise<void>((r) => (open = r)) };
+  gate = { entered: false, opened: new Promise<void>((r) => (open = r)) };
   const running = drydock.worker.runNow(`resource-${resourceId}`);
   await waitUntil("the activation to start", () => gate!.entered, 10_000);
-  await updateBlueprint(drydock.commands, blueprintId, { config: { fixed: true } }, actor);
-  gate.open();
+  await updateBlueprint(drydock.commands, blueprintId, { config: { failActivation: "none" } }, actor);
   gate = null;
+  open();
   expect(await running).toBe(true);
 
   expect(errors).toEqual([]);
-  const resource = await db.selectFrom("resources").select(["status", "failures"]).where("resource_id", "=", resourceId).executeTakeFirstOrThrow();
+  const resource = await db.selectFrom("resources").select("status").where("resource_id", "=", resourceId).executeTakeFirstOrThrow();
   expect(resource.status).toBe("pending");
   const blueprint = await db.selectFrom("blueprints").select("failing_targets").where("blueprint_id", "=", blueprintId).executeTakeFirstOrThrow();
   expect(blueprint.failing_targets).toEqual([]);
