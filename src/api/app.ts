@@ -1,11 +1,10 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimits } from "../auth/rate-limiter";
 import { registerConsole } from "../console/console-routes";
-import { DomainError } from "../domain/errors";
 import type { Drydock } from "../service/drydock";
 import type { ApiEnv } from "./api-env";
 import { authMiddleware } from "./auth-middleware";
+import { limitBody } from "./body-limit";
 import { registerAuthorizationRoutes } from "./authorization-routes";
 import { registerBlueprintRoutes } from "./blueprint-routes";
 import { errorBody, handleError } from "./error-handler";
@@ -47,14 +46,7 @@ export function createApp(drydock: Drydock, options: AppOptions = {}): OpenAPIHo
   // Each route declares its access where it is defined (route-access.ts); the table reads the
   // declarations of the routes registered below (and of any mounted later) at the first request.
   app.use(authMiddleware(new RouteAccessTable(app), drydock.database.db, new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits }, options.rateLimitClock), drydock.clock));
-  app.use(
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: () => {
-        throw new DomainError("payload_too_large", `body: larger than ${maxBodyBytes} bytes`, { limit: maxBodyBytes });
-      },
-    }),
-  );
+  app.use(limitBody(maxBodyBytes));
 
   registerSystemRoutes(app, drydock);
   registerLeaseRoutes(app, drydock);
