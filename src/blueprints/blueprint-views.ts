@@ -9,13 +9,12 @@ import type { BlueprintRegistry } from "./blueprint-registry";
 
 /** Projection rows as the views blueprints see. */
 export function blueprintViewOf(row: Selectable<BlueprintsTable>, registry: BlueprintRegistry): BlueprintView {
-  const impl = registry.get(row.kind);
   return {
     blueprintId: row.blueprint_id,
     name: row.name,
     kind: row.kind,
     resourceType: row.resource_type,
-    config: impl.parseConfig(row.config),
+    config: registry.configOf(row),
     resourceLimit: row.resource_limit,
     enabled: row.enabled,
     liveResources: row.live_resources,

@@ -22,6 +22,7 @@ import type { CommandContext } from "../commands/command-context";
 import { systemClock, type Clock } from "../domain/clock";
 import { DEFAULT_LEASE_TTL_SECONDS } from "../domain/lease-ttl";
 import { randomIds, type IdGenerator } from "../domain/ids";
+import { ChangeFeed } from "../store/change-feed";
 import { ChangeNotifier } from "../store/change-notifier";
 import { createEventStore } from "../store/create-event-store";
 import { openDatabase, type Database } from "../store/database";
@@ -32,6 +33,13 @@ import { LocalSandbox } from "../sandbox/local-sandbox";
 import { probeSandboxHost, type SandboxHost } from "../sandbox/sandbox-host";
 
 const probes = new Map<string, Promise<SandboxHost>>();
+
+/**
+ * How long a NOTIFY waits for more notices to go out with it (change-notifier.ts): what other
+ * instances' workers and watchers wait at most beyond the round trip, for one NOTIFY rather than
+ * three in a lease cycle.
+ */
+const NOTICE_GATHER_MS = 5;
 /** The machine does not change while the process runs: probe once per sandbox user. */
 function probeSandboxHostOnce(userName: string | undefined): Promise<SandboxHost> {
   const key = userName ?? "";
@@ -130,8 +138,11 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
   const onWorkerError = options.onWorkerError ?? ((error: unknown, streamId: string) => logger.error({ streamId, err: error }, "worker step failed"));
   const metrics = new DrydockMetrics();
   registerPoolGauges(metrics.registry, database.db, clock);
-  // Appends answer without waiting for their NOTIFY's round trip (change-notifier.ts); close() flushes.
-  const notifier = new ChangeNotifier(database.db, true);
+  // This instance hears its own appends at once (change-feed.ts), so its NOTIFYs serve only other
+  // instances: sent in the background (appends answer without waiting for the round trip; close()
+  // flushes), each gathering the notices of a few milliseconds.
+  const feed = new ChangeFeed(database, `d-${randomBytes(6).toString("hex")}`);
+  const notifier = new ChangeNotifier(database.db, true, { gatherMs: NOTICE_GATHER_MS, origin: feed.origin, heard: (streams, due) => feed.heard(streams, due) });
   const store = createEventStore(database, clock, {
     committed: (events, states, seconds) => {
       metrics.observeAppend(events, states, seconds);
@@ -162,12 +173,12 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
     workerId: options.workerId ?? `w-${randomBytes(4).toString("hex")}`,
     reclaimIdleMs: options.reclaimIdleMs ?? 5 * 60_000,
   };
-  const worker = new AllocatorWorker(ctx, database, {
+  const worker = new AllocatorWorker(ctx, feed, {
     ...options.workerOptions,
     onError: onWorkerError,
   });
   const watcher = new StreamWatcher();
-  await watcher.start(database);
+  await watcher.start(feed);
   if (options.localHost !== false) await ensureLocalHostBlueprint(commands, options.localHost ?? {});
   const health = new HealthLoop(ctx, {
     ...options.healthOptions,

@@ -15,13 +15,23 @@ export interface ChangeNotice {
   streams: readonly string[] | "*";
   /** The earliest due time of unclaimed work scheduled by the commit, in ms; null: none. */
   workDueAt: number | null;
+  /**
+   * The Drydock instance that sent it, when it said (change-feed.ts): that instance heard its own
+   * appends already, and drops the NOTIFY. It rides as a last pseudo-stream `~origin`, which a
+   * process that predates it reads as a stream nobody watches.
+   */
+  origin?: string;
 }
+
+/** Marks the pseudo-stream that names a notice's origin; no stream id starts with it. */
+const ORIGIN_MARK = "~";
 
 /** Payloads stay well under NOTIFY's 8000-byte limit. */
 const MAX_PAYLOAD = 7000;
 
-export function encodeChangeNotice(streams: readonly string[], workDueAt: number | null): string {
-  const payload = `${streams.join(",")}@${workDueAt ?? ""}`;
+export function encodeChangeNotice(streams: readonly string[], workDueAt: number | null, origin?: string): string {
+  const named = origin === undefined ? streams : [...streams, ORIGIN_MARK + origin];
+  const payload = `${named.join(",")}@${workDueAt ?? ""}`;
   return payload.length < MAX_PAYLOAD ? payload : "*";
 }
 
@@ -31,6 +41,10 @@ export function decodeChangeNotice(payload: string): ChangeNotice {
   // A payload without "@" comes from a process that predates the due time: assume work is due.
   if (at < 0) return { streams: payload.split(","), workDueAt: 0 };
   const due = payload.slice(at + 1);
-  const streams = payload.slice(0, at);
-  return { streams: streams === "" ? [] : streams.split(","), workDueAt: due === "" ? null : Number(due) };
+  const named = payload.slice(0, at);
+  const streams = named === "" ? [] : named.split(",");
+  const workDueAt = due === "" ? null : Number(due);
+  const last = streams[streams.length - 1];
+  if (last?.startsWith(ORIGIN_MARK)) return { streams: streams.slice(0, -1), workDueAt, origin: last.slice(ORIGIN_MARK.length) };
+  return { streams, workDueAt };
 }

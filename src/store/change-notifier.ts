@@ -23,6 +23,19 @@ export const EVENTS_CHANNEL = "drydock_events";
  * go the same way (`followUp`): in the background, the answer does not wait for their reads and
  * updates; `flush()` waits for them too.
  */
+export interface ChangeNotifierOptions {
+  /**
+   * In the background, how long a NOTIFY waits for more notices to go out with it (ms; default 0:
+   * it goes at once). Only other processes wait on it when this process hears its own appends
+   * directly (`heard`): a lease cycle's appends (request, release, teardown) then share one NOTIFY.
+   */
+  gatherMs?: number;
+  /** Names this Drydock instance in the notices it sends, so that its own feed drops them (change-feed.ts). */
+  origin?: string;
+  /** Called at once with each notice handed over: this process hears its appends before the NOTIFY goes. */
+  heard?: (streams: readonly string[], workDueAt: number | null) => void;
+}
+
 export class ChangeNotifier {
   private streams = new Set<string>();
   private workDueAt: number | null = null;
@@ -34,10 +47,12 @@ export class ChangeNotifier {
   constructor(
     private readonly db: Kysely<DrydockDatabase>,
     readonly background = false,
+    private readonly options: ChangeNotifierOptions = {},
   ) {}
 
   /** Hands over the notice of a committed append: its streams, and when work it scheduled falls due (null: none). */
   notify(streams: readonly string[], workDueAt: number | null): Promise<void> {
+    this.options.heard?.(streams, workDueAt);
     for (const s of streams) this.streams.add(s);
     if (workDueAt !== null) this.workDueAt = this.workDueAt === null ? workDueAt : Math.min(this.workDueAt, workDueAt);
     this.queued = true;
@@ -67,8 +82,10 @@ export class ChangeNotifier {
   }
 
   private async send(): Promise<void> {
+    const gatherMs = this.background ? (this.options.gatherMs ?? 0) : 0;
+    if (gatherMs > 0) await new Promise((resolve) => setTimeout(resolve, gatherMs));
     while (this.queued) {
-      const payload = encodeChangeNotice([...this.streams], this.workDueAt);
+      const payload = encodeChangeNotice([...this.streams], this.workDueAt, this.options.origin);
       this.streams.clear();
       this.workDueAt = null;
       this.queued = false;
