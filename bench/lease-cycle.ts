@@ -131,6 +131,11 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   // This process's CPU per cycle (API and worker; and the clients' too with --client inline):
   // with one client, how much of a cycle is JavaScript rather than waiting on the database.
   console.log(`process CPU per cycle: user ${(cpu.user / 1000 / Math.max(1, latencies.length)).toFixed(2)} ms, system ${(cpu.system / 1000 / Math.max(1, latencies.length)).toFixed(2)} ms`);
+  // Appends refused because another allocator took the slot (or moved the stream) first: each
+  // costs a failed statement, a fresh read and another try.
+  const conflicts = (await drydock.metrics.appendConflicts.get()).values;
+  const byCode = conflicts.map((v) => `${v.labels.code} ${v.value}`).join(", ") || "none";
+  console.log(`append conflicts per cycle: ${(conflicts.reduce((n, v) => n + v.value, 0) / Math.max(1, latencies.length)).toFixed(2)} (${byCode})`);
   for (const { id, took } of slow.slice(0, 5)) {
     const events = await drydock.store.readStream(`lease-${id}`);
     console.log(`slow cycle ${id}: ${took.toFixed(0)} ms`);

@@ -6,6 +6,7 @@ import type { Clock } from "../domain/clock";
 import type { IdGenerator } from "../domain/ids";
 import type { EventStore } from "../store/event-store";
 import type { DrydockDatabase } from "../store/schema";
+import type { SlotsInFlight } from "./slots-in-flight";
 
 /** Everything a worker step needs; the I/O arrives through these, time and randomness too. */
 export interface WorkerContext {
@@ -20,6 +21,8 @@ export interface WorkerContext {
   workerId: string;
   /** An active resource idle this long may be reclaimed for a lease that needs room. */
   reclaimIdleMs: number;
+  /** The slots this instance's allocations are taking now (slots-in-flight.ts); absent: none are tracked. */
+  slotsInFlight?: SlotsInFlight;
 }
 
 export function workerMetadata(ctx: WorkerContext, correlationId: string): EventMetadata {

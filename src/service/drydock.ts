@@ -22,6 +22,7 @@ import type { CommandContext } from "../commands/command-context";
 import { systemClock, type Clock } from "../domain/clock";
 import { DEFAULT_LEASE_TTL_SECONDS } from "../domain/lease-ttl";
 import { randomIds, type IdGenerator } from "../domain/ids";
+import { SlotsInFlight } from "../allocator/slots-in-flight";
 import { ChangeFeed } from "../store/change-feed";
 import { ChangeNotifier } from "../store/change-notifier";
 import { createEventStore } from "../store/create-event-store";
@@ -172,6 +173,7 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
     random: options.random ?? Math.random,
     workerId: options.workerId ?? `w-${randomBytes(4).toString("hex")}`,
     reclaimIdleMs: options.reclaimIdleMs ?? 5 * 60_000,
+    slotsInFlight: new SlotsInFlight(),
   };
   const worker = new AllocatorWorker(ctx, feed, {
     ...options.workerOptions,

@@ -43,7 +43,8 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
   const losses: string[] = [];
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const now = ctx.clock.now();
-    const view = await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs, place, round === 0 ? snapshot : undefined);
+    const read = await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs, place, round === 0 ? snapshot : undefined);
+    const view = ctx.slotsInFlight ? ctx.slotsInFlight.seenIn(read) : read;
     const slotOffset = round === 0 ? 0 : Math.floor(ctx.random() * 1_000_000);
     const outcome = decideInQueue({ ...view, slotOffset });
     // Reading the view and deciding: allocator time, which an explanation tells apart from waiting.
@@ -62,12 +63,17 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
           const nextUse = view.resources.find((r) => r.resource.resourceId === d.resourceId)?.nextUse ?? null;
           const locks = [leaseSlotKey(d.resourceId, d.slot), ...(nextUse === null ? [] : [leaseUseKey(d.resourceId, nextUse)]), ...quotaLocks({ ...view, slotOffset })];
           const acquired: NewEvent = { type: "LeaseAcquired", data: { resourceId: d.resourceId, blueprintId: d.blueprintId, slot: d.slot, locks, ...ttlOn(d.blueprintId) } };
-          const inline = await activateInline(ctx, view, d.resourceId, leaseView);
+          const taken = ctx.slotsInFlight?.take(d.resourceId, d.slot);
           try {
-            await ctx.store.append(leaseStream, lease.version, [attempted, acquired, ...(inline ? [inline.activated] : [])], meta);
-          } catch (error) {
-            await inline?.undo();
-            throw error;
+            const inline = await activateInline(ctx, view, d.resourceId, leaseView);
+            try {
+              await ctx.store.append(leaseStream, lease.version, [attempted, acquired, ...(inline ? [inline.activated] : [])], meta);
+            } catch (error) {
+              await inline?.undo();
+              throw error;
+            }
+          } finally {
+            taken?.();
           }
           return;
         }
