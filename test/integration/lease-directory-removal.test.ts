@@ -1,0 +1,52 @@
+import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalSandbox } from "../../src/sandbox/local-sandbox";
+
+/**
+ * A lease's directories after its processes are gone (LocalSandbox.removeDirectories): an empty
+ * one goes in one call, a tree of files the long way; one that is gone already is no error; and a
+ * path swapped for a symlink loses the link, never what it points to.
+ */
+let base: string;
+const sandbox = new LocalSandbox({ unavailable: null, user: null, cgroupRoot: null, readOnlyPaths: [] });
+const gone = async (p: string) => expect(stat(p)).rejects.toMatchObject({ code: "ENOENT" });
+
+beforeAll(async () => {
+  base = await mkdtemp(path.join(tmpdir(), "drydock-removal-"));
+});
+afterAll(async () => {
+  await rm(base, { recursive: true, force: true });
+});
+
+describe("removing a lease's directories", () => {
+  it("removes an empty directory and a tree of files alike, and one already gone is no error", async () => {
+    const empty = path.join(base, "empty");
+    const tree = path.join(base, "tree");
+    await mkdir(empty);
+    await mkdir(path.join(tree, "a", "b"), { recursive: true });
+    await writeFile(path.join(tree, "a", "b", "file"), "x");
+    await writeFile(path.join(tree, "top"), "y");
+    await sandbox.removeDirectories(empty, tree, path.join(base, "never-made"));
+    await gone(empty);
+    await gone(tree);
+  });
+
+  it("removes a symlink put in a directory's place, and leaves what it points to", async () => {
+    const target = path.join(base, "elsewhere");
+    await mkdir(target);
+    await writeFile(path.join(target, "keep"), "kept");
+    const emptyTarget = path.join(base, "elsewhere-empty");
+    await mkdir(emptyTarget);
+    const swapped = path.join(base, "swapped");
+    const swappedToEmpty = path.join(base, "swapped-to-empty");
+    await symlink(target, swapped);
+    await symlink(emptyTarget, swappedToEmpty);
+    await sandbox.removeDirectories(swapped, swappedToEmpty);
+    await gone(swapped);
+    await gone(swappedToEmpty);
+    expect(await readdir(target)).toEqual(["keep"]);
+    expect((await stat(emptyTarget)).isDirectory()).toBe(true);
+  });
+});
