@@ -53,12 +53,14 @@ interface Message {
 
 /** A minimal EventSource over fetch: yields each message (data and/or id) until aborted. */
 async function* sse(path: string, headers: Record<string, string>, signal: AbortSignal): AsyncGenerator<Message> {
-  const res = await fetch(`${baseUrl}${path}`, { headers: { Authorization: `Bearer ${api.adminToken}`, ...headers }, signal });
-  if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-  expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
+  // The caller aborts once it has read enough, which may be before the answer's headers arrive
+  // (its condition held already): that ends the stream like an abort mid-read.
   try {
+    const res = await fetch(`${baseUrl}${path}`, { headers: { Authorization: `Bearer ${api.adminToken}`, ...headers }, signal });
+    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;

@@ -1,7 +1,7 @@
 // Create or edit a blueprint. The config is edited as JSON (for static-hosts, its `hosts` list):
 // the API checks it and answers with the field that is wrong, shown as it is.
 import { api, get, post } from "./api.js";
-import { byId, facts, fillTable, flash, flashError, run, status } from "./dom.js";
+import { byId, facts, fillTable, flash, flashError, run, status, usable } from "./dom.js";
 import { time } from "./format.js";
 import { eventRows } from "./lease-page.js";
 import { isAdmin } from "./session.js";
@@ -89,7 +89,7 @@ export async function show(id) {
     ]);
     const toggle = byId("toggle-enabled");
     toggle.textContent = blueprint.enabled ? "Disable" : "Enable";
-    toggle.disabled = !isAdmin();
+    usable(toggle, isAdmin());
     fillTable("events", eventRows((await get(`${path}/events`)).items));
   };
 

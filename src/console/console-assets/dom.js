@@ -86,15 +86,28 @@ export function armed(button, confirmLabel, action) {
   }
 }
 
-/** Runs an action from a button: disabled while it runs, its error shown. */
+/**
+ * Says whether a button may be used now (a released lease's Release may not). While an action of
+ * the button runs it stays disabled, and its end leaves it as the page said meanwhile: the page
+ * may reload during the action (after it, or on a live event) and learn that it is of no more use.
+ */
+export function usable(button, yes) {
+  if (yes) delete button.dataset.unusable;
+  else button.dataset.unusable = "";
+  if (!("running" in button.dataset)) button.disabled = !yes;
+}
+
+/** Runs an action from a button: disabled while it runs, its error shown; then usable as the page last said (`usable`). */
 export async function run(button, action) {
   button.disabled = true;
+  button.dataset.running = "";
   try {
     await action();
   } catch (error) {
     flashError(error);
   } finally {
-    button.disabled = false;
+    delete button.dataset.running;
+    button.disabled = "unusable" in button.dataset;
   }
 }
 

@@ -1,7 +1,7 @@
 // A lease: its facts, why it waited (explain: the wait split by cause, every allocation attempt
 // with the candidates it looked at and why each was skipped), its events, release and renew.
 import { get, post } from "./api.js";
-import { armed, byId, facts, fillTable, flash, flashError, h, json, row, run, status } from "./dom.js";
+import { armed, byId, facts, fillTable, flash, flashError, h, json, row, run, status, usable } from "./dom.js";
 import { blueprintLink, duration, resourceLink, time } from "./format.js";
 import { follow } from "./live.js";
 
@@ -41,8 +41,8 @@ export async function show(id) {
         ["Waiting because", lease.waitReason],
         ["Ended", lease.endedAt ? [time(lease.endedAt), lease.endReason ? `: ${lease.endReason}` : ""] : null],
       ]);
-      byId("release").disabled = !LIVE.has(lease.status);
-      byId("renew").disabled = lease.status !== "active" && lease.status !== "acquired";
+      usable(byId("release"), LIVE.has(lease.status));
+      usable(byId("renew"), lease.status === "active" || lease.status === "acquired");
 
       byId("explain-summary").textContent = explanation.summary;
       fillTable(

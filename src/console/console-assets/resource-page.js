@@ -2,7 +2,7 @@
 // and for a host of a static-hosts pool, drain that host (the blueprint's config says
 // `"drained": true` for it: it takes no new lease, and is released once its leases end).
 import { api, get, post, query } from "./api.js";
-import { armed, byId, facts, fillTable, flash, flashError, json, row, status } from "./dom.js";
+import { armed, byId, facts, fillTable, flash, flashError, json, row, status, usable } from "./dom.js";
 import { blueprintLink, leaseLink, time } from "./format.js";
 import { eventRows } from "./lease-page.js";
 import { follow } from "./live.js";
@@ -53,7 +53,7 @@ export async function show(id) {
         leases.items.map((l) => row({ "data-id": l.id }, leaseLink(l.id), status(l.status), l.owner, time(l.requestedAt), time(l.endedAt))),
       );
       fillTable("events", eventRows(events.items));
-      byId("release").disabled = r.status === "released" || r.status === "destroyed";
+      usable(byId("release"), r.status !== "released" && r.status !== "destroyed");
       byId("drain").hidden = !(await drainable(blueprint));
       return true;
     } catch (error) {
