@@ -26,12 +26,14 @@ function holdAcquisitions(store: EventStore, count: number) {
   const allArrived = new Promise<void>((resolve) => (open = resolve));
   const conflicts: string[] = [];
   store.appendMany = async (appends, metadata, options) => {
-    if (arrived < count && appends.some((a) => a.events.some((e) => e.type === "LeaseAcquired"))) {
+    const acquires = appends.some((a) => a.events.some((e) => e.type === "LeaseAcquired"));
+    if (acquires && arrived < count) {
       if (++arrived === count) open();
       await allArrived;
     }
     return appendMany(appends, metadata, options).catch((error: unknown) => {
-      conflicts.push(String((error as { code?: unknown }).code));
+      // Only the acquisitions' refusals: other steps (the resource's, another lease's) are not this test's.
+      if (acquires) conflicts.push(`${String((error as { code?: unknown }).code)}: ${(error as Error).message}`);
       throw error;
     });
   };
