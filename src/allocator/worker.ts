@@ -1,8 +1,7 @@
 import { sql } from "kysely";
 import { TemporaryFailure } from "../blueprints/failures";
-import { decodeChangeNotice, type ChangeNotice } from "../store/change-notice";
-import { EVENTS_CHANNEL } from "../store/event-store";
-import type { Database } from "../store/database";
+import type { ChangeSource } from "../store/change-feed";
+import type { ChangeNotice } from "../store/change-notice";
 import type { WorkClaim } from "../store/projection";
 import { ClaimCarryingStore, type DeferredStart } from "./claim-carrying-store";
 import type { AllocationSnapshot } from "./allocation-snapshot";
@@ -30,7 +29,7 @@ export const defaultWorkerOptions: WorkerOptions = { claimTimeoutMs: 60_000, con
  * The allocator's worker: claims due work items with FOR UPDATE SKIP LOCKED and a claim timeout,
  * so any number of workers in any number of processes share one queue, and a killed worker's
  * items are taken over when their claim runs out. It sleeps until the next item is due and is
- * woken early by NOTIFY from every append (in-process on PGlite).
+ * woken early by the notice of every append (change-feed.ts: this instance's at once, others' by NOTIFY).
  */
 export class AllocatorWorker {
   private readonly options: WorkerOptions;
@@ -38,7 +37,7 @@ export class AllocatorWorker {
   private running = false;
   private again = false;
   private stopped = true;
-  private unlisten: (() => Promise<void>) | undefined;
+  private unsubscribe: (() => void) | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   /** Numbers each claim, so releasing one never releases a later claim of the same item (see claim). */
   private claims = 0;
@@ -49,7 +48,7 @@ export class AllocatorWorker {
 
   constructor(
     private readonly ctx: WorkerContext,
-    private readonly database: Pick<Database, "listen">,
+    private readonly changes: ChangeSource,
     options: Partial<WorkerOptions> = {},
   ) {
     this.options = { ...defaultWorkerOptions, ...options };
@@ -57,14 +56,14 @@ export class AllocatorWorker {
 
   async start(): Promise<void> {
     this.stopped = false;
-    this.unlisten = await this.database.listen(EVENTS_CHANNEL, (payload) => this.noticed(decodeChangeNotice(payload)));
+    this.unsubscribe = this.changes.subscribe((notice) => this.noticed(notice));
     this.wake();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.unlisten?.();
+    this.unsubscribe?.();
     await this.idle();
   }
 

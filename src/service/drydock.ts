@@ -179,8 +179,9 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
     ...options.workerOptions,
     onError: onWorkerError,
   });
+  await feed.start();
   const watcher = new StreamWatcher();
-  await watcher.start(feed);
+  watcher.start(feed);
   if (options.localHost !== false) await ensureLocalHostBlueprint(commands, options.localHost ?? {});
   const health = new HealthLoop(ctx, {
     ...options.healthOptions,
@@ -241,7 +242,8 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
       await health.stop();
       await registry.close();
       ec2Clouds.close();
-      await watcher.stop();
+      watcher.stop();
+      await feed.stop();
       await notifier.flush();
       if (ownsDatabase) await database.close();
     },

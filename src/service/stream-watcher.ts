@@ -1,21 +1,18 @@
-import type { Database } from "../store/database";
-import { decodeChangeNotice } from "../store/change-notice";
-import { EVENTS_CHANNEL } from "../store/event-store";
+import type { ChangeSource } from "../store/change-feed";
 
 /**
- * Tells waiters when a stream they watch may have changed (a NOTIFY names the streams each
- * commit touched). One LISTEN per process, however many requests wait.
+ * Tells waiters when a stream they watch may have changed (each notice names the streams a
+ * commit touched: change-feed.ts). One subscription per instance, however many requests wait.
  */
 export class StreamWatcher {
   private readonly waiters = new Map<string, Set<() => void>>();
   /** Called on every notification, whatever streams it names (followers of the whole log). */
   private readonly everything = new Set<() => void>();
-  private unlisten: (() => Promise<void>) | undefined;
+  private unsubscribe: (() => void) | undefined;
 
-  async start(database: Pick<Database, "listen">): Promise<void> {
-    this.unlisten = await database.listen(EVENTS_CHANNEL, (payload) => {
+  start(changes: ChangeSource): void {
+    this.unsubscribe = changes.subscribe(({ streams }) => {
       for (const w of this.everything) w();
-      const { streams } = decodeChangeNotice(payload);
       if (streams === "*") {
         for (const set of this.waiters.values()) for (const w of set) w();
         return;
@@ -30,8 +27,8 @@ export class StreamWatcher {
     return () => this.everything.delete(listener);
   }
 
-  async stop(): Promise<void> {
-    await this.unlisten?.();
+  stop(): void {
+    this.unsubscribe?.();
   }
 
   /**

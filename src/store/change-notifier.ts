@@ -5,6 +5,19 @@ import type { DrydockDatabase } from "./schema";
 /** The channel every committed append is announced on (change-notice.ts gives the payload). */
 export const EVENTS_CHANNEL = "drydock_events";
 
+export interface ChangeNotifierOptions {
+  /**
+   * In the background, how long a NOTIFY waits for more notices to go out with it (ms; default 0:
+   * it goes at once). Only other processes wait on it when this process hears its own appends
+   * directly (`heard`): a lease cycle's appends (request, release, teardown) then share one NOTIFY.
+   */
+  gatherMs?: number;
+  /** Names this Drydock instance in the notices it sends, so that its own feed drops them (change-feed.ts). */
+  origin?: string;
+  /** Called at once with each notice handed over: this process hears its appends before the NOTIFY goes. */
+  heard?: (streams: readonly string[], workDueAt: number | null) => void;
+}
+
 /**
  * Sends the NOTIFY that announces committed appends, one at a time, merging the notices that
  * come in while one is on its way into the next: their streams joined, and the earliest time
@@ -23,19 +36,6 @@ export const EVENTS_CHANNEL = "drydock_events";
  * go the same way (`followUp`): in the background, the answer does not wait for their reads and
  * updates; `flush()` waits for them too.
  */
-export interface ChangeNotifierOptions {
-  /**
-   * In the background, how long a NOTIFY waits for more notices to go out with it (ms; default 0:
-   * it goes at once). Only other processes wait on it when this process hears its own appends
-   * directly (`heard`): a lease cycle's appends (request, release, teardown) then share one NOTIFY.
-   */
-  gatherMs?: number;
-  /** Names this Drydock instance in the notices it sends, so that its own feed drops them (change-feed.ts). */
-  origin?: string;
-  /** Called at once with each notice handed over: this process hears its appends before the NOTIFY goes. */
-  heard?: (streams: readonly string[], workDueAt: number | null) => void;
-}
-
 export class ChangeNotifier {
   private streams = new Set<string>();
   private workDueAt: number | null = null;

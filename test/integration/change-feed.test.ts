@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodeChangeNotice, type ChangeNotice } from "../../src/store/change-notice";
+import type { ChangeNotice } from "../../src/store/change-notice";
 import { ChangeFeed } from "../../src/store/change-feed";
-import { ChangeNotifier, EVENTS_CHANNEL } from "../../src/store/change-notifier";
+import { ChangeNotifier } from "../../src/store/change-notifier";
 import { createTestDatabase, testDialect, type TestDatabase } from "../support/test-database";
 import { waitUntil } from "../support/wait-until";
 
@@ -24,8 +24,9 @@ async function instance(origin: string, gatherMs: number) {
   const feed = new ChangeFeed(database, origin);
   const notifier = new ChangeNotifier(database.db, true, { gatherMs, origin, heard: (streams, due) => feed.heard(streams, due) });
   const heard: ChangeNotice[] = [];
-  const stop = await feed.listen(EVENTS_CHANNEL, (payload) => heard.push(decodeChangeNotice(payload)));
-  return { feed, notifier, heard, stop };
+  await feed.start();
+  feed.subscribe((notice) => heard.push(notice));
+  return { feed, notifier, heard, stop: () => feed.stop() };
 }
 
 const streamsOf = (notices: ChangeNotice[]) => notices.flatMap((n) => (n.streams === "*" ? ["*"] : n.streams));
@@ -59,7 +60,7 @@ describe(`change feed (${testDialect})`, () => {
     await b.stop();
   });
 
-  it("shares one LISTEN between its listeners, and lets it go with the last", async () => {
+  it("shares one LISTEN between its listeners, and lets it go when it stops", async () => {
     let listens = 0;
     let unlistens = 0;
     const counting = {
@@ -73,18 +74,23 @@ describe(`change feed (${testDialect})`, () => {
       },
     };
     const feed = new ChangeFeed(counting, "inst-c");
-    const first: string[] = [];
-    const second: string[] = [];
-    const stopFirst = await feed.listen(EVENTS_CHANNEL, (p) => first.push(p));
-    const stopSecond = await feed.listen(EVENTS_CHANNEL, (p) => second.push(p));
+    const first: ChangeNotice[] = [];
+    const second: ChangeNotice[] = [];
+    await feed.start();
+    const stopFirst = feed.subscribe((n) => first.push(n));
+    feed.subscribe((n) => second.push(n));
     expect(listens).toBe(1);
     const other = new ChangeNotifier(database.db, true, { origin: "inst-d" });
     void other.notify(["lease-ls_3"], null);
     await other.flush();
     await waitUntil("both listeners to hear it", () => first.length === 1 && second.length === 1, 5_000);
-    await stopFirst();
+    expect(first[0]).toEqual({ streams: ["lease-ls_3"], workDueAt: null, origin: "inst-d" });
+    stopFirst();
+    feed.heard(["lease-ls_4"], null);
+    expect(streamsOf(first)).toEqual(["lease-ls_3"]);
+    expect(streamsOf(second)).toEqual(["lease-ls_3", "lease-ls_4"]);
     expect(unlistens).toBe(0);
-    await stopSecond();
+    await feed.stop();
     expect(unlistens).toBe(1);
   });
 

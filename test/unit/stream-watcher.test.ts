@@ -1,21 +1,22 @@
 import { getEventListeners } from "node:events";
 import { describe, expect, it, vi } from "vitest";
 import { StreamWatcher } from "../../src/service/stream-watcher";
+import { decodeChangeNotice, type ChangeNotice } from "../../src/store/change-notice";
 import { waitUntil } from "../support/wait-until";
 
-/** A watcher on a fake LISTEN: the test sends the notifications itself. */
+/** A watcher on a fake change feed: the test sends the notifications itself, as NOTIFY payloads. */
 async function watcherWithNotify() {
-  let notify: (payload: string) => void = () => {
+  let notify: (notice: ChangeNotice) => void = () => {
     throw new Error("not listening");
   };
   const watcher = new StreamWatcher();
-  await watcher.start({
-    async listen(_channel, onNotify) {
-      notify = onNotify;
-      return async () => {};
+  watcher.start({
+    subscribe(listener) {
+      notify = listener;
+      return () => {};
     },
   });
-  return { watcher, notify: (payload: string) => notify(payload) };
+  return { watcher, notify: (payload: string) => notify(decodeChangeNotice(payload)) };
 }
 
 describe("StreamWatcher.waitFor", () => {
