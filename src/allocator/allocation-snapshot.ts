@@ -55,6 +55,11 @@ export interface AllocationSnapshot {
   approved: { client: string; blueprint_id: string }[];
   /** Live lease counts of the owners whose leases carry a quota: the lease's, those ahead. */
   live: Map<string, LiveLeaseCount>;
+  /**
+   * When the statement was sent, on the monotonic clock (performance.now()): what this instance
+   * committed after it, the rows may not show (slots-in-flight.ts).
+   */
+  readStartedAt: number;
 }
 
 interface SnapshotRow {
@@ -77,6 +82,7 @@ interface SnapshotRow {
  * come back as JSON and are made the driver's rows again (json-rows.ts).
  */
 export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: SnapshotRequest): Promise<AllocationSnapshot> {
+  const readStartedAt = performance.now();
   const quotaOwner = q.place?.quota ? q.lease.owner : null;
   // lk: every lock of these blueprints and resources by the indexed scope (not one LIKE per
   // resource), and the owner's quota numbers when the lease carries a quota (scope: the owner).
@@ -121,6 +127,7 @@ export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: Sna
     ahead: row.ahead,
     approved: row.approved,
     live: liveLeaseCountsOf(row.live),
+    readStartedAt,
   };
 }
 

@@ -6,6 +6,7 @@ import type { Clock } from "../domain/clock";
 import type { IdGenerator } from "../domain/ids";
 import type { EventStore } from "../store/event-store";
 import type { DrydockDatabase } from "../store/schema";
+import type { InlineTeardowns } from "./inline-teardowns";
 import type { SlotsInFlight } from "./slots-in-flight";
 
 /** Everything a worker step needs; the I/O arrives through these, time and randomness too. */
@@ -23,6 +24,8 @@ export interface WorkerContext {
   reclaimIdleMs: number;
   /** The slots this instance's allocations are taking now (slots-in-flight.ts); absent: none are tracked. */
   slotsInFlight?: SlotsInFlight;
+  /** The leases this instance activated inline, with what their teardown needs (inline-teardowns.ts); absent: none are kept. */
+  inlineTeardowns?: InlineTeardowns;
 }
 
 export function workerMetadata(ctx: WorkerContext, correlationId: string): EventMetadata {

@@ -22,6 +22,7 @@ import type { CommandContext } from "../commands/command-context";
 import { systemClock, type Clock } from "../domain/clock";
 import { DEFAULT_LEASE_TTL_SECONDS } from "../domain/lease-ttl";
 import { randomIds, type IdGenerator } from "../domain/ids";
+import { InlineTeardowns } from "../allocator/inline-teardowns";
 import { SlotsInFlight } from "../allocator/slots-in-flight";
 import { ChangeFeed } from "../store/change-feed";
 import { ChangeNotifier } from "../store/change-notifier";
@@ -174,6 +175,7 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
     workerId: options.workerId ?? `w-${randomBytes(4).toString("hex")}`,
     reclaimIdleMs: options.reclaimIdleMs ?? 5 * 60_000,
     slotsInFlight: new SlotsInFlight(),
+    inlineTeardowns: new InlineTeardowns(),
   };
   const worker = new AllocatorWorker(ctx, feed, {
     ...options.workerOptions,

@@ -1,6 +1,26 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { AllocationSnapshot } from "../../src/allocator/allocation-snapshot";
 import type { EventStore } from "../../src/store/event-store";
 import { startApi, type ApiHarness } from "./api-harness";
+
+/** When armed, the next capacity view read answers only once `release` is called (see the second test). */
+const heldRead = vi.hoisted(() => ({ armed: false, read: null as null | (() => void), release: null as null | Promise<void> }));
+vi.mock("../../src/allocator/allocation-snapshot", async (original) => {
+  const real = await original<typeof import("../../src/allocator/allocation-snapshot")>();
+  return {
+    ...real,
+    async readAllocationSnapshot(...args: Parameters<typeof real.readAllocationSnapshot>): Promise<AllocationSnapshot> {
+      const held = heldRead.armed;
+      heldRead.armed = false;
+      const snapshot = await real.readAllocationSnapshot(...args);
+      if (held) {
+        heldRead.read?.();
+        await heldRead.release;
+      }
+      return snapshot;
+    },
+  };
+});
 
 /**
  * Requests that arrive together on one instance read the same capacity view. Each takes a slot of
@@ -63,4 +83,31 @@ describe("concurrent requests on one instance", () => {
     expect(Math.max(...slots)).toBeLessThan(8);
     for (const a of [warm, ...answers]) expect((await api.call("POST", `/v1/leases/${a.body.id}/release`)).status).toBe(200);
   });
+
+  it("do not take a slot another committed after their view was read", async () => {
+    const conflictsBefore = await conflictCount();
+    // B's view is read, and answered only after A, arriving later, has decided, taken the
+    // lowest free slot and committed: B's view still shows that slot free.
+    let read!: () => void;
+    const bRead = new Promise<void>((resolve) => (read = resolve));
+    let release!: () => void;
+    Object.assign(heldRead, { armed: true, read, release: new Promise<void>((resolve) => (release = resolve)) });
+    const b = api.call("POST", "/v1/leases?wait=20", { resourceType: "host" });
+    await bRead;
+    const a = await api.call("POST", "/v1/leases?wait=20", { resourceType: "host" });
+    expect(a.body.status).toBe("active");
+    release();
+    const answer = await b;
+    expect(answer.body.status).toBe("active");
+    const slotOf = async (id: string) => ((await api.drydock.store.readStream(`lease-${id}`)).find((e) => e.type === "LeaseAcquired")!.data as { slot: number }).slot;
+    expect(await slotOf(answer.body.id)).not.toBe(await slotOf(a.body.id));
+    // B went to another slot at its first decision: no append refused for a taken slot.
+    expect(await conflictCount()).toBe(conflictsBefore);
+    for (const id of [a.body.id, answer.body.id]) expect((await api.call("POST", `/v1/leases/${id}/release`)).status).toBe(200);
+  });
 });
+
+async function conflictCount(): Promise<number> {
+  return (await api.drydock.metrics.appendConflicts.get()).values.reduce((n, v) => n + v.value, 0);
+}
+

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { streamIdOf } from "../../events/envelope";
@@ -17,7 +18,7 @@ import { waitUntil } from "../support/wait-until";
  * check that the lease is its own with its token, each in the same statement. The request is
  * checked against the capacity view its first decision is made over: one read for both.
  */
-const STATEMENT_BUDGET = 11;
+const STATEMENT_BUDGET = 10;
 const COMMIT_BUDGET = 3;
 /** Our own probe of the lease's status while waiting for the teardown: not part of the cycle. */
 const PROBE = "probe_status";
@@ -97,6 +98,9 @@ describe(`the lease fast path (${testDialect})`, () => {
     expect(new Set([requested, attempted, acquired, activated].map((e) => e!.transactionId)).size).toBe(1);
     expect(released!.transactionId).not.toBe(activated!.transactionId);
     expect(destroyed!.transactionId).not.toBe(released!.transactionId);
+    // What the activation made, the teardown removed.
+    const { workingDirectory } = activated!.data as { workingDirectory: string };
+    expect(existsSync(workingDirectory)).toBe(false);
     // The client asked; the allocator decided and acquired.
     expect(requested!.metadata.actor).toBe("admin");
     expect(attempted!.metadata.actor).toMatch(/^allocator:/);
@@ -116,6 +120,8 @@ describe(`the lease fast path (${testDialect})`, () => {
     // (the pool's is skipped by what the lease's own write returned: work-projection.ts).
     const wakes = sent.filter((s) => /UPDATE work_items SET run_at/i.test(s)).length;
     expect(wakes).toBe(0);
+    // The teardown goes by the resource and blueprint the activation went by (inline-teardowns.ts): no read of them.
+    expect(sent.filter((s) => s.includes("SELECT r.*, (SELECT to_json(b)"))).toEqual([]);
     // The capacity is read once per acquire, and the request's blueprints are checked in that read.
     expect(sent.filter((s) => s.includes("WITH b AS (SELECT * FROM blueprints"))).toHaveLength(5);
     expect(sent.filter((s) => /from "blueprints"/i.test(s))).toEqual([]);

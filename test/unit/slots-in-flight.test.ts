@@ -23,4 +23,27 @@ describe("SlotsInFlight", () => {
     first();
     expect(inFlight.seenIn(view)).toBe(view);
   });
+
+  it("counts a committed slot for views read before its commit, and only those", () => {
+    let now = 100;
+    const inFlight = new SlotsInFlight(() => now);
+    const view = { resources: [candidate("rs_a", [0])] };
+    const readBefore = now;
+    const done = inFlight.take("rs_a", 1);
+    now = 105;
+    done(true);
+    now = 110;
+    // Read before the commit: the slot may not show in its rows.
+    expect(inFlight.seenIn(view, readBefore).resources[0]!.usedSlots).toEqual([0, 1]);
+    // Read after it: its rows show the slot as they are (taken, or freed since).
+    expect(inFlight.seenIn(view, 106)).toBe(view);
+    // Without a read time: the slots in flight alone.
+    expect(inFlight.seenIn(view)).toBe(view);
+    // An append that failed took nothing.
+    inFlight.take("rs_a", 2)(false);
+    expect(inFlight.seenIn(view, readBefore).resources[0]!.usedSlots).toEqual([0, 1]);
+    // Long after, a commit is forgotten: no view is read that long.
+    now = 60_000;
+    expect(inFlight.seenIn(view, readBefore)).toBe(view);
+  });
 });

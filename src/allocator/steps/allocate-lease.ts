@@ -43,8 +43,10 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
   const losses: string[] = [];
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const now = ctx.clock.now();
-    const read = await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs, place, round === 0 ? snapshot : undefined);
-    const view = ctx.slotsInFlight ? ctx.slotsInFlight.seenIn(read) : read;
+    const given = round === 0 ? snapshot : undefined;
+    const readStartedAt = given ? given.readStartedAt : ctx.slotsInFlight?.now();
+    const read = await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs, place, given);
+    const view = ctx.slotsInFlight ? ctx.slotsInFlight.seenIn(read, readStartedAt) : read;
     const slotOffset = round === 0 ? 0 : Math.floor(ctx.random() * 1_000_000);
     const outcome = decideInQueue({ ...view, slotOffset });
     // Reading the view and deciding: allocator time, which an explanation tells apart from waiting.
@@ -64,16 +66,19 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
           const locks = [leaseSlotKey(d.resourceId, d.slot), ...(nextUse === null ? [] : [leaseUseKey(d.resourceId, nextUse)]), ...quotaLocks({ ...view, slotOffset })];
           const acquired: NewEvent = { type: "LeaseAcquired", data: { resourceId: d.resourceId, blueprintId: d.blueprintId, slot: d.slot, locks, ...ttlOn(d.blueprintId) } };
           const taken = ctx.slotsInFlight?.take(d.resourceId, d.slot);
+          let committed = false;
           try {
             const inline = await activateInline(ctx, view, d.resourceId, leaseView);
             try {
               await ctx.store.append(leaseStream, lease.version, [attempted, acquired, ...(inline ? [inline.activated] : [])], meta);
+              committed = true;
+              if (inline) ctx.inlineTeardowns?.remember(c.leaseId, inline.target);
             } catch (error) {
               await inline?.undo();
               throw error;
             }
           } finally {
-            taken?.();
+            taken?.(committed);
           }
           return;
         }
@@ -178,6 +183,7 @@ async function activateInline(ctx: WorkerContext, view: AllocationView, resource
     const { workingDirectory } = await impl.activateLease(blueprint, resource, lease, ctx.effects);
     return {
       activated: { type: "LeaseActivated", data: { workingDirectory } } satisfies NewEvent,
+      target: { blueprint, resource },
       undo: () => impl.destroyLease(blueprint, resource, lease, ctx.effects).then(() => undefined, () => undefined),
     };
   } catch {

@@ -5,6 +5,7 @@ import { blueprintViewOf, leaseViewOfState, resourceViewWithLoad } from "../../b
 import { resourceWithBlueprint } from "../../queries/resource-with-blueprint";
 import type { LeaseState } from "../../machines/fold";
 import type { StreamAppend } from "../../store/event-store";
+import type { TeardownTarget } from "../inline-teardowns";
 import { workerMetadata, type WorkerContext } from "../worker-context";
 
 /**
@@ -18,13 +19,14 @@ export async function destroyLease(ctx: WorkerContext, lease: LeaseState): Promi
   let cleanupError: string | null = null;
   let teardown: LeaseTeardown | void = undefined;
   if (c.resourceId) {
-    // The resource, its blueprint and its load in one read (the load is only used when it is not destroyed).
-    const found = await resourceWithBlueprint(ctx.db, c.resourceId);
-    if (found && found.resource.status !== "destroyed") {
-      const { resource, blueprint, load } = found;
-      if (!blueprint) throw new Error(`blueprint ${resource.blueprint_id} of resource ${resource.resource_id} not found`);
+    // A lease this instance activated inline is taken down by what its activation went by (on
+    // the resource it is still on: a lease that went back to pending may have landed elsewhere);
+    // any other reads its resource, blueprint and load in one statement.
+    const known = ctx.inlineTeardowns?.take(c.leaseId);
+    const target = known?.resource.resourceId === c.resourceId ? known : await teardownTargetOf(ctx, c.resourceId);
+    if (target) {
       try {
-        teardown = await ctx.registry.get(blueprint.kind).destroyLease(blueprintViewOf(blueprint, ctx.registry), resourceViewWithLoad(resource, load), leaseViewOfState(lease), ctx.effects);
+        teardown = await ctx.registry.get(target.blueprint.kind).destroyLease(target.blueprint, target.resource, leaseViewOfState(lease), ctx.effects);
       } catch (error) {
         cleanupError = error instanceof Error ? error.message : String(error);
         if (error instanceof LeaseCleanupError) teardown = error.teardown;
@@ -43,6 +45,15 @@ export async function destroyLease(ctx: WorkerContext, lease: LeaseState): Promi
     }
   }
   await ctx.store.appendMany(appends, workerMetadata(ctx, c.leaseId));
+}
+
+/** The resource and its blueprint as the blueprint's destroyLease takes them; none for a resource destroyed already. */
+async function teardownTargetOf(ctx: WorkerContext, resourceId: string): Promise<TeardownTarget | null> {
+  const found = await resourceWithBlueprint(ctx.db, resourceId);
+  if (!found || found.resource.status === "destroyed") return null;
+  const { resource, blueprint, load } = found;
+  if (!blueprint) throw new Error(`blueprint ${resource.blueprint_id} of resource ${resource.resource_id} not found`);
+  return { blueprint: blueprintViewOf(blueprint, ctx.registry), resource: resourceViewWithLoad(resource, load) };
 }
 
 /** The event's data; the list of killed processes bounded as its schema says. */
