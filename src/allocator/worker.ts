@@ -263,9 +263,16 @@ export class AllocatorWorker {
     return !this.stopped;
   }
 
-  /** runClaimedSteps without waiting for it (a release's teardown); stop() still waits for it. */
+  /**
+   * runClaimedSteps without waiting for it (a release's teardown); stop() still waits for it.
+   * It starts on the next turn of the event loop, once the answer in hand has been written: run
+   * at once, the step's first stretch of synchronous work (ending the lease's processes, moving
+   * its directories) ran before the answer left, on the microtasks between handler and socket.
+   */
   runClaimedStepsSoon(claim: WorkClaim): void {
-    void this.runClaimedSteps(claim).catch((error) => this.options.onError?.(error, claim.streamId));
+    const soon = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.runClaimedSteps(claim).catch((error) => this.options.onError?.(error, claim.streamId)));
+    this.inFlight.add(soon);
+    void soon.finally(() => this.inFlight.delete(soon));
   }
 
   private release(streamId: string, token: string) {

@@ -146,6 +146,7 @@ export function localHostBlueprint(facts: MachineFacts, sandboxing: LocalHostSan
     },
     // A directory (and a cgroup) on this machine: quick and local.
     activatesLeaseInline: true,
+    close: () => sandbox.close(),
     async activateLease(blueprint, resource, lease) {
       const dir = leaseRoot(blueprint.config, resource, lease.leaseId);
       if (isSandboxed(blueprint.config, lease)) {
@@ -160,7 +161,7 @@ export function localHostBlueprint(facts: MachineFacts, sandboxing: LocalHostSan
     async destroyLease(blueprint, resource, lease) {
       // Every process first: none may be left to swap a directory for a symlink under the rm.
       const killedProcesses = await sandbox.killAll(lease.leaseId);
-      await sandbox.removeDirectories(leaseRoot(blueprint.config, resource, lease.leaseId), leaseTmp(blueprint.config, resource, lease.leaseId));
+      await sandbox.removeDirectories(path.join(resourceRoot(blueprint.config, resource), "trash"), leaseRoot(blueprint.config, resource, lease.leaseId), leaseTmp(blueprint.config, resource, lease.leaseId));
       return { killedProcesses };
     },
     async interfaces(blueprint, resource, lease) {

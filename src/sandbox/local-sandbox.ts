@@ -5,6 +5,7 @@
  * Layout, per resource root R (owned by the service, not writable by the lease user):
  *   R/leases/<lease>   the lease's directory, owned by the lease user, mode 0700
  *   R/tmp/<lease>      its /tmp inside the sandbox
+ *   R/trash/           an ended lease's directories, moved out of the way until the reaper has removed them
  *   <cgroup root>/<lease>   its pids cgroup (pids.max), when the machine has one
  *
  * Every process of a lease runs in a PID namespace of its own command (see sandbox-argv.ts), so
@@ -13,11 +14,12 @@
  * another Drydock process on this machine.
  */
 import type { ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, constants, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, constants, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
 import { open, readFile, rm, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { InterfaceUnavailableError } from "../domain/errors";
+import { DirectoryReaper } from "./directory-reaper";
 import { sandboxArgv } from "./sandbox-argv";
 import type { KilledProcess } from "../interfaces/marked-processes";
 import type { SandboxHost } from "./sandbox-host";
@@ -51,6 +53,10 @@ const KILL_ROUNDS = 20;
 export class LocalSandbox {
   /** Commands running now, by lease: ended together when the lease is destroyed. */
   private readonly running = new Map<string, Set<ChildProcess>>();
+  private readonly reaper = new DirectoryReaper();
+  /** Trash directories made (or found) by this process, their leftovers sent to the reaper. */
+  private readonly trashes = new Set<string>();
+  private trashed = 0;
 
   constructor(readonly host: SandboxHost) {}
 
@@ -170,10 +176,43 @@ export class LocalSandbox {
     return cgroup ? readPids(cgroup).length : null;
   }
 
-  async removeDirectories(...dirs: string[]): Promise<void> {
-    // rm does not follow symlinks inside the tree, and every process that could swap one in is
-    // gone by now (killAll ran first).
-    for (const dir of dirs) if (!removedEmpty(dir)) await rm(dir, { recursive: true, force: true });
+  /**
+   * Removes a lease's directories, once every process that could use them is gone (killAll ran
+   * first, so none can swap a symlink in either). With a `trash` directory (R/trash), each is
+   * renamed into it, one metadata call, and the reaper's thread removes it from there: its path
+   * is gone when this returns, and the service's thread does not wait for the filesystem. Without
+   * one, or where the rename fails, it is removed here. A symlink in a directory's place is
+   * moved or removed itself, never followed (rename and rm act on the link).
+   */
+  async removeDirectories(trash: string | null, ...dirs: string[]): Promise<void> {
+    for (const dir of dirs) {
+      if (trash !== null && this.movedToTrash(trash, dir)) continue;
+      if (!removedEmpty(dir)) await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Waits for the reaper's removals, then stops its thread. */
+  async close(): Promise<void> {
+    await this.reaper.close();
+  }
+
+  /** True when `dir` is in the trash, on its way to the reaper. */
+  private movedToTrash(trash: string, dir: string): boolean {
+    try {
+      if (!this.trashes.has(trash)) {
+        mkdirSync(trash, { recursive: true, mode: 0o700 });
+        // What an earlier process moved there and did not see removed.
+        for (const left of readdirSync(trash)) this.reaper.remove(path.join(trash, left));
+        this.trashes.add(trash);
+      }
+      const moved = path.join(trash, `${path.basename(path.dirname(dir))}-${path.basename(dir)}-${process.pid}-${++this.trashed}`);
+      renameSync(dir, moved);
+      this.reaper.remove(moved);
+      return true;
+    } catch {
+      // Gone already, or the trash cannot take it: removed here instead (or found gone).
+      return false;
+    }
   }
 
   private cgroupDir(leaseId: string): string | null {

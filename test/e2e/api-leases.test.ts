@@ -47,7 +47,8 @@ describe("the lease lifecycle over HTTP", () => {
     const again = await api.call("POST", `/v1/leases/${lease.id}/release`);
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe("transition_refused");
-    expect(again.body.error.message).toMatch(/released/);
+    // Released, or destroyed already if its teardown was quick: ended either way.
+    expect(again.body.error.message).toMatch(/released|destroyed/);
 
     await api.pollLease(lease.id, (l) => l.status === "destroyed");
     const events = await api.call("GET", `/v1/leases/${lease.id}/events`);

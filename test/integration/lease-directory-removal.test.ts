@@ -7,7 +7,8 @@ import { LocalSandbox } from "../../src/sandbox/local-sandbox";
 /**
  * A lease's directories after its processes are gone (LocalSandbox.removeDirectories): an empty
  * one goes in one call, a tree of files the long way; one that is gone already is no error; and a
- * path swapped for a symlink loses the link, never what it points to.
+ * path swapped for a symlink loses the link, never what it points to. With a trash directory,
+ * each is moved there at once and removed by the reaper's thread, which leaves the trash empty.
  */
 let base: string;
 const sandbox = new LocalSandbox({ unavailable: null, user: null, cgroupRoot: null, readOnlyPaths: [] });
@@ -28,7 +29,7 @@ describe("removing a lease's directories", () => {
     await mkdir(path.join(tree, "a", "b"), { recursive: true });
     await writeFile(path.join(tree, "a", "b", "file"), "x");
     await writeFile(path.join(tree, "top"), "y");
-    await sandbox.removeDirectories(empty, tree, path.join(base, "never-made"));
+    await sandbox.removeDirectories(null, empty, tree, path.join(base, "never-made"));
     await gone(empty);
     await gone(tree);
   });
@@ -43,10 +44,38 @@ describe("removing a lease's directories", () => {
     const swappedToEmpty = path.join(base, "swapped-to-empty");
     await symlink(target, swapped);
     await symlink(emptyTarget, swappedToEmpty);
-    await sandbox.removeDirectories(swapped, swappedToEmpty);
+    await sandbox.removeDirectories(null, swapped, swappedToEmpty);
     await gone(swapped);
     await gone(swappedToEmpty);
     expect(await readdir(target)).toEqual(["keep"]);
     expect((await stat(emptyTarget)).isDirectory()).toBe(true);
   });
+
+  it("moves them to the trash at once, where the reaper removes them, links and trees alike", async () => {
+    const root = path.join(base, "resource");
+    const trash = path.join(root, "trash");
+    const leaseDir = path.join(root, "leases", "ls_1");
+    const tmpDir = path.join(root, "tmp", "ls_1");
+    await mkdir(path.join(leaseDir, "a", "b"), { recursive: true });
+    await writeFile(path.join(leaseDir, "a", "b", "file"), "x");
+    await mkdir(tmpDir, { recursive: true });
+    const target = path.join(base, "kept-elsewhere");
+    await mkdir(target);
+    await writeFile(path.join(target, "keep"), "kept");
+    const swapped = path.join(root, "leases", "ls_2");
+    await symlink(target, swapped);
+    // Left in the trash by an earlier process: removed too.
+    await mkdir(path.join(trash, "leases-ls_0-1-1"), { recursive: true });
+    await writeFile(path.join(trash, "leases-ls_0-1-1", "file"), "x");
+
+    const reaping = new LocalSandbox({ unavailable: null, user: null, cgroupRoot: null, readOnlyPaths: [] });
+    await reaping.removeDirectories(trash, leaseDir, tmpDir, swapped, path.join(root, "leases", "never-made"));
+    await gone(leaseDir);
+    await gone(tmpDir);
+    await gone(swapped);
+    await reaping.close();
+    expect(await readdir(trash)).toEqual([]);
+    expect(await readdir(target)).toEqual(["keep"]);
+  });
 });
+

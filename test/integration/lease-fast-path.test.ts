@@ -141,6 +141,26 @@ describe(`the lease fast path (${testDialect})`, () => {
     await cycleStatements(5, client.token);
   });
 
+  it("answers a release before its teardown starts, and tears it down right after", async () => {
+    const { lease } = await request(30);
+    const worker = api.drydock.worker;
+    const runClaimedSteps = worker.runClaimedSteps.bind(worker);
+    const started: string[] = [];
+    worker.runClaimedSteps = (claim, ...rest) => {
+      started.push(claim.streamId);
+      return runClaimedSteps(claim, ...rest);
+    };
+    try {
+      await release(lease.id);
+      // The answer was complete before the teardown began: none of its work is the answer's latency.
+      expect(started).toEqual([]);
+      await waitUntil(`lease ${lease.id} destroyed`, async () => (await statusOf(lease.id)) === "destroyed", 10_000);
+      expect(started).toEqual([streamIdOf("lease", lease.id)]);
+    } finally {
+      worker.runClaimedSteps = runClaimedSteps;
+    }
+  });
+
   it("stores a request that must wait with its decision, and a worker serves it once the slot frees", async () => {
     const holder = await request(30);
     expect(holder.lease.status).toBe("active");
