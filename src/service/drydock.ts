@@ -144,7 +144,7 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
   // instances: sent in the background (appends answer without waiting for the round trip; close()
   // flushes), each gathering the notices of a few milliseconds.
   const feed = new ChangeFeed(database, `d-${randomBytes(6).toString("hex")}`);
-  const notifier = new ChangeNotifier(database.db, true, { gatherMs: NOTICE_GATHER_MS, origin: feed.origin, heard: (streams, due) => feed.heard(streams, due) });
+  const notifier = new ChangeNotifier(database, true, { gatherMs: NOTICE_GATHER_MS, origin: feed.origin, heard: (streams, due) => feed.heard(streams, due) });
   const store = createEventStore(database, clock, {
     committed: (events, states, seconds) => {
       metrics.observeAppend(events, states, seconds);

@@ -1,9 +1,22 @@
 import { sql, type Kysely } from "kysely";
 import { encodeChangeNotice } from "./change-notice";
+import type { Database } from "./database";
 import type { DrydockDatabase } from "./schema";
 
 /** The channel every committed append is announced on (change-notice.ts gives the payload). */
 export const EVENTS_CHANNEL = "drydock_events";
+
+/** Where a notice is sent: the database's own notify() (database.ts), or a NOTIFY statement (sqlAnnouncer). */
+export type Announcer = Pick<Database, "notify">;
+
+/** Announces by `SELECT pg_notify(...)` on `db`: a store given no database, only its Kysely. */
+export function sqlAnnouncer(db: Kysely<DrydockDatabase>): Announcer {
+  return {
+    async notify(channel, payload) {
+      await sql`SELECT pg_notify(${channel}, ${payload})`.execute(db);
+    },
+  };
+}
 
 export interface ChangeNotifierOptions {
   /**
@@ -45,7 +58,7 @@ export class ChangeNotifier {
   private readonly following = new Set<Promise<void>>();
 
   constructor(
-    private readonly db: Kysely<DrydockDatabase>,
+    private readonly announcer: Announcer,
     readonly background = false,
     private readonly options: ChangeNotifierOptions = {},
   ) {}
@@ -90,7 +103,7 @@ export class ChangeNotifier {
       this.workDueAt = null;
       this.queued = false;
       // A notice lost here (a dropped connection) only delays listeners until their next look.
-      await sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${payload})`.execute(this.db).catch(() => {});
+      await this.announcer.notify(EVENTS_CHANNEL, payload).catch(() => {});
     }
     this.sending = null;
   }

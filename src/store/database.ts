@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
-import { Kysely, Migrator, PostgresDialect, type KyselyConfig } from "kysely";
+import { Kysely, Migrator, PostgresDialect, sql, type KyselyConfig } from "kysely";
 import pg from "pg";
 import { migrationProvider } from "./migrations/index";
 import { PreparingClient } from "./pg-prepared";
@@ -10,13 +10,20 @@ import type { DrydockDatabase } from "./schema";
 
 /**
  * The database behind Drydock: PGlite (embedded, the default) or PostgreSQL (DATABASE_URL).
- * They differ only in the Kysely dialect and in how LISTEN is wired; SQL is the same.
+ * They differ only in the Kysely dialect and in how notices travel (LISTEN, NOTIFY); SQL is the same.
  */
 export interface Database {
   readonly db: Kysely<DrydockDatabase>;
   readonly kind: "pglite" | "postgres";
-  /** Calls `onNotify` for each NOTIFY on `channel`; delivered after the sending transaction commits. */
+  /** Calls `onNotify` for each notice on `channel` (notify(), or a NOTIFY); delivered after the sending transaction commits. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Sends a notice on `channel` to every listener, for something already committed. PostgreSQL:
+   * a NOTIFY, which reaches other processes. PGlite: its data directory is locked to this process
+   * (pglite-lock.ts), or it lives in this process's memory, so whoever listens is here: the notice
+   * reaches them in memory, without a statement.
+   */
+  notify(channel: string, payload: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -72,12 +79,26 @@ async function openPGlite(dataDir: string | undefined, onQuery?: (sql: string, m
     throw error;
   });
   const db = new Kysely<DrydockDatabase>({ dialect: new PGliteDialect(pglite), log: logOption(onQuery) });
+  // Listeners of notify(), by channel; a NOTIFY sent as SQL still comes through PGlite's own listen.
+  const local = new Map<string, Set<(payload: string) => void>>();
   return {
     db,
     kind: "pglite",
     async listen(channel, onNotify) {
       const unsubscribe = await pglite.listen(channel, onNotify);
-      return async () => unsubscribe();
+      let listeners = local.get(channel);
+      if (!listeners) local.set(channel, (listeners = new Set()));
+      // One entry per listen, even for the same function twice, as two LISTENs would be.
+      const own = (payload: string) => onNotify(payload);
+      listeners.add(own);
+      return async () => {
+        listeners.delete(own);
+        await unsubscribe();
+      };
+    },
+    async notify(channel, payload) {
+      // After the caller's turn, as a NOTIFY is delivered after its statement: never inside it.
+      for (const listener of local.get(channel) ?? []) queueMicrotask(() => listener(payload));
     },
     async close() {
       await db.destroy();
@@ -99,6 +120,9 @@ function openPostgres(url: string, poolSize: number, onQuery: ((sql: string, ms:
   return {
     db,
     kind: "postgres",
+    async notify(channel, payload) {
+      await sql`SELECT pg_notify(${channel}, ${payload})`.execute(db);
+    },
     async listen(channel, onNotify) {
       // LISTEN needs its own session; a pooled one would be handed to other queries.
       const client = new pg.Client({ connectionString: url });

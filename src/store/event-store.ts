@@ -7,7 +7,7 @@ import { VersionConflictError } from "../domain/errors";
 import type { AppendContext, Executor, InlineProjection, WorkClaim } from "./projection";
 import { streamMoveQuery, versionConflict } from "./stream-move";
 import { planAppendStatement, runAppendStatement, type AppendingEvent, type AppendStatement } from "./append-statement";
-import { ChangeNotifier } from "./change-notifier";
+import { ChangeNotifier, sqlAnnouncer } from "./change-notifier";
 import { eventColumns as columns, eventFromRow, type EventRow } from "./event-rows";
 import { readLogPage, readStreamsUpTo, type LogCheckpoint, type ReadAllOptions, type StreamBound } from "./log-queries";
 import type { DrydockDatabase } from "./schema";
@@ -100,7 +100,7 @@ export class PostgresEventStore implements EventStore {
     private readonly clock: Clock,
     private readonly observer?: AppendObserver,
     /** Sends each append's NOTIFY; by default one of the store's own that the append waits for. */
-    private readonly notifier = new ChangeNotifier(db),
+    private readonly notifier = new ChangeNotifier(sqlAnnouncer(db)),
   ) {
     this.afterCommits = projections.filter((p) => p.afterCommit !== undefined);
   }

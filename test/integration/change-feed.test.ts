@@ -11,10 +11,18 @@ import { waitUntil } from "../support/wait-until";
  * gathering window, the notices of a few milliseconds share one NOTIFY.
  */
 let database: TestDatabase;
+/** Notices sent (database.notify, through `announcer`), and the NOTIFY statements among the database's statements. */
 const sent: string[] = [];
+const statements: string[] = [];
+const announcer = {
+  notify(channel: string, payload: string) {
+    sent.push(payload);
+    return database.notify(channel, payload);
+  },
+};
 
 beforeAll(async () => {
-  database = await createTestDatabase({ onQuery: (text) => text.includes("pg_notify") && sent.push(text) });
+  database = await createTestDatabase({ onQuery: (text) => text.includes("pg_notify") && statements.push(text) });
 });
 afterAll(async () => {
   await database?.close();
@@ -22,7 +30,7 @@ afterAll(async () => {
 
 async function instance(origin: string, gatherMs: number) {
   const feed = new ChangeFeed(database, origin);
-  const notifier = new ChangeNotifier(database.db, true, { gatherMs, origin, heard: (streams, due) => feed.heard(streams, due) });
+  const notifier = new ChangeNotifier(announcer, true, { gatherMs, origin, heard: (streams, due) => feed.heard(streams, due) });
   const heard: ChangeNotice[] = [];
   await feed.start();
   feed.subscribe((notice) => heard.push(notice));
@@ -80,7 +88,7 @@ describe(`change feed (${testDialect})`, () => {
     const stopFirst = feed.subscribe((n) => first.push(n));
     feed.subscribe((n) => second.push(n));
     expect(listens).toBe(1);
-    const other = new ChangeNotifier(database.db, true, { origin: "inst-d" });
+    const other = new ChangeNotifier(announcer, true, { origin: "inst-d" });
     void other.notify(["lease-ls_3"], null);
     await other.flush();
     await waitUntil("both listeners to hear it", () => first.length === 1 && second.length === 1, 5_000);
@@ -94,9 +102,25 @@ describe(`change feed (${testDialect})`, () => {
     expect(unlistens).toBe(1);
   });
 
+  it(testDialect === "pglite" ? "on PGlite, a notice reaches the other instance in memory, with no statement" : "on PostgreSQL, a notice reaches the other instance by one NOTIFY statement", async () => {
+    sent.length = 0;
+    statements.length = 0;
+    const a = await instance("inst-f", 0);
+    const b = await instance("inst-g", 0);
+    void a.notifier.notify(["lease-ls_5"], 42);
+    await a.notifier.flush();
+    const [notice] = await waitUntil("instance g to hear f's append", () => (b.heard.length > 0 ? b.heard : undefined), 5_000);
+    expect(notice).toEqual({ streams: ["lease-ls_5"], workDueAt: 42, origin: "inst-f" });
+    expect(sent).toHaveLength(1);
+    // PGlite's data directory is this process's alone: nobody outside it could hear a NOTIFY.
+    expect(statements).toHaveLength(testDialect === "pglite" ? 0 : 1);
+    await a.stop();
+    await b.stop();
+  });
+
   it("without a gathering window, a NOTIFY goes at once", async () => {
     sent.length = 0;
-    const notifier = new ChangeNotifier(database.db, true, { origin: "inst-e" });
+    const notifier = new ChangeNotifier(announcer, true, { origin: "inst-e" });
     void notifier.notify(["lease-ls_4"], null);
     // The send started synchronously: its statement is on its way before any timer could fire.
     await new Promise((r) => setImmediate(r));

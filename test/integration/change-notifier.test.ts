@@ -12,10 +12,18 @@ import { waitUntil } from "../support/wait-until";
 let database: TestDatabase;
 let stop: () => Promise<void>;
 const received: ChangeNotice[] = [];
+/** Notices sent (database.notify, through `announcer`), and the NOTIFY statements among the database's statements. */
 const sent: string[] = [];
+const statements: string[] = [];
+const announcer = {
+  notify(channel: string, payload: string) {
+    sent.push(payload);
+    return database.notify(channel, payload);
+  },
+};
 
 beforeAll(async () => {
-  database = await createTestDatabase({ onQuery: (text) => text.includes("pg_notify") && sent.push(text) });
+  database = await createTestDatabase({ onQuery: (text) => text.includes("pg_notify") && statements.push(text) });
   stop = await database.listen(EVENTS_CHANNEL, (payload) => received.push(decodeChangeNotice(payload)));
 });
 
@@ -32,7 +40,7 @@ function reset(): void {
 describe(`change notices (${testDialect})`, () => {
   it("in the background: a burst of notices reaches listeners whole, in fewer NOTIFYs, and flush waits for the last", async () => {
     reset();
-    const notifier = new ChangeNotifier(database.db, true);
+    const notifier = new ChangeNotifier(announcer, true);
     const streams = Array.from({ length: 40 }, (_, i) => `lease-burst${i}`);
     // Handed over in one go, as concurrent appends would: none of these waits for a round trip.
     for (const [i, s] of streams.entries()) void notifier.notify([s], i === 7 ? 5_000 : i % 2 === 0 ? null : 9_000 + i);
@@ -47,7 +55,7 @@ describe(`change notices (${testDialect})`, () => {
 
   it("a notice with no work keeps saying so; merged with one that has work, it carries that work's time", async () => {
     reset();
-    const notifier = new ChangeNotifier(database.db, true);
+    const notifier = new ChangeNotifier(announcer, true);
     // The first goes out at once; the next two wait for it and go out together.
     void notifier.notify(["lease-a"], null);
     void notifier.notify(["lease-b"], null);
@@ -63,7 +71,7 @@ describe(`change notices (${testDialect})`, () => {
 
   it("not in the background, an append waits until its notice is sent", async () => {
     reset();
-    const notifier = new ChangeNotifier(database.db);
+    const notifier = new ChangeNotifier(announcer);
     await notifier.notify(["lease-cli"], null);
     expect(sent).toHaveLength(1);
     await waitUntil("the notice received", () => received.length === 1, 5_000);
@@ -73,7 +81,7 @@ describe(`change notices (${testDialect})`, () => {
   it("a follow-up (an append's wake-ups) runs without the append waiting for it in the background, and flush waits for it; otherwise the append waits", async () => {
     let finish!: () => void;
     const done: string[] = [];
-    const background = new ChangeNotifier(database.db, true);
+    const background = new ChangeNotifier(announcer, true);
     const handed = background.followUp(async () => {
       await new Promise<void>((resolve) => (finish = resolve));
       done.push("background");
@@ -94,7 +102,7 @@ describe(`change notices (${testDialect})`, () => {
     });
     await background.flush();
 
-    const waiting = new ChangeNotifier(database.db);
+    const waiting = new ChangeNotifier(announcer);
     await waiting.followUp(async () => {
       await new Promise((r) => setTimeout(r, 10));
       done.push("waited");
