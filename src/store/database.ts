@@ -98,7 +98,15 @@ async function openPGlite(dataDir: string | undefined, onQuery?: (sql: string, m
     },
     async notify(channel, payload) {
       // After the caller's turn, as a NOTIFY is delivered after its statement: never inside it.
-      for (const listener of local.get(channel) ?? []) queueMicrotask(() => listener(payload));
+      for (const listener of local.get(channel) ?? []) {
+        queueMicrotask(() => {
+          try {
+            listener(payload);
+          } catch {
+            // A listener's failure is its own, as a LISTEN session's would be: the others still hear it.
+          }
+        });
+      }
     },
     async close() {
       await db.destroy();
@@ -129,7 +137,12 @@ function openPostgres(url: string, poolSize: number, onQuery: ((sql: string, ms:
       client.on("error", () => {});
       await client.connect();
       client.on("notification", (msg) => {
-        if (msg.channel === channel) onNotify(msg.payload ?? "");
+        if (msg.channel !== channel) return;
+        try {
+          onNotify(msg.payload ?? "");
+        } catch {
+          // A listener's failure is its own: it must not take the session down with it.
+        }
       });
       await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
       listeners.add(client);

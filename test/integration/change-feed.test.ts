@@ -118,6 +118,20 @@ describe(`change feed (${testDialect})`, () => {
     await b.stop();
   });
 
+  it("a listener that throws does not keep the others from hearing a notice", async () => {
+    const heard: string[] = [];
+    const stopThrowing = await database.listen("drydock_test_throwing", () => {
+      throw new Error("a listener's own failure");
+    });
+    const stopHearing = await database.listen("drydock_test_throwing", (payload) => heard.push(payload));
+    await database.notify("drydock_test_throwing", "first");
+    await database.notify("drydock_test_throwing", "second");
+    await waitUntil("both notices heard", () => heard.length === 2, 5_000);
+    expect(heard).toEqual(["first", "second"]);
+    await stopThrowing();
+    await stopHearing();
+  });
+
   it("without a gathering window, a NOTIFY goes at once", async () => {
     sent.length = 0;
     const notifier = new ChangeNotifier(announcer, true, { origin: "inst-e" });
