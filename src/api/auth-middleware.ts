@@ -4,7 +4,8 @@ import type { Access } from "../auth/access-policy";
 import { isAuthorized } from "../auth/authorization-queries";
 import { isAdmin, type Principal } from "../auth/principal";
 import type { RateLimiter } from "../auth/rate-limiter";
-import { principalOfToken, principalOfTokenWithLease, type LeaseOwnership } from "../auth/token-queries";
+import { TokenLookups } from "../auth/token-lookups";
+import type { LeaseOwnership } from "../auth/token-queries";
 import { bearerTokenOf } from "../auth/token-secret";
 import { assertNever, ForbiddenError, NotFoundError, RateLimitedError, UnauthorizedError } from "../domain/errors";
 import { idPattern } from "../domain/ids";
@@ -23,6 +24,8 @@ import type { RouteAccessTable } from "./route-access-table";
  * Runs before the body is read, so an unauthenticated request never gets its body parsed.
  */
 export function authMiddleware(table: RouteAccessTable, db: Kysely<DrydockDatabase>, limiter: RateLimiter, clock: Clock): MiddlewareHandler<ApiEnv> {
+  // Requests that arrive together share one token statement (token-lookups.ts).
+  const lookups = new TokenLookups(db);
   return async (c, next) => {
     const { declaration, access } = table.lookup(c.req.method, c.req.path);
     // The route's declaring middleware checks that this is its own declaration.
@@ -31,7 +34,8 @@ export function authMiddleware(table: RouteAccessTable, db: Kysely<DrydockDataba
     const token = bearerTokenOf(c.req.header("authorization"));
     // A request on a lease reads who owns it with the token, in one statement.
     const leaseId = access.kind === "lease" && idPattern.test(access.leaseId) ? access.leaseId : null;
-    const found = token ? await authenticate(db, token, clock.now(), leaseId) : null;
+    // The principal, and who owns the lease when the request is on one; null: no working token.
+    const found = token ? await lookups.lookup(token, clock.now(), leaseId) : null;
     // Missing, malformed, unknown, revoked and expired tokens get one answer: which it was helps only an attacker.
     if (!found) throw new UnauthorizedError();
     const { principal } = found;
@@ -48,12 +52,6 @@ export function authMiddleware(table: RouteAccessTable, db: Kysely<DrydockDataba
   };
 }
 
-/** The token's principal, and who owns the lease `leaseId` names when it names one; null: no working token. */
-async function authenticate(db: Kysely<DrydockDatabase>, token: string, now: Date, leaseId: string | null): Promise<{ principal: Principal; lease?: LeaseOwnership | null } | null> {
-  if (leaseId) return principalOfTokenWithLease(db, token, now, leaseId);
-  const principal = await principalOfToken(db, token, now);
-  return principal && { principal };
-}
 
 /** No such thing for this principal; a malformed id never reaches SQL (a NUL would make the driver fail). */
 function hidden(kind: string, id: string): NotFoundError {
