@@ -29,7 +29,7 @@ export async function loadAllocationView(
   place?: QueuePlace,
   /** Read already for this lease at this place (the fast path's request: prepareLeaseRequest). */
   read?: AllocationSnapshot,
-): Promise<QueuedAllocationView> {
+): Promise<QueuedAllocationView & Pick<AllocationSnapshot, "readStartedAt">> {
   const snapshot =
     read ??
     (await readAllocationSnapshot(db, {
@@ -142,6 +142,8 @@ export async function loadAllocationView(
   const numbers = (prefix: string) => locks.filter((l) => l.lock_key.startsWith(prefix) && /^\d+$/.test(l.lock_key.slice(prefix.length))).map((l) => slotNumberOf(l.lock_key));
   const taken = { all: numbers(quotaPrefix(lease.owner)), ofType: numbers(quotaOfTypePrefix(lease.owner, lease.resourceType)) };
   return {
+    // When its rows were read: what this instance committed since, they may not show (slots-in-flight.ts).
+    readStartedAt: snapshot.readStartedAt,
     ...withQuota(viewFor(lease, authorizedFor(lease.authorizingObject ?? null)), lease.owner, place?.quota ?? null, taken),
     ahead: aheadRows.map((row) => {
       const subject = { ...leaseViewOf(row), blueprintIds: row.blueprint_ids as string[] | null };

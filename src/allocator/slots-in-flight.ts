@@ -25,7 +25,8 @@ export class SlotsInFlight {
   /** Slots whose append committed, oldest first, with when that was known. */
   private readonly committed: { resourceId: string; slot: number; at: number }[] = [];
 
-  constructor(readonly now: () => number = () => performance.now()) {}
+  /** `now`: the clock the snapshot's readStartedAt is on (performance.now()); another only in tests. */
+  constructor(private readonly now: () => number = () => performance.now()) {}
 
   /**
    * Marks the slot as being taken; the returned function ends that once the append has answered:

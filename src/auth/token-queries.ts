@@ -74,7 +74,7 @@ export interface LeaseOwnership {
 export async function principalOfTokenWithLease(db: Kysely<DrydockDatabase>, token: string, now: Date, leaseId: string): Promise<{ principal: Principal; lease: LeaseOwnership | null } | null> {
   const [row] = await rowsOf(db, tokenByHashWithLease(db, { hash: hashToken(token), now, leaseId }));
   if (!row) return null;
-  return { principal: principalOf(row), lease: row.lease_owner === null ? null : { owner: row.lease_owner, authorizingObject: row.lease_authorizing_object } };
+  return { principal: principalOf(row), lease: leaseOwnershipOf(row) };
 }
 
 /** One request's token lookup, as principalsOfTokens takes it: the token, the request's time, and the lease it is on (null: none). */
@@ -102,10 +102,13 @@ export async function principalsOfTokens(db: Kysely<DrydockDatabase>, asked: rea
   return asked.map((a, k) => {
     const row = byIndex.get(k + 1);
     if (!row) return null;
-    const principal = principalOf(row);
-    if (a.leaseId === null) return { principal };
-    return { principal, lease: row.lease_owner === null ? null : { owner: row.lease_owner, authorizingObject: row.lease_authorizing_object } };
+    return a.leaseId === null ? { principal: principalOf(row) } : { principal: principalOf(row), lease: leaseOwnershipOf(row) };
   });
+}
+
+/** Who owns the lease the request named, from the lease's columns joined to the token's row; null: no such lease. */
+function leaseOwnershipOf(row: Pick<TokenWithLeaseRow, "lease_owner" | "lease_authorizing_object">): LeaseOwnership | null {
+  return row.lease_owner === null ? null : { owner: row.lease_owner, authorizingObject: row.lease_authorizing_object };
 }
 
 type TokenWithLeaseRow = Pick<Selectable<TokensTable>, "token_id" | "owner" | "role" | "default_lease_ttl_seconds" | "lease_quota"> & {

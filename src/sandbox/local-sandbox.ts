@@ -70,8 +70,8 @@ export class LocalSandbox {
    * Synchronously: these are a few metadata calls on two directories of the local host's root
    * (and on cgroupfs, the kernel's own, in memory), each a few microseconds. Done through the
    * thread pool, each cost the service's thread about ten times that in the hand-over alone, and
-   * they were about a sixth of a lease cycle's CPU under load. readPids and the removal of an empty
-   * directory go the same way; a tree of files is still removed asynchronously (removeDirectories).
+   * they were about a sixth of a lease cycle's CPU under load. readPids and the renames into the
+   * trash go the same way; the removal itself is the reaper's (removeDirectories).
    */
   async prepare(leaseDir: string, tmpDir: string, leaseId: string, settings: LeaseSandboxSettings): Promise<void> {
     for (const dir of [leaseDir, tmpDir]) {
@@ -186,8 +186,7 @@ export class LocalSandbox {
    */
   async removeDirectories(trash: string | null, ...dirs: string[]): Promise<void> {
     for (const dir of dirs) {
-      if (trash !== null && this.movedToTrash(trash, dir)) continue;
-      if (!removedEmpty(dir)) await rm(dir, { recursive: true, force: true });
+      if (trash === null || !this.movedToTrash(trash, dir)) await rm(dir, { recursive: true, force: true });
     }
   }
 
@@ -233,20 +232,6 @@ export class LocalSandbox {
       throw new InterfaceUnavailableError("the lease's directory does not belong to the lease's user");
     }
     return handle;
-  }
-}
-
-/**
- * Removes `dir` if it is an empty directory, or says it is gone already; false for anything else
- * (files in it, a symlink, no permission), which rm then handles. One synchronous call (see
- * LocalSandbox.prepare): a lease that left no files costs no walk through the thread pool.
- */
-function removedEmpty(dir: string): boolean {
-  try {
-    rmdirSync(dir);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "ENOENT";
   }
 }
 

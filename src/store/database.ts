@@ -1,7 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
-import { Kysely, Migrator, PostgresDialect, sql, type KyselyConfig } from "kysely";
+import { Kysely, Migrator, PostgresDialect, type KyselyConfig } from "kysely";
 import pg from "pg";
+import { sqlAnnouncer } from "./change-notifier";
 import { migrationProvider } from "./migrations/index";
 import { PreparingClient } from "./pg-prepared";
 import { PGliteDialect } from "./pglite-dialect";
@@ -128,9 +129,8 @@ function openPostgres(url: string, poolSize: number, onQuery: ((sql: string, ms:
   return {
     db,
     kind: "postgres",
-    async notify(channel, payload) {
-      await sql`SELECT pg_notify(${channel}, ${payload})`.execute(db);
-    },
+    // A NOTIFY, which reaches the other processes' LISTENs.
+    notify: sqlAnnouncer(db).notify,
     async listen(channel, onNotify) {
       // LISTEN needs its own session; a pooled one would be handed to other queries.
       const client = new pg.Client({ connectionString: url });

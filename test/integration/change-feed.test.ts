@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChangeNotice } from "../../src/store/change-notice";
 import { ChangeFeed } from "../../src/store/change-feed";
 import { ChangeNotifier } from "../../src/store/change-notifier";
+import { CountingAnnouncer } from "../support/counting-announcer";
 import { createTestDatabase, testDialect, type TestDatabase } from "../support/test-database";
 import { waitUntil } from "../support/wait-until";
 
@@ -11,15 +12,10 @@ import { waitUntil } from "../support/wait-until";
  * gathering window, the notices of a few milliseconds share one NOTIFY.
  */
 let database: TestDatabase;
-/** Notices sent (database.notify, through `announcer`), and the NOTIFY statements among the database's statements. */
-const sent: string[] = [];
+/** Notices sent through the database, and the NOTIFY statements among the database's statements. */
+const announcer = new CountingAnnouncer(() => database);
+const sent = announcer.sent;
 const statements: string[] = [];
-const announcer = {
-  notify(channel: string, payload: string) {
-    sent.push(payload);
-    return database.notify(channel, payload);
-  },
-};
 
 beforeAll(async () => {
   database = await createTestDatabase({ onQuery: (text) => text.includes("pg_notify") && statements.push(text) });

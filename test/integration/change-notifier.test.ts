@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeChangeNotice, type ChangeNotice } from "../../src/store/change-notice";
 import { ChangeNotifier, EVENTS_CHANNEL } from "../../src/store/change-notifier";
+import { CountingAnnouncer } from "../support/counting-announcer";
 import { createTestDatabase, testDialect, type TestDatabase } from "../support/test-database";
 import { waitUntil } from "../support/wait-until";
 
@@ -12,18 +13,12 @@ import { waitUntil } from "../support/wait-until";
 let database: TestDatabase;
 let stop: () => Promise<void>;
 const received: ChangeNotice[] = [];
-/** Notices sent (database.notify, through `announcer`), and the NOTIFY statements among the database's statements. */
-const sent: string[] = [];
-const statements: string[] = [];
-const announcer = {
-  notify(channel: string, payload: string) {
-    sent.push(payload);
-    return database.notify(channel, payload);
-  },
-};
+/** Notices sent through the database. */
+const announcer = new CountingAnnouncer(() => database);
+const sent = announcer.sent;
 
 beforeAll(async () => {
-  database = await createTestDatabase({ onQuery: (text) => text.includes("pg_notify") && statements.push(text) });
+  database = await createTestDatabase();
   stop = await database.listen(EVENTS_CHANNEL, (payload) => received.push(decodeChangeNotice(payload)));
 });
 

@@ -6,9 +6,10 @@ import { LocalSandbox } from "../../src/sandbox/local-sandbox";
 
 /**
  * A lease's directories after its processes are gone (LocalSandbox.removeDirectories): an empty
- * one goes in one call, a tree of files the long way; one that is gone already is no error; and a
- * path swapped for a symlink loses the link, never what it points to. With a trash directory,
- * each is moved there at once and removed by the reaper's thread, which leaves the trash empty.
+ * one and a tree of files alike; one that is gone already is no error; and a path swapped for a
+ * symlink loses the link, never what it points to. With a trash directory, each is moved there at
+ * once and removed by the reaper's thread, which leaves the trash empty; without one (or where the
+ * rename fails) it is removed in place.
  */
 let base: string;
 const sandbox = new LocalSandbox({ unavailable: null, user: null, cgroupRoot: null, readOnlyPaths: [] });

@@ -43,10 +43,8 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
   const losses: string[] = [];
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const now = ctx.clock.now();
-    const given = round === 0 ? snapshot : undefined;
-    const readStartedAt = given ? given.readStartedAt : ctx.slotsInFlight?.now();
-    const read = await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs, place, given);
-    const view = ctx.slotsInFlight ? ctx.slotsInFlight.seenIn(read, readStartedAt) : read;
+    const read = await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs, place, round === 0 ? snapshot : undefined);
+    const view = ctx.slotsInFlight ? ctx.slotsInFlight.seenIn(read, read.readStartedAt) : read;
     const slotOffset = round === 0 ? 0 : Math.floor(ctx.random() * 1_000_000);
     const outcome = decideInQueue({ ...view, slotOffset });
     // Reading the view and deciding: allocator time, which an explanation tells apart from waiting.
