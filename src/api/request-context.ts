@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { pooledRandomBytes } from "../domain/random-pool";
 import type { MiddlewareHandler } from "hono";
 import type { ApiEnv } from "./api-env";
 
@@ -8,7 +8,7 @@ const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
 export const REQUEST_ID_HEADER = "X-Request-Id";
 
 export function newRequestId(): string {
-  return `rq_${randomBytes(9).toString("base64url")}`;
+  return `rq_${pooledRandomBytes(9).toString("base64url")}`;
 }
 
 /**

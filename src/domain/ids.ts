@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { pooledRandomBytes } from "./random-pool";
 
 /** Ids come into commands as data; this is the source the service uses. */
 export interface IdGenerator {
@@ -29,7 +29,7 @@ function base32(value: bigint, chars: number): string {
  * millisecond, 2^64 random values make a collision as good as impossible. The random bytes are
  * read as one 64-bit number, so no bit is lost (a byte per character would keep only 5 of its 8).
  */
-export function timeOrderedIds(now: () => number = Date.now, random: (n: number) => Uint8Array = randomBytes): IdGenerator {
+export function timeOrderedIds(now: () => number = Date.now, random: (n: number) => Uint8Array = pooledRandomBytes): IdGenerator {
   return {
     next(prefix) {
       const bytes = random(RANDOM_BYTES);

@@ -9,9 +9,11 @@ const REAPER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { rmSync } = require("node:fs");
 const done = new Int32Array(workerData);
-parentPort.on("message", (dir) => {
-  try { rmSync(dir, { recursive: true, force: true }); } catch {}
-  Atomics.add(done, 0, 1);
+parentPort.on("message", (dirs) => {
+  for (const dir of dirs) {
+    try { rmSync(dir, { recursive: true, force: true }); } catch {}
+    Atomics.add(done, 0, 1);
+  }
 });
 `;
 
@@ -33,15 +35,16 @@ export class DirectoryReaper {
   private readonly done = new Int32Array(new SharedArrayBuffer(4));
   private sent = 0;
 
-  /** Sends `dir` to be removed, starting the reaper's thread on first use. */
-  remove(dir: string): void {
+  /** Sends `dirs` to be removed, in one message, starting the reaper's thread on first use. */
+  remove(...dirs: string[]): void {
+    if (dirs.length === 0) return;
     if (!this.worker) {
       this.worker = new Worker(REAPER_SOURCE, { eval: true, workerData: this.done.buffer, execArgv: [] });
       // An idle reaper does not keep the process alive; close() waits for what it was sent.
       this.worker.unref();
     }
-    this.sent++;
-    this.worker.postMessage(dir);
+    this.sent += dirs.length;
+    this.worker.postMessage(dirs);
   }
 
   /** Resolves once every removal sent so far has run. */

@@ -185,9 +185,14 @@ export class LocalSandbox {
    * moved or removed itself, never followed (rename and rm act on the link).
    */
   async removeDirectories(trash: string | null, ...dirs: string[]): Promise<void> {
+    const moved: string[] = [];
     for (const dir of dirs) {
-      if (trash === null || !this.movedToTrash(trash, dir)) await rm(dir, { recursive: true, force: true });
+      const inTrash = trash === null ? null : this.movedToTrash(trash, dir);
+      if (inTrash === null) await rm(dir, { recursive: true, force: true });
+      else moved.push(inTrash);
     }
+    // One message to the reaper for the lease's directories.
+    this.reaper.remove(...moved);
   }
 
   /** Waits for the reaper's removals, then stops its thread. */
@@ -195,22 +200,21 @@ export class LocalSandbox {
     await this.reaper.close();
   }
 
-  /** True when `dir` is in the trash, on its way to the reaper. */
-  private movedToTrash(trash: string, dir: string): boolean {
+  /** Where `dir` went in the trash, for the reaper to remove; null: it is not there. */
+  private movedToTrash(trash: string, dir: string): string | null {
     try {
       if (!this.trashes.has(trash)) {
         mkdirSync(trash, { recursive: true, mode: 0o700 });
         // What an earlier process moved there and did not see removed.
-        for (const left of readdirSync(trash)) this.reaper.remove(path.join(trash, left));
+        this.reaper.remove(...readdirSync(trash).map((left) => path.join(trash, left)));
         this.trashes.add(trash);
       }
       const moved = path.join(trash, `${path.basename(path.dirname(dir))}-${path.basename(dir)}-${process.pid}-${++this.trashed}`);
       renameSync(dir, moved);
-      this.reaper.remove(moved);
-      return true;
+      return moved;
     } catch {
       // Gone already, or the trash cannot take it: removed here instead (or found gone).
-      return false;
+      return null;
     }
   }
 

@@ -73,7 +73,7 @@ export function planAppendStatement(
   // once per shape (the parts are compiled once too, compiled-once.ts), then only its parameters
   // are gathered, in the order the text numbers them.
   const move = streamMoveQuery(db, { streamId: stream.streamId, expectedVersion: stream.expectedVersion, eventCount: stream.events.length, state: stream.state, at: recordedAt }, "fail");
-  const shape = `${stream.events.length}\u0000${move.sql}\u0000${writes.map((w) => `${w.beforeEvents ? "b" : w.returnsRow ? "r" : "-"}${w.query.sql}`).join("\u0000")}`;
+  const shape = `${stream.events.length}:${textId(move.sql)}:${writes.map((w) => `${w.beforeEvents ? "b" : w.returnsRow ? "r" : "-"}${textId(w.query.sql)}`).join(",")}`;
   const cached = statementTexts.get(shape);
   const text = new StatementText(cached === undefined);
   const ctes = [`moved AS (${text.add(move)})`];
@@ -176,6 +176,25 @@ async function conflictOf(db: Kysely<DrydockDatabase>, error: unknown, stream: P
 /** Statement texts by shape (planAppendStatement); a few dozen in practice, bounded in case. */
 const statementTexts = new Map<string, string>();
 const MAX_STATEMENT_TEXTS = 1000;
+
+/**
+ * A short number for each part's text, so a shape is named by a few digits rather than by its
+ * parts' texts joined, a few kilobytes that were built and hashed anew at every append (about 2 %
+ * of the service thread's CPU in a lease cycle). The parts come from compiled-once templates, so
+ * the same text is the same string and its hash is computed once. Past the bound, a text is its
+ * own name, quoted (JSON): longer, still one name per text.
+ */
+const textIds = new Map<string, number>();
+const MAX_TEXT_IDS = 10_000;
+
+function textId(text: string): string {
+  let id = textIds.get(text);
+  if (id === undefined) {
+    if (textIds.size >= MAX_TEXT_IDS) return JSON.stringify(text);
+    textIds.set(text, (id = textIds.size));
+  }
+  return String(id);
+}
 
 /**
  * A statement's parameters gathered from compiled queries and values, and, when `writing`, its
