@@ -7,7 +7,9 @@
  * all, `--commits` of them INSERTs (4 and 2 by default; a warm lease cycle sends 12, 3 of them
  * commits), with no allocation, no events, no worker, no directory.
  *
- *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx bench/http-floor.ts [--clients 1] [--seconds 6] [--statements 4] [--commits 2]
+ * As lease-cycle's, the measured phase follows `--warmup` seconds (10 by default) recorded nowhere.
+ *
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx bench/http-floor.ts [--clients 1] [--seconds 6] [--warmup 10] [--statements 4] [--commits 2]
  */
 import { parseArgs } from "node:util";
 import { serve } from "@hono/node-server";
@@ -17,9 +19,10 @@ import { percentile, runClientProcess } from "./client-process";
 import { openDatabase } from "../src/store/database";
 import { throwawayDatabase } from "./throwaway-database";
 
-const { values } = parseArgs({ options: { clients: { type: "string", default: "1" }, seconds: { type: "string", default: "6" }, statements: { type: "string", default: "4" }, commits: { type: "string", default: "2" } } });
+const { values } = parseArgs({ options: { clients: { type: "string", default: "1" }, seconds: { type: "string", default: "6" }, warmup: { type: "string", default: "10" }, statements: { type: "string", default: "4" }, commits: { type: "string", default: "2" } } });
 const clients = Number(values.clients);
 const seconds = Number(values.seconds);
+const warmupSeconds = Number(values.warmup);
 const statements = Number(values.statements);
 const commits = Number(values.commits);
 if (!Number.isInteger(commits) || commits < 0 || !Number.isInteger(statements) || statements < commits + 2) throw new Error("--statements: at least --commits + 2 (each POST's token lookup)");
@@ -56,11 +59,11 @@ try {
   const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise((r) => server.once("listening", r));
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const { report, cpu } = await runClientProcess({ base, tokens, seconds, explainSlowMs: null });
+  const { report, cpu } = await runClientProcess({ base, tokens, seconds, warmupSeconds, explainSlowMs: null });
   const n = report.latencies.length;
   const sorted = [...report.latencies].sort((a, b) => a - b);
   const acquires = [...report.acquires].sort((a, b) => a - b);
-  console.log(`http-floor: ${clients} clients, ${seconds} s, on ${database.kind}: 2 POSTs and ${statements} statements a cycle, ${commits} of them commits`);
+  console.log(`http-floor: ${clients} clients, ${seconds} s after ${warmupSeconds} s of warm-up, on ${database.kind}: 2 POSTs and ${statements} statements a cycle, ${commits} of them commits`);
   console.log(`service CPU per cycle: user ${(cpu.user / 1000 / n).toFixed(2)} ms, system ${(cpu.system / 1000 / n).toFixed(2)} ms`);
   console.log(`cycles: ${n}, ${(n / seconds).toFixed(1)} cycles/s, p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms`);
   console.log(`first POST alone: p50 ${percentile(acquires, 50).toFixed(2)} ms, p99 ${percentile(acquires, 99).toFixed(2)} ms`);

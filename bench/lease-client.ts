@@ -5,6 +5,10 @@
  * length, loops acquire (POST /v1/leases?wait=30) and release over keep-alive node:http, and sends
  * back every cycle's and acquire's latency. It says "ready" first, so that the service's CPU is
  * counted from the order to the report and not for this process's start.
+ *
+ * With `warmupSeconds`, it first loops for that long without recording anything, then says
+ * "warmed" and starts the measured phase: the figures are then of the service as it runs for
+ * days, with its code (and this process's) compiled by the JIT, not of its first seconds.
  */
 import http from "node:http";
 import { postJson } from "./http-post";
@@ -13,6 +17,8 @@ export interface ClientOrder {
   base: string;
   tokens: string[];
   seconds: number;
+  /** Seconds of cycles before the measured phase, recorded nowhere (0: none). */
+  warmupSeconds: number;
   /** Cycles slower than this many ms are reported by lease id (--explain-slow); null: none. */
   explainSlowMs: number | null;
 }
@@ -47,13 +53,23 @@ async function run(order: ClientOrder): Promise<ClientReport> {
     latencies.push(took);
     if (order.explainSlowMs !== null && took > order.explainSlowMs) slow.push({ id: lease.id, took });
   };
-  try {
-    const deadline = performance.now() + order.seconds * 1000;
+  const loop = async (seconds: number) => {
+    const deadline = performance.now() + seconds * 1000;
     await Promise.all(
       order.tokens.map(async (token) => {
         while (performance.now() < deadline) await cycle(token);
       }),
     );
+  };
+  try {
+    if (order.warmupSeconds > 0) {
+      await loop(order.warmupSeconds);
+      latencies.length = 0;
+      acquires.length = 0;
+      slow.length = 0;
+      await new Promise<void>((resolve) => process.send!("warmed", () => resolve()));
+    }
+    await loop(order.seconds);
     return { latencies, acquires, slow, error: null };
   } catch (error) {
     return { latencies, acquires, slow, error: error instanceof Error ? error.message : String(error) };

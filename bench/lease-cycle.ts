@@ -4,6 +4,11 @@
  * at the same concurrency, the raw baseline: single-row INSERT commits. Prints cycles/s, p50/p99
  * of the cycle and of the acquire alone, the baseline commits/s and the ratios.
  *
+ * The measured phase follows `--warmup` seconds (10 by default) of the same cycles, recorded
+ * nowhere: the service's code is compiled by the JIT by then, as in a service that has run for a
+ * while. Its first seconds cost more CPU a cycle (up to half as much again on this VM), which a
+ * short phase without a warm-up mixes into its figures.
+ *
  * `--history N` first stores N finished leases on the same local-host resource (their whole
  * lifecycle, appended through the store in batches), so the figures show what a long history
  * costs an acquire; run it with and without to compare.
@@ -14,7 +19,7 @@
  * service's process instead, as figures before 2026-12-02 did, by fetch or (`--http node`)
  * node:http; their CPU then counts as the service's.
  *
- *   npm run bench:lease-cycle -- [--clients 8] [--seconds 10] [--history 100000] [--client inline [--http node]]
+ *   npm run bench:lease-cycle -- [--clients 8] [--seconds 10] [--warmup 10] [--history 100000] [--client inline [--http node]]
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:lease-cycle
  *
  * On PostgreSQL it works in a throwaway database it creates and drops.
@@ -37,12 +42,14 @@ import { percentile, runClientProcess } from "./client-process";
 import { throwawayDatabase } from "./throwaway-database";
 
 const { values } = parseArgs({
-  options: { clients: { type: "string", default: "8" }, seconds: { type: "string", default: "10" }, "explain-slow": { type: "string" }, history: { type: "string", default: "0" }, http: { type: "string", default: "fetch" }, client: { type: "string", default: "process" } },
+  options: { clients: { type: "string", default: "8" }, seconds: { type: "string", default: "10" }, warmup: { type: "string", default: "10" }, "explain-slow": { type: "string" }, history: { type: "string", default: "0" }, http: { type: "string", default: "fetch" }, client: { type: "string", default: "process" } },
 });
 const historyLeases = Number(values.history);
 const explainSlowMs = values["explain-slow"] ? Number(values["explain-slow"]) : null;
 const clients = Number(values.clients);
 const seconds = Number(values.seconds);
+const warmupSeconds = Number(values.warmup);
+if (!(warmupSeconds >= 0)) throw new Error("--warmup: seconds, 0 or more");
 const adminUrl = process.env.DATABASE_URL;
 if (values.http !== "fetch" && values.http !== "node") throw new Error("--http: fetch or node");
 if (values.client !== "process" && values.client !== "inline") throw new Error("--client: process or inline");
@@ -105,29 +112,42 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   const latencies: number[] = [];
   const slow: { id: string; took: number }[] = [];
   let cpu: NodeJS.CpuUsage = { user: 0, system: 0 };
+  // What the warm-up appended and conflicted on, left out of the measured phase's figures.
+  let atWarm: Promise<{ events: number; conflicts: number }> = countsNow();
   if (values.client === "process") {
-    const run = await runClientProcess({ base, tokens, seconds, explainSlowMs });
+    const run = await runClientProcess({ base, tokens, seconds, warmupSeconds, explainSlowMs }, () => void (atWarm = countsNow()));
     const { report } = run;
     cpu = run.cpu;
     latencies.push(...report.latencies);
     acquires.push(...report.acquires);
     slow.push(...report.slow);
   } else {
+    const loop = async (phaseSeconds: number) => {
+      const deadline = performance.now() + phaseSeconds * 1000;
+      await Promise.all(
+        Array.from({ length: clients }, async (_, client) => {
+          while (performance.now() < deadline) {
+            const t = performance.now();
+            const id = await cycle(client);
+            const took = performance.now() - t;
+            latencies.push(took);
+            if (explainSlowMs !== null && took > explainSlowMs) slow.push({ id, took });
+          }
+        }),
+      );
+    };
+    if (warmupSeconds > 0) {
+      await loop(warmupSeconds);
+      latencies.length = 0;
+      acquires.length = 0;
+      slow.length = 0;
+      atWarm = countsNow();
+    }
     const cpuBefore = process.cpuUsage();
-    const deadline = performance.now() + seconds * 1000;
-    await Promise.all(
-      Array.from({ length: clients }, async (_, client) => {
-        while (performance.now() < deadline) {
-          const t = performance.now();
-          const id = await cycle(client);
-          const took = performance.now() - t;
-          latencies.push(took);
-          if (explainSlowMs !== null && took > explainSlowMs) slow.push({ id, took });
-        }
-      }),
-    );
+    await loop(seconds);
     cpu = process.cpuUsage(cpuBefore);
   }
+  const warm = await atWarm;
   // This process's CPU per cycle (API and worker; and the clients' too with --client inline):
   // with one client, how much of a cycle is JavaScript rather than waiting on the database.
   console.log(`process CPU per cycle: user ${(cpu.user / 1000 / Math.max(1, latencies.length)).toFixed(2)} ms, system ${(cpu.system / 1000 / Math.max(1, latencies.length)).toFixed(2)} ms`);
@@ -135,7 +155,10 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   // costs a failed statement, a fresh read and another try.
   const conflicts = (await drydock.metrics.appendConflicts.get()).values;
   const byCode = conflicts.map((v) => `${v.labels.code} ${v.value}`).join(", ") || "none";
-  console.log(`append conflicts per cycle: ${(conflicts.reduce((n, v) => n + v.value, 0) / Math.max(1, latencies.length)).toFixed(2)} (${byCode})`);
+  const measuredConflicts = conflicts.reduce((n, v) => n + v.value, 0) - warm.conflicts;
+  console.log(`append conflicts per cycle: ${(measuredConflicts / Math.max(1, latencies.length)).toFixed(2)} (since the start, warm-up included: ${byCode})`);
+  const now = await countsNow();
+  console.log(`events appended: ${now.events - warm.events} (${((now.events - warm.events) / Math.max(1, latencies.length)).toFixed(1)} per cycle)`);
   for (const { id, took } of slow.slice(0, 5)) {
     const events = await drydock.store.readStream(`lease-${id}`);
     console.log(`slow cycle ${id}: ${took.toFixed(0)} ms`);
@@ -146,6 +169,15 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   await drydock.close();
   await rm(root, { recursive: true, force: true });
   return { cycles: latencies.length, latencies, acquires };
+
+  /** Events stored and append conflicts so far. */
+  async function countsNow(): Promise<{ events: number; conflicts: number }> {
+    const [{ count }, conflicted] = await Promise.all([
+      database.db.selectFrom("events").select((eb) => eb.fn.countAll<number>().as("count")).executeTakeFirstOrThrow(),
+      drydock.metrics.appendConflicts.get(),
+    ]);
+    return { events: Number(count), conflicts: conflicted.values.reduce((n, v) => n + v.value, 0) };
+  }
 }
 
 /**
@@ -197,15 +229,13 @@ try {
   const database = await openDatabase({ url: target.url, poolSize: clients + 4 });
   const dialect = database.kind === "postgres" ? "PostgreSQL" : "PGlite (in memory)";
   const by = values.client === "process" ? "node:http from a client process" : `${values.http} from the service's process`;
-  console.log(`lease-cycle: ${clients} clients, ${seconds} s each phase, on ${dialect}, HTTP by ${by}`);
+  console.log(`lease-cycle: ${clients} clients, ${seconds} s each phase after ${warmupSeconds} s of warm-up, on ${dialect}, HTTP by ${by}`);
   const { cycles, latencies, acquires } = await leaseCycles(database);
   const sorted = [...latencies].sort((a, b) => a - b);
   const acquireSorted = [...acquires].sort((a, b) => a - b);
   const cyclesPerSecond = cycles / seconds;
   console.log(`acquire+release over HTTP: ${cycles} cycles, ${cyclesPerSecond.toFixed(1)} cycles/s, p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms`);
   console.log(`acquire alone (POST ?wait to active): p50 ${percentile(acquireSorted, 50).toFixed(1)} ms, p99 ${percentile(acquireSorted, 99).toFixed(1)} ms`);
-  const { count } = (await database.db.selectFrom("events").select((eb) => eb.fn.countAll<number>().as("count")).executeTakeFirstOrThrow());
-  console.log(`events appended: ${count} (${(Number(count) / Math.max(1, cycles)).toFixed(1)} per cycle)`);
   const baseline = await baselineCommits(database);
   console.log(`baseline single-row INSERT commits: ${baseline.toFixed(0)} commits/s`);
   console.log(`ratio: one lease cycle costs ${(baseline / cyclesPerSecond).toFixed(1)} baseline commits`);
