@@ -2,6 +2,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { RouteDeclaration } from "../auth/access-policy";
 import type { Principal } from "../auth/principal";
+import type { TokenCheck } from "../auth/token-check";
 import type { Actor } from "../commands/command-context";
 
 /** What the request middleware puts on every request's context for the route handlers. */
@@ -20,6 +21,11 @@ export interface ApiEnv {
      * none, so admin-only); the route's declaring middleware checks it is its own (route-access.ts).
      */
     routeAccess: RouteDeclaration | null;
+    /**
+     * On a route whose write checks the token (RouteDeclaration.tokenCheckedByWrite), when the
+     * auth middleware did not read it: the condition to hand to the command that appends.
+     */
+    tokenCheck: TokenCheck | undefined;
   };
 }
 

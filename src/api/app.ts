@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { LeaseOwners } from "../auth/lease-owners";
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimits } from "../auth/rate-limiter";
 import { registerConsole } from "../console/console-routes";
 import type { Drydock } from "../service/drydock";
@@ -45,11 +46,14 @@ export function createApp(drydock: Drydock, options: AppOptions = {}): OpenAPIHo
   // Before the body limit: a request without a valid token is refused before its body is read.
   // Each route declares its access where it is defined (route-access.ts); the table reads the
   // declarations of the routes registered below (and of any mounted later) at the first request.
-  app.use(authMiddleware(new RouteAccessTable(app), drydock.database.db, new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits }, options.rateLimitClock), drydock.clock));
+  // Who owns the leases this process made or read: the auth middleware checks a request on one
+  // without a read when the route's write checks the token (auth-middleware.ts).
+  const leaseOwners = new LeaseOwners();
+  app.use(authMiddleware(new RouteAccessTable(app), drydock.database.db, new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits }, options.rateLimitClock), drydock.clock, leaseOwners));
   app.use(limitBody(maxBodyBytes));
 
   registerSystemRoutes(app, drydock);
-  registerLeaseRoutes(app, drydock);
+  registerLeaseRoutes(app, drydock, leaseOwners);
   registerLeaseInterfaceRoutes(app, drydock);
   registerLeaseHttpdRoutes(app, drydock);
   registerResourceRoutes(app, drydock);

@@ -1,9 +1,11 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { Kysely } from "kysely";
-import type { Access } from "../auth/access-policy";
+import type { Access, RouteDeclaration } from "../auth/access-policy";
 import { isAuthorized } from "../auth/authorization-queries";
+import { LeaseOwners } from "../auth/lease-owners";
 import { isAdmin, type Principal } from "../auth/principal";
 import type { RateLimiter } from "../auth/rate-limiter";
+import { TokenCheck } from "../auth/token-check";
 import { TokenLookups } from "../auth/token-lookups";
 import type { LeaseOwnership } from "../auth/token-queries";
 import { bearerTokenOf } from "../auth/token-secret";
@@ -22,8 +24,16 @@ import type { RouteAccessTable } from "./route-access-table";
  * exist, so ids cannot be probed.
  *
  * Runs before the body is read, so an unauthenticated request never gets its body parsed.
+ *
+ * On a route whose write checks the token (RouteDeclaration.tokenCheckedByWrite: releasing a
+ * lease), a token this process has seen work, on a lease it knows the owner of, is not read
+ * first: the write's own statement checks it (TokenCheck), so a revoked token's write stores
+ * nothing and answers 401. A request that ends without that write (refused, failed) has its token
+ * read before its answer goes out, and a token that no longer works gets the 401 instead.
+ * Whatever this process does not know, or would refuse, goes the way of every other route: the
+ * token read first, so every refusal is the one it always was.
  */
-export function authMiddleware(table: RouteAccessTable, db: Kysely<DrydockDatabase>, limiter: RateLimiter, clock: Clock): MiddlewareHandler<ApiEnv> {
+export function authMiddleware(table: RouteAccessTable, db: Kysely<DrydockDatabase>, limiter: RateLimiter, clock: Clock, owners = new LeaseOwners()): MiddlewareHandler<ApiEnv> {
   // Requests that arrive together share one token statement (token-lookups.ts).
   const lookups = new TokenLookups(db);
   return async (c, next) => {
@@ -32,24 +42,63 @@ export function authMiddleware(table: RouteAccessTable, db: Kysely<DrydockDataba
     c.set("routeAccess", declaration);
     if (access.kind === "public") return next();
     const token = bearerTokenOf(c.req.header("authorization"));
+    const now = clock.now();
     // A request on a lease reads who owns it with the token, in one statement.
     const leaseId = access.kind === "lease" && idPattern.test(access.leaseId) ? access.leaseId : null;
+    const known = token && declaration?.tokenCheckedByWrite ? lookups.known(token, now) : null;
+    if (token && known && allowedAsKnown(access, known, leaseId === null ? undefined : owners.get(leaseId))) {
+      const check = new TokenCheck(db, known.tokenId, now);
+      c.set("tokenCheck", check);
+      admit(c, declaration, known, limiter);
+      await next();
+      // No write held the check (the request failed, or stored nothing): the token is read now.
+      if (!check.checked && !(c.error instanceof UnauthorizedError) && (await lookups.lookup(token, now, null)) === null) throw new UnauthorizedError();
+      return;
+    }
     // The principal, and who owns the lease when the request is on one; null: no working token.
-    const found = token ? await lookups.lookup(token, clock.now(), leaseId) : null;
+    const found = token ? await lookups.lookup(token, now, leaseId) : null;
     // Missing, malformed, unknown, revoked and expired tokens get one answer: which it was helps only an attacker.
     if (!found) throw new UnauthorizedError();
     const { principal } = found;
-    c.set("principal", principal);
-    c.set("actor", { actor: principal.owner, tokenId: principal.tokenId, requestId: c.get("requestId") });
-
-    const cls = declaration?.rateLimit ?? null;
-    if (cls) {
-      const taken = limiter.take(principal.tokenId, cls);
-      if (!taken.ok) throw new RateLimitedError(cls === "leases" ? "lease requests" : "commands", taken.retryAfterSeconds);
-    }
+    if (leaseId !== null && found.lease) owners.remember(leaseId, found.lease);
+    admit(c, declaration, principal, limiter);
     await enforce(db, access, principal, found.lease);
     await next();
   };
+}
+
+/** Records the principal and the actor on the request, and takes from its token's rate limit. */
+function admit(c: Context<ApiEnv>, declaration: RouteDeclaration | null, principal: Principal, limiter: RateLimiter): void {
+  c.set("principal", principal);
+  c.set("actor", { actor: principal.owner, tokenId: principal.tokenId, requestId: c.get("requestId") });
+  const cls = declaration?.rateLimit ?? null;
+  if (cls) {
+    const taken = limiter.take(principal.tokenId, cls);
+    if (!taken.ok) throw new RateLimitedError(cls === "leases" ? "lease requests" : "commands", taken.retryAfterSeconds);
+  }
+}
+
+/**
+ * Whether the access allows a known token without a read: an admin; a client on a route any
+ * token may use, or on its own lease (`lease`: who owns it, as remembered; undefined: not known).
+ * False sends the request the usual way, read first, so that refusals stay what they were.
+ */
+function allowedAsKnown(access: Exclude<Access, { kind: "public" }>, principal: Principal, lease: LeaseOwnership | undefined): boolean {
+  if (isAdmin(principal)) return true;
+  if (principal.role !== "client") return false;
+  switch (access.kind) {
+    case "any":
+      return true;
+    case "lease":
+      return lease !== undefined && lease.owner === principal.owner && lease.authorizingObject === principal.owner;
+    case "admin":
+    case "metrics":
+    case "resource":
+    case "blueprint":
+      return false;
+    default:
+      return assertNever(access, "access");
+  }
 }
 
 

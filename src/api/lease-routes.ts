@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { LeaseOwners } from "../auth/lease-owners";
 import { streamIdOf } from "../../events/envelope";
 import { authorizingObjectOf, leaseOwnerScope } from "../auth/scope";
 import { MAX_HOLD_ON_FAILURE_SECONDS } from "../domain/resource-hold";
@@ -119,6 +120,8 @@ export const getLeaseRoute = defineRoute({
 
 export const releaseLeaseRoute = defineRoute({
   access: rules.lease("id"),
+  // The release's append checks the token: a known token on a known lease is not read first.
+  tokenCheckedByWrite: true,
   method: "post",
   path: "/v1/leases/{id}/release",
   summary: "Release a lease",
@@ -158,7 +161,7 @@ export const leaseEventsRoute = defineRoute({
   responses: { 200: { description: "The lease stream", content: { "application/json": { schema: EventListSchema } } }, ...errorResponses(404) },
 });
 
-export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
+export function registerLeaseRoutes(app: ApiApp, drydock: Drydock, owners = new LeaseOwners()): void {
   const db = drydock.database.db;
   const history = { db, store: drydock.store };
 
@@ -180,6 +183,7 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
     const options = { authorizingObject: authorizingObjectOf(principal), clientTtlSeconds: principal.defaultLeaseTtlSeconds ?? null, clientQuota: principal.leaseQuota ?? null };
     if (!query.wait) {
       const leaseId = await requestLease(drydock.commands, body, principal.owner, c.get("actor"), options);
+      owners.remember(leaseId, { owner: principal.owner, authorizingObject: options.authorizingObject });
       return c.json(await getLease(db, leaseId), 202);
     }
     // A client that waits gets the fast path: this process decides on the request before storing
@@ -187,6 +191,7 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
     const prepared = await prepareLeaseRequest(drydock.commands, body, principal.owner, c.get("actor"), { ...options, withAllocationSnapshot: true });
     const leaseId = prepared.leaseId;
     const lease = await waitForLease(drydock, leaseId, query.wait, c.req.raw.signal, prepared);
+    owners.remember(leaseId, { owner: principal.owner, authorizingObject: options.authorizingObject });
     if (cancelInBody === true || isOn(query.cancelOnDisconnect)) await cancelIfGone(leaseId, lease, c.req.raw.signal, c.get("actor"));
     if (lease.status === "active") return c.json(lease, 201);
     return c.json(lease, isSettled(lease) ? 200 : 202);
@@ -217,7 +222,7 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock): void {
     // The teardown is due at once: a process whose worker runs runs it itself, after answering
     // (one whose worker is stopped does no work in the background, and leaves it to the others).
     const claim = drydock.worker.runsInBackground ? drydock.worker.newClaim() : undefined;
-    const { state: before } = await releaseLease(drydock.commands, id, c.get("actor"), claim);
+    const { state: before } = await releaseLease(drydock.commands, id, c.get("actor"), claim, c.get("tokenCheck"));
     // The answer is the lease as the release left it, before its teardown starts: from the state
     // the release appended when that shows the same as the row (recentReleasedLease), else the row.
     const released = await recentReleasedLease(drydock.store, id, before);

@@ -42,6 +42,14 @@ export type RateLimitClass = "leases" | "commands";
 export interface RouteDeclaration {
   readonly rule: AccessRule;
   readonly rateLimit: RateLimitClass | null;
+  /**
+   * The route's write checks the request's token itself (TokenCheck, src/auth/token-check.ts): a
+   * token the process knows needs no read before the handler, which must hand the check
+   * (`c.get("tokenCheck")`) to the command whose append stores the request's effect. Its
+   * principal then holds the token's id, owner and role alone (TokenLookups.known): a route
+   * that needs the rest (a lease quota, a default TTL) must not declare this.
+   */
+  readonly tokenCheckedByWrite: boolean;
 }
 
 /** The rules, as routes write them: `access: rules.lease("id")`. */

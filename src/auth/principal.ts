@@ -10,6 +10,8 @@ export interface Principal {
   defaultLeaseTtlSeconds?: number | null;
   /** Live leases the owner may hold at once, from this token (src/domain/lease-quota.ts); null or absent: none. */
   leaseQuota?: LeaseQuota | null;
+  /** When the token stops working by itself (TokenIssued's expiresAt); null: never; absent: not read. */
+  expiresAt?: Date | null;
 }
 
 export function isAdmin(principal: Principal): boolean {

@@ -2,6 +2,10 @@ import type { Kysely } from "kysely";
 import type { DrydockDatabase } from "../store/schema";
 import type { Principal } from "./principal";
 import { principalOfToken, principalOfTokenWithLease, principalsOfTokens, type LeaseOwnership, type TokenLookupRequest } from "./token-queries";
+import { hashToken } from "./token-secret";
+
+/** Tokens whose principal a process remembers, at most; the oldest is forgotten first. */
+const MAX_KNOWN = 10_000;
 
 /** A request's token as the access check takes it: its principal, and who owns its lease (undefined: it is on none). */
 export type TokenLookup = { principal: Principal; lease?: LeaseOwnership | null } | null;
@@ -21,9 +25,15 @@ interface Waiting extends TokenLookupRequest {
  * end of the event loop's turn (setImmediate), and goes with every lookup that arrived in that
  * turn, in one statement (principalsOfTokens). Under a burst the requests then cost a token
  * statement per turn rather than one each.
+ *
+ * It also remembers, by the token's hash, who each token that worked belongs to (`known`): its
+ * id, owner, role and expiry, which a token keeps for its life. A route whose write checks the
+ * token itself (token-check.ts) needs no lookup for a token it knows; the rest of a principal
+ * (its lease quota, which an admin may change) is never taken from here.
  */
 export class TokenLookups {
   private waiting: Waiting[] = [];
+  private readonly principals = new Map<string, Principal>();
   /** Token statements on their way. */
   private sending = 0;
 
@@ -38,16 +48,35 @@ export class TokenLookups {
     });
   }
 
+  /**
+   * The token's id, owner and role, from a lookup it passed before, if it has not expired by
+   * `now`; null: not known (never looked up here, forgotten, or found not working since).
+   */
+  known(token: string, now: Date): Principal | null {
+    const principal = this.principals.get(hashToken(token));
+    if (!principal || (principal.expiresAt != null && principal.expiresAt <= now)) return null;
+    return principal;
+  }
+
   private async send(batch: Waiting[]): Promise<void> {
     this.sending++;
     try {
       const found = batch.length === 1 ? [await single(this.db, batch[0]!)] : await principalsOfTokens(this.db, batch);
+      batch.forEach((w, i) => this.remember(w.token, found[i]!));
       batch.forEach((w, i) => w.resolve(found[i]!));
     } catch (error) {
       for (const w of batch) w.reject(error);
     } finally {
       this.sending--;
     }
+  }
+
+  private remember(token: string, found: TokenLookup): void {
+    const hash = hashToken(token);
+    if (!found) return void this.principals.delete(hash);
+    if (this.principals.size >= MAX_KNOWN && !this.principals.has(hash)) this.principals.delete(this.principals.keys().next().value!);
+    const { tokenId, owner, role, expiresAt } = found.principal;
+    this.principals.set(hash, { tokenId, owner, role, expiresAt: expiresAt ?? null });
   }
 }
 

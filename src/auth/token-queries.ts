@@ -92,7 +92,7 @@ export interface TokenLookupRequest {
  */
 export async function principalsOfTokens(db: Kysely<DrydockDatabase>, asked: readonly TokenLookupRequest[]): Promise<({ principal: Principal; lease?: LeaseOwnership | null } | null)[]> {
   const { rows } = await sql<TokenWithLeaseRow & { i: number }>`
-    SELECT r.i::int AS i, t.token_id, t.owner, t.role, t.default_lease_ttl_seconds, t.lease_quota,
+    SELECT r.i::int AS i, t.token_id, t.owner, t.role, t.default_lease_ttl_seconds, t.lease_quota, t.expires_at,
            l.owner AS lease_owner, l.authorizing_object AS lease_authorizing_object
       FROM unnest(${asked.map((a) => hashToken(a.token))}::text[], ${asked.map((a) => a.now)}::timestamptz[], ${asked.map((a) => a.leaseId)}::text[])
              WITH ORDINALITY AS r(hash, at, lease_id, i)
@@ -111,16 +111,23 @@ function leaseOwnershipOf(row: Pick<TokenWithLeaseRow, "lease_owner" | "lease_au
   return row.lease_owner === null ? null : { owner: row.lease_owner, authorizingObject: row.lease_authorizing_object };
 }
 
-type TokenWithLeaseRow = Pick<Selectable<TokensTable>, "token_id" | "owner" | "role" | "default_lease_ttl_seconds" | "lease_quota"> & {
+type TokenWithLeaseRow = Pick<Selectable<TokensTable>, "token_id" | "owner" | "role" | "default_lease_ttl_seconds" | "lease_quota" | "expires_at"> & {
   lease_owner: string | null;
   lease_authorizing_object: string | null;
 };
 
-function principalOf(row: Pick<Selectable<TokensTable>, "token_id" | "owner" | "role" | "default_lease_ttl_seconds" | "lease_quota">): Principal {
-  return { tokenId: row.token_id, owner: row.owner, role: row.role as Principal["role"], defaultLeaseTtlSeconds: row.default_lease_ttl_seconds, leaseQuota: row.lease_quota ?? null };
+function principalOf(row: Pick<Selectable<TokensTable>, "token_id" | "owner" | "role" | "default_lease_ttl_seconds" | "lease_quota" | "expires_at">): Principal {
+  return {
+    tokenId: row.token_id,
+    owner: row.owner,
+    role: row.role as Principal["role"],
+    defaultLeaseTtlSeconds: row.default_lease_ttl_seconds,
+    leaseQuota: row.lease_quota ?? null,
+    expiresAt: row.expires_at === null ? null : new Date(row.expires_at),
+  };
 }
 
-const PRINCIPAL_COLUMNS = ["token_id", "owner", "role", "default_lease_ttl_seconds", "lease_quota"] as const;
+const PRINCIPAL_COLUMNS = ["token_id", "owner", "role", "default_lease_ttl_seconds", "lease_quota", "expires_at"] as const;
 
 /** Every request sends one of these two: compiled once (compiled-once.ts). */
 const tokenByHash = compiledOnce((db, { hash, now }: { hash: string; now: Date }) => db.selectFrom("tokens").select(PRINCIPAL_COLUMNS).where("token_hash", "=", hash).where(works(now)));
@@ -133,6 +140,14 @@ const tokenByHashWithLease = compiledOnce((db, { hash, now, leaseId }: { hash: s
     .select(["leases.owner as lease_owner", "leases.authorizing_object as lease_authorizing_object"])
     .where("tokens.token_hash", "=", hash)
     .where(works(now)),
+);
+
+/**
+ * The token if it works at `at`, its row locked FOR SHARE: the condition a request's write carries
+ * when its token was not read before it (token-check.ts), checked in the write's own statement.
+ */
+export const tokenWorksForShare = compiledOnce((db, { tokenId, at }: { tokenId: string; at: Date }) =>
+  db.selectFrom("tokens").select("token_id").where("token_id", "=", tokenId).where(works(at)).forShare(),
 );
 
 /** Whether the token still works (active, not expired): an open event stream asks every few seconds. */

@@ -1,4 +1,5 @@
 import { streamIdOf, type EventMetadata, type NewEvent } from "../../events/envelope";
+import type { AppendCondition } from "../store/append-condition";
 import { blueprintViewOf } from "../blueprints/blueprint-views";
 import { ForbiddenError, QuotaExceededError, UnsatisfiableError, ValidationError } from "../domain/errors";
 import { quotaForType, quotaReason, type LeaseQuota } from "../domain/lease-quota";
@@ -221,10 +222,13 @@ function blueprintsOfSnapshot(snapshot: AllocationSnapshot, client: string | nul
   return rows.map((row) => ({ ...row, approved: approved.has(row.blueprint_id) }));
 }
 
-/** Releases a lease; with `claim`, the caller runs its teardown itself (AllocatorWorker.runClaimedSteps). */
-export function releaseLease(ctx: CommandContext, leaseId: string, actor: Actor, claim?: Omit<WorkClaim, "streamId">) {
+/**
+ * Releases a lease; with `claim`, the caller runs its teardown itself (AllocatorWorker.runClaimedSteps);
+ * with `condition`, the release is stored only if it holds (the request's token: TokenCheck).
+ */
+export function releaseLease(ctx: CommandContext, leaseId: string, actor: Actor, claim?: Omit<WorkClaim, "streamId">, condition?: AppendCondition) {
   const streamId = streamIdOf("lease", leaseId);
-  const options = claim ? { claim: { ...claim, streamId } } : undefined;
+  const options = { ...(claim ? { claim: { ...claim, streamId } } : {}), ...(condition ? { condition } : {}) };
   return commandOnStream(ctx, leaseFolder, "lease", streamId, leaseId, "release", () => [{ type: "LeaseReleased", data: { reason: "requested", detail: null } }], actor, options);
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { CompiledQuery, type Kysely } from "kysely";
 import type { EventMetadata, RecordedEvent } from "../../events/envelope";
 import { CapacityConflictError } from "../domain/errors";
+import { CONDITION_REFUSED, type AppendCondition } from "./append-condition";
 import type { InlineProjection, PlannedWrite, ProjectedEvent, WorkClaim } from "./projection";
 import type { DrydockDatabase } from "./schema";
 import type { StreamState } from "./stream-state";
@@ -30,6 +31,8 @@ export interface AppendStatement {
   /** Data as the statement stores it (JSON text), parsed back for the recorded events. */
   dataJson: string[];
   workDueAt: number | null;
+  /** The condition the statement checks (append-condition.ts), if the append carries one. */
+  condition: AppendCondition | undefined;
 }
 
 /** The SQLSTATE drydock_refuse_append raises (migration 017). */
@@ -54,7 +57,9 @@ const UNIQUE_VIOLATION = "23505";
  *   which aborts the whole statement, reported as a capacity conflict naming the lock;
  * - the lock writes run before the events draw their positions (the events' INSERT reads them
  *   first), as `claim` does in the transaction, so a replay in position order takes and frees
- *   slots in the order they really happened.
+ *   slots in the order they really happened;
+ * - a condition the append carries (append-condition.ts) is read, and its rows locked, in the
+ *   statement; when it does not hold, drydock_refuse_condition aborts the whole statement.
  */
 export function planAppendStatement(
   db: Kysely<DrydockDatabase>,
@@ -62,6 +67,7 @@ export function planAppendStatement(
   stream: PlannedStreamAppend,
   claim: WorkClaim | undefined,
   recordedAt: Date,
+  condition?: AppendCondition,
 ): AppendStatement | null {
   const writes: PlannedWrite[] = [];
   for (const p of projections) {
@@ -73,11 +79,15 @@ export function planAppendStatement(
   // once per shape (the parts are compiled once too, compiled-once.ts), then only its parameters
   // are gathered, in the order the text numbers them.
   const move = streamMoveQuery(db, { streamId: stream.streamId, expectedVersion: stream.expectedVersion, eventCount: stream.events.length, state: stream.state, at: recordedAt }, "fail");
-  const shape = `${stream.events.length}:${textId(move.sql)}:${writes.map((w) => `${w.beforeEvents ? "b" : w.returnsRow ? "r" : "-"}${textId(w.query.sql)}`).join(",")}`;
+  const shape = `${stream.events.length}:${textId(move.sql)}:${condition ? textId(condition.query.sql) : ""}:${writes.map((w) => `${w.beforeEvents ? "b" : w.returnsRow ? "r" : "-"}${textId(w.query.sql)}`).join(",")}`;
   const cached = statementTexts.get(shape);
   const text = new StatementText(cached === undefined);
   const ctes = [`moved AS (${text.add(move)})`];
   ctes.push(`guard AS (SELECT CASE WHEN (SELECT count(*) FROM moved) = 1 THEN 0 ELSE drydock_refuse_append(${text.param(stream.streamId)}, ${text.param(stream.expectedVersion)}) END AS ok)`);
+  if (condition) {
+    ctes.push(`held AS (${text.add(condition.query)})`);
+    ctes.push(`holds AS (SELECT CASE WHEN EXISTS (SELECT 1 FROM held) THEN 0 ELSE drydock_refuse_condition(${text.param(condition.name)}) END AS ok)`);
+  }
   // The writes that must run before the events (slot locks), and the one returning the stream's row.
   const before: string[] = [];
   let rowCte: string | null = null;
@@ -98,7 +108,7 @@ export function planAppendStatement(
   let sql = cached;
   if (sql === undefined) {
     // Reading the guard and the lock writes in the WHERE runs them before any event row is formed.
-    const ready = ["(SELECT ok FROM guard) = 0", ...before.map((n) => `(SELECT count(*) FROM ${n}) >= 0`)].join(" AND ");
+    const ready = ["(SELECT ok FROM guard) = 0", ...(condition ? ["(SELECT ok FROM holds) = 0"] : []), ...before.map((n) => `(SELECT count(*) FROM ${n}) >= 0`)].join(" AND ");
     const events =
       `appended AS (INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, data, metadata, recorded_at) ` +
       `SELECT * FROM (VALUES ${values.join(", ")}) AS v (event_id, stream_id, stream_version, event_type, schema_version, data, metadata, recorded_at) ` +
@@ -116,6 +126,7 @@ export function planAppendStatement(
     eventIds,
     dataJson,
     workDueAt: due.length ? Math.min(...due) : null,
+    condition,
   };
 }
 
@@ -137,6 +148,7 @@ export async function runAppendStatement(
   try {
     rows = (await db.executeQuery<AppendedRow>(statement.query)).rows;
   } catch (error) {
+    if ((error as { code?: string }).code === CONDITION_REFUSED && statement.condition) throw statement.condition.refused();
     throw await conflictOf(db, error, stream);
   }
   const byId = new Map(rows.map((r) => [r.event_id, r]));

@@ -7,6 +7,7 @@ import { VersionConflictError } from "../domain/errors";
 import type { AppendContext, Executor, InlineProjection, WorkClaim } from "./projection";
 import { streamMoveQuery, versionConflict } from "./stream-move";
 import { planAppendStatement, runAppendStatement, type AppendingEvent, type AppendStatement } from "./append-statement";
+import type { AppendCondition } from "./append-condition";
 import { ChangeNotifier, sqlAnnouncer } from "./change-notifier";
 import { eventColumns as columns, eventFromRow, type EventRow } from "./event-rows";
 import { readLogPage, readStreamsUpTo, type LogCheckpoint, type ReadAllOptions, type StreamBound } from "./log-queries";
@@ -38,6 +39,12 @@ export interface AppendOptions {
    * append, which then stores nothing. It guards new appends only; a rebuild does not run it.
    */
   precondition?: (trx: Executor) => Promise<void>;
+  /**
+   * A condition on other rows checked in the append's own statement (or first in its
+   * transaction), with the rows it reads locked until the commit: the appending request's token
+   * still works (append-condition.ts). Unlike a precondition, it keeps the one-statement path.
+   */
+  condition?: AppendCondition;
   /** The caller runs this stream's next step itself, at once: its work item is stored claimed (WorkClaim). */
   claim?: WorkClaim;
   /**
@@ -133,6 +140,7 @@ export class PostgresEventStore implements EventStore {
       if (code === "version_conflict" || code === "capacity_conflict") this.observer?.conflicted(code);
       throw error;
     });
+    options.condition?.held();
     for (const m of moved) this.states.put(m.streamId, m.version, m.state);
     const states = new Map(moved.map((m) => [m.streamId, m.state]));
     this.observer?.committed(recorded, states, (performance.now() - started) / 1000);
@@ -168,7 +176,7 @@ export class PostgresEventStore implements EventStore {
     if (!from) return null;
     // Every append, from every writer, is checked against the stream's machine before anything is written.
     const state = evolveState(first.streamId, from, pending, recordedAt);
-    return planAppendStatement(this.db, this.projections, { streamId: first.streamId, expectedVersion: first.expectedVersion, events: pending, state }, options.claim, recordedAt);
+    return planAppendStatement(this.db, this.projections, { streamId: first.streamId, expectedVersion: first.expectedVersion, events: pending, state }, options.claim, recordedAt, options.condition);
   }
 
   private async appendInOneStatement(statement: AppendStatement, recordedAt: Date, options: AppendOptions): Promise<AppendOutcome> {
@@ -186,6 +194,7 @@ export class PostgresEventStore implements EventStore {
     let append: AppendContext = { rows: new Map(), claim: options.claim, workDueAt: null };
     const recorded = await retryOnDeadlock(() => this.db.transaction().execute(async (trx) => {
       moved.length = 0;
+      if (options.condition && (await trx.executeQuery(options.condition.query)).rows.length === 0) throw options.condition.refused();
       await options.precondition?.(trx);
       for (const a of appends) {
         if (a.events.length === 0) continue;

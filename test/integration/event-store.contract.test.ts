@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CompiledQuery, sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { InvalidEventError } from "../../events/catalogue";
 import type { EventMetadata, NewEvent, RecordedEvent } from "../../events/envelope";
 import { ManualClock } from "../../src/domain/clock";
@@ -172,6 +172,29 @@ describe(`event store contract (${testDialect})`, () => {
     // The stream row of c was rolled back too, so c can still be created at version 0.
     expect(await database.db.selectFrom("streams").select("version").where("stream_id", "=", c).executeTakeFirst()).toBeUndefined();
     expect(await store.append(c, 0, [created(c)], meta)).toHaveLength(1);
+  });
+
+  it.each([
+    ["in its one statement", {}],
+    ["first in its transaction", { precondition: async () => {} }],
+  ])("stores an append only while the condition it carries holds, checked %s: otherwise nothing, and the condition's refusal", async (_path, extra) => {
+    const refusal = new Error("the condition does not hold");
+    const condition = (holds: boolean) => ({ name: "test", query: CompiledQuery.raw("SELECT 1 AS ok WHERE $1::boolean", [holds]), refused: () => refusal, held: vi.fn() });
+    const streamId = newStream("cond");
+    const before = await countEvents();
+    const fails = condition(false);
+    expect(await caught(store.append(streamId, 0, [created(streamId)], meta, { condition: fails, ...extra }))).toBe(refusal);
+    expect(fails.held).not.toHaveBeenCalled();
+    expect(await countEvents()).toBe(before);
+    expect(await store.loadState(streamId)).toBeNull();
+    const holds = condition(true);
+    const recorded = await store.append(streamId, 0, [created(streamId)], meta, { condition: holds, ...extra });
+    expect(recorded.map((e) => [e.type, e.streamVersion])).toEqual([["BlueprintCreated", 1]]);
+    expect(holds.held).toHaveBeenCalledTimes(1);
+    // A condition that stops holding refuses the next append, whatever its version.
+    const later = condition(false);
+    expect(await caught(store.append(streamId, 1, [updated("Renamed")], meta, { condition: later, ...extra }))).toBe(refusal);
+    expect((await store.readStream(streamId)).map((e) => e.type)).toEqual(["BlueprintCreated"]);
   });
 
   it("refuses invalid data and unknown event types before anything is written", async () => {

@@ -16,6 +16,7 @@ import * as m014 from "./014-lease-quotas";
 import * as m015 from "./015-blueprint-lease-cap";
 import * as m016 from "./016-blueprint-pool-policy";
 import * as m017 from "./017-append-guard";
+import * as m018 from "./018-append-condition";
 
 /** Numbered migrations, applied in order on start. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -36,6 +37,7 @@ export const migrations: Record<string, Migration> = {
   "015-blueprint-lease-cap": m015,
   "016-blueprint-pool-policy": m016,
   "017-append-guard": m017,
+  "018-append-condition": m018,
 };
 
 export const migrationProvider: MigrationProvider = {

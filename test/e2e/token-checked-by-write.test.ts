@@ -1,0 +1,150 @@
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/domain/clock";
+import { testDialect } from "../support/test-database";
+import { startApi, type ApiClient, type ApiHarness } from "./api-harness";
+
+/**
+ * A release checks its token in its own write (TokenCheck, auth-middleware.ts): a token this
+ * process has seen work, releasing a lease it knows the owner of, is not read before the release;
+ * the release's append reads it, locked, in the same statement. What a user checks: the release
+ * goes without a token read, and a token that stopped working (revoked, expired) still gets its
+ * 401 and changes nothing, whatever the request was.
+ */
+const clock = new ManualClock(new Date());
+const statements: string[] = [];
+let api: ApiHarness;
+
+beforeAll(async () => {
+  // Slots for the leases the refused releases leave active.
+  api = await startApi({}, { clock, localHost: { slots: 10 } }, { onQuery: (sql) => statements.push(sql) });
+});
+afterAll(() => api?.close());
+
+/** A token lookup (the auth middleware's read), as opposed to the append's own check. */
+const isTokenLookup = (sql: string) => /^\s*select\b[^]*\bfrom\s+"?tokens"?/i.test(sql) && !/\bfor share\b/i.test(sql);
+
+async function activeLease(client: ApiClient): Promise<string> {
+  const res = await client.call("POST", "/v1/leases?wait=10", { resourceType: "host" });
+  expect(res.status, res.text).toBe(201);
+  return res.body.id;
+}
+
+/** The statements one request sends, after the work already under way has settled. */
+async function sentBy<T>(request: () => Promise<T>): Promise<{ result: T; sent: string[] }> {
+  await api.eventCount();
+  statements.length = 0;
+  const result = await request();
+  return { result, sent: [...statements] };
+}
+
+describe(`a release checks its token in its own write (${testDialect})`, () => {
+  it("releases without reading the token first: the release's own statement checks it", async () => {
+    const client = await api.client("writer");
+    const leaseId = await activeLease(client);
+    const { result: res, sent } = await sentBy(() => client.call("POST", `/v1/leases/${leaseId}/release`, {}));
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.status).toBe("released");
+    expect(sent.filter(isTokenLookup)).toEqual([]);
+    // The one statement that stored the release read the token, locked.
+    const release = sent.filter((s) => /"tokens"/.test(s));
+    expect(release).toHaveLength(1);
+    expect(release[0]).toMatch(/for share/i);
+    const events = await api.call("GET", `/v1/events?stream=lease-${leaseId}&limit=20`);
+    expect(events.body.items.find((e: { type: string }) => e.type === "LeaseReleased").metadata).toMatchObject({ actor: "writer", tokenId: client.tokenId });
+  });
+
+  it("a token revoked after it was seen: its release stores nothing and answers 401, refused by the write itself", async () => {
+    const client = await api.client("revoked-writer");
+    const leaseId = await activeLease(client);
+    expect((await api.call("DELETE", `/v1/tokens/${client.tokenId}`, {})).status).toBe(200);
+    const before = await api.eventCount();
+    const { result: res, sent } = await sentBy(() => client.call("POST", `/v1/leases/${leaseId}/release`, {}));
+    expect(res.status, res.text).toBe(401);
+    expect(res.body).toEqual((await api.as("dd_not-a-token").call("GET", "/v1/leases")).body);
+    // No read came before the write: the write's check refused it.
+    expect(sent.filter(isTokenLookup)).toEqual([]);
+    expect(await api.eventCount()).toBe(before);
+    expect((await api.call("GET", `/v1/leases/${leaseId}`)).body.status).toBe("active");
+  });
+
+  // One session at a time on PGlite: there, nothing can revoke while a release runs.
+  it.skipIf(testDialect !== "postgres")("a revocation committing while the release runs: the release waits for it on the token's row, then is refused", async () => {
+    const client = await api.client("racing");
+    const leaseId = await activeLease(client);
+    await api.eventCount();
+    const revoker = new pg.Client({ connectionString: api.database.url });
+    await revoker.connect();
+    try {
+      await revoker.query("BEGIN");
+      await revoker.query("UPDATE tokens SET status = 'revoked' WHERE token_id = $1", [client.tokenId]);
+      const release = client.call("POST", `/v1/leases/${leaseId}/release`, {});
+      // The release's statement waits for the revocation in flight, on the token's row.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const { rows } = await revoker.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid))");
+        if (rows[0].n === 1) break;
+        if (Date.now() > deadline) throw new Error("the release never waited on the token's row");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await revoker.query("COMMIT");
+      const res = await release;
+      expect(res.status, res.text).toBe(401);
+    } finally {
+      await revoker.end();
+    }
+    expect((await api.call("GET", `/v1/leases/${leaseId}`)).body.status).toBe("active");
+  });
+
+  it("a refused release (409) of a revoked token answers 401, as a read first would have", async () => {
+    const client = await api.client("twice");
+    const leaseId = await activeLease(client);
+    expect((await client.call("POST", `/v1/leases/${leaseId}/release`, {})).status).toBe(200);
+    const again = await client.call("POST", `/v1/leases/${leaseId}/release`, {});
+    expect(again.status, again.text).toBe(409);
+    expect((await api.call("DELETE", `/v1/tokens/${client.tokenId}`, {})).status).toBe(200);
+    const before = await api.eventCount();
+    const revoked = await client.call("POST", `/v1/leases/${leaseId}/release`, {});
+    expect(revoked.status, revoked.text).toBe(401);
+    expect(await api.eventCount()).toBe(before);
+  });
+
+  it("a token past its expiry gets 401 and releases nothing, though the process knows it", async () => {
+    const issued = await api.call("POST", "/v1/tokens", { owner: "expiring", role: "client", expiresInSeconds: 60 });
+    expect(issued.status).toBe(201);
+    const asked = await api.call("POST", `/v1/blueprints/${await api.localHostBlueprintId()}/authorizations`, { client: "expiring" });
+    if (asked.body.state !== "approved") await api.call("POST", `/v1/authorizations/${asked.body.id}/approve`);
+    const client = { ...api.as(issued.body.token), owner: "expiring", token: issued.body.token, tokenId: issued.body.id };
+    const leaseId = await activeLease(client);
+    clock.advance(61_000);
+    const before = await api.eventCount();
+    const res = await client.call("POST", `/v1/leases/${leaseId}/release`, {});
+    expect(res.status, res.text).toBe(401);
+    expect(await api.eventCount()).toBe(before);
+    expect((await api.call("GET", `/v1/leases/${leaseId}`)).body.status).toBe("active");
+  });
+
+  it("another client's lease is refused as before (404, as if it did not exist), after a read", async () => {
+    const owner = await api.client("owner-a");
+    const other = await api.client("owner-b");
+    const leaseId = await activeLease(owner);
+    await activeLease(other); // `other`'s token is known to the process now
+    const { result: res, sent } = await sentBy(() => other.call("POST", `/v1/leases/${leaseId}/release`, {}));
+    expect(res.status, res.text).toBe(404);
+    expect(sent.filter(isTokenLookup)).toHaveLength(1);
+    expect((await api.call("GET", `/v1/leases/${leaseId}`)).body.status).toBe("active");
+  });
+
+  it("a lease this process does not know the owner of is read with the token, as before", async () => {
+    const client = await api.client("stranger");
+    const leaseId = await activeLease(client);
+    // A second app on the same Drydock: its middleware knows neither the token nor the lease.
+    const { createApp } = await import("../../src/api/app");
+    const fresh = createApp(api.drydock);
+    await api.eventCount();
+    statements.length = 0;
+    const res = await fresh.request(`/v1/leases/${leaseId}/release`, { method: "POST", headers: { Authorization: `Bearer ${client.token}`, "content-type": "application/json" }, body: "{}" });
+    expect(res.status).toBe(200);
+    expect(statements.filter(isTokenLookup)).toHaveLength(1);
+  });
+});
