@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import type { DrydockDatabase } from "../store/schema";
 import type { Principal } from "./principal";
-import { principalOfToken, principalOfTokenWithLease, principalsOfTokens, type LeaseOwnership, type TokenLookupRequest } from "./token-queries";
+import { principalOfTokenHash, principalOfTokenHashWithLease, principalsOfTokens, type LeaseOwnership, type TokenLookupRequest } from "./token-queries";
 import { hashToken } from "./token-secret";
 
 /** Tokens whose principal a process remembers, at most; the oldest is forgotten first. */
@@ -41,7 +41,8 @@ export class TokenLookups {
 
   lookup(token: string, now: Date, leaseId: string | null): Promise<TokenLookup> {
     return new Promise<TokenLookup>((resolve, reject) => {
-      const asked = { token, now, leaseId, resolve, reject };
+      // Hashed once: the statement finds the token by its hash, and `known` remembers it by it.
+      const asked = { hash: hashToken(token), now, leaseId, resolve, reject };
       if (this.sending === 0 && this.waiting.length === 0) return void this.send([asked]);
       this.waiting.push(asked);
       if (this.waiting.length === 1) setImmediate(() => void this.send(this.waiting.splice(0)));
@@ -62,7 +63,7 @@ export class TokenLookups {
     this.sending++;
     try {
       const found = batch.length === 1 ? [await single(this.db, batch[0]!)] : await principalsOfTokens(this.db, batch);
-      batch.forEach((w, i) => this.remember(w.token, found[i]!));
+      batch.forEach((w, i) => this.remember(w.hash, found[i]!));
       batch.forEach((w, i) => w.resolve(found[i]!));
     } catch (error) {
       for (const w of batch) w.reject(error);
@@ -71,8 +72,7 @@ export class TokenLookups {
     }
   }
 
-  private remember(token: string, found: TokenLookup): void {
-    const hash = hashToken(token);
+  private remember(hash: string, found: TokenLookup): void {
     if (!found) return void this.principals.delete(hash);
     if (this.principals.size >= MAX_KNOWN && !this.principals.has(hash)) this.principals.delete(this.principals.keys().next().value!);
     const { tokenId, owner, role, expiresAt } = found.principal;
@@ -80,8 +80,8 @@ export class TokenLookups {
   }
 }
 
-async function single(db: Kysely<DrydockDatabase>, { token, now, leaseId }: TokenLookupRequest): Promise<TokenLookup> {
-  if (leaseId !== null) return principalOfTokenWithLease(db, token, now, leaseId);
-  const principal = await principalOfToken(db, token, now);
+async function single(db: Kysely<DrydockDatabase>, { hash, now, leaseId }: TokenLookupRequest): Promise<TokenLookup> {
+  if (leaseId !== null) return principalOfTokenHashWithLease(db, hash, now, leaseId);
+  const principal = await principalOfTokenHash(db, hash, now);
   return principal && { principal };
 }

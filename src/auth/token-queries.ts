@@ -56,7 +56,12 @@ function works(now: Date) {
  * cached: a revocation then takes effect at once, in every process.
  */
 export async function principalOfToken(db: Kysely<DrydockDatabase>, token: string, now: Date): Promise<Principal | null> {
-  const [row] = await rowsOf(db, tokenByHash(db, { hash: hashToken(token), now }));
+  return principalOfTokenHash(db, hashToken(token), now);
+}
+
+/** principalOfToken, by the token's hash (hashToken): for a caller that has hashed it already. */
+export async function principalOfTokenHash(db: Kysely<DrydockDatabase>, hash: string, now: Date): Promise<Principal | null> {
+  const [row] = await rowsOf(db, tokenByHash(db, { hash, now }));
   return row ? principalOf(row) : null;
 }
 
@@ -67,25 +72,25 @@ export interface LeaseOwnership {
 }
 
 /**
- * principalOfToken, and in the same statement who owns the lease the request is on (null: no
+ * principalOfTokenHash, and in the same statement who owns the lease the request is on (null: no
  * such lease): a client's every call on its lease (release, run, read a file) is checked against
  * it, and the two reads were two round trips.
  */
-export async function principalOfTokenWithLease(db: Kysely<DrydockDatabase>, token: string, now: Date, leaseId: string): Promise<{ principal: Principal; lease: LeaseOwnership | null } | null> {
-  const [row] = await rowsOf(db, tokenByHashWithLease(db, { hash: hashToken(token), now, leaseId }));
+export async function principalOfTokenHashWithLease(db: Kysely<DrydockDatabase>, hash: string, now: Date, leaseId: string): Promise<{ principal: Principal; lease: LeaseOwnership | null } | null> {
+  const [row] = await rowsOf(db, tokenByHashWithLease(db, { hash, now, leaseId }));
   if (!row) return null;
   return { principal: principalOf(row), lease: leaseOwnershipOf(row) };
 }
 
-/** One request's token lookup, as principalsOfTokens takes it: the token, the request's time, and the lease it is on (null: none). */
+/** One request's token lookup, as principalsOfTokens takes it: the token's hash (hashToken), the request's time, and the lease it is on (null: none). */
 export interface TokenLookupRequest {
-  token: string;
+  hash: string;
   now: Date;
   leaseId: string | null;
 }
 
 /**
- * principalOfToken and principalOfTokenWithLease for several requests in one statement: the
+ * principalOfTokenHash and principalOfTokenHashWithLease for several requests in one statement: the
  * same test of each token at its own request's time (active, not past its expiry), and who owns
  * each request's lease. Still read from the database for every request: only the round trip is
  * shared (token-lookups.ts). Answers in the order asked; null: no working token.
@@ -94,7 +99,7 @@ export async function principalsOfTokens(db: Kysely<DrydockDatabase>, asked: rea
   const { rows } = await sql<TokenWithLeaseRow & { i: number }>`
     SELECT r.i::int AS i, t.token_id, t.owner, t.role, t.default_lease_ttl_seconds, t.lease_quota, t.expires_at,
            l.owner AS lease_owner, l.authorizing_object AS lease_authorizing_object
-      FROM unnest(${asked.map((a) => hashToken(a.token))}::text[], ${asked.map((a) => a.now)}::timestamptz[], ${asked.map((a) => a.leaseId)}::text[])
+      FROM unnest(${asked.map((a) => a.hash)}::text[], ${asked.map((a) => a.now)}::timestamptz[], ${asked.map((a) => a.leaseId)}::text[])
              WITH ORDINALITY AS r(hash, at, lease_id, i)
       JOIN tokens t ON t.token_hash = r.hash AND t.status = 'active' AND (t.expires_at IS NULL OR t.expires_at > r.at)
       LEFT JOIN leases l ON l.lease_id = r.lease_id`.execute(db);
