@@ -1,4 +1,5 @@
 import type { BlueprintView, ResourceView } from "../blueprints/blueprint";
+import { setNewest } from "../domain/bounded-map";
 
 /** What a lease's teardown hands its blueprint: the blueprint and resource its activation went by. */
 export interface TeardownTarget {
@@ -26,9 +27,7 @@ export class InlineTeardowns {
 
   /** After the activation's append committed. */
   remember(leaseId: string, target: TeardownTarget): void {
-    this.byLease.delete(leaseId);
-    if (this.byLease.size >= this.maxLeases) this.byLease.delete(this.byLease.keys().next().value!);
-    this.byLease.set(leaseId, target);
+    setNewest(this.byLease, leaseId, target, this.maxLeases);
   }
 
   /** The lease's target, forgotten as it is handed out: a teardown runs once. */

@@ -1,3 +1,4 @@
+import { setNewest } from "../domain/bounded-map";
 import type { LeaseOwnership } from "./token-queries";
 
 /** Leases whose owner a process remembers, at most; the oldest is forgotten first. */
@@ -14,9 +15,7 @@ export class LeaseOwners {
   private readonly owners = new Map<string, LeaseOwnership>();
 
   remember(leaseId: string, ownership: LeaseOwnership): void {
-    if (this.owners.has(leaseId)) return;
-    if (this.owners.size >= MAX_LEASES) this.owners.delete(this.owners.keys().next().value!);
-    this.owners.set(leaseId, ownership);
+    setNewest(this.owners, leaseId, ownership, MAX_LEASES);
   }
 
   get(leaseId: string): LeaseOwnership | undefined {

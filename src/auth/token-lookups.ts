@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import { setNewest } from "../domain/bounded-map";
 import type { DrydockDatabase } from "../store/schema";
 import type { Principal } from "./principal";
 import { principalOfTokenHash, principalOfTokenHashWithLease, principalsOfTokens, type LeaseOwnership, type TokenLookupRequest } from "./token-queries";
@@ -74,9 +75,8 @@ export class TokenLookups {
 
   private remember(hash: string, found: TokenLookup): void {
     if (!found) return void this.principals.delete(hash);
-    if (this.principals.size >= MAX_KNOWN && !this.principals.has(hash)) this.principals.delete(this.principals.keys().next().value!);
     const { tokenId, owner, role, expiresAt } = found.principal;
-    this.principals.set(hash, { tokenId, owner, role, expiresAt: expiresAt ?? null });
+    setNewest(this.principals, hash, { tokenId, owner, role, expiresAt: expiresAt ?? null }, MAX_KNOWN);
   }
 }
 

@@ -9,6 +9,7 @@
  * conditional update (`WHERE version = expected`) guarantees that is the state it started from.
  */
 import type { Kysely } from "kysely";
+import { setNewest } from "../domain/bounded-map";
 import { parseStreamId, type StreamType } from "../../events/envelope";
 import type { RecordedEvent } from "../../events/envelope";
 import { DomainError } from "../domain/errors";
@@ -125,8 +126,6 @@ export class StreamStateCache {
   }
 
   put(streamId: string, version: number, state: StreamState): void {
-    this.states.delete(streamId);
-    this.states.set(streamId, { version, state });
-    if (this.states.size > this.capacity) this.states.delete(this.states.keys().next().value!);
+    setNewest(this.states, streamId, { version, state }, this.capacity);
   }
 }
