@@ -181,9 +181,11 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock, owners = new 
     // The token's owner owns the lease; a client's lease may use only blueprints it is authorized for.
     const principal = c.get("principal");
     const options = { authorizingObject: authorizingObjectOf(principal), clientTtlSeconds: principal.defaultLeaseTtlSeconds ?? null, clientQuota: principal.leaseQuota ?? null };
+    // Who owns the lease, remembered once it is stored: the release checks it without a read.
+    const ownership = { owner: principal.owner, authorizingObject: options.authorizingObject };
     if (!query.wait) {
       const leaseId = await requestLease(drydock.commands, body, principal.owner, c.get("actor"), options);
-      owners.remember(leaseId, { owner: principal.owner, authorizingObject: options.authorizingObject });
+      owners.remember(leaseId, ownership);
       return c.json(await getLease(db, leaseId), 202);
     }
     // A client that waits gets the fast path: this process decides on the request before storing
@@ -191,7 +193,7 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock, owners = new 
     const prepared = await prepareLeaseRequest(drydock.commands, body, principal.owner, c.get("actor"), { ...options, withAllocationSnapshot: true });
     const leaseId = prepared.leaseId;
     const lease = await waitForLease(drydock, leaseId, query.wait, c.req.raw.signal, prepared);
-    owners.remember(leaseId, { owner: principal.owner, authorizingObject: options.authorizingObject });
+    owners.remember(leaseId, ownership);
     if (cancelInBody === true || isOn(query.cancelOnDisconnect)) await cancelIfGone(leaseId, lease, c.req.raw.signal, c.get("actor"));
     if (lease.status === "active") return c.json(lease, 201);
     return c.json(lease, isSettled(lease) ? 200 : 202);

@@ -20,11 +20,7 @@ export class TokenCheck implements AppendCondition {
   readonly query: CompiledQuery;
   #checked = false;
 
-  constructor(
-    db: Kysely<DrydockDatabase>,
-    readonly tokenId: string,
-    at: Date,
-  ) {
+  constructor(db: Kysely<DrydockDatabase>, tokenId: string, at: Date) {
     this.name = `token ${tokenId}`;
     this.query = tokenWorksForShare(db, { tokenId, at });
   }
