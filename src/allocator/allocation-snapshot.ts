@@ -5,6 +5,7 @@ import { leasesServedOf, leasesServedSql, type LeasesServedRow } from "../querie
 import { liveLeaseCountsOf, liveLeaseCountsSql, type LiveLeaseCountRow } from "../queries/live-lease-counts";
 import { resourceLoadColumns, resourceLoadOf, type ResourceLoad, type ResourceLoadRow } from "../queries/resource-load";
 import type { DrydockDatabase } from "../store/schema";
+import type { TokenTerms } from "../auth/token-check";
 
 /** Where a lease stands in the queue (LeaseRequested's priority, and its request time). */
 export interface QueuePlace {
@@ -25,6 +26,12 @@ export interface SnapshotRequest {
   lease: { leaseId: string; owner: string; authorizingObject: string | null };
   /** The lease's place in the queue; without one, no lease is ahead of it. */
   place?: QueuePlace;
+  /**
+   * The requesting token, read along (TokenReadAlong): the statement also finds its terms, if it
+   * works at `at`. Its quota is not known before, so the owner's quota numbers and live count
+   * are read whenever the token has one (`place.quota` is not looked at).
+   */
+  token?: { tokenId: string; at: Date };
 }
 
 export interface AheadRow {
@@ -60,6 +67,8 @@ export interface AllocationSnapshot {
    * committed after it, the rows may not show (slots-in-flight.ts).
    */
   readStartedAt: number;
+  /** With `token`: its terms, null when it does not work at the request's time; absent without. */
+  token?: TokenTerms | null;
 }
 
 interface SnapshotRow {
@@ -71,6 +80,7 @@ interface SnapshotRow {
   ahead: AheadRow[];
   approved: { client: string; blueprint_id: string }[];
   live: LiveLeaseCountRow[];
+  token?: { default_lease_ttl_seconds: number | null; lease_quota: TokenTerms["leaseQuota"] } | null;
 }
 
 /**
@@ -84,6 +94,11 @@ interface SnapshotRow {
 export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: SnapshotRequest): Promise<AllocationSnapshot> {
   const readStartedAt = performance.now();
   const quotaOwner = q.place?.quota ? q.lease.owner : null;
+  // The owners whose quota numbers and live counts are read: the lease's own when it carries a
+  // quota, or, with the token read along, when the token has one.
+  const quotaOwners = q.token
+    ? sql`ARRAY(SELECT ${q.lease.owner}::text FROM tok WHERE tok.lease_quota IS NOT NULL AND tok.lease_quota::text <> 'null')`
+    : sql`${quotaOwner === null ? [] : [quotaOwner]}::text[]`;
   // lk: every lock of these blueprints and resources by the indexed scope (not one LIKE per
   // resource), and the owner's quota numbers when the lease carries a quota (scope: the owner).
   // loads: only idle resources can be reclaimed, so their last lease's end is looked up for them
@@ -91,12 +106,13 @@ export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: Sna
   // served and live: read only where a blueprint limits leases served, or a lease carries a
   // quota; otherwise their probes get an empty array.
   const { rows } = await sql<SnapshotRow>`
-    WITH b AS (SELECT * FROM blueprints WHERE resource_type = ${q.resourceType} AND kind = any(${[...q.kinds]}::text[])),
+    WITH ${q.token ? sql`tok AS (${tokenSql(q.token)}),` : sql``}
+    b AS (SELECT * FROM blueprints WHERE resource_type = ${q.resourceType} AND kind = any(${[...q.kinds]}::text[])),
     -- bid: the blueprints of the view, and whether they count leases served (maxLeasesPerResource).
     bid AS (SELECT blueprint_id, max_leases_per_resource IS NOT NULL AS counts_served FROM b),
     u AS (SELECT * FROM resources WHERE blueprint_id IN (SELECT blueprint_id FROM bid) AND status IN ('pending', 'active', 'released', 'broken')),
     lk AS (SELECT lock_key, owner_stream_id FROM slot_locks
-            WHERE scope_id = any(ARRAY(SELECT blueprint_id FROM bid) || ARRAY(SELECT resource_id FROM u WHERE status IN ('pending', 'active')) || ${quotaOwner === null ? [] : [quotaOwner]}::text[])),
+            WHERE scope_id = any(ARRAY(SELECT blueprint_id FROM bid) || ARRAY(SELECT resource_id FROM u WHERE status IN ('pending', 'active')) || ${quotaOwners})),
     ahead AS (${q.place ? aheadSql(q.resourceType, q.lease.leaseId, q.place) : sql`SELECT ${AHEAD_COLUMNS} FROM leases WHERE false`})
     SELECT
       (SELECT coalesce(json_agg(b), '[]') FROM b) AS blueprints,
@@ -116,7 +132,8 @@ export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: Sna
          SELECT client, blueprint_id FROM authorizations
           WHERE client = any(array_remove(ARRAY(SELECT ${q.lease.authorizingObject}::text UNION SELECT authorizing_object FROM ahead), NULL)) AND state = 'approved') x) AS approved,
       (SELECT coalesce(json_agg(x), '[]') FROM (
-         ${liveLeaseCountsSql(sql`array_remove(ARRAY(SELECT ${quotaOwner}::text UNION SELECT owner FROM ahead WHERE lease_quota IS NOT NULL AND lease_quota::text <> 'null'), NULL)`, q.resourceType)}) x) AS live`.execute(db);
+         ${liveLeaseCountsSql(sql`${quotaOwners} || ARRAY(SELECT owner FROM ahead WHERE lease_quota IS NOT NULL AND lease_quota::text <> 'null')`, q.resourceType)}) x) AS live
+      ${q.token ? sql`, (SELECT json_build_object('default_lease_ttl_seconds', default_lease_ttl_seconds, 'lease_quota', lease_quota) FROM tok) AS token` : sql``}`.execute(db);
   const row = rows[0]!;
   return {
     blueprints: row.blueprints.map(blueprintRowOfJson),
@@ -128,7 +145,14 @@ export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: Sna
     approved: row.approved,
     live: liveLeaseCountsOf(row.live),
     readStartedAt,
+    ...(q.token ? { token: row.token ? { defaultLeaseTtlSeconds: row.token.default_lease_ttl_seconds, leaseQuota: row.token.lease_quota ?? null } : null } : {}),
   };
+}
+
+/** The token's terms if it works at `at`: the test principalOfToken makes (active, not past its expiry). */
+function tokenSql({ tokenId, at }: { tokenId: string; at: Date }) {
+  return sql`SELECT default_lease_ttl_seconds, lease_quota FROM tokens
+     WHERE token_id = ${tokenId} AND status = 'active' AND (expires_at IS NULL OR expires_at > ${at})`;
 }
 
 /**

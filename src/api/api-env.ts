@@ -22,8 +22,8 @@ export interface ApiEnv {
      */
     routeAccess: RouteDeclaration | null;
     /**
-     * On a route whose write checks the token (RouteDeclaration.tokenCheckedByWrite), when the
-     * auth middleware did not read it: the condition to hand to the command that appends.
+     * On a route whose handler checks the token (RouteDeclaration.tokenCheckedByHandler), when
+     * the auth middleware did not read it: the check to hand to the statement that carries it.
      */
     tokenCheck: TokenCheck | undefined;
   };

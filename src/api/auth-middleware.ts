@@ -25,11 +25,12 @@ import type { RouteAccessTable } from "./route-access-table";
  *
  * Runs before the body is read, so an unauthenticated request never gets its body parsed.
  *
- * On a route whose write checks the token (RouteDeclaration.tokenCheckedByWrite: releasing a
- * lease), a token this process has seen work, on a lease it knows the owner of, is not read
- * first: the write's own statement checks it (TokenCheck), so a revoked token's write stores
- * nothing and answers 401. A request that ends without that write (refused, failed) has its token
- * read before its answer goes out, and a token that no longer works gets the 401 instead.
+ * On a route whose handler checks the token (RouteDeclaration.tokenCheckedByHandler: releasing a
+ * lease, asking for one), a token this process has seen work, on a lease it knows the owner of,
+ * is not read first: a statement the request sends anyway checks it (TokenCheck: the release's
+ * write, the lease request's capacity view), so a revoked token stores nothing and gets 401. A
+ * request that ends without that check (refused, failed) has its token read before its answer
+ * goes out, and a token that no longer works gets the 401 instead.
  * Whatever this process does not know, or would refuse, goes the way of every other route: the
  * token read first, so every refusal is the one it always was.
  */
@@ -45,11 +46,17 @@ export function authMiddleware(table: RouteAccessTable, db: Kysely<DrydockDataba
     const now = clock.now();
     // A request on a lease reads who owns it with the token, in one statement.
     const leaseId = access.kind === "lease" && idPattern.test(access.leaseId) ? access.leaseId : null;
-    const known = token && declaration?.tokenCheckedByWrite ? lookups.known(token, now) : null;
+    const known = token && declaration?.tokenCheckedByHandler ? lookups.known(token, now) : null;
     if (token && known && allowedAsKnown(access, known, leaseId === null ? undefined : owners.get(leaseId))) {
-      const check = new TokenCheck(db, known.tokenId, now);
+      const check = new TokenCheck(db, known.tokenId, now, async () => (await lookups.lookup(token, now, null))?.principal ?? null);
       c.set("tokenCheck", check);
-      admit(c, declaration, known, limiter);
+      try {
+        admit(c, declaration, known, limiter);
+      } catch (error) {
+        // Refused before the handler (rate limited): a token that no longer works gets its 401 instead.
+        if ((await lookups.lookup(token, now, null)) === null) throw new UnauthorizedError();
+        throw error;
+      }
       await next();
       // No write held the check (the request failed, or stored nothing): the token is read now.
       if (!check.checked && !(c.error instanceof UnauthorizedError) && (await lookups.lookup(token, now, null)) === null) throw new UnauthorizedError();

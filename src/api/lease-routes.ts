@@ -73,6 +73,8 @@ const leaseJson = (description: string) => ({ description, content: { "applicati
 export const createLease = defineRoute({
   access: rules.any,
   rateLimit: "leases",
+  // A known token is read with the capacity view a waiting request reads anyway (TokenCheck).
+  tokenCheckedByHandler: true,
   method: "post",
   path: "/v1/leases",
   summary: "Request a lease",
@@ -121,7 +123,7 @@ export const getLeaseRoute = defineRoute({
 export const releaseLeaseRoute = defineRoute({
   access: rules.lease("id"),
   // The release's append checks the token: a known token on a known lease is not read first.
-  tokenCheckedByWrite: true,
+  tokenCheckedByHandler: true,
   method: "post",
   path: "/v1/leases/{id}/release",
   summary: "Release a lease",
@@ -179,18 +181,23 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock, owners = new 
     const { cancelOnDisconnect: cancelInBody, ...body } = c.req.valid("json");
     const query = c.req.valid("query");
     // The token's owner owns the lease; a client's lease may use only blueprints it is authorized for.
-    const principal = c.get("principal");
-    const options = { authorizingObject: authorizingObjectOf(principal), clientTtlSeconds: principal.defaultLeaseTtlSeconds ?? null, clientQuota: principal.leaseQuota ?? null };
+    // A token the auth middleware did not read (check) is read before anything is stored: with
+    // the capacity view when the request waits, by itself when not.
+    const check = c.get("tokenCheck");
+    const principal = check && !query.wait ? await check.principal() : c.get("principal");
+    const authorizingObject = authorizingObjectOf(principal);
     // Who owns the lease, remembered once it is stored: the release checks it without a read.
-    const ownership = { owner: principal.owner, authorizingObject: options.authorizingObject };
+    const ownership = { owner: principal.owner, authorizingObject };
     if (!query.wait) {
+      const options = { authorizingObject, clientTtlSeconds: principal.defaultLeaseTtlSeconds ?? null, clientQuota: principal.leaseQuota ?? null };
       const leaseId = await requestLease(drydock.commands, body, principal.owner, c.get("actor"), options);
       owners.remember(leaseId, ownership);
       return c.json(await getLease(db, leaseId), 202);
     }
     // A client that waits gets the fast path: this process decides on the request before storing
     // it, and stores both in one transaction (waitForLease).
-    const prepared = await prepareLeaseRequest(drydock.commands, body, principal.owner, c.get("actor"), { ...options, withAllocationSnapshot: true });
+    const terms = check ? { token: check } : { clientTtlSeconds: principal.defaultLeaseTtlSeconds ?? null, clientQuota: principal.leaseQuota ?? null };
+    const prepared = await prepareLeaseRequest(drydock.commands, body, principal.owner, c.get("actor"), { authorizingObject, withAllocationSnapshot: true, ...terms });
     const leaseId = prepared.leaseId;
     const lease = await waitForLease(drydock, leaseId, query.wait, c.req.raw.signal, prepared);
     owners.remember(leaseId, ownership);

@@ -28,8 +28,8 @@ const DECLARATION = Symbol.for("drydock.route-declaration");
 type Declaring = MiddlewareHandler<ApiEnv> & { readonly [DECLARATION]: RouteDeclaration };
 
 /** The declaring middleware of a route: put it first in a plain route's handlers. */
-export function access(rule: AccessRule, options: { rateLimit?: RateLimitClass; tokenCheckedByWrite?: boolean } = {}): MiddlewareHandler<ApiEnv> {
-  const declaration: RouteDeclaration = Object.freeze({ rule, rateLimit: options.rateLimit ?? null, tokenCheckedByWrite: options.tokenCheckedByWrite ?? false });
+export function access(rule: AccessRule, options: { rateLimit?: RateLimitClass; tokenCheckedByHandler?: boolean } = {}): MiddlewareHandler<ApiEnv> {
+  const declaration: RouteDeclaration = Object.freeze({ rule, rateLimit: options.rateLimit ?? null, tokenCheckedByHandler: options.tokenCheckedByHandler ?? false });
   const declaring: MiddlewareHandler<ApiEnv> = async (c, next) => {
     // undefined: no auth middleware ran (a sub-app tested on its own); null: it found no declaration.
     const enforced = c.get("routeAccess");
@@ -63,22 +63,22 @@ type DeclaredRouteConfig<P extends string> = Omit<RouteConfig, "path" | "middlew
   access: AccessRule;
   /** The per-token rate limit its requests count against. */
   rateLimit?: RateLimitClass;
-  /** Its write checks the token (RouteDeclaration.tokenCheckedByWrite). */
-  tokenCheckedByWrite?: boolean;
+  /** Its handler checks the token, in a statement it sends anyway (RouteDeclaration.tokenCheckedByHandler). */
+  tokenCheckedByHandler?: boolean;
 };
 
 /**
  * `createRoute` with the route's access declared: `defineRoute({ access: rules.lease("id"), method, path, ... })`.
  * The access is required here, so an OpenAPI route cannot be defined without deciding it.
  */
-export function defineRoute<P extends string, R extends DeclaredRouteConfig<P>>(config: R): Omit<R, "access" | "rateLimit" | "tokenCheckedByWrite"> & { middleware: MiddlewareHandler<ApiEnv>[] } {
-  const { access: rule, rateLimit, tokenCheckedByWrite, ...route } = config;
+export function defineRoute<P extends string, R extends DeclaredRouteConfig<P>>(config: R): Omit<R, "access" | "rateLimit" | "tokenCheckedByHandler"> & { middleware: MiddlewareHandler<ApiEnv>[] } {
+  const { access: rule, rateLimit, tokenCheckedByHandler, ...route } = config;
   return createRoute({
     // A public route needs no token, and the document says so (the default is the bearer token).
     ...(rule.kind === "public" && route.security === undefined ? { security: [] } : {}),
     ...route,
     "x-drydock-access": rule,
     ...(rateLimit ? { "x-drydock-rate-limit": rateLimit } : {}),
-    middleware: [access(rule, { ...(rateLimit ? { rateLimit } : {}), ...(tokenCheckedByWrite ? { tokenCheckedByWrite } : {}) })],
-  } as unknown as RouteConfig) as unknown as Omit<R, "access" | "rateLimit" | "tokenCheckedByWrite"> & { middleware: MiddlewareHandler<ApiEnv>[] };
+    middleware: [access(rule, { ...(rateLimit ? { rateLimit } : {}), ...(tokenCheckedByHandler ? { tokenCheckedByHandler } : {}) })],
+  } as unknown as RouteConfig) as unknown as Omit<R, "access" | "rateLimit" | "tokenCheckedByHandler"> & { middleware: MiddlewareHandler<ApiEnv>[] };
 }

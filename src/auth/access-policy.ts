@@ -43,13 +43,14 @@ export interface RouteDeclaration {
   readonly rule: AccessRule;
   readonly rateLimit: RateLimitClass | null;
   /**
-   * The route's write checks the request's token itself (TokenCheck, src/auth/token-check.ts): a
-   * token the process knows needs no read before the handler, which must hand the check
-   * (`c.get("tokenCheck")`) to the command whose append stores the request's effect. Its
-   * principal then holds the token's id, owner and role alone (TokenLookups.known): a route
-   * that needs the rest (a lease quota, a default TTL) must not declare this.
+   * The route's handler checks the request's token itself (TokenCheck, src/auth/token-check.ts):
+   * a token the process knows needs no read before the handler, which must hand the check
+   * (`c.get("tokenCheck")`) to the statement that stores the request's effect, or to the read
+   * its decision is made from, or read it (`principal()`) before it stores anything. The
+   * principal then holds the token's id, owner, role and expiry alone (TokenLookups.known): the
+   * rest (a lease quota, a default TTL) comes from that check.
    */
-  readonly tokenCheckedByWrite: boolean;
+  readonly tokenCheckedByHandler: boolean;
 }
 
 /** The rules, as routes write them: `access: rules.lease("id")`. */

@@ -1,5 +1,6 @@
 import { streamIdOf, type EventMetadata, type NewEvent } from "../../events/envelope";
 import type { AppendCondition } from "../store/append-condition";
+import type { TokenReadAlong } from "../auth/token-check";
 import { blueprintViewOf } from "../blueprints/blueprint-views";
 import { ForbiddenError, QuotaExceededError, UnsatisfiableError, ValidationError } from "../domain/errors";
 import { quotaForType, quotaReason, type LeaseQuota } from "../domain/lease-quota";
@@ -84,7 +85,7 @@ export async function prepareLeaseRequest(
   request: LeaseRequest,
   owner: string,
   actor: Actor,
-  options: Omit<LeaseRequestOptions, "claim"> & { withAllocationSnapshot?: boolean } = {},
+  options: Omit<LeaseRequestOptions, "claim"> & PreparedRequestOptions = {},
 ): Promise<PreparedLeaseRequest> {
   const authorizingObject = options.authorizingObject ?? null;
   const attributes = request.attributes ?? {};
@@ -111,19 +112,27 @@ export async function prepareLeaseRequest(
   if (priority > 0 && authorizingObject !== null) {
     throw new ForbiddenError("priority: only an admin may ask for a priority above 0 (the default); a lower one is anyone's to ask for", { field: "priority" });
   }
-  const serviceDefault = ctx.defaultLeaseTtlSeconds === undefined ? DEFAULT_LEASE_TTL_SECONDS : ctx.defaultLeaseTtlSeconds;
-  const ttl = resolveRequestTtl(request.ttlSeconds, options.clientTtlSeconds, serviceDefault);
-  const quota = quotaForType(options.clientQuota, request.resourceType);
+  if (options.token && !options.withAllocationSnapshot) throw new Error("prepareLeaseRequest: a token read along needs withAllocationSnapshot");
   const leaseId = ctx.ids.next("lease");
   const now = ctx.clock.now();
+  const token = options.token;
+  // The token's terms, when read along, are not known before the view: its quota is then read for
+  // the owner whatever it is (AllocationSnapshot), and its part for this type worked out after.
+  const knownQuota = token ? null : quotaForType(options.clientQuota, request.resourceType);
   const snapshot = options.withAllocationSnapshot
     ? await readAllocationSnapshot(ctx.db, {
         resourceType: request.resourceType,
         kinds: ctx.registry.kinds(),
         lease: { leaseId, owner, authorizingObject },
-        place: { priority, requestedAt: now, quota: quota ?? null },
+        place: { priority, requestedAt: now, quota: knownQuota },
+        ...(token ? { token: { tokenId: token.tokenId, at: token.at } } : {}),
       })
     : undefined;
+  // Nothing is stored before this: a token that no longer works is refused here (401).
+  const terms = token ? token.found(snapshot!.token ?? null) : { defaultLeaseTtlSeconds: options.clientTtlSeconds ?? null, leaseQuota: options.clientQuota ?? null };
+  const serviceDefault = ctx.defaultLeaseTtlSeconds === undefined ? DEFAULT_LEASE_TTL_SECONDS : ctx.defaultLeaseTtlSeconds;
+  const ttl = resolveRequestTtl(request.ttlSeconds, terms.defaultLeaseTtlSeconds, serviceDefault);
+  const quota = token ? quotaForType(terms.leaseQuota, request.resourceType) : knownQuota;
   const found = (snapshot && blueprintsOfSnapshot(snapshot, authorizingObject, blueprintIds)) ?? (await rowsOf(ctx.db, blueprintsOfType(ctx.db, { resourceType: request.resourceType, client: authorizingObject })));
   const approvedIds = new Set(found.filter((r) => r.approved).map((r) => r.blueprint_id));
   const rows = found.map(({ approved: _, ...row }) => row);
@@ -193,6 +202,17 @@ export async function prepareLeaseRequest(
     metadata: { ...actor, correlationId: actor.correlationId ?? leaseId },
   };
   return { leaseId, requested, requestedAt: now, ...(snapshot ? { snapshot } : {}) };
+}
+
+export interface PreparedRequestOptions {
+  /** Read the capacity view for this lease at its place in the queue (PreparedLeaseRequest.snapshot). */
+  withAllocationSnapshot?: boolean;
+  /**
+   * The requesting token, read along with the view (needs withAllocationSnapshot), in place of a
+   * read before the request: its terms (default TTL, lease quota) then come from that read, not
+   * from `clientTtlSeconds` and `clientQuota`, and a token that does not work is refused there.
+   */
+  token?: TokenReadAlong;
 }
 
 export interface PreparedLeaseRequest {

@@ -2,7 +2,7 @@ import type { CompiledQuery } from "kysely";
 
 /**
  * A condition on rows outside an append that must hold when its events are stored: that the
- * token of the request appending still works (auth/token-in-write.ts). The store checks it in the
+ * token of the request appending still works (auth/token-check.ts). The store checks it in the
  * append's own statement, or first in its transaction, so the check and the write are one
  * atomic step: no revocation can land between them.
  *

@@ -168,6 +168,44 @@ describe(`the allocation snapshot (${testDialect})`, () => {
     expect(got.locks.map((l) => l.lock_key)).toContain("quota:alice:all:0");
   });
 
+  it("reads the requesting token along: its terms when it works at the request's time, and its owner's quota numbers when it has a quota", async () => {
+    const token = (id: string, extra: Record<string, unknown>) => ({
+      token_id: id, owner: "alice", role: "client", token_hash: `sha256:${id}`, default_lease_ttl_seconds: null, expires_at: null, lease_quota: JSON.stringify(null),
+      status: "active", issued_by: "admin", issued_at: T(1), revoked_by: null, revoked_at: null, version: 1, updated_at: T(1), ...extra,
+    });
+    await database.db.insertInto("tokens").values([
+      token("tk-quota", { lease_quota: JSON.stringify({ maxLiveLeases: 3 }), default_lease_ttl_seconds: 600 }),
+      token("tk-plain", {}),
+      token("tk-revoked", { status: "revoked", revoked_by: "admin", revoked_at: T(2) }),
+      token("tk-expiring", { expires_at: T(40) }),
+    ]).execute();
+    const lease = { leaseId: "l0", owner: "alice", authorizingObject: "client-x" };
+    const at = T(30);
+    const place = { priority: 0, requestedAt: at, quota: null };
+    // With a quota: what a read with the lease's quota known reads, and the terms.
+    const withQuota = await readAllocationSnapshot(database.db, { resourceType: "host", kinds: ["k1"], lease, place, token: { tokenId: "tk-quota", at } });
+    const reference = await expectSameAsReference({ resourceType: "host", kinds: ["k1"], lease, place: { ...place, quota: { maxLiveLeases: 3 } } });
+    expect(withQuota.token).toEqual({ defaultLeaseTtlSeconds: 600, leaseQuota: { maxLiveLeases: 3 } });
+    expect(withQuota.live).toStrictEqual(reference.live);
+    expect(byKey(withQuota.locks, (l) => l.lock_key)).toStrictEqual(byKey(reference.locks, (l) => l.lock_key));
+    expect(withQuota.locks.map((l) => l.lock_key)).toContain("quota:alice:all:0");
+    // Without one: what a read of a lease without a quota reads.
+    const plain = await readAllocationSnapshot(database.db, { resourceType: "host", kinds: ["k1"], lease, place, token: { tokenId: "tk-plain", at } });
+    const without = await expectSameAsReference({ resourceType: "host", kinds: ["k1"], lease, place });
+    expect(plain.token).toEqual({ defaultLeaseTtlSeconds: null, leaseQuota: null });
+    expect(plain.live).toStrictEqual(without.live);
+    expect(byKey(plain.locks, (l) => l.lock_key)).toStrictEqual(byKey(without.locks, (l) => l.lock_key));
+    // Revoked, expired by the request's time, unknown: null, and the view is read all the same.
+    for (const [tokenId, when] of [["tk-revoked", at], ["tk-expiring", T(40)], ["tk-none", at]] as const) {
+      const refused = await readAllocationSnapshot(database.db, { resourceType: "host", kinds: ["k1"], lease, place, token: { tokenId, at: when } });
+      expect(refused.token, tokenId).toBeNull();
+      expect(refused.blueprints.length).toBe(without.blueprints.length);
+    }
+    expect((await readAllocationSnapshot(database.db, { resourceType: "host", kinds: ["k1"], lease, place, token: { tokenId: "tk-expiring", at } })).token).not.toBeNull();
+    // Without a token asked for, none is read.
+    expect((await readAllocationSnapshot(database.db, { resourceType: "host", kinds: ["k1"], lease, place })).token).toBeUndefined();
+  });
+
   it("reads nothing for a type without blueprints", async () => {
     const none = await expectSameAsReference({ resourceType: "nothing", kinds: ["k1"], lease: { leaseId: "l0", owner: "bob", authorizingObject: null } });
     expect(none.undestroyed).toEqual([]);
