@@ -16,7 +16,8 @@ await build({
   absWorkingDir: root.pathname,
   // main: the CLI and the service; client: `drydock/client` (package.json "exports"), the typed
   // client other programs import, which is also the CLI's.
-  entryPoints: { main: "src/cli/main.ts", client: "src/client/index.ts" },
+  // pglite-worker: the embedded database's thread (src/store/pglite-thread.ts loads it by its path).
+  entryPoints: { main: "src/cli/main.ts", client: "src/client/index.ts", "pglite-worker": "src/store/pglite-worker.ts" },
   bundle: true,
   splitting: true,
   platform: "node",

@@ -1,11 +1,11 @@
 import { mkdirSync } from "node:fs";
-import { PGlite } from "@electric-sql/pglite";
 import { Kysely, Migrator, PostgresDialect, type KyselyConfig } from "kysely";
 import pg from "pg";
 import { sqlAnnouncer } from "./change-notifier";
 import { migrationProvider } from "./migrations/index";
 import { PreparingClient } from "./pg-prepared";
 import { PGliteDialect } from "./pglite-dialect";
+import { PGliteThread } from "./pglite-thread";
 import { lockDataDir } from "./pglite-lock";
 import type { DrydockDatabase } from "./schema";
 
@@ -75,18 +75,18 @@ export async function migrate(db: Kysely<DrydockDatabase>): Promise<void> {
 async function openPGlite(dataDir: string | undefined, onQuery?: (sql: string, ms: number) => void, template?: Blob): Promise<Database> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const unlock = dataDir ? lockDataDir(dataDir) : () => {};
-  const pglite = await PGlite.create(dataDir ? { dataDir } : template ? { loadDataDir: template } : {}).catch((error: unknown) => {
+  const thread = await PGliteThread.start(dataDir ? { dataDir } : template ? { template: new Uint8Array(await template.arrayBuffer()) } : {}).catch((error: unknown) => {
     unlock();
     throw error;
   });
-  const db = new Kysely<DrydockDatabase>({ dialect: new PGliteDialect(pglite), log: logOption(onQuery) });
-  // Listeners of notify(), by channel; a NOTIFY sent as SQL still comes through PGlite's own listen.
+  const db = new Kysely<DrydockDatabase>({ dialect: new PGliteDialect(thread), log: logOption(onQuery) });
+  // Listeners of notify(), by channel; a NOTIFY sent as SQL still comes through the thread's listen.
   const local = new Map<string, Set<(payload: string) => void>>();
   return {
     db,
     kind: "pglite",
     async listen(channel, onNotify) {
-      const unsubscribe = await pglite.listen(channel, onNotify);
+      const unsubscribe = await thread.listen(channel, onNotify);
       let listeners = local.get(channel);
       if (!listeners) local.set(channel, (listeners = new Set()));
       // One entry per listen, even for the same function twice, as two LISTENs would be.
@@ -94,7 +94,7 @@ async function openPGlite(dataDir: string | undefined, onQuery?: (sql: string, m
       listeners.add(own);
       return async () => {
         listeners.delete(own);
-        await unsubscribe();
+        unsubscribe();
       };
     },
     async notify(channel, payload) {
@@ -111,7 +111,7 @@ async function openPGlite(dataDir: string | undefined, onQuery?: (sql: string, m
     },
     async close() {
       await db.destroy();
-      await pglite.close();
+      await thread.close();
       unlock();
     },
   };

@@ -1,4 +1,3 @@
-import type { PGlite } from "@electric-sql/pglite";
 import {
   CompiledQuery,
   PostgresAdapter,
@@ -10,22 +9,24 @@ import {
   type Kysely,
   type QueryResult,
 } from "kysely";
-import { PGlitePreparedStatements } from "./pglite-prepared";
+import type { PGliteThread } from "./pglite-thread";
 
 /**
- * A Kysely dialect over PGlite. PGlite is one session, so a connection is the whole database:
- * acquiring it takes a mutex that is held until release. A transaction holds it from BEGIN to
- * COMMIT, so no other query interleaves with it, which gives the isolation PostgreSQL's
- * connection pool gives. Everything else (SQL, adapter, compiler) is the PostgreSQL dialect's.
- * Statements run prepared, once per text (pglite-prepared.ts).
+ * A Kysely dialect over PGlite in its own thread (pglite-thread.ts). PGlite is one session: each
+ * connection Kysely acquires is a number the thread knows its statements by. The thread runs
+ * statements in the order they arrive, and while a connection's transaction is open (BEGIN to
+ * COMMIT or ROLLBACK) it runs that connection's alone, the others' waiting in order: the
+ * isolation PostgreSQL's pool gives by sessions. Acquiring a connection therefore waits for
+ * nothing, and a statement is handed over at once. Everything else (SQL, adapter, compiler) is
+ * the PostgreSQL dialect's. Statements run prepared, once per text (pglite-prepared.ts).
  */
 export class PGliteDialect implements Dialect {
-  constructor(private readonly pglite: PGlite) {}
+  constructor(private readonly thread: PGliteThread) {}
   createAdapter() {
     return new PostgresAdapter();
   }
   createDriver(): Driver {
-    return new PGliteDriver(new PGlitePreparedStatements(this.pglite));
+    return new PGliteDriver(this.thread);
   }
   createIntrospector(db: Kysely<any>) {
     return new PostgresIntrospector(db);
@@ -35,29 +36,14 @@ export class PGliteDialect implements Dialect {
   }
 }
 
-class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-  lock(): Promise<() => void> {
-    let release!: () => void;
-    const next = new Promise<void>((resolve) => (release = resolve));
-    const acquired = this.tail.then(() => release);
-    this.tail = this.tail.then(() => next);
-    return acquired;
-  }
-}
-
 class PGliteDriver implements Driver {
-  private readonly mutex = new Mutex();
-  private readonly releases = new WeakMap<DatabaseConnection, () => void>();
-  constructor(private readonly statements: PGlitePreparedStatements) {}
+  private connections = 0;
+  constructor(private readonly thread: PGliteThread) {}
 
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    const release = await this.mutex.lock();
-    const connection = new PGliteConnection(this.statements);
-    this.releases.set(connection, release);
-    return connection;
+    return new PGliteConnection(this.thread, ++this.connections);
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
@@ -69,22 +55,22 @@ class PGliteDriver implements Driver {
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw("rollback"));
   }
-  async releaseConnection(connection: DatabaseConnection): Promise<void> {
-    this.releases.get(connection)?.();
-    this.releases.delete(connection);
-  }
+  async releaseConnection(): Promise<void> {}
   async destroy(): Promise<void> {}
 }
 
 class PGliteConnection implements DatabaseConnection {
-  constructor(private readonly statements: PGlitePreparedStatements) {}
+  constructor(
+    private readonly thread: PGliteThread,
+    private readonly id: number,
+  ) {}
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
-    const result = await this.statements.query<R>(compiled.sql, compiled.parameters);
+    const result = await this.thread.query<R>(this.id, compiled.sql, compiled.parameters);
     const affected = result.affectedRows;
     return {
       rows: result.rows,
-      ...(affected !== undefined ? { numAffectedRows: BigInt(affected) } : {}),
+      ...(affected !== null ? { numAffectedRows: BigInt(affected) } : {}),
     };
   }
 

@@ -27,6 +27,7 @@ interface Prepared {
  *
  * Prepared statements belong to the session (PGlite has one), not to a transaction: a rollback
  * does not drop them, and a statement prepared inside a transaction that fails stays usable.
+ * It runs in PGlite's own thread (pglite-worker.ts), which hands it one statement at a time.
  */
 export class PGlitePreparedStatements {
   /** By text, in least-recently-used order (a Map keeps insertion order: a hit is moved to the end). */

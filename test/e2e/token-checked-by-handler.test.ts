@@ -31,6 +31,15 @@ async function activeLease(client: ApiClient): Promise<string> {
   return res.body.id;
 }
 
+/** A client whose token expires in `seconds`, authorized on the local host. */
+async function expiringClient(owner: string, seconds: number): Promise<ApiClient> {
+  const issued = await api.call("POST", "/v1/tokens", { owner, role: "client", expiresInSeconds: seconds });
+  expect(issued.status).toBe(201);
+  const asked = await api.call("POST", `/v1/blueprints/${await api.localHostBlueprintId()}/authorizations`, { client: owner });
+  if (asked.body.state !== "approved") await api.call("POST", `/v1/authorizations/${asked.body.id}/approve`);
+  return { ...api.as(issued.body.token), owner, token: issued.body.token, tokenId: issued.body.id };
+}
+
 /** The statements one request sends, after the work already under way has settled. */
 async function sentBy<T>(request: () => Promise<T>): Promise<{ result: T; sent: string[] }> {
   await api.eventCount();
@@ -111,11 +120,7 @@ describe(`a release checks its token in its own write (${testDialect})`, () => {
   });
 
   it("a token past its expiry gets 401 and releases nothing, though the process knows it", async () => {
-    const issued = await api.call("POST", "/v1/tokens", { owner: "expiring", role: "client", expiresInSeconds: 60 });
-    expect(issued.status).toBe(201);
-    const asked = await api.call("POST", `/v1/blueprints/${await api.localHostBlueprintId()}/authorizations`, { client: "expiring" });
-    if (asked.body.state !== "approved") await api.call("POST", `/v1/authorizations/${asked.body.id}/approve`);
-    const client = { ...api.as(issued.body.token), owner: "expiring", token: issued.body.token, tokenId: issued.body.id };
+    const client = await expiringClient("expiring", 60);
     const leaseId = await activeLease(client);
     clock.advance(61_000);
     const before = await api.eventCount();
@@ -184,11 +189,7 @@ describe(`a lease request checks a known token in its capacity view (${testDiale
   });
 
   it("a known token past its expiry: its request gets 401 and stores nothing", async () => {
-    const issued = await api.call("POST", "/v1/tokens", { owner: "expiring-asker", role: "client", expiresInSeconds: 60 });
-    expect(issued.status).toBe(201);
-    const asked = await api.call("POST", `/v1/blueprints/${await api.localHostBlueprintId()}/authorizations`, { client: "expiring-asker" });
-    if (asked.body.state !== "approved") await api.call("POST", `/v1/authorizations/${asked.body.id}/approve`);
-    const client = { ...api.as(issued.body.token), owner: "expiring-asker", token: issued.body.token, tokenId: issued.body.id };
+    const client = await expiringClient("expiring-asker", 60);
     const leaseId = await activeLease(client);
     expect((await client.call("POST", `/v1/leases/${leaseId}/release`, {})).status).toBe(200);
     clock.advance(61_000);

@@ -4,10 +4,10 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
 import { Kysely } from "kysely";
 import { migrate } from "../../src/store/database";
 import { PGliteDialect } from "../../src/store/pglite-dialect";
+import { PGliteThread } from "../../src/store/pglite-thread";
 import type { DrydockDatabase } from "../../src/store/schema";
 
 /**
@@ -41,17 +41,17 @@ async function load(): Promise<Blob> {
   const file = templateFile();
   const existing = await readFile(file).catch(() => null);
   if (existing) return new Blob([existing]);
-  const pglite = await PGlite.create();
-  const db = new Kysely<DrydockDatabase>({ dialect: new PGliteDialect(pglite) });
+  const thread = await PGliteThread.start({});
+  const db = new Kysely<DrydockDatabase>({ dialect: new PGliteDialect(thread) });
   try {
     await migrate(db);
-    const bytes = Buffer.from(await (await pglite.dumpDataDir("none")).arrayBuffer());
+    const bytes = Buffer.from(await thread.dumpDataDir());
     const partial = `${file}.${randomBytes(4).toString("hex")}`;
     await writeFile(partial, bytes);
     await rename(partial, file);
     return new Blob([bytes]);
   } finally {
     await db.destroy();
-    await pglite.close();
+    await thread.close();
   }
 }
