@@ -80,34 +80,16 @@ async function openPGlite(dataDir: string | undefined, onQuery?: (sql: string, m
     throw error;
   });
   const db = new Kysely<DrydockDatabase>({ dialect: new PGliteDialect(thread), log: logOption(onQuery) });
-  // Listeners of notify(), by channel; a NOTIFY sent as SQL still comes through the thread's listen.
-  const local = new Map<string, Set<(payload: string) => void>>();
   return {
     db,
     kind: "pglite",
     async listen(channel, onNotify) {
       const unsubscribe = await thread.listen(channel, onNotify);
-      let listeners = local.get(channel);
-      if (!listeners) local.set(channel, (listeners = new Set()));
-      // One entry per listen, even for the same function twice, as two LISTENs would be.
-      const own = (payload: string) => onNotify(payload);
-      listeners.add(own);
-      return async () => {
-        listeners.delete(own);
-        unsubscribe();
-      };
+      return async () => unsubscribe();
     },
+    // The listeners are all in this process (the data directory is locked to it): handed over in memory.
     async notify(channel, payload) {
-      // After the caller's turn, as a NOTIFY is delivered after its statement: never inside it.
-      for (const listener of local.get(channel) ?? []) {
-        queueMicrotask(() => {
-          try {
-            listener(payload);
-          } catch {
-            // A listener's failure is its own, as a LISTEN session's would be: the others still hear it.
-          }
-        });
-      }
+      thread.deliver(channel, payload);
     },
     async close() {
       await db.destroy();

@@ -64,7 +64,10 @@ export class PGliteThread {
     return { rows: reply.rows as R[], affectedRows: reply.affectedRows };
   }
 
-  /** Hears the channel's NOTIFYs sent by statements. Resolves to the function that stops listening. */
+  /**
+   * Hears the channel's NOTIFYs, those statements send and those handed over in memory (`deliver`).
+   * Resolves to the function that stops listening.
+   */
   async listen(channel: string, onNotify: (payload: string) => void): Promise<() => void> {
     let listeners = this.listeners.get(channel);
     if (!listeners) {
@@ -75,6 +78,14 @@ export class PGliteThread {
     const own = (payload: string) => onNotify(payload);
     listeners.add(own);
     return () => void listeners.delete(own);
+  }
+
+  /**
+   * Hands a notice to the channel's listeners in this process, without a statement: after the
+   * caller's turn, as a NOTIFY is delivered after its statement, never inside it.
+   */
+  deliver(channel: string, payload: string): void {
+    queueMicrotask(() => this.heard(channel, payload));
   }
 
   /** The whole data directory, as PGlite's dumpDataDir gives it (uncompressed). */
@@ -103,22 +114,23 @@ export class PGliteThread {
 
   private receive(reply: PGliteThreadReply): void {
     if (reply.kind === "ready") return;
-    if (reply.kind === "notification") {
-      for (const listener of this.listeners.get(reply.channel) ?? []) {
-        try {
-          listener(reply.payload);
-        } catch {
-          // A listener's failure is its own, as a LISTEN session's would be: the others still hear it.
-        }
-      }
-      return;
-    }
+    if (reply.kind === "notification") return this.heard(reply.channel, reply.payload);
     const pending = this.pending.get(reply.id);
     if (!pending) return;
     this.pending.delete(reply.id);
     if (this.pending.size === 0) this.worker.unref();
     if (reply.kind === "error") pending.reject(Object.assign(new Error(String(reply.error.message)), reply.error));
     else pending.resolve(reply);
+  }
+
+  private heard(channel: string, payload: string): void {
+    for (const listener of this.listeners.get(channel) ?? []) {
+      try {
+        listener(payload);
+      } catch {
+        // A listener's failure is its own, as a LISTEN session's would be: the others still hear it.
+      }
+    }
   }
 
   private stop(error: Error): void {

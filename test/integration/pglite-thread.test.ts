@@ -108,6 +108,18 @@ describe("PGlite in its own thread", () => {
     expect(heard).toEqual(["one"]);
   });
 
+  it("hands a notice over in memory to every listen, after the caller's turn", async () => {
+    const heard: string[] = [];
+    const hear = (payload: string) => heard.push(payload);
+    // The same function listening twice hears twice, as two LISTENs would.
+    const stops = [await thread.listen("drydock_memory", hear), await thread.listen("drydock_memory", hear)];
+    thread.deliver("drydock_memory", "in memory");
+    expect(heard).toEqual([]);
+    await Promise.resolve();
+    expect(heard).toEqual(["in memory", "in memory"]);
+    for (const stop of stops) stop();
+  });
+
   it("fails every statement once the thread has stopped", async () => {
     const other = await PGliteThread.start({});
     await other.close();
