@@ -188,16 +188,17 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock, owners = new 
     const authorizingObject = authorizingObjectOf(principal);
     // Who owns the lease, remembered once it is stored: the release checks it without a read.
     const ownership = { owner: principal.owner, authorizingObject };
+    // The token's terms as its principal has them, when it was read.
+    const terms = { clientTtlSeconds: principal.defaultLeaseTtlSeconds ?? null, clientQuota: principal.leaseQuota ?? null };
     if (!query.wait) {
-      const options = { authorizingObject, clientTtlSeconds: principal.defaultLeaseTtlSeconds ?? null, clientQuota: principal.leaseQuota ?? null };
-      const leaseId = await requestLease(drydock.commands, body, principal.owner, c.get("actor"), options);
+      const leaseId = await requestLease(drydock.commands, body, principal.owner, c.get("actor"), { authorizingObject, ...terms });
       owners.remember(leaseId, ownership);
       return c.json(await getLease(db, leaseId), 202);
     }
     // A client that waits gets the fast path: this process decides on the request before storing
     // it, and stores both in one transaction (waitForLease).
-    const terms = check ? { token: check } : { clientTtlSeconds: principal.defaultLeaseTtlSeconds ?? null, clientQuota: principal.leaseQuota ?? null };
-    const prepared = await prepareLeaseRequest(drydock.commands, body, principal.owner, c.get("actor"), { authorizingObject, withAllocationSnapshot: true, ...terms });
+    // A token not read yet is read with the view, its terms with it.
+    const prepared = await prepareLeaseRequest(drydock.commands, body, principal.owner, c.get("actor"), { authorizingObject, withAllocationSnapshot: true, ...(check ? { token: check } : terms) });
     const leaseId = prepared.leaseId;
     const lease = await waitForLease(drydock, leaseId, query.wait, c.req.raw.signal, prepared);
     owners.remember(leaseId, ownership);

@@ -118,13 +118,12 @@ export async function prepareLeaseRequest(
   const token = options.token;
   // The token's terms, when read along, are not known before the view: its quota is then read for
   // the owner whatever it is (AllocationSnapshot), and its part for this type worked out after.
-  const knownQuota = token ? null : quotaForType(options.clientQuota, request.resourceType);
   const snapshot = options.withAllocationSnapshot
     ? await readAllocationSnapshot(ctx.db, {
         resourceType: request.resourceType,
         kinds: ctx.registry.kinds(),
         lease: { leaseId, owner, authorizingObject },
-        place: { priority, requestedAt: now, quota: knownQuota },
+        place: { priority, requestedAt: now, quota: token ? null : quotaForType(options.clientQuota, request.resourceType) },
         ...(token ? { token: { tokenId: token.tokenId, at: token.at } } : {}),
       })
     : undefined;
@@ -132,7 +131,7 @@ export async function prepareLeaseRequest(
   const terms = token ? token.found(snapshot!.token ?? null) : { defaultLeaseTtlSeconds: options.clientTtlSeconds ?? null, leaseQuota: options.clientQuota ?? null };
   const serviceDefault = ctx.defaultLeaseTtlSeconds === undefined ? DEFAULT_LEASE_TTL_SECONDS : ctx.defaultLeaseTtlSeconds;
   const ttl = resolveRequestTtl(request.ttlSeconds, terms.defaultLeaseTtlSeconds, serviceDefault);
-  const quota = token ? quotaForType(terms.leaseQuota, request.resourceType) : knownQuota;
+  const quota = quotaForType(terms.leaseQuota, request.resourceType);
   const found = (snapshot && blueprintsOfSnapshot(snapshot, authorizingObject, blueprintIds)) ?? (await rowsOf(ctx.db, blueprintsOfType(ctx.db, { resourceType: request.resourceType, client: authorizingObject })));
   const approvedIds = new Set(found.filter((r) => r.approved).map((r) => r.blueprint_id));
   const rows = found.map(({ approved: _, ...row }) => row);
