@@ -6,6 +6,7 @@ import { liveLeaseCountsOf, liveLeaseCountsSql, type LiveLeaseCountRow } from ".
 import { resourceLoadColumns, resourceLoadOf, type ResourceLoad, type ResourceLoadRow } from "../queries/resource-load";
 import type { DrydockDatabase } from "../store/schema";
 import type { TokenTerms } from "../auth/token-check";
+import { tokenTermsSql } from "../auth/token-queries";
 
 /** Where a lease stands in the queue (LeaseRequested's priority, and its request time). */
 export interface QueuePlace {
@@ -93,12 +94,11 @@ interface SnapshotRow {
  */
 export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: SnapshotRequest): Promise<AllocationSnapshot> {
   const readStartedAt = performance.now();
-  const quotaOwner = q.place?.quota ? q.lease.owner : null;
   // The owners whose quota numbers and live counts are read: the lease's own when it carries a
   // quota, or, with the token read along, when the token has one.
   const quotaOwners = q.token
     ? sql`ARRAY(SELECT ${q.lease.owner}::text FROM tok WHERE tok.lease_quota IS NOT NULL AND tok.lease_quota::text <> 'null')`
-    : sql`${quotaOwner === null ? [] : [quotaOwner]}::text[]`;
+    : sql`${q.place?.quota ? [q.lease.owner] : []}::text[]`;
   // lk: every lock of these blueprints and resources by the indexed scope (not one LIKE per
   // resource), and the owner's quota numbers when the lease carries a quota (scope: the owner).
   // loads: only idle resources can be reclaimed, so their last lease's end is looked up for them
@@ -106,7 +106,7 @@ export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: Sna
   // served and live: read only where a blueprint limits leases served, or a lease carries a
   // quota; otherwise their probes get an empty array.
   const { rows } = await sql<SnapshotRow>`
-    WITH ${q.token ? sql`tok AS (${tokenSql(q.token)}),` : sql``}
+    WITH ${q.token ? sql`tok AS (${tokenTermsSql(q.token)}),` : sql``}
     b AS (SELECT * FROM blueprints WHERE resource_type = ${q.resourceType} AND kind = any(${[...q.kinds]}::text[])),
     -- bid: the blueprints of the view, and whether they count leases served (maxLeasesPerResource).
     bid AS (SELECT blueprint_id, max_leases_per_resource IS NOT NULL AS counts_served FROM b),
@@ -147,12 +147,6 @@ export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: Sna
     readStartedAt,
     ...(q.token ? { token: row.token ? { defaultLeaseTtlSeconds: row.token.default_lease_ttl_seconds, leaseQuota: row.token.lease_quota ?? null } : null } : {}),
   };
-}
-
-/** The token's terms if it works at `at`: the test principalOfToken makes (active, not past its expiry). */
-function tokenSql({ tokenId, at }: { tokenId: string; at: Date }) {
-  return sql`SELECT default_lease_ttl_seconds, lease_quota FROM tokens
-     WHERE token_id = ${tokenId} AND status = 'active' AND (expires_at IS NULL OR expires_at > ${at})`;
 }
 
 /**

@@ -148,6 +148,15 @@ const tokenByHashWithLease = compiledOnce((db, { hash, now, leaseId }: { hash: s
 );
 
 /**
+ * The token's terms (its default lease TTL and lease quota) if it works at `at`, as SQL to join
+ * into a statement the request sends anyway (the capacity view: allocation-snapshot.ts).
+ */
+export function tokenTermsSql({ tokenId, at }: { tokenId: string; at: Date }) {
+  return sql`SELECT default_lease_ttl_seconds, lease_quota FROM tokens
+     WHERE token_id = ${tokenId} AND status = 'active' AND (expires_at IS NULL OR expires_at > ${at})`;
+}
+
+/**
  * The token if it works at `at`, its row locked FOR SHARE: the condition a request's write carries
  * when its token was not read before it (token-check.ts), checked in the write's own statement.
  */
