@@ -54,12 +54,12 @@ export function authMiddleware(table: RouteAccessTable, db: Kysely<DrydockDataba
         admit(c, declaration, known, limiter);
       } catch (error) {
         // Refused before the handler (rate limited): a token that no longer works gets its 401 instead.
-        if ((await lookups.lookup(token, now, null)) === null) throw new UnauthorizedError();
+        await check.principal();
         throw error;
       }
       await next();
-      // No write held the check (the request failed, or stored nothing): the token is read now.
-      if (!check.checked && !(c.error instanceof UnauthorizedError) && (await lookups.lookup(token, now, null)) === null) throw new UnauthorizedError();
+      // Nothing held the check (the request failed, or stored nothing): the token is read now.
+      if (!check.checked && !(c.error instanceof UnauthorizedError)) await check.principal();
       return;
     }
     // The principal, and who owns the lease when the request is on one; null: no working token.
