@@ -7,7 +7,8 @@
  * all, `--commits` of them INSERTs (4 and 2 by default; a warm lease cycle sends 12, 3 of them
  * commits), with no allocation, no events, no worker, no directory.
  *
- * As lease-cycle's, the measured phase follows `--warmup` seconds (10 by default) recorded nowhere.
+ * As lease-cycle's, the measured phase follows `--warmup` seconds (10 by default) recorded nowhere,
+ * and it ends with the same CPU a cycle, process by process (cpu-accounts.ts), to set beside lease-cycle's.
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx bench/http-floor.ts [--clients 1] [--seconds 6] [--warmup 10] [--statements 4] [--commits 2]
  */
@@ -18,6 +19,7 @@ import { sql } from "kysely";
 import { percentile, runClientProcess } from "./client-process";
 import { openDatabase } from "../src/store/database";
 import { throwawayDatabase } from "./throwaway-database";
+import { describeCycleCpu, machineBetween, machineTimes, serverCpuBetween, serverTimes } from "./cpu-accounts";
 
 const { values } = parseArgs({ options: { clients: { type: "string", default: "1" }, seconds: { type: "string", default: "6" }, warmup: { type: "string", default: "10" }, statements: { type: "string", default: "4" }, commits: { type: "string", default: "2" } } });
 const clients = Number(values.clients);
@@ -59,7 +61,14 @@ try {
   const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise((r) => server.once("listening", r));
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const { report, cpu } = await runClientProcess({ base, tokens, seconds, warmupSeconds, explainSlowMs: null });
+  let serverAtStart = serverTimes(database);
+  let machineAtStart = machineTimes();
+  const { report, cpu } = await runClientProcess({ base, tokens, seconds, warmupSeconds, explainSlowMs: null }, () => {
+    serverAtStart = serverTimes(database);
+    machineAtStart = machineTimes();
+  });
+  const serverCpu = serverCpuBetween(await serverAtStart, await serverTimes(database));
+  const machine = machineBetween(machineAtStart, machineTimes());
   const n = report.latencies.length;
   const sorted = [...report.latencies].sort((a, b) => a - b);
   const acquires = [...report.acquires].sort((a, b) => a - b);
@@ -67,6 +76,7 @@ try {
   console.log(`service CPU per cycle: user ${(cpu.user / 1000 / n).toFixed(2)} ms, system ${(cpu.system / 1000 / n).toFixed(2)} ms`);
   console.log(`cycles: ${n}, ${(n / seconds).toFixed(1)} cycles/s, p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms`);
   console.log(`first POST alone: p50 ${percentile(acquires, 50).toFixed(2)} ms, p99 ${percentile(acquires, 99).toFixed(2)} ms`);
+  for (const line of describeCycleCpu({ service: (cpu.user + cpu.system) / 1000, server: serverCpu, clients: report.cpuMs, machine }, n)) console.log(line);
   server.close();
   await database.close();
 } finally {

@@ -29,6 +29,8 @@ export interface ClientReport {
   slow: { id: string; took: number }[];
   /** The first refused answer, if any: the phase stops at it. */
   error: string | null;
+  /** This process's CPU in the measured phase (ms, user and system). */
+  cpuMs: number;
 }
 
 const agent = new http.Agent({ keepAlive: true });
@@ -69,10 +71,12 @@ async function run(order: ClientOrder): Promise<ClientReport> {
       slow.length = 0;
       await new Promise<void>((resolve) => process.send!("warmed", () => resolve()));
     }
+    const before = process.cpuUsage();
     await loop(order.seconds);
-    return { latencies, acquires, slow, error: null };
+    const cpu = process.cpuUsage(before);
+    return { latencies, acquires, slow, error: null, cpuMs: (cpu.user + cpu.system) / 1000 };
   } catch (error) {
-    return { latencies, acquires, slow, error: error instanceof Error ? error.message : String(error) };
+    return { latencies, acquires, slow, error: error instanceof Error ? error.message : String(error), cpuMs: 0 };
   } finally {
     agent.destroy();
   }

@@ -22,6 +22,12 @@
  *   npm run bench:lease-cycle -- [--clients 8] [--seconds 10] [--warmup 10] [--history 100000] [--client inline [--http node]]
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:lease-cycle
  *
+ * Then where the measured phase's CPU went, per cycle: the service's process (API, worker, and on
+ * PGlite the database's thread), the database server's processes (PostgreSQL on this machine, read
+ * from /proc) and the client process; the most cycles a second the machine's cores allow at that
+ * cost; and, when the hypervisor took a share of the cores (steal), that the run is not comparable
+ * with a quiet machine's. The baseline prints its CPU per commit the same way.
+ *
  * On PostgreSQL it works in a throwaway database it creates and drops.
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -40,6 +46,7 @@ import { openDatabase, type Database } from "../src/store/database";
 import { postJson } from "./http-post";
 import { percentile, runClientProcess } from "./client-process";
 import { throwawayDatabase } from "./throwaway-database";
+import { describeCycleCpu, machineBetween, machineTimes, serverCpuBetween, serverTimes, walPosition, type CycleCpu } from "./cpu-accounts";
 
 const { values } = parseArgs({
   options: { clients: { type: "string", default: "8" }, seconds: { type: "string", default: "10" }, warmup: { type: "string", default: "10" }, "explain-slow": { type: "string" }, history: { type: "string", default: "0" }, http: { type: "string", default: "fetch" }, client: { type: "string", default: "process" } },
@@ -65,7 +72,7 @@ async function post(url: string, headers: Record<string, string>, body: string):
 }
 
 
-async function leaseCycles(database: Database): Promise<{ cycles: number; latencies: number[]; acquires: number[] }> {
+async function leaseCycles(database: Database): Promise<{ cycles: number; latencies: number[]; acquires: number[]; cycleCpu: CycleCpu }> {
   const root = await mkdtemp(path.join(tmpdir(), "drydock-bench-"));
   const drydock = await createDrydock({ database, localHost: { root, slots: clients * 2 } });
   // No per-token rate limit: one client cycles faster than a token's default lease limit
@@ -114,10 +121,22 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   let cpu: NodeJS.CpuUsage = { user: 0, system: 0 };
   // What the warm-up appended and conflicted on, left out of the measured phase's figures.
   let atWarm: Promise<{ events: number; conflicts: number }> = countsNow();
+  // The database server's and the machine's CPU at the measured phase's start and end.
+  let serverAtStart = serverTimes(database);
+  let walAtStart = walPosition(database);
+  let machineAtStart = machineTimes();
+  let clientCpu: number | null = null;
+  const phaseStarts = () => {
+    atWarm = countsNow();
+    serverAtStart = serverTimes(database);
+    walAtStart = walPosition(database);
+    machineAtStart = machineTimes();
+  };
   if (values.client === "process") {
-    const run = await runClientProcess({ base, tokens, seconds, warmupSeconds, explainSlowMs }, () => void (atWarm = countsNow()));
+    const run = await runClientProcess({ base, tokens, seconds, warmupSeconds, explainSlowMs }, phaseStarts);
     const { report } = run;
     cpu = run.cpu;
+    clientCpu = report.cpuMs;
     latencies.push(...report.latencies);
     acquires.push(...report.acquires);
     slow.push(...report.slow);
@@ -141,16 +160,21 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
       latencies.length = 0;
       acquires.length = 0;
       slow.length = 0;
-      atWarm = countsNow();
     }
+    phaseStarts();
     const cpuBefore = process.cpuUsage();
     await loop(seconds);
     cpu = process.cpuUsage(cpuBefore);
   }
+  const serverCpu = serverCpuBetween(await serverAtStart, await serverTimes(database));
+  const machine = machineBetween(machineAtStart, machineTimes());
+  const [walBefore, walAfter] = [await walAtStart, await walPosition(database)];
+  const wal = walBefore === null || walAfter === null ? null : walAfter - walBefore;
   const warm = await atWarm;
   // This process's CPU per cycle (API and worker; and the clients' too with --client inline):
   // with one client, how much of a cycle is JavaScript rather than waiting on the database.
   console.log(`process CPU per cycle: user ${(cpu.user / 1000 / Math.max(1, latencies.length)).toFixed(2)} ms, system ${(cpu.system / 1000 / Math.max(1, latencies.length)).toFixed(2)} ms`);
+  const cycleCpu: CycleCpu = { service: (cpu.user + cpu.system) / 1000, server: serverCpu, wal, clients: clientCpu, machine };
   // Appends refused because another allocator took the slot (or moved the stream) first: each
   // costs a failed statement, a fresh read and another try.
   const conflicts = (await drydock.metrics.appendConflicts.get()).values;
@@ -168,7 +192,7 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   agent.destroy();
   await drydock.close();
   await rm(root, { recursive: true, force: true });
-  return { cycles: latencies.length, latencies, acquires };
+  return { cycles: latencies.length, latencies, acquires, cycleCpu };
 
   /** Events stored and append conflicts so far. */
   async function countsNow(): Promise<{ events: number; conflicts: number }> {
@@ -209,8 +233,12 @@ async function storeHistory(drydock: Awaited<ReturnType<typeof createDrydock>>, 
   }
 }
 
-async function baselineCommits(database: Database): Promise<number> {
+/** The baseline's commits a second, and the CPU (ms) this process and the database server spent on it. */
+async function baselineCommits(database: Database): Promise<{ rate: number; serviceCpu: number; serverCpu: number | null; wal: number | null }> {
   await sql`CREATE TABLE IF NOT EXISTS bench_baseline (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, payload jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now())`.execute(database.db);
+  const serverBefore = await serverTimes(database);
+  const walBefore = await walPosition(database);
+  const cpuBefore = process.cpuUsage();
   let commits = 0;
   const deadline = performance.now() + seconds * 1000;
   await Promise.all(
@@ -221,7 +249,11 @@ async function baselineCommits(database: Database): Promise<number> {
       }
     }),
   );
-  return commits / seconds;
+  const cpu = process.cpuUsage(cpuBefore);
+  const serverCpu = serverCpuBetween(serverBefore, await serverTimes(database));
+  const walAfter = await walPosition(database);
+  const wal = walBefore === null || walAfter === null ? null : walAfter - walBefore;
+  return { rate: commits / seconds, serviceCpu: (cpu.user + cpu.system) / 1000, serverCpu, wal };
 }
 
 const target = await throwawayDatabase(adminUrl);
@@ -230,17 +262,23 @@ try {
   const dialect = database.kind === "postgres" ? "PostgreSQL" : "PGlite (in memory)";
   const by = values.client === "process" ? "node:http from a client process" : `${values.http} from the service's process`;
   console.log(`lease-cycle: ${clients} clients, ${seconds} s each phase after ${warmupSeconds} s of warm-up, on ${dialect}, HTTP by ${by}`);
-  const { cycles, latencies, acquires } = await leaseCycles(database);
+  const { cycles, latencies, acquires, cycleCpu } = await leaseCycles(database);
   const sorted = [...latencies].sort((a, b) => a - b);
   const acquireSorted = [...acquires].sort((a, b) => a - b);
   const cyclesPerSecond = cycles / seconds;
   console.log(`acquire+release over HTTP: ${cycles} cycles, ${cyclesPerSecond.toFixed(1)} cycles/s, p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms`);
   console.log(`acquire alone (POST ?wait to active): p50 ${percentile(acquireSorted, 50).toFixed(1)} ms, p99 ${percentile(acquireSorted, 99).toFixed(1)} ms`);
-  const baseline = await baselineCommits(database);
-  console.log(`baseline single-row INSERT commits: ${baseline.toFixed(0)} commits/s`);
+  const measured = await baselineCommits(database);
+  const baseline = measured.rate;
+  const baselineCommitsDone = baseline * seconds;
+  const perCommit = (ms: number | null) => (ms === null ? "n/a" : ((ms * 1000) / Math.max(1, baselineCommitsDone)).toFixed(0));
+  console.log(`baseline single-row INSERT commits: ${baseline.toFixed(0)} commits/s; CPU per commit (µs): this process ${perCommit(measured.serviceCpu)}, database server ${perCommit(measured.serverCpu)}${measured.wal === null ? "" : `; WAL per commit ${(measured.wal / Math.max(1, baselineCommitsDone)).toFixed(0)} bytes`}`);
   console.log(`ratio: one lease cycle costs ${(baseline / cyclesPerSecond).toFixed(1)} baseline commits`);
   // #9's measure: cycles/s against the two-commit baseline (two single-row commits per iteration).
   console.log(`cycles/s ÷ two-commit baseline (${(baseline / 2).toFixed(0)}/s): ${(cyclesPerSecond / (baseline / 2)).toFixed(3)}`);
+  // #9's 32-client target in CPU: what a cycle may cost, on this machine's cores, to reach it.
+  const cpuTarget = database.kind === "postgres" && clients >= 32 ? { cyclesPerSecond: 0.15 * (baseline / 2), label: "0.15 × the two-commit baseline" } : undefined;
+  for (const line of describeCycleCpu(cycleCpu, cycles, cpuTarget)) console.log(line);
   await database.close();
 } finally {
   await target.drop();
