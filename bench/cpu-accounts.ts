@@ -47,7 +47,8 @@ function statOf(pid: number): { ppid: number; cpuMs: number } | null {
  */
 export async function serverTimes(database: Database): Promise<ProcessTimes | null> {
   if (database.kind !== "postgres") return null;
-  const { rows } = await sql<{ pid: number }>`SELECT pid FROM pg_stat_activity`.execute(database.db);
+  // A figure the bench can print without, never a reason to stop it: a failed read is "n/a".
+  const rows = await sql<{ pid: number }>`SELECT pid FROM pg_stat_activity`.execute(database.db).then((r) => r.rows, () => []);
   const times: ProcessTimes = new Map();
   let postmaster: number | null = null;
   for (const { pid } of rows) {
@@ -65,8 +66,9 @@ export async function serverTimes(database: Database): Promise<ProcessTimes | nu
 /** Bytes of WAL the PostgreSQL server has written so far (all its databases); null on PGlite. */
 export async function walPosition(database: Database): Promise<number | null> {
   if (database.kind !== "postgres") return null;
-  const { rows } = await sql<{ bytes: string }>`SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::text AS bytes`.execute(database.db);
-  return Number(rows[0]!.bytes);
+  // On a standby, or for a role that may not call it: "n/a", as serverTimes.
+  const rows = await sql<{ bytes: string }>`SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::text AS bytes`.execute(database.db).then((r) => r.rows, () => []);
+  return rows[0] ? Number(rows[0].bytes) : null;
 }
 
 /**
