@@ -6,7 +6,7 @@ import { liveLeaseCountsOf, liveLeaseCountsSql, type LiveLeaseCountRow } from ".
 import { resourceLoadColumns, resourceLoadOf, type ResourceLoad, type ResourceLoadRow } from "../queries/resource-load";
 import type { DrydockDatabase } from "../store/schema";
 import type { TokenTerms } from "../auth/token-check";
-import { tokenTermsSql } from "../auth/token-queries";
+import { tokenTermsQuery } from "../auth/token-queries";
 
 /** Where a lease stands in the queue (LeaseRequested's priority, and its request time). */
 export interface QueuePlace {
@@ -106,7 +106,7 @@ export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: Sna
   // served and live: read only where a blueprint limits leases served, or a lease carries a
   // quota; otherwise their probes get an empty array.
   const { rows } = await sql<SnapshotRow>`
-    WITH ${q.token ? sql`tok AS (${tokenTermsSql(q.token)}),` : sql``}
+    WITH ${q.token ? sql`tok AS ${tokenTermsQuery(db, q.token)},` : sql``}
     b AS (SELECT * FROM blueprints WHERE resource_type = ${q.resourceType} AND kind = any(${[...q.kinds]}::text[])),
     -- bid: the blueprints of the view, and whether they count leases served (maxLeasesPerResource).
     bid AS (SELECT blueprint_id, max_leases_per_resource IS NOT NULL AS counts_served FROM b),

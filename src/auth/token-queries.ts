@@ -148,12 +148,11 @@ const tokenByHashWithLease = compiledOnce((db, { hash, now, leaseId }: { hash: s
 );
 
 /**
- * The token's terms (its default lease TTL and lease quota) if it works at `at`, as SQL to join
- * into a statement the request sends anyway (the capacity view: allocation-snapshot.ts).
+ * The token's terms (its default lease TTL and lease quota) if it works at `at`, as a query to
+ * join into a statement the request sends anyway (the capacity view: allocation-snapshot.ts).
  */
-export function tokenTermsSql({ tokenId, at }: { tokenId: string; at: Date }) {
-  return sql`SELECT default_lease_ttl_seconds, lease_quota FROM tokens
-     WHERE token_id = ${tokenId} AND status = 'active' AND (expires_at IS NULL OR expires_at > ${at})`;
+export function tokenTermsQuery(db: Kysely<DrydockDatabase>, { tokenId, at }: { tokenId: string; at: Date }) {
+  return db.selectFrom("tokens").select(["default_lease_ttl_seconds", "lease_quota"]).where("token_id", "=", tokenId).where(works(at));
 }
 
 /**

@@ -157,7 +157,7 @@ describe(`a release checks its token in its own write (${testDialect})`, () => {
 
 describe(`a lease request checks a known token in its capacity view (${testDialect})`, () => {
   /** The view's statement, with the token read along. */
-  const isViewWithToken = (sql: string) => /tok AS \(SELECT[^]*FROM tokens/.test(sql) && /b AS \(SELECT \* FROM blueprints/.test(sql);
+  const isViewWithToken = (sql: string) => /tok AS \(select[^]*from "tokens"/i.test(sql) && /b AS \(SELECT \* FROM blueprints/.test(sql);
 
   it("acquires without reading the token first: the capacity view reads it, and the lease names it", async () => {
     const client = await api.client("asker");
