@@ -45,7 +45,7 @@ function statOf(pid: number): { ppid: number; cpuMs: number } | null {
  * pg_stat_activity lists, and the postmaster that is their parent. Null on PGlite (its CPU is the
  * service process's own) and when the server's processes are not on this machine.
  */
-export async function serverTimes(database: Database): Promise<ProcessTimes | null> {
+async function serverTimes(database: Database): Promise<ProcessTimes | null> {
   if (database.kind !== "postgres") return null;
   // A figure the bench can print without, never a reason to stop it: a failed read is "n/a".
   const rows = await sql<{ pid: number }>`SELECT pid FROM pg_stat_activity`.execute(database.db).then((r) => r.rows, () => []);
@@ -64,7 +64,7 @@ export async function serverTimes(database: Database): Promise<ProcessTimes | nu
 }
 
 /** Bytes of WAL the PostgreSQL server has written so far (all its databases); null on PGlite. */
-export async function walPosition(database: Database): Promise<number | null> {
+async function walPosition(database: Database): Promise<number | null> {
   if (database.kind !== "postgres") return null;
   // On a standby, or for a role that may not call it: "n/a", as serverTimes.
   const rows = await sql<{ bytes: string }>`SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::text AS bytes`.execute(database.db).then((r) => r.rows, () => []);
@@ -87,7 +87,7 @@ export function serverCpuBetween(before: ProcessTimes | null, after: ProcessTime
  * The machine's CPU time so far (ms, all cores), from /proc/stat: busy (this machine's own work),
  * stolen (a virtual machine's cores the hypervisor gave to others while it had work), and total.
  */
-export function machineTimes(): MachineTimes | null {
+function machineTimes(): MachineTimes | null {
   try {
     return parseMachineLine(readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!);
   } catch {
@@ -119,7 +119,7 @@ export interface CycleCpu {
   service: number;
   server: number | null;
   /** WAL bytes the server wrote in the phase; null on PGlite. */
-  wal?: number | null;
+  wal: number | null;
   clients: number | null;
   /** Shares of all the machine's core time in the phase (0–1): busy, and stolen by the hypervisor; null without /proc. */
   machine: { busy: number; steal: number } | null;
@@ -130,6 +130,28 @@ export function machineBetween(before: MachineTimes | null, after: MachineTimes 
   if (!before || !after) return null;
   const total = Math.max(1, after.total - before.total);
   return { busy: (after.busy - before.busy) / total, steal: (after.steal - before.steal) / total };
+}
+
+/** What is read outside the service's process at one moment: the server's processes, its WAL position, the machine. */
+export interface Accounts {
+  server: ProcessTimes | null;
+  wal: number | null;
+  machine: MachineTimes | null;
+}
+
+/** Reads the accounts now (the two database reads together). */
+export async function readAccounts(database: Database): Promise<Accounts> {
+  const [server, wal] = await Promise.all([serverTimes(database), walPosition(database)]);
+  return { server, wal, machine: machineTimes() };
+}
+
+/** What was spent between two readings: the server's CPU (ms), its WAL (bytes), the machine's shares. */
+export function accountsBetween(before: Accounts, after: Accounts): Pick<CycleCpu, "server" | "wal" | "machine"> {
+  return {
+    server: serverCpuBetween(before.server, after.server),
+    wal: before.wal === null || after.wal === null ? null : after.wal - before.wal,
+    machine: machineBetween(before.machine, after.machine),
+  };
 }
 
 /** The lines the bench prints: each part's CPU a cycle, and the most cycles/s the cores allow at that cost. */

@@ -19,7 +19,7 @@ import { sql } from "kysely";
 import { percentile, runClientProcess } from "./client-process";
 import { openDatabase } from "../src/store/database";
 import { throwawayDatabase } from "./throwaway-database";
-import { describeCycleCpu, machineBetween, machineTimes, serverCpuBetween, serverTimes } from "./cpu-accounts";
+import { accountsBetween, describeCycleCpu, readAccounts } from "./cpu-accounts";
 
 const { values } = parseArgs({ options: { clients: { type: "string", default: "1" }, seconds: { type: "string", default: "6" }, warmup: { type: "string", default: "10" }, statements: { type: "string", default: "4" }, commits: { type: "string", default: "2" } } });
 const clients = Number(values.clients);
@@ -61,14 +61,9 @@ try {
   const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise((r) => server.once("listening", r));
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  let serverAtStart = serverTimes(database);
-  let machineAtStart = machineTimes();
-  const { report, cpu } = await runClientProcess({ base, tokens, seconds, warmupSeconds, explainSlowMs: null }, () => {
-    serverAtStart = serverTimes(database);
-    machineAtStart = machineTimes();
-  });
-  const serverCpu = serverCpuBetween(await serverAtStart, await serverTimes(database));
-  const machine = machineBetween(machineAtStart, machineTimes());
+  let atStart = readAccounts(database);
+  const { report, cpu } = await runClientProcess({ base, tokens, seconds, warmupSeconds, explainSlowMs: null }, () => void (atStart = readAccounts(database)));
+  const spent = accountsBetween(await atStart, await readAccounts(database));
   const n = report.latencies.length;
   const sorted = [...report.latencies].sort((a, b) => a - b);
   const acquires = [...report.acquires].sort((a, b) => a - b);
@@ -76,7 +71,7 @@ try {
   console.log(`service CPU per cycle: user ${(cpu.user / 1000 / n).toFixed(2)} ms, system ${(cpu.system / 1000 / n).toFixed(2)} ms`);
   console.log(`cycles: ${n}, ${(n / seconds).toFixed(1)} cycles/s, p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms`);
   console.log(`first POST alone: p50 ${percentile(acquires, 50).toFixed(2)} ms, p99 ${percentile(acquires, 99).toFixed(2)} ms`);
-  for (const line of describeCycleCpu({ service: (cpu.user + cpu.system) / 1000, server: serverCpu, clients: report.cpuMs, machine }, n)) console.log(line);
+  for (const line of describeCycleCpu({ service: (cpu.user + cpu.system) / 1000, clients: report.cpuMs, ...spent }, n)) console.log(line);
   server.close();
   await database.close();
 } finally {

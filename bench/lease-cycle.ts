@@ -46,7 +46,7 @@ import { openDatabase, type Database } from "../src/store/database";
 import { postJson } from "./http-post";
 import { percentile, runClientProcess } from "./client-process";
 import { throwawayDatabase } from "./throwaway-database";
-import { describeCycleCpu, machineBetween, machineTimes, serverCpuBetween, serverTimes, walPosition, type CycleCpu } from "./cpu-accounts";
+import { accountsBetween, describeCycleCpu, readAccounts, type CycleCpu } from "./cpu-accounts";
 
 const { values } = parseArgs({
   options: { clients: { type: "string", default: "8" }, seconds: { type: "string", default: "10" }, warmup: { type: "string", default: "10" }, "explain-slow": { type: "string" }, history: { type: "string", default: "0" }, http: { type: "string", default: "fetch" }, client: { type: "string", default: "process" } },
@@ -121,16 +121,12 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   let cpu: NodeJS.CpuUsage = { user: 0, system: 0 };
   // What the warm-up appended and conflicted on, left out of the measured phase's figures.
   let atWarm: Promise<{ events: number; conflicts: number }> = countsNow();
-  // The database server's and the machine's CPU at the measured phase's start and end.
-  let serverAtStart = serverTimes(database);
-  let walAtStart = walPosition(database);
-  let machineAtStart = machineTimes();
+  // The database server's, its WAL's and the machine's accounts at the measured phase's start.
+  let atStart = readAccounts(database);
   let clientCpu: number | null = null;
   const phaseStarts = () => {
     atWarm = countsNow();
-    serverAtStart = serverTimes(database);
-    walAtStart = walPosition(database);
-    machineAtStart = machineTimes();
+    atStart = readAccounts(database);
   };
   if (values.client === "process") {
     const run = await runClientProcess({ base, tokens, seconds, warmupSeconds, explainSlowMs }, phaseStarts);
@@ -166,15 +162,12 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
     await loop(seconds);
     cpu = process.cpuUsage(cpuBefore);
   }
-  const serverCpu = serverCpuBetween(await serverAtStart, await serverTimes(database));
-  const machine = machineBetween(machineAtStart, machineTimes());
-  const [walBefore, walAfter] = [await walAtStart, await walPosition(database)];
-  const wal = walBefore === null || walAfter === null ? null : walAfter - walBefore;
+  const spent = accountsBetween(await atStart, await readAccounts(database));
   const warm = await atWarm;
   // This process's CPU per cycle (API and worker; and the clients' too with --client inline):
   // with one client, how much of a cycle is JavaScript rather than waiting on the database.
   console.log(`process CPU per cycle: user ${(cpu.user / 1000 / Math.max(1, latencies.length)).toFixed(2)} ms, system ${(cpu.system / 1000 / Math.max(1, latencies.length)).toFixed(2)} ms`);
-  const cycleCpu: CycleCpu = { service: (cpu.user + cpu.system) / 1000, server: serverCpu, wal, clients: clientCpu, machine };
+  const cycleCpu: CycleCpu = { service: (cpu.user + cpu.system) / 1000, clients: clientCpu, ...spent };
   // Appends refused because another allocator took the slot (or moved the stream) first: each
   // costs a failed statement, a fresh read and another try.
   const conflicts = (await drydock.metrics.appendConflicts.get()).values;
@@ -236,8 +229,7 @@ async function storeHistory(drydock: Awaited<ReturnType<typeof createDrydock>>, 
 /** The baseline's commits a second, and the CPU (ms) this process and the database server spent on it. */
 async function baselineCommits(database: Database): Promise<{ rate: number; serviceCpu: number; serverCpu: number | null; wal: number | null }> {
   await sql`CREATE TABLE IF NOT EXISTS bench_baseline (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, payload jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now())`.execute(database.db);
-  const serverBefore = await serverTimes(database);
-  const walBefore = await walPosition(database);
+  const before = await readAccounts(database);
   const cpuBefore = process.cpuUsage();
   let commits = 0;
   const deadline = performance.now() + seconds * 1000;
@@ -250,9 +242,7 @@ async function baselineCommits(database: Database): Promise<{ rate: number; serv
     }),
   );
   const cpu = process.cpuUsage(cpuBefore);
-  const serverCpu = serverCpuBetween(serverBefore, await serverTimes(database));
-  const walAfter = await walPosition(database);
-  const wal = walBefore === null || walAfter === null ? null : walAfter - walBefore;
+  const { server: serverCpu, wal } = accountsBetween(before, await readAccounts(database));
   return { rate: commits / seconds, serviceCpu: (cpu.user + cpu.system) / 1000, serverCpu, wal };
 }
 

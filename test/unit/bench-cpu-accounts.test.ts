@@ -61,7 +61,7 @@ describe("the benchmarks' CPU accounts", () => {
   });
 
   it("leaves out what it could not measure, and a steal too small to matter", () => {
-    const lines = describeCycleCpu({ service: 2_000, server: null, clients: null, machine: { busy: 0.5, steal: 0.01 } }, 1_000, undefined, 2);
+    const lines = describeCycleCpu({ service: 2_000, server: null, wal: null, clients: null, machine: { busy: 0.5, steal: 0.01 } }, 1_000, undefined, 2);
     expect(lines[0]).toMatch(/database server n\/a .*clients n\/a; together 2\.00$/);
     expect(lines.some((l) => l.includes("hypervisor") || l.includes("WAL"))).toBe(false);
   });
