@@ -4,6 +4,7 @@ import { blueprintRowOfJson, resourceRowOfJson, type BlueprintRow, type Resource
 import { leasesServedOf, leasesServedSql, type LeasesServedRow } from "../queries/leases-served";
 import { liveLeaseCountsOf, liveLeaseCountsSql, type LiveLeaseCountRow } from "../queries/live-lease-counts";
 import { resourceLoadColumns, resourceLoadOf, type ResourceLoad, type ResourceLoadRow } from "../queries/resource-load";
+import { CompiledShapes } from "../store/compiled-once";
 import type { DrydockDatabase } from "../store/schema";
 import type { TokenTerms } from "../auth/token-check";
 import { tokenTermsQuery } from "../auth/token-queries";
@@ -84,6 +85,31 @@ interface SnapshotRow {
   token?: { default_lease_ttl_seconds: number | null; lease_quota: TokenTerms["leaseQuota"] } | null;
 }
 
+/** The values the snapshot's statement is filled with; which of them it holds depends on its shape (snapshotShape). */
+interface SnapshotArgs extends Record<string, unknown> {
+  resourceType: string;
+  kinds: string[];
+  authorizingObject: string | null;
+  /** Without the token read along: the owners whose quota numbers and live counts are read. */
+  quotaOwners?: string[];
+  /** With the token read along: the token, when it must work, and the lease's owner (for its quota). */
+  tokenId?: string;
+  at?: Date;
+  owner?: string;
+  /** With a place in the queue: the lease's, to find the leases ahead of it. */
+  leaseId?: string;
+  priority?: number;
+  requestedAt?: Date;
+}
+
+/**
+ * The statement's text depends only on whether the token is read along and whether the lease
+ * has a place in the queue: compiled once for each of those four shapes (compiled-once.ts),
+ * then only filled in. Built and compiled anew, the statement and the token's query in it cost
+ * about 4 % of the service thread's CPU in a lease cycle.
+ */
+const snapshotShapes = new CompiledShapes();
+
 /**
  * The capacity view's rows in one statement, where they were up to eight: the blueprints, their undestroyed resources, the locks, the idle resources' loads, the leases served,
  * the queue ahead, the authorizations and the quota counts. Each part keeps the query and the
@@ -94,26 +120,57 @@ interface SnapshotRow {
  */
 export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: SnapshotRequest): Promise<AllocationSnapshot> {
   const readStartedAt = performance.now();
+  const args: SnapshotArgs = {
+    resourceType: q.resourceType,
+    kinds: [...q.kinds],
+    authorizingObject: q.lease.authorizingObject,
+    // A shape holds only the values its text uses (CompiledShapes refuses one it does not).
+    // With the token read along, its quota decides in the statement; otherwise the lease's own.
+    ...(q.token ? { tokenId: q.token.tokenId, at: q.token.at, owner: q.lease.owner } : { quotaOwners: q.place?.quota ? [q.lease.owner] : [] }),
+    ...(q.place ? { leaseId: q.lease.leaseId, priority: q.place.priority, requestedAt: q.place.requestedAt } : {}),
+  };
+  const shape = `${q.token ? "token" : "-"}:${q.place ? "place" : "-"}`;
+  const query = snapshotShapes.compile(db, shape, args, (db, a) => ({ compile: () => snapshotSql(db, a).compile(db) }));
+  const row = (await db.executeQuery<SnapshotRow>(query)).rows[0]!;
+  return {
+    blueprints: row.blueprints.map(blueprintRowOfJson),
+    undestroyed: row.resources.map(resourceRowOfJson),
+    locks: row.locks,
+    loads: new Map(row.loads.map((l) => [l.resource_id, resourceLoadOf(l)])),
+    served: leasesServedOf(row.served),
+    ahead: row.ahead,
+    approved: row.approved,
+    live: liveLeaseCountsOf(row.live),
+    readStartedAt,
+    ...(q.token ? { token: row.token ? { defaultLeaseTtlSeconds: row.token.default_lease_ttl_seconds, leaseQuota: row.token.lease_quota ?? null } : null } : {}),
+  };
+}
+
+/**
+ * The snapshot's statement for one shape. `a` holds stand-ins for the values (compiled-once.ts):
+ * which of them are present makes the shape; their values are never looked at here.
+ */
+function snapshotSql(db: Kysely<DrydockDatabase>, a: SnapshotArgs) {
+  const token = a.tokenId !== undefined && a.at !== undefined ? { tokenId: a.tokenId, at: a.at, owner: a.owner } : null;
   // The owners whose quota numbers and live counts are read: the lease's own when it carries a
   // quota, or, with the token read along, when the token has one.
-  const quotaOwners = q.token
-    ? sql`ARRAY(SELECT ${q.lease.owner}::text FROM tok WHERE tok.lease_quota IS NOT NULL AND tok.lease_quota::text <> 'null')`
-    : sql`${q.place?.quota ? [q.lease.owner] : []}::text[]`;
+  const quotaOwners = token ? sql`ARRAY(SELECT ${token.owner}::text FROM tok WHERE tok.lease_quota IS NOT NULL AND tok.lease_quota::text <> 'null')` : sql`${a.quotaOwners}::text[]`;
+  const place = a.leaseId !== undefined && a.priority !== undefined && a.requestedAt !== undefined ? { leaseId: a.leaseId, priority: a.priority, requestedAt: a.requestedAt } : null;
   // lk: every lock of these blueprints and resources by the indexed scope (not one LIKE per
   // resource), and the owner's quota numbers when the lease carries a quota (scope: the owner).
   // loads: only idle resources can be reclaimed, so their last lease's end is looked up for them
   // alone; idle is active with no lease slot taken but by the resource's own hold (isHoldLock).
   // served and live: read only where a blueprint limits leases served, or a lease carries a
   // quota; otherwise their probes get an empty array.
-  const { rows } = await sql<SnapshotRow>`
-    WITH ${q.token ? sql`tok AS ${tokenTermsQuery(db, q.token)},` : sql``}
-    b AS (SELECT * FROM blueprints WHERE resource_type = ${q.resourceType} AND kind = any(${[...q.kinds]}::text[])),
+  return sql<SnapshotRow>`
+    WITH ${token ? sql`tok AS ${tokenTermsQuery(db, token)},` : sql``}
+    b AS (SELECT * FROM blueprints WHERE resource_type = ${a.resourceType} AND kind = any(${a.kinds}::text[])),
     -- bid: the blueprints of the view, and whether they count leases served (maxLeasesPerResource).
     bid AS (SELECT blueprint_id, max_leases_per_resource IS NOT NULL AS counts_served FROM b),
     u AS (SELECT * FROM resources WHERE blueprint_id IN (SELECT blueprint_id FROM bid) AND status IN ('pending', 'active', 'released', 'broken')),
     lk AS (SELECT lock_key, owner_stream_id FROM slot_locks
             WHERE scope_id = any(ARRAY(SELECT blueprint_id FROM bid) || ARRAY(SELECT resource_id FROM u WHERE status IN ('pending', 'active')) || ${quotaOwners})),
-    ahead AS (${q.place ? aheadSql(q.resourceType, q.lease.leaseId, q.place) : sql`SELECT ${AHEAD_COLUMNS} FROM leases WHERE false`})
+    ahead AS (${place ? aheadSql(a.resourceType, place.leaseId, place) : sql`SELECT ${AHEAD_COLUMNS} FROM leases WHERE false`})
     SELECT
       (SELECT coalesce(json_agg(b), '[]') FROM b) AS blueprints,
       (SELECT coalesce(json_agg(u), '[]') FROM u) AS resources,
@@ -130,23 +187,10 @@ export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: Sna
                  ORDER BY a.priority DESC, a.requested_at, a.lease_id), '[]') FROM ahead a) AS ahead,
       (SELECT coalesce(json_agg(x), '[]') FROM (
          SELECT client, blueprint_id FROM authorizations
-          WHERE client = any(array_remove(ARRAY(SELECT ${q.lease.authorizingObject}::text UNION SELECT authorizing_object FROM ahead), NULL)) AND state = 'approved') x) AS approved,
+          WHERE client = any(array_remove(ARRAY(SELECT ${a.authorizingObject}::text UNION SELECT authorizing_object FROM ahead), NULL)) AND state = 'approved') x) AS approved,
       (SELECT coalesce(json_agg(x), '[]') FROM (
-         ${liveLeaseCountsSql(sql`${quotaOwners} || ARRAY(SELECT owner FROM ahead WHERE lease_quota IS NOT NULL AND lease_quota::text <> 'null')`, q.resourceType)}) x) AS live
-      ${q.token ? sql`, (SELECT json_build_object('default_lease_ttl_seconds', default_lease_ttl_seconds, 'lease_quota', lease_quota) FROM tok) AS token` : sql``}`.execute(db);
-  const row = rows[0]!;
-  return {
-    blueprints: row.blueprints.map(blueprintRowOfJson),
-    undestroyed: row.resources.map(resourceRowOfJson),
-    locks: row.locks,
-    loads: new Map(row.loads.map((l) => [l.resource_id, resourceLoadOf(l)])),
-    served: leasesServedOf(row.served),
-    ahead: row.ahead,
-    approved: row.approved,
-    live: liveLeaseCountsOf(row.live),
-    readStartedAt,
-    ...(q.token ? { token: row.token ? { defaultLeaseTtlSeconds: row.token.default_lease_ttl_seconds, leaseQuota: row.token.lease_quota ?? null } : null } : {}),
-  };
+         ${liveLeaseCountsSql(sql`${quotaOwners} || ARRAY(SELECT owner FROM ahead WHERE lease_quota IS NOT NULL AND lease_quota::text <> 'null')`, a.resourceType)}) x) AS live
+      ${token ? sql`, (SELECT json_build_object('default_lease_ttl_seconds', default_lease_ttl_seconds, 'lease_quota', lease_quota) FROM tok) AS token` : sql``}`;
 }
 
 /**
@@ -155,7 +199,7 @@ export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: Sna
  * left out: they are not waiting for capacity, and holding capacity back for them until their
  * retry would idle it. Held leases (a working copy's host) queue like any other.
  */
-function aheadSql(resourceType: string, leaseId: string, place: QueuePlace) {
+function aheadSql(resourceType: string, leaseId: string, place: { priority: number; requestedAt: Date }) {
   return sql`SELECT ${AHEAD_COLUMNS} FROM leases
      WHERE status = 'pending' AND resource_type = ${resourceType} AND lease_id != ${leaseId} AND failures = 0
        AND (priority > ${place.priority} OR (priority = ${place.priority} AND (requested_at, lease_id) < (${place.requestedAt}, ${leaseId})))
