@@ -14,7 +14,7 @@
  * another Drydock process on this machine.
  */
 import type { ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, constants, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, constants, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
 import { open, readFile, rm, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +23,9 @@ import { DirectoryReaper } from "./directory-reaper";
 import { sandboxArgv } from "./sandbox-argv";
 import type { KilledProcess } from "../interfaces/marked-processes";
 import type { SandboxHost } from "./sandbox-host";
+
+/** movedToTrash found nothing to move. */
+const GONE = Symbol("gone");
 
 export interface LeaseSandboxSettings {
   network: boolean;
@@ -188,6 +191,7 @@ export class LocalSandbox {
     const moved: string[] = [];
     for (const dir of dirs) {
       const inTrash = trash === null ? null : this.movedToTrash(trash, dir);
+      if (inTrash === GONE) continue;
       if (inTrash === null) await rm(dir, { recursive: true, force: true });
       else moved.push(inTrash);
     }
@@ -200,8 +204,11 @@ export class LocalSandbox {
     await this.reaper.close();
   }
 
-  /** Where `dir` went in the trash, for the reaper to remove; null: it is not there. */
-  private movedToTrash(trash: string, dir: string): string | null {
+  /**
+   * Where `dir` went in the trash, for the reaper to remove; GONE: there was nothing to move (an
+   * admin's lease has no /tmp of its own); null: it could not be moved, to be removed in place.
+   */
+  private movedToTrash(trash: string, dir: string): string | typeof GONE | null {
     try {
       if (!this.trashes.has(trash)) {
         mkdirSync(trash, { recursive: true, mode: 0o700 });
@@ -212,8 +219,10 @@ export class LocalSandbox {
       const moved = path.join(trash, `${path.basename(path.dirname(dir))}-${path.basename(dir)}-${process.pid}-${++this.trashed}`);
       renameSync(dir, moved);
       return moved;
-    } catch {
-      // Gone already, or the trash cannot take it: removed here instead (or found gone).
+    } catch (error) {
+      // Nothing there: not even a symlink (lstat does not follow one), so nothing to remove.
+      if ((error as NodeJS.ErrnoException).code === "ENOENT" && lstatSync(dir, { throwIfNoEntry: false }) === undefined) return GONE;
+      // The trash cannot take it: removed here instead.
       return null;
     }
   }

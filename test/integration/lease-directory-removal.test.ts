@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from "node:fs/p
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DirectoryReaper } from "../../src/sandbox/directory-reaper";
 import { LocalSandbox } from "../../src/sandbox/local-sandbox";
 
 /**
@@ -78,5 +79,39 @@ describe("removing a lease's directories", () => {
     expect(await readdir(trash)).toEqual([]);
     expect(await readdir(target)).toEqual(["keep"]);
   });
-});
 
+  it("gathers the paths of teardowns close together into one message to the reaper's thread, and drain sends what waits", async () => {
+    const trash = path.join(base, "gathered");
+    const dirs = ["a", "b", "c"].map((name) => path.join(trash, name));
+    for (const dir of dirs) await mkdir(path.join(dir, "inner"), { recursive: true });
+    const reaper = new DirectoryReaper();
+    // Three teardowns in a row, as leases released together: handed over, not removed yet.
+    for (const dir of dirs) reaper.remove(dir);
+    expect(reaper.batches).toBe(0);
+    expect((await stat(dirs[0]!)).isDirectory()).toBe(true);
+    await reaper.drain();
+    expect(reaper.batches).toBe(1);
+    for (const dir of dirs) await gone(dir);
+    // Handed over after the batch went: the next batch, sent when its time comes without drain.
+    const later = path.join(trash, "later");
+    await mkdir(later);
+    reaper.remove(later);
+    const deadline = Date.now() + 5_000;
+    while (reaper.batches < 2) {
+      if (Date.now() > deadline) throw new Error("the second batch was never sent");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await reaper.close();
+    await gone(later);
+    expect(await readdir(trash)).toEqual([]);
+  });
+
+  it("closing sends what waits for its batch, even before the thread has started", async () => {
+    const dir = path.join(base, "closing", "x");
+    await mkdir(dir, { recursive: true });
+    const reaper = new DirectoryReaper();
+    reaper.remove(dir);
+    await reaper.close();
+    await gone(dir);
+  });
+});
