@@ -41,7 +41,7 @@ const probes = new Map<string, Promise<SandboxHost>>();
  * instances' workers and watchers wait at most beyond the round trip, for one NOTIFY rather than
  * three in a lease cycle.
  */
-const NOTICE_GATHER_MS = 5;
+const NOTICE_GATHER_MS = 25;
 /** The machine does not change while the process runs: probe once per sandbox user. */
 function probeSandboxHostOnce(userName: string | undefined): Promise<SandboxHost> {
   const key = userName ?? "";
