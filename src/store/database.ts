@@ -4,6 +4,7 @@ import pg from "pg";
 import { sqlAnnouncer } from "./change-notifier";
 import { migrationProvider } from "./migrations/index";
 import { PreparingClient } from "./pg-prepared";
+import { AUTOVACUUM_INTERVAL_MS, PGliteAutovacuum } from "./pglite-autovacuum";
 import { PGliteDialect } from "./pglite-dialect";
 import { PGliteThread } from "./pglite-thread";
 import { lockDataDir } from "./pglite-lock";
@@ -48,6 +49,11 @@ export interface DatabaseOptions {
    * it takes about a third of the time of initialising a new directory.
    */
   pgliteTemplate?: Blob;
+  /**
+   * PGlite: how often its autovacuum looks at the tables (ms; pglite-autovacuum.ts), PGlite having
+   * none of its own. Default AUTOVACUUM_INTERVAL_MS; null: never.
+   */
+  pgliteAutovacuumMs?: number | null;
 }
 
 function logOption(onQuery: ((sql: string, ms: number) => void) | undefined): KyselyConfig["log"] {
@@ -58,7 +64,7 @@ function logOption(onQuery: ((sql: string, ms: number) => void) | undefined): Ky
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  const database = options.url ? openPostgres(options.url, options.poolSize ?? 10, options.onQuery, options.preparedStatements ?? true) : await openPGlite(options.dataDir, options.onQuery, options.pgliteTemplate);
+  const database = options.url ? openPostgres(options.url, options.poolSize ?? 10, options.onQuery, options.preparedStatements ?? true) : await openPGlite(options.dataDir, options.onQuery, options.pgliteTemplate, options.pgliteAutovacuumMs);
   await migrate(database.db);
   return database;
 }
@@ -72,7 +78,7 @@ export async function migrate(db: Kysely<DrydockDatabase>): Promise<void> {
   }
 }
 
-async function openPGlite(dataDir: string | undefined, onQuery?: (sql: string, ms: number) => void, template?: Blob): Promise<Database> {
+async function openPGlite(dataDir: string | undefined, onQuery?: (sql: string, ms: number) => void, template?: Blob, autovacuumMs: number | null = AUTOVACUUM_INTERVAL_MS): Promise<Database> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const unlock = dataDir ? lockDataDir(dataDir) : () => {};
   const thread = await PGliteThread.start(dataDir ? { dataDir } : template ? { template: new Uint8Array(await template.arrayBuffer()) } : {}).catch((error: unknown) => {
@@ -80,6 +86,9 @@ async function openPGlite(dataDir: string | undefined, onQuery?: (sql: string, m
     throw error;
   });
   const db = new Kysely<DrydockDatabase>({ dialect: new PGliteDialect(thread), log: logOption(onQuery) });
+  // Its first pass comes an interval after opening: the migrations have run by then.
+  const autovacuum = autovacuumMs === null ? null : new PGliteAutovacuum(db, autovacuumMs);
+  autovacuum?.start();
   return {
     db,
     kind: "pglite",
@@ -92,6 +101,7 @@ async function openPGlite(dataDir: string | undefined, onQuery?: (sql: string, m
       thread.deliver(channel, payload);
     },
     async close() {
+      await autovacuum?.stop();
       await db.destroy();
       await thread.close();
       unlock();

@@ -17,7 +17,9 @@ export const testDialect: "pglite" | "postgres" = process.env.DATABASE_URL ? "po
 export async function createTestDatabase(options: { poolSize?: number; onQuery?: (sql: string) => void } = {}): Promise<TestDatabase> {
   const adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
-    const database = await openDatabase({ onQuery: options.onQuery, pgliteTemplate: await pgliteTemplate() });
+    // No autovacuum pass among a test's statements: some tests count them (statement budgets).
+    // PGlite's autovacuum has tests of its own (pglite-autovacuum.test.ts).
+    const database = await openDatabase({ onQuery: options.onQuery, pgliteTemplate: await pgliteTemplate(), pgliteAutovacuumMs: null });
     return Object.assign(database, { url: undefined });
   }
   const name = `drydock_test_${randomBytes(6).toString("hex")}`;

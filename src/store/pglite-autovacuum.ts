@@ -1,0 +1,99 @@
+import { sql, type Kysely } from "kysely";
+import type { DrydockDatabase } from "./schema";
+
+/** How often a pass looks at the tables, as PostgreSQL's autovacuum_naptime (ms). */
+export const AUTOVACUUM_INTERVAL_MS = 60_000;
+
+/** What one pass did: the tables it vacuumed (and analyzed), and those it only analyzed. */
+export interface AutovacuumPass {
+  vacuumed: string[];
+  analyzed: string[];
+}
+
+interface TableNeeds {
+  relname: string;
+  vacuum: boolean;
+  analyze: boolean;
+}
+
+/**
+ * PostgreSQL's autovacuum, for PGlite, which has none: PGlite is PostgreSQL in single-user mode,
+ * with no background workers. Without it, every row a lease cycle updates or deletes stays in its
+ * table and its indexes as a dead tuple for as long as the data directory lives: after 30,000
+ * cycles the local host's `slot_locks` held 30,000 dead locks, which the capacity view's index
+ * scan walks at every acquire, and the statistics the planner goes by were those of the empty
+ * tables of the first migration. Nor would anything ever freeze old rows, and a long-lived
+ * embedded database would in the end stop taking writes to protect itself from transaction id
+ * wraparound.
+ *
+ * Each pass (every AUTOVACUUM_INTERVAL_MS, a timer that keeps no process alive) picks the tables
+ * by autovacuum's own rules and default settings, from the statistics PGlite keeps as PostgreSQL
+ * does (`pg_stat_user_tables`): VACUUM (ANALYZE) a table whose dead tuples exceed 50 + 20 % of
+ * its rows, whose inserts since its last vacuum exceed 1,000 + 20 % (the event log: its pages are
+ * then marked all-visible and frozen in small steps), or whose oldest unfrozen transaction is
+ * older than 200 million; ANALYZE one whose changes since its last analyze exceed 50 + 10 %.
+ * PGlite runs one statement at a time, so a pass holds the others back while it runs: the
+ * lease-cycle tables are small, and vacuuming them takes milliseconds.
+ */
+export class PGliteAutovacuum {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> | null = null;
+
+  constructor(
+    private readonly db: Kysely<DrydockDatabase>,
+    private readonly intervalMs = AUTOVACUUM_INTERVAL_MS,
+    private readonly onError: (error: unknown) => void = () => {},
+  ) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      // A slow pass is not overlapped by the next one.
+      if (this.running) return;
+      this.running = this.pass()
+        .catch(this.onError)
+        .finally(() => (this.running = null));
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the timer; waits for a pass under way. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /** One pass: vacuums and analyzes the tables that need it now, one statement each. */
+  async pass(): Promise<AutovacuumPass> {
+    const needs = await tablesNeedingWork(this.db);
+    const done: AutovacuumPass = { vacuumed: [], analyzed: [] };
+    for (const table of needs) {
+      if (table.vacuum) {
+        await sql`VACUUM (ANALYZE) ${sql.table(table.relname)}`.execute(this.db);
+        done.vacuumed.push(table.relname);
+      } else if (table.analyze) {
+        await sql`ANALYZE ${sql.table(table.relname)}`.execute(this.db);
+        done.analyzed.push(table.relname);
+      }
+    }
+    return done;
+  }
+}
+
+/**
+ * The user tables autovacuum would work on now, with its default thresholds (autovacuum.c's
+ * relation_needs_vacanalyze). A table never analyzed counts as empty (reltuples -1).
+ */
+async function tablesNeedingWork(db: Kysely<DrydockDatabase>): Promise<TableNeeds[]> {
+  const { rows } = await sql<TableNeeds>`
+    SELECT s.relname,
+           s.n_dead_tup > 50 + 0.2 * greatest(c.reltuples, 0)
+             OR s.n_ins_since_vacuum > 1000 + 0.2 * greatest(c.reltuples, 0)
+             OR age(c.relfrozenxid) > 200000000 AS vacuum,
+           s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0) AS analyze
+      FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+     WHERE s.schemaname = current_schema()
+     ORDER BY s.relname`.execute(db);
+  return rows.filter((r) => r.vacuum || r.analyze);
+}

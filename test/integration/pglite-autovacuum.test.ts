@@ -1,0 +1,107 @@
+/**
+ * PGlite has no autovacuum (src/store/pglite-autovacuum.ts): the embedded database vacuums and
+ * analyzes its tables itself, by autovacuum's rules. What an operator of the embedded service
+ * relies on: the locks, work items and rows a lease cycle frees stop weighing on the capacity
+ * view once vacuumed; a table that did not change enough is left alone; the event log, which
+ * only grows, is vacuumed too (its pages frozen in steps, not all at once near wraparound).
+ * PGlite only: on PostgreSQL this is the server's own autovacuum.
+ */
+import { sql } from "kysely";
+import { afterEach, describe, expect, it } from "vitest";
+import { openDatabase, type Database } from "../../src/store/database";
+import { PGliteAutovacuum } from "../../src/store/pglite-autovacuum";
+import { pgliteTemplate } from "../support/pglite-template";
+import { waitUntil } from "../support/wait-until";
+
+let database: Database | undefined;
+afterEach(async () => {
+  await database?.close();
+  database = undefined;
+});
+
+const open = async (pgliteAutovacuumMs: number | null) => (database = await openDatabase({ pgliteTemplate: await pgliteTemplate(), pgliteAutovacuumMs }));
+
+interface TableStats {
+  dead: number;
+  vacuums: number;
+  analyzes: number;
+}
+
+async function statsOf(db: Database["db"], table: string): Promise<TableStats> {
+  // A session reports its counts at most once a second: what the statements before did, now.
+  await sql`SELECT pg_stat_force_next_flush()`.execute(db);
+  const { rows } = await sql<TableStats>`
+    SELECT n_dead_tup::int AS dead, (vacuum_count + autovacuum_count)::int AS vacuums, (analyze_count + autoanalyze_count)::int AS analyzes
+      FROM pg_stat_user_tables WHERE relname = ${table}`.execute(db);
+  return rows[0]!;
+}
+
+/** What a run of lease cycles leaves in slot_locks: each taken, then freed. */
+async function churnLocks(db: Database["db"], n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const key = `resource:rs_churn:slot:${i % 4}`;
+    await sql`INSERT INTO slot_locks (lock_key, owner_stream_id, scope_id) VALUES (${key}, ${`lease-l${i}`}, 'rs_churn')`.execute(db);
+    await sql`DELETE FROM slot_locks WHERE lock_key = ${key}`.execute(db);
+  }
+}
+
+describe("PGlite's autovacuum", () => {
+  it("vacuums the locks a run of lease cycles freed, and leaves a table that barely changed alone", async () => {
+    const { db } = await open(null);
+    await churnLocks(db, 300);
+    // A token issued: one insert, below every threshold.
+    await sql`INSERT INTO tokens (token_id, owner, role, token_hash, status, issued_by, issued_at, version, updated_at) VALUES ('tk_1', 'alice', 'client', 'h1', 'active', 'admin', now(), 1, now())`.execute(db);
+    expect((await statsOf(db, "slot_locks")).dead).toBe(300);
+    const before = await statsOf(db, "tokens");
+
+    const pass = await new PGliteAutovacuum(db).pass();
+    expect(pass.vacuumed).toContain("slot_locks");
+    expect([...pass.vacuumed, ...pass.analyzed]).not.toContain("tokens");
+    const after = await statsOf(db, "slot_locks");
+    expect(after.dead).toBe(0);
+    expect(after.vacuums).toBe(1);
+    expect(after.analyzes).toBe(1);
+    expect(await statsOf(db, "tokens")).toEqual(before);
+    // Nothing changed since: the next pass finds no table to work on.
+    expect(await new PGliteAutovacuum(db).pass()).toEqual({ vacuumed: [], analyzed: [] });
+  });
+
+  it("vacuums a table that only grows once enough rows went in, and analyzes one whose rows changed without dying", async () => {
+    const { db } = await open(null);
+    await sql`CREATE TABLE log_like (n int PRIMARY KEY)`.execute(db);
+    await sql`CREATE TABLE counted (n int PRIMARY KEY)`.execute(db);
+    await sql`INSERT INTO counted SELECT generate_series(1, 1000)`.execute(db);
+    await sql`VACUUM (ANALYZE) counted`.execute(db);
+    // 999 inserts: below autovacuum's 1,000 for an empty table; 160 more rows in `counted`
+    // (1,000 rows): above 50 + 10 % for an analyze, below 1,000 + 20 % of inserts for a vacuum.
+    await sql`INSERT INTO log_like SELECT generate_series(1, 999)`.execute(db);
+    await sql`INSERT INTO counted SELECT generate_series(1001, 1160)`.execute(db);
+    await statsOf(db, "counted");
+    const first = await new PGliteAutovacuum(db).pass();
+    expect(first.vacuumed).not.toContain("log_like");
+    expect(first.analyzed).toContain("log_like");
+    expect(first.vacuumed).not.toContain("counted");
+    expect(first.analyzed).toContain("counted");
+
+    // Analyzed by the first pass (999 rows), it needs 1,000 + 20 % of those inserts to be vacuumed.
+    await sql`INSERT INTO log_like SELECT generate_series(1000, 1250)`.execute(db);
+    await statsOf(db, "log_like");
+    const second = await new PGliteAutovacuum(db).pass();
+    expect(second.vacuumed).toContain("log_like");
+    // Its pages are all-visible now: what an index-only scan and the next freeze rely on.
+    const { rows } = await sql<{ visible: number; pages: number }>`
+      SELECT relallvisible::int AS visible, relpages::int AS pages FROM pg_class WHERE relname = 'log_like'`.execute(db);
+    expect(rows[0]!.pages).toBeGreaterThan(0);
+    expect(rows[0]!.visible).toBe(rows[0]!.pages);
+  });
+
+  it("runs by itself in an open embedded database, and stops with it", async () => {
+    const { db } = await open(50);
+    await churnLocks(db, 120);
+    // Each pass is 50 ms apart: the locks are vacuumed within a few of them.
+    await waitUntil("slot_locks vacuumed by the embedded database's autovacuum", async () => (await statsOf(db, "slot_locks")).vacuums >= 1, 10_000);
+    expect((await statsOf(db, "slot_locks")).dead).toBe(0);
+    await database!.close();
+    database = undefined;
+  });
+});
