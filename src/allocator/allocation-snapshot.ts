@@ -1,4 +1,4 @@
-import { sql, type Kysely } from "kysely";
+import { sql, type CompiledQuery, type Kysely } from "kysely";
 import type { LeaseQuotaOfLease, LiveLeaseCount } from "../domain/lease-quota";
 import { blueprintRowOfJson, resourceRowOfJson, type BlueprintRow, type ResourceRow } from "../queries/json-rows";
 import { leasesServedOf, leasesServedSql, type LeasesServedRow } from "../queries/leases-served";
@@ -73,7 +73,7 @@ export interface AllocationSnapshot {
   token?: TokenTerms | null;
 }
 
-interface SnapshotRow {
+export interface SnapshotRow {
   blueprints: Record<string, unknown>[];
   resources: Record<string, unknown>[];
   locks: { lock_key: string; owner_stream_id: string }[];
@@ -85,8 +85,8 @@ interface SnapshotRow {
   token?: { default_lease_ttl_seconds: number | null; lease_quota: TokenTerms["leaseQuota"] } | null;
 }
 
-/** The values the snapshot's statement is filled with; which of them it holds depends on its shape (snapshotShape). */
-interface SnapshotArgs extends Record<string, unknown> {
+/** The values the snapshot's statement is filled with; which of them it holds depends on its shape. */
+export interface SnapshotArgs extends Record<string, unknown> {
   resourceType: string;
   kinds: string[];
   authorizingObject: string | null;
@@ -120,17 +120,7 @@ const snapshotShapes = new CompiledShapes();
  */
 export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: SnapshotRequest): Promise<AllocationSnapshot> {
   const readStartedAt = performance.now();
-  const args: SnapshotArgs = {
-    resourceType: q.resourceType,
-    kinds: [...q.kinds],
-    authorizingObject: q.lease.authorizingObject,
-    // A shape holds only the values its text uses (CompiledShapes refuses one it does not).
-    // With the token read along, its quota decides in the statement; otherwise the lease's own.
-    ...(q.token ? { tokenId: q.token.tokenId, at: q.token.at, owner: q.lease.owner } : { quotaOwners: q.place?.quota ? [q.lease.owner] : [] }),
-    ...(q.place ? { leaseId: q.lease.leaseId, priority: q.place.priority, requestedAt: q.place.requestedAt } : {}),
-  };
-  const shape = `${q.token ? "token" : "-"}:${q.place ? "place" : "-"}`;
-  const query = snapshotShapes.compile(db, shape, args, (db, a) => ({ compile: () => snapshotSql(db, a).compile(db) }));
+  const query = allocationSnapshotQuery(db, q);
   const row = (await db.executeQuery<SnapshotRow>(query)).rows[0]!;
   return {
     blueprints: row.blueprints.map(blueprintRowOfJson),
@@ -146,11 +136,29 @@ export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: Sna
   };
 }
 
+/** The snapshot's statement for `q`, compiled once for its shape and filled with its values. */
+export function allocationSnapshotQuery(db: Kysely<DrydockDatabase>, q: SnapshotRequest): CompiledQuery<SnapshotRow> {
+  const shape = `${q.token ? "token" : "-"}:${q.place ? "place" : "-"}`;
+  return snapshotShapes.compile(db, shape, snapshotArgs(q), (db, a) => ({ compile: () => snapshotSql(db, a).compile(db) }));
+}
+
+/** The values of `q` the statement holds: only those its shape's text uses (CompiledShapes refuses one it does not). */
+export function snapshotArgs(q: SnapshotRequest): SnapshotArgs {
+  return {
+    resourceType: q.resourceType,
+    kinds: [...q.kinds],
+    authorizingObject: q.lease.authorizingObject,
+    // With the token read along, its quota decides in the statement; otherwise the lease's own.
+    ...(q.token ? { tokenId: q.token.tokenId, at: q.token.at, owner: q.lease.owner } : { quotaOwners: q.place?.quota ? [q.lease.owner] : [] }),
+    ...(q.place ? { leaseId: q.lease.leaseId, priority: q.place.priority, requestedAt: q.place.requestedAt } : {}),
+  };
+}
+
 /**
  * The snapshot's statement for one shape. `a` holds stand-ins for the values (compiled-once.ts):
  * which of them are present makes the shape; their values are never looked at here.
  */
-function snapshotSql(db: Kysely<DrydockDatabase>, a: SnapshotArgs) {
+export function snapshotSql(db: Kysely<DrydockDatabase>, a: SnapshotArgs) {
   const token = a.tokenId !== undefined && a.at !== undefined ? { tokenId: a.tokenId, at: a.at, owner: a.owner } : null;
   // The owners whose quota numbers and live counts are read: the lease's own when it carries a
   // quota, or, with the token read along, when the token has one.

@@ -1,6 +1,7 @@
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { rowWriteQuery } from "../../projections/row-change";
+import { allocationSnapshotQuery, snapshotArgs, snapshotSql, type SnapshotRequest } from "../../src/allocator/allocation-snapshot";
 import { CompiledShapes, compiledOnce } from "../../src/store/compiled-once";
 import type { DrydockDatabase } from "../../src/store/schema";
 import { streamMoveQuery } from "../../src/store/stream-move";
@@ -65,6 +66,28 @@ describe("queries compiled once per shape", () => {
     const returning = ["status"] as const;
     const back = rowWriteQuery(db, key, { set: { status: "active" } }, returning);
     expect(back.sql).toBe('update "leases" set "status" = $1 where "lease_id" = $2 returning "status"');
+  });
+
+  it("read the capacity view in each of its four shapes as Kysely compiles it for the same request", () => {
+    const lease = (owner: string, authorizingObject: string | null) => ({ leaseId: `ls_${owner.length}`, owner, authorizingObject });
+    const quota = { maxLiveLeases: 2 };
+    const requests: SnapshotRequest[] = [];
+    for (const [owner, client, withQuota] of [["ci", "ci", false], ["o'brien", null, true]] as const) {
+      const base = { resourceType: owner === "ci" ? "host" : "working-copy", kinds: ["local-host", "static-hosts"], lease: lease(owner, client) };
+      const place = { priority: owner.length, requestedAt: new Date(owner.length * 1_000), quota: withQuota ? quota : null };
+      const token = { tokenId: `tk_${owner.length}`, at: new Date(5_000 + owner.length) };
+      requests.push(base, { ...base, place }, { ...base, token }, { ...base, place, token });
+    }
+    const texts = new Set<string>();
+    for (const q of requests) {
+      const once = allocationSnapshotQuery(db, q);
+      const direct = snapshotSql(db, snapshotArgs(q)).compile(db);
+      expect(once.sql).toBe(direct.sql);
+      expect(once.parameters).toEqual(direct.parameters);
+      texts.add(once.sql);
+    }
+    // One text per shape: with or without the token, with or without a place in the queue.
+    expect(texts.size).toBe(4);
   });
 
   it("refuse a build that looks at an argument instead of passing it on", () => {
