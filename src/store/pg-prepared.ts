@@ -40,9 +40,20 @@ export class PreparingClient extends pg.Client {
     const name = typeof text === "string" && Array.isArray(values) && values.length > 0 && callback === undefined ? nameOf(text) : undefined;
     const run = super.query as (...a: unknown[]) => never;
     if (name === undefined) return run.apply(this, args);
-    const promise = run.call(this, { name: `${name}.${this.generation}`, text, values }) as Promise<unknown>;
+    // A Query of the text, named afterwards, rather than a config object: pg copies a config object
+    // property by property (descriptors and all) into every query it makes, about 1 % of the
+    // service thread's time in a lease cycle. The Query's callback settles the promise, as pg's
+    // own promise form does.
+    const query = new pg.Query(text as string, values as unknown[]) as pg.Query & { name?: string };
+    query.name = `${name}.${this.generation}`;
+    const promise = new Promise<unknown>((resolve, reject) => {
+      (query as unknown as { callback: (error: Error | undefined, result: unknown) => void }).callback = (error, result) => (error ? reject(error) : resolve(result));
+    });
+    run.call(this, query);
     return promise.catch((error: unknown) => {
       if ((error as { code?: string }).code === CACHED_PLAN_CHANGED) this.generation++;
+      // As pg's promise form does: a stack that leads back to the caller, not to the socket's read.
+      if (error instanceof Error) Error.captureStackTrace(error);
       throw error;
     }) as never;
   }

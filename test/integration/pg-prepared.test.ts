@@ -47,6 +47,21 @@ describe.runIf(testDialect === "postgres")("PostgreSQL statements run prepared",
     });
   });
 
+  it("answer a prepared statement with the driver's rows, counts and errors, and keep the connection usable after one fails", async () => {
+    await database.db.connection().execute(async (conn) => {
+      await sql`CREATE TEMP TABLE answers (id int PRIMARY KEY, at timestamptz NOT NULL, big bigint NOT NULL)`.execute(conn);
+      const at = new Date("2026-12-03T10:00:00.000Z");
+      const insert = (id: number) => sql`INSERT INTO answers VALUES (${id}, ${at}, ${2 ** 40})`.execute(conn);
+      expect((await insert(1)).numAffectedRows).toBe(1n);
+      // The same text again: a second execution of the statement prepared by the first.
+      await expect(insert(1)).rejects.toMatchObject({ code: "23505", constraint: "answers_pkey" });
+      await expect(sql`SELECT ${"not a number"}::int AS n`.execute(conn)).rejects.toMatchObject({ code: "22P02" });
+      const read = await sql<{ id: number; at: Date; big: number }>`SELECT id, at, big FROM answers WHERE id = ${1}`.execute(conn);
+      expect(read.rows).toEqual([{ id: 1, at, big: 2 ** 40 }]);
+      expect((await preparedTexts(conn)).filter((t) => t.startsWith("INSERT INTO answers"))).toHaveLength(1);
+    });
+  });
+
   it("name nothing when opened without prepared statements", async () => {
     let plain: Database | undefined;
     try {
