@@ -4,8 +4,8 @@
  * @hono/node-server, Kysely over pg with named prepared statements, a client process sending
  * keep-alive node:http), but a "cycle" that does next to nothing: two POSTs, each a token lookup
  * by hash, then reads of one row by its key, then single-row INSERT commits: `--statements` in
- * all, `--commits` of them INSERTs (4 and 2 by default; a warm lease cycle sends 12, 3 of them
- * commits), with no allocation, no events, no worker, no directory.
+ * all, `--commits` of them INSERTs (4 and 2 by default; a warm lease cycle sends about 6, 3 of them
+ * commits: bench/cycle-statements.ts), with no allocation, no events, no worker, no directory.
  *
  * As lease-cycle's, the measured phase follows `--warmup` seconds (10 by default) recorded nowhere,
  * and it ends with the same CPU a cycle, process by process (cpu-accounts.ts), to set beside lease-cycle's.
@@ -37,7 +37,8 @@ const share = [
 
 const target = await throwawayDatabase(process.env.DATABASE_URL);
 try {
-  const database = await openDatabase({ url: target.url, poolSize: clients + 4 });
+  // The pool the service has (database.ts: 10 connections), as bench/lease-cycle gives it.
+  const database = await openDatabase({ url: target.url });
   const db = database.db;
   await sql`CREATE TABLE floor_tokens (hash text PRIMARY KEY, owner text NOT NULL)`.execute(db);
   await sql`CREATE TABLE floor_rows (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, owner text NOT NULL, body jsonb NOT NULL)`.execute(db);

@@ -248,7 +248,13 @@ async function baselineCommits(database: Database): Promise<{ rate: number; serv
 
 const target = await throwawayDatabase(adminUrl);
 try {
-  const database = await openDatabase({ url: target.url, poolSize: clients + 4 });
+  // The service opens its database as `drydock start` does, with its default pool (10 connections):
+  // its requests wait their turn for one, as in production. The bench gave it a connection per
+  // client and 4 more until 2026-12-03: 36 server processes at 32 clients, whose contention on 2
+  // cores cost it about 15 % of its cycles and 25 % more database CPU a cycle than 10 did.
+  const database = await openDatabase({ url: target.url });
+  // The baseline is a plain loop per client, each on a connection of its own (PGlite has one).
+  const baselineDatabase = database.kind === "postgres" ? await openDatabase({ url: target.url, poolSize: clients }) : database;
   const dialect = database.kind === "postgres" ? "PostgreSQL" : "PGlite (in memory)";
   const by = values.client === "process" ? "node:http from a client process" : `${values.http} from the service's process`;
   console.log(`lease-cycle: ${clients} clients, ${seconds} s each phase after ${warmupSeconds} s of warm-up, on ${dialect}, HTTP by ${by}`);
@@ -258,7 +264,7 @@ try {
   const cyclesPerSecond = cycles / seconds;
   console.log(`acquire+release over HTTP: ${cycles} cycles, ${cyclesPerSecond.toFixed(1)} cycles/s, p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms`);
   console.log(`acquire alone (POST ?wait to active): p50 ${percentile(acquireSorted, 50).toFixed(1)} ms, p99 ${percentile(acquireSorted, 99).toFixed(1)} ms`);
-  const measured = await baselineCommits(database);
+  const measured = await baselineCommits(baselineDatabase);
   const baseline = measured.rate;
   const baselineCommitsDone = baseline * seconds;
   const perCommit = (ms: number | null) => (ms === null ? "n/a" : ((ms * 1000) / Math.max(1, baselineCommitsDone)).toFixed(0));
@@ -269,6 +275,7 @@ try {
   // #9's 32-client target in CPU: what a cycle may cost, on this machine's cores, to reach it.
   const cpuTarget = database.kind === "postgres" && clients >= 32 ? { cyclesPerSecond: 0.15 * (baseline / 2), label: "0.15 × the two-commit baseline" } : undefined;
   for (const line of describeCycleCpu(cycleCpu, cycles, cpuTarget)) console.log(line);
+  if (baselineDatabase !== database) await baselineDatabase.close();
   await database.close();
 } finally {
   await target.drop();
