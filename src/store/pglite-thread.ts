@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { PGliteThreadReply, PGliteThreadRequest, PGliteThreadStart } from "./pglite-thread-protocol";
+import { parseJsonFields, type PGliteThreadReply, type PGliteThreadRequest, type PGliteThreadStart } from "./pglite-thread-protocol";
 
 /** What a statement gives back: its rows, and how many it changed (null: not a change). */
 export interface PGliteResult<R> {
@@ -61,6 +61,7 @@ export class PGliteThread {
   async query<R>(connection: number, text: string, params: readonly unknown[]): Promise<PGliteResult<R>> {
     const reply = await this.send({ kind: "query", connection, text, params });
     if (reply.kind !== "result") throw new Error(`PGlite's thread answered a statement with ${reply.kind}`);
+    if (reply.jsonFields || reply.jsonArrayFields) parseJsonFields(reply.rows, reply.jsonFields, reply.jsonArrayFields);
     return { rows: reply.rows as R[], affectedRows: reply.affectedRows };
   }
 

@@ -89,6 +89,19 @@ describe("PGlite in its own thread", () => {
     expect((await thread.query(0, "UPDATE t SET n = n + 1 WHERE id = $1", ["row"])).affectedRows).toBe(1);
   });
 
+  it("gives json and jsonb as PGlite parses them, though they cross the threads as text: objects, scalars, null, arrays of them, and a column named twice", async () => {
+    const { rows } = await thread.query(
+      0,
+      `SELECT '{"a": [1, {"b": null}], "s": "x"}'::json AS j, '{"x": 1.50}'::jsonb AS jb, '"text"'::json AS s, 'null'::jsonb AS n, NULL::json AS z,
+              ARRAY['{"k": 1}'::jsonb, '[2]'::jsonb] AS arr, ARRAY[ARRAY['{"k": 1}'::json]] AS nested, '["not parsed"]'::text AS t, $1::jsonb AS p`,
+      [JSON.stringify({ q: ["r"] })],
+    );
+    expect(rows).toEqual([{ j: { a: [1, { b: null }], s: "x" }, jb: { x: 1.5 }, s: "text", n: null, z: null, arr: [{ k: 1 }, [2]], nested: [[{ k: 1 }]], t: '["not parsed"]', p: { q: ["r"] } }]);
+    // The later of two columns of the same name is the row's, as in PGlite's own rows.
+    expect((await thread.query(0, `SELECT '1'::text AS v, '{"w": 2}'::jsonb AS v`, [])).rows).toEqual([{ v: { w: 2 } }]);
+    expect((await thread.query(0, `SELECT '{"w": 2}'::jsonb AS v, 'plain'::text AS v`, [])).rows).toEqual([{ v: "plain" }]);
+  });
+
   it("fails as PGlite fails, with the error's code, constraint and statement", async () => {
     const insert = "INSERT INTO t (id) VALUES ($1)";
     await thread.query(0, insert, ["dup"]);
