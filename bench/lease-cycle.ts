@@ -248,7 +248,7 @@ async function baselineCommits(database: Database): Promise<{ rate: number; serv
 
 const target = await throwawayDatabase(adminUrl);
 try {
-  // The service opens its database as `drydock start` does, with its default pool (10 connections):
+  // The service opens its database as `npm start` does, with its default pool (10 connections):
   // its requests wait their turn for one, as in production. The bench gave it a connection per
   // client and 4 more until 2026-12-03: 36 server processes at 32 clients, whose contention on 2
   // cores cost it about 15 % of its cycles and 25 % more database CPU a cycle than 10 did.
