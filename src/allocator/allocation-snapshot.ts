@@ -178,7 +178,7 @@ export function snapshotSql(db: Kysely<DrydockDatabase>, a: SnapshotArgs) {
     u AS (SELECT * FROM resources WHERE blueprint_id IN (SELECT blueprint_id FROM bid) AND status IN ('pending', 'active', 'released', 'broken')),
     lk AS (SELECT lock_key, owner_stream_id FROM slot_locks
             WHERE scope_id = any(ARRAY(SELECT blueprint_id FROM bid) || ARRAY(SELECT resource_id FROM u WHERE status IN ('pending', 'active')) || ${quotaOwners})),
-    ahead AS (${place ? aheadSql(a.resourceType, place.leaseId, place) : sql`SELECT ${AHEAD_COLUMNS} FROM leases WHERE false`})
+    ahead AS (${place ? aheadSql(a.resourceType, place) : sql`SELECT ${AHEAD_COLUMNS} FROM leases WHERE false`})
     SELECT
       (SELECT coalesce(json_agg(b), '[]') FROM b) AS blueprints,
       (SELECT coalesce(json_agg(u), '[]') FROM u) AS resources,
@@ -207,10 +207,11 @@ export function snapshotSql(db: Kysely<DrydockDatabase>, a: SnapshotArgs) {
  * left out: they are not waiting for capacity, and holding capacity back for them until their
  * retry would idle it. Held leases (a working copy's host) queue like any other.
  */
-function aheadSql(resourceType: string, leaseId: string, place: { priority: number; requestedAt: Date }) {
+function aheadSql(resourceType: string, place: { leaseId: string; priority: number; requestedAt: Date }) {
+  const { leaseId, priority, requestedAt } = place;
   return sql`SELECT ${AHEAD_COLUMNS} FROM leases
      WHERE status = 'pending' AND resource_type = ${resourceType} AND lease_id != ${leaseId} AND failures = 0
-       AND (priority > ${place.priority} OR (priority = ${place.priority} AND (requested_at, lease_id) < (${place.requestedAt}, ${leaseId})))
+       AND (priority > ${priority} OR (priority = ${priority} AND (requested_at, lease_id) < (${requestedAt}, ${leaseId})))
      ORDER BY priority DESC, requested_at, lease_id
      LIMIT ${AHEAD_LIMIT}`;
 }

@@ -97,9 +97,12 @@ const TRANSACTION_END = /^\s*(commit|end|abort|rollback(?!\s+(work\s+|transactio
 function jsonFieldsOf(fields: readonly { name: string; dataTypeID: number }[]): { jsonFields?: string[]; jsonArrayFields?: string[] } {
   // A row holds the last of the columns of one name (as PGlite's own rows do): its type decides.
   const typeOf = new Map(fields.map((f) => [f.name, f.dataTypeID]));
-  const of = (ids: readonly number[]) => [...typeOf].filter(([, type]) => ids.includes(type)).map(([name]) => name);
-  const json = of(JSON_TYPE_IDS);
-  const arrays = of(JSON_ARRAY_TYPE_IDS);
+  const json: string[] = [];
+  const arrays: string[] = [];
+  for (const [name, type] of typeOf) {
+    if (JSON_TYPE_IDS.includes(type)) json.push(name);
+    else if (JSON_ARRAY_TYPE_IDS.includes(type)) arrays.push(name);
+  }
   return { ...(json.length > 0 ? { jsonFields: json } : {}), ...(arrays.length > 0 ? { jsonArrayFields: arrays } : {}) };
 }
 
