@@ -11,11 +11,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { createApp } from "../src/api/app";
-import { issueToken } from "../src/auth/token-commands";
-import { createDrydock } from "../src/service/drydock";
 import { countCommits } from "../src/store/commit-count";
 import { openDatabase } from "../src/store/database";
+import { inProcessService } from "./in-process-service";
 import { throwawayDatabase } from "./throwaway-database";
 
 const { values } = parseArgs({ options: { cycles: { type: "string", default: "20" }, trace: { type: "boolean", default: false } } });
@@ -37,21 +35,15 @@ async function main(): Promise<void> {
   // No PGlite autovacuum pass among the statements counted (on PostgreSQL it is the server's, unseen).
   const database = await openDatabase({ url, onQuery, pgliteAutovacuumMs: null });
   const root = await mkdtemp(path.join(tmpdir(), "drydock-bench-"));
-  const drydock = await createDrydock({ database, localHost: { root, slots: 4 } });
-  const app = createApp(drydock, { rateLimits: { leases: null, commands: null } } as never);
-  const { token } = await issueToken(drydock.commands, { owner: "bench", role: "admin" }, { actor: "system" });
-  const headers = { Authorization: `Bearer ${token}`, "content-type": "application/json" };
+  const { drydock, acquireAndRelease } = await inProcessService(database, root);
 
   const cycle = async () => {
-    const res = await app.request("/v1/leases?wait=30", { method: "POST", headers, body: JSON.stringify({ resourceType: "host" }) });
-    const lease = (await res.json()) as { id: string; status: string };
-    if (lease.status !== "active") throw new Error(`lease not active: ${JSON.stringify(lease)}`);
-    await app.request(`/v1/leases/${lease.id}/release`, { method: "POST", headers, body: "{}" });
+    const leaseId = await acquireAndRelease();
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const row = await drydock.database.db.selectFrom("leases").select("status").where("lease_id", "=", lease.id).executeTakeFirstOrThrow();
+      const row = await drydock.database.db.selectFrom("leases").select("status").where("lease_id", "=", leaseId).executeTakeFirstOrThrow();
       if (row.status === "destroyed") break;
-      if (Date.now() > deadline) throw new Error(`lease ${lease.id} never destroyed`);
+      if (Date.now() > deadline) throw new Error(`lease ${leaseId} never destroyed`);
       await new Promise((r) => setTimeout(r, 5));
     }
   };

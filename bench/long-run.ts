@@ -16,11 +16,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { sql } from "kysely";
-import { createApp } from "../src/api/app";
-import { issueToken } from "../src/auth/token-commands";
-import { createDrydock } from "../src/service/drydock";
 import { openDatabase } from "../src/store/database";
 import { AUTOVACUUM_INTERVAL_MS } from "../src/store/pglite-autovacuum";
+import { inProcessService } from "./in-process-service";
 import { throwawayDatabase } from "./throwaway-database";
 
 const { values } = parseArgs({ options: { phases: { type: "string", default: "4" }, cycles: { type: "string", default: "5000" }, autovacuum: { type: "string", default: String(AUTOVACUUM_INTERVAL_MS) } } });
@@ -34,17 +32,7 @@ const { url, drop } = await throwawayDatabase(process.env.DATABASE_URL);
 const database = await openDatabase({ url, pgliteAutovacuumMs: autovacuumMs });
 const root = await mkdtemp(path.join(tmpdir(), "drydock-bench-"));
 try {
-  const drydock = await createDrydock({ database, localHost: { root, slots: 4 } });
-  const app = createApp(drydock, { rateLimits: { leases: null, commands: null } });
-  const { token } = await issueToken(drydock.commands, { owner: "bench", role: "admin" }, { actor: "bench" });
-  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-  const cycle = async () => {
-    const res = await app.request("/v1/leases?wait=30", { method: "POST", headers, body: '{"resourceType":"host"}' });
-    const lease = (await res.json()) as { id: string; status: string };
-    if (lease.status !== "active") throw new Error(`lease not active: ${JSON.stringify(lease)}`);
-    const released = await app.request(`/v1/leases/${lease.id}/release`, { method: "POST", headers, body: "{}" });
-    if (released.status !== 200) throw new Error(`release answered ${released.status}`);
-  };
+  const { drydock, acquireAndRelease: cycle } = await inProcessService(database, root);
   const vacuum = database.kind === "pglite" ? (autovacuumMs === null ? "PGlite, its autovacuum off" : `PGlite, its autovacuum every ${autovacuumMs} ms`) : "PostgreSQL, the server's autovacuum";
   console.log(`long-run: ${phases} phases of ${perPhase} cycles, 1 client, in process; ${vacuum}`);
   for (let p = 1; p <= phases; p++) {
