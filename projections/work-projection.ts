@@ -1,11 +1,10 @@
 import { sql, type CompiledQuery } from "kysely";
 import { CompiledShapes } from "../src/store/compiled-once";
 import type { RecordedEvent } from "../events/envelope";
-import { EVENTS_CHANNEL } from "../src/store/event-store";
 import type { AppendContext, Executor, InlineProjection, WorkClaim } from "../src/store/projection";
-import { encodeChangeNotice } from "../src/store/change-notice";
 import type { StreamState } from "../src/store/stream-state";
 import type { LeaseContext } from "../src/machines/lease-machine";
+import { notifyDue, wakeQuotaWaiter, wakeWaitingLeases } from "./wake-waiting-leases";
 import { blueprintWork, leaseWork, resourceWork, type LeaseScheduleInput, type ResourceScheduleInput, type ScheduledWork } from "./work-schedule";
 
 /** Waiting leases a blueprint change wakes (it may open any amount of capacity). */
@@ -268,33 +267,4 @@ async function wakeTeardowns(db: Executor, blueprintId: string, at: Date): Promi
        AND stream_id IN (SELECT 'resource-' || resource_id FROM resources WHERE blueprint_id = ${blueprintId} AND status IN ('released', 'broken'))
      RETURNING stream_id`.execute(db);
   if (woken.rows.length > 0) await notifyDue(db, woken.rows, at);
-}
-
-function notifyDue(db: Executor, rows: readonly { stream_id: string }[], at: Date) {
-  return sql`SELECT pg_notify(${EVENTS_CHANNEL}, ${encodeChangeNotice(rows.map((r) => r.stream_id), at.getTime())})`.execute(db);
-}
-
-async function wakeWaitingLeases(db: Executor, resourceType: string, at: Date, count: number): Promise<void> {
-  if (count <= 0) return;
-  const waiting = await sql<{ lease_id: string }>`
-    SELECT l.lease_id FROM leases l JOIN work_items w ON w.stream_id = 'lease-' || l.lease_id
-     WHERE l.status = 'pending' AND l.resource_type = ${resourceType} AND w.run_at > ${at}
-       AND l.wait_cause IS DISTINCT FROM 'quota'
-     ORDER BY l.priority DESC, l.requested_at, l.lease_id
-     LIMIT ${count}`.execute(db);
-  await wake(db, waiting.rows.map((l) => `lease-${l.lease_id}`), at, "allocate");
-}
-
-/**
- * The first of the owner's leases that waits on its quota (any type: a quota may count every
- * type). A freed slot does not wake those (wakeWaitingLeases): only the end of the owner's own
- * lease lets one go.
- */
-async function wakeQuotaWaiter(db: Executor, owner: string, at: Date): Promise<void> {
-  const waiting = await sql<{ lease_id: string }>`
-    SELECT l.lease_id FROM leases l JOIN work_items w ON w.stream_id = 'lease-' || l.lease_id
-     WHERE l.status = 'pending' AND l.owner = ${owner} AND l.wait_cause = 'quota' AND w.run_at > ${at}
-     ORDER BY l.priority DESC, l.requested_at, l.lease_id
-     LIMIT 1`.execute(db);
-  await wake(db, waiting.rows.map((l) => `lease-${l.lease_id}`), at, "allocate");
 }

@@ -83,7 +83,13 @@ export type AllocationDecision =
    * `cause` "configuration": nothing but a config change (or a fix on a host) can end this wait;
    * "quota": only the end of one of the owner's own leases can.
    */
-  | { kind: "wait"; reason: string; cause: "capacity" | "configuration" | "quota" }
+  | {
+      kind: "wait";
+      reason: string;
+      cause: "capacity" | "configuration" | "quota";
+      /** Leases ahead in the queue that take, on paper, the capacity free now (decide-in-queue.ts). */
+      queuedBehind?: readonly string[];
+    }
   | { kind: "break"; reason: string };
 
 export interface AllocationOutcome {

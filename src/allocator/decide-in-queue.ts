@@ -61,7 +61,7 @@ export function decideInQueue(view: QueuedAllocationView): AllocationOutcome {
   if (decideAllocation(own).decision.kind === "wait") return mine;
   const n = served.length;
   const reason = `queued behind ${n} lease${n === 1 ? "" : "s"} ahead of it (higher priority, or asked earlier) for the capacity free now: ${served.slice(0, 3).join(", ")}${n > 3 ? ", …" : ""}`;
-  return { decision: { kind: "wait", reason, cause: "capacity" }, candidates: mine.candidates, summary: `waiting: queued behind ${n} lease${n === 1 ? "" : "s"}` };
+  return { decision: { kind: "wait", reason, cause: "capacity", queuedBehind: served }, candidates: mine.candidates, summary: `waiting: queued behind ${n} lease${n === 1 ? "" : "s"}` };
 }
 
 /**

@@ -48,7 +48,7 @@ describe("the fair queue (decideInQueue)", () => {
 
   it("a freed slot goes to the lease ahead; the newcomer waits, queued behind it", () => {
     const outcome = decideInQueue({ ...viewOf("ls_new", full, [resource("rs_1")]), ahead: [ahead("ls_old", viewOf("ls_old", full, [resource("rs_1")]))] });
-    expect(outcome.decision).toEqual({ kind: "wait", cause: "capacity", reason: "queued behind 1 lease ahead of it (higher priority, or asked earlier) for the capacity free now: ls_old" });
+    expect(outcome.decision).toEqual({ kind: "wait", cause: "capacity", queuedBehind: ["ls_old"], reason: "queued behind 1 lease ahead of it (higher priority, or asked earlier) for the capacity free now: ls_old" });
   });
 
   it("capacity the leases ahead leave over is the newcomer's", () => {

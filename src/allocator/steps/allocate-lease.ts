@@ -15,6 +15,7 @@ import { leaseSlotKey, leaseUseKey } from "../slot-keys";
 import { quotaLocks } from "../quota-locks";
 import { workerMetadata, type WorkerContext } from "../worker-context";
 import { loadLease } from "./load-state";
+import { wakeLeasesAhead } from "../../../projections/wake-waiting-leases";
 import { heldLeaseAppends, resourceAllocatedAppend } from "./held-lease-appends";
 
 /** Waiting leases retry at least this often even when nothing wakes them. */
@@ -122,6 +123,9 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
             [attempted, { type: "LeaseWaiting", data: { reason: d.reason, retryAt: retryAt(now, c.attempts + 1, ctx.random(), WAIT_BACKOFF).toISOString(), blueprintIds: usable, cause: d.cause } }],
             meta,
           );
+          // The capacity is there and the leases ahead that take it are asleep: their wake-up may
+          // have been lost. Waking them here, at most once per wait of theirs, heals that.
+          if (d.queuedBehind) await wakeLeasesAhead(ctx.db, d.queuedBehind, ctx.clock.now());
           // Capacity freed by a transaction that committed after our view was read woke this lease
           // while we were deciding, and our wait just overwrote that wake-up. Look once more now
           // that our wait is committed: anything freed before it is visible, anything after it
