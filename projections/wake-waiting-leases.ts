@@ -52,12 +52,12 @@ async function wakeFirstWaiting(db: Executor, which: RawBuilder<unknown>, at: Da
 }
 
 /**
- * Wakes the given leases ahead in the queue if they still wait for capacity and nobody has woken
- * them since their last wait (whatever they last waited for: on paper they take it now). A lease that waits because these would take the capacity free now
- * (decide-in-queue.ts) calls this after its wait commits: the wake-up that freed the capacity was
- * theirs, and if it was lost (its process died between the commit and the wake-up, or the
- * wake-up failed), they would otherwise sleep through their backoff beside it while the queue
- * behind them waits too.
+ * Wakes the given leases ahead in the queue if they still wait and nobody has woken them since
+ * their last wait (whatever they last waited for: on paper they take the capacity free now). A
+ * lease that waits behind them for that capacity (decide-in-queue.ts) calls this after its wait
+ * commits: the wake-up that freed the capacity was theirs, and if it was lost (its process died
+ * between the commit and the wake-up, or the wake-up failed), they would otherwise sleep through
+ * their backoff beside it while the queue behind them waits too.
  */
 export async function wakeLeasesAhead(db: Executor, leaseIds: readonly string[], at: Date): Promise<void> {
   if (leaseIds.length === 0) return;
