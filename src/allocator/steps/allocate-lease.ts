@@ -133,7 +133,11 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
           if (round === 0 && recheck) {
             const again = decideInQueue(await loadAllocationView(ctx.db, ctx.registry, leaseView, ctx.clock.now(), ctx.reclaimIdleMs, place));
             if (again.decision.kind !== "wait") {
-              return allocateLease(ctx, await loadLease(ctx, c.leaseId), false);
+              // Our wait gave up the lease's claim: a worker woken meanwhile may have taken it on
+              // (and acquired it). Then it is that worker's; decide again only on our own wait.
+              const waited = await loadLease(ctx, c.leaseId);
+              if (waited.status !== "pending" || waited.version !== lease.version + 2) return;
+              return allocateLease(ctx, waited, false);
             }
           }
           return;
