@@ -31,9 +31,9 @@ const lease = async (id: string) => (await api.call("GET", `/v1/leases/${id}`)).
 
 it("a second lease decided on the same count cannot land: the use number is taken, nothing is stored", async () => {
   const first = await ask();
-  // The request runs its first steps itself, and may still be running one when the due work is
-  // looked at (the resource's build, claimed by it), or a wake-up may be a little ahead of this
-  // process's clock on PostgreSQL: look again until the lease is active, or fail.
+  // The request runs its first steps itself for up to its second of ?wait, and goes on after
+  // answering: under load one may still be running (its item claimed, not due) when the due work
+  // is looked at. Look again until the lease is active, or fail.
   const active = await waitUntil(`lease ${first} active`, async () => {
     await work();
     const now = await lease(first);
