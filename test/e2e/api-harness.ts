@@ -7,6 +7,7 @@ import { issueToken } from "../../src/auth/token-commands";
 import { createDrydock, type Drydock, type DrydockOptions } from "../../src/service/drydock";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 import { runDueWork } from "../support/run-due-work";
+import { waitUntil } from "../support/wait-until";
 
 /**
  * One Drydock on a fresh test database, its API app, and helpers to call it like a client would.
@@ -36,6 +37,13 @@ export interface ApiHarness extends Caller {
   eventCount(): Promise<number>;
   /** Runs the worker's due work until none is left (at most 50 rounds): for tests whose worker is off. */
   runDueWork(): Promise<void>;
+  /**
+   * Runs the due work until lease `id` has `status`, and answers the lease; fails after
+   * `timeoutMs`. One pass is not enough: a request's `?wait` runs the lease's first steps itself
+   * and goes on after answering, so under load a step may still be running (its item claimed,
+   * not due) when the due work is looked at.
+   */
+  runDueWorkUntil(id: string, status: string, timeoutMs?: number): Promise<any>;
   close(): Promise<void>;
 }
 
@@ -153,6 +161,18 @@ export async function startApi(
       return { owner, token: issued.token, tokenId: issued.id, ...callerAs(issued.token) };
     },
     runDueWork: () => runDueWork(drydock),
+    async runDueWorkUntil(id, status, timeoutMs = 10_000) {
+      return waitUntil(
+        `lease ${id} to be ${status}`,
+        async () => {
+          await runDueWork(drydock);
+          const lease = expectStatus(await admin.call("GET", `/v1/leases/${id}`), [200], `lease ${id}`);
+          return lease.status === status ? lease : undefined;
+        },
+        timeoutMs,
+        { seen: async () => (await admin.call("GET", `/v1/leases/${id}`)).body?.status },
+      );
+    },
     async eventCount() {
       await drydock.notifier.flush();
       await drydock.worker.idle();

@@ -45,9 +45,7 @@ const retryAt = async (id: string) => {
 };
 async function activeLease(label: string) {
   const asked = await ask(label);
-  await api.runDueWork();
-  const now = await lease(asked.id);
-  expect(now.status, now.waitReason).toBe("active");
+  await api.runDueWorkUntil(asked.id, "active");
   return asked.id;
 }
 

@@ -37,18 +37,7 @@ const active = async () => {
   const asked = await ask({}, 1);
   return becomes(asked.id, "active");
 };
-/**
- * Runs the due work until the lease has `status`. A step's wake-up is due at its event's time as
- * the database recorded it, which on PostgreSQL can be a little ahead of this process's clock:
- * one pass may find it not due yet, so this looks again rather than concluding from one pass.
- */
-async function becomes(id: string, status: string) {
-  return waitUntil(`lease ${id} to be ${status}`, async () => {
-    await work();
-    const now = await lease(id);
-    return now.status === status ? now : undefined;
-  }, 10_000, { intervalMs: 50, seen: async () => (await lease(id)).status });
-}
+const becomes = (id: string, status: string) => api.runDueWorkUntil(id, status);
 /** Runs every due step, as the background worker would, until nothing is due. */
 const work = () => api.runDueWork();
 

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { verifyStoredLog } from "../../src/history/verify-stored-log";
 import { memoryPoolBlueprint } from "../support/test-blueprints";
-import { waitUntil } from "../support/wait-until";
 import { startApi, type ApiHarness } from "./api-harness";
 
 /**
@@ -31,14 +30,7 @@ const lease = async (id: string) => (await api.call("GET", `/v1/leases/${id}`)).
 
 it("a second lease decided on the same count cannot land: the use number is taken, nothing is stored", async () => {
   const first = await ask();
-  // The request runs its first steps itself for up to its second of ?wait, and goes on after
-  // answering: under load one may still be running (its item claimed, not due) when the due work
-  // is looked at. Look again until the lease is active, or fail.
-  const active = await waitUntil(`lease ${first} active`, async () => {
-    await work();
-    const now = await lease(first);
-    return now.status === "active" ? now : undefined;
-  }, 10_000, { seen: async () => (await lease(first)).status });
+  const active = await api.runDueWorkUntil(first, "active");
   const rid = active.resourceId as string;
   const use1 = (await api.call("GET", `/v1/leases/${first}/events`)).body.items.find((e: { type: string }) => e.type === "LeaseAcquired");
   // The first lease built the resource: it is its first use, counted from its row.

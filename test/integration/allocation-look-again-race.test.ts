@@ -33,8 +33,7 @@ const release = async (id: string) => expect((await api.call("POST", `/v1/leases
 
 it("a lease another worker acquired between its wait and the look again is left to that worker", async () => {
   const holders = [(await ask()).id, (await ask()).id];
-  await api.runDueWork();
-  for (const id of holders) expect(await statusOf(id)).toBe("active");
+  for (const id of holders) await api.runDueWorkUntil(id, "active");
   const lease = (await ask()).id;
   expect(await statusOf(lease)).toBe("pending");
 
@@ -65,8 +64,7 @@ it("a lease another worker acquired between its wait and the look again is left 
 
   const events = (await api.call("GET", `/v1/leases/${lease}/events`)).body.items as { type: string }[];
   expect(events.filter((e) => e.type === "LeaseAcquired")).toHaveLength(1);
-  await api.runDueWork();
-  expect(await statusOf(lease)).toBe("active");
+  await api.runDueWorkUntil(lease, "active");
   await release(lease);
   await api.runDueWork();
   const report = await verifyStoredLog(api.drydock.store, { now: new Date(), graceMs: 60_000 });
