@@ -14,8 +14,8 @@ import type { AllocationSnapshot } from "../allocation-snapshot";
 import { leaseSlotKey, leaseUseKey } from "../slot-keys";
 import { quotaLocks } from "../quota-locks";
 import { workerMetadata, type WorkerContext } from "../worker-context";
-import { loadLease } from "./load-state";
 import { wakeLeasesAhead } from "../../../projections/wake-waiting-leases";
+import { loadLease } from "./load-state";
 import { heldLeaseAppends, resourceAllocatedAppend } from "./held-lease-appends";
 
 /** Waiting leases retry at least this often even when nothing wakes them. */
@@ -117,7 +117,7 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
         }
         case "wait": {
           const usable = outcome.candidates.filter((x) => x.kind === "blueprint" && x.outcome !== "skipped").map((x) => x.id);
-          await ctx.store.append(
+          const waited = await ctx.store.append(
             leaseStream,
             lease.version,
             [attempted, { type: "LeaseWaiting", data: { reason: d.reason, retryAt: retryAt(now, c.attempts + 1, ctx.random(), WAIT_BACKOFF).toISOString(), blueprintIds: usable, cause: d.cause } }],
@@ -133,11 +133,11 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
           if (round === 0 && recheck) {
             const again = decideInQueue(await loadAllocationView(ctx.db, ctx.registry, leaseView, ctx.clock.now(), ctx.reclaimIdleMs, place));
             if (again.decision.kind !== "wait") {
-              // Our wait gave up the lease's claim: a worker woken meanwhile may have taken it on
-              // (and acquired it). Then it is that worker's; decide again only on our own wait.
-              const waited = await loadLease(ctx, c.leaseId);
-              if (waited.status !== "pending" || waited.version !== lease.version + 2) return;
-              return allocateLease(ctx, waited, false);
+              // A worker's wait gives up the lease's claim: a worker woken meanwhile may take it on
+              // (and acquire it). Then it is that worker's: decide again only on the version our wait stored.
+              const current = await loadLease(ctx, c.leaseId);
+              if (current.status !== "pending" || current.version !== waited.at(-1)!.streamVersion) return;
+              return allocateLease(ctx, current, false);
             }
           }
           return;
