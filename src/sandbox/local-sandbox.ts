@@ -14,7 +14,7 @@
  * another Drydock process on this machine.
  */
 import type { ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, constants, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, constants, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { open, readFile, rm, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -78,14 +78,14 @@ export class LocalSandbox {
    */
   async prepare(leaseDir: string, tmpDir: string, leaseId: string, settings: LeaseSandboxSettings): Promise<void> {
     for (const dir of [leaseDir, tmpDir]) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirectory(dir, 0o700);
       if (this.host.user) chownSync(dir, this.host.user.uid, this.host.user.gid);
       // mkdir leaves a directory that was there already as it was.
       chmodSync(dir, 0o700);
     }
     const cgroup = this.cgroupDir(leaseId);
     if (cgroup) {
-      mkdirSync(cgroup, { recursive: true });
+      makeDirectory(cgroup);
       writeFileSync(path.join(cgroup, "pids.max"), String(settings.maxProcesses));
     }
   }
@@ -146,8 +146,13 @@ export class LocalSandbox {
   async killAll(leaseId: string): Promise<KilledProcess[]> {
     const killed = new Map<number, KilledProcess>();
     const cgroup = this.cgroupDir(leaseId);
+    // The kernel refuses to remove a cgroup that holds a process, and once it is removed no
+    // process can join it: a removal that succeeds (or finds none) proves the lease has no
+    // process there, in one call where reading its members before and after took two. Only the
+    // commands this process started outside it (an admin's lease has no cgroup) are left.
+    const emptied = cgroup !== null && removedCgroup(cgroup);
     // Named before the kill, while /proc still has their command lines.
-    const members = cgroup ? readPids(cgroup) : [];
+    const members = cgroup && !emptied ? readPids(cgroup) : [];
     for (const pid of members) killed.set(pid, { pid, command: await commandLineOf(pid) });
     for (const child of this.running.get(leaseId) ?? []) {
       if (child.pid === undefined || child.exitCode !== null) continue;
@@ -155,7 +160,7 @@ export class LocalSandbox {
       killQuietly(-child.pid);
     }
     this.running.delete(leaseId);
-    if (!cgroup) return [...killed.values()];
+    if (!cgroup || emptied) return [...killed.values()];
     for (let round = 0; round < KILL_ROUNDS; round++) {
       const pids = readPids(cgroup);
       if (pids.length === 0) break;
@@ -260,6 +265,32 @@ function killQuietly(pid: number): void {
 async function commandLineOf(pid: number): Promise<string> {
   const raw = await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "");
   return raw.trim().slice(0, 64);
+}
+
+/**
+ * Makes a directory, and its parents only when they are missing: a recursive mkdir looks at the
+ * path before making it, about twice the cost of one mkdir, and a lease's parents are there from
+ * its resource's first lease on. One that is there already is left as it was.
+ */
+function makeDirectory(dir: string, mode?: number): void {
+  try {
+    mkdirSync(dir, { mode });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") mkdirSync(dir, { recursive: true, mode });
+    // As a recursive mkdir: a directory there already is kept, anything else in its place refused.
+    else if (code !== "EEXIST" || !statSync(dir).isDirectory()) throw error;
+  }
+}
+
+/** Removes an empty cgroup: true when it is gone now (or was never made), false when it holds processes or could not be removed. */
+function removedCgroup(cgroup: string): boolean {
+  try {
+    rmdirSync(cgroup);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ENOENT";
+  }
 }
 
 /**
