@@ -15,10 +15,17 @@ export interface LiveLeaseCountRow {
   of_type: number | string;
 }
 
-/** The query of liveLeaseCounts over a text[] of owners: one definition, for the allocation snapshot too. */
+/**
+ * The query of liveLeaseCounts over a text[] of owners: one definition, for the allocation snapshot too.
+ *
+ * `cardinality(owners) > 0` names no column, so the planner makes it a one-time filter that skips
+ * the scan when no owner is asked about: the snapshot asks only when a lease carries a quota,
+ * and its plan, made once for every lease, otherwise still walked the status index over every
+ * live lease (and every dead version of one not vacuumed yet) before finding the owners empty.
+ */
 export function liveLeaseCountsSql(owners: Expression<string[]>, resourceType: string) {
   return sql`SELECT owner, count(*) AS total, count(*) FILTER (WHERE resource_type = ${resourceType}) AS of_type
-      FROM leases WHERE owner = any(${owners}) AND status IN ('acquired', 'active')
+      FROM leases WHERE cardinality(${owners}) > 0 AND owner = any(${owners}) AND status IN ('acquired', 'active')
      GROUP BY owner`;
 }
 
