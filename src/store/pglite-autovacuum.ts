@@ -1,8 +1,22 @@
 import { sql, type Kysely } from "kysely";
 import type { DrydockDatabase } from "./schema";
 
-/** How often a pass looks at the tables, as PostgreSQL's autovacuum_naptime (ms). */
+/**
+ * How often a pass looks at the tables (ms), as PostgreSQL's autovacuum_naptime: a full pass,
+ * which works on every table autovacuum's rules pick.
+ */
 export const AUTOVACUUM_INTERVAL_MS = 60_000;
+
+/**
+ * How often, between full passes, a quick pass vacuums the tables whose dead rows are over the
+ * threshold, and no other (ms). Every lease cycle leaves a dead lock, work item and lease row
+ * version behind, which the capacity view's scans walk until they are vacuumed: at 300 cycles a
+ * second, a minute between passes let the database thread's work a cycle grow by half before
+ * each one. Those tables hold few live rows, and vacuuming them takes a millisecond or two. What
+ * a quick pass leaves to the full one (the event log's inserts, ANALYZE, freezing) holds the
+ * embedded database's one session for longer, and is no worse for waiting.
+ */
+export const DEAD_ROWS_INTERVAL_MS = 5_000;
 
 /** What one pass did: the tables it vacuumed (and analyzed), and those it only analyzed. */
 export interface AutovacuumPass {
@@ -13,8 +27,13 @@ export interface AutovacuumPass {
 interface TableNeeds {
   relname: string;
   vacuum: boolean;
+  /** Vacuum for its dead rows (part of `vacuum`): what a quick pass does. */
+  dead: boolean;
   analyze: boolean;
 }
+
+/** A full pass works on every table that needs it; a quick one only vacuums those with dead rows (DEAD_ROWS_INTERVAL_MS). */
+export type AutovacuumPassKind = "full" | "dead-rows";
 
 /**
  * PostgreSQL's autovacuum, for PGlite, which has none: PGlite is PostgreSQL in single-user mode,
@@ -26,8 +45,9 @@ interface TableNeeds {
  * embedded database would in the end stop taking writes to protect itself from transaction id
  * wraparound.
  *
- * Each pass (every AUTOVACUUM_INTERVAL_MS, a timer that keeps no process alive) picks the tables
- * by autovacuum's own rules and default settings, from the statistics PGlite keeps as PostgreSQL
+ * Each full pass (every AUTOVACUUM_INTERVAL_MS, a timer that keeps no process alive; quick passes
+ * between them, DEAD_ROWS_INTERVAL_MS) picks the tables
+ * by autovacuum's own rules and default thresholds, from the statistics PGlite keeps as PostgreSQL
  * does (`pg_stat_user_tables`): VACUUM (ANALYZE) a table whose dead tuples exceed 50 + 20 % of
  * its rows, whose inserts since its last vacuum exceed 1,000 + 20 % (the event log: its pages are
  * then marked all-visible and frozen in small steps), or whose oldest unfrozen transaction is
@@ -39,21 +59,31 @@ export class PGliteAutovacuum {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> | null = null;
 
+  private lastFullAt = 0;
+
+  /** `intervalMs`: between full passes; `deadRowsIntervalMs`: between quick ones (never more than `intervalMs`). */
   constructor(
     private readonly db: Kysely<DrydockDatabase>,
     private readonly intervalMs = AUTOVACUUM_INTERVAL_MS,
     private readonly onError: (error: unknown) => void = () => {},
+    private readonly deadRowsIntervalMs = DEAD_ROWS_INTERVAL_MS,
   ) {}
 
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => {
-      // A slow pass is not overlapped by the next one.
-      if (this.running) return;
-      this.running = this.pass()
-        .catch(this.onError)
-        .finally(() => (this.running = null));
-    }, this.intervalMs);
+    this.lastFullAt = performance.now();
+    this.timer = setInterval(
+      () => {
+        // A slow pass is not overlapped by the next one.
+        if (this.running) return;
+        const full = performance.now() - this.lastFullAt >= this.intervalMs;
+        if (full) this.lastFullAt = performance.now();
+        this.running = this.pass(full ? "full" : "dead-rows")
+          .catch(this.onError)
+          .finally(() => (this.running = null));
+      },
+      Math.min(this.intervalMs, this.deadRowsIntervalMs),
+    );
     this.timer.unref();
   }
 
@@ -64,10 +94,20 @@ export class PGliteAutovacuum {
     await this.running;
   }
 
-  /** One pass: vacuums and analyzes the tables that need it now, one statement each. */
-  async pass(): Promise<AutovacuumPass> {
+  /**
+   * One pass: vacuums and analyzes the tables that need it now, one statement each; a quick one
+   * (`dead-rows`) only vacuums, without ANALYZE, the tables whose dead rows are over the threshold.
+   */
+  async pass(kind: AutovacuumPassKind = "full"): Promise<AutovacuumPass> {
     const needs = await tablesNeedingWork(this.db);
     const done: AutovacuumPass = { vacuumed: [], analyzed: [] };
+    if (kind === "dead-rows") {
+      for (const table of needs.filter((t) => t.dead)) {
+        await sql`VACUUM ${sql.table(table.relname)}`.execute(this.db);
+        done.vacuumed.push(table.relname);
+      }
+      return done;
+    }
     for (const table of needs) {
       if (table.vacuum) {
         await sql`VACUUM (ANALYZE) ${sql.table(table.relname)}`.execute(this.db);
@@ -91,6 +131,7 @@ async function tablesNeedingWork(db: Kysely<DrydockDatabase>): Promise<TableNeed
            s.n_dead_tup > 50 + 0.2 * greatest(c.reltuples, 0)
              OR s.n_ins_since_vacuum > 1000 + 0.2 * greatest(c.reltuples, 0)
              OR age(c.relfrozenxid) > 200000000 AS vacuum,
+           s.n_dead_tup > 50 + 0.2 * greatest(c.reltuples, 0) AS dead,
            s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0) AS analyze
       FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
      WHERE s.schemaname = current_schema()

@@ -95,6 +95,49 @@ describe("PGlite's autovacuum", () => {
     expect(rows[0]!.visible).toBe(rows[0]!.pages);
   });
 
+  it("between full passes, a quick pass vacuums the tables with dead rows and leaves the rest to the next full one", async () => {
+    const { db } = await open(null);
+    await churnLocks(db, 300);
+    // The event log's kind of table: only inserts, over autovacuum's 1,000 for an empty table.
+    await sql`CREATE TABLE log_like (n int PRIMARY KEY)`.execute(db);
+    await sql`INSERT INTO log_like SELECT generate_series(1, 1500)`.execute(db);
+    const locksBefore = await statsOf(db, "slot_locks");
+    const logBefore = await statsOf(db, "log_like");
+
+    const quick = await new PGliteAutovacuum(db).pass("dead-rows");
+    expect(quick).toEqual({ vacuumed: ["slot_locks"], analyzed: [] });
+    const locks = await statsOf(db, "slot_locks");
+    expect(locks.dead).toBe(0);
+    expect(locks.vacuums).toBe(locksBefore.vacuums + 1);
+    // Vacuumed without ANALYZE: that, and the log's inserts, wait for the full pass.
+    expect(locks.analyzes).toBe(locksBefore.analyzes);
+    expect(await statsOf(db, "log_like")).toEqual(logBefore);
+
+    const full = await new PGliteAutovacuum(db).pass("full");
+    expect(full.vacuumed).toContain("log_like");
+    expect(full.vacuumed).not.toContain("slot_locks");
+    expect(full.analyzed).toContain("slot_locks");
+  });
+
+  it("runs quick passes by itself between full ones", async () => {
+    // Full passes an hour apart: only a quick pass can vacuum the locks within the wait.
+    const { db } = await open(null);
+    // Churned before the passes start: one in the middle could leave the rest below the threshold.
+    await churnLocks(db, 120);
+    const errors: unknown[] = [];
+    const autovacuum = new PGliteAutovacuum(db, 3_600_000, (error) => errors.push(error), 50);
+    autovacuum.start();
+    try {
+      await waitUntil("slot_locks vacuumed by a quick pass", async () => (await statsOf(db, "slot_locks")).dead === 0, 10_000);
+      const stats = await statsOf(db, "slot_locks");
+      expect(stats.vacuums).toBeGreaterThanOrEqual(1);
+      expect(stats.analyzes).toBe(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await autovacuum.stop();
+    }
+  });
+
   it("runs by itself in an open embedded database, and stops with it", async () => {
     const { db } = await open(50);
     // In one transaction, which holds the embedded database's one session until it commits: a
