@@ -87,7 +87,7 @@ async function openPGlite(dataDir: string | undefined, onQuery?: (sql: string, m
   });
   const db = new Kysely<DrydockDatabase>({ dialect: new PGliteDialect(thread), log: logOption(onQuery) });
   // Its first pass comes an interval after opening: the migrations have run by then.
-  const autovacuum = autovacuumMs === null ? null : new PGliteAutovacuum(db, autovacuumMs);
+  const autovacuum = autovacuumMs === null ? null : new PGliteAutovacuum(db, { intervalMs: autovacuumMs });
   autovacuum?.start();
   return {
     db,

@@ -18,6 +18,26 @@ export const AUTOVACUUM_INTERVAL_MS = 60_000;
  */
 export const DEAD_ROWS_INTERVAL_MS = 5_000;
 
+/**
+ * A pass ends with a CHECKPOINT once this much WAL was written since the last one (bytes).
+ * PGlite in single-user mode has no checkpointer, and PostgreSQL's own trigger is max_wal_size
+ * (1 GB): the WAL of about 90,000 lease cycles piled up in `pg_wal` (in memory, for a database
+ * that lives there) and would all be replayed at a start after a crash. A checkpoint after 50 MB
+ * of lease cycles takes 20–40 ms; the segments before it are recycled as the next ones.
+ */
+export const CHECKPOINT_WAL_BYTES = 64 * 1024 * 1024;
+
+export interface PGliteAutovacuumOptions {
+  /** Between full passes (ms). */
+  intervalMs?: number;
+  /** Between quick passes (ms): never more than `intervalMs`. */
+  deadRowsIntervalMs?: number;
+  /** WAL since the last checkpoint over which a pass checkpoints (bytes). */
+  checkpointWalBytes?: number;
+  /** Told of a pass that failed; the next one runs as planned. */
+  onError?: (error: unknown) => void;
+}
+
 /** What one pass did: the tables it vacuumed (and analyzed), and those it only analyzed. */
 export interface AutovacuumPass {
   vacuumed: string[];
@@ -53,21 +73,28 @@ export type AutovacuumPassKind = "full" | "dead-rows";
  * then marked all-visible and frozen in small steps), or whose oldest unfrozen transaction is
  * older than 200 million; ANALYZE one whose changes since its last analyze exceed 50 + 10 %.
  * PGlite runs one statement at a time, so a pass holds the others back while it runs: the
- * lease-cycle tables are small, and vacuuming them takes milliseconds.
+ * lease-cycle tables are small, and vacuuming them takes milliseconds. Every pass then
+ * checkpoints once enough WAL was written (CHECKPOINT_WAL_BYTES), the checkpointer's work.
  */
 export class PGliteAutovacuum {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> | null = null;
 
   private lastFullAt = 0;
+  private readonly intervalMs: number;
+  private readonly deadRowsIntervalMs: number;
+  private readonly checkpointWalBytes: number;
+  private readonly onError: (error: unknown) => void;
 
-  /** `intervalMs`: between full passes; `deadRowsIntervalMs`: between quick ones (never more than `intervalMs`). */
   constructor(
     private readonly db: Kysely<DrydockDatabase>,
-    private readonly intervalMs = AUTOVACUUM_INTERVAL_MS,
-    private readonly onError: (error: unknown) => void = () => {},
-    private readonly deadRowsIntervalMs = DEAD_ROWS_INTERVAL_MS,
-  ) {}
+    options: PGliteAutovacuumOptions = {},
+  ) {
+    this.intervalMs = options.intervalMs ?? AUTOVACUUM_INTERVAL_MS;
+    this.deadRowsIntervalMs = options.deadRowsIntervalMs ?? DEAD_ROWS_INTERVAL_MS;
+    this.checkpointWalBytes = options.checkpointWalBytes ?? CHECKPOINT_WAL_BYTES;
+    this.onError = options.onError ?? (() => {});
+  }
 
   start(): void {
     if (this.timer) return;
@@ -79,6 +106,7 @@ export class PGliteAutovacuum {
         const full = performance.now() - this.lastFullAt >= this.intervalMs;
         if (full) this.lastFullAt = performance.now();
         this.running = this.pass(full ? "full" : "dead-rows")
+          .then(() => this.checkpointIfDue())
           .catch(this.onError)
           .finally(() => (this.running = null));
       },
@@ -119,6 +147,19 @@ export class PGliteAutovacuum {
     }
     return done;
   }
+
+  /** Checkpoints when the WAL since the last checkpoint is over `checkpointWalBytes`; whether it did. */
+  async checkpointIfDue(): Promise<boolean> {
+    if ((await walSinceCheckpoint(this.db)) <= this.checkpointWalBytes) return false;
+    await sql`CHECKPOINT`.execute(this.db);
+    return true;
+  }
+}
+
+/** WAL written since the last checkpoint's redo point (bytes). */
+export async function walSinceCheckpoint(db: Kysely<DrydockDatabase>): Promise<number> {
+  const { rows } = await sql<{ bytes: string }>`SELECT (pg_current_wal_lsn() - redo_lsn)::text AS bytes FROM pg_control_checkpoint()`.execute(db);
+  return Number(rows[0]!.bytes);
 }
 
 /**

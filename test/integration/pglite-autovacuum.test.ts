@@ -9,7 +9,7 @@
 import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../../src/store/database";
-import { PGliteAutovacuum } from "../../src/store/pglite-autovacuum";
+import { PGliteAutovacuum, walSinceCheckpoint } from "../../src/store/pglite-autovacuum";
 import { pgliteTemplate } from "../support/pglite-template";
 import { waitUntil } from "../support/wait-until";
 
@@ -125,13 +125,46 @@ describe("PGlite's autovacuum", () => {
     // Churned before the passes start: one in the middle could leave the rest below the threshold.
     await churnLocks(db, 120);
     const errors: unknown[] = [];
-    const autovacuum = new PGliteAutovacuum(db, 3_600_000, (error) => errors.push(error), 50);
+    const autovacuum = new PGliteAutovacuum(db, { intervalMs: 3_600_000, deadRowsIntervalMs: 50, onError: (error) => errors.push(error) });
     autovacuum.start();
     try {
       await waitUntil("slot_locks vacuumed by a quick pass", async () => (await statsOf(db, "slot_locks")).dead === 0, 10_000);
       const stats = await statsOf(db, "slot_locks");
       expect(stats.vacuums).toBeGreaterThanOrEqual(1);
       expect(stats.analyzes).toBe(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await autovacuum.stop();
+    }
+  });
+
+  it("checkpoints once enough WAL was written since the last checkpoint, and not before", async () => {
+    const { db } = await open(null);
+    const autovacuum = new PGliteAutovacuum(db, { checkpointWalBytes: 4 * 1024 * 1024 });
+    await sql`CHECKPOINT`.execute(db);
+    expect(await autovacuum.checkpointIfDue()).toBe(false);
+    // About 20 MB of WAL, and as many segments in pg_wal as it fills.
+    await sql`CREATE TABLE wal_maker (n int, pad text)`.execute(db);
+    await sql`INSERT INTO wal_maker SELECT n, repeat('x', 150) FROM generate_series(1, 100000) n`.execute(db);
+    const written = await walSinceCheckpoint(db);
+    expect(written).toBeGreaterThan(4 * 1024 * 1024);
+
+    expect(await autovacuum.checkpointIfDue()).toBe(true);
+    // The redo point moved up to the WAL's end: a start after a crash replays none of it.
+    expect(await walSinceCheckpoint(db)).toBeLessThan(64 * 1024);
+    expect(await autovacuum.checkpointIfDue()).toBe(false);
+  });
+
+  it("a pass by itself checkpoints a database that wrote enough WAL", async () => {
+    const { db } = await open(null);
+    await sql`CREATE TABLE wal_maker (n int, pad text)`.execute(db);
+    await sql`INSERT INTO wal_maker SELECT n, repeat('x', 150) FROM generate_series(1, 50000) n`.execute(db);
+    expect(await walSinceCheckpoint(db)).toBeGreaterThan(4 * 1024 * 1024);
+    const errors: unknown[] = [];
+    const autovacuum = new PGliteAutovacuum(db, { intervalMs: 50, checkpointWalBytes: 4 * 1024 * 1024, onError: (error) => errors.push(error) });
+    autovacuum.start();
+    try {
+      await waitUntil("a pass checkpointed", async () => (await walSinceCheckpoint(db)) < 1024 * 1024, 10_000);
       expect(errors).toEqual([]);
     } finally {
       await autovacuum.stop();
