@@ -150,9 +150,9 @@ export class LocalSandbox {
     // process can join it: a removal that succeeds (or finds none) proves the lease has no
     // process there, in one call where reading its members before and after took two. Only the
     // commands this process started outside it (an admin's lease has no cgroup) are left.
-    const emptied = cgroup !== null && removedCgroup(cgroup);
+    const held = cgroup !== null && !removedCgroup(cgroup) ? cgroup : null;
     // Named before the kill, while /proc still has their command lines.
-    const members = cgroup && !emptied ? readPids(cgroup) : [];
+    const members = held ? readPids(held) : [];
     for (const pid of members) killed.set(pid, { pid, command: await commandLineOf(pid) });
     for (const child of this.running.get(leaseId) ?? []) {
       if (child.pid === undefined || child.exitCode !== null) continue;
@@ -160,9 +160,9 @@ export class LocalSandbox {
       killQuietly(-child.pid);
     }
     this.running.delete(leaseId);
-    if (!cgroup || emptied) return [...killed.values()];
+    if (!held) return [...killed.values()];
     for (let round = 0; round < KILL_ROUNDS; round++) {
-      const pids = readPids(cgroup);
+      const pids = readPids(held);
       if (pids.length === 0) break;
       for (const pid of pids) {
         if (!killed.has(pid)) killed.set(pid, { pid, command: await commandLineOf(pid) });
@@ -170,11 +170,8 @@ export class LocalSandbox {
       }
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
-    try {
-      rmdirSync(cgroup);
-    } catch {
-      // Gone already, or a process the kill rounds did not see still holds it: nothing to add.
-    }
+    // Not removed: a process the kill rounds did not see still holds it; nothing to add.
+    removedCgroup(held);
     return [...killed.values()];
   }
 
@@ -294,8 +291,8 @@ function removedCgroup(cgroup: string): boolean {
 }
 
 /**
- * The cgroup's processes. Read synchronously: cgroupfs is in memory (see prepare), and a lease's
- * teardown reads it at least twice.
+ * The cgroup's processes. Read synchronously: cgroupfs is in memory (see prepare), and a teardown
+ * that finds processes reads it at least twice.
  */
 function readPids(cgroup: string): number[] {
   let text = "";

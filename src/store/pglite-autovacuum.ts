@@ -47,7 +47,7 @@ export interface AutovacuumPass {
 interface TableNeeds {
   relname: string;
   vacuum: boolean;
-  /** Vacuum for its dead rows (part of `vacuum`): what a quick pass does. */
+  /** Vacuum for its dead rows (one of `vacuum`'s reasons): what a quick pass does. */
   dead: boolean;
   analyze: boolean;
 }
@@ -167,15 +167,14 @@ export async function walSinceCheckpoint(db: Kysely<DrydockDatabase>): Promise<n
  * relation_needs_vacanalyze). A table never analyzed counts as empty (reltuples -1).
  */
 async function tablesNeedingWork(db: Kysely<DrydockDatabase>): Promise<TableNeeds[]> {
-  const { rows } = await sql<TableNeeds>`
+  const { rows } = await sql<Omit<TableNeeds, "vacuum"> & { grown: boolean }>`
     SELECT s.relname,
-           s.n_dead_tup > 50 + 0.2 * greatest(c.reltuples, 0)
-             OR s.n_ins_since_vacuum > 1000 + 0.2 * greatest(c.reltuples, 0)
-             OR age(c.relfrozenxid) > 200000000 AS vacuum,
            s.n_dead_tup > 50 + 0.2 * greatest(c.reltuples, 0) AS dead,
+           s.n_ins_since_vacuum > 1000 + 0.2 * greatest(c.reltuples, 0)
+             OR age(c.relfrozenxid) > 200000000 AS grown,
            s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0) AS analyze
       FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
      WHERE s.schemaname = current_schema()
      ORDER BY s.relname`.execute(db);
-  return rows.filter((r) => r.vacuum || r.analyze);
+  return rows.map(({ grown, ...r }) => ({ ...r, vacuum: r.dead || grown })).filter((r) => r.vacuum || r.analyze);
 }
