@@ -9,8 +9,6 @@ export const LEASE_JSON_COLUMNS = ["attributes", "blueprint_ids", "lease_quota"]
 
 /** What a lease event does to its `leases` row (null: nothing); the one definition of that row. */
 export function leaseRowChange(event: ProjectedEvent): RowChange<LeaseRow> | null {
-  const base = { version: event.streamVersion, updated_at: event.recordedAt };
-  const set = (values: Partial<LeaseRow>): RowChange<LeaseRow> => ({ set: { ...base, ...values } });
   switch (event.type) {
     case "LeaseRequested": {
       const d = event.data as LeaseEventData<"LeaseRequested">;
@@ -43,62 +41,71 @@ export function leaseRowChange(event: ProjectedEvent): RowChange<LeaseRow> | nul
           acquired_at: null,
           activated_at: null,
           ended_at: null,
-          ...base,
+          version: event.streamVersion,
+          updated_at: event.recordedAt,
         },
       };
     }
     case "AllocationAttempted":
-      return set({ attempts: (event.data as LeaseEventData<"AllocationAttempted">).attempt });
+      return set(event, { attempts: (event.data as LeaseEventData<"AllocationAttempted">).attempt });
     case "LeaseWaiting": {
       const d = event.data as LeaseEventData<"LeaseWaiting">;
-      return set({ retry_at: new Date(d.retryAt), wait_reason: d.reason, wait_cause: d.cause ?? "capacity" });
+      return set(event, { retry_at: new Date(d.retryAt), wait_reason: d.reason, wait_cause: d.cause ?? "capacity" });
     }
     case "LeaseYielded": {
       const d = event.data as LeaseEventData<"LeaseYielded">;
-      return { derive: (row) => ({ ...base, retry_at: new Date(d.retryAt), wait_reason: d.reason, wait_cause: null, failures: row.failures + 1 }) };
+      return { derive: (row) => ({ version: event.streamVersion, updated_at: event.recordedAt, retry_at: new Date(d.retryAt), wait_reason: d.reason, wait_cause: null, failures: row.failures + 1 }) };
     }
     case "LeaseAcquired": {
       const d = event.data as LeaseEventData<"LeaseAcquired">;
-      return set({
-        status: "acquired",
-        resource_id: d.resourceId,
-        blueprint_id: d.blueprintId,
-        slot: d.slot,
-        acquired_at: event.recordedAt,
-        ...noRetry,
-        ...(d.blueprintTtl ? { ttl_seconds: d.blueprintTtl.ttlSeconds, expires_at: new Date(d.blueprintTtl.expiresAt), ttl_source: "blueprint" } : {}),
-        ...(d.capped ? { expires_at: new Date(d.capped.at) } : {}),
-      });
+      const values: Partial<LeaseRow> = { status: "acquired", resource_id: d.resourceId, blueprint_id: d.blueprintId, slot: d.slot, acquired_at: event.recordedAt, retry_at: null, wait_reason: null, wait_cause: null, failures: 0 };
+      if (d.blueprintTtl) {
+        values.ttl_seconds = d.blueprintTtl.ttlSeconds;
+        values.expires_at = new Date(d.blueprintTtl.expiresAt);
+        values.ttl_source = "blueprint";
+      }
+      if (d.capped) values.expires_at = new Date(d.capped.at);
+      return set(event, values);
     }
     case "LeaseActivated": {
       const d = event.data as LeaseEventData<"LeaseActivated">;
-      return set({ status: "active", working_directory: d.workingDirectory, activated_at: event.recordedAt, ...noRetry });
+      return set(event, { status: "active", working_directory: d.workingDirectory, activated_at: event.recordedAt, retry_at: null, wait_reason: null, wait_cause: null, failures: 0 });
     }
     case "LeaseReacquiring":
-      return set({ status: "pending", resource_id: null, blueprint_id: null, slot: null, acquired_at: null, working_directory: null, activated_at: null, ...noRetry });
+      return set(event, { status: "pending", resource_id: null, blueprint_id: null, slot: null, acquired_at: null, working_directory: null, activated_at: null, retry_at: null, wait_reason: null, wait_cause: null, failures: 0 });
     case "LeaseQuotaChanged": {
       // No retry time: its work item is due now, so it looks again under the new quota.
       const d = event.data as LeaseEventData<"LeaseQuotaChanged">;
-      return set({ lease_quota: d.quota, retry_at: null, wait_reason: null, wait_cause: null });
+      return set(event, { lease_quota: d.quota, retry_at: null, wait_reason: null, wait_cause: null });
     }
     case "LeaseRenewed": {
       const d = event.data as LeaseEventData<"LeaseRenewed">;
-      return set({ expires_at: new Date(d.expiresAt), ttl_seconds: d.ttlSeconds, ttl_source: "renewal" });
+      return set(event, { expires_at: new Date(d.expiresAt), ttl_seconds: d.ttlSeconds, ttl_source: "renewal" });
     }
     case "LeaseReleased": {
       const d = event.data as LeaseEventData<"LeaseReleased">;
-      return set({ status: "released", end_reason: d.detail ? `${d.reason}: ${d.detail}` : d.reason, ended_at: event.recordedAt, retry_at: null, wait_cause: null });
+      return set(event, { status: "released", end_reason: d.detail ? `${d.reason}: ${d.detail}` : d.reason, ended_at: event.recordedAt, retry_at: null, wait_cause: null });
     }
     case "LeaseBroken": {
       const d = event.data as LeaseEventData<"LeaseBroken">;
-      return set({ status: "broken", end_reason: d.reason, ended_at: event.recordedAt, retry_at: null, wait_cause: null });
+      return set(event, { status: "broken", end_reason: d.reason, ended_at: event.recordedAt, retry_at: null, wait_cause: null });
     }
     case "LeaseDestroyed":
-      return set({ status: "destroyed" });
+      return set(event, { status: "destroyed" });
     default:
       return null;
   }
 }
 
-/** A step forward: no retry pending, no wait reason, the failure count starts again. */
-const noRetry = { retry_at: null, wait_reason: null, wait_cause: null, failures: 0 } as const;
+/**
+ * `values`, a literal made for this change, with the event's version and time set on it: every
+ * change carries them. Set in place rather than spread into a new object: a batched rebuild
+ * makes one of these for every lease event, and the spread was a tenth of its time.
+ * A step forward (acquired, activated, reacquiring) also clears the retry, the wait reason and
+ * cause, and starts the failure count again.
+ */
+function set(event: ProjectedEvent, values: Partial<LeaseRow>): RowChange<LeaseRow> {
+  values.version = event.streamVersion;
+  values.updated_at = event.recordedAt;
+  return { set: values };
+}

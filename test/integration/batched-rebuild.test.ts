@@ -170,4 +170,27 @@ describe(`the batched rebuild of random logs (${testDialect})`, () => {
     expect(fellBack.batchedFailure).toBe(`batched rebuild: an event touches leases row ${stream!.stream_id.slice("lease-".length)}, whose stream had ended`);
     expect(await exactTables(db, true)).toEqual(expected);
   });
+
+  it("a page's write the database refuses while the next page is applied: the rebuild fails with it and leaves every table as it was", async () => {
+    const db = plain.db;
+    await emptyLog(db);
+    await appendRandomLog(db, Array.from({ length: 240 }, (_, i) => (i * 7919) % 1009));
+    // The first lease destroyed: its row is written at the end of an early page, and the pages
+    // after it are applied while that write runs.
+    const first = await sql<{ stream_id: string }>`SELECT stream_id FROM events WHERE event_type = 'LeaseDestroyed' ORDER BY global_position LIMIT 1`.execute(db);
+    const leaseId = first.rows[0]!.stream_id.slice("lease-".length);
+    const before = await exactTables(db, true);
+    await sql`CREATE FUNCTION refuse_lease_row() RETURNS trigger LANGUAGE plpgsql AS $$
+              BEGIN IF NEW.lease_id = ${sql.lit(leaseId)} THEN RAISE EXCEPTION 'refused lease row %', NEW.lease_id; END IF; RETURN NEW; END $$`.execute(db);
+    await sql`CREATE TRIGGER refuse_lease_row BEFORE INSERT ON leases FOR EACH ROW EXECUTE FUNCTION refuse_lease_row()`.execute(db);
+    try {
+      await expect(rebuild(db, 4)).rejects.toThrow(`refused lease row ${leaseId}`);
+      expect(await exactTables(db, true)).toEqual(before);
+    } finally {
+      await sql`DROP TRIGGER refuse_lease_row ON leases`.execute(db);
+      await sql`DROP FUNCTION refuse_lease_row()`.execute(db);
+    }
+    // Nothing was left half done: the same rebuild now goes through.
+    expect(await rebuild(db, 4)).toMatchObject({ mode: "batched", batchedFailure: null });
+  });
 });

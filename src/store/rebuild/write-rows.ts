@@ -61,7 +61,7 @@ export async function upsertRows(db: Kysely<DrydockDatabase>, shape: TableShape,
     checkColumns(shape, chunk);
     const columns = shape.columns.map((c) => chunk.map((row) => encode(c, row[c.name])));
     const elements = shape.columns.map((c, i) =>
-      c.encoding === "json" ? sql`json_array_elements(${sql.ref("p.doc")} -> ${sql.lit(i)})` : sql`json_array_elements_text(${sql.ref("p.doc")} -> ${sql.lit(i)})`,
+      c.encoding === "json" ? sql`json_array_elements(${JSON.stringify(columns[i])}::json)` : sql`json_array_elements_text(${JSON.stringify(columns[i])}::json)`,
     );
     const names = shape.columns.map((c) => sql.id(c.name));
     const values = shape.columns.map((c, i) => valueOf(c, sql.ref(`r.c${i}`)));
@@ -70,8 +70,7 @@ export async function upsertRows(db: Kysely<DrydockDatabase>, shape: TableShape,
     await sql`
       INSERT INTO ${sql.table(shape.table)} (${sql.join(names)})
       SELECT ${sql.join(values)}
-        FROM (SELECT ${JSON.stringify(columns)}::json AS doc) AS p,
-             ROWS FROM (${sql.join(elements)}) AS r(${sql.join(aliases)})
+        FROM ROWS FROM (${sql.join(elements)}) AS r(${sql.join(aliases)})
       ON CONFLICT (${sql.id(shape.key)}) DO UPDATE SET ${sql.join(updates)}`.execute(db);
   }
 }
