@@ -40,8 +40,9 @@ export class StateAt {
 
   /** Takes the log's events in any order that keeps each stream's versions in order. */
   add(e: RecordedEvent): void {
-    const kind = e.streamId.slice(0, e.streamId.indexOf("-"));
-    if (kind !== "lease" && kind !== "resource") return;
+    // Without slicing the id: a string made for every event of the log, to be thrown away.
+    const kind: Kind | null = e.streamId.startsWith("lease-") ? "lease" : e.streamId.startsWith("resource-") ? "resource" : null;
+    if (kind === null) return;
     const folder = folders[kind];
     let entry = this.streams.get(e.streamId);
     if (!entry) {
