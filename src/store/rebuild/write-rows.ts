@@ -3,9 +3,11 @@ import type { DrydockDatabase, ProjectionTable } from "../schema";
 
 /**
  * Set-based writes for the batched rebuild: a page's rows of one table go to the database in one
- * statement and one parameter, a JSON array per column, unpacked by `json_array_elements` side
- * by side (ROWS FROM). Column-wise JSON is cheap to build (arrays of plain values), and one
- * parameter has no limit on rows. The columns and their types come from the catalog, so the
+ * statement, a parameter per column holding that column's values as a JSON array, unpacked by
+ * `json_array_elements` side by side (ROWS FROM). Column-wise JSON is cheap to build (arrays of
+ * plain values), and a parameter has no limit on rows. One parameter per column, not one document
+ * of every column: `doc -> i` on a json value parses the whole document again, once per column
+ * (30 for leases). The columns and their types come from the catalog, so the
  * writer holds no copy of the schema; a row that lacks a column of its table, or has one the
  * table lacks, stops the rebuild (a migration changed the table, and the batch form in
  * projections/batch was not changed with it).
