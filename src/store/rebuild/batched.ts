@@ -10,7 +10,7 @@ import { readTableShapes, upsertRows, type TableShape } from "./write-rows";
  * read in one query, applied to the rows in memory, and the rows it finished (ended streams) are
  * written in one statement per table; the rest are written once, at the end. A few statements
  * per page instead of one or more per event. While a page is applied, the next one is already
- * being read and the page before is being written: PostgreSQL works on those meanwhile, where
+ * being read and the page before is being written: the database works on those meanwhile, where
  * it waited for each page's rows before (this Node process and the database each took about
  * half of a rebuild, one after the other). A page's write takes the rows of ended streams,
  * which no later event touches (row-table.ts), so applying the next page cannot change them.
