@@ -9,7 +9,7 @@ import { streamMoveQuery, versionConflict } from "./stream-move";
 import { planAppendStatement, runAppendStatement, type AppendingEvent, type AppendStatement } from "./append-statement";
 import type { AppendCondition } from "./append-condition";
 import { ChangeNotifier, sqlAnnouncer } from "./change-notifier";
-import { eventColumns as columns, eventFromRow, type EventRow } from "./event-rows";
+import { eventFromJson, eventJson } from "./event-rows";
 import { readLogPage, readStreamsUpTo, type LogCheckpoint, type ReadAllOptions, type StreamBound } from "./log-queries";
 import type { DrydockDatabase } from "./schema";
 import { evolveState, initialState, loadStreamState, StreamStateCache, type StreamState } from "./stream-state";
@@ -226,9 +226,9 @@ export class PostgresEventStore implements EventStore {
             recorded_at: recordedAt,
           })),
         )
-        .returning(columns)
+        .returning(eventJson.as("r"))
         .execute();
-      const recorded = rows.map((r) => eventFromRow(r as EventRow));
+      const recorded = rows.map((row) => eventFromJson(row.r));
       // Once per stream, not per event: a stream's rows are written once whatever the append holds.
       const byStream = groupByStream(recorded);
       append = { rows: new Map(), claim: options.claim, workDueAt: null };
@@ -253,13 +253,8 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readStream(streamId: string): Promise<RecordedEvent[]> {
-    const rows = await this.db
-      .selectFrom("events")
-      .select(columns)
-      .where("stream_id", "=", streamId)
-      .orderBy("stream_version")
-      .execute();
-    return rows.map((r) => eventFromRow(r as EventRow));
+    const { rows } = await sql<{ r: string }>`SELECT ${eventJson} AS r FROM events WHERE stream_id = ${streamId} ORDER BY stream_version`.execute(this.db);
+    return rows.map((row) => eventFromJson(row.r));
   }
 
   readAll(after: LogCheckpoint, options: ReadAllOptions = {}) {
@@ -271,14 +266,8 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readByPosition(after: number, limit: number): Promise<RecordedEvent[]> {
-    const rows = await this.db
-      .selectFrom("events")
-      .select(columns)
-      .where("global_position", ">", after)
-      .orderBy("global_position")
-      .limit(limit)
-      .execute();
-    return rows.map((r) => eventFromRow(r as EventRow));
+    const { rows } = await sql<{ r: string }>`SELECT ${eventJson} AS r FROM events WHERE global_position > ${after} ORDER BY global_position LIMIT ${limit}`.execute(this.db);
+    return rows.map((row) => eventFromJson(row.r));
   }
 }
 

@@ -1,6 +1,6 @@
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { RecordedEvent } from "../../events/envelope";
-import { eventColumns, eventFromRow, type EventRow } from "./event-rows";
+import { eventFromJson, eventJson } from "./event-rows";
 import type { DrydockDatabase } from "./schema";
 
 /** Where a reader of the global log stands: the last (transaction id, position) it has seen. */
@@ -25,8 +25,6 @@ export interface LogFilter {
 export interface ReadAllOptions extends LogFilter {
   limit?: number;
 }
-
-const cols = sql.join(eventColumns.map((c) => sql.ref(c)));
 
 function filterSql(filter: LogFilter): RawBuilder<unknown>[] {
   const where: RawBuilder<unknown>[] = [];
@@ -60,19 +58,19 @@ export async function readLogPage(
   const where = filterSql(options);
   const afterSql = sql`(transaction_id, global_position) > (${after.transactionId}::xid8, ${after.position})`;
   if (where.length === 0) {
-    const result = await sql<EventRow>`
-      SELECT ${cols} FROM events
+    const result = await sql<{ r: string }>`
+      SELECT ${eventJson} AS r FROM events
        WHERE ${afterSql} AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
        ORDER BY transaction_id, global_position
        LIMIT ${limit}`.execute(db);
-    const events = result.rows.map(eventFromRow);
+    const events = result.rows.map((row) => eventFromJson(row.r));
     const last = events.at(-1);
     return { events, checkpoint: last ? { transactionId: last.transactionId, position: last.globalPosition } : after };
   }
-  const result = await sql<EventRow & { scan_tx: string | null; scan_pos: string | number | null; matched: boolean | null }>`
+  const result = await sql<{ scan_tx: string | null; scan_pos: string | number | null; r: string | null }>`
     WITH horizon AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
     page AS (
-      SELECT ${cols}, true AS matched FROM events
+      SELECT transaction_id, global_position, ${eventJson} AS r FROM events
        WHERE ${afterSql} AND transaction_id < (SELECT xmin FROM horizon) AND ${sql.join(where, sql` AND `)}
        ORDER BY transaction_id, global_position
        LIMIT ${limit}),
@@ -81,10 +79,10 @@ export async function readLogPage(
        WHERE ${afterSql} AND transaction_id < (SELECT xmin FROM horizon)
        ORDER BY transaction_id DESC, global_position DESC
        LIMIT 1)
-    SELECT scanned.scan_tx, scanned.scan_pos, page.*
+    SELECT scanned.scan_tx, scanned.scan_pos, page.r
       FROM (SELECT 1) one LEFT JOIN scanned ON true LEFT JOIN page ON true
      ORDER BY page.transaction_id, page.global_position`.execute(db);
-  const events = result.rows.filter((r) => r.matched).map(eventFromRow);
+  const events = result.rows.flatMap((row) => (row.r === null ? [] : [eventFromJson(row.r)]));
   const last = events.at(-1);
   if (events.length === limit && last) return { events, checkpoint: { transactionId: last.transactionId, position: last.globalPosition } };
   const end = result.rows[0];
@@ -109,9 +107,9 @@ function boundSql(bound: StreamBound): RawBuilder<unknown>[] {
 export async function readStreamsUpTo(db: Kysely<DrydockDatabase>, streamIds: readonly string[], bound: StreamBound): Promise<RecordedEvent[]> {
   if (streamIds.length === 0) return [];
   const where = [sql`stream_id = ANY(${[...streamIds]})`, ...boundSql(bound)];
-  const result = await sql<EventRow>`
-    SELECT ${cols} FROM events WHERE ${sql.join(where, sql` AND `)} ORDER BY stream_id, stream_version`.execute(db);
-  return result.rows.map(eventFromRow);
+  const result = await sql<{ r: string }>`
+    SELECT ${eventJson} AS r FROM events WHERE ${sql.join(where, sql` AND `)} ORDER BY stream_id, stream_version`.execute(db);
+  return result.rows.map((row) => eventFromJson(row.r));
 }
 
 /** Lease streams that were ever acquired on one of these resources within the bound. */

@@ -8,13 +8,13 @@
  * append that writes it folds only the new events, from the state at the expected version; the
  * conditional update (`WHERE version = expected`) guarantees that is the state it started from.
  */
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import { setNewest } from "../domain/bounded-map";
 import { parseStreamId, type StreamType } from "../../events/envelope";
 import type { RecordedEvent } from "../../events/envelope";
 import { DomainError } from "../domain/errors";
 import { foldersByStreamType, IllegalTransitionError, type Folded, type MachineEventOf } from "../machines/fold";
-import { eventColumns, eventFromRow, type EventRow } from "./event-rows";
+import { eventFromJson, eventJson } from "./event-rows";
 import type { DrydockDatabase } from "./schema";
 
 export interface StreamState {
@@ -81,8 +81,8 @@ export async function loadStreamState(db: Kysely<DrydockDatabase>, streamId: str
   const row = await db.selectFrom("streams").select(["version", "state"]).where("stream_id", "=", streamId).executeTakeFirst();
   if (!row) return null;
   if (row.state) return { ...(row.state as StreamState), version: row.version };
-  const rows = await db.selectFrom("events").select(eventColumns).where("stream_id", "=", streamId).where("stream_version", "<=", row.version).orderBy("stream_version").execute();
-  const state = foldEvents(streamId, rows.map((r) => eventFromRow(r as EventRow)));
+  const { rows } = await sql<{ r: string }>`SELECT ${eventJson} AS r FROM events WHERE stream_id = ${streamId} AND stream_version <= ${row.version} ORDER BY stream_version`.execute(db);
+  const state = foldEvents(streamId, rows.map((r) => eventFromJson(r.r)));
   await db
     .updateTable("streams")
     .set({ state: JSON.stringify(state) })

@@ -8,7 +8,7 @@ import { ManualClock } from "../../src/domain/clock";
 import { VersionConflictError } from "../../src/domain/errors";
 import { migrate } from "../../src/store/database";
 import { migrations } from "../../src/store/migrations/index";
-import { EVENTS_CHANNEL, LOG_START, PostgresEventStore, type LogCheckpoint } from "../../src/store/event-store";
+import { EVENTS_CHANNEL, eventFromRow, LOG_START, PostgresEventStore, type LogCheckpoint } from "../../src/store/event-store";
 import type { InlineProjection } from "../../src/store/projection";
 import { decodeChangeNotice } from "../../src/store/change-notice";
 import { createTestDatabase, testDialect, type TestDatabase } from "../support/test-database";
@@ -57,11 +57,11 @@ async function expectConflict(promise: Promise<unknown>, expected: number, actua
  * readAll rightly waits for it. A reader that lags is fine; one that skips or repeats is not,
  * and one that never gets there fails the test here rather than passing on a short read.
  */
-async function drainUntil(reader: PostgresEventStore, from: LogCheckpoint, count: number, options: { types?: string[]; limit?: number } = {}) {
+async function drainUntil(reader: PostgresEventStore, from: LogCheckpoint, count: number, options: { types?: string[]; streamIds?: string[]; limit?: number } = {}) {
   const events: RecordedEvent[] = [];
   let checkpoint = from;
   for (const deadline = Date.now() + 15_000; events.length < count && Date.now() < deadline; ) {
-    const page = await reader.readAll(checkpoint, { limit: options.limit ?? 100, ...(options.types ? { types: options.types } : {}) });
+    const page = await reader.readAll(checkpoint, { limit: options.limit ?? 100, ...(options.types ? { types: options.types } : {}), ...(options.streamIds ? { streamIds: options.streamIds } : {}) });
     events.push(...page.events);
     checkpoint = page.checkpoint;
     if (page.events.length === 0) await new Promise((r) => setTimeout(r, 20));
@@ -346,6 +346,31 @@ describe(`event store contract (${testDialect})`, () => {
     const all = await store.readByPosition(0, 10_000);
     expect(all.map((e) => e.globalPosition)).toEqual([...all.map((e) => e.globalPosition)].sort((x, y) => x - y));
     expect(all.length).toBe(await countEvents());
+  });
+
+  it("every read gives an event as its stored row says: awkward text and numbers, a time with microseconds floored to the millisecond", async () => {
+    const { checkpoint } = await caughtUp(store);
+    const s = newStream();
+    const before = (await store.readByPosition(0, 100_000)).at(-1)?.globalPosition ?? 0;
+    const odd = `Ünïcødé 🚧 "quoted" \\back\\slash\nnew line\ttab \u0001 </script>`;
+    await store.append(s, 0, [{ ...created(s), data: { ...created(s).data, name: odd, resourceLimit: 2 ** 31 - 1 } }, updated(odd.repeat(3))], meta);
+    await store.append(s, 2, [{ type: "BlueprintDisabled", data: { reason: "ünïcødé 🚧" } }], { ...meta, actor: odd });
+    await sql`UPDATE events SET recorded_at = '2026-05-06T07:08:09.123987Z' WHERE stream_id = ${s} AND stream_version = 2`.execute(database.db);
+
+    // What the stored columns say, as the driver parses them.
+    const rows = await database.db.selectFrom("events").selectAll().where("stream_id", "=", s).orderBy("stream_version").execute();
+    const stored = rows.map((r) => eventFromRow(r as never));
+    expect(stored.map((e) => e.type)).toEqual(["BlueprintCreated", "BlueprintUpdated", "BlueprintDisabled"]);
+    expect(stored[0]!.data).toMatchObject({ name: odd, resourceLimit: 2 ** 31 - 1 });
+    expect(stored[2]!.metadata.actor).toBe(odd);
+    expect(stored[1]!.recordedAt).toEqual(new Date("2026-05-06T07:08:09.123Z"));
+
+    expect(await store.readStream(s)).toEqual(stored);
+    expect((await store.readByPosition(before, 100_000)).filter((e) => e.streamId === s)).toEqual(stored);
+    expect(await store.readStreamsUpTo([s], {})).toEqual(stored);
+    expect((await drainUntil(store, checkpoint, 3, { streamIds: [s] })).events).toEqual(stored);
+    const unfiltered = await drainUntil(store, checkpoint, 3);
+    expect(unfiltered.events.filter((e) => e.streamId === s)).toEqual(stored);
   });
 
   it("readAll filters by event type", async () => {
