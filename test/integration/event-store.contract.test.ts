@@ -353,7 +353,7 @@ describe(`event store contract (${testDialect})`, () => {
     const s = newStream();
     const before = (await store.readByPosition(0, 100_000)).at(-1)?.globalPosition ?? 0;
     const odd = `Ünïcødé 🚧 "quoted" \\back\\slash\nnew line\ttab \u0001 </script>`;
-    await store.append(s, 0, [{ ...created(s), data: { ...created(s).data, name: odd, resourceLimit: 2 ** 31 - 1 } }, updated(odd.repeat(3))], meta);
+    await store.append(s, 0, [{ ...created(s), data: { ...(created(s).data as Record<string, unknown>), name: odd, resourceLimit: 2 ** 31 - 1 } }, updated(odd.repeat(3))], meta);
     await store.append(s, 2, [{ type: "BlueprintDisabled", data: { reason: "ünïcødé 🚧" } }], { ...meta, actor: odd });
     await sql`UPDATE events SET recorded_at = '2026-05-06T07:08:09.123987Z' WHERE stream_id = ${s} AND stream_version = 2`.execute(database.db);
 
