@@ -188,6 +188,38 @@ describe(`the lease fast path (${testDialect})`, () => {
     await release(waiter.lease.id);
   });
 
+  it("wakes the lease waiting for the slot when the holder releases, long before its next look, even when the holder's teardown fails", async () => {
+    const db = api.database.db;
+    for (const teardownFails of [false, true]) {
+      const holder = await request(30);
+      expect(holder.lease.status).toBe("active");
+      const waiter = await request(1);
+      expect(waiter.lease.status).toBe("pending");
+      // Its next look ten minutes away: only the release's wake-up serves it within the wait below.
+      const later = new Date(Date.now() + 10 * 60_000);
+      await db.updateTable("work_items").set({ run_at: later }).where("stream_id", "=", streamIdOf("lease", waiter.lease.id)).execute();
+      await db.updateTable("leases").set({ retry_at: later }).where("lease_id", "=", waiter.lease.id).execute();
+      if (teardownFails) {
+        await sql`CREATE FUNCTION refuse_destroyed() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN IF NEW.event_type = 'LeaseDestroyed' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$`.execute(db);
+        await sql`CREATE TRIGGER refuse_destroyed BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_destroyed()`.execute(db);
+      }
+      try {
+        await release(holder.lease.id);
+        await waitUntil(`lease ${waiter.lease.id} served after the release`, async () => (await statusOf(waiter.lease.id)) === "active", 10_000);
+      } finally {
+        if (teardownFails) {
+          await sql`DROP TRIGGER refuse_destroyed ON events`.execute(db);
+          await sql`DROP FUNCTION refuse_destroyed()`.execute(db);
+        }
+      }
+      // A failed teardown is left to a worker's retry; the lease it was is released, its slot free.
+      expect(await statusOf(holder.lease.id)).toBe(teardownFails ? "released" : "destroyed");
+      await release(waiter.lease.id);
+      await waitUntil(`lease ${waiter.lease.id} destroyed`, async () => (await statusOf(waiter.lease.id)) === "destroyed", 10_000);
+    }
+  });
+
   it("refuses a request with ?wait exactly as without: the checks the capacity read cannot settle fall back to reading every blueprint of the type", async () => {
     const localHost = await api.localHostBlueprintId();
     // A blueprint of a kind this process does not serve (another build's, sharing the database):
