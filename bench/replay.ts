@@ -1,6 +1,6 @@
 /**
- * Replay benchmark: how fast the projections are rebuilt from the log, on PostgreSQL and on
- * PGlite, and how fast the log folds through the machines in memory.
+ * Replay benchmark: how fast the projections are rebuilt from the log, and `drydock verify` reads
+ * and checks it, on PostgreSQL and on PGlite; and how fast the log folds through the machines in memory.
  *
  *   npm run bench:replay -- [--events 1000000] [--db both|postgres|pglite] [--skip-fold] [--mode batched|event-by-event] [--baseline]
  *
