@@ -2,49 +2,6 @@ import { sql } from "kysely";
 import { upcastAndValidate } from "../../events/catalogue";
 import type { EventMetadata, RecordedEvent } from "../../events/envelope";
 
-/** An `events` row as the drivers return it. */
-export interface EventRow {
-  global_position: string | number;
-  transaction_id: string;
-  event_id: string;
-  stream_id: string;
-  stream_version: number;
-  event_type: string;
-  schema_version: number;
-  data: unknown;
-  metadata: unknown;
-  recorded_at: Date | string;
-}
-
-export const eventColumns = [
-  "global_position",
-  "transaction_id",
-  "event_id",
-  "stream_id",
-  "stream_version",
-  "event_type",
-  "schema_version",
-  "data",
-  "metadata",
-  "recorded_at",
-] as const;
-
-/** A stored row as a RecordedEvent, upcast to the current schema version and validated. */
-export function eventFromRow(row: EventRow): RecordedEvent {
-  return upcastAndValidate({
-    globalPosition: Number(row.global_position),
-    transactionId: String(row.transaction_id),
-    eventId: row.event_id,
-    streamId: row.stream_id,
-    streamVersion: row.stream_version,
-    type: row.event_type,
-    version: row.schema_version,
-    data: row.data,
-    metadata: row.metadata as EventMetadata,
-    recordedAt: new Date(row.recorded_at),
-  });
-}
-
 /**
  * An event as one JSON array in one text column (the time in milliseconds), for eventFromJson.
  * The store's reads of events (the log, a stream, the rebuild, `drydock verify`) go this way: on
@@ -59,7 +16,7 @@ export const eventJson = sql<string>`json_build_array(global_position, transacti
 /** A row of eventJson: position, transaction, id, stream, version, type, schema version, data, metadata, time (ms). */
 type EventJson = [number, string, string, string, number, string, number, unknown, unknown, number];
 
-/** An eventJson text as a RecordedEvent, upcast and validated as eventFromRow does. */
+/** An eventJson text as a RecordedEvent, upcast to the current schema version and validated. */
 export function eventFromJson(text: string): RecordedEvent {
   const r = JSON.parse(text) as EventJson;
   return upcastAndValidate({

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { sql, type Kysely } from "kysely";
+import type { Kysely } from "kysely";
 import { validateForAppend } from "../../events/catalogue";
 import type { EventMetadata, NewEvent, RecordedEvent } from "../../events/envelope";
 import type { Clock } from "../domain/clock";
@@ -10,11 +10,10 @@ import { planAppendStatement, runAppendStatement, type AppendingEvent, type Appe
 import type { AppendCondition } from "./append-condition";
 import { ChangeNotifier, sqlAnnouncer } from "./change-notifier";
 import { eventFromJson, eventJson } from "./event-rows";
-import { readLogPage, readStreamsUpTo, type LogCheckpoint, type ReadAllOptions, type StreamBound } from "./log-queries";
+import { readEventsAfter, readLogPage, readStreamsUpTo, type LogCheckpoint, type ReadAllOptions, type StreamBound } from "./log-queries";
 import type { DrydockDatabase } from "./schema";
 import { evolveState, initialState, loadStreamState, StreamStateCache, type StreamState } from "./stream-state";
 
-export { eventFromRow } from "./event-rows";
 export { LOG_START, type LogCheckpoint, type LogFilter, type ReadAllOptions, type StreamBound } from "./log-queries";
 
 export { EVENTS_CHANNEL } from "./change-notifier";
@@ -252,9 +251,8 @@ export class PostgresEventStore implements EventStore {
     return loaded;
   }
 
-  async readStream(streamId: string): Promise<RecordedEvent[]> {
-    const { rows } = await sql<{ r: string }>`SELECT ${eventJson} AS r FROM events WHERE stream_id = ${streamId} ORDER BY stream_version`.execute(this.db);
-    return rows.map((row) => eventFromJson(row.r));
+  readStream(streamId: string): Promise<RecordedEvent[]> {
+    return readStreamsUpTo(this.db, [streamId], {});
   }
 
   readAll(after: LogCheckpoint, options: ReadAllOptions = {}) {
@@ -265,9 +263,8 @@ export class PostgresEventStore implements EventStore {
     return readStreamsUpTo(this.db, streamIds, bound);
   }
 
-  async readByPosition(after: number, limit: number): Promise<RecordedEvent[]> {
-    const { rows } = await sql<{ r: string }>`SELECT ${eventJson} AS r FROM events WHERE global_position > ${after} ORDER BY global_position LIMIT ${limit}`.execute(this.db);
-    return rows.map((row) => eventFromJson(row.r));
+  readByPosition(after: number, limit: number): Promise<RecordedEvent[]> {
+    return readEventsAfter(this.db, after, limit);
   }
 }
 

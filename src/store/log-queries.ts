@@ -90,6 +90,15 @@ export async function readLogPage(
   return { events, checkpoint };
 }
 
+/**
+ * Up to `limit` events after global position `after`, in position order: `drydock verify`'s
+ * pages (readByPosition) and the rebuild's, batched or event by event.
+ */
+export async function readEventsAfter(db: Kysely<DrydockDatabase>, after: number, limit: number): Promise<RecordedEvent[]> {
+  const { rows } = await sql<{ r: string }>`SELECT ${eventJson} AS r FROM events WHERE global_position > ${after} ORDER BY global_position LIMIT ${limit}`.execute(db);
+  return rows.map((row) => eventFromJson(row.r));
+}
+
 /** Where a historical read stops: events recorded at or before `asOf`, and/or at or before `toPosition`. */
 export interface StreamBound {
   asOf?: Date;

@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import { eventColumns, eventFromRow, type EventRow } from "../../src/store/event-rows";
+import { eventColumns, eventFromRow, type EventRow } from "./driver-event-row";
 import type { RecordedEvent } from "../../events/envelope";
 import { foldEvents } from "../../src/store/stream-state";
 import type { DrydockDatabase } from "../../src/store/schema";

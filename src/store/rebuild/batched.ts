@@ -1,7 +1,7 @@
-import { sql, type Kysely } from "kysely";
+import type { Kysely } from "kysely";
 import type { RecordedEvent } from "../../../events/envelope";
 import { createRowSet, tablesOf, type BatchProjection, type WritableTable } from "../../../projections/batch/row-set";
-import { eventFromJson, eventJson } from "../event-rows";
+import { readEventsAfter } from "../log-queries";
 import type { DrydockDatabase, ProjectionTable } from "../schema";
 import { readTableShapes, upsertRows, type TableShape } from "./write-rows";
 
@@ -27,14 +27,14 @@ export async function replayBatched(
   const tables = tablesOf(rows);
   const shapes = await readTableShapes(trx, keys);
   let count = 0;
-  let next = readPage(trx, 0, options.batchSize);
+  let next = readEventsAfter(trx, 0, options.batchSize);
   // The previous page's write, still running while this page is applied.
   let writing: Promise<void> = Promise.resolve();
   try {
     for (;;) {
       const events = await next;
       if (events.length === 0) break;
-      next = readPage(trx, events.at(-1)!.globalPosition, options.batchSize);
+      next = readEventsAfter(trx, events.at(-1)!.globalPosition, options.batchSize);
       // Awaited on the next turn. Should applying this page fail first, that failure is the one
       // reported (and the rebuild rolls back to its savepoint); this read's outcome is not needed.
       next.catch(() => undefined);
@@ -57,12 +57,6 @@ export async function replayBatched(
   }
   await write(trx, takeChanged(tables, false), shapes);
   return count;
-}
-
-/** A page of the log, each event as one JSON text (eventJson), upcast and validated as every read of the store is. */
-async function readPage(trx: Kysely<DrydockDatabase>, after: number, limit: number): Promise<RecordedEvent[]> {
-  const result = await sql<{ r: string }>`SELECT ${eventJson} AS r FROM events WHERE global_position > ${after} ORDER BY global_position LIMIT ${limit}`.execute(trx);
-  return result.rows.map((row) => eventFromJson(row.r));
 }
 
 /**

@@ -1,6 +1,5 @@
 import type { Kysely } from "kysely";
-import type { RecordedEvent } from "../../../events/envelope";
-import { eventFromRow } from "../event-store";
+import { readEventsAfter } from "../log-queries";
 import type { InlineProjection } from "../projection";
 import type { DrydockDatabase } from "../schema";
 
@@ -19,18 +18,17 @@ export async function replayEventByEvent(
   let after = 0;
   let count = 0;
   for (;;) {
-    const rows = await trx.selectFrom("events").selectAll().where("global_position", ">", after).orderBy("global_position").limit(options.batchSize).execute();
-    if (rows.length === 0) break;
+    const events = await readEventsAfter(trx, after, options.batchSize);
+    if (events.length === 0) break;
     const lastOfStream = new Map<string, number>();
-    rows.forEach((row, i) => lastOfStream.set(row.stream_id, i));
-    for (const [i, row] of rows.entries()) {
-      const event: RecordedEvent = eventFromRow(row as never);
+    events.forEach((event, i) => lastOfStream.set(event.streamId, i));
+    for (const [i, event] of events.entries()) {
       const last = lastOfStream.get(event.streamId) === i;
       for (const p of projections) await p.claim?.(trx, event);
       for (const p of projections) if (last || !p.recomputes) await p.apply(trx, event);
     }
-    count += rows.length;
-    after = Number(rows.at(-1)!.global_position);
+    count += events.length;
+    after = events.at(-1)!.globalPosition;
     options.onProgress?.(count);
   }
   return count;
