@@ -49,7 +49,7 @@ import { throwawayDatabase } from "./throwaway-database";
 import { accountsBetween, describeCycleCpu, readAccounts, type CycleCpu } from "./cpu-accounts";
 
 const { values } = parseArgs({
-  options: { clients: { type: "string", default: "8" }, seconds: { type: "string", default: "10" }, warmup: { type: "string", default: "10" }, "explain-slow": { type: "string" }, history: { type: "string", default: "0" }, http: { type: "string", default: "fetch" }, client: { type: "string", default: "process" } },
+  options: { clients: { type: "string", default: "8" }, seconds: { type: "string", default: "10" }, warmup: { type: "string", default: "10" }, "explain-slow": { type: "string" }, history: { type: "string", default: "0" }, http: { type: "string", default: "fetch" }, client: { type: "string", default: "process" }, "kept-views": { type: "string", default: "on" } },
 });
 const historyLeases = Number(values.history);
 const explainSlowMs = values["explain-slow"] ? Number(values["explain-slow"]) : null;
@@ -74,7 +74,7 @@ async function post(url: string, headers: Record<string, string>, body: string):
 
 async function leaseCycles(database: Database): Promise<{ cycles: number; latencies: number[]; acquires: number[]; cycleCpu: CycleCpu }> {
   const root = await mkdtemp(path.join(tmpdir(), "drydock-bench-"));
-  const drydock = await createDrydock({ database, localHost: { root, slots: clients * 2 } });
+  const drydock = await createDrydock({ database, localHost: { root, slots: clients * 2 }, keepCapacityViews: values["kept-views"] !== "off" });
   // No per-token rate limit: one client cycles faster than a token's default lease limit
   // (50/s, burst 200), and the bench measures the lease path, not the limiter.
   const app = createApp(drydock, { rateLimits: { leases: null, commands: null } });
@@ -174,6 +174,10 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   const byCode = conflicts.map((v) => `${v.labels.code} ${v.value}`).join(", ") || "none";
   const measuredConflicts = conflicts.reduce((n, v) => n + v.value, 0) - warm.conflicts;
   console.log(`append conflicts per cycle: ${(measuredConflicts / Math.max(1, latencies.length)).toFixed(2)} (since the start, warm-up included: ${byCode})`);
+  // Requests decided over a capacity view kept from an earlier one that the database refused as
+  // stale (each then read a view of its own and decided again): warm-up included.
+  const refusals = (await drydock.metrics.keptViewRefusals.get()).values[0]?.value ?? 0;
+  console.log(`kept capacity views refused as stale: ${refusals} (warm-up included; --kept-views ${values["kept-views"]})`);
   const now = await countsNow();
   console.log(`events appended: ${now.events - warm.events} (${((now.events - warm.events) / Math.max(1, latencies.length)).toFixed(1)} per cycle)`);
   for (const { id, took } of slow.slice(0, 5)) {

@@ -8,6 +8,7 @@ import { CompiledShapes } from "../store/compiled-once";
 import type { DrydockDatabase } from "../store/schema";
 import type { TokenTerms } from "../auth/token-check";
 import { tokenTermsQuery } from "../auth/token-queries";
+import type { KeptViewDecision } from "./stale-view-guard";
 
 /** Where a lease stands in the queue (LeaseRequested's priority, and its request time). */
 export interface QueuePlace {
@@ -69,8 +70,14 @@ export interface AllocationSnapshot {
    * committed after it, the rows may not show (slots-in-flight.ts).
    */
   readStartedAt: number;
-  /** With `token`: its terms, null when it does not work at the request's time; absent without. */
-  token?: TokenTerms | null;
+  /** With `token`: its terms and the version of its row they were read at, null when it does not work at the request's time; absent without. */
+  token?: (TokenTerms & { version: number }) | null;
+  /**
+   * Set on a view kept from an earlier request (capacity-view-cache.ts) rather than read for this
+   * one: a decision over it is appended only with the guard stale-view-guard.ts builds, which
+   * checks the request's token too when its terms came from the view.
+   */
+  kept?: { token: KeptViewDecision["token"] };
 }
 
 export interface SnapshotRow {
@@ -82,7 +89,7 @@ export interface SnapshotRow {
   ahead: AheadRow[];
   approved: { client: string; blueprint_id: string }[];
   live: LiveLeaseCountRow[];
-  token?: { default_lease_ttl_seconds: number | null; lease_quota: TokenTerms["leaseQuota"] } | null;
+  token?: { default_lease_ttl_seconds: number | null; lease_quota: TokenTerms["leaseQuota"]; version: number } | null;
 }
 
 /** The values the snapshot's statement is filled with; which of them it holds depends on its shape. */
@@ -132,7 +139,7 @@ export async function readAllocationSnapshot(db: Kysely<DrydockDatabase>, q: Sna
     approved: row.approved,
     live: liveLeaseCountsOf(row.live),
     readStartedAt,
-    ...(q.token ? { token: row.token ? { defaultLeaseTtlSeconds: row.token.default_lease_ttl_seconds, leaseQuota: row.token.lease_quota ?? null } : null } : {}),
+    ...(q.token ? { token: row.token ? { defaultLeaseTtlSeconds: row.token.default_lease_ttl_seconds, leaseQuota: row.token.lease_quota ?? null, version: row.token.version } : null } : {}),
   };
 }
 
@@ -198,7 +205,7 @@ export function snapshotSql(db: Kysely<DrydockDatabase>, a: SnapshotArgs) {
           WHERE client = any(array_remove(ARRAY(SELECT ${a.authorizingObject}::text UNION SELECT authorizing_object FROM ahead), NULL)) AND state = 'approved') x) AS approved,
       (SELECT coalesce(json_agg(x), '[]') FROM (
          ${liveLeaseCountsSql(sql`${quotaOwners} || ARRAY(SELECT owner FROM ahead WHERE lease_quota IS NOT NULL AND lease_quota::text <> 'null')`, a.resourceType)}) x) AS live
-      ${token ? sql`, (SELECT json_build_object('default_lease_ttl_seconds', default_lease_ttl_seconds, 'lease_quota', lease_quota) FROM tok) AS token` : sql``}`;
+      ${token ? sql`, (SELECT json_build_object('default_lease_ttl_seconds', default_lease_ttl_seconds, 'lease_quota', lease_quota, 'version', version) FROM tok) AS token` : sql``}`;
 }
 
 /**

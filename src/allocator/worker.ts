@@ -1,4 +1,5 @@
 import { sql } from "kysely";
+import { StaleCapacityView } from "./capacity-view-cache";
 import { TemporaryFailure } from "../blueprints/failures";
 import type { ChangeSource } from "../store/change-feed";
 import type { ChangeNotice } from "../store/change-notice";
@@ -236,6 +237,9 @@ export class AllocatorWorker {
         try {
           await runWorkItem({ ...this.ctx, store }, claim.streamId, step === 0 ? requestSnapshot : undefined);
         } catch (error) {
+          // Decided over a kept view that proved stale: nothing was stored, and the request
+          // is made again whole over a fresh one by its caller (lease-routes.ts).
+          if (error instanceof StaleCapacityView) throw error;
           // The request is stored whatever happened to the step; its item is then a worker's.
           if (start) await store.flush();
           await this.failed(claim.streamId, claim.token, error);

@@ -14,6 +14,7 @@ import { asOfQuery } from "./as-of-param";
 import { cursorQuery, idParams, idString, jsonRecord, limitQuery, ownerString, resourceTypeString, splitList, statusListQuery } from "./params";
 import { errorResponses, eventJsonOf, EventListSchema, LeasePageSchema, LeaseSchema } from "./schemas";
 import { isSettled, waitForLease } from "./lease-wait";
+import { StaleCapacityView } from "../allocator/capacity-view-cache";
 import { recentReleasedLease } from "./recent-lease";
 import { registerLeaseExplainRoute } from "./lease-explain-route";
 import { rules } from "../auth/access-policy";
@@ -198,9 +199,22 @@ export function registerLeaseRoutes(app: ApiApp, drydock: Drydock, owners = new 
     // A client that waits gets the fast path: this process decides on the request before storing
     // it, and stores both in one transaction (waitForLease).
     // A token not read yet is read with the view, its terms with it.
-    const prepared = await prepareLeaseRequest(drydock.commands, body, principal.owner, c.get("actor"), { authorizingObject, withAllocationSnapshot: true, ...(check ? { token: check } : terms) });
+    // The view may be one kept from an earlier request (the optimistic acquire); proved stale, the
+    // request is made again whole over a view read for it, as if the first try had never been.
+    const prepare = (freshView: boolean) =>
+      prepareLeaseRequest(drydock.commands, body, principal.owner, c.get("actor"), { authorizingObject, withAllocationSnapshot: true, freshView, ...(check ? { token: check } : terms) });
+    let prepared = await prepare(false);
+    if (prepared.snapshot?.kept) drydock.metrics.keptViewDecisions.inc();
+    let lease: LeaseRecord;
+    try {
+      lease = await waitForLease(drydock, prepared.leaseId, query.wait, c.req.raw.signal, prepared);
+    } catch (error) {
+      if (!(error instanceof StaleCapacityView)) throw error;
+      drydock.metrics.keptViewRefusals.inc();
+      prepared = await prepare(true);
+      lease = await waitForLease(drydock, prepared.leaseId, query.wait, c.req.raw.signal, prepared);
+    }
     const leaseId = prepared.leaseId;
-    const lease = await waitForLease(drydock, leaseId, query.wait, c.req.raw.signal, prepared);
     owners.remember(leaseId, ownership);
     if (cancelInBody === true || isOn(query.cancelOnDisconnect)) await cancelIfGone(leaseId, lease, c.req.raw.signal, c.get("actor"));
     if (lease.status === "active") return c.json(lease, 201);

@@ -152,7 +152,7 @@ const tokenByHashWithLease = compiledOnce((db, { hash, now, leaseId }: { hash: s
  * join into a statement the request sends anyway (the capacity view: allocation-snapshot.ts).
  */
 export function tokenTermsQuery(db: Kysely<DrydockDatabase>, { tokenId, at }: { tokenId: string; at: Date }) {
-  return db.selectFrom("tokens").select(["default_lease_ttl_seconds", "lease_quota"]).where("token_id", "=", tokenId).where(works(at));
+  return db.selectFrom("tokens").select(["default_lease_ttl_seconds", "lease_quota", "version"]).where("token_id", "=", tokenId).where(works(at));
 }
 
 /**

@@ -19,6 +19,8 @@ export interface ServeConfig {
   defaultLeaseTtlSeconds: number | null;
   /** DRYDOCK_PG_PREPARED=0: no named prepared statements on PostgreSQL (src/store/pg-prepared.ts), for a pooler in transaction mode. */
   preparedStatements: boolean;
+  /** DRYDOCK_KEPT_VIEWS=0: every waiting lease request reads its own capacity view (no optimistic acquire: src/allocator/capacity-view-cache.ts). */
+  keepCapacityViews: boolean;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number | undefined, min: number, max: number): number | undefined {
@@ -47,6 +49,7 @@ export function serveConfigFrom(env: NodeJS.ProcessEnv, cwd = process.cwd()): Se
     },
     defaultLeaseTtlSeconds: intFrom(env, "DRYDOCK_DEFAULT_LEASE_TTL", DEFAULT_LEASE_TTL_SECONDS, 0, MAX_TTL_SECONDS) || null,
     preparedStatements: intFrom(env, "DRYDOCK_PG_PREPARED", 1, 0, 1) === 1,
+    keepCapacityViews: intFrom(env, "DRYDOCK_KEPT_VIEWS", 1, 0, 1) === 1,
   };
 }
 

@@ -13,6 +13,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
     logger,
     databaseUrl: config.databaseUrl,
     databasePreparedStatements: config.preparedStatements,
+    keepCapacityViews: config.keepCapacityViews,
     dataDir: config.dataDir,
     localHost: { root: config.localHostRoot, ...(config.localHostSlots ? { slots: config.localHostSlots } : {}) },
     defaultLeaseTtlSeconds: config.defaultLeaseTtlSeconds,

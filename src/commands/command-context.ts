@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import type { EventMetadata, NewEvent, RecordedEvent } from "../../events/envelope";
 import type { BlueprintRegistry } from "../blueprints/blueprint-registry";
+import type { CapacityViewCache } from "../allocator/capacity-view-cache";
 import type { Clock } from "../domain/clock";
 import { NotFoundError, TransitionRefusedError, VersionConflictError } from "../domain/errors";
 import type { IdGenerator } from "../domain/ids";
@@ -21,6 +22,8 @@ export interface CommandContext {
    * null: none. Undefined: DEFAULT_LEASE_TTL_SECONDS.
    */
   defaultLeaseTtlSeconds?: number | null;
+  /** Capacity views kept from earlier lease requests, for the optimistic acquire (capacity-view-cache.ts); absent: every request reads its own. */
+  capacityViews?: CapacityViewCache;
 }
 
 /** Who asks: recorded on every event the command appends. */

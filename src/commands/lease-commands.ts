@@ -12,6 +12,7 @@ import { commandOnStream, type Actor, type CommandContext } from "./command-cont
 import type { WorkClaim } from "../store/projection";
 import { compiledOnce, rowsOf } from "../store/compiled-once";
 import { readAllocationSnapshot, type AllocationSnapshot } from "../allocator/allocation-snapshot";
+import type { ViewAsker } from "../allocator/capacity-view-cache";
 
 export interface LeaseRequest {
   resourceType: string;
@@ -87,6 +88,33 @@ export async function prepareLeaseRequest(
   actor: Actor,
   options: Omit<LeaseRequestOptions, "claim"> & PreparedRequestOptions = {},
 ): Promise<PreparedLeaseRequest> {
+  const views = options.withAllocationSnapshot && !options.freshView ? ctx.capacityViews : undefined;
+  const kept = views?.get(askerOf(request, owner, options));
+  // A view kept with no token part cannot give the terms of a token read along.
+  if (kept && (!options.token || kept.token)) {
+    try {
+      return await prepareOver(ctx, request, owner, actor, options, kept);
+    } catch {
+      // A refusal over a kept view is not trusted: the request is checked again over a fresh one.
+    }
+  }
+  return prepareOver(ctx, request, owner, actor, options, undefined);
+}
+
+/** Who asks, as the capacity view read for a request depends on it (capacity-view-cache.ts). */
+function askerOf(request: LeaseRequest, owner: string, options: Omit<LeaseRequestOptions, "claim"> & PreparedRequestOptions): ViewAsker {
+  return { resourceType: request.resourceType, owner, authorizingObject: options.authorizingObject ?? null, tokenId: options.token?.tokenId ?? null, priority: request.priority ?? 0 };
+}
+
+/** prepareLeaseRequest over a view kept from an earlier request (`kept`), or over its own (read here, when asked for). */
+async function prepareOver(
+  ctx: CommandContext,
+  request: LeaseRequest,
+  owner: string,
+  actor: Actor,
+  options: Omit<LeaseRequestOptions, "claim"> & PreparedRequestOptions,
+  kept: AllocationSnapshot | undefined,
+): Promise<PreparedLeaseRequest> {
   const authorizingObject = options.authorizingObject ?? null;
   const attributes = request.attributes ?? {};
   const blueprintIds = request.blueprintIds && request.blueprintIds.length > 0 ? [...new Set(request.blueprintIds)] : null;
@@ -118,7 +146,9 @@ export async function prepareLeaseRequest(
   const token = options.token;
   // The token's terms, when read along, are not known before the view: its quota is then read for
   // the owner whatever it is (AllocationSnapshot), and its part for this type worked out after.
-  const snapshot = options.withAllocationSnapshot
+  const read = kept
+    ? undefined
+    : options.withAllocationSnapshot
     ? await readAllocationSnapshot(ctx.db, {
         resourceType: request.resourceType,
         kinds: ctx.registry.kinds(),
@@ -127,8 +157,19 @@ export async function prepareLeaseRequest(
         ...(token ? { token: { tokenId: token.tokenId, at: token.at } } : {}),
       })
     : undefined;
-  // Nothing is stored before this: a token that no longer works is refused here (401).
-  const terms = token ? token.found(snapshot!.token ?? null) : { defaultLeaseTtlSeconds: options.clientTtlSeconds ?? null, leaseQuota: options.clientQuota ?? null };
+  // Kept for the next request of its kind, when its token (if read along) worked.
+  if (read && ctx.capacityViews && (!token || read.token)) ctx.capacityViews.put(askerOf(request, owner, options), read);
+  // Nothing is stored before this: a token that no longer works is refused here (401). Over a
+  // kept view, the terms are the view's, and the append's guard checks the token (stale-view-guard.ts).
+  const keptToken = kept?.token;
+  const terms = token
+    ? keptToken
+      ? { defaultLeaseTtlSeconds: keptToken.defaultLeaseTtlSeconds, leaseQuota: keptToken.leaseQuota }
+      : token.found(read!.token ?? null)
+    : { defaultLeaseTtlSeconds: options.clientTtlSeconds ?? null, leaseQuota: options.clientQuota ?? null };
+  const snapshot: AllocationSnapshot | undefined = kept
+    ? { ...kept, kept: { token: token && keptToken ? { tokenId: token.tokenId, version: keptToken.version, at: token.at, held: () => void token.found(terms) } : null } }
+    : read;
   const serviceDefault = ctx.defaultLeaseTtlSeconds === undefined ? DEFAULT_LEASE_TTL_SECONDS : ctx.defaultLeaseTtlSeconds;
   const ttl = resolveRequestTtl(request.ttlSeconds, terms.defaultLeaseTtlSeconds, serviceDefault);
   const quota = quotaForType(terms.leaseQuota, request.resourceType);
@@ -206,6 +247,11 @@ export async function prepareLeaseRequest(
 export interface PreparedRequestOptions {
   /** Read the capacity view for this lease at its place in the queue (PreparedLeaseRequest.snapshot). */
   withAllocationSnapshot?: boolean;
+  /**
+   * With withAllocationSnapshot: read the view even when one kept from an earlier request could
+   * serve (CommandContext.capacityViews): the request again after its kept view proved stale.
+   */
+  freshView?: boolean;
   /**
    * The requesting token, read along with the view (needs withAllocationSnapshot), in place of a
    * read before the request: its terms (default TTL, lease quota) then come from that read, not

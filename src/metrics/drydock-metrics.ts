@@ -42,6 +42,18 @@ export class DrydockMetrics {
     registers: [this.registry],
   });
 
+  readonly keptViewDecisions = new Counter({
+    name: "drydock_kept_capacity_view_decisions_total",
+    help: "Lease requests decided over a capacity view kept from an earlier request instead of one read for them (the optimistic acquire), refused or not.",
+    registers: [this.registry],
+  });
+
+  readonly keptViewRefusals = new Counter({
+    name: "drydock_kept_capacity_view_refusals_total",
+    help: "Lease requests decided over a capacity view kept from an earlier request that the database refused as stale, then made again over a fresh view.",
+    registers: [this.registry],
+  });
+
   readonly appendConflicts = new Counter({
     name: "drydock_event_append_conflicts_total",
     help: "Appends refused because the stream moved or a slot was taken (version_conflict, capacity_conflict).",

@@ -24,6 +24,7 @@ import { DEFAULT_LEASE_TTL_SECONDS } from "../domain/lease-ttl";
 import { randomIds, type IdGenerator } from "../domain/ids";
 import { InlineTeardowns } from "../allocator/inline-teardowns";
 import { SlotsInFlight } from "../allocator/slots-in-flight";
+import { CapacityViewCache } from "../allocator/capacity-view-cache";
 import { ChangeFeed } from "../store/change-feed";
 import { ChangeNotifier } from "../store/change-notifier";
 import { createEventStore } from "../store/create-event-store";
@@ -58,6 +59,11 @@ export interface DrydockOptions {
   /** false: no named prepared statements on PostgreSQL (behind a pooler in transaction mode). Default true. */
   databasePreparedStatements?: boolean;
   dataDir?: string | undefined;
+  /**
+   * false: every waiting lease request reads its own capacity view, none decides over one kept
+   * from an earlier request (the optimistic acquire: src/allocator/capacity-view-cache.ts). Default true.
+   */
+  keepCapacityViews?: boolean;
   /** An already open database (tests share one between several Drydock instances). */
   database?: Database;
   clock?: Clock;
@@ -145,8 +151,11 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
   // flushes), each gathering the notices of a few milliseconds.
   const feed = new ChangeFeed(database, `d-${randomBytes(6).toString("hex")}`);
   const notifier = new ChangeNotifier(database, true, { gatherMs: NOTICE_GATHER_MS, origin: feed.origin, heard: (streams, due) => feed.heard(streams, due) });
+  // Capacity views kept from lease requests, for the next ones to decide over (the optimistic acquire).
+  const capacityViews = new CapacityViewCache();
   const store = createEventStore(database, clock, {
     committed: (events, states, seconds) => {
+      capacityViews.committed(events);
       metrics.observeAppend(events, states, seconds);
       if (logger.isLevelEnabled("debug")) {
         for (const e of events) logger.debug({ streamId: e.streamId, version: e.streamVersion, type: e.type, actor: e.metadata.actor, requestId: e.metadata.requestId }, "event appended");
@@ -163,6 +172,7 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
     clock,
     ids,
     defaultLeaseTtlSeconds: options.defaultLeaseTtlSeconds === undefined ? DEFAULT_LEASE_TTL_SECONDS : options.defaultLeaseTtlSeconds,
+    ...(options.keepCapacityViews === false ? {} : { capacityViews }),
   };
   const ctx: WorkerContext = {
     db: database.db,

@@ -342,6 +342,8 @@ describe.sequential("the console in Chromium", () => {
     await page.fill('[name="type"]', "LeaseReleased");
     await page.click('#log-filter button[type="submit"]');
     await shown(page.locator(`#log tr[data-type="LeaseReleased"] a:text-is("${lease.id}")`));
+    // The unfiltered log shows that row too: wait for the filtered page to replace it.
+    await gone(page.locator('#log tbody tr:not([data-type="LeaseReleased"])').first());
     expect(new Set(await page.locator("#log tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-type"))))).toEqual(new Set(["LeaseReleased"]));
     await shown(page.locator(`#pool-leases tr[data-id="${lease.id}"] .badge`, { hasText: "destroyed" }));
 

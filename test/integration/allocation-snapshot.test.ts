@@ -185,14 +185,15 @@ describe(`the allocation snapshot (${testDialect})`, () => {
     // With a quota: what a read with the lease's quota known reads, and the terms.
     const withQuota = await readAllocationSnapshot(database.db, { resourceType: "host", kinds: ["k1"], lease, place, token: { tokenId: "tk-quota", at } });
     const reference = await expectSameAsReference({ resourceType: "host", kinds: ["k1"], lease, place: { ...place, quota: { maxLiveLeases: 3 } } });
-    expect(withQuota.token).toEqual({ defaultLeaseTtlSeconds: 600, leaseQuota: { maxLiveLeases: 3 } });
+    // With the version of the token's row they were read at: a kept view's guard checks it (stale-view-guard.ts).
+    expect(withQuota.token).toEqual({ defaultLeaseTtlSeconds: 600, leaseQuota: { maxLiveLeases: 3 }, version: 1 });
     expect(withQuota.live).toStrictEqual(reference.live);
     expect(byKey(withQuota.locks, (l) => l.lock_key)).toStrictEqual(byKey(reference.locks, (l) => l.lock_key));
     expect(withQuota.locks.map((l) => l.lock_key)).toContain("quota:alice:all:0");
     // Without one: what a read of a lease without a quota reads.
     const plain = await readAllocationSnapshot(database.db, { resourceType: "host", kinds: ["k1"], lease, place, token: { tokenId: "tk-plain", at } });
     const without = await expectSameAsReference({ resourceType: "host", kinds: ["k1"], lease, place });
-    expect(plain.token).toEqual({ defaultLeaseTtlSeconds: null, leaseQuota: null });
+    expect(plain.token).toEqual({ defaultLeaseTtlSeconds: null, leaseQuota: null, version: 1 });
     expect(plain.live).toStrictEqual(without.live);
     expect(byKey(plain.locks, (l) => l.lock_key)).toStrictEqual(byKey(without.locks, (l) => l.lock_key));
     // Revoked, expired by the request's time, unknown: null, and the view is read all the same.

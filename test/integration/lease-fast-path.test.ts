@@ -18,9 +18,12 @@ import { waitUntil } from "../support/wait-until";
  * a lease this process made for a token it knows, is checked against the lease's owner as made
  * and its token is checked by the release's own append (TokenCheck). The request is checked
  * against the capacity view its first decision is made over, and a token this process knows is
- * read in that view too: one read for all three.
+ * read in that view too: one read for all three; warm, that view is the one the request before
+ * it read (the optimistic acquire), and the append's guard checks what the decision rests on.
  */
-// Five statements, and on PostgreSQL up to three NOTIFYs when the cycle's notices do not gather (under load).
+// Four statements warm (five when the acquire must read its view: the first request of its kind,
+// a kept view refused as stale), and on PostgreSQL up to three NOTIFYs when the cycle's notices do
+// not gather (under load).
 const STATEMENT_BUDGET = 8;
 const COMMIT_BUDGET = 3;
 /** Our own probe of the lease's status while waiting for the teardown: not part of the cycle. */
@@ -125,8 +128,11 @@ describe(`the lease fast path (${testDialect})`, () => {
     expect(wakes).toBe(0);
     // The teardown goes by the resource and blueprint the activation went by (inline-teardowns.ts): no read of them.
     expect(sent.filter((s) => s.includes("SELECT r.*, (SELECT to_json(b)"))).toEqual([]);
-    // The capacity is read once per acquire, and the request's blueprints are checked in that read.
-    expect(sent.filter((s) => s.includes("b AS (SELECT * FROM blueprints"))).toHaveLength(5);
+    // Warm, the capacity is not read at all: each acquire decides over the view the one before it
+    // read (the optimistic acquire), its request checked against that view, and its append
+    // carries the guard that refuses a stale one (stale-view-guard.ts).
+    expect(sent.filter((s) => s.includes("b AS (SELECT * FROM blueprints"))).toHaveLength(0);
+    expect(sent.filter((s) => s.includes("FROM leases WHERE status = 'pending' AND resource_type =") && s.includes("drydock_refuse_condition"))).toHaveLength(5);
     expect(sent.filter((s) => /from "blueprints"/i.test(s))).toEqual([]);
     // The token, known since the warm-up, is read in that view, and by no statement of its own.
     expect(sent.filter((s) => /\btokens\b/.test(s) && !/tok AS \(select/i.test(s) && !/for share/i.test(s))).toEqual([]);

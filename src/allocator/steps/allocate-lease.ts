@@ -12,6 +12,8 @@ import { decideInQueue } from "../decide-in-queue";
 import { loadAllocationView } from "../load-allocation-view";
 import type { AllocationSnapshot } from "../allocation-snapshot";
 import { leaseSlotKey, leaseUseKey } from "../slot-keys";
+import { StaleCapacityView } from "../capacity-view-cache";
+import { staleViewGuard, type KeptViewDecision } from "../stale-view-guard";
 import { quotaLocks } from "../quota-locks";
 import { workerMetadata, type WorkerContext } from "../worker-context";
 import { wakeLeasesAhead } from "../../../projections/wake-waiting-leases";
@@ -44,8 +46,13 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
   const losses: string[] = [];
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const now = ctx.clock.now();
+    // A view kept from an earlier request (capacity-view-cache.ts) decides only an acquisition,
+    // appended with its guard; anything else, or a refusal, is StaleCapacityView: the request is
+    // then made again over a view read for it.
+    const kept = round === 0 ? snapshot?.kept : undefined;
     const read = await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs, place, round === 0 ? snapshot : undefined);
-    const view = ctx.slotsInFlight ? ctx.slotsInFlight.seenIn(read, read.readStartedAt) : read;
+    // A kept view has this process's commits since its read in it already: only the slots in flight are added.
+    const view = ctx.slotsInFlight ? ctx.slotsInFlight.seenIn(read, kept ? undefined : read.readStartedAt) : read;
     const slotOffset = round === 0 ? 0 : Math.floor(ctx.random() * 1_000_000);
     const outcome = decideInQueue({ ...view, slotOffset });
     // Reading the view and deciding: allocator time, which an explanation tells apart from waiting.
@@ -55,6 +62,7 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
       data: { attempt: c.attempts + 1, decision: outcome.decision.kind, candidates: outcome.candidates, summary: outcome.summary, durationMs },
     };
     const d = outcome.decision;
+    if (kept && d.kind !== "acquire") throw new StaleCapacityView(`over it the lease would ${d.kind}`);
     // The TTL the acquiring blueprint gives the lease, if its TTL is still a default.
     const ttlOn = (blueprintId: string) => blueprintTtlOf(ctx, view, blueprintId, lease, now);
     try {
@@ -69,7 +77,8 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
           try {
             const inline = await activateInline(ctx, view, d.resourceId, leaseView);
             try {
-              await ctx.store.append(leaseStream, lease.version, [attempted, acquired, ...(inline ? [inline.activated] : [])], meta);
+              const guard = kept ? staleViewGuard(ctx.db, keptViewDecision(snapshot!, d, lease, kept.token)) : undefined;
+              await ctx.store.append(leaseStream, lease.version, [attempted, acquired, ...(inline ? [inline.activated] : [])], meta, guard ? { condition: guard } : undefined);
               committed = true;
               if (inline) ctx.inlineTeardowns?.remember(c.leaseId, inline.target);
             } catch (error) {
@@ -147,6 +156,8 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
           return;
       }
     } catch (error) {
+      // The request was checked over the kept view too: it is made again whole (lease-routes.ts).
+      if (kept && (error instanceof CapacityConflictError || error instanceof VersionConflictError)) throw new StaleCapacityView(error.message);
       // Another allocator took the slot, or the resource moved: decide again over a fresh view.
       if (error instanceof CapacityConflictError) losses.push(error.message);
       else if (error instanceof VersionConflictError && error.details?.streamId !== leaseStream) losses.push(error.message);
@@ -169,6 +180,24 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
     ],
     meta,
   );
+}
+
+/** What an acquisition decided over a kept view rests on, from that view's rows (stale-view-guard.ts). */
+function keptViewDecision(snapshot: AllocationSnapshot, d: { resourceId: string; blueprintId: string }, lease: LeaseState, token: KeptViewDecision["token"]): KeptViewDecision {
+  const resource = snapshot.undestroyed.find((r) => r.resource_id === d.resourceId);
+  const blueprint = snapshot.blueprints.find((b) => b.blueprint_id === d.blueprintId);
+  if (!resource || !blueprint) throw new StaleCapacityView(`resource ${d.resourceId} or its blueprint is not in it`);
+  const c = lease.context;
+  return {
+    resourceId: d.resourceId,
+    resourceVersion: resource.version,
+    blueprintId: d.blueprintId,
+    blueprintVersion: blueprint.version,
+    client: c.authorizingObject,
+    resourceType: c.resourceType,
+    priority: c.priority ?? 0,
+    token,
+  };
 }
 
 /**
