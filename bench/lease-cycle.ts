@@ -177,7 +177,8 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   // Requests decided over a capacity view kept from an earlier one that the database refused as
   // stale (each then read a view of its own and decided again): warm-up included.
   const refusals = (await drydock.metrics.keptViewRefusals.get()).values[0]?.value ?? 0;
-  console.log(`kept capacity views refused as stale: ${refusals} (warm-up included; --kept-views ${values["kept-views"]})`);
+  const decisions = (await drydock.metrics.keptViewDecisions.get()).values[0]?.value ?? 0;
+  console.log(`requests decided over a kept capacity view: ${decisions}, refused as stale: ${refusals} (warm-up included; --kept-views ${values["kept-views"]})`);
   const now = await countsNow();
   console.log(`events appended: ${now.events - warm.events} (${((now.events - warm.events) / Math.max(1, latencies.length)).toFixed(1)} per cycle)`);
   for (const { id, took } of slow.slice(0, 5)) {

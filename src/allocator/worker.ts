@@ -237,9 +237,11 @@ export class AllocatorWorker {
         try {
           await runWorkItem({ ...this.ctx, store }, claim.streamId, step === 0 ? requestSnapshot : undefined);
         } catch (error) {
-          // Decided over a kept view that proved stale: nothing was stored, and the request
-          // is made again whole over a fresh one by its caller (lease-routes.ts).
+          // Decided over a kept view: nothing was stored, and nothing is (the request was checked
+          // over that view, its token perhaps not at all): its caller makes the request again
+          // whole over a fresh one (lease-routes.ts), whatever failed.
           if (error instanceof StaleCapacityView) throw error;
+          if (step === 0 && requestSnapshot?.kept && !store.outcome.appended) throw new StaleCapacityView(`its first step failed: ${(error as Error).message}`);
           // The request is stored whatever happened to the step; its item is then a worker's.
           if (start) await store.flush();
           await this.failed(claim.streamId, claim.token, error);

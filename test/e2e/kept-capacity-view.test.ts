@@ -108,6 +108,36 @@ describe("a lease request over a kept capacity view", () => {
     await api.drydock.worker.idle();
   });
 
+  it("stores nothing when its append fails for any other reason, and is made again over a fresh view", async () => {
+    const ci = await api.client("kept-failing");
+    await warm(ci);
+    const store = api.drydock.store;
+    const appendMany = store.appendMany.bind(store);
+    let failed = 0;
+    // The first append that carries a kept view's guard fails as a lost connection would.
+    store.appendMany = async (appends, metadata, options) => {
+      if (options?.condition?.name === "capacity view" && failed === 0) {
+        failed++;
+        throw new Error("connection terminated unexpectedly");
+      }
+      return appendMany(appends, metadata, options);
+    };
+    const requested = await eventsOfType("LeaseRequested");
+    const seen = await refusals();
+    try {
+      const lease = await ci.call("POST", "/v1/leases?wait=10", { resourceType: "host" });
+      expect(lease.status, lease.text).toBe(201);
+      expect(failed).toBe(1);
+      // One request stored, the second try's: the first stored nothing, not even its request.
+      expect(await eventsOfType("LeaseRequested")).toBe(requested + 1);
+      expect(await refusals()).toBe(seen + 1);
+      await ci.call("POST", `/v1/leases/${lease.body.id}/release`);
+      await api.drydock.worker.idle();
+    } finally {
+      store.appendMany = appendMany;
+    }
+  });
+
   it("waits, holding no slot, when another instance took the free slots since; the slots are never shared", async () => {
     const ci = await api.client("kept-full");
     await warm(ci);
