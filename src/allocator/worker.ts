@@ -234,17 +234,23 @@ export class AllocatorWorker {
     const run = (async () => {
       for (let step = 0; step < CLAIMED_STEPS; step++) {
         const store = new ClaimCarryingStore(this.ctx.store, claim, deferred);
+        let failure: { error: unknown } | null = null;
         try {
           await runWorkItem({ ...this.ctx, store }, claim.streamId, step === 0 ? requestSnapshot : undefined);
         } catch (error) {
-          // Decided over a kept view: nothing was stored, and nothing is (the request was checked
-          // over that view, its token perhaps not at all): its caller makes the request again
-          // whole over a fresh one (lease-routes.ts), whatever failed.
-          if (error instanceof StaleCapacityView) throw error;
-          if (step === 0 && requestSnapshot?.kept && !store.outcome.appended) throw new StaleCapacityView(`its first step failed: ${(error as Error).message}`);
+          failure = { error };
+        }
+        // Decided over a kept view, a first step that did not store its guarded append stores
+        // nothing at all (the request was checked over that view, its token perhaps not at all):
+        // its caller makes the request again whole over a fresh one (lease-routes.ts).
+        if (step === 0 && requestSnapshot?.kept && !store.outcome.appended) {
+          const error = failure?.error;
+          throw error instanceof StaleCapacityView ? error : new StaleCapacityView(failure ? `its first step failed: ${(error as Error).message}` : "its first step stored nothing");
+        }
+        if (failure) {
           // The request is stored whatever happened to the step; its item is then a worker's.
           if (start) await store.flush();
-          await this.failed(claim.streamId, claim.token, error);
+          await this.failed(claim.streamId, claim.token, failure.error);
           return;
         }
         if (store.outcome.kept) continue;

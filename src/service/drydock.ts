@@ -152,10 +152,10 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
   const feed = new ChangeFeed(database, `d-${randomBytes(6).toString("hex")}`);
   const notifier = new ChangeNotifier(database, true, { gatherMs: NOTICE_GATHER_MS, origin: feed.origin, heard: (streams, due) => feed.heard(streams, due) });
   // Capacity views kept from lease requests, for the next ones to decide over (the optimistic acquire).
-  const capacityViews = new CapacityViewCache();
+  const capacityViews = options.keepCapacityViews === false ? undefined : new CapacityViewCache();
   const store = createEventStore(database, clock, {
     committed: (events, states, seconds) => {
-      capacityViews.committed(events);
+      capacityViews?.committed(events);
       metrics.observeAppend(events, states, seconds);
       if (logger.isLevelEnabled("debug")) {
         for (const e of events) logger.debug({ streamId: e.streamId, version: e.streamVersion, type: e.type, actor: e.metadata.actor, requestId: e.metadata.requestId }, "event appended");
@@ -172,7 +172,7 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
     clock,
     ids,
     defaultLeaseTtlSeconds: options.defaultLeaseTtlSeconds === undefined ? DEFAULT_LEASE_TTL_SECONDS : options.defaultLeaseTtlSeconds,
-    ...(options.keepCapacityViews === false ? {} : { capacityViews }),
+    ...(capacityViews ? { capacityViews } : {}),
   };
   const ctx: WorkerContext = {
     db: database.db,

@@ -47,8 +47,8 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const now = ctx.clock.now();
     // A view kept from an earlier request (capacity-view-cache.ts) decides only an acquisition,
-    // appended with its guard; anything else, or a refusal, is StaleCapacityView: the request is
-    // then made again over a view read for it.
+    // appended with its guard; anything else, or any failure, ends the step: the request is then
+    // made again over a view read for it.
     const kept = round === 0 ? snapshot?.kept : undefined;
     const read = await loadAllocationView(ctx.db, ctx.registry, leaseView, now, ctx.reclaimIdleMs, place, round === 0 ? snapshot : undefined);
     // A kept view has this process's commits since its read in it already: only the slots in flight are added.
@@ -77,7 +77,7 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
           try {
             const inline = await activateInline(ctx, view, d.resourceId, leaseView);
             try {
-              const guard = kept ? staleViewGuard(ctx.db, keptViewDecision(snapshot!, d, lease, kept.token)) : undefined;
+              const guard = kept ? staleViewGuard(ctx.db, keptViewDecision(snapshot!, d, lease)) : undefined;
               await ctx.store.append(leaseStream, lease.version, [attempted, acquired, ...(inline ? [inline.activated] : [])], meta, guard ? { condition: guard } : undefined);
               committed = true;
               if (inline) ctx.inlineTeardowns?.remember(c.leaseId, inline.target);
@@ -156,8 +156,9 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
           return;
       }
     } catch (error) {
-      // The request was checked over the kept view too: it is made again whole (lease-routes.ts).
-      if (kept && (error instanceof CapacityConflictError || error instanceof VersionConflictError)) throw new StaleCapacityView(error.message);
+      // Over a kept view there is no second round here: the request was checked over that view
+      // too, and is made again whole (AllocatorWorker.runClaimedSteps, lease-routes.ts).
+      if (kept) throw error;
       // Another allocator took the slot, or the resource moved: decide again over a fresh view.
       if (error instanceof CapacityConflictError) losses.push(error.message);
       else if (error instanceof VersionConflictError && error.details?.streamId !== leaseStream) losses.push(error.message);
@@ -183,7 +184,7 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
 }
 
 /** What an acquisition decided over a kept view rests on, from that view's rows (stale-view-guard.ts). */
-function keptViewDecision(snapshot: AllocationSnapshot, d: { resourceId: string; blueprintId: string }, lease: LeaseState, token: KeptViewDecision["token"]): KeptViewDecision {
+function keptViewDecision(snapshot: AllocationSnapshot, d: { resourceId: string; blueprintId: string }, lease: LeaseState): KeptViewDecision {
   const resource = snapshot.undestroyed.find((r) => r.resource_id === d.resourceId);
   const blueprint = snapshot.blueprints.find((b) => b.blueprint_id === d.blueprintId);
   if (!resource || !blueprint) throw new StaleCapacityView(`resource ${d.resourceId} or its blueprint is not in it`);
@@ -196,7 +197,7 @@ function keptViewDecision(snapshot: AllocationSnapshot, d: { resourceId: string;
     client: c.authorizingObject,
     resourceType: c.resourceType,
     priority: c.priority ?? 0,
-    token,
+    token: snapshot.kept?.token ?? null,
   };
 }
 
