@@ -4,8 +4,11 @@
  * counts every statement and every COMMIT sent meanwhile, by the API and the worker alike.
  * Prints the average per cycle and the statements grouped by kind and table.
  *
- *   npx tsx bench/cycle-statements.ts [--cycles 20] [--trace]
+ *   npx tsx bench/cycle-statements.ts [--cycles 20] [--trace [--trace-width 150]]
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx bench/cycle-statements.ts
+ *
+ * `--trace` prints the last cycle's statements in the order sent, each cut at `--trace-width`
+ * characters (0: whole).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -16,7 +19,9 @@ import { openDatabase } from "../src/store/database";
 import { inProcessService } from "./in-process-service";
 import { throwawayDatabase } from "./throwaway-database";
 
-const { values } = parseArgs({ options: { cycles: { type: "string", default: "20" }, trace: { type: "boolean", default: false } } });
+const { values } = parseArgs({ options: { cycles: { type: "string", default: "20" }, trace: { type: "boolean", default: false }, "trace-width": { type: "string", default: "150" } } });
+const traceWidth = Number(values["trace-width"]);
+if (!Number.isInteger(traceWidth) || traceWidth < 0) throw new Error("--trace-width: a number of characters, 0 for the whole statement");
 const cycles = Number(values.cycles);
 const adminUrl = process.env.DATABASE_URL;
 
@@ -73,7 +78,7 @@ async function main(): Promise<void> {
     // The last cycle's statements in the order sent, to see which step sends what.
     const perCycle = statements.length / cycles;
     console.log("last cycle, in order:");
-    for (const s of statements.slice(-Math.round(perCycle))) console.log(`  ${s.replace(/\s+/g, " ").slice(0, 150)}`);
+    for (const s of statements.slice(-Math.round(perCycle))) console.log(`  ${s.replace(/\s+/g, " ").slice(0, traceWidth || undefined)}`);
   }
   console.log("most frequent statements (per cycle, and each one's mean time from sent to answered):");
   for (const [key, { n, ms }] of [...groups.entries()].sort((a, b) => b[1].n - a[1].n).slice(0, 25)) {
