@@ -3,6 +3,7 @@ import { createApp } from "../api/app";
 import { ensureAdminToken, firstTokenNotice } from "../auth/admin-token-bootstrap";
 import { createDrydock } from "../service/drydock";
 import { createLogger } from "../service/logger";
+import { journalLessRoot } from "../sandbox/journal-less-root";
 import { serveConfigFrom } from "./config";
 
 /** `drydock serve`: the API and an allocator worker in one process, until SIGINT/SIGTERM. */
@@ -27,6 +28,13 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
   // On a terminal the token itself is shown, once, outside the log; elsewhere the log says where it is.
   if (bootstrapped && process.stdout.isTTY === true) for (const line of firstTokenNotice(bootstrapped, true)) console.log(line);
   else if (bootstrapped) logger.warn({ file: bootstrapped.file, owner: bootstrapped.owner }, firstTokenNotice(bootstrapped, false).join(" "));
+  const unjournaled = await journalLessRoot(config.localHostRoot);
+  if (unjournaled) {
+    logger.warn(
+      { root: config.localHostRoot, mountPoint: unjournaled.mountPoint, device: unjournaled.blockName },
+      "the local host's lease directories are on ext4 without a journal, where making each costs more the more leases ended in the last seconds: a busy host wants DRYDOCK_LOCAL_ROOT on a journaled filesystem (README, Configuration)",
+    );
+  }
   const app = createApp(drydock, { rateLimits: config.rateLimits });
   const server = serveHttp({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     const where = config.databaseUrl ? `PostgreSQL at ${redact(config.databaseUrl)}` : `PGlite in ${config.dataDir} (not fsynced: use PostgreSQL for durability)`;
