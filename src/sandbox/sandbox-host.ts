@@ -6,12 +6,13 @@
  * local-host blueprint then refuses client leases instead of running them unconfined.
  */
 import { execFile, spawn } from "node:child_process";
-import { access, chown, mkdir, open, readFile, rmdir, writeFile } from "node:fs/promises";
+import { access, chown, mkdir, mkdtemp, open, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { constants } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { BWRAP, DEFAULT_READ_ONLY_PATHS, sandboxArgv, type SandboxIdentity } from "./sandbox-argv";
 import { readOnlyPathEntries } from "./system-paths";
+import { isProcessRunning } from "../service/process-running";
 
 const run = promisify(execFile);
 
@@ -115,6 +116,7 @@ async function findCgroupRoot(configured: string | undefined): Promise<string | 
 
 /** Runs `true` in a sandbox as lease commands will run; returns why it failed, or null. */
 async function trySandbox(host: SandboxHost): Promise<string | null> {
+  await removeLeftProbes();
   try {
     await access("/usr/bin/bwrap", constants.X_OK).catch(async () => {
       await run("sh", ["-c", `command -v ${BWRAP}`]);
@@ -144,15 +146,32 @@ async function trySandbox(host: SandboxHost): Promise<string | null> {
     return `bubblewrap cannot start a sandbox here: ${detail}`;
   } finally {
     await handle.close();
-    await rmdir(dir).catch(() => undefined);
+    // Not empty: the probe binds the directory as the sandbox's /tmp too, and bwrap makes the
+    // lease directory's mount point (its own path, under /tmp) inside it.
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
+const PROBE_PREFIX = "drydock-sandbox-probe-";
+
+/** Mode 0700 (mkdtemp's), owned by the lease user; named after this process for removeLeftProbes. */
 async function mkdtempOwned(host: SandboxHost): Promise<string> {
-  const dir = path.join("/tmp", `drydock-sandbox-probe-${process.pid}-${Date.now()}`);
-  await mkdir(dir, { mode: 0o700 });
+  const dir = await mkdtemp(path.join("/tmp", `${PROBE_PREFIX}${process.pid}-`));
   if (host.user) await chown(dir, host.user.uid, host.user.gid);
   return dir;
+}
+
+/**
+ * Removes the probe directories of processes that are gone: releases before 2026-12-04 left one
+ * in /tmp at every start (see trySandbox's rm). A running process's probe is left alone.
+ */
+async function removeLeftProbes(): Promise<void> {
+  const entries = await readdir("/tmp").catch(() => [] as string[]);
+  for (const name of entries) {
+    if (!name.startsWith(PROBE_PREFIX)) continue;
+    const pid = Number(name.slice(PROBE_PREFIX.length).split("-")[0]);
+    if (Number.isInteger(pid) && pid > 0 && !isProcessRunning(pid)) await rm(path.join("/tmp", name), { recursive: true, force: true }).catch(() => undefined);
+  }
 }
 
 function runWithFd(argv: string[], fd: number): Promise<void> {

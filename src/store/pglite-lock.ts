@@ -1,4 +1,5 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { isProcessRunning } from "../service/process-running";
 
 /**
  * PGlite has no postmaster to refuse a second process: two processes on one data directory
@@ -16,15 +17,6 @@ export class DataDirInUseError extends Error {
   }
 }
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Takes the lock of `dataDir`; returns its release. */
 export function lockDataDir(dataDir: string): () => void {
   const path = `${dataDir}.lock`;
@@ -37,7 +29,7 @@ export function lockDataDir(dataDir: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const pid = Number(readFileSync(path, "utf8").trim());
-      if (Number.isInteger(pid) && pid > 0 && isRunning(pid)) throw new DataDirInUseError(dataDir, pid);
+      if (Number.isInteger(pid) && pid > 0 && isProcessRunning(pid)) throw new DataDirInUseError(dataDir, pid);
       rmSync(path, { force: true });
     }
   }
