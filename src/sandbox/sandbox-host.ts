@@ -6,7 +6,7 @@
  * local-host blueprint then refuses client leases instead of running them unconfined.
  */
 import { execFile, spawn } from "node:child_process";
-import { access, chown, mkdir, mkdtemp, open, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
+import { access, chown, lstat, mkdir, mkdtemp, open, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { constants } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -116,7 +116,7 @@ async function findCgroupRoot(configured: string | undefined): Promise<string | 
 
 /** Runs `true` in a sandbox as lease commands will run; returns why it failed, or null. */
 async function trySandbox(host: SandboxHost): Promise<string | null> {
-  await removeLeftProbes();
+  await removeLeftProbes(host);
   try {
     await access("/usr/bin/bwrap", constants.X_OK).catch(async () => {
       await run("sh", ["-c", `command -v ${BWRAP}`]);
@@ -164,13 +164,22 @@ async function mkdtempOwned(host: SandboxHost): Promise<string> {
 /**
  * Removes the probe directories of processes that are gone: releases before 2026-12-04 left one
  * in /tmp at every start (see trySandbox's rm). A running process's probe is left alone.
+ *
+ * /tmp is everyone's: only a real directory (not a symlink) that this service or the lease user
+ * owns, and that nobody else may write to, is removed. Such a directory's contents are the probe's
+ * own (lease processes never see this /tmp), so no one can swap a symlink in under the removal.
  */
-async function removeLeftProbes(): Promise<void> {
+async function removeLeftProbes(host: SandboxHost): Promise<void> {
+  const owners = new Set([process.getuid?.(), host.user?.uid].filter((uid) => uid !== undefined));
   const entries = await readdir("/tmp").catch(() => [] as string[]);
   for (const name of entries) {
     if (!name.startsWith(PROBE_PREFIX)) continue;
     const pid = Number(name.slice(PROBE_PREFIX.length).split("-")[0]);
-    if (Number.isInteger(pid) && pid > 0 && !isProcessRunning(pid)) await rm(path.join("/tmp", name), { recursive: true, force: true }).catch(() => undefined);
+    if (!Number.isInteger(pid) || pid <= 0 || isProcessRunning(pid)) continue;
+    const dir = path.join("/tmp", name);
+    const info = await lstat(dir).catch(() => null);
+    if (!info?.isDirectory() || !owners.has(info.uid) || (info.mode & 0o022) !== 0) continue;
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
