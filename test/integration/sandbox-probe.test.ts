@@ -12,6 +12,9 @@ import { probeSandboxHost } from "../../src/sandbox/sandbox-host";
  */
 const mine = async () => (await readdir("/tmp")).filter((name) => name.startsWith(`drydock-sandbox-probe-${process.pid}-`));
 
+/** A pid that was just in use and is not any more. */
+const goneProcessPid = () => spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" }).stdout.trim();
+
 describe.runIf(process.platform === "linux")("the sandbox probe at start", () => {
   it("leaves no directory in /tmp, whether the sandbox works or not", async () => {
     const host = await probeSandboxHost();
@@ -21,8 +24,7 @@ describe.runIf(process.platform === "linux")("the sandbox probe at start", () =>
   });
 
   it("removes a gone process's leftover, with what is in it, and keeps a running one's", async () => {
-    // A pid that was just in use and is not any more.
-    const gonePid = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" }).stdout.trim();
+    const gonePid = goneProcessPid();
     const gone = path.join("/tmp", `drydock-sandbox-probe-${gonePid}-1796417130532`);
     await mkdir(path.join(gone, path.basename(gone)), { recursive: true });
     const running = path.join("/tmp", `drydock-sandbox-probe-${process.ppid}-left`);
@@ -37,7 +39,7 @@ describe.runIf(process.platform === "linux")("the sandbox probe at start", () =>
   });
 
   it("leaves what only looks like a leftover: a symlink, a directory others may write to, another user's", async () => {
-    const gonePid = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" }).stdout.trim();
+    const gonePid = goneProcessPid();
     const target = path.join("/tmp", `drydock-probe-target-${process.pid}`);
     await mkdir(target, { recursive: true });
     await writeFile(path.join(target, "keep"), "kept");
