@@ -129,6 +129,8 @@ itSsh("the README's EC2 walk works as written: two commands start it, a lease ru
   // `uname -a` ran on the instance, and the file went there and back.
   expect(result.stdout).toMatch(/^Linux /m);
   expect(result.stdout).toContain("hello\n");
+  // The instance's files are in the walk's home (gone with it), not in a /tmp directory that outlives it.
+  expect(`${result.stdout}${result.stderr}`).toContain(`dir=${home}/ec2-emulator/instances/rs_`);
 
   // The lease's resource is an emulated EC2 instance, and the lease ends once released.
   const headers = { authorization: `Bearer ${readFileSync(path.join(home, "admin.token"), "utf8").trim()}` };

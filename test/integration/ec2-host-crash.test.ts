@@ -1,4 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBlueprint } from "../../src/commands/blueprint-commands";
 import { requestLease } from "../../src/commands/lease-commands";
@@ -23,11 +26,14 @@ const describeSsh = sshdAvailable ? describe : describe.skip;
 const KEY_ENV = `DRYDOCK_TEST_EC2_CRASH_KEY_${randomBytes(4).toString("hex").toUpperCase()}`;
 let emulator: Ec2Emulator;
 let database: TestDatabase;
+/** The instance's root: its "disk" is this machine's, so this file's own directory, removed at its end. */
+let remoteRoot: string;
 const drydocks: Drydock[] = [];
 const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
 
 beforeAll(async () => {
   if (!sshdAvailable) return;
+  remoteRoot = await mkdtemp(path.join(tmpdir(), "drydock-ec2-crash-"));
   emulator = await startEc2Emulator();
   database = await createTestDatabase();
   process.env[KEY_ENV] = emulator.keyPair.privateKey;
@@ -39,6 +45,7 @@ afterAll(async () => {
   for (const d of drydocks) await d.close();
   await database?.close();
   await emulator?.close();
+  if (remoteRoot) await rm(remoteRoot, { recursive: true, force: true });
   delete process.env[KEY_ENV];
   for (const [name, value] of [["AWS_ACCESS_KEY_ID", saved.id], ["AWS_SECRET_ACCESS_KEY", saved.secret]] as const) {
     if (value === undefined) delete process.env[name];
@@ -84,7 +91,7 @@ describeSsh("ec2-host across a worker's death", () => {
       {
         name: "ec2-crash",
         kind: "ec2-host",
-        config: { region: emulator.region, endpoint: emulator.endpoint, imageId: "ami-0123456789abcdef0", instanceTypes: ["t3.micro"], sshUser: emulator.sshUser, sshPort: emulator.sshPort, privateKey: { env: KEY_ENV }, root: "/tmp/drydock-ec2-crash", bootTimeoutSeconds: 30, connectTimeoutSeconds: 3 },
+        config: { region: emulator.region, endpoint: emulator.endpoint, imageId: "ami-0123456789abcdef0", instanceTypes: ["t3.micro"], sshUser: emulator.sshUser, sshPort: emulator.sshPort, privateKey: { env: KEY_ENV }, root: remoteRoot, bootTimeoutSeconds: 30, connectTimeoutSeconds: 3 },
       },
       { actor: "crash-test" },
     );

@@ -1,5 +1,8 @@
 import { EC2Client, RunInstancesCommand } from "@aws-sdk/client-ec2";
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ec2Command } from "../../src/cli/ec2-cli";
 import { verifyStoredLog } from "../../src/history/verify-stored-log";
@@ -23,9 +26,12 @@ const SECRET = `emulator-secret-${randomBytes(8).toString("hex")}`;
 const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
 let emulator: Ec2Emulator;
 let api: ApiHarness;
+/** The instances' root: their "disks" are this machine's, so this file's own directory, removed at its end. */
+let remoteRoot: string;
 
 beforeAll(async () => {
   if (!sshdAvailable) return;
+  remoteRoot = await mkdtemp(path.join(tmpdir(), "drydock-ec2-test-"));
   emulator = await startEc2Emulator({ bootDelayMs: 0 });
   process.env[KEY_ENV] = emulator.keyPair.privateKey;
   // The SDK's default provider chain finds them here, as on a developer's machine.
@@ -52,6 +58,7 @@ afterEach(async () => {
 afterAll(async () => {
   await api?.close();
   await emulator?.close();
+  if (remoteRoot) await rm(remoteRoot, { recursive: true, force: true });
   delete process.env[KEY_ENV];
   restore("AWS_ACCESS_KEY_ID", saved.id);
   restore("AWS_SECRET_ACCESS_KEY", saved.secret);
@@ -63,7 +70,7 @@ function restore(name: string, value: string | undefined) {
 }
 
 function config(extra: Record<string, unknown> = {}) {
-  return emulatorHostConfig(emulator, KEY_ENV, "/tmp/drydock-ec2-test", { slots: 2, maxInstances: 2, ...extra });
+  return emulatorHostConfig(emulator, KEY_ENV, remoteRoot, { slots: 2, maxInstances: 2, ...extra });
 }
 
 async function blueprint(name: string, extra: Record<string, unknown> = {}): Promise<string> {
@@ -114,7 +121,7 @@ describeSsh("ec2-host against the EC2 emulator", () => {
     expect(read.text).toBe("built!");
     // The file is on the instance (an sshd on its own address): the lease's directory is under the resource's root.
     const where = await api.call("POST", `/v1/leases/${first.id}/commands`, { argv: ["pwd"] });
-    expect(where.body.stdout.trim()).toBe(`/tmp/drydock-ec2-test/${first.resourceId}/leases/${first.id}`);
+    expect(where.body.stdout.trim()).toBe(`${remoteRoot}/${first.resourceId}/leases/${first.id}`);
 
     await releaseAndWait(first.id);
     const second = await lease(bp, 30);

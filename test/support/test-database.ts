@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { openDatabase, type Database } from "../../src/store/database";
+import { removeLeaseCgroups } from "./lease-cgroups";
 import { pgliteTemplate } from "./pglite-template";
 
 /**
@@ -20,7 +21,14 @@ export async function createTestDatabase(options: { poolSize?: number; onQuery?:
     // No autovacuum pass among a test's statements: some tests count them (statement budgets).
     // PGlite's autovacuum has tests of its own (pglite-autovacuum.test.ts).
     const database = await openDatabase({ onQuery: options.onQuery, pgliteTemplate: await pgliteTemplate(), pgliteAutovacuumMs: null });
-    return Object.assign(database, { url: undefined });
+    const close = database.close.bind(database);
+    return Object.assign(database, {
+      url: undefined,
+      async close() {
+        await forgetLeaseCgroups(database);
+        await close();
+      },
+    });
   }
   const name = `drydock_test_${randomBytes(6).toString("hex")}`;
   const admin = new pg.Client({ connectionString: adminUrl });
@@ -33,6 +41,7 @@ export async function createTestDatabase(options: { poolSize?: number; onQuery?:
   return Object.assign(database, {
     url,
     async close() {
+      await forgetLeaseCgroups(database);
       await close();
       const cleanup = new pg.Client({ connectionString: adminUrl });
       await cleanup.connect();
@@ -40,6 +49,14 @@ export async function createTestDatabase(options: { poolSize?: number; onQuery?:
       await cleanup.end();
     },
   });
+}
+
+/**
+ * The database goes with the file's leases still in it: their cgroups go first (lease-cgroups.ts).
+ * Best effort, as the database's own removal: a failure here must not hide the test's result.
+ */
+async function forgetLeaseCgroups(database: Database): Promise<void> {
+  await removeLeaseCgroups(database.db).catch(() => []);
 }
 
 export function withDatabase(url: string, name: string): string {

@@ -1,5 +1,5 @@
 import { randomInt } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
@@ -29,6 +29,11 @@ export interface Ec2EmulatorOptions {
   keyName?: string;
   /** Known launch templates; absent: any template id or name is accepted. */
   launchTemplates?: EmulatedLaunchTemplate[];
+  /**
+   * Where its key pair and its instances' sshd files go, made if missing and removed by close
+   * (default: a directory of its own under the system's temporary one).
+   */
+  dir?: string;
 }
 
 export interface Ec2Emulator {
@@ -58,7 +63,8 @@ export interface Ec2Emulator {
 }
 
 export async function startEc2Emulator(options: Ec2EmulatorOptions = {}): Promise<Ec2Emulator> {
-  const dir = await mkdtemp(path.join(tmpdir(), "drydock-ec2-"));
+  const dir = options.dir ?? (await mkdtemp(path.join(tmpdir(), "drydock-ec2-")));
+  if (options.dir) await mkdir(dir, { recursive: true, mode: 0o700 });
   const privateKeyPath = path.join(dir, "key_pair");
   await keygen(privateKeyPath);
   const publicKey = await readFile(`${privateKeyPath}.pub`, "utf8");

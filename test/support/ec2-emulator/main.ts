@@ -12,7 +12,7 @@
  * the command that leases a host from it. Then it serves until interrupted (Ctrl-C terminates
  * every instance). Faults are set through /_emulator/faults (control.ts).
  */
-import { chmod, copyFile, mkdir, readFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { sshdAvailable, sshdMissingMessage } from "../sshd";
@@ -35,20 +35,30 @@ if (!sshdAvailable) {
   process.exit(1);
 }
 
+const home = process.env.DRYDOCK_HOME ?? ".drydock";
+// Its key pair and its instances' files live in the home the walk uses, not in /tmp: tsx kills
+// the process when a Ctrl-C's cleanup is slow to start (its signal relay waits 30 ms), and what
+// a killed run leaves is then the next run's to remove, here.
+const runDir = path.resolve(home, "ec2-emulator", "run");
+await rm(runDir, { recursive: true, force: true });
 const emulator = await startEc2Emulator({
+  dir: runDir,
   port: Number(values.port),
   sshPort: values["ssh-port"] === undefined ? undefined : Number(values["ssh-port"]),
   bootDelayMs: Number(values["boot-delay-ms"]),
   terminateDelayMs: Number(values["terminate-delay-ms"]),
 });
+/** Where the blueprint --create-blueprint makes puts its instances' files: see createBlueprint. */
+let instancesRoot: string | null = null;
 const stop = async () => {
   await emulator.close();
+  // A terminated instance's disk goes with it, on EC2: the emulated ones' files too.
+  if (instancesRoot) await rm(instancesRoot, { recursive: true, force: true });
   process.exit(0);
 };
 process.once("SIGINT", () => void stop());
 process.once("SIGTERM", () => void stop());
 
-const home = process.env.DRYDOCK_HOME ?? ".drydock";
 const keyOut = values["key-out"] ?? (values["create-blueprint"] ? path.join(home, "ec2-emulator.key") : undefined);
 let keyPath = emulator.keyPair.privateKeyPath;
 if (keyOut) {
@@ -91,6 +101,7 @@ async function untilDrydockAnswers<T>(fn: () => Promise<T>): Promise<T> {
 
 async function createBlueprint(target: Ec2Emulator, name: string, privateKeyFile: string): Promise<string> {
   const url = process.env.DRYDOCK_URL ?? "http://127.0.0.1:8080";
+  instancesRoot = path.resolve(home, "ec2-emulator", "instances");
   const token = process.env.DRYDOCK_TOKEN ?? (await readFile(path.join(home, "admin.token"), "utf8")).trim();
   const config = {
     region: target.region,
@@ -101,6 +112,9 @@ async function createBlueprint(target: Ec2Emulator, name: string, privateKeyFile
     sshUser: target.sshUser,
     sshPort: target.sshPort,
     privateKey: { file: privateKeyFile },
+    // The emulated instances share this machine's disk: their files go under the home the walk
+    // uses, not into a /tmp directory that outlives them.
+    root: instancesRoot,
     maxInstances: 3,
     slots: 2,
     bootTimeoutSeconds: 60,
