@@ -62,15 +62,16 @@ export interface AllocationView {
     live: LiveLeaseCount;
     /**
      * The owner's quota numbers its live leases hold (src/allocator/slot-keys.ts): of every type,
-     * and of the lease's type. The lease takes the lowest free ones (quota-locks.ts). Absent: the
+     * and of the lease's type. The lease takes free ones (quota-locks.ts). Absent: the
      * view was not read from the store (a simulation), and no numbers are taken.
      */
     taken?: { all: readonly number[]; ofType: readonly number[] };
   };
   /**
-   * Where the search for a free slot starts (default 0: the lowest free slot). After losing a
-   * race for a slot the worker passes another offset, so allocators that read the same view
-   * spread over the free slots instead of all trying the same one again.
+   * Which free slot (and resource-limit and quota number) a decision takes: freeNumber's offset
+   * (default 0: the lowest free one). The allocator passes a random one, so that allocators that
+   * read the same view, in other processes or after a lost race, spread over the free slots
+   * instead of all trying the same one.
    */
   slotOffset?: number;
 }
@@ -98,13 +99,17 @@ export interface AllocationOutcome {
   summary: string;
 }
 
-export function lowestFree(used: readonly number[], size: number, offset = 0): number | null {
+/**
+ * A number below `size` not in `used`: the free one at `offset` (modulo their count) among the free
+ * ones, counted from the lowest; offset 0 is the lowest. Allocators that decide over one view with
+ * different offsets then spread evenly over the free numbers. (Searching on from `offset` instead
+ * would not: with slots 0–31 of 64 taken, every offset from 0 to 32 finds slot 32.)
+ */
+export function freeNumber(used: readonly number[], size: number, offset = 0): number | null {
   const taken = new Set(used);
-  for (let k = 0; k < size; k++) {
-    const i = (offset + k) % size;
-    if (!taken.has(i)) return i;
-  }
-  return null;
+  const free: number[] = [];
+  for (let i = 0; i < size; i++) if (!taken.has(i)) free.push(i);
+  return free.length === 0 ? null : free[offset % free.length]!;
 }
 
 function isPlan(p: ResourcePlan | Verdict): p is ResourcePlan {
@@ -186,12 +191,12 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
       recycled.push(`${r.resourceId} ${rc.recycled}`);
       skipResource(r, `${rc.recycled}: takes no new lease, released once its last lease ends`);
     } else if (!rc.acquire.ok) skipResource(r, rc.acquire.reason);
-    else if (lowestFree(rc.usedSlots, r.leaseSlots) === null) skipResource(r, `all ${r.leaseSlots} slots in use`);
+    else if (freeNumber(rc.usedSlots, r.leaseSlots) === null) skipResource(r, `all ${r.leaseSlots} slots in use`);
     else if (r.liveLeases > 0 && rc.supplemental) shared.push(rc);
     else free.push(rc);
   }
   const acquire = (rc: ResourceCandidate, why: string): AllocationOutcome => {
-    const slot = lowestFree(rc.usedSlots, rc.resource.leaseSlots, view.slotOffset ?? 0)!;
+    const slot = freeNumber(rc.usedSlots, rc.resource.leaseSlots, view.slotOffset ?? 0)!;
     candidates.push({ kind: "resource", id: rc.resource.resourceId, blueprintId: rc.resource.blueprintId, outcome: "chosen", reason: why });
     for (const other of [...free, ...shared]) {
       if (other !== rc) skipResource(other.resource, "another candidate ranked first");
@@ -211,7 +216,7 @@ export function decideAllocation(view: AllocationView): AllocationOutcome {
   const misconfigured: string[] = [];
   for (const c of usable) {
     const bp = c.blueprint;
-    const limitSlot = bp.resourceLimit === null ? null : lowestFree(c.usedLimitSlots, bp.resourceLimit, view.slotOffset ?? 0);
+    const limitSlot = bp.resourceLimit === null ? null : freeNumber(c.usedLimitSlots, bp.resourceLimit, view.slotOffset ?? 0);
     if (bp.resourceLimit !== null && limitSlot === null) {
       limits.push(`${bp.name} at its limit of ${bp.resourceLimit}`);
       skipBlueprint(bp.blueprintId, `at its limit of ${bp.resourceLimit} resources`);

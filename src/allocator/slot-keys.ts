@@ -17,11 +17,12 @@ export function lockOwner(key: string, taker: string): string {
   return use ? `resource-${use[1]}` : taker;
 }
 /**
- * A client's quota as unique rows: a lease that carries a quota takes its owner's lowest free
- * number below each limit that applies (every type: `quota:<owner>:all:<n>`; its type:
+ * A client's quota as unique rows: a lease that carries a quota takes a free number of its
+ * owner's below each limit that applies (every type: `quota:<owner>:all:<n>`; its type:
  * `quota:<owner>:type:<type>:<n>`), held by the lease until it ends. Two allocators deciding at
- * once for one owner pick the same number, so one of them loses the race and decides again over
- * the owner's new count: the quota holds under racing allocators, not only at decision time.
+ * once for one owner at its limit can only pick the same number, so one of them loses the race
+ * and decides again over the owner's new count: the quota holds under racing allocators, not
+ * only at decision time.
  * Owner names have no colon (src/auth/principal.ts), so the key's second field is the owner.
  */
 export const quotaPrefix = (owner: string) => `quota:${owner}:all:`;

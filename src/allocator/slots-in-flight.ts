@@ -6,9 +6,10 @@ const KEEP_COMMITTED_MS = 10_000;
 /**
  * The lease slots this Drydock instance's allocations are taking right now (decided on, their
  * append not answered yet) or took since a view was read. Requests that arrive together read
- * the same capacity view, and each, deciding alone, would pick its lowest free slot: all but one
- * then lose the race at the database (`capacity_conflict`), and read and decide again. Seen as
- * taken, the slots in flight send each request to a slot of its own.
+ * the same capacity view, and each, deciding alone, could pick the slot another took: the loser
+ * then fails at the database (`capacity_conflict`), and reads and decides again. Seen as taken,
+ * the slots in flight send each request to a slot of its own. (Across processes the random free
+ * slot each decision takes, allocate-lease.ts, does what it can: they share no memory.)
  *
  * A slot whose append committed after a view was read is as invisible to that view as one in
  * flight: a request that read its view while another's append was on its way, and decides once

@@ -1,6 +1,6 @@
 import type { AllocationView } from "../allocator/decide-allocation";
 import { decideInQueue } from "../allocator/decide-in-queue";
-import { lowestFree } from "../allocator/decide-allocation";
+import { freeNumber } from "../allocator/decide-allocation";
 import type { LeaseView } from "../blueprints/blueprint";
 import type { PoolPolicy } from "./policy";
 import { applyChange, blueprintViewOfVirtual, resourceViewOfVirtual, viewOfLease, virtualBlueprint, type ImplementationOf, type VirtualBlueprint, type VirtualLease, type VirtualResource } from "./virtual-pool";
@@ -104,7 +104,7 @@ export function simulatePool(input: SimulationInput): PoolOutcome {
       attributes: r.attributes,
       leaseSlots: policy.slots[r.blueprintId] ?? r.leaseSlots,
       status: r.activatedAt !== null && r.activatedAt <= from ? "active" : "pending",
-      limitSlot: lowestFree(taken, taken.length + 1),
+      limitSlot: freeNumber(taken, taken.length + 1),
       allocatedAt: r.allocatedAt,
       activatedAt: r.activatedAt !== null && r.activatedAt <= from ? r.activatedAt : null,
       endedAt: null,
@@ -292,7 +292,7 @@ export function simulatePool(input: SimulationInput): PoolOutcome {
         const own = resources.filter((r) => r.blueprintId === blueprintId && r.status !== "ended");
         if (own.filter((r) => r.slots.size === 0).length >= wanted) break;
         const used = own.flatMap((r) => (r.limitSlot === null ? [] : [r.limitSlot]));
-        const limitSlot = vb.resourceLimit === null ? null : lowestFree(used, vb.resourceLimit);
+        const limitSlot = vb.resourceLimit === null ? null : freeNumber(used, vb.resourceLimit);
         if (vb.resourceLimit !== null && limitSlot === null) break;
         const warm: LeaseView = { leaseId: "warm-pool", resourceType: vb.recorded.resourceType, attributes: {}, owner: "drydock", ownerResourceId: null, authorizingObject: null };
         const plan = vb.impl.planResource(blueprintViewOfVirtual(vb, own.length), warm, own.map(resourceViewOfVirtual));

@@ -4,8 +4,8 @@ import { memoryPoolBlueprint } from "../support/test-blueprints";
 import { startApi, type ApiHarness } from "./api-harness";
 
 /**
- * A client's quota under racing allocators: each lease that carries a quota takes its owner's
- * lowest free quota number with its slot (`quota:<owner>:all:<n>`, n below the limit), held until
+ * A client's quota under racing allocators: each lease that carries a quota takes a free quota
+ * number of its owner's with its slot (`quota:<owner>:all:<n>`, n below the limit), held until
  * the lease ends. Two leases decided at once on the same count cannot both land: the second is
  * refused, stores nothing, and decides again, now over its owner's quota. The background worker
  * is off, so the test is the only allocator, and plays the slow one by hand.
@@ -43,7 +43,10 @@ it("a second lease decided on the same count cannot land: its owner's quota numb
   const first = (await teamA.call("POST", "/v1/leases", { resourceType: "sandbox" })).body.id as string;
   await work();
   expect((await lease(first)).status).toBe("active");
-  expect(await acquiredLocks(first)).toEqual([`resource:${rid}:slot:1`, "quota:team-a:all:0"]);
+  const slotOf = async (id: string) => Number((await acquiredLocks(id))[0]!.slice(`resource:${rid}:slot:`.length));
+  const otherSlot = await slotOf(other);
+  expect(await acquiredLocks(first)).toEqual([expect.stringMatching(new RegExp(`^resource:${rid}:slot:[0-3]$`)), "quota:team-a:all:0"]);
+  expect(await slotOf(first)).not.toBe(otherSlot);
   expect((await teamA.call("POST", `/v1/leases/${first}/release`)).status).toBe(200);
   await work();
 
@@ -52,10 +55,12 @@ it("a second lease decided on the same count cannot land: its owner's quota numb
   const states = await Promise.all(racers.map((id) => api.drydock.store.loadState(`lease-${id}`)));
   const acquire = (i: number, slot: number) =>
     api.drydock.store.append(`lease-${racers[i]}`, states[i]!.version, [{ type: "LeaseAcquired", data: { resourceId: rid, blueprintId: bp, slot, locks: [`resource:${rid}:slot:${slot}`, "quota:team-a:all:0"] } }], { actor: "allocator:racer" });
-  await acquire(0, 2);
+  // Two slots the other owner's lease does not hold.
+  const [free0, free1] = [0, 1, 2, 3].filter((slot) => slot !== otherSlot) as [number, number];
+  await acquire(0, free0);
   const before = await api.eventCount();
   // A free slot, but the quota number is taken.
-  await expect(acquire(1, 3)).rejects.toMatchObject({ code: "capacity_conflict", message: expect.stringContaining("quota:team-a:all:0") });
+  await expect(acquire(1, free1)).rejects.toMatchObject({ code: "capacity_conflict", message: expect.stringContaining("quota:team-a:all:0") });
   expect(await api.eventCount()).toBe(before);
   expect((await lease(racers[1])).status).toBe("pending");
 

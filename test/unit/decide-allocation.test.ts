@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { candidateSchema } from "../../events/lease-events";
 import {
   decideAllocation,
-  lowestFree,
+  freeNumber,
   type AllocationOutcome,
   type AllocationView,
   type BlueprintCandidate,
@@ -114,26 +114,45 @@ function permutations<T>(items: readonly T[]): T[][] {
   return items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
 }
 
-/* ------------------------------------------------------------------ lowestFree */
+/* ------------------------------------------------------------------ freeNumber */
 
-describe("lowestFree", () => {
+describe("freeNumber", () => {
   it("returns the lowest slot not in use", () => {
-    expect(lowestFree([], 3)).toBe(0);
-    expect(lowestFree([0], 3)).toBe(1);
-    expect(lowestFree([0, 2], 3)).toBe(1);
-    expect(lowestFree([1, 2], 3)).toBe(0);
-    expect(lowestFree([2, 0], 3)).toBe(1);
+    expect(freeNumber([], 3)).toBe(0);
+    expect(freeNumber([0], 3)).toBe(1);
+    expect(freeNumber([0, 2], 3)).toBe(1);
+    expect(freeNumber([1, 2], 3)).toBe(0);
+    expect(freeNumber([2, 0], 3)).toBe(1);
   });
 
   it("returns null when every slot is in use or there are none", () => {
-    expect(lowestFree([0, 1, 2], 3)).toBeNull();
-    expect(lowestFree([2, 1, 0], 3)).toBeNull();
-    expect(lowestFree([], 0)).toBeNull();
+    expect(freeNumber([0, 1, 2], 3)).toBeNull();
+    expect(freeNumber([2, 1, 0], 3)).toBeNull();
+    expect(freeNumber([], 0)).toBeNull();
   });
 
   it("ignores slot numbers beyond the size", () => {
-    expect(lowestFree([5, 7], 2)).toBe(0);
-    expect(lowestFree([0, 1, 5], 2)).toBeNull();
+    expect(freeNumber([5, 7], 2)).toBe(0);
+    expect(freeNumber([0, 1, 5], 2)).toBeNull();
+  });
+
+  it("with an offset, takes the free slot at that place among the free ones, wrapping", () => {
+    expect(freeNumber([0, 2], 5, 1)).toBe(3);
+    expect(freeNumber([0, 2], 5, 2)).toBe(4);
+    expect(freeNumber([0, 2], 5, 3)).toBe(1);
+    expect(freeNumber([0, 1, 2], 3, 7)).toBeNull();
+  });
+
+  it("spreads offsets evenly over the free slots, after a run of taken ones too", () => {
+    // Slots 0–31 of 64 taken: each of the 32 free ones is taken by as many offsets as any other.
+    const taken = Array.from({ length: 32 }, (_, i) => i);
+    const picks = new Map<number, number>();
+    for (let offset = 0; offset < 32 * 10; offset++) {
+      const slot = freeNumber(taken, 64, offset)!;
+      picks.set(slot, (picks.get(slot) ?? 0) + 1);
+    }
+    expect([...picks.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 32 }, (_, i) => 32 + i));
+    expect(new Set(picks.values())).toEqual(new Set([10]));
   });
 });
 

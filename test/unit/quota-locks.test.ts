@@ -28,9 +28,10 @@ describe("quotaLocks", () => {
     expect(quotaLocks(view({ quota: { maxLiveLeases: 1 }, live: { total: 0, ofType: 0 } }))).toEqual([]);
   });
 
-  it("spreads from the offset after a lost race, but never past the limit", () => {
-    const v = view({ quota: { maxLiveLeases: 4 }, live: { total: 1, ofType: 1 }, taken: { all: [0], ofType: [] } }, 6);
-    expect(quotaLocks(v)).toEqual(["quota:team-a:all:2"]);
+  it("takes the free number the offset picks among the free ones, never one past the limit", () => {
+    const taken = { quota: { maxLiveLeases: 4 }, live: { total: 1, ofType: 1 }, taken: { all: [0], ofType: [] } };
+    // Free below 4: 1, 2 and 3; offsets 6, 7 and 8 pick each once.
+    expect([6, 7, 8].map((offset) => quotaLocks(view(taken, offset)))).toEqual([["quota:team-a:all:1"], ["quota:team-a:all:2"], ["quota:team-a:all:3"]]);
   });
 
   it("is a lost race when every number below the limit is taken (a stale view): the lease decides again", () => {

@@ -8,7 +8,7 @@ import { poolPolicyOfRow } from "../../domain/pool-policy";
 import { isHoldActive } from "../../domain/resource-hold";
 import { leasesServed } from "../../queries/leases-served";
 import { idleSinceOf, resourceLoads } from "../../queries/resource-load";
-import { lowestFree } from "../decide-allocation";
+import { freeNumber } from "../decide-allocation";
 import { decidePool, type PoolDecision, type PoolResource } from "../decide-pool";
 import { isHoldLock, leaseUsePrefix, slotNumberOf } from "../slot-keys";
 import type { WorkerContext } from "../worker-context";
@@ -117,7 +117,7 @@ async function loadPool(ctx: WorkerContext, blueprintId: string): Promise<Loaded
   const buildBlockedUntil = failed?.at ? new Date(new Date(failed.at).getTime() + FAILED_BUILD_WAIT_MS) : null;
 
   let plan: LoadedPool["plan"] = null;
-  const limitSlot = row.resource_limit === null ? null : lowestFree(usedLimitSlots, row.resource_limit);
+  const limitSlot = row.resource_limit === null ? null : freeNumber(usedLimitSlots, row.resource_limit);
   if (warm && row.enabled && (row.resource_limit === null || limitSlot !== null)) {
     plan = planWarm(ctx, row, undestroyed.map((r) => resourceViewOf(r, slotsOf(`resource:${r.resource_id}:slot:`).length)), now, limitSlot);
   }
