@@ -38,11 +38,10 @@ import { parseArgs } from "node:util";
 import { serve } from "@hono/node-server";
 import { sql } from "kysely";
 import { createApp } from "../src/api/app";
-import { approveAuthorization, requestAuthorization } from "../src/auth/authorization-commands";
-import { issueToken } from "../src/auth/token-commands";
 import { randomIds } from "../src/domain/ids";
 import { createDrydock } from "../src/service/drydock";
 import { openDatabase, type Database } from "../src/store/database";
+import { localHostClientTokens } from "./client-tokens";
 import { postJson } from "./http-post";
 import { percentile, runClientProcess } from "./client-process";
 import { throwawayDatabase } from "./throwaway-database";
@@ -82,16 +81,7 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   await new Promise((r) => server.once("listening", r));
   const port = (server.address() as { port: number }).port;
   const base = `http://127.0.0.1:${port}`;
-  // Each benchmark client is a client as in production: its own token, an approved
-  // authorization on local-host, and the ownership check on every call.
-  const localHost = await database.db.selectFrom("blueprints").select("blueprint_id").where("kind", "=", "local-host").executeTakeFirstOrThrow();
-  const tokens: string[] = [];
-  for (let i = 0; i < clients; i++) {
-    const { token, owner } = await issueToken(drydock.commands, { owner: `bench-${i}`, role: "client" }, { actor: "bench" });
-    const { authorizationId } = await requestAuthorization(drydock.commands, localHost.blueprint_id, owner, { actor: "bench" });
-    await approveAuthorization(drydock.commands, authorizationId, { actor: "bench" });
-    tokens.push(token);
-  }
+  const tokens = await localHostClientTokens(drydock, clients);
   const acquires: number[] = [];
   const cycle = async (client = 0): Promise<string> => {
     const headers = { "content-type": "application/json", authorization: `Bearer ${tokens[client]}` };

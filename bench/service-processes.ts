@@ -21,11 +21,10 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { serve } from "@hono/node-server";
 import { createApp } from "../src/api/app";
-import { approveAuthorization, requestAuthorization } from "../src/auth/authorization-commands";
-import { issueToken } from "../src/auth/token-commands";
 import { createDrydock } from "../src/service/drydock";
 import { openDatabase } from "../src/store/database";
 import { percentile, runClientProcess } from "./client-process";
+import { localHostClientTokens } from "./client-tokens";
 import { throwawayDatabase } from "./throwaway-database";
 
 const { values } = parseArgs({ options: { processes: { type: "string", default: "2" }, clients: { type: "string", default: "32" }, seconds: { type: "string", default: "8" }, warmup: { type: "string", default: "6" } } });
@@ -53,14 +52,7 @@ async function primary(): Promise<void> {
     // The database, its local host and the clients' tokens, made by a service that then stops.
     const database = await openDatabase({ url: target.url });
     const setup = await createDrydock({ database, localHost: { root, slots: clients * 2 } });
-    const localHost = await database.db.selectFrom("blueprints").select("blueprint_id").where("kind", "=", "local-host").executeTakeFirstOrThrow();
-    const tokens: string[] = [];
-    for (let i = 0; i < clients; i++) {
-      const { token, owner } = await issueToken(setup.commands, { owner: `bench-${i}`, role: "client" }, { actor: "bench" });
-      const { authorizationId } = await requestAuthorization(setup.commands, localHost.blueprint_id, owner, { actor: "bench" });
-      await approveAuthorization(setup.commands, authorizationId, { actor: "bench" });
-      tokens.push(token);
-    }
+    const tokens = await localHostClientTokens(setup, clients);
     await setup.close();
     await database.close();
 
