@@ -106,10 +106,18 @@ export interface AllocationOutcome {
  * would not: with slots 0–31 of 64 taken, every offset from 0 to 32 finds slot 32.)
  */
 export function freeNumber(used: readonly number[], size: number, offset = 0): number | null {
-  const taken = new Set(used);
-  const free: number[] = [];
-  for (let i = 0; i < size; i++) if (!taken.has(i)) free.push(i);
-  return free.length === 0 ? null : free[offset % free.length]!;
+  const taken = new Set(used.filter((n) => n >= 0 && n < size));
+  const freeCount = size - taken.size;
+  if (freeCount <= 0) return null;
+  // No list of the free numbers: a resource may have thousands of slots, and this runs for every
+  // candidate of every decision. Offset 0 stops at the first free one.
+  let skip = offset % freeCount;
+  for (let i = 0; i < size; i++) {
+    if (taken.has(i)) continue;
+    if (skip === 0) return i;
+    skip--;
+  }
+  return null;
 }
 
 function isPlan(p: ResourcePlan | Verdict): p is ResourcePlan {
