@@ -84,19 +84,25 @@ async function lookupUser(name: string): Promise<(SandboxIdentity & { name: stri
   return null;
 }
 
+/** Where findCgroupRoot looks when none is configured: cgroup v1's pids hierarchy, then the v2 root. */
+export const DEFAULT_CGROUP_BASES = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"] as const;
+
+/** The parent of the per-lease cgroups under a base of the pids controller. */
+export const cgroupRootUnder = (base: string) => path.join(base, "drydock");
+
 /**
  * A directory under which a `drydock` cgroup with a pids controller can be made: the configured
  * one, cgroup v1's pids hierarchy, or the v2 root when it delegates pids.
  */
 async function findCgroupRoot(configured: string | undefined): Promise<string | null> {
-  const candidates = configured ? [configured] : ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"];
+  const candidates = configured ? [configured] : DEFAULT_CGROUP_BASES;
   for (const base of candidates) {
     try {
       if (base === "/sys/fs/cgroup" && !configured) {
         const controllers = await readFile(path.join(base, "cgroup.subtree_control"), "utf8").catch(() => "");
         if (!controllers.split(/\s+/).includes("pids")) continue;
       }
-      const root = path.join(base, "drydock");
+      const root = cgroupRootUnder(base);
       await mkdir(root, { recursive: true });
       // Prove it works: a child cgroup whose pids.max can be written.
       const probe = path.join(root, `probe-${process.pid}`);

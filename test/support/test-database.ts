@@ -25,7 +25,7 @@ export async function createTestDatabase(options: { poolSize?: number; onQuery?:
     return Object.assign(database, {
       url: undefined,
       async close() {
-        await forgetLeaseCgroups(database);
+        await removeLeaseCgroups(database.db);
         await close();
       },
     });
@@ -41,7 +41,7 @@ export async function createTestDatabase(options: { poolSize?: number; onQuery?:
   return Object.assign(database, {
     url,
     async close() {
-      await forgetLeaseCgroups(database);
+      await removeLeaseCgroups(database.db);
       await close();
       const cleanup = new pg.Client({ connectionString: adminUrl });
       await cleanup.connect();
@@ -49,14 +49,6 @@ export async function createTestDatabase(options: { poolSize?: number; onQuery?:
       await cleanup.end();
     },
   });
-}
-
-/**
- * The database goes with the file's leases still in it: their cgroups go first (lease-cgroups.ts).
- * Best effort, as the database's own removal: a failure here must not hide the test's result.
- */
-async function forgetLeaseCgroups(database: Database): Promise<void> {
-  await removeLeaseCgroups(database.db).catch(() => []);
 }
 
 export function withDatabase(url: string, name: string): string {

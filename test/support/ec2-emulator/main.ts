@@ -48,8 +48,12 @@ const emulator = await startEc2Emulator({
   bootDelayMs: Number(values["boot-delay-ms"]),
   terminateDelayMs: Number(values["terminate-delay-ms"]),
 });
-/** Where the blueprint --create-blueprint makes puts its instances' files: see createBlueprint. */
-let instancesRoot: string | null = null;
+/**
+ * Where the blueprint --create-blueprint makes puts its instances' files: the emulated instances
+ * share this machine's disk, so under the home the walk uses, not in a /tmp directory that
+ * outlives them.
+ */
+const instancesRoot = values["create-blueprint"] ? path.resolve(home, "ec2-emulator", "instances") : null;
 const stop = async () => {
   await emulator.close();
   // A terminated instance's disk goes with it, on EC2: the emulated ones' files too.
@@ -101,7 +105,6 @@ async function untilDrydockAnswers<T>(fn: () => Promise<T>): Promise<T> {
 
 async function createBlueprint(target: Ec2Emulator, name: string, privateKeyFile: string): Promise<string> {
   const url = process.env.DRYDOCK_URL ?? "http://127.0.0.1:8080";
-  instancesRoot = path.resolve(home, "ec2-emulator", "instances");
   const token = process.env.DRYDOCK_TOKEN ?? (await readFile(path.join(home, "admin.token"), "utf8")).trim();
   const config = {
     region: target.region,
@@ -112,8 +115,6 @@ async function createBlueprint(target: Ec2Emulator, name: string, privateKeyFile
     sshUser: target.sshUser,
     sshPort: target.sshPort,
     privateKey: { file: privateKeyFile },
-    // The emulated instances share this machine's disk: their files go under the home the walk
-    // uses, not into a /tmp directory that outlives them.
     root: instancesRoot,
     maxInstances: 3,
     slots: 2,
