@@ -1,4 +1,4 @@
-import type { ExecOptions } from "./command-interface";
+import type { ExecOptions, ExecResult } from "./command-interface";
 
 /**
  * One output stream of a command (stdout or stderr), kept in memory up to a limit.
@@ -32,6 +32,27 @@ export class BoundedOutput {
   text(): string {
     return Buffer.concat(this.chunks).toString("utf8");
   }
+}
+
+/** A finished command's result: how it ended, and its two outputs as kept. */
+export function execResultOf(
+  ended: Pick<ExecResult, "exitCode" | "signal" | "timedOut">,
+  stdout: BoundedOutput,
+  stderr: BoundedOutput,
+  durationMs: number,
+): ExecResult {
+  return {
+    exitCode: ended.exitCode,
+    signal: ended.signal,
+    stdout: stdout.text(),
+    stderr: stderr.text(),
+    stdoutTruncated: stdout.truncated,
+    stderrTruncated: stderr.truncated,
+    stdoutBytes: stdout.totalBytes,
+    stderrBytes: stderr.totalBytes,
+    timedOut: ended.timedOut,
+    durationMs,
+  };
 }
 
 export type OutputListener = (stream: "stdout" | "stderr", chunk: Uint8Array) => unknown;

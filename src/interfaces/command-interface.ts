@@ -1,3 +1,5 @@
+import { ValidationError } from "../domain/errors";
+
 /**
  * The `command` interface of a lease: run an argv where the lease lives.
  * Adapters: local (child_process) and SSH (ssh2). Both honour the same contract.
@@ -60,3 +62,21 @@ export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
 export const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
 /** The longest `timeoutSeconds` a request to the API may ask for (the CLI's `--timeout` too). */
 export const MAX_REQUEST_TIMEOUT_SECONDS = 3600;
+/** setTimeout fires at once for larger delays, which would turn a long timeout into none. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/**
+ * The timeout and output bound a command runs with, the caller's or the defaults: checked the same
+ * way by every adapter, so a bad one is refused by name wherever the lease lives.
+ */
+export function execLimits(options: Pick<ExecOptions, "timeoutMs" | "maxOutputBytes">): { timeoutMs: number; maxOutputBytes: number } {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_MS) {
+    throw new ValidationError(`timeoutMs must be between 1 and ${MAX_TIMEOUT_MS}`, { field: "timeoutMs" });
+  }
+  const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  if (!Number.isSafeInteger(maxOutputBytes) || maxOutputBytes < 0) {
+    throw new ValidationError("maxOutputBytes must be a non-negative integer", { field: "maxOutputBytes" });
+  }
+  return { timeoutMs, maxOutputBytes };
+}

@@ -16,14 +16,8 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { FileNotFoundError, InterfaceUnavailableError, ValidationError } from "../domain/errors";
-import {
-  DEFAULT_MAX_OUTPUT_BYTES,
-  DEFAULT_TIMEOUT_MS,
-  type CommandInterface,
-  type ExecOptions,
-  type ExecResult,
-} from "./command-interface";
-import { BoundedOutput, safeOutputListener, type OutputListener } from "./bounded-output";
+import { execLimits, type CommandInterface, type ExecOptions, type ExecResult } from "./command-interface";
+import { BoundedOutput, execResultOf, safeOutputListener, type OutputListener } from "./bounded-output";
 import { assertAbsoluteRoot, isErrno, resolveInsideRoot } from "./lease-path";
 import { OutputPacer } from "./output-pause";
 
@@ -63,8 +57,6 @@ const FALLBACK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 const KILL_GRACE_MS = 2_000;
 /** After SIGKILL, how long to wait for the pipes to close before giving up on them. */
 const DRAIN_AFTER_KILL_MS = 500;
-/** setTimeout fires at once for larger delays, which would turn a long timeout into none. */
-const MAX_TIMEOUT_MS = 2_147_483_647;
 
 export class LocalCommandInterface implements CommandInterface {
   private readonly root: string;
@@ -83,14 +75,7 @@ export class LocalCommandInterface implements CommandInterface {
 
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     const command = this.commandLine(argv, options.shell === true);
-    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_MS) {
-      throw new ValidationError(`timeoutMs must be between 1 and ${MAX_TIMEOUT_MS}`, { field: "timeoutMs" });
-    }
-    const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
-    if (!Number.isSafeInteger(maxOutputBytes) || maxOutputBytes < 0) {
-      throw new ValidationError("maxOutputBytes must be a non-negative integer", { field: "maxOutputBytes" });
-    }
+    const { timeoutMs, maxOutputBytes } = execLimits(options);
     if (options.env !== undefined) checkEnv(options.env, "env");
     const cwd = await this.resolveCwd(options.cwd);
 
@@ -117,18 +102,7 @@ export class LocalCommandInterface implements CommandInterface {
     const durationMs = performance.now() - started;
 
     if (outcome.spawnError !== undefined) return spawnFailure(command[0]!, outcome.spawnError, durationMs);
-    return {
-      exitCode: outcome.exitCode,
-      signal: outcome.signal,
-      stdout: stdout.text(),
-      stderr: stderr.text(),
-      stdoutTruncated: stdout.truncated,
-      stderrTruncated: stderr.truncated,
-      stdoutBytes: stdout.totalBytes,
-      stderrBytes: stderr.totalBytes,
-      timedOut: outcome.timedOut,
-      durationMs,
-    };
+    return execResultOf(outcome, stdout, stderr, durationMs);
   }
 
   private commandLine(argv: readonly string[], shell: boolean): string[] {

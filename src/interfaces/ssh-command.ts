@@ -22,8 +22,8 @@ import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
 import { performance } from "node:perf_hooks";
 import { FileNotFoundError, ValidationError } from "../domain/errors";
-import { BoundedOutput, safeOutputListener, type OutputListener } from "./bounded-output";
-import { DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT_MS, type CommandInterface, type ExecOptions, type ExecResult } from "./command-interface";
+import { BoundedOutput, execResultOf, safeOutputListener, type OutputListener } from "./bounded-output";
+import { execLimits, type CommandInterface, type ExecOptions, type ExecResult } from "./command-interface";
 import { OutputPacer } from "./output-pause";
 import { assertRemoteRoot, resolveRemoteInsideRoot } from "./remote-path";
 import { COMMAND_MARKER, LEASE_MARKER, RESERVED_ENV_NAMES, timeoutKillCommandLine } from "./marked-processes";
@@ -48,7 +48,6 @@ export interface SshCommandOptions {
 const KILL_GRACE_SECONDS = 2;
 /** After the kill, how long to wait for the channel to close before closing it ourselves. */
 const DRAIN_AFTER_KILL_MS = 1_000;
-const MAX_TIMEOUT_MS = 2_147_483_647;
 
 export class SshCommandInterface implements CommandInterface {
   private readonly root: string;
@@ -78,14 +77,7 @@ export class SshCommandInterface implements CommandInterface {
     if (options.shell && !this.allowShell) {
       throw new ValidationError("shell commands are not allowed for this lease", { field: "shell" });
     }
-    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_MS) {
-      throw new ValidationError(`timeoutMs must be between 1 and ${MAX_TIMEOUT_MS}`, { field: "timeoutMs" });
-    }
-    const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
-    if (!Number.isSafeInteger(maxOutputBytes) || maxOutputBytes < 0) {
-      throw new ValidationError("maxOutputBytes must be a non-negative integer", { field: "maxOutputBytes" });
-    }
+    const { timeoutMs, maxOutputBytes } = execLimits(options);
     if (options.env !== undefined) {
       checkRemoteEnv(options.env);
       refuseReservedEnv(options.env, "env");
@@ -115,18 +107,7 @@ export class SshCommandInterface implements CommandInterface {
         onOutput: safeOutputListener(options.onOutput),
         signal: options.signal,
       });
-      return {
-        exitCode: outcome.exitCode,
-        signal: outcome.signal,
-        stdout: stdout.text(),
-        stderr: stderr.text(),
-        stdoutTruncated: stdout.truncated,
-        stderrTruncated: stderr.truncated,
-        stdoutBytes: stdout.totalBytes,
-        stderrBytes: stderr.totalBytes,
-        timedOut: outcome.timedOut,
-        durationMs: performance.now() - started,
-      };
+      return execResultOf(outcome, stdout, stderr, performance.now() - started);
     });
   }
 

@@ -18,7 +18,7 @@ import { DrydockClient, DrydockError } from "../../src/client";
 import { createDrydock, type Drydock } from "../../src/service/drydock";
 import { killArgv, waitForNoArgv } from "../support/argv-pids";
 import { ECHO_SERVER } from "../support/httpd-echo-server";
-import { freePort } from "../support/sshd";
+import { freePort } from "../support/free-port";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { killArgv, waitForArgv, waitForNoArgv } from "../support/argv-pids";
-import { freePort } from "../support/sshd";
+import { freePort } from "../support/free-port";
 import { startApi, type ApiClient, type ApiHarness, type Caller } from "./api-harness";
 import { ECHO_SERVER } from "../support/httpd-echo-server";
 

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { verifyStoredLog } from "../../src/history/verify-stored-log";
 import { createGitRepos, git, type GitRepos } from "../support/git-repos";
 import { hostEntry } from "../support/ssh-pool";
-import { freePort, sshdAvailable, sshdMissingMessage, startSshHosts, type SshHosts } from "../support/sshd";
+import { sshdAvailable, sshdMissingMessage, startSshHosts, type SshHosts } from "../support/sshd";
+import { freePort } from "../support/free-port";
 import { waitUntil } from "../support/wait-until";
 import { startApi, type ApiHarness } from "./api-harness";
 

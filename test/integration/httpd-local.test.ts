@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpdUnreachableError, httpdVia } from "../../src/interfaces/httpd-interface";
 import { localHttpd } from "../../src/interfaces/httpd-local";
 import { LocalCommandInterface } from "../../src/interfaces/local-command";
-import { freePort } from "../support/sshd";
+import { freePort } from "../support/free-port";
 
 let root: string;
 

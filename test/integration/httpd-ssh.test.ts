@@ -10,7 +10,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startApi, type ApiClient, type ApiHarness } from "../e2e/api-harness";
 import { killArgv, pidsWithArgv, waitForArgv, waitForNoArgv } from "../support/argv-pids";
 import { hostEntry } from "../support/ssh-pool";
-import { freePort, sshdAvailable, sshdMissingMessage, startSshHosts, type SshHosts } from "../support/sshd";
+import { sshdAvailable, sshdMissingMessage, startSshHosts, type SshHosts } from "../support/sshd";
+import { freePort } from "../support/free-port";
 
 if (!sshdAvailable) console.warn(`skipping the httpd SSH tests: ${sshdMissingMessage}`);
 const describeSsh = sshdAvailable ? describe : describe.skip;

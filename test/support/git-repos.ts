@@ -2,7 +2,8 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
+import { freePort } from "./free-port";
 import path from "node:path";
 import { promisify } from "node:util";
 
@@ -69,16 +70,6 @@ export async function createGitRepos(): Promise<GitRepos> {
   };
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** `git daemon` on 127.0.0.1 exporting every repository under `root`; resolves once it answers. */
 export async function startGitDaemon(repos: GitRepos, probeRepo: string): Promise<{ url: (name: string) => string; close(): Promise<void> }> {

@@ -1,20 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { initialTransition, transition } from "xstate";
-import { createTestModel, getAdjacencyMap, getShortestPaths, getSimplePaths } from "xstate/graph";
+import { transition } from "xstate";
 import { leaseEventSchemas, type LeaseEventType } from "../../events/lease-events";
-import { IllegalTransitionError, leaseFolder } from "../../src/machines/fold";
+import { leaseFolder } from "../../src/machines/fold";
 import { leaseMachine, type LeaseMachineEvent, type LeaseStatus } from "../../src/machines/lease-machine";
-import { byStateValue, leaseSampleEvents, pathEdges, pathEvents, sampleOf, toRecordedEvents } from "../support/machine-events";
+import { describeMachineContract, machineHarness, type TransitionTable } from "../support/machine-contract";
+import { leaseSampleEvents } from "../support/machine-events";
 
-const STREAM = "lease-lease-1";
-const STATES: LeaseStatus[] = ["new", "pending", "acquired", "active", "released", "broken", "destroyed"];
-const EVENT_TYPES = Object.keys(leaseEventSchemas) as LeaseEventType[];
-
-/**
- * The legal transitions of a lease: state -> event type -> next state. An event type missing from
- * a row is refused in that state (`snapshot.can(event)` is false and the fold throws).
- */
-const TRANSITIONS: Record<LeaseStatus, Partial<Record<LeaseEventType, LeaseStatus>>> = {
+/** The legal transitions of a lease: a missing event type is refused in that state (see TransitionTable). */
+const TRANSITIONS: TransitionTable<LeaseStatus, LeaseEventType> = {
   new: {
     LeaseRequested: "pending",
   },
@@ -52,110 +45,52 @@ const TRANSITIONS: Record<LeaseStatus, Partial<Record<LeaseEventType, LeaseStatu
   destroyed: {},
 };
 
-const graphOptions = { events: leaseSampleEvents, serializeState: byStateValue };
+const lease = machineHarness({
+  name: "lease",
+  machine: leaseMachine,
+  folder: leaseFolder,
+  streamId: "lease-lease-1",
+  states: ["new", "pending", "acquired", "active", "released", "broken", "destroyed"],
+  eventSchemas: leaseEventSchemas,
+  samples: leaseSampleEvents,
+});
+const { ev, fold, run } = lease;
 
-/** A snapshot in every reachable state, keyed by status. */
-function snapshotsByState() {
-  const adjacency = getAdjacencyMap(leaseMachine, graphOptions);
-  return new Map(Object.values(adjacency).map((node) => [node.state.value as LeaseStatus, node]));
-}
-
-/** The events of the shortest path from `new` to `status`. */
-function shortestEventsTo(status: LeaseStatus): LeaseMachineEvent[] {
-  const path = getShortestPaths(leaseMachine, { ...graphOptions, toState: (s) => s.value === status }).find(
-    (p) => p.state.value === status,
-  );
-  if (!path) throw new Error(`${status} is unreachable`);
-  return pathEvents(path);
-}
-
-const ev = <T extends LeaseEventType>(type: T) => sampleOf(leaseSampleEvents, type);
-
-function fold(events: readonly LeaseMachineEvent[]) {
-  return leaseFolder.fold(toRecordedEvents(STREAM, events)).state;
-}
-
-/** Run events through the machine directly (no fold), refusing nothing. */
-function run(events: readonly LeaseMachineEvent[]) {
-  let [snap] = initialTransition(leaseMachine);
-  for (const e of events) [snap] = transition(leaseMachine, snap, e);
-  return snap;
-}
+describeMachineContract({
+  harness: lease,
+  transitions: TRANSITIONS,
+  shortestPaths: {
+    new: [],
+    pending: ["LeaseRequested"],
+    acquired: ["LeaseRequested", "LeaseAcquired"],
+    active: ["LeaseRequested", "LeaseAcquired", "LeaseActivated"],
+    released: ["LeaseRequested", "LeaseReleased"],
+    broken: ["LeaseRequested", "LeaseBroken"],
+    destroyed: ["LeaseRequested", "LeaseReleased", "LeaseDestroyed"],
+  },
+  // the only cycle (reacquire) is walked by "a lease can cycle pending -> acquired -> pending" below
+  cycle: { to: "pending", edges: ["acquired --LeaseReacquiring--> pending", "active --LeaseReacquiring--> pending"] },
+  refusals: [
+    [[ev("LeaseAcquired")], 1, "LeaseAcquired", "new"],
+    [[ev("LeaseRequested"), ev("LeaseRequested")], 2, "LeaseRequested", "pending"],
+    [[ev("LeaseRequested"), ev("LeaseReacquiring")], 2, "LeaseReacquiring", "pending"],
+    [[ev("LeaseRequested"), ev("LeaseReleased"), ev("LeaseReleased")], 3, "LeaseReleased", "released"],
+    [[ev("LeaseRequested"), ev("LeaseBroken"), ev("LeaseDestroyed"), ev("LeaseRenewed")], 4, "LeaseRenewed", "destroyed"],
+  ],
+});
 
 describe("lease sample events", () => {
-  it("cover every lease event type", () => {
-    expect(new Set(leaseSampleEvents.map((e) => e.type))).toEqual(new Set(EVENT_TYPES));
+  it("cover both ends of LeaseReleased: requested and expired", () => {
     expect(leaseSampleEvents.filter((e) => e.type === "LeaseReleased").map((e) => e.data)).toEqual([
       { reason: "requested", detail: null },
       { reason: "expired", detail: null },
     ]);
   });
-
-  it.each(leaseSampleEvents.map((e, i) => [`${i}:${e.type}`, e] as const))("%s matches its schema", (_, e) => {
-    expect(() => leaseEventSchemas[e.type].parse(e.data)).not.toThrow();
-    expect(leaseEventSchemas[e.type].parse(e.data)).toEqual(e.data);
-    expect(new Date(e.at).toISOString()).toBe(e.at);
-  });
-
-  it("the table lists only known states and event types", () => {
-    expect(Object.keys(TRANSITIONS).sort()).toEqual([...STATES].sort());
-    for (const row of Object.values(TRANSITIONS)) {
-      for (const [type, target] of Object.entries(row)) {
-        expect(EVENT_TYPES).toContain(type);
-        expect(STATES).toContain(target);
-      }
-    }
-  });
 });
 
 describe("lease machine graph", () => {
-  it("reaches exactly the documented states (simple paths)", () => {
-    const paths = getSimplePaths(leaseMachine, graphOptions);
-    expect(new Set(paths.map((p) => p.state.value))).toEqual(new Set(STATES));
-  });
-
-  it("reaches exactly the documented states (shortest paths)", () => {
-    const paths = getShortestPaths(leaseMachine, graphOptions);
-    const shortest = Object.fromEntries(paths.map((p) => [p.state.value as string, pathEvents(p).map((e) => e.type)]));
-    expect(shortest).toEqual({
-      new: [],
-      pending: ["LeaseRequested"],
-      acquired: ["LeaseRequested", "LeaseAcquired"],
-      active: ["LeaseRequested", "LeaseAcquired", "LeaseActivated"],
-      released: ["LeaseRequested", "LeaseReleased"],
-      broken: ["LeaseRequested", "LeaseBroken"],
-      destroyed: ["LeaseRequested", "LeaseReleased", "LeaseDestroyed"],
-    });
-  });
-
-  it("has exactly the documented transition table", () => {
-    const nodes = snapshotsByState();
-    expect(new Set(nodes.keys())).toEqual(new Set(STATES));
-
-    const actual: Record<string, Record<string, string>> = {};
-    for (const [status, node] of nodes) {
-      const row: Record<string, string> = {};
-      for (const e of leaseSampleEvents) {
-        const [next] = transition(leaseMachine, node.state, e);
-        // the graph's own adjacency agrees with a direct transition
-        const edges = Object.values(node.transitions) as { event: LeaseMachineEvent; state: typeof next }[];
-        expect(edges.find((t) => t.event === e)?.state.value).toBe(next.value);
-        if (node.state.can(e)) {
-          if (e.type in row) expect(row[e.type]).toBe(next.value); // every sample of a type agrees
-          row[e.type] = next.value as string;
-        } else {
-          // a refused event changes nothing
-          expect(next.value).toBe(status);
-          expect(next.context).toEqual(node.state.context);
-        }
-      }
-      actual[status] = row;
-    }
-    expect(actual).toEqual(TRANSITIONS);
-  });
-
   it("spot checks a reviewer cares about", () => {
-    const nodes = snapshotsByState();
+    const nodes = lease.snapshotsByState();
     const can = (status: LeaseStatus, e: LeaseMachineEvent) => nodes.get(status)!.state.can(e);
     const next = (status: LeaseStatus, e: LeaseMachineEvent) => transition(leaseMachine, nodes.get(status)!.state, e)[0].value;
 
@@ -172,139 +107,15 @@ describe("lease machine graph", () => {
     }
     expect(nodes.get("destroyed")!.state.status).toBe("done");
   });
-
-  it("simple paths walk every state-changing transition except the cycle back to pending", () => {
-    const walked = new Set(getSimplePaths(leaseMachine, graphOptions).flatMap(pathEdges));
-    const expected = Object.entries(TRANSITIONS).flatMap(([from, row]) =>
-      Object.entries(row)
-        .filter(([, to]) => to !== from)
-        .map(([type, to]) => `${from} --${type}--> ${to}`),
-    );
-    // a simple path never revisits a state, so the only cycle (reacquire) is walked separately below
-    const cycle = ["acquired --LeaseReacquiring--> pending", "active --LeaseReacquiring--> pending"];
-    expect([...walked].sort()).toEqual(expected.filter((e) => !cycle.includes(e)).sort());
-  });
-});
-
-describe("lease fold agrees with the machine", () => {
-  const paths = getSimplePaths(leaseMachine, graphOptions);
-
-  it.each(paths.map((p) => [pathEvents(p).map((e) => e.type).join(" > ") || "(no events)", p] as const))(
-    "%s",
-    (_, path) => {
-      const events = pathEvents(path);
-      const folded = fold(events);
-      expect(folded.status).toBe(path.state.value);
-      expect(folded.version).toBe(events.length);
-      // path.state is keyed by state value only, so its context may come from another path:
-      // compare the context with a direct run of the same events instead
-      expect(folded.context).toEqual(run(events).context);
-    },
-  );
-
-  it("also along each simple path padded with every accepted same-state event", () => {
-    for (const path of paths) {
-      const events: LeaseMachineEvent[] = [];
-      let [snap] = initialTransition(leaseMachine);
-      const pad = () => {
-        for (const e of leaseSampleEvents) {
-          if (TRANSITIONS[snap.value as LeaseStatus][e.type] === snap.value && snap.can(e)) {
-            events.push(e);
-            [snap] = transition(leaseMachine, snap, e);
-          }
-        }
-      };
-      for (const e of pathEvents(path)) {
-        pad();
-        events.push(e);
-        [snap] = transition(leaseMachine, snap, e);
-      }
-      pad();
-      const folded = fold(events);
-      expect(folded.status).toBe(path.state.value);
-      expect(folded.status).toBe(snap.value);
-      expect(folded.context).toEqual(snap.context);
-      expect(folded.version).toBe(events.length);
-    }
-  });
-
-  it("the fold, as a system under test, passes every test-model path", async () => {
-    const model = createTestModel(leaseMachine, graphOptions);
-    const testPaths = model.getSimplePaths();
-    expect(testPaths.length).toBeGreaterThan(0);
-    const checked = new Set<string>();
-    for (const path of testPaths) {
-      const log: LeaseMachineEvent[] = [];
-      await path.test({
-        states: Object.fromEntries(
-          STATES.map((s) => [s, () => void (expect(fold(log).status).toBe(s), checked.add(s))] as const),
-        ),
-        events: Object.fromEntries(
-          EVENT_TYPES.map((t) => [t, ({ event }: { event: { type: string } }) => void log.push(event as LeaseMachineEvent)]),
-        ),
-      });
-    }
-    expect(checked).toEqual(new Set(STATES));
-  });
 });
 
 describe("lease transitions, edge by edge", () => {
-  const cells = Object.entries(TRANSITIONS).flatMap(([from, row]) =>
-    Object.entries(row).map(([type, to]) => [from as LeaseStatus, type as LeaseEventType, to] as const),
-  );
-
-  it.each(cells)("%s + %s -> %s (machine and fold)", (from, type, to) => {
-    const prefix = shortestEventsTo(from);
-    for (const e of leaseSampleEvents.filter((x) => x.type === type)) {
-      const snap = run([...prefix, e]);
-      expect(snap.value).toBe(to);
-      const folded = fold([...prefix, e]);
-      expect(folded.status).toBe(to);
-      expect(folded.context).toEqual(snap.context);
-    }
-  });
-
   it("a lease can cycle pending -> acquired -> pending any number of times", () => {
     const cycle = [ev("LeaseAcquired"), ev("LeaseReacquiring")];
     const events = [ev("LeaseRequested"), ...cycle, ...cycle, ...cycle, ev("LeaseAcquired"), ev("LeaseActivated")];
     const folded = fold(events);
     expect(folded.status).toBe("active");
     expect(folded.version).toBe(events.length);
-  });
-});
-
-describe("lease fold refuses illegal events", () => {
-  it.each([
-    [[ev("LeaseAcquired")], 1, "LeaseAcquired", "new"],
-    [[ev("LeaseRequested"), ev("LeaseRequested")], 2, "LeaseRequested", "pending"],
-    [[ev("LeaseRequested"), ev("LeaseReacquiring")], 2, "LeaseReacquiring", "pending"],
-    [[ev("LeaseRequested"), ev("LeaseReleased"), ev("LeaseReleased")], 3, "LeaseReleased", "released"],
-    [[ev("LeaseRequested"), ev("LeaseBroken"), ev("LeaseDestroyed"), ev("LeaseRenewed")], 4, "LeaseRenewed", "destroyed"],
-  ] as const)("%#: throws naming stream, version, event and status", (events, version, type, status) => {
-    let error: unknown;
-    try {
-      fold(events);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(IllegalTransitionError);
-    const err = error as IllegalTransitionError;
-    expect(err).toMatchObject({ streamId: STREAM, streamVersion: version, eventType: type, status });
-    expect(err.message).toBe(`${STREAM}@${version}: ${type} is not allowed when ${status}`);
-  });
-
-  it("every refused cell of the table throws", () => {
-    const nodes = snapshotsByState();
-    for (const status of STATES) {
-      const prefix = shortestEventsTo(status);
-      expect(nodes.has(status)).toBe(true);
-      for (const e of leaseSampleEvents) {
-        if (e.type in TRANSITIONS[status]) continue;
-        expect(() => fold([...prefix, e])).toThrow(
-          new IllegalTransitionError(STREAM, prefix.length + 1, e.type, status).message,
-        );
-      }
-    }
   });
 });
 
