@@ -7,7 +7,7 @@ import path from "node:path";
  * seconds (`find_inode_bit` in the kernel's fs/ext4/ialloc.c checks recently deleted inodes only
  * when the filesystem has no journal), and a host that ends hundreds of leases a second frees two
  * a lease. At 32 clients on such a root, the lease's directories took a third of the cycles a
- * second the service could serve (README, "Tests and benchmarks", 2026-12-04, late evening). The
+ * second the service could serve (bench/README.md, 2026-12-04, late evening). The
  * service says so once at start, so an operator can move the root.
  */
 
