@@ -5,23 +5,25 @@
  */
 import { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { testDialect } from "../support/test-database";
 import { PGlitePreparedStatements } from "../../src/store/pglite-prepared";
 
 let pglite: PGlite;
 let statements: PGlitePreparedStatements;
 
-beforeAll(async () => {
-  pglite = await PGlite.create();
-  statements = new PGlitePreparedStatements(pglite, 3);
-  await pglite.exec("CREATE TABLE t (id text PRIMARY KEY, n int8, at timestamptz, data jsonb, tags text[], ok boolean)");
-});
-afterAll(async () => {
-  await pglite.close();
-});
-
 const prepared = async () => (await pglite.query<{ statement: string }>("SELECT statement FROM pg_prepared_statements ORDER BY name")).rows.map((r) => r.statement);
 
-describe("PGlite statements run prepared", () => {
+describe.runIf(testDialect === "pglite")("PGlite statements run prepared", () => {
+  // PGlite only: the PostgreSQL run of the suite has nothing to add here.
+  beforeAll(async () => {
+    pglite = await PGlite.create();
+    statements = new PGlitePreparedStatements(pglite, 3);
+    await pglite.exec("CREATE TABLE t (id text PRIMARY KEY, n int8, at timestamptz, data jsonb, tags text[], ok boolean)");
+  });
+  afterAll(async () => {
+    await pglite.close();
+  });
+
   it("give what PGlite.query gives, for each column type, and prepare a text once", async () => {
     const insert = "INSERT INTO t (id, n, at, data, tags, ok) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *";
     const at = new Date("2026-01-02T03:04:05.678Z");

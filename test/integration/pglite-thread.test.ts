@@ -11,25 +11,27 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Kysely, sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { testDialect } from "../support/test-database";
 import { PGliteDialect } from "../../src/store/pglite-dialect";
 import { PGliteThread } from "../../src/store/pglite-thread";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 let thread: PGliteThread;
 
-beforeAll(async () => {
-  thread = await PGliteThread.start({});
-  await thread.query(0, "CREATE TABLE t (id text PRIMARY KEY, n int8, at timestamptz, data jsonb, bytes bytea)", []);
-  await thread.query(0, "CREATE TABLE counter (n int NOT NULL)", []);
-  await thread.query(0, "INSERT INTO counter VALUES (0)", []);
-});
-afterAll(async () => {
-  await thread?.close();
-});
-
 const count = async (connection: number) => (await thread.query<{ c: number }>(connection, "SELECT count(*)::int AS c FROM t WHERE id LIKE $1", ["tx-%"])).rows[0]!.c;
 
-describe("PGlite in its own thread", () => {
+describe.runIf(testDialect === "pglite")("PGlite in its own thread", () => {
+  // PGlite only: the PostgreSQL run of the suite has nothing to add here.
+  beforeAll(async () => {
+    thread = await PGliteThread.start({});
+    await thread.query(0, "CREATE TABLE t (id text PRIMARY KEY, n int8, at timestamptz, data jsonb, bytes bytea)", []);
+    await thread.query(0, "CREATE TABLE counter (n int NOT NULL)", []);
+    await thread.query(0, "INSERT INTO counter VALUES (0)", []);
+  });
+  afterAll(async () => {
+    await thread?.close();
+  });
+
   it("runs a transaction's statements alone: another connection's statement waits for its end, and never sees what it rolled back", async () => {
     const order: string[] = [];
     await thread.query(1, "BEGIN", []);
