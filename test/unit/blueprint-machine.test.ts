@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { blueprintEventSchemas, type BlueprintEventType } from "../../events/blueprint-events";
 import { blueprintMachine, type BlueprintMachineEvent, type BlueprintStatus } from "../../src/machines/blueprint-machine";
 import { blueprintFolder } from "../../src/machines/fold";
-import { describeMachineContract, machineHarness, type TransitionTable } from "../support/machine-contract";
+import { describeMachineContract } from "../support/machine-contract";
+import { machineHarness, type TransitionTable } from "../support/machine-harness";
 import { blueprintSampleEvents } from "../support/machine-events";
 
 /** The legal transitions of a blueprint: a missing event type is refused in that state (see TransitionTable). */

@@ -3,7 +3,8 @@ import { transition } from "xstate";
 import { leaseEventSchemas, type LeaseEventType } from "../../events/lease-events";
 import { leaseFolder } from "../../src/machines/fold";
 import { leaseMachine, type LeaseMachineEvent, type LeaseStatus } from "../../src/machines/lease-machine";
-import { describeMachineContract, machineHarness, type TransitionTable } from "../support/machine-contract";
+import { describeMachineContract } from "../support/machine-contract";
+import { machineHarness, type TransitionTable } from "../support/machine-harness";
 import { leaseSampleEvents } from "../support/machine-events";
 
 /** The legal transitions of a lease: a missing event type is refused in that state (see TransitionTable). */

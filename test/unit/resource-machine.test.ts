@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { resourceEventSchemas, type ResourceEventType } from "../../events/resource-events";
 import { resourceFolder } from "../../src/machines/fold";
 import { resourceMachine, type ResourceStatus } from "../../src/machines/resource-machine";
-import { describeMachineContract, machineHarness, type TransitionTable } from "../support/machine-contract";
+import { describeMachineContract } from "../support/machine-contract";
+import { machineHarness, type TransitionTable } from "../support/machine-harness";
 import { resourceSampleEvents } from "../support/machine-events";
 
 /** The legal transitions of a resource: a missing event type is refused in that state (see TransitionTable). */
