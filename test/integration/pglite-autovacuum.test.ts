@@ -8,11 +8,11 @@
  */
 import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
-import { testDialect } from "../support/test-database";
 import { openDatabase, type Database } from "../../src/store/database";
 import { PGliteAutovacuum, walSinceCheckpoint } from "../../src/store/pglite-autovacuum";
 import { pgliteTemplate } from "../support/pglite-template";
 import { waitUntil } from "../support/wait-until";
+import { testDialect } from "../support/test-database";
 
 let database: Database | undefined;
 

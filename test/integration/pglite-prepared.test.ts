@@ -5,8 +5,8 @@
  */
 import { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testDialect } from "../support/test-database";
 import { PGlitePreparedStatements } from "../../src/store/pglite-prepared";
+import { testDialect } from "../support/test-database";
 
 let pglite: PGlite;
 let statements: PGlitePreparedStatements;

@@ -11,9 +11,9 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Kysely, sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testDialect } from "../support/test-database";
 import { PGliteDialect } from "../../src/store/pglite-dialect";
 import { PGliteThread } from "../../src/store/pglite-thread";
+import { testDialect } from "../support/test-database";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 let thread: PGliteThread;

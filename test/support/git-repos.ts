@@ -3,9 +3,9 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { freePort } from "./free-port";
 import path from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "./free-port";
 
 /**
  * Real git repositories for the working-copy tests, served over `file://`, `git daemon` and
@@ -69,7 +69,6 @@ export async function createGitRepos(): Promise<GitRepos> {
     close: () => rm(root, { recursive: true, force: true }),
   };
 }
-
 
 /** `git daemon` on 127.0.0.1 exporting every repository under `root`; resolves once it answers. */
 export async function startGitDaemon(repos: GitRepos, probeRepo: string): Promise<{ url: (name: string) => string; close(): Promise<void> }> {

@@ -2,10 +2,10 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
-import { freePort } from "./free-port";
 import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "./free-port";
 
 /**
  * Real OpenSSH servers for the SSH tests: one `sshd` per host on 127.0.0.1, each on its own
@@ -174,7 +174,6 @@ export async function fingerprintOf(pubFile: string): Promise<string> {
   if (!fp?.startsWith("SHA256:")) throw new Error(`unexpected ssh-keygen -lf output: ${stdout}`);
   return fp;
 }
-
 
 async function waitForPort(address: string, port: number, failed: () => string | null): Promise<void> {
   const deadline = Date.now() + 10_000;
