@@ -50,6 +50,21 @@ async function npmStart(home: string): Promise<number> {
   } finally {
     process.kill(-child.pid!, "SIGTERM");
     await new Promise((r) => child.once("exit", r));
+    // npm exits before the service it started, which may still be closing its database: the next
+    // start (or the removal of the directory) waits until the whole process group is gone.
+    for (const deadline = Date.now() + 30_000; groupAlive(child.pid!); ) {
+      if (Date.now() > deadline) throw new Error("npm start's processes outlived SIGTERM by 30 s");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -6,6 +6,12 @@ export interface PGliteThreadStart {
   template?: Uint8Array;
 }
 
+/** What the thread is given besides (pglite-artifacts.ts): PGlite's compiled WebAssembly and its file system bundle. */
+export interface PGliteThreadData extends PGliteThreadStart {
+  pgliteWasmModule: WebAssembly.Module;
+  fsBundle: Uint8Array;
+}
+
 export type PGliteThreadRequest =
   | { kind: "query"; id: number; connection: number; text: string; params: readonly unknown[] }
   | { kind: "listen"; id: number; channel: string }

@@ -1,9 +1,7 @@
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
+import { pgliteArtifacts } from "./pglite-artifacts";
 import { parseJsonFields, type PGliteThreadReply, type PGliteThreadRequest, type PGliteThreadStart } from "./pglite-thread-protocol";
+import { pgliteWorkerEntry } from "./pglite-worker-entry";
 
 /** What a statement gives back: its rows, and how many it changed (null: not a change). */
 export interface PGliteResult<R> {
@@ -43,7 +41,7 @@ export class PGliteThread {
   /** Starts the thread and opens the database in it; resolves once it is ready for statements. */
   static async start(start: PGliteThreadStart): Promise<PGliteThread> {
     const transferList = start.template ? [start.template.buffer as ArrayBuffer] : [];
-    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { ...start, ...workerEntry() }, transferList, execArgv: [] });
+    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { ...start, ...(await pgliteArtifacts()), ...(await pgliteWorkerEntry()) }, transferList, execArgv: [] });
     await new Promise<void>((resolve, reject) => {
       const ready = (reply: PGliteThreadReply) => {
         if (reply.kind !== "ready") return;
@@ -142,8 +140,8 @@ export class PGliteThread {
 }
 
 /**
- * The thread's first code: it loads pglite-worker, the TypeScript itself through tsx when the
- * service runs from its sources (tests, `tsx`), or the build's JavaScript (bin/build.mjs).
+ * The thread's first code: it loads pglite-worker, from where pglite-worker-entry.ts says (the
+ * build's JavaScript, or the sources bundled), registering tsx first where it says so.
  */
 const BOOTSTRAP = `
 const { workerData } = require("node:worker_threads");
@@ -152,20 +150,3 @@ const { workerData } = require("node:worker_threads");
   await import(workerData.entry);
 })().catch((error) => setImmediate(() => { throw error; }));
 `;
-
-/** tsx's ESM API (its `register`), where the package's exports map puts it. */
-function tsxRegisterUrl(from: string): string {
-  const manifest = createRequire(from).resolve("tsx/package.json");
-  const exports = (JSON.parse(readFileSync(manifest, "utf8")) as { exports: Record<string, { import: { default: string } }> }).exports;
-  return pathToFileURL(path.join(path.dirname(manifest), exports["./esm/api"]!.import.default)).href;
-}
-
-function workerEntry(): { entry: string; loader?: string } {
-  const here = import.meta.url;
-  if (here.endsWith(".ts")) {
-    return { entry: new URL("./pglite-worker.ts", here).href, loader: tsxRegisterUrl(here) };
-  }
-  // The build: dist/pglite-worker.js, from dist/ or dist/chunks/.
-  const dir = new URL(".", here);
-  return { entry: new URL(dir.pathname.endsWith("/chunks/") ? "../pglite-worker.js" : "./pglite-worker.js", dir).href };
-}

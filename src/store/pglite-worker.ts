@@ -2,7 +2,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { PGlite } from "@electric-sql/pglite";
 import { assertNever } from "../domain/errors";
 import { PGlitePreparedStatements } from "./pglite-prepared";
-import { JSON_ARRAY_TYPE_IDS, JSON_TYPE_IDS, type PGliteThreadRequest, type PGliteThreadReply, type PGliteThreadStart } from "./pglite-thread-protocol";
+import { JSON_ARRAY_TYPE_IDS, JSON_TYPE_IDS, type PGliteThreadRequest, type PGliteThreadReply, type PGliteThreadData } from "./pglite-thread-protocol";
 
 /**
  * The thread PGlite runs in (pglite-thread.ts starts it): the database's WebAssembly backend on a
@@ -16,7 +16,7 @@ import { JSON_ARRAY_TYPE_IDS, JSON_TYPE_IDS, type PGliteThreadRequest, type PGli
  * one-connection mutex gave before, without holding every statement while the service's thread
  * is busy: a statement waits only for the ones before it, never for the service to read an answer.
  */
-const start = workerData as PGliteThreadStart;
+const start = workerData as PGliteThreadData;
 const port = parentPort!;
 // json and jsonb values stay text here and are parsed on the service's thread (parseJsonFields): a
 // message carries a string at the cost of a copy, where the objects parsed from it were cloned
@@ -24,7 +24,7 @@ const port = parentPort!;
 // were about an eighth of its time in a lease cycle: the view and every append answer in JSON.
 const asText = (value: string) => value;
 const parsers = Object.fromEntries(JSON_TYPE_IDS.map((id) => [id, asText]));
-const pglite = await PGlite.create({ ...(start.dataDir ? { dataDir: start.dataDir } : start.template ? { loadDataDir: new Blob([start.template]) } : {}), parsers });
+const pglite = await PGlite.create({ pgliteWasmModule: start.pgliteWasmModule, fsBundle: new Blob([start.fsBundle]), ...(start.dataDir ? { dataDir: start.dataDir } : start.template ? { loadDataDir: new Blob([start.template]) } : {}), parsers });
 const statements = new PGlitePreparedStatements(pglite);
 const queue: PGliteThreadRequest[] = [];
 /** The connection whose transaction is open: only its statements run until it ends. */
