@@ -82,8 +82,8 @@ export async function migrate(db: Kysely<DrydockDatabase>): Promise<void> {
 /**
  * Whether every migration has run, and no other: what nearly every open finds (each `drydock`
  * command and each start but the first after an upgrade). Two small statements, where the
- * Migrator asks the catalogs about its own tables first (PostgreSQL's `information_schema`, a
- * new PGlite's cold catalog caches: about 0.4 s there, on a database the test suite opens for
+ * Migrator first lists every table's columns from `pg_catalog` to learn whether its own exist (on
+ * a new PGlite, whose catalog caches are cold, about 0.4 s, on a database the test suite opens for
  * nearly every file). Anything else is the Migrator's, under its lock: a missing or a changed
  * migration, another process migrating now.
  */

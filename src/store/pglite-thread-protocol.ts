@@ -1,3 +1,5 @@
+import type { PGliteArtifacts } from "./pglite-artifacts";
+
 /** The messages between the service's thread and PGlite's (pglite-thread.ts, pglite-worker.ts). */
 
 /** What the thread opens: a data directory, or a dump to load into memory (tests' template), or an empty database in memory. */
@@ -6,11 +8,8 @@ export interface PGliteThreadStart {
   template?: Uint8Array;
 }
 
-/** What the thread is given besides (pglite-artifacts.ts): PGlite's compiled WebAssembly and its file system bundle. */
-export interface PGliteThreadData extends PGliteThreadStart {
-  pgliteWasmModule: WebAssembly.Module;
-  fsBundle: Uint8Array;
-}
+/** What the thread is given: what it opens, and PGlite's compiled WebAssembly and file system bundle. */
+export type PGliteThreadData = PGliteThreadStart & PGliteArtifacts;
 
 export type PGliteThreadRequest =
   | { kind: "query"; id: number; connection: number; text: string; params: readonly unknown[] }

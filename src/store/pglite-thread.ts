@@ -41,7 +41,9 @@ export class PGliteThread {
   /** Starts the thread and opens the database in it; resolves once it is ready for statements. */
   static async start(start: PGliteThreadStart): Promise<PGliteThread> {
     const transferList = start.template ? [start.template.buffer as ArrayBuffer] : [];
-    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { ...start, ...(await pgliteArtifacts()), ...(await pgliteWorkerEntry()) }, transferList, execArgv: [] });
+    // A process's first thread waits for both at once: the compile, and from the sources the bundle.
+    const [artifacts, entry] = await Promise.all([pgliteArtifacts(), pgliteWorkerEntry()]);
+    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { ...start, ...artifacts, ...entry }, transferList, execArgv: [] });
     await new Promise<void>((resolve, reject) => {
       const ready = (reply: PGliteThreadReply) => {
         if (reply.kind !== "ready") return;
