@@ -7,6 +7,7 @@ import type { IdGenerator } from "../domain/ids";
 import type { EventStore } from "../store/event-store";
 import type { DrydockDatabase } from "../store/schema";
 import type { InlineTeardowns } from "./inline-teardowns";
+import type { LeaseActivations } from "./lease-activations";
 import type { SlotsInFlight } from "./slots-in-flight";
 
 /** Everything a worker step needs; the I/O arrives through these, time and randomness too. */
@@ -26,6 +27,8 @@ export interface WorkerContext {
   slotsInFlight?: SlotsInFlight;
   /** The leases this instance activated inline, with what their teardown needs (inline-teardowns.ts); absent: none are kept. */
   inlineTeardowns?: InlineTeardowns;
+  /** Keeps a lease's activations, their undo and its teardown from overlapping in this process (lease-activations.ts). */
+  leaseActivations: LeaseActivations;
 }
 
 export function workerMetadata(ctx: WorkerContext, correlationId: string): EventMetadata {

@@ -23,6 +23,7 @@ import { systemClock, type Clock } from "../domain/clock";
 import { DEFAULT_LEASE_TTL_SECONDS } from "../domain/lease-ttl";
 import { randomIds, type IdGenerator } from "../domain/ids";
 import { InlineTeardowns } from "../allocator/inline-teardowns";
+import { LeaseActivations } from "../allocator/lease-activations";
 import { SlotsInFlight } from "../allocator/slots-in-flight";
 import { CapacityViewCache } from "../allocator/capacity-view-cache";
 import { ChangeFeed } from "../store/change-feed";
@@ -186,6 +187,7 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
     reclaimIdleMs: options.reclaimIdleMs ?? 5 * 60_000,
     slotsInFlight: new SlotsInFlight(),
     inlineTeardowns: new InlineTeardowns(),
+    leaseActivations: new LeaseActivations(),
   };
   const worker = new AllocatorWorker(ctx, feed, {
     ...options.workerOptions,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { HealthLoop } from "../../src/allocator/health-loop";
 import type { WorkerContext } from "../../src/allocator/worker-context";
+import { LeaseActivations } from "../../src/allocator/lease-activations";
 import { matchAttributes } from "../../src/blueprints/attribute-match";
 import { no, yes, type BlueprintImplementation } from "../../src/blueprints/blueprint";
 import { createBlueprint, updateBlueprint } from "../../src/commands/blueprint-commands";
@@ -63,7 +64,7 @@ const instances: Drydock[] = [];
 let loops: HealthLoop[];
 
 function contextOf(drydock: Drydock, workerId: string): WorkerContext {
-  return { db: drydock.database.db, store: drydock.store, registry: drydock.registry, effects: drydock.interfaces, clock, ids: randomIds, random: Math.random, workerId, reclaimIdleMs: 3_600_000 };
+  return { db: drydock.database.db, store: drydock.store, registry: drydock.registry, effects: drydock.interfaces, clock, ids: randomIds, random: Math.random, workerId, reclaimIdleMs: 3_600_000, leaseActivations: new LeaseActivations() };
 }
 
 /** Runs the allocator's due work to the end (the workers are not started: time is manual). */

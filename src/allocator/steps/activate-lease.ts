@@ -38,6 +38,9 @@ export async function activateLease(ctx: WorkerContext, lease: LeaseState, reche
 
   const blueprint = await ctx.db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", resource.blueprint_id).executeTakeFirstOrThrow();
   const impl = ctx.registry.get(blueprint.kind);
+  // Held until the activation is stored: an inline activation's undo for this lease, still in
+  // flight, must not remove what this one makes (lease-activations.ts).
+  const held = await ctx.leaseActivations.hold(c.leaseId);
   try {
     const { workingDirectory } = await impl.activateLease(blueprintViewOf(blueprint, ctx.registry), await loadResourceView(ctx.db, resource), leaseViewOfState(lease), ctx.effects);
     await ctx.store.append(stream, lease.version, [{ type: "LeaseActivated", data: { workingDirectory } }], meta);
@@ -66,5 +69,7 @@ export async function activateLease(ctx: WorkerContext, lease: LeaseState, reche
       [{ type: "LeaseYielded", data: { reason: `activation failed, will retry: ${failure.message}`, retryAt, attempt: c.failures + 1, error: summary } }],
       meta,
     );
+  } finally {
+    held();
   }
 }

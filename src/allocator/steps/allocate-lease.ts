@@ -75,9 +75,12 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
           const locks = [leaseSlotKey(d.resourceId, d.slot), ...(nextUse === null ? [] : [leaseUseKey(d.resourceId, nextUse)]), ...quotaLocks({ ...view, slotOffset })];
           const acquired: NewEvent = { type: "LeaseAcquired", data: { resourceId: d.resourceId, blueprintId: d.blueprintId, slot: d.slot, locks, ...ttlOn(d.blueprintId) } };
           const taken = ctx.slotsInFlight?.take(d.resourceId, d.slot);
+          // Activated inline only while no other run activates this lease (lease-activations.ts):
+          // otherwise acquired only, and the activate step makes its directories.
+          const held = ctx.leaseActivations.tryHold(c.leaseId);
           let committed = false;
           try {
-            const inline = await activateInline(ctx, view, d.resourceId, leaseView);
+            const inline = held ? await activateInline(ctx, view, d.resourceId, leaseView) : null;
             try {
               const guard = kept ? staleViewGuard(ctx.db, keptViewDecision(snapshot!, d, lease)) : undefined;
               await ctx.store.append(leaseStream, lease.version, [attempted, acquired, ...(inline ? [inline.activated] : [])], meta, guard ? { condition: guard } : undefined);
@@ -88,6 +91,7 @@ export async function allocateLease(ctx: WorkerContext, lease: LeaseState, reche
               throw error;
             }
           } finally {
+            held?.();
             taken?.(committed);
           }
           return;
@@ -210,6 +214,12 @@ function keptViewDecision(snapshot: AllocationSnapshot, d: { resourceId: string;
  * the append loses its race, `undo` cleans up what activation made; if activation fails, the
  * lease is only acquired, and the activation step tries again and reports the failure as usual.
  * A crash between the two leaves a lease directory no lease owns, removed with the resource.
+ *
+ * A lease's directories are named by its id, so what this activation made may be another run's
+ * too: a run that decided on the lease after this one read it, whose acquisition committed first
+ * (this run's append then lost on the lease's version). Its directories are left to it: `undo`
+ * removes them only when the lease is not acquired or active on this resource now. No run of this
+ * process makes or removes them meanwhile (the caller holds the lease: lease-activations.ts).
  */
 async function activateInline(ctx: WorkerContext, view: AllocationView, resourceId: string, lease: LeaseView) {
   const resource = view.resources.find((r) => r.resource.resourceId === resourceId)?.resource;
@@ -222,10 +232,27 @@ async function activateInline(ctx: WorkerContext, view: AllocationView, resource
     return {
       activated: { type: "LeaseActivated", data: { workingDirectory } } satisfies NewEvent,
       target: { blueprint, resource },
-      undo: () => impl.destroyLease(blueprint, resource, lease, ctx.effects).then(() => undefined, () => undefined),
+      undo: async () => {
+        if (await acquiredOn(ctx, lease.leaseId, resourceId)) return;
+        await impl.destroyLease(blueprint, resource, lease, ctx.effects).catch(() => undefined);
+      },
     };
   } catch {
     return null;
+  }
+}
+
+/**
+ * Whether the lease is acquired or active on the resource, as committed. Unknown (the read
+ * failed) counts as yes: a directory left behind is removed with the lease or its resource, and
+ * costs less than an active lease whose directory was removed under it.
+ */
+async function acquiredOn(ctx: WorkerContext, leaseId: string, resourceId: string): Promise<boolean> {
+  try {
+    const row = await ctx.db.selectFrom("leases").select(["status", "resource_id"]).where("lease_id", "=", leaseId).executeTakeFirst();
+    return row !== undefined && row.resource_id === resourceId && (row.status === "acquired" || row.status === "active");
+  } catch {
+    return true;
   }
 }
 

@@ -25,11 +25,15 @@ export async function destroyLease(ctx: WorkerContext, lease: LeaseState): Promi
     const known = ctx.inlineTeardowns?.take(c.leaseId);
     const target = known?.resource.resourceId === c.resourceId ? known : await teardownTargetOf(ctx, c.resourceId);
     if (target) {
+      // After any activation of this lease still in flight here: it would make again what this removes.
+      const held = await ctx.leaseActivations.hold(c.leaseId);
       try {
         teardown = await ctx.registry.get(target.blueprint.kind).destroyLease(target.blueprint, target.resource, leaseViewOfState(lease), ctx.effects);
       } catch (error) {
         cleanupError = error instanceof Error ? error.message : String(error);
         if (error instanceof LeaseCleanupError) teardown = error.teardown;
+      } finally {
+        held();
       }
     }
   }
