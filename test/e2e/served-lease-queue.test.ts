@@ -1,0 +1,134 @@
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../support/test-database";
+import { waitUntil } from "../support/wait-until";
+
+/**
+ * A CI system queueing for the local host of a real `drydock serve`: eight jobs at once with its
+ * client token, each asking for a lease with `?wait` over a socket, running a command in it and
+ * releasing it. They share seven free slots (one more lease holds the eighth), so leases wait
+ * and are decided on by the worker and by the requests' own runs at once. Every lease answered active must have its directory (its
+ * command runs), and when the load is over nothing may be left: every lease destroyed, no lease
+ * directory or cgroup on the machine, and `drydock verify` content with the log.
+ *
+ * This is how a lease answered active with no directory was found: before the fix, 8 and 2 of
+ * about 300 leases in two runs here (test/integration/lease-activation-race.test.ts has each
+ * interleaving step by step, and fails every time without the fix). It showed with the jobs sharing one token, not with a token each, and not in the
+ * in-process harness (app.request), whose timing differs from a served process's.
+ */
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const JOBS = 8;
+const SLOTS = JOBS;
+const LOAD_MS = 12_000;
+
+let home: string;
+let database: TestDatabase | undefined;
+let child: ReturnType<typeof spawn> | undefined;
+let exited: Promise<void> = Promise.resolve();
+let base = "";
+let adminToken = "";
+const output: Buffer[] = [];
+
+beforeAll(async () => {
+  home = await mkdtemp(path.join(tmpdir(), "drydock-queue-"));
+  if (process.env.DATABASE_URL) database = await createTestDatabase({ poolSize: 1 });
+  const env: NodeJS.ProcessEnv = { ...process.env, DRYDOCK_HOME: home, PORT: "0", HOST: "127.0.0.1", DRYDOCK_LOCAL_SLOTS: String(SLOTS), DRYDOCK_LEASE_RATE: "0", DRYDOCK_COMMAND_RATE: "0" };
+  delete env.NODE_OPTIONS; // vitest's loader hooks are not what a user's shell has
+  delete env.DATABASE_URL;
+  if (database) env.DATABASE_URL = database.url;
+  child = spawn(process.execPath, ["bin/drydock.js", "serve"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  child.stdout!.on("data", (b: Buffer) => output.push(b));
+  child.stderr!.on("data", (b: Buffer) => output.push(b));
+  exited = new Promise((resolve) => child!.on("close", () => resolve()));
+  base = await waitUntil("the service to listen", async () => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(Buffer.concat(output).toString())?.[1], 60_000);
+  adminToken = (await readFile(path.join(home, "admin.token"), "utf8")).trim();
+}, 90_000);
+
+afterAll(async () => {
+  if (child?.pid) {
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {
+      // gone already
+    }
+  }
+  await exited;
+  await database?.close();
+  if (home) await rm(home, { recursive: true, force: true });
+});
+
+async function call(token: string, method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(base + url, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+async function clientToken(owner: string, blueprintId: string): Promise<string> {
+  const issued = await call(adminToken, "POST", "/v1/tokens", { owner, role: "client" });
+  expect(issued.status).toBe(201);
+  const asked = await call(adminToken, "POST", `/v1/blueprints/${blueprintId}/authorizations`, { client: owner });
+  if (asked.body.state !== "approved") expect((await call(adminToken, "POST", `/v1/authorizations/${asked.body.id}/approve`)).status).toBe(200);
+  return issued.body.token;
+}
+
+it("eight jobs of one client queueing for seven slots: every lease answered active runs its command, and nothing is left after", async () => {
+  const blueprints = await call(adminToken, "GET", "/v1/blueprints");
+  const localHost = blueprints.body.items.find((b: { kind: string }) => b.kind === "local-host");
+  // One CI system: its jobs share its token.
+  const token = await clientToken("ci", localHost.id);
+  const holder = await call(adminToken, "POST", "/v1/leases?wait=30", { resourceType: "host" });
+  expect(holder.body.status).toBe("active");
+
+  const answered: string[] = [];
+  const failures: string[] = [];
+  const until = Date.now() + LOAD_MS;
+  const job = async () => {
+    while (Date.now() < until) {
+      const lease = await call(token, "POST", "/v1/leases?wait=30", { resourceType: "host" });
+      if (lease.status !== 201 || lease.body.status !== "active") {
+        failures.push(`acquire: ${lease.status} ${JSON.stringify(lease.body)}`);
+        continue;
+      }
+      answered.push(lease.body.id);
+      const ran = await call(token, "POST", `/v1/leases/${lease.body.id}/commands`, { argv: ["true"] });
+      if (ran.status !== 200 || ran.body.exitCode !== 0) failures.push(`command in ${lease.body.id}: ${ran.status} ${JSON.stringify(ran.body)}`);
+      const released = await call(token, "POST", `/v1/leases/${lease.body.id}/release`);
+      if (released.status !== 200) failures.push(`release of ${lease.body.id}: ${released.status} ${JSON.stringify(released.body)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: JOBS }, job));
+  expect(failures).toEqual([]);
+  // Enough leases that one in twenty going wrong could not pass unseen.
+  expect(answered.length).toBeGreaterThan(100);
+
+  expect((await call(adminToken, "POST", `/v1/leases/${holder.body.id}/release`)).status).toBe(200);
+  const undestroyed = async () => (await call(adminToken, "GET", "/v1/leases?status=pending,acquired,active,released,broken&limit=100")).body.items;
+  await waitUntil("every lease destroyed", async () => ((await undestroyed()).length === 0 ? true : undefined), 30_000, { seen: async () => (await undestroyed()).map((l: { id: string; status: string }) => `${l.id} ${l.status}`) });
+  const resourceRoot = path.join(home, "local-host", holder.body.resourceId);
+  for (const dir of ["leases", "tmp"]) {
+    const left = existsSync(path.join(resourceRoot, dir)) ? readdirSync(path.join(resourceRoot, dir)) : [];
+    expect(left, `${dir}/ after every lease was destroyed`).toEqual([]);
+  }
+  const cgroups = "/sys/fs/cgroup/pids/drydock";
+  if (existsSync(cgroups)) {
+    const ours = new Set([holder.body.id, ...answered]);
+    expect(readdirSync(cgroups).filter((name) => ours.has(name))).toEqual([]);
+  }
+
+  // The log, checked whole by the tool an operator runs (PGlite's directory is the service's
+  // alone while it runs: stop it first).
+  process.kill(-child!.pid!, "SIGTERM");
+  await exited;
+  const env: NodeJS.ProcessEnv = { ...process.env, DRYDOCK_HOME: home };
+  delete env.NODE_OPTIONS;
+  delete env.DATABASE_URL;
+  if (database) env.DATABASE_URL = database.url;
+  const verify = spawnSync(process.execPath, ["bin/drydock.js", "verify"], { cwd: repoRoot, env, encoding: "utf8", timeout: 120_000 });
+  expect(verify.status, `${verify.stdout}\n${verify.stderr}`).toBe(0);
+  expect(verify.stdout).toContain("every transition legal");
+}, 150_000);
