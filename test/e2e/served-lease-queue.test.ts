@@ -1,11 +1,9 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../support/test-database";
+import { repoRoot, serveDrydock, type ServedDrydock } from "../support/served-drydock";
 import { waitUntil } from "../support/wait-until";
 
 /**
@@ -21,49 +19,24 @@ import { waitUntil } from "../support/wait-until";
  * interleaving step by step, and fails every time without the fix). It showed with the jobs sharing one token, not with a token each, and not in the
  * in-process harness (app.request), whose timing differs from a served process's.
  */
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const JOBS = 8;
 const SLOTS = JOBS;
 const LOAD_MS = 12_000;
 
-let home: string;
-let database: TestDatabase | undefined;
-let child: ReturnType<typeof spawn> | undefined;
-let exited: Promise<void> = Promise.resolve();
-let base = "";
+let service: ServedDrydock;
 let adminToken = "";
-const output: Buffer[] = [];
 
 beforeAll(async () => {
-  home = await mkdtemp(path.join(tmpdir(), "drydock-queue-"));
-  if (process.env.DATABASE_URL) database = await createTestDatabase({ poolSize: 1 });
-  const env: NodeJS.ProcessEnv = { ...process.env, DRYDOCK_HOME: home, PORT: "0", HOST: "127.0.0.1", DRYDOCK_LOCAL_SLOTS: String(SLOTS), DRYDOCK_LEASE_RATE: "0", DRYDOCK_COMMAND_RATE: "0" };
-  delete env.NODE_OPTIONS; // vitest's loader hooks are not what a user's shell has
-  delete env.DATABASE_URL;
-  if (database) env.DATABASE_URL = database.url;
-  child = spawn(process.execPath, ["bin/drydock.js", "serve"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  child.stdout!.on("data", (b: Buffer) => output.push(b));
-  child.stderr!.on("data", (b: Buffer) => output.push(b));
-  exited = new Promise((resolve) => child!.on("close", () => resolve()));
-  base = await waitUntil("the service to listen", async () => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(Buffer.concat(output).toString())?.[1], 60_000);
-  adminToken = (await readFile(path.join(home, "admin.token"), "utf8")).trim();
+  service = await serveDrydock({ env: { DRYDOCK_LOCAL_SLOTS: String(SLOTS), DRYDOCK_LEASE_RATE: "0", DRYDOCK_COMMAND_RATE: "0" } });
+  adminToken = (await readFile(path.join(service.home, "admin.token"), "utf8")).trim();
 }, 90_000);
 
 afterAll(async () => {
-  if (child?.pid) {
-    try {
-      process.kill(-child.pid, "SIGTERM");
-    } catch {
-      // gone already
-    }
-  }
-  await exited;
-  await database?.close();
-  if (home) await rm(home, { recursive: true, force: true });
+  await service?.close();
 });
 
 async function call(token: string, method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(base + url, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(service.url + url, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
@@ -109,7 +82,7 @@ it("eight jobs of one client queueing for seven slots: every lease answered acti
   expect((await call(adminToken, "POST", `/v1/leases/${holder.body.id}/release`)).status).toBe(200);
   const undestroyed = async () => (await call(adminToken, "GET", "/v1/leases?status=pending,acquired,active,released,broken&limit=100")).body.items;
   await waitUntil("every lease destroyed", async () => ((await undestroyed()).length === 0 ? true : undefined), 30_000, { seen: async () => (await undestroyed()).map((l: { id: string; status: string }) => `${l.id} ${l.status}`) });
-  const resourceRoot = path.join(home, "local-host", holder.body.resourceId);
+  const resourceRoot = path.join(service.home, "local-host", holder.body.resourceId);
   for (const dir of ["leases", "tmp"]) {
     const left = existsSync(path.join(resourceRoot, dir)) ? readdirSync(path.join(resourceRoot, dir)) : [];
     expect(left, `${dir}/ after every lease was destroyed`).toEqual([]);
@@ -122,13 +95,8 @@ it("eight jobs of one client queueing for seven slots: every lease answered acti
 
   // The log, checked whole by the tool an operator runs (PGlite's directory is the service's
   // alone while it runs: stop it first).
-  process.kill(-child!.pid!, "SIGTERM");
-  await exited;
-  const env: NodeJS.ProcessEnv = { ...process.env, DRYDOCK_HOME: home };
-  delete env.NODE_OPTIONS;
-  delete env.DATABASE_URL;
-  if (database) env.DATABASE_URL = database.url;
-  const verify = spawnSync(process.execPath, ["bin/drydock.js", "verify"], { cwd: repoRoot, env, encoding: "utf8", timeout: 120_000 });
+  await service.stop();
+  const verify = spawnSync(process.execPath, ["bin/drydock.js", "verify"], { cwd: repoRoot, env: service.env, encoding: "utf8", timeout: 120_000 });
   expect(verify.status, `${verify.stdout}\n${verify.stderr}`).toBe(0);
   expect(verify.stdout).toContain("every transition legal");
 }, 150_000);
