@@ -217,6 +217,22 @@ export interface BlueprintImplementation<Config = any> {
    * naming the field. Never reads out what it checks.
    */
   checkEnvironment?(config: Config): void;
+  /**
+   * Optional, for resources that outlive their leases on this machine (the local host): what of
+   * a lease is still on the resource (directories, a cgroup), by lease id, with when it last
+   * changed. The leftover sweep (src/allocator/lease-leftover-sweep.ts) removes what belongs to
+   * no live lease: a teardown whose cleanup failed, an activation whose lease was never stored.
+   */
+  leaseLeftovers?(blueprint: BlueprintView<Config>, resource: ResourceView): Promise<LeaseLeftover[]>;
+  /** Removes what `leaseLeftovers` found of one lease: its processes first, then its files. */
+  removeLeaseLeftovers?(blueprint: BlueprintView<Config>, resource: ResourceView, leaseId: string): Promise<void | LeaseTeardown>;
   /** Releases what the implementation holds in this process (open connections). */
   close?(): Promise<void>;
+}
+
+/** What of one lease is on a resource: see BlueprintImplementation.leaseLeftovers. */
+export interface LeaseLeftover {
+  leaseId: string;
+  /** The latest change to any of it (its entries' ctime): activation changes it, so an old one is not being made now. */
+  changedAt: Date;
 }

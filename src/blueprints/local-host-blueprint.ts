@@ -1,4 +1,4 @@
-import { mkdir, rm } from "node:fs/promises";
+import { lstat, mkdir, readdir, rm } from "node:fs/promises";
 import { arch, hostname, platform } from "node:os";
 import path from "node:path";
 import { z } from "zod";
@@ -9,7 +9,7 @@ import { LocalFilesystemInterface } from "../interfaces/local-filesystem";
 import { localHttpd } from "../interfaces/httpd-local";
 import { sandboxedHttpd } from "../interfaces/httpd-relay";
 import { matchAttributes } from "./attribute-match";
-import { no, yes, type BlueprintImplementation, type BlueprintView, type LeaseView, type ResourceView } from "./blueprint";
+import { no, yes, type BlueprintImplementation, type BlueprintView, type LeaseLeftover, type LeaseView, type ResourceView } from "./blueprint";
 import type { LeaseSandboxLease, LocalSandbox } from "../sandbox/local-sandbox";
 import { sandboxLauncher, trackedLauncher } from "../sandbox/sandbox-launcher";
 import { SandboxedFilesystem } from "../sandbox/sandboxed-filesystem";
@@ -101,6 +101,12 @@ export function localHostBlueprint(facts: MachineFacts, sandboxing: LocalHostSan
       settings: { ...settings, hidden: [...sandboxing.hidden, path.resolve(config.root), path.dirname(resourceRoot(config, resource))] },
     };
   };
+  const removeLease = async (config: LocalHostConfig, resource: ResourceView, leaseId: string) => {
+    // Every process first: none may be left to swap a directory for a symlink under the rm.
+    const killedProcesses = await sandbox.killAll(leaseId);
+    await sandbox.removeDirectories(path.join(resourceRoot(config, resource), "trash"), leaseRoot(config, resource, leaseId), leaseTmp(config, resource, leaseId));
+    return { killedProcesses };
+  };
   return {
     kind: "local-host",
     resourceType: "host",
@@ -158,12 +164,9 @@ export function localHostBlueprint(facts: MachineFacts, sandboxing: LocalHostSan
       }
       return { workingDirectory: dir };
     },
-    async destroyLease(blueprint, resource, lease) {
-      // Every process first: none may be left to swap a directory for a symlink under the rm.
-      const killedProcesses = await sandbox.killAll(lease.leaseId);
-      await sandbox.removeDirectories(path.join(resourceRoot(blueprint.config, resource), "trash"), leaseRoot(blueprint.config, resource, lease.leaseId), leaseTmp(blueprint.config, resource, lease.leaseId));
-      return { killedProcesses };
-    },
+    destroyLease: (blueprint, resource, lease) => removeLease(blueprint.config, resource, lease.leaseId),
+    leaseLeftovers: (blueprint, resource) => leftoversIn(resourceRoot(blueprint.config, resource)),
+    removeLeaseLeftovers: (blueprint, resource, leaseId) => removeLease(blueprint.config, resource, leaseId),
     async interfaces(blueprint, resource, lease) {
       const root = leaseRoot(blueprint.config, resource, lease.leaseId);
       if (isSandboxed(blueprint.config, lease)) {
@@ -180,4 +183,25 @@ export function localHostBlueprint(facts: MachineFacts, sandboxing: LocalHostSan
       return { command, filesystem: new LocalFilesystemInterface({ root }), httpd: localHttpd(command) };
     },
   };
+}
+
+/**
+ * The leases that have a directory (or a /tmp) under the resource's root, each with the latest
+ * ctime of the two. An activation changes it (the directory's mode and owner are set each time),
+ * and so does anything the lease's commands add at its top level.
+ */
+async function leftoversIn(root: string): Promise<LeaseLeftover[]> {
+  const found = new Map<string, number>();
+  for (const dir of ["leases", "tmp"]) {
+    const names = await readdir(path.join(root, dir)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return [] as string[];
+      throw error;
+    });
+    for (const name of names) {
+      // lstat: a symlink a lease left in its directory's place is named, never followed.
+      const info = await lstat(path.join(root, dir, name)).catch(() => null);
+      if (info) found.set(name, Math.max(found.get(name) ?? 0, info.ctimeMs));
+    }
+  }
+  return [...found].map(([leaseId, ctimeMs]) => ({ leaseId, changedAt: new Date(ctimeMs) }));
 }

@@ -68,6 +68,12 @@ export class DrydockMetrics {
     registers: [this.registry],
   });
 
+  readonly leaseLeftoversRemoved = new Counter({
+    name: "drydock_lease_leftovers_removed_total",
+    help: "Lease directories on the local host that no live lease owned (a crash mid-activation, a failed teardown), removed by the leftover sweep.",
+    registers: [this.registry],
+  });
+
   readonly providerErrors = new Counter({
     name: "drydock_provider_errors_total",
     help: "Failures of blueprints' work by blueprint id, error code and kind: temporary (retried), permanent (broke a lease or resource), configuration (a config error), host (a lease found the host failing).",

@@ -18,6 +18,9 @@ import { DrydockMetrics } from "../metrics/drydock-metrics";
 import { registerPoolGauges } from "../metrics/pool-gauges";
 import { silentLogger, type Logger } from "./logger";
 import { HealthLoop, type HealthLoopOptions } from "../allocator/health-loop";
+import { LeaseLeftoverSweep } from "../allocator/lease-leftover-sweep";
+import { PeriodicPass } from "./periodic-pass";
+import { sweepLeaseLeftovers } from "./lease-leftover-logging";
 import type { CommandContext } from "../commands/command-context";
 import { systemClock, type Clock } from "../domain/clock";
 import { DEFAULT_LEASE_TTL_SECONDS } from "../domain/lease-ttl";
@@ -92,6 +95,12 @@ export interface DrydockOptions {
    * (default 10 min). false: not on an interval (drydock.ec2Reaper.pass() still works).
    */
   ec2Reaper?: { intervalMs?: number; graceMs?: number } | false;
+  /**
+   * The sweep of lease directories no live lease owns on the local host (src/allocator/lease-leftover-sweep.ts),
+   * run with the worker: once at start, then every `intervalMs` (default 5 min), removing what has
+   * not changed for `graceMs` (default 10 min). false: not on its own (drydock.leaseLeftovers.pass() still works).
+   */
+  leaseLeftovers?: { intervalMs?: number; graceMs?: number } | false;
   /** Create a `local-host` blueprint on start when none exists (default true). */
   localHost?: { root?: string; slots?: number } | false;
   onWorkerError?: (error: unknown, streamId: string) => void;
@@ -119,6 +128,8 @@ export interface Drydock {
   worker: AllocatorWorker;
   /** Finds and terminates `ec2-host` instances nothing will use again (on demand: `pass({dryRun})`). */
   ec2Reaper: Ec2LeakReaper;
+  /** Finds and removes lease directories on the local host that no live lease owns (on demand: `pass({dryRun})`). */
+  leaseLeftovers: LeaseLeftoverSweep;
   watcher: StreamWatcher;
   clock: Clock;
   close(): Promise<void>;
@@ -218,23 +229,24 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
     }),
     options.ec2Reaper === false ? 10 * 60_000 : (options.ec2Reaper?.graceMs ?? 10 * 60_000),
   );
-  let reaperTimer: NodeJS.Timeout | undefined;
+  const ec2Reaps = new PeriodicPass(
+    async () => {
+      const report = await ec2Reaper.pass();
+      report.failures.forEach((f) => logger.warn({ region: f.location.region, message: f.message }, "ec2 leak reaper could not list instances"));
+    },
+    (error: unknown) => logger.error({ err: error }, "ec2 leak reaper pass failed"),
+  );
+  const leaseLeftovers = new LeaseLeftoverSweep(ctx, (options.leaseLeftovers || undefined)?.graceMs ?? 10 * 60_000);
+  const leftoverSweeps = new PeriodicPass(
+    () => sweepLeaseLeftovers(leaseLeftovers, logger, metrics),
+    (error: unknown) => logger.error({ err: error }, "lease leftover sweep failed"),
+  );
   if (options.worker !== false) {
     await worker.start();
     health.start();
-    if (options.ec2Reaper !== false) {
-      let reaping = false;
-      reaperTimer = setInterval(() => {
-        // A slow pass (EC2 throttling) is not overlapped by the next one.
-        if (reaping) return;
-        reaping = true;
-        ec2Reaper.pass().finally(() => (reaping = false)).then(
-          (report) => report.failures.forEach((f) => logger.warn({ region: f.location.region, message: f.message }, "ec2 leak reaper could not list instances")),
-          (error: unknown) => logger.error({ err: error }, "ec2 leak reaper pass failed"),
-        );
-      }, options.ec2Reaper?.intervalMs ?? 5 * 60_000);
-      reaperTimer.unref();
-    }
+    if (options.ec2Reaper !== false) ec2Reaps.start(options.ec2Reaper?.intervalMs ?? 5 * 60_000);
+    // At start too: what a process that stopped mid-activation left is found without waiting an interval.
+    if (options.leaseLeftovers !== false) leftoverSweeps.start(options.leaseLeftovers?.intervalMs ?? 5 * 60_000, { atStart: true });
   }
 
   return {
@@ -248,10 +260,12 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
     metrics,
     worker,
     ec2Reaper,
+    leaseLeftovers,
     watcher,
     clock,
     async close() {
-      if (reaperTimer) clearInterval(reaperTimer);
+      await ec2Reaps.stop();
+      await leftoverSweeps.stop();
       await worker.stop();
       await health.stop();
       await registry.close();
