@@ -10,8 +10,10 @@
  * short phase without a warm-up mixes into its figures.
  *
  * `--history N` first stores N finished leases on the same local-host resource (their whole
- * lifecycle, appended through the store in batches), so the figures show what a long history
- * costs an acquire; run it with and without to compare.
+ * lifecycle, appended through the store in batches: bench/store-history.ts), so the figures show
+ * what a long history costs an acquire; run it with and without to compare. `--history-in
+ * process` (PostgreSQL) stores them from a process of their own while the service runs, as
+ * other service processes' leases would be: bench/README.md, 2026-12-05, has what differs.
  *
  * The clients run in a process of their own (bench/lease-client.ts), as a CI system's would, and
  * send over keep-alive node:http: the service's process then spends its CPU on the service
@@ -19,7 +21,7 @@
  * service's process instead, as figures before 2026-12-02 did, by fetch or (`--http node`)
  * node:http; their CPU then counts as the service's.
  *
- *   npm run bench:lease-cycle -- [--clients 8] [--seconds 10] [--warmup 10] [--history 100000] [--client inline [--http node]]
+ *   npm run bench:lease-cycle -- [--clients 8] [--seconds 10] [--warmup 10] [--history 100000 [--history-in process|service]] [--client inline [--http node]]
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:lease-cycle
  *
  * Then where the measured phase's CPU went, per cycle: the service's process (API, worker, and on
@@ -38,7 +40,10 @@ import { parseArgs } from "node:util";
 import { serve } from "@hono/node-server";
 import { sql } from "kysely";
 import { createApp } from "../src/api/app";
-import { randomIds } from "../src/domain/ids";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import { storeHistory } from "./store-history";
 import { createDrydock } from "../src/service/drydock";
 import { openDatabase, type Database } from "../src/store/database";
 import { localHostClientTokens } from "./client-tokens";
@@ -48,9 +53,14 @@ import { throwawayDatabase } from "./throwaway-database";
 import { accountsBetween, describeCycleCpu, readAccounts, type CycleCpu } from "./cpu-accounts";
 
 const { values } = parseArgs({
-  options: { clients: { type: "string", default: "8" }, seconds: { type: "string", default: "10" }, warmup: { type: "string", default: "10" }, "explain-slow": { type: "string" }, history: { type: "string", default: "0" }, http: { type: "string", default: "fetch" }, client: { type: "string", default: "process" }, "kept-views": { type: "string", default: "on" } },
+  options: { clients: { type: "string", default: "8" }, seconds: { type: "string", default: "10" }, warmup: { type: "string", default: "10" }, "explain-slow": { type: "string" }, history: { type: "string", default: "0" }, "history-in": { type: "string" }, http: { type: "string", default: "fetch" }, client: { type: "string", default: "process" }, "kept-views": { type: "string", default: "on" } },
 });
 const historyLeases = Number(values.history);
+// Where the history is appended: in the service's process (the default, as every figure in
+// bench/README.md), or (PostgreSQL only) from a process of its own while the service runs.
+const historyIn = values["history-in"] ?? "service";
+if (historyIn !== "process" && historyIn !== "service") throw new Error("--history-in: process or service");
+if (historyIn === "process" && !process.env.DATABASE_URL) throw new Error("--history-in process needs PostgreSQL (DATABASE_URL)");
 const explainSlowMs = values["explain-slow"] ? Number(values["explain-slow"]) : null;
 const clients = Number(values.clients);
 const seconds = Number(values.seconds);
@@ -71,7 +81,16 @@ async function post(url: string, headers: Record<string, string>, body: string):
 }
 
 
-async function leaseCycles(database: Database): Promise<{ cycles: number; latencies: number[]; acquires: number[]; cycleCpu: CycleCpu }> {
+/** bench/store-history.ts in a process of its own; throws when it fails. */
+async function storeHistoryElsewhere(url: string, leases: number): Promise<void> {
+  const script = fileURLToPath(new URL("./store-history.ts", import.meta.url));
+  // Not spawnSync: the service goes on hearing the appends' notices meanwhile, as a running one would.
+  const child = spawn(process.execPath, ["--import", "tsx", script, url, String(leases)], { stdio: "inherit" });
+  const [code, signal] = (await once(child, "exit")) as [number | null, string | null];
+  if (code !== 0) throw new Error(`bench/store-history.ts exited with ${code ?? signal}`);
+}
+
+async function leaseCycles(database: Database, databaseUrl: string | undefined): Promise<{ cycles: number; latencies: number[]; acquires: number[]; cycleCpu: CycleCpu }> {
   const root = await mkdtemp(path.join(tmpdir(), "drydock-bench-"));
   const drydock = await createDrydock({ database, localHost: { root, slots: clients * 2 }, keepCapacityViews: values["kept-views"] !== "off" });
   // No per-token rate limit: one client cycles faster than a token's default lease limit
@@ -97,12 +116,13 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   await cycle(); // warm: builds and activates the local-host resource
   if (historyLeases > 0) {
     const t = performance.now();
-    await storeHistory(drydock, historyLeases);
+    if (historyIn === "service") await storeHistory(database, drydock.store, historyLeases);
+    else await storeHistoryElsewhere(databaseUrl!, historyLeases);
     // As autovacuum would soon after a bulk load, so that the measure is of an acquire after a
     // history, not of the database catching up with the load meanwhile.
     await sql`VACUUM ANALYZE`.execute(database.db);
     if (database.kind === "postgres") await sql`CHECKPOINT`.execute(database.db);
-    console.log(`history: ${historyLeases} finished leases stored in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    console.log(`history: ${historyLeases} finished leases stored in ${((performance.now() - t) / 1000).toFixed(1)} s, from ${historyIn === "service" ? "the service's process" : "a process of their own"}`);
   }
   await cycle();
   acquires.length = 0;
@@ -192,35 +212,6 @@ async function leaseCycles(database: Database): Promise<{ cycles: number; latenc
   }
 }
 
-/**
- * Finished leases on the local-host resource, each its whole lifecycle in one stream, appended a
- * batch at a time through the store (its legality checks and projections included): a slot is
- * taken and freed within the batch, in log order, as the live capacity rules require.
- */
-async function storeHistory(drydock: Awaited<ReturnType<typeof createDrydock>>, count: number): Promise<void> {
-  const resource = await drydock.database.db.selectFrom("resources").select(["resource_id", "blueprint_id"]).where("status", "=", "active").executeTakeFirstOrThrow();
-  const batch = 500;
-  for (let done = 0; done < count; done += batch) {
-    const appends = Array.from({ length: Math.min(batch, count - done) }, () => {
-      const leaseId = randomIds.next("lease");
-      const data = (type: string, d: unknown) => ({ type, data: d });
-      return {
-        streamId: `lease-${leaseId}`,
-        expectedVersion: 0,
-        events: [
-          data("LeaseRequested", { leaseId, resourceType: "host", attributes: {}, blueprintIds: null, owner: "history", ownerResourceId: null, ttlSeconds: 3600, expiresAt: null, authorizingObject: null, ttlSource: "request" }),
-          data("AllocationAttempted", { attempt: 1, decision: "acquire", candidates: [], summary: "history", durationMs: 0 }),
-          data("LeaseAcquired", { resourceId: resource.resource_id, blueprintId: resource.blueprint_id, slot: 0, locks: [`resource:${resource.resource_id}:slot:0`] }),
-          data("LeaseActivated", { workingDirectory: null }),
-          data("LeaseReleased", { reason: "requested", detail: null }),
-          data("LeaseDestroyed", { cleanupError: null }),
-        ],
-      };
-    });
-    await drydock.store.appendMany(appends, { actor: "bench-history" });
-  }
-}
-
 /** The baseline's commits a second, and the CPU (ms) this process and the database server spent on it. */
 async function baselineCommits(database: Database): Promise<{ rate: number; serviceCpu: number; serverCpu: number | null; wal: number | null }> {
   await sql`CREATE TABLE IF NOT EXISTS bench_baseline (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, payload jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now())`.execute(database.db);
@@ -253,7 +244,7 @@ try {
   const dialect = database.kind === "postgres" ? "PostgreSQL" : "PGlite (in memory)";
   const by = values.client === "process" ? "node:http from a client process" : `${values.http} from the service's process`;
   console.log(`lease-cycle: ${clients} clients, ${seconds} s each phase after ${warmupSeconds} s of warm-up, on ${dialect}, HTTP by ${by}`);
-  const { cycles, latencies, acquires, cycleCpu } = await leaseCycles(database);
+  const { cycles, latencies, acquires, cycleCpu } = await leaseCycles(database, target.url);
   const sorted = [...latencies].sort((a, b) => a - b);
   const acquireSorted = [...acquires].sort((a, b) => a - b);
   const cyclesPerSecond = cycles / seconds;
