@@ -213,7 +213,8 @@ function keptViewDecision(snapshot: AllocationSnapshot, d: { resourceId: string;
  * in one transaction. The resource and blueprint come from the allocation view, read anyway. If
  * the append loses its race, `undo` cleans up what activation made; if activation fails, the
  * lease is only acquired, and the activation step tries again and reports the failure as usual.
- * A crash between the two leaves a lease directory no lease owns, removed with the resource.
+ * A crash between the two leaves a lease directory no lease owns: the leftover sweep removes it
+ * (lease-leftover-sweep.ts).
  *
  * A lease's directories are named by its id, so what this activation made may be another run's
  * too: a run that decided on the lease after this one read it, whose acquisition committed first
@@ -244,8 +245,9 @@ async function activateInline(ctx: WorkerContext, view: AllocationView, resource
 
 /**
  * Whether the lease is acquired or active on the resource, as committed. Unknown (the read
- * failed) counts as yes: a directory left behind is removed with the lease or its resource, and
- * costs less than an active lease whose directory was removed under it.
+ * failed) counts as yes: a directory left behind is removed with the lease, or by the leftover
+ * sweep once the lease is destroyed or found never stored (lease-leftover-sweep.ts), and costs
+ * less than an active lease whose directory was removed under it.
  */
 async function acquiredOn(ctx: WorkerContext, leaseId: string, resourceId: string): Promise<boolean> {
   try {
