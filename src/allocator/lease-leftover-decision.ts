@@ -11,6 +11,11 @@ import type { LeaseLeftover } from "../blueprints/blueprint";
  * inline makes its directories before the lease is stored, so a lease unknown to the log may be
  * one that is about to be. Every other lease keeps them, pending ones included (acquired again on
  * this resource, its activation uses them), and its own teardown removes them.
+ *
+ * What is found only in a place every Drydock on the machine shares (a lease's pids cgroup whose
+ * directories are gone: a process outlived its teardown's kill rounds) goes only when this log
+ * has its lease destroyed on this resource: a lease id this log does not know may be another
+ * service's, on another database.
  */
 export interface LeaseRecord {
   status: string;
@@ -30,11 +35,20 @@ export interface LeftoverDecision {
   young: LeftoverVerdict[];
 }
 
-export function decideLeaseLeftovers(found: readonly LeaseLeftover[], leaseOf: (leaseId: string) => LeaseRecord | undefined, now: Date, graceMs: number): LeftoverDecision {
+export function decideLeaseLeftovers(
+  found: readonly LeaseLeftover[],
+  leaseOf: (leaseId: string) => LeaseRecord | undefined,
+  resourceId: string,
+  now: Date,
+  graceMs: number,
+): LeftoverDecision {
   const remove: LeftoverVerdict[] = [];
   const young: LeftoverVerdict[] = [];
   for (const leftover of found) {
-    const reason = orphanReason(leaseOf(leftover.leaseId));
+    const lease = leaseOf(leftover.leaseId);
+    // Another service on this machine may own what only the machine-wide place holds.
+    if (leftover.machineWide && lease?.resourceId !== resourceId) continue;
+    const reason = orphanReason(lease);
     if (reason === null) continue;
     const verdict = { leaseId: leftover.leaseId, reason, changedAt: leftover.changedAt };
     if (now.getTime() - leftover.changedAt.getTime() >= graceMs) remove.push(verdict);

@@ -83,7 +83,7 @@ export class LeaseLeftoverSweep {
       }
       if (found.length === 0) continue;
       const records = await this.leaseRecords(found.map((f) => f.leaseId));
-      const decision = decideLeaseLeftovers(found, (id) => records.get(id), this.deps.clock.now(), this.graceMs);
+      const decision = decideLeaseLeftovers(found, (id) => records.get(id), row.resource_id, this.deps.clock.now(), this.graceMs);
       report.young.push(...decision.young.map((v) => ({ ...v, resourceId: row.resource_id })));
       for (const verdict of decision.remove) {
         const at = { resourceId: row.resource_id, blueprintId: row.blueprint_id };

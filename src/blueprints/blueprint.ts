@@ -235,4 +235,10 @@ export interface LeaseLeftover {
   leaseId: string;
   /** The latest change to any of it (its entries' ctime): activation changes it, so an old one is not being made now. */
   changedAt: Date;
+  /**
+   * Found only where every Drydock on the machine keeps its leases' things (the local host's pids
+   * cgroups), not under the resource: it may be another service's, so it is removed only for a
+   * lease this log knows, destroyed, on this resource.
+   */
+  machineWide?: boolean;
 }

@@ -1,3 +1,4 @@
+import type { Stats } from "node:fs";
 import { lstat, mkdir, readdir, rm } from "node:fs/promises";
 import { arch, hostname, platform } from "node:os";
 import path from "node:path";
@@ -165,7 +166,7 @@ export function localHostBlueprint(facts: MachineFacts, sandboxing: LocalHostSan
       return { workingDirectory: dir };
     },
     destroyLease: (blueprint, resource, lease) => removeLease(blueprint.config, resource, lease.leaseId),
-    leaseLeftovers: (blueprint, resource) => leftoversIn(resourceRoot(blueprint.config, resource)),
+    leaseLeftovers: (blueprint, resource) => leftoversIn(resourceRoot(blueprint.config, resource), sandbox.host.cgroupRoot),
     removeLeaseLeftovers: (blueprint, resource, leaseId) => removeLease(blueprint.config, resource, leaseId),
     async interfaces(blueprint, resource, lease) {
       const root = leaseRoot(blueprint.config, resource, lease.leaseId);
@@ -188,20 +189,33 @@ export function localHostBlueprint(facts: MachineFacts, sandboxing: LocalHostSan
 /**
  * The leases that have a directory (or a /tmp) under the resource's root, each with the latest
  * ctime of the two. An activation changes it (the directory's mode and owner are set each time),
- * and so does anything the lease's commands add at its top level.
+ * and so does anything the lease's commands add at its top level. Then the leases that have only
+ * a pids cgroup left (machine-wide: every Drydock on the machine keeps its leases' there).
  */
-async function leftoversIn(root: string): Promise<LeaseLeftover[]> {
+async function leftoversIn(root: string, cgroupRoot: string | null): Promise<LeaseLeftover[]> {
   const found = new Map<string, number>();
   for (const dir of ["leases", "tmp"]) {
-    const names = await readdir(path.join(root, dir)).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT") return [] as string[];
-      throw error;
-    });
-    for (const name of names) {
-      // lstat: a symlink a lease left in its directory's place is named, never followed.
-      const info = await lstat(path.join(root, dir, name)).catch(() => null);
-      if (info) found.set(name, Math.max(found.get(name) ?? 0, info.ctimeMs));
-    }
+    for (const [name, ctimeMs] of await entriesOf(path.join(root, dir))) found.set(name, Math.max(found.get(name) ?? 0, ctimeMs));
   }
-  return [...found].map(([leaseId, ctimeMs]) => ({ leaseId, changedAt: new Date(ctimeMs) }));
+  const leftovers: LeaseLeftover[] = [...found].map(([leaseId, ctimeMs]) => ({ leaseId, changedAt: new Date(ctimeMs) }));
+  if (cgroupRoot === null) return leftovers;
+  for (const [name, ctimeMs] of await entriesOf(cgroupRoot, (info) => info.isDirectory())) {
+    if (!found.has(name)) leftovers.push({ leaseId: name, changedAt: new Date(ctimeMs), machineWide: true });
+  }
+  return leftovers;
+}
+
+/** A directory's entries with their ctime (none when it is not there), those `keep` takes. */
+async function entriesOf(dir: string, keep: (info: Stats) => boolean = () => true): Promise<[string, number][]> {
+  const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return [] as string[];
+    throw error;
+  });
+  const entries: [string, number][] = [];
+  for (const name of names) {
+    // lstat: a symlink a lease left in its directory's place is named, never followed.
+    const info = await lstat(path.join(dir, name)).catch(() => null);
+    if (info && keep(info)) entries.push([name, info.ctimeMs]);
+  }
+  return entries;
 }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, rmdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -32,6 +32,8 @@ let drydock: Drydock;
 let root: string;
 let host: SandboxHost;
 const strays: ChildProcess[] = [];
+/** Cgroups this file made, removed after (the machine's cgroup root is every test file's). */
+const cgroups: string[] = [];
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -41,6 +43,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const child of strays) child.kill("SIGKILL");
+  await Promise.all(strays.map((child) => (child.exitCode === null && child.signalCode === null ? new Promise((resolve) => child.once("exit", resolve)) : null)));
+  // Gone already where the sweep removed it.
+  for (const cgroup of cgroups) await rmdir(cgroup).catch(() => undefined);
   await drydock?.close();
   await database?.close();
   await rm(root, { recursive: true, force: true });
@@ -62,6 +67,7 @@ async function leftoverOf(resourceRoot: string, leaseId: string): Promise<{ path
   if (host.cgroupRoot === null) return { paths, cgroup: null, stray: null };
   const cgroup = path.join(host.cgroupRoot, leaseId);
   await mkdir(cgroup);
+  cgroups.push(cgroup);
   const stray = spawn("sleep", ["517"], { stdio: "ignore" });
   strays.push(stray);
   await new Promise<void>((resolve, reject) => stray.once("spawn", resolve).once("error", reject));
@@ -113,6 +119,27 @@ describe(`the leftover sweep on the local host (${testDialect})`, () => {
     const report = await sweepWith(ahead).pass();
     expect(report.removed.map((r) => [r.leaseId, r.reason])).toEqual([[leaseId, "its lease is destroyed"]]);
     for (const p of left.paths) expect(existsSync(p), p).toBe(false);
+  });
+
+  it("ends a destroyed lease's process that outlived its teardown, found only in its cgroup, and leaves another service's cgroup alone", async (ctx) => {
+    if (host.cgroupRoot === null) return ctx.skip(`no pids cgroup here: ${host.unavailable ?? "no cgroup root"}`);
+    const { leaseId, resourceRoot } = await activeLease();
+    await releaseLease(drydock.commands, leaseId, admin);
+    await waitForLeaseStatus(drydock, leaseId, ["destroyed"]);
+    // As a teardown leaves it when a process escaped its kill rounds: directories gone, the cgroup held.
+    const ours = await leftoverOf(resourceRoot, leaseId);
+    for (const p of ours.paths) await rm(p, { recursive: true });
+    // A lease id this log does not know: another Drydock's on this machine.
+    const theirs = await leftoverOf(resourceRoot, ghostId());
+    for (const p of theirs.paths) await rm(p, { recursive: true });
+    const exited = new Promise((resolve) => ours.stray!.once("exit", (_code, signal) => resolve(signal)));
+
+    const report = await sweepWith(ahead).pass();
+    expect(report.removed.map((r) => ({ leaseId: r.leaseId, reason: r.reason, killed: r.killedProcesses }))).toEqual([{ leaseId, reason: "its lease is destroyed", killed: ["sleep"] }]);
+    expect(await exited).toBe("SIGKILL");
+    expect(existsSync(ours.cgroup!)).toBe(false);
+    expect(existsSync(theirs.cgroup!)).toBe(true);
+    expect(theirs.stray!.exitCode === null && theirs.stray!.signalCode === null).toBe(true);
   });
 
   it("keeps a lease's directories while this process is activating it, and removes them on a later pass", async () => {

@@ -5,10 +5,11 @@ const now = new Date("2026-12-05T10:00:00Z");
 const GRACE = 10 * 60_000;
 const ago = (ms: number) => new Date(now.getTime() - ms);
 
-function decide(leases: Record<string, LeaseRecord>, found: [string, number][]) {
+function decide(leases: Record<string, LeaseRecord>, found: [string, number][], machineWide = false) {
   return decideLeaseLeftovers(
-    found.map(([leaseId, age]) => ({ leaseId, changedAt: ago(age) })),
+    found.map(([leaseId, age]) => ({ leaseId, changedAt: ago(age), ...(machineWide ? { machineWide } : {}) })),
     (id) => leases[id],
+    "rs_1",
     now,
     GRACE,
   );
@@ -38,5 +39,26 @@ describe("which leftovers of leases the sweep removes", () => {
     const leases = Object.fromEntries(statuses.map((status, i) => [`ls_${status}`, { status, resourceId: i % 2 ? "rs_other" : "rs_1" }]));
     const d = decide(leases, statuses.map((status) => [`ls_${status}`, 365 * 24 * 3600_000]));
     expect(d).toEqual({ remove: [], young: [] });
+  });
+
+  it("removes what only the machine-wide place holds (a cgroup) only for a lease this log has destroyed on this resource", () => {
+    const old = GRACE + 1;
+    const d = decide(
+      {
+        ls_done_here: { status: "destroyed", resourceId: "rs_1" },
+        ls_done_elsewhere: { status: "destroyed", resourceId: "rs_2" },
+        ls_live_here: { status: "active", resourceId: "rs_1" },
+      },
+      [
+        ["ls_done_here", old],
+        ["ls_done_elsewhere", old],
+        ["ls_live_here", old],
+        // Unknown to this log: another service's on this machine, perhaps.
+        ["ls_someone_elses", old],
+      ],
+      true,
+    );
+    expect(d.remove.map((v) => v.leaseId)).toEqual(["ls_done_here"]);
+    expect(d.young).toEqual([]);
   });
 });
