@@ -68,10 +68,13 @@ export class LeaseLeftoverSweep {
       .where("r.status", "=", "active")
       .where("b.kind", "in", kinds)
       .execute();
+    if (rows.length === 0) return report;
+    const blueprintRows = await this.deps.db.selectFrom("blueprints").selectAll().where("blueprint_id", "in", [...new Set(rows.map((r) => r.blueprint_id))]).execute();
+    const blueprints = new Map(blueprintRows.map((b) => [b.blueprint_id, blueprintViewOf(b, this.deps.registry)]));
     for (const row of rows) {
       const impl = this.deps.registry.get(row.kind);
-      const blueprintRow = await this.deps.db.selectFrom("blueprints").selectAll().where("blueprint_id", "=", row.blueprint_id).executeTakeFirstOrThrow();
-      const blueprint = blueprintViewOf(blueprintRow, this.deps.registry);
+      // Blueprint rows are never deleted (a blueprint is disabled, not removed): each resource's is there.
+      const blueprint = blueprints.get(row.blueprint_id)!;
       // Live leases do not matter here: what is on the resource is looked up lease by lease.
       const resource = resourceViewOf(row, 0);
       let found;

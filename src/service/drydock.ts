@@ -236,7 +236,7 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
     },
     (error: unknown) => logger.error({ err: error }, "ec2 leak reaper pass failed"),
   );
-  const leaseLeftovers = new LeaseLeftoverSweep(ctx, (options.leaseLeftovers || undefined)?.graceMs ?? 10 * 60_000);
+  const leaseLeftovers = new LeaseLeftoverSweep(ctx, (options.leaseLeftovers === false ? undefined : options.leaseLeftovers?.graceMs) ?? 10 * 60_000);
   const leftoverSweeps = new PeriodicPass(
     () => sweepLeaseLeftovers(leaseLeftovers, logger, metrics),
     (error: unknown) => logger.error({ err: error }, "lease leftover sweep failed"),
