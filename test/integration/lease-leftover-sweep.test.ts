@@ -75,15 +75,33 @@ async function leftoverOf(resourceRoot: string, leaseId: string): Promise<{ path
   return { paths, cgroup, stray };
 }
 
+/** Releases the lease and waits until its teardown is stored. */
+async function ended(leaseId: string): Promise<void> {
+  await releaseLease(drydock.commands, leaseId, admin);
+  await waitForLeaseStatus(drydock, leaseId, ["destroyed"]);
+}
+
+/** A live lease, and beside it on its resource what an activation left of a lease the log never stored. */
+async function ghostBesideLiveLease() {
+  const live = await activeLease();
+  const ghost = ghostId();
+  return { live, ghost, left: await leftoverOf(live.resourceRoot, ghost) };
+}
+
+/** A lease that ran on the local host and is destroyed, and its resource's root. */
+async function destroyedLease(): Promise<{ leaseId: string; resourceRoot: string }> {
+  const { leaseId, resourceRoot } = await activeLease();
+  await ended(leaseId);
+  return { leaseId, resourceRoot };
+}
+
 const ghostId = () => `ls_ghost${randomBytes(5).toString("hex")}`;
 const sweepWith = (clock: Clock, activations = new LeaseActivations()) => new LeaseLeftoverSweep({ db: database.db, registry: drydock.registry, clock, leaseActivations: activations }, GRACE_MS);
 
 describe(`the leftover sweep on the local host (${testDialect})`, () => {
   it("removes a lease the log never stored, processes first, once the grace period is over, and leaves a live lease's directory alone", async () => {
-    const live = await activeLease();
+    const { live, ghost, left } = await ghostBesideLiveLease();
     await writeFile(path.join(live.dir, "keep.txt"), "mine\n");
-    const ghost = ghostId();
-    const left = await leftoverOf(live.resourceRoot, ghost);
 
     // Within the grace period: named, kept (its lease may be about to be stored).
     const early = await sweepWith(drydock.clock).pass();
@@ -105,14 +123,11 @@ describe(`the leftover sweep on the local host (${testDialect})`, () => {
     expect(existsSync(path.join(live.dir, "keep.txt"))).toBe(true);
     const { command } = await drydock.interfaces.forLease(live.leaseId);
     expect(await command.exec(["cat", "keep.txt"])).toMatchObject({ exitCode: 0, stdout: "mine\n" });
-    await releaseLease(drydock.commands, live.leaseId, admin);
-    await waitForLeaseStatus(drydock, live.leaseId, ["destroyed"]);
+    await ended(live.leaseId);
   });
 
   it("removes what a destroyed lease's failed teardown left", async () => {
-    const { leaseId, resourceRoot } = await activeLease();
-    await releaseLease(drydock.commands, leaseId, admin);
-    await waitForLeaseStatus(drydock, leaseId, ["destroyed"]);
+    const { leaseId, resourceRoot } = await destroyedLease();
     // As a removal that failed leaves it.
     const left = await leftoverOf(resourceRoot, leaseId);
 
@@ -123,9 +138,7 @@ describe(`the leftover sweep on the local host (${testDialect})`, () => {
 
   it("ends a destroyed lease's process that outlived its teardown, found only in its cgroup, and leaves another service's cgroup alone", async (ctx) => {
     if (host.cgroupRoot === null) return ctx.skip(`no pids cgroup here: ${host.unavailable ?? "no cgroup root"}`);
-    const { leaseId, resourceRoot } = await activeLease();
-    await releaseLease(drydock.commands, leaseId, admin);
-    await waitForLeaseStatus(drydock, leaseId, ["destroyed"]);
+    const { leaseId, resourceRoot } = await destroyedLease();
     // As a teardown leaves it when a process escaped its kill rounds: directories gone, the cgroup held.
     const ours = await leftoverOf(resourceRoot, leaseId);
     for (const p of ours.paths) await rm(p, { recursive: true });
@@ -143,9 +156,7 @@ describe(`the leftover sweep on the local host (${testDialect})`, () => {
   });
 
   it("keeps a lease's directories while this process is activating it, and removes them on a later pass", async () => {
-    const { leaseId: liveId, resourceRoot } = await activeLease();
-    const ghost = ghostId();
-    const left = await leftoverOf(resourceRoot, ghost);
+    const { live, ghost, left } = await ghostBesideLiveLease();
     const activations = new LeaseActivations();
     const release = activations.tryHold(ghost)!;
 
@@ -156,14 +167,11 @@ describe(`the leftover sweep on the local host (${testDialect})`, () => {
 
     release();
     expect((await sweepWith(ahead, activations).pass()).removed.map((r) => r.leaseId)).toEqual([ghost]);
-    await releaseLease(drydock.commands, liveId, admin);
-    await waitForLeaseStatus(drydock, liveId, ["destroyed"]);
+    await ended(live.leaseId);
   });
 
   it("a dry run says what a pass would remove and removes nothing", async () => {
-    const { leaseId: liveId, resourceRoot } = await activeLease();
-    const ghost = ghostId();
-    const left = await leftoverOf(resourceRoot, ghost);
+    const { live, ghost, left } = await ghostBesideLiveLease();
 
     const dry = await sweepWith(ahead).pass({ dryRun: true });
     expect(dry.removed.map((r) => [r.leaseId, r.reason])).toEqual([[ghost, "its lease is unknown to the log"]]);
@@ -172,14 +180,11 @@ describe(`the leftover sweep on the local host (${testDialect})`, () => {
 
     await sweepWith(ahead).pass();
     for (const p of left.paths) expect(existsSync(p), p).toBe(false);
-    await releaseLease(drydock.commands, liveId, admin);
-    await waitForLeaseStatus(drydock, liveId, ["destroyed"]);
+    await ended(live.leaseId);
   });
 
   it("a service that starts finds what a stopped one left, without waiting an interval, and counts it", async () => {
-    const { leaseId: liveId, resourceRoot } = await activeLease();
-    const ghost = ghostId();
-    const left = await leftoverOf(resourceRoot, ghost);
+    const { live, ghost, left } = await ghostBesideLiveLease();
 
     // A second service process on the same database and machine, its clock past the grace period.
     const restarted = await createDrydock({ database, localHost: { root, slots: 4 }, clock: ahead, leaseLeftovers: { intervalMs: 3_600_000 } });
@@ -189,7 +194,6 @@ describe(`the leftover sweep on the local host (${testDialect})`, () => {
     } finally {
       await restarted.close();
     }
-    await releaseLease(drydock.commands, liveId, admin);
-    await waitForLeaseStatus(drydock, liveId, ["destroyed"]);
+    await ended(live.leaseId);
   });
 });
