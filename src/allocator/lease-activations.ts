@@ -1,19 +1,20 @@
 /**
  * One activation of a lease at a time in this process: what makes a lease's directories (an
- * inline activation, the activate step) and what removes them (an inline activation's undo, the
- * teardown) never overlap for the same lease.
+ * inline activation, the activate step) and what removes them (the teardown, the leftover sweep)
+ * never overlap for the same lease here.
  *
- * Why: a waiting lease can be decided on by two runs at once (a worker's wait gives up the
- * lease's claim, and its look again races the run a release woke: allocate-lease.ts). A lease's
- * directories are named by its id, so two runs activating it inline make the same ones, and the
- * run whose append lost removed them as its undo, under the run that won: an active lease with
- * no directory. Now an inline activation runs only while it holds the lease (tryHold); a run that
- * cannot hold it acquires the lease without activating it, and the activate step, which waits
- * for the hold (hold), makes the directories once the loser's undo is done. A teardown waits too,
- * so an activation still in flight cannot make them again after it.
+ * Not what keeps a lease's directories under it: a lease's are named by its id, and a waiting
+ * lease can be decided on by two runs at once (a worker's wait gives up the lease's claim, and
+ * its look again races the run a release woke), here or in another service on the same host,
+ * where nothing of this reaches. What keeps them is that a run whose append lost removes what it
+ * made only for a lease the log has never stored (allocate-lease.ts, activateInline).
  *
- * Within one process only: two service processes sharing one local host's root are not kept
- * apart here. Nothing here is a source of state: the lease's stream decides what runs.
+ * What the hold buys is fewer leftovers: an activation still in flight does not make the
+ * directories again after the lease's teardown removed them (which the leftover sweep would
+ * remove only after its grace). An inline activation runs only while it holds the lease
+ * (tryHold); a run that cannot hold it acquires the lease without activating it, and the activate
+ * step, which waits for the hold (hold), makes the directories. A teardown waits too. Nothing
+ * here is a source of state: the lease's stream decides what runs.
  */
 export class LeaseActivations {
   private readonly held = new Map<string, Promise<void>>();

@@ -3,6 +3,7 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { EventStore } from "../../src/store/event-store";
 import { verifyStoredLog } from "../../src/history/verify-stored-log";
+import { createDrydock, type Drydock } from "../../src/service/drydock";
 import { startApi, type ApiHarness } from "../e2e/api-harness";
 
 /**
@@ -17,16 +18,23 @@ import { startApi, type ApiHarness } from "../e2e/api-harness";
  * when the first has made the lease's directories and is about to store their activation; when
  * the first has decided and is about to make them, the second then acquiring and activating the
  * lease before it; and when the first, its directories made, loses its slot to another allocator
- * and undoes them while the second is on its way to storing its own acquisition.
+ * and undoes them while the second is on its way to storing its own acquisition. The last case
+ * runs the second run in another service (`otherProcess`: on the same database and local host's
+ * root, with its own activation holds), as a second `drydock serve` on the machine would.
  */
 let api: ApiHarness;
+let otherProcess: Drydock;
 const errors: unknown[] = [];
 
 beforeAll(async () => {
-  api = await startApi({}, { localHost: { slots: 2 }, worker: false, onWorkerError: (e) => errors.push(e) });
+  // Each decision takes the first free slot here and the second free one in the other service,
+  // as two allocators' random picks may (a lost race is then the test's doing, not theirs).
+  api = await startApi({}, { localHost: { slots: 2 }, worker: false, random: () => 0, onWorkerError: (e) => errors.push(e) });
+  otherProcess = await createDrydock({ database: api.database, localHost: { root: api.root, slots: 2 }, worker: false, random: () => 1.5e-6, onWorkerError: (e) => errors.push(e) });
 });
 
 afterAll(async () => {
+  await otherProcess?.close();
   await api?.close();
 });
 
@@ -40,7 +48,7 @@ const release = async (id: string) => expect((await api.call("POST", `/v1/leases
  * lease; that run's look again then finds the slots free and decides on it. `arrange` hooks
  * `secondRun` into the first run at the moment the test chooses.
  */
-async function twoRuns(arrange: (lease: string, secondRun: () => Promise<void>, waited: () => boolean) => () => void): Promise<string> {
+async function twoRuns(arrange: (lease: string, secondRun: () => Promise<void>, waited: () => boolean) => () => void, second: Drydock = api.drydock): Promise<string> {
   const holders = [(await ask()).id, (await ask()).id];
   for (const id of holders) await api.runDueWorkUntil(id, "active");
   const lease = (await ask()).id;
@@ -53,7 +61,7 @@ async function twoRuns(arrange: (lease: string, secondRun: () => Promise<void>, 
   // process is taking (slots-in-flight.ts).
   const secondRun = async () => {
     secondRuns++;
-    expect(await api.drydock.worker.runNow(stream)).toBe(true);
+    expect(await second.worker.runNow(stream)).toBe(true);
     expect((await leaseOf(lease)).status).not.toBe("pending");
   };
   const restore = arrange(lease, secondRun, () => waited);
@@ -141,23 +149,26 @@ it("a second run that acquires and activates the lease before the first makes it
   await expectUsableThenGone(lease);
 });
 
-it("a second run while the first loses its slot and undoes its activation: the second activates after the undo", async () => {
-  const lease = await twoRuns((lease, secondRun) => {
-    // The first run has made the directories and is about to store them. The second starts and
-    // gets as far as its own append; then another allocator takes the first run's slot, so the
-    // first run's append fails, and it undoes what it made while the lease is still pending. The
-    // second run's append, let through after that, must not store an activation over directories
-    // that are gone: it acquires only (the first run held the lease), and the activate step makes them.
-    const store = api.drydock.store as EventStore;
+/**
+ * The first run has made the directories and is about to store them. The second starts and gets
+ * as far as its own append; then another allocator takes the first run's slot, so the first
+ * run's append fails, and it undoes what it made while the lease is still pending. The second
+ * run's append is let through after that. `stores`: the stores the two runs append through.
+ * `secondSlot`: the other allocator takes the second run's slot too while the first loses, and
+ * gives it back before the second run's append, so the first run's next decision (it waits) makes
+ * nothing again: whatever directories the second run's commit rests on are the ones it made itself.
+ */
+function loseSlotWhileSecondAppends(lease: string, secondRun: () => Promise<void>, stores: EventStore[], secondSlot?: string): () => void {
+  const db = api.drydock.database.db;
+  const stream = `lease-${lease}`;
+  let phase: "before" | "racing" | "after" = "before";
+  let openGate = () => {};
+  const gate = new Promise<void>((resolve) => (openGate = resolve));
+  let atAppend = () => {};
+  const secondAtAppend = new Promise<void>((resolve) => (atAppend = resolve));
+  let second: Promise<void> = Promise.resolve();
+  const restores = stores.map((store) => {
     const append = store.append.bind(store);
-    const db = api.drydock.database.db;
-    const stream = `lease-${lease}`;
-    let phase: "before" | "racing" | "after" = "before";
-    let openGate = () => {};
-    const gate = new Promise<void>((resolve) => (openGate = resolve));
-    let atAppend = () => {};
-    const secondAtAppend = new Promise<void>((resolve) => (atAppend = resolve));
-    let second: Promise<void> = Promise.resolve();
     store.append = async (streamId, version, events, metadata, options) => {
       if (streamId !== stream) return append(streamId, version, events, metadata, options);
       if (phase === "before" && events.some((e) => e.type === "LeaseActivated")) {
@@ -165,7 +176,9 @@ it("a second run while the first loses its slot and undoes its activation: the s
         second = secondRun();
         await secondAtAppend;
         const acquired = events.find((e) => e.type === "LeaseAcquired")!.data as { resourceId: string; locks: string[] };
-        await db.insertInto("slot_locks").values({ lock_key: acquired.locks[0]!, owner_stream_id: "lease-another-allocator", scope_id: acquired.resourceId }).execute();
+        for (const key of [acquired.locks[0]!, ...(secondSlot ? [secondSlot] : [])]) {
+          await db.insertInto("slot_locks").values({ lock_key: key, owner_stream_id: "lease-another-allocator", scope_id: acquired.resourceId }).execute();
+        }
         phase = "after";
         return append(streamId, version, events, metadata, options);
       }
@@ -177,17 +190,93 @@ it("a second run while the first loses its slot and undoes its activation: the s
       }
       if (phase === "after") {
         // The first run's next append (it decided again after losing): the second goes first.
+        if (secondSlot) await db.deleteFrom("slot_locks").where("lock_key", "=", secondSlot).execute();
         openGate();
         await second;
       }
       return append(streamId, version, events, metadata, options);
     };
-    return () => {
-      openGate();
-      store.append = append;
-    };
+    return () => (store.append = append);
   });
+  return () => {
+    openGate();
+    for (const restore of restores) restore();
+  };
+}
+
+it("a second run while the first loses its slot and undoes its activation: the second activates after the undo", async () => {
+  // In one process the second run acquires only (the first run holds the lease), and the
+  // activate step makes the directories.
+  const lease = await twoRuns((lease, secondRun) => loseSlotWhileSecondAppends(lease, secondRun, [api.drydock.store as EventStore]));
   // The other allocator's lock goes, as its lease would end: the log's check below knows no such lease.
   await api.database.db.deleteFrom("slot_locks").where("owner_stream_id", "=", "lease-another-allocator").execute();
   await expectUsableThenGone(lease);
+});
+
+it("the same race with the second run in another service on the same host: its activation keeps its directories", async () => {
+  // No hold of the first run's reaches the other service, so the second run activates inline
+  // too; the first run's undo must leave a stored lease's directories, which the other's commit
+  // then rests on.
+  const stores = [api.drydock.store as EventStore, otherProcess.store as EventStore];
+  const resource = await api.database.db.selectFrom("resources").select("resource_id").where("status", "=", "active").executeTakeFirstOrThrow();
+  const secondSlot = `resource:${resource.resource_id}:slot:1`;
+  const lease = await twoRuns((lease, secondRun) => loseSlotWhileSecondAppends(lease, secondRun, stores, secondSlot), otherProcess);
+  // The other service's run stored the acquisition and the activation, on the slot it was given back.
+  const events = (await api.call("GET", `/v1/leases/${lease}/events`)).body.items as { type: string; data: { slot?: number }; metadata: { actor: string } }[];
+  const acquired = events.filter((e) => e.type === "LeaseAcquired");
+  expect(acquired.map((e) => e.data.slot)).toEqual([1]);
+  expect(events.find((e) => e.type === "LeaseActivated")?.metadata.actor).toBe(acquired[0]!.metadata.actor);
+  await api.database.db.deleteFrom("slot_locks").where("owner_stream_id", "=", "lease-another-allocator").execute();
+  await expectUsableThenGone(lease);
+});
+
+it("a waiting lease whose inline activation lost keeps its directories; the leftover sweep removes them once it ends unserved", async () => {
+  const holders = [(await ask()).id, (await ask()).id];
+  for (const id of holders) await api.runDueWorkUntil(id, "active");
+  const lease = (await ask()).id;
+  expect((await leaseOf(lease)).status).toBe("pending");
+  for (const id of holders) await release(id);
+  // The lease is stored, waiting. Its run decides on a freed slot and makes its directories;
+  // before it stores them, another allocator takes both slots, and keeps them.
+  const store = api.drydock.store as EventStore;
+  const append = store.append.bind(store);
+  let dir: string | null = null;
+  store.append = async (streamId, version, events, metadata, options) => {
+    const activated = events.find((e) => e.type === "LeaseActivated");
+    if (streamId === `lease-${lease}` && activated && dir === null) {
+      dir = (activated.data as { workingDirectory: string }).workingDirectory;
+      const resourceId = (events.find((e) => e.type === "LeaseAcquired")!.data as { resourceId: string }).resourceId;
+      for (const slot of [0, 1]) {
+        await api.database.db.insertInto("slot_locks").values({ lock_key: `resource:${resourceId}:slot:${slot}`, owner_stream_id: "lease-another-allocator", scope_id: resourceId }).execute();
+      }
+    }
+    return append(streamId, version, events, metadata, options);
+  };
+  try {
+    await sql`UPDATE work_items SET run_at = now() - interval '1 second' WHERE stream_id = ${`lease-${lease}`}`.execute(api.drydock.database.db);
+    expect(await api.drydock.worker.runNow(`lease-${lease}`)).toBe(true);
+  } finally {
+    store.append = append;
+  }
+  expect(dir).not.toBeNull();
+  // Lost, it waits again; what it made stays (another service's run may be storing the same).
+  expect((await leaseOf(lease)).status).toBe("pending");
+  expect(existsSync(dir!)).toBe(true);
+
+  // Its client gives up: the lease ends without having been acquired, so no teardown removes them.
+  await release(lease);
+  await api.runDueWork();
+  expect((await leaseOf(lease)).status).toBe("destroyed");
+  expect(existsSync(dir!)).toBe(true);
+  // The sweep, in a service whose clock is past the grace period, removes them.
+  const later = await createDrydock({ database: api.database, localHost: { root: api.root, slots: 2 }, worker: false, leaseLeftovers: false, clock: { now: () => new Date(Date.now() + 3_600_000) } });
+  try {
+    const report = await later.leaseLeftovers.pass();
+    expect(report.removed.map((r) => r.leaseId)).toEqual([lease]);
+  } finally {
+    await later.close();
+  }
+  expect(existsSync(dir!)).toBe(false);
+  await api.database.db.deleteFrom("slot_locks").where("owner_stream_id", "=", "lease-another-allocator").execute();
+  expect(errors).toEqual([]);
 });

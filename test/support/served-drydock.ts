@@ -25,16 +25,21 @@ export interface ServedDrydock {
 /**
  * Starts `node bin/drydock.js serve` on a fresh home (and, on PostgreSQL runs, a fresh database),
  * on a port of its own, and resolves once it says it listens. `env` adds to its environment;
- * `viaTerminal` runs it under script(1), which gives it a pseudo-terminal as stdout.
+ * `viaTerminal` runs it under script(1), which gives it a pseudo-terminal as stdout. `alongside`
+ * (PostgreSQL): a second service on that one's home and database, as a second `drydock serve` on
+ * the same machine; its close stops it only.
  */
-export async function serveDrydock(options: { env?: Record<string, string>; viaTerminal?: boolean } = {}): Promise<ServedDrydock> {
-  const home = await mkdtemp(path.join(tmpdir(), "drydock-serve-"));
+export async function serveDrydock(options: { env?: Record<string, string>; viaTerminal?: boolean; alongside?: ServedDrydock } = {}): Promise<ServedDrydock> {
+  const shared = options.alongside;
+  if (shared && !shared.env.DATABASE_URL) throw new Error("a second service on one database needs PostgreSQL (PGlite's directory is one process's)");
+  const home = shared ? shared.home : await mkdtemp(path.join(tmpdir(), "drydock-serve-"));
   let database: TestDatabase | undefined;
-  if (process.env.DATABASE_URL) database = await createTestDatabase({ poolSize: 1 });
+  if (process.env.DATABASE_URL && !shared) database = await createTestDatabase({ poolSize: 1 });
   const env: NodeJS.ProcessEnv = { ...process.env, DRYDOCK_HOME: home, PORT: "0", HOST: "127.0.0.1", ...options.env };
   delete env.NODE_OPTIONS; // vitest's loader hooks are not what a user's shell has
   delete env.DATABASE_URL;
   if (database) env.DATABASE_URL = database.url;
+  if (shared) env.DATABASE_URL = shared.env.DATABASE_URL;
   const command = [process.execPath, "bin/drydock.js", "serve"];
   const [file, args] = options.viaTerminal ? ["script", ["-qefc", command.map((a) => `'${a}'`).join(" "), "/dev/null"]] : [command[0]!, command.slice(1)];
   // Its own process group, so stopping it stops script's child too.
@@ -56,6 +61,7 @@ export async function serveDrydock(options: { env?: Record<string, string>; viaT
   };
   const close = async () => {
     await stop();
+    if (shared) return;
     await database?.close();
     await rm(home, { recursive: true, force: true });
   };

@@ -211,16 +211,19 @@ function keptViewDecision(snapshot: AllocationSnapshot, d: { resourceId: string;
  * Activation done before the acquisition is stored, for a blueprint whose activation is quick
  * and local (activatesLeaseInline) on an active resource: the lease is then acquired and active
  * in one transaction. The resource and blueprint come from the allocation view, read anyway. If
- * the append loses its race, `undo` cleans up what activation made; if activation fails, the
+ * the append loses its race, `undo` cleans up what activation made (below); if activation fails, the
  * lease is only acquired, and the activation step tries again and reports the failure as usual.
  * A crash between the two leaves a lease directory no lease owns: the leftover sweep removes it
  * (lease-leftover-sweep.ts).
  *
  * A lease's directories are named by its id, so what this activation made may be another run's
- * too: a run that decided on the lease after this one read it, whose acquisition committed first
- * (this run's append then lost on the lease's version). Its directories are left to it: `undo`
- * removes them only when the lease is not acquired or active on this resource now. No run of this
- * process makes or removes them meanwhile (the caller holds the lease: lease-activations.ts).
+ * too: a stored lease (one that waited) can be decided on by two runs at once, in this process or
+ * in another service on the same host, and the other's acquisition may commit after this run
+ * lost. So `undo` removes what it made only for a lease the log has never stored: the fast path's
+ * own request, whose id no other run can know yet. A stored lease's directories stay: the run
+ * that activates it next makes the same ones (activation leaves what is there), its teardown
+ * removes them, and the leftover sweep does once the lease is destroyed without them.
+ * (lease-activation-race.test.ts has the interleavings.)
  */
 async function activateInline(ctx: WorkerContext, view: AllocationView, resourceId: string, lease: LeaseView) {
   const resource = view.resources.find((r) => r.resource.resourceId === resourceId)?.resource;
@@ -234,7 +237,7 @@ async function activateInline(ctx: WorkerContext, view: AllocationView, resource
       activated: { type: "LeaseActivated", data: { workingDirectory } } satisfies NewEvent,
       target: { blueprint, resource },
       undo: async () => {
-        if (await acquiredOn(ctx, lease.leaseId, resourceId)) return;
+        if (await storedAlready(ctx, lease.leaseId)) return;
         await impl.destroyLease(blueprint, resource, lease, ctx.effects).catch(() => undefined);
       },
     };
@@ -244,15 +247,13 @@ async function activateInline(ctx: WorkerContext, view: AllocationView, resource
 }
 
 /**
- * Whether the lease is acquired or active on the resource, as committed. Unknown (the read
- * failed) counts as yes: a directory left behind is removed with the lease, or by the leftover
- * sweep once the lease is destroyed or found never stored (lease-leftover-sweep.ts), and costs
+ * Whether the log holds the lease. Unknown (the read failed) counts as yes: a directory left
+ * behind is removed with the lease, or by the leftover sweep (lease-leftover-sweep.ts), and costs
  * less than an active lease whose directory was removed under it.
  */
-async function acquiredOn(ctx: WorkerContext, leaseId: string, resourceId: string): Promise<boolean> {
+async function storedAlready(ctx: WorkerContext, leaseId: string): Promise<boolean> {
   try {
-    const row = await ctx.db.selectFrom("leases").select(["status", "resource_id"]).where("lease_id", "=", leaseId).executeTakeFirst();
-    return row !== undefined && row.resource_id === resourceId && (row.status === "acquired" || row.status === "active");
+    return (await ctx.db.selectFrom("leases").select("lease_id").where("lease_id", "=", leaseId).executeTakeFirst()) !== undefined;
   } catch {
     return true;
   }
