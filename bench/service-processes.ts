@@ -9,13 +9,18 @@
  * appends the database refused because another allocator moved first (`capacity_conflict`,
  * `version_conflict`), the requests decided over a kept capacity view and how many of those were
  * refused as stale, and its CPU. What it is for: how much the processes get in each other's way.
+ * Last, once every lease is destroyed, what is left in the local host's lease directories: an
+ * acquisition that lost to another process's leaves nothing behind (allocate-lease.ts), so 0.
  *
- *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx bench/service-processes.ts [--processes 2] [--clients 32] [--seconds 8] [--warmup 6]
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx bench/service-processes.ts [--processes 2] [--clients 32] [--seconds 8] [--warmup 6] [--slots N]
+ *
+ * `--slots`: the local host's slots (default twice the clients, so no lease waits); fewer than the
+ * clients makes leases queue, and a waiting lease is then decided on by runs in every process.
  *
  * PostgreSQL only (PGlite is one process's database). It works in a throwaway database it drops.
  */
 import cluster from "node:cluster";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -27,8 +32,9 @@ import { percentile, runClientProcess } from "./client-process";
 import { localHostClientTokens } from "./client-tokens";
 import { throwawayDatabase } from "./throwaway-database";
 
-const { values } = parseArgs({ options: { processes: { type: "string", default: "2" }, clients: { type: "string", default: "32" }, seconds: { type: "string", default: "8" }, warmup: { type: "string", default: "6" } } });
+const { values } = parseArgs({ options: { processes: { type: "string", default: "2" }, clients: { type: "string", default: "32" }, seconds: { type: "string", default: "8" }, warmup: { type: "string", default: "6" }, slots: { type: "string" } } });
 const [processes, clients, seconds, warmupSeconds] = [values.processes, values.clients, values.seconds, values.warmup].map(Number) as [number, number, number, number];
+const slots = values.slots === undefined ? clients * 2 : Number(values.slots);
 
 /** What a service process sends back when asked, at the end of the run. */
 interface ProcessReport {
@@ -44,14 +50,14 @@ else await serviceProcess();
 
 async function primary(): Promise<void> {
   if (!process.env.DATABASE_URL) throw new Error("DATABASE_URL: several processes need PostgreSQL");
-  if (!(processes >= 1 && clients >= 1 && seconds > 0 && warmupSeconds >= 0)) throw new Error("--processes, --clients, --seconds: positive; --warmup: 0 or more");
+  if (!(processes >= 1 && clients >= 1 && seconds > 0 && warmupSeconds >= 0 && Number.isInteger(slots) && slots >= 1)) throw new Error("--processes, --clients, --seconds, --slots: positive; --warmup: 0 or more");
   const target = await throwawayDatabase(process.env.DATABASE_URL);
   const root = await mkdtemp(path.join(tmpdir(), "drydock-bench-"));
   const workers: ReturnType<typeof cluster.fork>[] = [];
   try {
     // The database, its local host and the clients' tokens, made by a service that then stops.
     const database = await openDatabase({ url: target.url });
-    const setup = await createDrydock({ database, localHost: { root, slots: clients * 2 } });
+    const setup = await createDrydock({ database, localHost: { root, slots } });
     const tokens = await localHostClientTokens(setup, clients);
     await setup.close();
     await database.close();
@@ -59,7 +65,7 @@ async function primary(): Promise<void> {
     // Port 0 in every process: the cluster's primary hands them all the one port it picked.
     const ports = await Promise.all(
       Array.from({ length: processes }, () => {
-        const worker = cluster.fork({ BENCH_DATABASE_URL: target.url, BENCH_ROOT: root, BENCH_SLOTS: String(clients * 2) });
+        const worker = cluster.fork({ BENCH_DATABASE_URL: target.url, BENCH_ROOT: root, BENCH_SLOTS: String(slots) });
         workers.push(worker);
         return new Promise<number>((resolve, reject) => {
           worker.once("message", (port: number) => resolve(port));
@@ -69,7 +75,7 @@ async function primary(): Promise<void> {
     );
     const port = ports[0]!;
     if (ports.some((p) => p !== port)) throw new Error(`the service processes listen on different ports: ${ports.join(", ")}`);
-    console.log(`service-processes: ${processes} service process(es), ${clients} clients, ${seconds} s after ${warmupSeconds} s of warm-up, on PostgreSQL`);
+    console.log(`service-processes: ${processes} service process(es), ${clients} clients, ${slots} slots, ${seconds} s after ${warmupSeconds} s of warm-up, on PostgreSQL`);
     const { report } = await runClientProcess({ base: `http://127.0.0.1:${port}`, tokens, seconds, warmupSeconds, explainSlowMs: null });
     const sorted = [...report.latencies].sort((a, b) => a - b);
     console.log(`acquire+release over HTTP: ${report.latencies.length} cycles, ${(report.latencies.length / seconds).toFixed(1)} cycles/s, p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms`);
@@ -80,12 +86,34 @@ async function primary(): Promise<void> {
       });
       console.log(`process ${r.pid} (warm-up included): refused appends ${r.conflicts}; decided over a kept view ${r.keptDecisions}, refused as stale ${r.keptRefused}; CPU ${(r.cpuMs / 1000).toFixed(1)} s`);
     }
+    console.log(`lease directories left once every lease was destroyed: ${await leftAfterTeardowns(target.url!, root)}`);
   } finally {
     for (const worker of workers) worker.kill();
     await Promise.all(workers.map((w) => (w.isDead() ? null : new Promise((r) => w.once("exit", r)))));
     await target.drop();
     await rm(root, { recursive: true, force: true });
   }
+}
+
+/** Waits (up to 30 s) for every lease's teardown, then counts the entries under each resource's leases/ and tmp/. */
+async function leftAfterTeardowns(url: string, root: string): Promise<string> {
+  const database = await openDatabase({ url });
+  try {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const live = await database.db.selectFrom("leases").select((eb) => eb.fn.countAll<string>().as("n")).where("status", "!=", "destroyed").executeTakeFirstOrThrow();
+      if (Number(live.n) === 0) break;
+      if (Date.now() > deadline) return `not counted: ${live.n} lease(s) still not destroyed after 30 s`;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await database.close();
+  }
+  let left = 0;
+  for (const resource of await readdir(root)) {
+    for (const dir of ["leases", "tmp"]) left += (await readdir(path.join(root, resource, dir)).catch(() => [])).length;
+  }
+  return String(left);
 }
 
 async function serviceProcess(): Promise<void> {
