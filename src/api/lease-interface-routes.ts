@@ -1,3 +1,4 @@
+import { servedFileBody } from "./served-file-body";
 import { z } from "@hono/zod-openapi";
 import { NotFoundError } from "../domain/errors";
 import { idPattern } from "../domain/ids";
@@ -162,8 +163,22 @@ export function registerLeaseInterfaceRoutes(app: ApiApp, drydock: Drydock): voi
     const id = leaseIdOf(c);
     const { filesystem } = await drydock.interfaces.forLease(id);
     if (isListing(c.req.query("list"))) return c.json({ items: await filesystem.list(filePathOf(c)) }, 200);
-    const bytes = await filesystem.readFile(filePathOf(c));
-    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { "Content-Type": "application/octet-stream" });
+    // Streamed: the service holds a chunk of the file at a time, whatever its size, and a client
+    // that stops reading pauses the read (filesystem-interface.ts, FileRead).
+    const path = filePathOf(c);
+    const file = await filesystem.openFile(path);
+    const headers = { "Content-Type": "application/octet-stream", "Content-Length": String(file.size) };
+    // HEAD runs this route (Hono answers it as GET) and would drop the body unread, leaving the
+    // read open (a helper process in the lease, blocked on its pipe): it is ended here.
+    if (c.req.method === "HEAD") {
+      await file.body.cancel();
+      return c.body(null, 200, headers);
+    }
+    const connection = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
+    const body = servedFileBody(file.body, connection, (error) =>
+      drydock.logger.warn({ requestId: c.get("requestId"), leaseId: id, path, size: file.size, reason: (error as Error)?.message ?? String(error) }, "a file read was cut short"),
+    );
+    return c.body(body, 200, headers);
   });
 
   app.get(FILES, access(fileAccess), async (c) => {

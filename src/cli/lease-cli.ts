@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { killedText } from "../history/explain-text";
@@ -180,7 +181,11 @@ export async function putCommand(client: DrydockClient, args: string[]): Promise
 export async function getCommand(client: DrydockClient, args: string[]): Promise<number> {
   const [id, path] = args;
   if (!id || !path) throw new Error("usage: drydock get LEASE_ID PATH");
-  const bytes = await client.readFile(id, path);
-  process.stdout.write(bytes);
+  // As it arrives, however large: a closed stdout ends the CLI (termination.ts), a transfer cut
+  // short fails it.
+  const file = await client.openFile(id, path);
+  for await (const chunk of file.body) {
+    if (!process.stdout.write(chunk)) await once(process.stdout, "drain");
+  }
   return 0;
 }

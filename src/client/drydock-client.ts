@@ -118,6 +118,16 @@ export class DrydockClient {
     await this.#http.send("PUT", `/v1/leases/${segment(leaseId)}/files/${filePath(path)}`, undefined, { type: "application/octet-stream", data: bytes }, options);
   }
 
+  /**
+   * A file as it arrives: its size, and its bytes as a stream, for a file of any size (readFile
+   * holds the whole file in memory). The stream fails if the transfer ends short of the size (the
+   * file shrank while the service read it, or the connection broke).
+   */
+  async openFile(leaseId: string, path: string, options: CallOptions = {}): Promise<{ size: number; body: ReadableStream<Uint8Array> }> {
+    const response = await this.#http.send("GET", `/v1/leases/${segment(leaseId)}/files/${filePath(path)}`, undefined, undefined, options);
+    return { size: Number(response.headers.get("content-length")), body: response.body ?? new ReadableStream({ start: (c) => c.close() }) };
+  }
+
   /** A file's bytes. */
   async readFile(leaseId: string, path: string, options: CallOptions = {}): Promise<Uint8Array> {
     const response = await this.#http.send("GET", `/v1/leases/${segment(leaseId)}/files/${filePath(path)}`, undefined, undefined, options);

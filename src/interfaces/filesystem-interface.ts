@@ -10,7 +10,25 @@ export interface FileEntry {
   modifiedAt: string;
 }
 
+/**
+ * A regular file opened for reading: its size when it was opened, and its bytes as the reader
+ * pulls them. `body` gives exactly `size` bytes, or fails (the file shrank while it was read, the
+ * host went away) so a reader never takes a short file for a whole one. Cancelling `body` ends the
+ * read and lets go of what it held (a descriptor, a helper process, an SSH channel's use).
+ */
+export interface FileRead {
+  size: number;
+  body: ReadableStream<Uint8Array>;
+}
+
 export interface FilesystemInterface {
+  /**
+   * Opens a regular file for reading; what is wrong with the path (not there, a directory, a
+   * symlink) is thrown here, before any byte. The API streams files through this, so a file of
+   * any size costs the service a chunk at a time, not the file.
+   */
+  openFile(path: string): Promise<FileRead>;
+  /** The whole file in memory: for files known to be small (the service's own reads). */
   readFile(path: string): Promise<Uint8Array>;
   /** Creates parent directories as needed; replaces an existing file. */
   writeFile(path: string, data: Uint8Array): Promise<void>;

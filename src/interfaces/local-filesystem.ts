@@ -6,10 +6,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { lstat, mkdir, open, readdir, rename, rm, unlink } from "node:fs/promises";
+import { lstat, mkdir, open, readdir, rename, rm, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { DomainError, FileNotFoundError, PathOutsideLeaseError, ValidationError } from "../domain/errors";
-import type { FileEntry, FilesystemInterface } from "./filesystem-interface";
+import type { FileEntry, FileRead, FilesystemInterface } from "./filesystem-interface";
+import { exactBody, NO_BYTES, readWhole } from "./file-read";
 import { assertAbsoluteRoot, isErrno, resolveInsideRoot } from "./lease-path";
 
 export interface LocalFilesystemOptions {
@@ -25,19 +26,30 @@ export class LocalFilesystemInterface implements FilesystemInterface {
     this.root = path.resolve(options.root);
   }
 
-  async readFile(relPath: string): Promise<Uint8Array> {
+  async openFile(relPath: string): Promise<FileRead> {
     const target = await resolveInsideRoot(this.root, relPath);
+    let handle: FileHandle;
     try {
-      // O_NOFOLLOW narrows the check-then-open window for the last component (see lease-path).
-      const handle = await open(target, constants.O_RDONLY | constants.O_NOFOLLOW);
-      try {
-        return await handle.readFile();
-      } finally {
-        await handle.close();
-      }
+      // O_NOFOLLOW narrows the check-then-open window for the last component (see lease-path);
+      // O_NONBLOCK: a FIFO put there must not hold the open (it is refused just below).
+      handle = await open(target, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
       throw mapFsError(err, relPath);
     }
+    try {
+      const info = await handle.stat();
+      if (info.isDirectory()) throw new ValidationError(`is a directory: ${relPath}`, { field: "path", path: relPath });
+      if (!info.isFile()) throw new ValidationError(`not a regular file: ${relPath}`, { field: "path", path: relPath });
+      const source = info.size === 0 ? NO_BYTES : handle.createReadStream({ start: 0, end: info.size - 1, autoClose: false });
+      return { size: info.size, body: exactBody(info.size, source, () => handle.close()) };
+    } catch (err) {
+      await handle.close();
+      throw mapFsError(err, relPath);
+    }
+  }
+
+  async readFile(relPath: string): Promise<Uint8Array> {
+    return readWhole(await this.openFile(relPath));
   }
 
   async writeFile(relPath: string, data: Uint8Array): Promise<void> {

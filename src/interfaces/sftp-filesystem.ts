@@ -15,7 +15,8 @@ import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
 import type { SFTPWrapper, Stats } from "ssh2";
 import { DomainError, FileNotFoundError, PathOutsideLeaseError, ValidationError } from "../domain/errors";
-import type { FileEntry, FilesystemInterface } from "./filesystem-interface";
+import type { FileEntry, FileRead, FilesystemInterface } from "./filesystem-interface";
+import { exactBody, readWhole } from "./file-read";
 import { assertRemoteRoot, remoteSegments, resolveRemoteInsideRoot } from "./remote-path";
 import * as ops from "./sftp-ops";
 import type { SessionRunner } from "./ssh-connections";
@@ -47,14 +48,40 @@ export class SftpFilesystemInterface implements FilesystemInterface {
     });
   }
 
-  readFile(relPath: string): Promise<Uint8Array> {
-    return this.sftp(relPath, async (sftp) => {
-      const target = await resolveRemoteInsideRoot(sftp, this.root, relPath);
-      if (!target.stats) throw new FileNotFoundError(relPath);
-      if (target.stats.isDirectory()) throw new ValidationError(`is a directory: ${relPath}`, { field: "path", path: relPath });
-      if (!target.stats.isFile()) throw new ValidationError(`not a regular file: ${relPath}`, { field: "path", path: relPath });
-      return new Uint8Array(await ops.readFile(sftp, target.path));
+  /**
+   * Opens the file on the lease's connection, which stays in use (not closed as idle) until the
+   * body is read to its end or cancelled; the bytes come a chunk (READ_CHUNK) at a time, as the
+   * reader asks for them.
+   */
+  openFile(relPath: string): Promise<FileRead> {
+    return new Promise<FileRead>((opened, failed) => {
+      let answered = false;
+      this.sftp(relPath, async (sftp) => {
+        const target = await resolveRemoteInsideRoot(sftp, this.root, relPath);
+        if (!target.stats) throw new FileNotFoundError(relPath);
+        if (target.stats.isDirectory()) throw new ValidationError(`is a directory: ${relPath}`, { field: "path", path: relPath });
+        if (!target.stats.isFile()) throw new ValidationError(`not a regular file: ${relPath}`, { field: "path", path: relPath });
+        const handle = await ops.open(sftp, target.path, "r", 0);
+        let size: number;
+        try {
+          size = (await ops.fstat(sftp, handle)).size;
+        } catch (error) {
+          await ops.close(sftp, handle).catch(() => undefined);
+          throw error;
+        }
+        let ended!: () => void;
+        const body = new Promise<void>((resolve) => (ended = resolve));
+        answered = true;
+        opened({ size, body: exactBody(size, chunksOf(sftp, handle, size), () => ops.close(sftp, handle).catch(() => undefined).then(ended)) });
+        await body;
+      }).catch((error: unknown) => {
+        if (!answered) failed(error);
+      });
     });
+  }
+
+  async readFile(relPath: string): Promise<Uint8Array> {
+    return readWhole(await this.openFile(relPath));
   }
 
   writeFile(relPath: string, data: Uint8Array): Promise<void> {
@@ -160,5 +187,18 @@ function mapSftpError(err: unknown, relPath: string): unknown {
       return new ValidationError(`permission denied on the host: ${relPath}`, { field: "path", path: relPath });
     default:
       return err;
+  }
+}
+
+/** Bytes an SFTP read asks for at once: what every SFTP server answers whole. */
+const READ_CHUNK = 32 * 1024;
+
+async function* chunksOf(sftp: SFTPWrapper, handle: Buffer, size: number): AsyncGenerator<Uint8Array> {
+  for (let position = 0; position < size; ) {
+    const bytes = await ops.read(sftp, handle, Math.min(READ_CHUNK, size - position), position);
+    // Nothing at a position below the size: the file shrank (exactBody says so).
+    if (bytes.length === 0) return;
+    position += bytes.length;
+    yield bytes;
   }
 }

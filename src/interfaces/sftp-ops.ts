@@ -38,6 +38,12 @@ export const readdir = (sftp: SFTPWrapper, path: string) =>
 export const readFile = (sftp: SFTPWrapper, path: string) => call<Buffer>((cb) => sftp.readFile(path, {}, cb));
 export const open = (sftp: SFTPWrapper, path: string, flags: OpenMode, mode: number) =>
   call<Buffer>((cb) => sftp.open(path, flags, { mode }, cb));
+export const fstat = (sftp: SFTPWrapper, handle: Buffer) => call<Stats>((cb) => sftp.fstat(handle, cb));
+
+/** Up to `length` bytes at `position` (fewer at the file's end; none past it). */
+export const read = (sftp: SFTPWrapper, handle: Buffer, length: number, position: number) =>
+  call<Buffer>((cb) => sftp.read(handle, Buffer.alloc(length), 0, length, position, (err, bytesRead, buffer) => cb(err, err ? Buffer.alloc(0) : buffer.subarray(0, bytesRead))));
+
 export const close = (sftp: SFTPWrapper, handle: Buffer) => call<void>((cb) => sftp.close(handle, (err) => cb(err, undefined)));
 export const fchmod = (sftp: SFTPWrapper, handle: Buffer, mode: number) =>
   call<void>((cb) => sftp.fchmod(handle, mode, (err) => cb(err, undefined)));

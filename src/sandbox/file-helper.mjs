@@ -8,7 +8,8 @@
 // The checks below (no symlinks on the way, the file belongs to the lease's user) keep the API's
 // answers strict on top of that.
 //
-// Protocol: ops read (bytes to stdout), write (bytes from stdin), list (JSON to stdout), remove.
+// Protocol: ops read (the file's size and a newline, then its bytes, to stdout), write (bytes
+// from stdin), list (JSON to stdout), remove.
 // Exit 0 on success; exit 3 with {"code","message"} on stderr for an error the client caused.
 import { constants } from "node:fs";
 import { lstat, mkdir, open, readdir, rename, rm, unlink } from "node:fs/promises";
@@ -57,7 +58,12 @@ async function read() {
     if (info.isDirectory()) throw new ClientError("validation_failed", `is a directory: ${rel}`);
     if (!info.isFile()) throw new ClientError("validation_failed", `not a regular file: ${rel}`);
     owned(info);
-    const stream = handle.createReadStream({ autoClose: false });
+    // The size first, on a line of its own: the service answers with it before the bytes
+    // (sandboxed-filesystem.ts), and no more than that many follow, however the file grows.
+    const size = info.size;
+    if (!process.stdout.write(`${size}\n`)) await new Promise((resolve) => process.stdout.once("drain", resolve));
+    if (size === 0) return;
+    const stream = handle.createReadStream({ start: 0, end: size - 1, autoClose: false });
     for await (const chunk of stream) {
       if (!process.stdout.write(chunk)) await new Promise((resolve) => process.stdout.once("drain", resolve));
     }

@@ -5,11 +5,12 @@
  * what the lease's own commands can read (the read-only system paths), never to the service's
  * files, and writes land only in the lease's directory.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { DomainError, FileNotFoundError, InterfaceUnavailableError, PathOutsideLeaseError, ValidationError } from "../domain/errors";
-import type { FileEntry, FilesystemInterface } from "../interfaces/filesystem-interface";
+import type { FileEntry, FileRead, FilesystemInterface } from "../interfaces/filesystem-interface";
+import { exactBody, readWhole } from "../interfaces/file-read";
 import { splitLeasePath } from "../interfaces/lease-path";
 import { FILE_HELPER, type LeaseSandboxLease, type LocalSandbox, type SandboxLaunch } from "./local-sandbox";
 
@@ -22,8 +23,51 @@ export class SandboxedFilesystem implements FilesystemInterface {
     private readonly lease: LeaseSandboxLease,
   ) {}
 
+  /**
+   * The helper answers a read with the file's size on a line of its own, once its checks passed,
+   * then exactly that many bytes; what went wrong before that line is its error, as for any op.
+   * After it the helper writes as fast as the reader takes (a full pipe blocks it), and a reader
+   * that goes away kills it. Its timeout covers only the open: a large file read by a slow
+   * client takes as long as the client does, and ends with its lease at the latest.
+   */
+  async openFile(relPath: string): Promise<FileRead> {
+    const helper = await this.start("read", relPath);
+    const stdout = helper.child.stdout![Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    let header = Buffer.alloc(0);
+    let newline = -1;
+    try {
+      while (newline < 0) {
+        const next = await stdout.next();
+        if (next.done) throw helperError(await helper.exited, helper.stderr(), relPath);
+        header = Buffer.concat([header, next.value]);
+        newline = header.indexOf(10);
+        if (newline < 0 && header.length > 32) throw new InterfaceUnavailableError("the lease's file helper answered a read without its size");
+      }
+    } catch (error) {
+      helper.kill();
+      throw error;
+    } finally {
+      helper.opened();
+    }
+    const size = Number(header.subarray(0, newline).toString("latin1"));
+    if (!Number.isSafeInteger(size) || size < 0) {
+      helper.kill();
+      throw new InterfaceUnavailableError("the lease's file helper answered a read without its size");
+    }
+    const rest = header.subarray(newline + 1);
+    async function* bytes(): AsyncGenerator<Uint8Array> {
+      if (rest.length > 0) yield rest;
+      for (;;) {
+        const next = await stdout.next();
+        if (next.done) return;
+        yield next.value;
+      }
+    }
+    return { size, body: exactBody(size, bytes(), () => helper.kill()) };
+  }
+
   async readFile(relPath: string): Promise<Uint8Array> {
-    return this.run("read", relPath);
+    return readWhole(await this.openFile(relPath));
   }
 
   async writeFile(relPath: string, data: Uint8Array): Promise<void> {
@@ -39,21 +83,29 @@ export class SandboxedFilesystem implements FilesystemInterface {
     await this.run("remove", relPath);
   }
 
-  private async run(op: "read" | "write" | "list" | "remove", relPath: string, input?: Uint8Array): Promise<Uint8Array> {
+  /** Runs an op to its end: its whole output, or its error. */
+  private async run(op: "write" | "list" | "remove", relPath: string, input?: Uint8Array): Promise<Uint8Array> {
+    const helper = await this.start(op, relPath, input);
+    const out: Buffer[] = [];
+    helper.child.stdout!.on("data", (chunk: Buffer) => out.push(chunk));
+    const code = await helper.exited;
+    helper.opened();
+    if (code === 0) return Buffer.concat(out);
+    throw helperError(code, helper.stderr(), relPath);
+  }
+
+  private async start(op: "read" | "write" | "list" | "remove", relPath: string, input?: Uint8Array): Promise<RunningHelper> {
     // The textual rules (relative, no `..`, no NUL, length) are the service's, checked before
     // anything starts; the helper walks the components the same way the local adapter does.
     const segments = splitLeasePath(relPath);
     const rel = segments.length === 0 ? "." : segments.join("/");
     const helper = await helperSource();
     const launch = await this.sandbox.launch(this.lease, this.lease.leaseDir, [process.execPath, HELPER_IN_SANDBOX, op, this.lease.leaseDir, rel], [HELPER_IN_SANDBOX]);
-    let result: { code: number | null; stdout: Buffer; stderr: string };
     try {
-      result = await runHelper(launch, helper, input);
+      return startHelper(launch, helper, input);
     } finally {
       await launch.close();
     }
-    if (result.code === 0) return result.stdout;
-    throw helperError(result.code, result.stderr, relPath);
   }
 }
 
@@ -64,44 +116,60 @@ function helperSource(): Promise<Buffer> {
   return (helperText ??= readFile(FILE_HELPER));
 }
 
-function runHelper(launch: SandboxLaunch, helper: Buffer, input: Uint8Array | undefined): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const argv = launch.argv;
-    const child = spawn(argv[0]!, argv.slice(1), {
-      stdio: ["pipe", "pipe", "pipe", ...launch.stdio],
-      env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" },
-      cwd: "/",
-      detached: true,
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, "SIGKILL");
-        } catch {
-          // gone already
-        }
-      }
-    }, HELPER_TIMEOUT_MS);
+interface RunningHelper {
+  child: ChildProcess;
+  /** Its exit code (null: killed), once it has exited and its output is read. */
+  exited: Promise<number | null>;
+  stderr(): string;
+  /** Its open is over (answered or failed): the timeout no longer applies. */
+  opened(): void;
+  /** Ends it and everything it started, if it still runs. */
+  kill(): void;
+}
+
+/** Starts the helper; it is killed if its op has not been answered within HELPER_TIMEOUT_MS. */
+function startHelper(launch: SandboxLaunch, helper: Buffer, input: Uint8Array | undefined): RunningHelper {
+  const argv = launch.argv;
+  const child = spawn(argv[0]!, argv.slice(1), {
+    stdio: ["pipe", "pipe", "pipe", ...launch.stdio],
+    env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" },
+    cwd: "/",
+    detached: true,
+  });
+  let running = true;
+  const kill = () => {
+    if (!running || child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // gone already
+    }
+  };
+  const err: Buffer[] = [];
+  const timer = setTimeout(kill, HELPER_TIMEOUT_MS);
+  const exited = new Promise<number | null>((resolve, reject) => {
     child.on("error", (error) => {
+      running = false;
       clearTimeout(timer);
       reject(new InterfaceUnavailableError(`cannot start the lease's file helper: ${error.message}`));
     });
-    const helperPipe = (child.stdio as unknown as (Writable | null)[])[5] ?? null;
-    helperPipe?.on("error", () => undefined);
-    helperPipe?.end(helper);
-    child.stdout!.on("data", (chunk: Buffer) => out.push(chunk));
-    child.stderr!.on("data", (chunk: Buffer) => {
-      if (err.reduce((n, c) => n + c.length, 0) < 64 * 1024) err.push(chunk);
-    });
-    child.stdin!.on("error", () => undefined);
-    child.stdin!.end(input);
     child.on("close", (code) => {
+      running = false;
       clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8") });
+      resolve(code);
     });
   });
+  // A read answered before the helper started failing is read through `exited` only on failure.
+  exited.catch(() => undefined);
+  const helperPipe = (child.stdio as unknown as (Writable | null)[])[5] ?? null;
+  helperPipe?.on("error", () => undefined);
+  helperPipe?.end(helper);
+  child.stderr!.on("data", (chunk: Buffer) => {
+    if (err.reduce((n, c) => n + c.length, 0) < 64 * 1024) err.push(chunk);
+  });
+  child.stdin!.on("error", () => undefined);
+  child.stdin!.end(input);
+  return { child, exited, stderr: () => Buffer.concat(err).toString("utf8"), opened: () => clearTimeout(timer), kill };
 }
 
 function helperError(code: number | null, stderr: string, relPath: string): DomainError {

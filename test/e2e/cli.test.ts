@@ -173,6 +173,21 @@ describe("the drydock CLI against a running service", () => {
     expect(get.stdoutBytes.equals(bytes)).toBe(true);
   }, TIMEOUT);
 
+  it("get streams a file of any size to stdout: of a 6 GiB one, `| head -c 4M` takes the first 4 MiB and drydock ends quietly", async () => {
+    expect((await drydockCli(["exec", id, "--", "truncate", "-s", "6G", "notes/huge.bin"])).code).toBe(0);
+    const get = startCli(["get", id, "notes/huge.bin"]);
+    let seen = 0;
+    get.child.stdout!.on("data", (b: Buffer) => {
+      seen += b.length;
+      if (seen >= 4 * 1024 * 1024) get.child.stdout!.destroy();
+    });
+    const end = await get.done;
+    expect(end).toMatchObject({ code: 141, stderr: "" });
+    expect(end.stdoutBytes.length).toBeGreaterThanOrEqual(4 * 1024 * 1024);
+    expect(end.stdoutBytes.every((b) => b === 0)).toBe(true);
+    expect((await drydockCli(["exec", id, "--", "rm", "notes/huge.bin"])).code).toBe(0);
+  }, TIMEOUT);
+
   it("ls shows the active lease, ls resources its resource", async () => {
     const { resourceId } = await getLease(id);
     expect(resourceId).toMatch(/^rs_/);

@@ -1,8 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { request, type IncomingMessage } from "node:http";
-import v8 from "node:v8";
-import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { liveMemory } from "../support/live-memory";
 import { listenOnLoopback, type LoopbackServer } from "../support/loopback-server";
 import { startApi, type ApiHarness } from "./api-harness";
 
@@ -111,19 +110,6 @@ async function isAlive(pid: number): Promise<boolean> {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => null);
   if (stat === null) return false;
   return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-}
-
-// Forced collections before each sample, so that what is measured is what is kept alive, not
-// garbage a collection may or may not have freed yet. V8 frees ArrayBuffers it found dead on a
-// background thread, after the collection: hence the pause and the second one.
-v8.setFlagsFromString("--expose-gc");
-const collect = runInNewContext("gc") as () => void;
-async function liveMemory(): Promise<{ rss: number; external: number }> {
-  collect();
-  await new Promise((r) => setTimeout(r, 50));
-  collect();
-  const { rss, external } = process.memoryUsage();
-  return { rss, external };
 }
 
 describe("a streamed command with a client that does not read", () => {

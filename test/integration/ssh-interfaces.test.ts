@@ -9,6 +9,7 @@ import { SftpFilesystemInterface } from "../../src/interfaces/sftp-filesystem";
 import { SshCommandInterface } from "../../src/interfaces/ssh-command";
 import { SshConnectionPool, type SessionRunner } from "../../src/interfaces/ssh-connections";
 import { connectSsh, SshConnectionError, type SshTarget } from "../../src/interfaces/ssh-target";
+import { waitUntil } from "../support/wait-until";
 import { processAlive, sshdAvailable, sshdMissingMessage, startSshHosts, type SshHosts } from "../support/sshd";
 
 /**
@@ -188,6 +189,46 @@ describeSsh("SftpFilesystemInterface", () => {
 
     await files.writeFile("bin/empty", new Uint8Array(0));
     expect((await files.readFile("bin/empty")).length).toBe(0);
+  });
+
+  it("streams a file: its size at the open, chunk by chunk as the reader asks, the connection in use until the body ends", async () => {
+    const random = randomBytes(3 * 1024 * 1024 + 17);
+    await writeFile(path.join(root, "streamed.bin"), random);
+    // A pool that closes a connection 50 ms after its last use.
+    const quick = new SshConnectionPool({ idleMs: 50 });
+    const streaming = new SftpFilesystemInterface({ root, session: (fn) => quick.use("lease-stream", target, fn) });
+    try {
+      const read = await streaming.openFile("streamed.bin");
+      expect(read.size).toBe(random.length);
+      const reader = read.body.getReader();
+      const first = await reader.read();
+      expect(first.value!.length).toBeLessThan(random.length);
+      // Well past the idle time, the read holds its connection: the rest still comes.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(quick.size).toBe(1);
+      const chunks = [first.value!];
+      for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value);
+      expect(sha256(Buffer.concat(chunks))).toBe(sha256(random));
+      // Once the body ended, the connection is let go as idle.
+      await waitUntil("the connection to close once idle", async () => (quick.size === 0 ? true : undefined), 5_000);
+
+      // A file that shrinks under the read fails the body: a short file never passes for the whole one.
+      const shrinking = await streaming.openFile("streamed.bin");
+      const shrinkReader = shrinking.body.getReader();
+      await shrinkReader.read();
+      await writeFile(path.join(root, "streamed.bin"), random.subarray(0, 100_000));
+      let failure: unknown = null;
+      try {
+        while (!(await shrinkReader.read()).done) {
+          // reading on
+        }
+      } catch (error) {
+        failure = error;
+      }
+      expect(String(failure)).toMatch(/the file changed while it was read: \d+ of 3145745 bytes/);
+    } finally {
+      await quick.closeAll();
+    }
   });
 
   it("replaces a file atomically and keeps its mode", async () => {

@@ -68,6 +68,7 @@ type ScratchConfig = z.infer<typeof scratchConfig>;
 function under(prefix: string, fs: FilesystemInterface): FilesystemInterface {
   const p = (path: string) => (path === "" || path === "." ? prefix : `${prefix}/${path}`);
   return {
+    openFile: (path) => fs.openFile(p(path)),
     readFile: (path) => fs.readFile(p(path)),
     writeFile: (path, data) => fs.writeFile(p(path), data),
     list: (path) => fs.list(p(path)),

@@ -26,6 +26,7 @@ export function checkoutInterfaces(host: LeaseInterfaces, resourceId: string, le
     exec: (argv, options = {}) => host.command.exec(argv, { ...options, cwd: inCheckout(options.cwd), env: { ...(options.env ?? {}), ...copyMarkers(resourceId, leaseId) } }),
   };
   const filesystem: FilesystemInterface = {
+    openFile: async (path) => host.filesystem.openFile(inCheckout(path)),
     readFile: async (path) => host.filesystem.readFile(inCheckout(path)),
     writeFile: async (path, data) => host.filesystem.writeFile(inCheckout(path), data),
     list: async (path) => host.filesystem.list(inCheckout(path)),
