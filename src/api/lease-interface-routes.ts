@@ -1,14 +1,12 @@
-import { servedFileBody } from "./served-file-body";
 import { z } from "@hono/zod-openapi";
-import { NotFoundError } from "../domain/errors";
-import { idPattern } from "../domain/ids";
 import { DEFAULT_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_SECONDS } from "../interfaces/command-interface";
 import type { Drydock } from "../service/drydock";
-import type { ApiApp, ApiContext } from "./api-env";
-import { idParams } from "./params";
+import type { ApiApp } from "./api-env";
+import { idParams, queryFlag } from "./params";
 import { COMMAND_ID_HEADER, CommandRegistry } from "./command-registry";
 import { EXEC_STREAM_HEADERS, execStream } from "./exec-stream";
-import { ErrorSchema, errorResponses, ExecResultSchema, FileListSchema } from "./schemas";
+import { errorResponses, ExecResultSchema } from "./schemas";
+import { registerLeaseFileRoutes } from "./lease-file-routes";
 import { rules } from "../auth/access-policy";
 import { access, defineRoute } from "./route-access";
 
@@ -101,23 +99,6 @@ export const cancelRoute = defineRoute({
   },
 });
 
-/** The file routes are plain routes (raw bytes), declared like the lease's other routes. */
-const fileAccess = rules.lease("id");
-const FILES = "/v1/leases/:id/files";
-const FILE = "/v1/leases/:id/files/:path{.+}";
-
-/** The id of a raw route (no zod validator here): malformed is 404, like everywhere else. */
-function leaseIdOf(c: ApiContext): string {
-  const id = c.req.param("id") ?? "";
-  if (!idPattern.test(id)) throw new NotFoundError("lease", id.length > 80 ? `${id.slice(0, 80)}…` : id);
-  return id;
-}
-
-/** The file path as the client meant it: Hono decodes the parameter, so `..%2F` arrives as `../` and the filesystem interface refuses it. */
-function filePathOf(c: ApiContext): string {
-  return c.req.param("path") ?? "";
-}
-
 export function registerLeaseInterfaceRoutes(app: ApiApp, drydock: Drydock): void {
   // Per process (per app): see command-registry.ts.
   const commands = new CommandRegistry();
@@ -134,7 +115,7 @@ export function registerLeaseInterfaceRoutes(app: ApiApp, drydock: Drydock): voi
       ...(body.timeoutSeconds !== undefined ? { timeoutMs: Math.max(1, Math.round(body.timeoutSeconds * 1000)) } : {}),
       ...(body.shell !== undefined ? { shell: body.shell } : {}),
     };
-    if (isListing(c.req.valid("query").stream)) {
+    if (queryFlag(c.req.valid("query").stream)) {
       // The route's typing knows only the JSON body; the stream is the same 200 as x-ndjson.
       const stream = await execStream(command, body.argv, options, {
         onClientGone: () => command.cancel(),
@@ -151,103 +132,5 @@ export function registerLeaseInterfaceRoutes(app: ApiApp, drydock: Drydock): voi
     return c.json(await commands.cancel(id, commandId), 200);
   });
 
-  // Raw bytes do not go through zod, so these are plain routes, added to the document below.
-  app.put(FILE, access(fileAccess), async (c) => {
-    const { filesystem } = await drydock.interfaces.forLease(leaseIdOf(c));
-    const data = new Uint8Array(await c.req.arrayBuffer());
-    await filesystem.writeFile(filePathOf(c), data);
-    return c.body(null, 204);
-  });
-
-  app.get(FILE, access(fileAccess), async (c) => {
-    const id = leaseIdOf(c);
-    const { filesystem } = await drydock.interfaces.forLease(id);
-    if (isListing(c.req.query("list"))) return c.json({ items: await filesystem.list(filePathOf(c)) }, 200);
-    // Streamed: the service holds a chunk of the file at a time, whatever its size, and a client
-    // that stops reading pauses the read (filesystem-interface.ts, FileRead).
-    const path = filePathOf(c);
-    const file = await filesystem.openFile(path);
-    const headers = { "Content-Type": "application/octet-stream", "Content-Length": String(file.size) };
-    // HEAD runs this route (Hono answers it as GET) and would drop the body unread, leaving the
-    // read open (a helper process in the lease, blocked on its pipe): it is ended here.
-    if (c.req.method === "HEAD") {
-      await file.body.cancel();
-      return c.body(null, 200, headers);
-    }
-    const connection = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
-    const body = servedFileBody(file.body, connection, (error) =>
-      drydock.logger.warn({ requestId: c.get("requestId"), leaseId: id, path, size: file.size, reason: (error as Error)?.message ?? String(error) }, "a file read was cut short"),
-    );
-    return c.body(body, 200, headers);
-  });
-
-  app.get(FILES, access(fileAccess), async (c) => {
-    const id = leaseIdOf(c);
-    const { filesystem } = await drydock.interfaces.forLease(id);
-    return c.json({ items: await filesystem.list("") }, 200);
-  });
-
-  app.delete(FILE, access(fileAccess), async (c) => {
-    const id = leaseIdOf(c);
-    const { filesystem } = await drydock.interfaces.forLease(id);
-    await filesystem.remove(filePathOf(c));
-    return c.body(null, 204);
-  });
-
-  registerFileRoutesInDocument(app);
-}
-
-function isListing(value: string | undefined): boolean {
-  return value !== undefined && value !== "0" && value !== "false";
-}
-
-function registerFileRoutesInDocument(app: ApiApp): void {
-  const params = idParams.extend({
-    path: z.string().openapi({ param: { name: "path", in: "path" }, description: "Relative to the lease's working directory; may contain (encoded) slashes.", example: "src/main.c" }),
-  });
-  const bytes = { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } };
-  const errors = { content: { "application/json": { schema: ErrorSchema } } };
-  const fileErrors = {
-    400: { description: "The path leaves the lease (path_outside_lease) or is unusable", ...errors },
-    404: { description: "No such lease or file", ...errors },
-    409: { description: "The lease is not active", ...errors },
-  };
-  app.openAPIRegistry.registerPath({
-    "x-drydock-access": fileAccess,
-    method: "put",
-    path: "/v1/leases/{id}/files/{path}",
-    summary: "Write a file (parents are created; an existing file is replaced)",
-    request: { params, body: { required: true, content: bytes } },
-    responses: { 204: { description: "Written" }, 413: { description: "Body too large", ...errors }, ...fileErrors },
-  });
-  app.openAPIRegistry.registerPath({
-    "x-drydock-access": fileAccess,
-    method: "get",
-    path: "/v1/leases/{id}/files/{path}",
-    summary: "Read a file, or with ?list=1 list a directory",
-    request: { params, query: z.object({ list: z.string().optional().openapi({ example: "1" }) }) },
-    responses: {
-      200: {
-        description: "The file's bytes, or with ?list=1 the directory's entries",
-        content: { ...bytes, "application/json": { schema: FileListSchema } },
-      },
-      ...fileErrors,
-    },
-  });
-  app.openAPIRegistry.registerPath({
-    "x-drydock-access": fileAccess,
-    method: "get",
-    path: "/v1/leases/{id}/files",
-    summary: "List the lease's working directory",
-    request: { params: idParams },
-    responses: { 200: { description: "The entries", content: { "application/json": { schema: FileListSchema } } }, ...fileErrors },
-  });
-  app.openAPIRegistry.registerPath({
-    "x-drydock-access": fileAccess,
-    method: "delete",
-    path: "/v1/leases/{id}/files/{path}",
-    summary: "Remove a file or a directory tree",
-    request: { params },
-    responses: { 204: { description: "Removed" }, ...fileErrors },
-  });
+  registerLeaseFileRoutes(app, drydock);
 }

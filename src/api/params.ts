@@ -13,6 +13,11 @@ export const idParams = z.object({
 
 export const idString = z.string().regex(idPattern, "not an id");
 
+/** A query flag (`?stream=1`, `?list=1`): on when given, unless it is 0 or false. */
+export function queryFlag(value: string | undefined): boolean {
+  return value !== undefined && value !== "0" && value !== "false";
+}
+
 export const resourceTypeString = z
   .string()
   .min(1)

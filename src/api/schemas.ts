@@ -168,7 +168,12 @@ export const FileEntrySchema = z
   })
   .openapi("FileEntry");
 
-export const FileListSchema = z.object({ items: z.array(FileEntrySchema) }).openapi("FileList");
+export const FileListSchema = z
+  .object({
+    items: z.array(FileEntrySchema).openapi({ description: "Sorted by name (code-unit order)" }),
+    nextAfter: z.string().nullable().openapi({ description: "More entries follow: ask again with ?after= this name. Null on the last page." }),
+  })
+  .openapi("FileList");
 
 export const ExecResultSchema = z
   .object({

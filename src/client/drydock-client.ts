@@ -134,10 +134,16 @@ export class DrydockClient {
     return new Uint8Array(await response.arrayBuffer());
   }
 
-  /** A directory's entries ("" or omitted: the lease's directory). */
-  listFiles(leaseId: string, path = "", options: CallOptions = {}): Promise<W.FileList> {
-    if (path === "") return this.#http.json("GET", `/v1/leases/${segment(leaseId)}/files`, undefined, undefined, options);
-    return this.#http.json("GET", `/v1/leases/${segment(leaseId)}/files/${filePath(path)}`, { list: 1 }, undefined, options);
+  /**
+   * A page of a directory's entries ("" or omitted: the lease's directory), sorted by name: up to
+   * `limit` (1,000 unless given, at most 10,000) after the name `after`. `nextAfter` is where the
+   * next page starts; null on the last one.
+   */
+  listFiles(leaseId: string, path = "", options: CallOptions & { after?: string; limit?: number } = {}): Promise<W.FileList> {
+    const { after, limit, ...call } = options;
+    const page = { ...(after === undefined ? {} : { after }), ...(limit === undefined ? {} : { limit }) };
+    if (path === "") return this.#http.json("GET", `/v1/leases/${segment(leaseId)}/files`, page, undefined, call);
+    return this.#http.json("GET", `/v1/leases/${segment(leaseId)}/files/${filePath(path)}`, { list: 1, ...page }, undefined, call);
   }
 
   /** Removes a file or a directory tree. */

@@ -21,6 +21,12 @@ export interface FileRead {
   body: ReadableStream<Uint8Array>;
 }
 
+/** A page of a directory's listing: the entries after `after` by name (code-unit order), at most `limit`. */
+export interface ListPage {
+  after?: string;
+  limit?: number;
+}
+
 export interface FilesystemInterface {
   /**
    * Opens a regular file for reading; what is wrong with the path (not there, a directory, a
@@ -32,7 +38,8 @@ export interface FilesystemInterface {
   readFile(path: string): Promise<Uint8Array>;
   /** Creates parent directories as needed; replaces an existing file. */
   writeFile(path: string, data: Uint8Array): Promise<void>;
-  list(path: string): Promise<FileEntry[]>;
+  /** A directory's entries, sorted by name; all of them without `page`. */
+  list(path: string, page?: ListPage): Promise<FileEntry[]>;
   /** Removes a file or a directory tree. */
   remove(path: string): Promise<void>;
 }

@@ -9,7 +9,8 @@ import { constants } from "node:fs";
 import { lstat, mkdir, open, readdir, rename, rm, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { DomainError, FileNotFoundError, PathOutsideLeaseError, ValidationError } from "../domain/errors";
-import type { FileEntry, FileRead, FilesystemInterface } from "./filesystem-interface";
+import type { FileEntry, FileRead, FilesystemInterface, ListPage } from "./filesystem-interface";
+import { namesOnPage } from "./list-page";
 import { exactBody, NO_BYTES, readWhole } from "./file-read";
 import { assertAbsoluteRoot, isErrno, resolveInsideRoot } from "./lease-path";
 
@@ -92,7 +93,7 @@ export class LocalFilesystemInterface implements FilesystemInterface {
     }
   }
 
-  async list(relPath: string): Promise<FileEntry[]> {
+  async list(relPath: string, page?: ListPage): Promise<FileEntry[]> {
     const target = await resolveInsideRoot(this.root, relPath === "" ? "." : relPath);
     let names: string[];
     try {
@@ -105,7 +106,7 @@ export class LocalFilesystemInterface implements FilesystemInterface {
       throw mapFsError(err, relPath);
     }
     const entries: FileEntry[] = [];
-    for (const name of names) {
+    for (const name of namesOnPage(names, page)) {
       let info;
       try {
         info = await lstat(path.join(target, name));
@@ -120,8 +121,7 @@ export class LocalFilesystemInterface implements FilesystemInterface {
         modifiedAt: info.mtime.toISOString(),
       });
     }
-    // Code-unit order, not localeCompare: the listing must not depend on the host's locale.
-    return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return entries;
   }
 
   async remove(relPath: string): Promise<void> {

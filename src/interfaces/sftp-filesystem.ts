@@ -15,7 +15,8 @@ import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
 import type { SFTPWrapper, Stats } from "ssh2";
 import { DomainError, FileNotFoundError, PathOutsideLeaseError, ValidationError } from "../domain/errors";
-import type { FileEntry, FileRead, FilesystemInterface } from "./filesystem-interface";
+import type { FileEntry, FileRead, FilesystemInterface, ListPage } from "./filesystem-interface";
+import { namesOnPage } from "./list-page";
 import { exactBody, readWhole } from "./file-read";
 import { assertRemoteRoot, remoteSegments, resolveRemoteInsideRoot } from "./remote-path";
 import * as ops from "./sftp-ops";
@@ -113,17 +114,17 @@ export class SftpFilesystemInterface implements FilesystemInterface {
     });
   }
 
-  list(relPath: string): Promise<FileEntry[]> {
+  list(relPath: string, page?: ListPage): Promise<FileEntry[]> {
     return this.sftp(relPath, async (sftp) => {
       const target = await resolveRemoteInsideRoot(sftp, this.root, relPath);
       if (!target.stats) throw new FileNotFoundError(relPath || ".");
       if (!target.stats.isDirectory()) throw new ValidationError(`not a directory: ${relPath}`, { field: "path", path: relPath });
       // OpenSSH's readdir reports each entry as lstat sees it, so a link shows as a link.
-      const entries = (await ops.readdir(sftp, target.path))
-        .filter((e) => e.filename !== "." && e.filename !== "..")
-        .map((e) => ({ name: e.filename, type: typeOf(e.attrs), size: e.attrs.size, modifiedAt: new Date(e.attrs.mtime * 1000).toISOString() }));
-      // Code-unit order, as the local adapter: independent of any locale.
-      return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const found = new Map((await ops.readdir(sftp, target.path)).filter((e) => e.filename !== "." && e.filename !== "..").map((e) => [e.filename, e.attrs]));
+      return namesOnPage([...found.keys()], page).map((name) => {
+        const attrs = found.get(name)!;
+        return { name, type: typeOf(attrs), size: attrs.size, modifiedAt: new Date(attrs.mtime * 1000).toISOString() };
+      });
     });
   }
 

@@ -23,7 +23,8 @@ class ClientError extends Error {
   }
 }
 
-const [op, root, rel] = process.argv.slice(2);
+// list also takes the page: the names after `after` ("": from the first), at most `limit` ("": all).
+const [op, root, rel, after = "", limit = ""] = process.argv.slice(2);
 const segments = rel.split("/").filter((s) => s !== "" && s !== ".");
 const uid = process.getuid();
 
@@ -110,7 +111,11 @@ async function list() {
   const info = await lstat(target);
   if (!info.isDirectory()) throw new ClientError("validation_failed", `not a directory: ${rel}`);
   const entries = [];
-  for (const name of await readdir(target)) {
+  // Code-unit order: the listing must not depend on the host's locale. Only the page's names are looked at.
+  let names = (await readdir(target)).filter((name) => after === "" || name > after);
+  names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (limit !== "") names = names.slice(0, Number(limit));
+  for (const name of names) {
     const entry = await lstat(path.join(target, name)).catch(() => null);
     if (!entry) continue;
     entries.push({
@@ -120,7 +125,6 @@ async function list() {
       modifiedAt: entry.mtime.toISOString(),
     });
   }
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   process.stdout.write(JSON.stringify(entries));
 }
 

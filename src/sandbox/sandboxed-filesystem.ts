@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { DomainError, FileNotFoundError, InterfaceUnavailableError, PathOutsideLeaseError, ValidationError } from "../domain/errors";
-import type { FileEntry, FileRead, FilesystemInterface } from "../interfaces/filesystem-interface";
+import type { FileEntry, FileRead, FilesystemInterface, ListPage } from "../interfaces/filesystem-interface";
 import { exactBody, readWhole } from "../interfaces/file-read";
 import { splitLeasePath } from "../interfaces/lease-path";
 import { FILE_HELPER, type LeaseSandboxLease, type LocalSandbox, type SandboxLaunch } from "./local-sandbox";
@@ -74,8 +74,9 @@ export class SandboxedFilesystem implements FilesystemInterface {
     await this.run("write", relPath, data);
   }
 
-  async list(relPath: string): Promise<FileEntry[]> {
-    const out = await this.run("list", relPath === "" ? "." : relPath);
+  async list(relPath: string, page: ListPage = {}): Promise<FileEntry[]> {
+    // The helper reads only the page's entries; an empty `after` is none (no name is empty).
+    const out = await this.run("list", relPath === "" ? "." : relPath, undefined, [page.after ?? "", page.limit === undefined ? "" : String(page.limit)]);
     return JSON.parse(Buffer.from(out).toString("utf8")) as FileEntry[];
   }
 
@@ -84,8 +85,8 @@ export class SandboxedFilesystem implements FilesystemInterface {
   }
 
   /** Runs an op to its end: its whole output, or its error. */
-  private async run(op: "write" | "list" | "remove", relPath: string, input?: Uint8Array): Promise<Uint8Array> {
-    const helper = await this.start(op, relPath, input);
+  private async run(op: "write" | "list" | "remove", relPath: string, input?: Uint8Array, extra: string[] = []): Promise<Uint8Array> {
+    const helper = await this.start(op, relPath, input, extra);
     const out: Buffer[] = [];
     helper.child.stdout!.on("data", (chunk: Buffer) => out.push(chunk));
     const code = await helper.exited;
@@ -94,13 +95,13 @@ export class SandboxedFilesystem implements FilesystemInterface {
     throw helperError(code, helper.stderr(), relPath);
   }
 
-  private async start(op: "read" | "write" | "list" | "remove", relPath: string, input?: Uint8Array): Promise<RunningHelper> {
+  private async start(op: "read" | "write" | "list" | "remove", relPath: string, input?: Uint8Array, extra: string[] = []): Promise<RunningHelper> {
     // The textual rules (relative, no `..`, no NUL, length) are the service's, checked before
     // anything starts; the helper walks the components the same way the local adapter does.
     const segments = splitLeasePath(relPath);
     const rel = segments.length === 0 ? "." : segments.join("/");
     const helper = await helperSource();
-    const launch = await this.sandbox.launch(this.lease, this.lease.leaseDir, [process.execPath, HELPER_IN_SANDBOX, op, this.lease.leaseDir, rel], [HELPER_IN_SANDBOX]);
+    const launch = await this.sandbox.launch(this.lease, this.lease.leaseDir, [process.execPath, HELPER_IN_SANDBOX, op, this.lease.leaseDir, rel, ...extra], [HELPER_IN_SANDBOX]);
     try {
       return startHelper(launch, helper, input);
     } finally {

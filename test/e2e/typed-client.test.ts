@@ -52,6 +52,12 @@ describe("a client's lease through the typed client", () => {
     await drydock.writeFile(lease.id, "build/raw.bin", bytes);
     expect(await drydock.readFile(lease.id, "build/raw.bin")).toEqual(bytes);
     expect((await drydock.listFiles(lease.id, "build")).items.map((f) => f.name).sort()).toEqual(["notes.txt", "raw.bin"]);
+    // A page at a time, and a file as a stream.
+    expect(await drydock.listFiles(lease.id, "build", { limit: 1 })).toMatchObject({ items: [{ name: "notes.txt" }], nextAfter: "notes.txt" });
+    expect(await drydock.listFiles(lease.id, "build", { limit: 1, after: "notes.txt" })).toMatchObject({ items: [{ name: "raw.bin" }], nextAfter: null });
+    const opened = await drydock.openFile(lease.id, "build/raw.bin");
+    expect(opened.size).toBe(4);
+    expect(new Uint8Array(await new Response(opened.body).arrayBuffer())).toEqual(bytes);
     expect((await drydock.exec(lease.id, { argv: ["cat", "build/notes.txt"] })).stdout).toBe("written by the client\n");
     await drydock.removeFile(lease.id, "build/raw.bin");
     expect((await drydock.listFiles(lease.id, "build")).items.map((f) => f.name)).toEqual(["notes.txt"]);

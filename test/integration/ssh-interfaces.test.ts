@@ -231,6 +231,18 @@ describeSsh("SftpFilesystemInterface", () => {
     }
   });
 
+  it("lists a directory a page at a time, by name in code-unit order", async () => {
+    await mkdir(path.join(root, "paged"));
+    const names = ["b", "a", "B", "_x", "10", "9", "é"];
+    for (const name of names) await writeFile(path.join(root, "paged", name), name);
+    const sorted = ["10", "9", "B", "_x", "a", "b", "é"];
+    expect((await files.list("paged")).map((e) => e.name)).toEqual(sorted);
+    expect((await files.list("paged", { limit: 3 })).map((e) => e.name)).toEqual(sorted.slice(0, 3));
+    expect((await files.list("paged", { after: "B", limit: 3 })).map((e) => e.name)).toEqual(["_x", "a", "b"]);
+    expect(await files.list("paged", { after: "é" })).toEqual([]);
+    expect((await files.list("paged", { after: "9", limit: 1 }))[0]).toMatchObject({ name: "B", type: "file", size: 1 });
+  });
+
   it("replaces a file atomically and keeps its mode", async () => {
     await files.writeFile("tool.sh", new TextEncoder().encode("#!/bin/sh\necho v1\n"));
     await chmod(path.join(root, "tool.sh"), 0o755);

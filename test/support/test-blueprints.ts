@@ -71,7 +71,7 @@ function under(prefix: string, fs: FilesystemInterface): FilesystemInterface {
     openFile: (path) => fs.openFile(p(path)),
     readFile: (path) => fs.readFile(p(path)),
     writeFile: (path, data) => fs.writeFile(p(path), data),
-    list: (path) => fs.list(p(path)),
+    list: (path, page) => fs.list(p(path), page),
     remove: (path) => fs.remove(p(path)),
   };
 }

@@ -29,7 +29,7 @@ export function checkoutInterfaces(host: LeaseInterfaces, resourceId: string, le
     openFile: async (path) => host.filesystem.openFile(inCheckout(path)),
     readFile: async (path) => host.filesystem.readFile(inCheckout(path)),
     writeFile: async (path, data) => host.filesystem.writeFile(inCheckout(path), data),
-    list: async (path) => host.filesystem.list(inCheckout(path)),
+    list: async (path, page) => host.filesystem.list(inCheckout(path), page),
     // The checkout itself is the copy's, not the lease's to remove.
     remove: async (path) => {
       if (splitLeasePath(path).length === 0) throw new ValidationError("refusing to remove the lease root", { field: "path", path });

@@ -1,0 +1,165 @@
+import { z } from "@hono/zod-openapi";
+import { NotFoundError, ValidationError } from "../domain/errors";
+import { idPattern } from "../domain/ids";
+import type { FilesystemInterface, ListPage } from "../interfaces/filesystem-interface";
+import type { Drydock } from "../service/drydock";
+import { rules } from "../auth/access-policy";
+import type { ApiApp, ApiContext } from "./api-env";
+import { idParams, queryFlag } from "./params";
+import { access } from "./route-access";
+import { ErrorSchema, FileListSchema } from "./schemas";
+import { servedFileBody } from "./served-file-body";
+
+/**
+ * The files of an active lease over HTTP (the `filesystem` interface): write, read (streamed),
+ * list (a page at a time), remove. Plain routes, since raw bytes do not go through zod; the
+ * document describes them below. Each request resolves the interfaces afresh, so a lease released
+ * meanwhile is refused (409).
+ */
+
+/** The file routes are plain routes (raw bytes), declared like the lease's other routes. */
+const fileAccess = rules.lease("id");
+const FILES = "/v1/leases/:id/files";
+const FILE = "/v1/leases/:id/files/:path{.+}";
+
+/** The id of a raw route (no zod validator here): malformed is 404, like everywhere else. */
+function leaseIdOf(c: ApiContext): string {
+  const id = c.req.param("id") ?? "";
+  if (!idPattern.test(id)) throw new NotFoundError("lease", id.length > 80 ? `${id.slice(0, 80)}…` : id);
+  return id;
+}
+
+/** The file path as the client meant it: Hono decodes the parameter, so `..%2F` arrives as `../` and the filesystem interface refuses it. */
+function filePathOf(c: ApiContext): string {
+  return c.req.param("path") ?? "";
+}
+
+const DEFAULT_LIST_LIMIT = 1000;
+const MAX_LIST_LIMIT = 10_000;
+
+/**
+ * The page a listing asks for: `?limit=` entries (1 to 10,000; 1,000 by default) after the name
+ * `?after=` (the previous page's `nextAfter`). A directory of a million entries, which a lease's
+ * commands can make, is then read a page at a time, never whole into an answer.
+ */
+function listPageOf(c: ApiContext): ListPage & { limit: number } {
+  const limit = c.req.query("limit");
+  const after = c.req.query("after");
+  if (limit !== undefined && !(/^\d{1,6}$/.test(limit) && Number(limit) >= 1 && Number(limit) <= MAX_LIST_LIMIT)) {
+    throw new ValidationError(`limit: an integer from 1 to ${MAX_LIST_LIMIT}, not ${JSON.stringify(limit.slice(0, 20))}`, { field: "limit" });
+  }
+  if (after !== undefined && (after === "" || after.includes("/") || after.includes("\0") || Buffer.byteLength(after) > 255)) {
+    throw new ValidationError("after: a name in the directory (1 to 255 bytes, no slash), as nextAfter gave it", { field: "after" });
+  }
+  return { limit: limit === undefined ? DEFAULT_LIST_LIMIT : Number(limit), ...(after === undefined ? {} : { after }) };
+}
+
+/** A page of the listing, and the name to ask for the next one after (null: this was the last). */
+async function listing(filesystem: FilesystemInterface, path: string, page: ListPage & { limit: number }) {
+  const entries = await filesystem.list(path, { ...page, limit: page.limit + 1 });
+  const items = entries.slice(0, page.limit);
+  return { items, nextAfter: entries.length > page.limit ? items.at(-1)!.name : null };
+}
+
+export function registerLeaseFileRoutes(app: ApiApp, drydock: Drydock): void {
+  // Raw bytes do not go through zod, so these are plain routes, added to the document below.
+  app.put(FILE, access(fileAccess), async (c) => {
+    const { filesystem } = await drydock.interfaces.forLease(leaseIdOf(c));
+    const data = new Uint8Array(await c.req.arrayBuffer());
+    await filesystem.writeFile(filePathOf(c), data);
+    return c.body(null, 204);
+  });
+
+  app.get(FILE, access(fileAccess), async (c) => {
+    const id = leaseIdOf(c);
+    const { filesystem } = await drydock.interfaces.forLease(id);
+    if (queryFlag(c.req.query("list"))) return c.json(await listing(filesystem, filePathOf(c), listPageOf(c)), 200);
+    // Streamed: the service holds a chunk of the file at a time, whatever its size, and a client
+    // that stops reading pauses the read (filesystem-interface.ts, FileRead).
+    const path = filePathOf(c);
+    const file = await filesystem.openFile(path);
+    const headers = { "Content-Type": "application/octet-stream", "Content-Length": String(file.size) };
+    // HEAD runs this route (Hono answers it as GET) and would drop the body unread, leaving the
+    // read open (a helper process in the lease, blocked on its pipe): it is ended here.
+    if (c.req.method === "HEAD") {
+      await file.body.cancel();
+      return c.body(null, 200, headers);
+    }
+    const connection = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
+    const body = servedFileBody(file.body, connection, (error) =>
+      drydock.logger.warn({ requestId: c.get("requestId"), leaseId: id, path, size: file.size, reason: (error as Error)?.message ?? String(error) }, "a file read was cut short"),
+    );
+    return c.body(body, 200, headers);
+  });
+
+  app.get(FILES, access(fileAccess), async (c) => {
+    const id = leaseIdOf(c);
+    const { filesystem } = await drydock.interfaces.forLease(id);
+    return c.json(await listing(filesystem, "", listPageOf(c)), 200);
+  });
+
+  app.delete(FILE, access(fileAccess), async (c) => {
+    const id = leaseIdOf(c);
+    const { filesystem } = await drydock.interfaces.forLease(id);
+    await filesystem.remove(filePathOf(c));
+    return c.body(null, 204);
+  });
+
+  registerFileRoutesInDocument(app);
+}
+
+const pageQuery = {
+  limit: z.string().optional().openapi({ description: `Entries on the page, 1 to ${MAX_LIST_LIMIT} (default ${DEFAULT_LIST_LIMIT})`, example: "100" }),
+  after: z.string().optional().openapi({ description: "The name the page starts after: the previous page's nextAfter", example: "build.log" }),
+};
+
+function registerFileRoutesInDocument(app: ApiApp): void {
+  const params = idParams.extend({
+    path: z.string().openapi({ param: { name: "path", in: "path" }, description: "Relative to the lease's working directory; may contain (encoded) slashes.", example: "src/main.c" }),
+  });
+  const bytes = { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } };
+  const errors = { content: { "application/json": { schema: ErrorSchema } } };
+  const fileErrors = {
+    400: { description: "The path leaves the lease (path_outside_lease) or is unusable", ...errors },
+    404: { description: "No such lease or file", ...errors },
+    409: { description: "The lease is not active", ...errors },
+  };
+  app.openAPIRegistry.registerPath({
+    "x-drydock-access": fileAccess,
+    method: "put",
+    path: "/v1/leases/{id}/files/{path}",
+    summary: "Write a file (parents are created; an existing file is replaced)",
+    request: { params, body: { required: true, content: bytes } },
+    responses: { 204: { description: "Written" }, 413: { description: "Body too large", ...errors }, ...fileErrors },
+  });
+  app.openAPIRegistry.registerPath({
+    "x-drydock-access": fileAccess,
+    method: "get",
+    path: "/v1/leases/{id}/files/{path}",
+    summary: "Read a file, or with ?list=1 list a directory",
+    request: { params, query: z.object({ list: z.string().optional().openapi({ example: "1" }), ...pageQuery }) },
+    responses: {
+      200: {
+        description: "The file's bytes, or with ?list=1 the directory's entries",
+        content: { ...bytes, "application/json": { schema: FileListSchema } },
+      },
+      ...fileErrors,
+    },
+  });
+  app.openAPIRegistry.registerPath({
+    "x-drydock-access": fileAccess,
+    method: "get",
+    path: "/v1/leases/{id}/files",
+    summary: "List the lease's working directory",
+    request: { params: idParams, query: z.object(pageQuery) },
+    responses: { 200: { description: "The entries", content: { "application/json": { schema: FileListSchema } } }, ...fileErrors },
+  });
+  app.openAPIRegistry.registerPath({
+    "x-drydock-access": fileAccess,
+    method: "delete",
+    path: "/v1/leases/{id}/files/{path}",
+    summary: "Remove a file or a directory tree",
+    request: { params },
+    responses: { 204: { description: "Removed" }, ...fileErrors },
+  });
+}
