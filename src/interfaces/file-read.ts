@@ -44,8 +44,10 @@ export function exactBody(size: number, source: AsyncIterable<Uint8Array>, relea
       }
     },
     async cancel() {
-      await chunks.return?.().catch(() => undefined);
+      // What holds the read goes first: the source's return waits for a read in flight, which a
+      // stuck source (a helper blocked on its disk) might never finish on its own.
       await finish();
+      await chunks.return?.().catch(() => undefined);
     },
   });
 }
