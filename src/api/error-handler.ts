@@ -41,6 +41,8 @@ export function statusOf(code: DomainErrorCode): ContentfulStatusCode {
       return 429;
     case "too_many_commands":
       return 429;
+    case "too_many_file_reads":
+      return 429;
     case "quota_exceeded":
       return 429;
     default:

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { NotFoundError, ValidationError } from "../domain/errors";
 import { idPattern } from "../domain/ids";
-import type { FilesystemInterface, ListPage } from "../interfaces/filesystem-interface";
+import type { FileRead, FilesystemInterface, ListPage } from "../interfaces/filesystem-interface";
 import type { Drydock } from "../service/drydock";
 import { rules } from "../auth/access-policy";
 import type { ApiApp, ApiContext } from "./api-env";
@@ -9,6 +9,7 @@ import { idParams, queryFlag } from "./params";
 import { access } from "./route-access";
 import { ErrorSchema, FileListSchema } from "./schemas";
 import { servedFileBody } from "./served-file-body";
+import { FileReadSlots } from "./file-read-slots";
 
 /**
  * The files of an active lease over HTTP (the `filesystem` interface): write, read (streamed),
@@ -62,6 +63,8 @@ async function listing(filesystem: FilesystemInterface, path: string, page: List
 }
 
 export function registerLeaseFileRoutes(app: ApiApp, drydock: Drydock): void {
+  // Per process (per app), as the command registry.
+  const readSlots = new FileReadSlots();
   // Raw bytes do not go through zod, so these are plain routes, added to the document below.
   app.put(FILE, access(fileAccess), async (c) => {
     const { filesystem } = await drydock.interfaces.forLease(leaseIdOf(c));
@@ -72,23 +75,32 @@ export function registerLeaseFileRoutes(app: ApiApp, drydock: Drydock): void {
 
   app.get(FILE, access(fileAccess), async (c) => {
     const id = leaseIdOf(c);
-    const { filesystem } = await drydock.interfaces.forLease(id);
+    const { filesystem, commandLimit } = await drydock.interfaces.forLease(id);
     if (queryFlag(c.req.query("list"))) return c.json(await listing(filesystem, filePathOf(c), listPageOf(c)), 200);
     // Streamed: the service holds a chunk of the file at a time, whatever its size, and a client
     // that stops reading pauses the read (filesystem-interface.ts, FileRead).
     const path = filePathOf(c);
-    const file = await filesystem.openFile(path);
+    const giveBack = readSlots.take(id, commandLimit);
+    let file: FileRead;
+    try {
+      file = await filesystem.openFile(path);
+    } catch (error) {
+      giveBack();
+      throw error;
+    }
     const headers = { "Content-Type": "application/octet-stream", "Content-Length": String(file.size) };
     // HEAD runs this route (Hono answers it as GET) and would drop the body unread, leaving the
     // read open (a helper process in the lease, blocked on its pipe): it is ended here.
     if (c.req.method === "HEAD") {
-      await file.body.cancel();
+      await file.body.cancel().finally(giveBack);
       return c.body(null, 200, headers);
     }
     const connection = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
-    const body = servedFileBody(file.body, connection, (error) =>
-      drydock.logger.warn({ requestId: c.get("requestId"), leaseId: id, path, size: file.size, reason: (error as Error)?.message ?? String(error) }, "a file read was cut short"),
-    );
+    const body = servedFileBody(file.body, connection, {
+      cut: (error) =>
+        drydock.logger.warn({ requestId: c.get("requestId"), leaseId: id, path, size: file.size, reason: (error as Error)?.message ?? String(error) }, "a file read was cut short"),
+      ended: giveBack,
+    });
     return c.body(body, 200, headers);
   });
 

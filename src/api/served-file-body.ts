@@ -5,9 +5,13 @@
  * socket the connection is closed at once, so the client sees a transfer short of its
  * Content-Length, and `cut` says why (the service's log). Without one (`app.request()`, tests) the
  * body itself fails. Not left to the HTTP server, which would print the error to stderr and append
- * its message to the bytes sent.
+ * its message to the bytes sent. `ended` runs when the body is over, whichever way.
  */
-export function servedFileBody(read: ReadableStream<Uint8Array>, connection: { destroy(): void } | undefined, cut: (error: unknown) => void): ReadableStream<Uint8Array> {
+export function servedFileBody(
+  read: ReadableStream<Uint8Array>,
+  connection: { destroy(): void } | undefined,
+  on: { cut: (error: unknown) => void; ended: () => void },
+): ReadableStream<Uint8Array> {
   const reader = read.getReader();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -15,14 +19,22 @@ export function servedFileBody(read: ReadableStream<Uint8Array>, connection: { d
       try {
         next = await reader.read();
       } catch (error) {
-        cut(error);
+        on.cut(error);
+        on.ended();
         if (!connection) return controller.error(error);
         connection.destroy();
         return controller.close();
       }
-      if (next.done) controller.close();
-      else controller.enqueue(next.value);
+      if (!next.done) return controller.enqueue(next.value);
+      on.ended();
+      controller.close();
     },
-    cancel: (reason) => reader.cancel(reason),
+    async cancel(reason) {
+      try {
+        await reader.cancel(reason);
+      } finally {
+        on.ended();
+      }
+    },
   });
 }

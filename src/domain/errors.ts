@@ -18,6 +18,7 @@ export type DomainErrorCode =
   | "payload_too_large"
   | "rate_limited"
   | "too_many_commands"
+  | "too_many_file_reads"
   | "quota_exceeded";
 
 export class DomainError extends Error {
@@ -117,6 +118,13 @@ export class ForbiddenError extends DomainError {
 export class TooManyCommandsError extends DomainError {
   constructor(leaseId: string, limit: number) {
     super("too_many_commands", `lease ${leaseId} already runs ${limit} commands, the most its blueprint allows at once; wait for one to finish`, { leaseId, limit });
+  }
+}
+
+/** The lease already has as many file reads in flight as it may have at once. */
+export class TooManyFileReadsError extends DomainError {
+  constructor(leaseId: string, limit: number) {
+    super("too_many_file_reads", `lease ${leaseId} already has ${limit} file reads in flight, the most it may have at once; wait for one to finish`, { leaseId, limit });
   }
 }
 

@@ -204,3 +204,46 @@ async function shaOf(lease: Lease, file: string): Promise<string> {
   const ran = await caller.call("POST", `/v1/leases/${lease.id}/commands`, { argv: ["sha256sum", file] });
   return ran.body.stdout as string;
 }
+
+describe("reads in flight per lease", () => {
+  it("a lease has at most as many file reads in flight as it may run commands: one more is 429, and a read that ends gives its slot back", async () => {
+    const blueprintId = await api.localHostBlueprintId();
+    const current = await api.call("GET", `/v1/blueprints/${blueprintId}`);
+    expect((await api.call("PATCH", `/v1/blueprints/${blueprintId}`, { config: { ...current.body.config, maxConcurrentCommands: 2 } })).status).toBe(200);
+    const open: IncomingMessage[] = [];
+    try {
+      const lease = await leaseAs("client");
+      await run(lease, "truncate -s 1G slow.bin");
+      // Two clients that read nothing hold the lease's two reads.
+      for (let i = 0; i < 2; i++) open.push(await startGet(lease.token, lease.id, "slow.bin"));
+      for (const res of open) expect(res.statusCode).toBe(200);
+      const third = await startGet(lease.token, lease.id, "slow.bin");
+      const refused = JSON.parse((await readAllText(third)) || "null");
+      expect(third.statusCode).toBe(429);
+      expect(refused.error).toMatchObject({ code: "too_many_file_reads", details: { leaseId: lease.id, limit: 2 } });
+      // Commands are counted apart: the lease still runs one.
+      await run(lease, "true");
+
+      // One of them hangs up: its slot is free again.
+      open.shift()!.destroy();
+      await waitUntil(
+        "a read let through once one ended",
+        async () => {
+          const res = await startGet(lease.token, lease.id, "slow.bin", "HEAD");
+          await readAllText(res);
+          return res.statusCode === 200 ? true : undefined;
+        },
+        10_000,
+      );
+    } finally {
+      for (const res of open) res.destroy();
+      expect((await api.call("PATCH", `/v1/blueprints/${blueprintId}`, { config: current.body.config })).status).toBe(200);
+    }
+  }, 60_000);
+});
+
+async function readAllText(res: IncomingMessage): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const chunk of res as AsyncIterable<Buffer>) parts.push(chunk);
+  return Buffer.concat(parts).toString("utf8");
+}
