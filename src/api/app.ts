@@ -13,6 +13,8 @@ import { registerEventRoutes } from "./event-routes";
 import { htmlSecurityHeaders } from "./html-security";
 import { registerLeaseHttpdRoutes } from "./lease-httpd-routes";
 import { registerLeaseInterfaceRoutes } from "./lease-interface-routes";
+import { isFileUpload, registerLeaseFileRoutes } from "./lease-file-routes";
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_FILE_BYTES } from "./request-limits";
 import { registerLeaseRoutes } from "./lease-routes";
 import { countRequests, registerMetricsRoute } from "./metrics-route";
 import { logRequests } from "./request-log";
@@ -24,15 +26,17 @@ import { registerTokenRoutes } from "./token-routes";
 import { validationHook } from "./validation-hook";
 
 export interface AppOptions {
-  /** Largest request body accepted, in bytes (default 1 MiB); file uploads included. */
+  /** Largest request body accepted, in bytes (default 1 MiB); file uploads apart. */
   maxBodyBytes?: number;
+  /** Largest file upload (PUT /v1/leases/{id}/files/{path}) accepted, in bytes (default 1 GiB): it streams to the lease. */
+  maxFileBytes?: number;
   /** Per-token limits on lease requests and commands (default DEFAULT_RATE_LIMITS); null turns one off. */
   rateLimits?: Partial<RateLimits>;
   /** The rate limiter's clock in milliseconds (default performance.now); tests move it by hand. */
   rateLimitClock?: () => number;
 }
 
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_FILE_BYTES } from "./request-limits";
 
 /** The HTTP API (v1) of one Drydock, with its OpenAPI document at /openapi.json and Swagger UI at /docs. */
 export function createApp(drydock: Drydock, options: AppOptions = {}): OpenAPIHono<ApiEnv> {
@@ -50,11 +54,13 @@ export function createApp(drydock: Drydock, options: AppOptions = {}): OpenAPIHo
   // without a read when the route's write checks the token (auth-middleware.ts).
   const leaseOwners = new LeaseOwners();
   app.use(authMiddleware(new RouteAccessTable(app), drydock.database.db, new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits }, options.rateLimitClock), drydock.clock, leaseOwners));
-  app.use(limitBody(maxBodyBytes));
+  // A file upload streams to the lease under a limit of its own (lease-file-routes.ts).
+  app.use(limitBody(maxBodyBytes, isFileUpload));
 
   registerSystemRoutes(app, drydock);
   registerLeaseRoutes(app, drydock, leaseOwners);
   registerLeaseInterfaceRoutes(app, drydock);
+  registerLeaseFileRoutes(app, drydock, { maxFileBytes: options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES });
   registerLeaseHttpdRoutes(app, drydock);
   registerResourceRoutes(app, drydock);
   registerBlueprintRoutes(app, drydock);

@@ -1,9 +1,10 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { DomainError } from "../domain/errors";
 
 /**
- * Refuses a request body larger than `maxBytes` with `payload_too_large`, before a route reads it.
+ * Refuses a request body larger than `maxBytes` with `payload_too_large`, before a route reads it;
+ * an `exempt` request's route bounds its body itself (a file upload, which streams).
  *
  * A body with a `Content-Length` is judged by that header alone: Node's HTTP parser never hands a
  * route more bytes than the header says, so the header bounds what can be read. Only a body sent
@@ -15,14 +16,14 @@ import { DomainError } from "../domain/errors";
  * tenth of a millisecond of CPU per request, on every call, GETs included, and the JSON body is then
  * read through web streams rather than straight from the socket.
  */
-export function limitBody(maxBytes: number): MiddlewareHandler {
+export function limitBody(maxBytes: number, exempt: (c: Context) => boolean = () => false): MiddlewareHandler {
   const tooLarge = (): never => {
     throw new DomainError("payload_too_large", `body: larger than ${maxBytes} bytes`, { limit: maxBytes });
   };
   const counted = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
   return async (c, next) => {
     // A GET or HEAD carries no body a route reads (the Fetch API refuses one).
-    if (c.req.method === "GET" || c.req.method === "HEAD") return next();
+    if (c.req.method === "GET" || c.req.method === "HEAD" || exempt(c)) return next();
     const length = c.req.header("content-length");
     if (length !== undefined && /^\d+$/.test(length) && c.req.header("transfer-encoding") === undefined) {
       if (Number(length) > maxBytes) tooLarge();

@@ -1,9 +1,10 @@
 import { z } from "@hono/zod-openapi";
-import { NotFoundError, ValidationError } from "../domain/errors";
+import { DomainError, NotFoundError, ValidationError } from "../domain/errors";
 import { idPattern } from "../domain/ids";
 import type { FileRead, FilesystemInterface, ListPage } from "../interfaces/filesystem-interface";
 import type { Drydock } from "../service/drydock";
 import { rules } from "../auth/access-policy";
+import type { Context } from "hono";
 import type { ApiApp, ApiContext } from "./api-env";
 import { idParams, queryFlag } from "./params";
 import { access } from "./route-access";
@@ -62,14 +63,53 @@ async function listing(filesystem: FilesystemInterface, path: string, page: List
   return { items, nextAfter: entries.length > page.limit ? items.at(-1)!.name : null };
 }
 
-export function registerLeaseFileRoutes(app: ApiApp, drydock: Drydock): void {
+/** PUT /v1/leases/{id}/files/{path}: an upload, whose body streams to the lease (the app's body limit leaves it alone). */
+export function isFileUpload(c: Context): boolean {
+  return c.req.method === "PUT" && /^\/v1\/leases\/[^/]+\/files\/./.test(c.req.path);
+}
+
+/**
+ * An upload's body as it arrives, at most `maxBytes` of it: a Content-Length over the limit is
+ * refused before anything is read, and a body that goes over it as it streams (sent without one)
+ * fails the write there, leaving the file as it was. A client that hangs up half way fails it too.
+ */
+function uploadOf(c: ApiContext, maxBytes: number): AsyncIterable<Uint8Array> {
+  const tooLarge = () => new DomainError("payload_too_large", `body: larger than ${maxBytes} bytes, the most a file upload may be`, { limit: maxBytes });
+  const length = c.req.header("content-length");
+  if (length !== undefined && /^\d+$/.test(length) && c.req.header("transfer-encoding") === undefined && Number(length) > maxBytes) throw tooLarge();
+  const body = c.req.raw.body;
+  return (async function* () {
+    if (!body) return;
+    let seen = 0;
+    const reader = body.getReader();
+    try {
+      for (;;) {
+        let next: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          next = await reader.read();
+        } catch {
+          throw new ValidationError("body: the upload ended before all of it arrived", { field: "body" });
+        }
+        if (next.done) return;
+        seen += next.value.length;
+        if (seen > maxBytes) throw tooLarge();
+        yield next.value;
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  })();
+}
+
+export function registerLeaseFileRoutes(app: ApiApp, drydock: Drydock, options: { maxFileBytes: number }): void {
   // Per process (per app), as the command registry.
   const readSlots = new FileReadSlots();
   // Raw bytes do not go through zod, so these are plain routes, added to the document below.
   app.put(FILE, access(fileAccess), async (c) => {
+    // A Content-Length over the limit is refused first, before the lease is looked up.
+    const upload = uploadOf(c, options.maxFileBytes);
     const { filesystem } = await drydock.interfaces.forLease(leaseIdOf(c));
-    const data = new Uint8Array(await c.req.arrayBuffer());
-    await filesystem.writeFile(filePathOf(c), data);
+    await filesystem.writeFile(filePathOf(c), upload);
     return c.body(null, 204);
   });
 
@@ -140,9 +180,10 @@ function registerFileRoutesInDocument(app: ApiApp): void {
     "x-drydock-access": fileAccess,
     method: "put",
     path: "/v1/leases/{id}/files/{path}",
-    summary: "Write a file (parents are created; an existing file is replaced)",
+    summary: "Write a file (parents are created; an existing file is replaced once all of it arrived)",
+    description: "The body streams into the lease as it arrives, with or without a Content-Length, up to the service's file limit (DRYDOCK_MAX_FILE_BYTES, 1 GiB by default).",
     request: { params, body: { required: true, content: bytes } },
-    responses: { 204: { description: "Written" }, 413: { description: "Body too large", ...errors }, ...fileErrors },
+    responses: { 204: { description: "Written" }, 413: { description: "Larger than the service's file limit", ...errors }, ...fileErrors },
   });
   app.openAPIRegistry.registerPath({
     "x-drydock-access": fileAccess,

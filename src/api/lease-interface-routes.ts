@@ -6,7 +6,6 @@ import { idParams, queryFlag } from "./params";
 import { COMMAND_ID_HEADER, CommandRegistry } from "./command-registry";
 import { EXEC_STREAM_HEADERS, execStream } from "./exec-stream";
 import { errorResponses, ExecResultSchema } from "./schemas";
-import { registerLeaseFileRoutes } from "./lease-file-routes";
 import { rules } from "../auth/access-policy";
 import { access, defineRoute } from "./route-access";
 
@@ -131,6 +130,4 @@ export function registerLeaseInterfaceRoutes(app: ApiApp, drydock: Drydock): voi
     const { id, commandId } = c.req.valid("param");
     return c.json(await commands.cancel(id, commandId), 200);
   });
-
-  registerLeaseFileRoutes(app, drydock);
 }

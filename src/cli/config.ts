@@ -3,6 +3,7 @@ import path from "node:path";
 import { ADMIN_TOKEN_FILE } from "../auth/admin-token-file";
 import { DEFAULT_RATE_LIMITS, type RateLimit, type RateLimits } from "../auth/rate-limiter";
 import { DEFAULT_LEASE_TTL_SECONDS, MAX_TTL_SECONDS } from "../domain/lease-ttl";
+import { DEFAULT_MAX_FILE_BYTES } from "../api/request-limits";
 
 /** The service's configuration, from the environment (see README, "Configuration"). */
 export interface ServeConfig {
@@ -19,6 +20,8 @@ export interface ServeConfig {
   defaultLeaseTtlSeconds: number | null;
   /** DRYDOCK_PG_PREPARED=0: no named prepared statements on PostgreSQL (src/store/pg-prepared.ts), for a pooler in transaction mode. */
   preparedStatements: boolean;
+  /** DRYDOCK_MAX_FILE_BYTES: the largest file upload (default 1 GiB). */
+  maxFileBytes: number;
   /** DRYDOCK_KEPT_VIEWS=0: every waiting lease request reads its own capacity view (no optimistic acquire: src/allocator/capacity-view-cache.ts). */
   keepCapacityViews: boolean;
 }
@@ -50,6 +53,7 @@ export function serveConfigFrom(env: NodeJS.ProcessEnv, cwd = process.cwd()): Se
     defaultLeaseTtlSeconds: intFrom(env, "DRYDOCK_DEFAULT_LEASE_TTL", DEFAULT_LEASE_TTL_SECONDS, 0, MAX_TTL_SECONDS) || null,
     preparedStatements: intFrom(env, "DRYDOCK_PG_PREPARED", 1, 0, 1) === 1,
     keepCapacityViews: intFrom(env, "DRYDOCK_KEPT_VIEWS", 1, 0, 1) === 1,
+    maxFileBytes: intFrom(env, "DRYDOCK_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES, 0, Number.MAX_SAFE_INTEGER)!,
   };
 }
 

@@ -1,5 +1,6 @@
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import { killedText } from "../history/explain-text";
 import type { DrydockClient } from "../client/drydock-client";
@@ -173,8 +174,11 @@ export async function historyCommand(client: DrydockClient, args: string[]): Pro
 export async function putCommand(client: DrydockClient, args: string[]): Promise<number> {
   const [id, path, file] = args;
   if (!id || !path) throw new Error("usage: drydock put LEASE_ID PATH [LOCAL_FILE]");
-  const data = readFileSync(file ?? 0);
-  await client.writeFile(id, path, new Uint8Array(data));
+  // As it is read, however large: a file or stdin streams to the lease.
+  // The file is opened first, so one that cannot be read is said before anything is sent.
+  const source = file === undefined ? process.stdin : (await open(file, "r")).createReadStream();
+  const data = Readable.toWeb(source) as ReadableStream<Uint8Array>;
+  await client.writeFile(id, path, data);
   return 0;
 }
 

@@ -35,7 +35,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
       "the local host's lease directories are on ext4 without a journal, where making each costs more the more leases ended in the last seconds: a busy host wants DRYDOCK_LOCAL_ROOT on a journaled filesystem (README, Configuration)",
     );
   }
-  const app = createApp(drydock, { rateLimits: config.rateLimits });
+  const app = createApp(drydock, { rateLimits: config.rateLimits, maxFileBytes: config.maxFileBytes });
   const server = serveHttp({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     const where = config.databaseUrl ? `PostgreSQL at ${redact(config.databaseUrl)}` : `PGlite in ${config.dataDir} (not fsynced: use PostgreSQL for durability)`;
     logger.info({ url: `http://${config.host}:${info.port}`, database: where, docs: `http://${config.host}:${info.port}/docs` }, "drydock listening");

@@ -112,8 +112,11 @@ export class DrydockClient {
 
   // Files, relative to the lease's directory
 
-  /** Writes a file (parents are made; an existing file is replaced). */
-  async writeFile(leaseId: string, path: string, data: Uint8Array | string, options: CallOptions = {}): Promise<void> {
+  /**
+   * Writes a file (parents are made; an existing file is replaced once all of it arrived). A
+   * stream is sent as it is read, up to the service's file limit (1 GiB by default).
+   */
+  async writeFile(leaseId: string, path: string, data: Uint8Array | string | ReadableStream<Uint8Array>, options: CallOptions = {}): Promise<void> {
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
     await this.#http.send("PUT", `/v1/leases/${segment(leaseId)}/files/${filePath(path)}`, undefined, { type: "application/octet-stream", data: bytes }, options);
   }

@@ -57,7 +57,7 @@ export class Http {
   }
 
   /** The response itself, once it is known to be a success: for bytes, and for bodies read as they arrive. */
-  async send(method: string, path: string, query: Query | undefined, body: { type: string; data: string | Uint8Array } | undefined, options: CallOptions = {}): Promise<Response> {
+  async send(method: string, path: string, query: Query | undefined, body: { type: string; data: string | Uint8Array | ReadableStream<Uint8Array> } | undefined, options: CallOptions = {}): Promise<Response> {
     const headers: Record<string, string> = {};
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     if (body) headers["content-type"] = body.type;
@@ -65,6 +65,8 @@ export class Http {
       method,
       headers,
       ...(body ? { body: body.data as NonNullable<RequestInit["body"]> } : {}),
+      // A stream is sent as it is read (fetch asks for this with a stream body).
+      ...(body?.data instanceof ReadableStream ? ({ duplex: "half" } as RequestInit) : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
     if (!response.ok) throw await errorOf(response);

@@ -21,6 +21,9 @@ export interface FileRead {
   body: ReadableStream<Uint8Array>;
 }
 
+/** A file's new content: its bytes, or a stream of them. */
+export type FileData = Uint8Array | AsyncIterable<Uint8Array>;
+
 /** A page of a directory's listing: the entries after `after` by name (code-unit order), at most `limit`. */
 export interface ListPage {
   after?: string;
@@ -36,8 +39,13 @@ export interface FilesystemInterface {
   openFile(path: string): Promise<FileRead>;
   /** The whole file in memory: for files known to be small (the service's own reads). */
   readFile(path: string): Promise<Uint8Array>;
-  /** Creates parent directories as needed; replaces an existing file. */
-  writeFile(path: string, data: Uint8Array): Promise<void>;
+  /**
+   * Creates parent directories as needed; replaces an existing file. `data` may be a stream of
+   * chunks, written as they come: the file is replaced only once all of it arrived, so a stream
+   * that fails (a client that hung up, an upload over its limit) leaves the old file, and no
+   * partial one, behind.
+   */
+  writeFile(path: string, data: FileData): Promise<void>;
   /** A directory's entries, sorted by name; all of them without `page`. */
   list(path: string, page?: ListPage): Promise<FileEntry[]>;
   /** Removes a file or a directory tree. */

@@ -9,7 +9,7 @@ import { constants } from "node:fs";
 import { lstat, mkdir, open, readdir, rename, rm, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { DomainError, FileNotFoundError, PathOutsideLeaseError, ValidationError } from "../domain/errors";
-import type { FileEntry, FileRead, FilesystemInterface, ListPage } from "./filesystem-interface";
+import type { FileData, FileEntry, FileRead, FilesystemInterface, ListPage } from "./filesystem-interface";
 import { namesOnPage } from "./list-page";
 import { exactBody, NO_BYTES, readWhole } from "./file-read";
 import { assertAbsoluteRoot, isErrno, resolveInsideRoot } from "./lease-path";
@@ -53,7 +53,7 @@ export class LocalFilesystemInterface implements FilesystemInterface {
     return readWhole(await this.openFile(relPath));
   }
 
-  async writeFile(relPath: string, data: Uint8Array): Promise<void> {
+  async writeFile(relPath: string, data: FileData): Promise<void> {
     const target = await resolveInsideRoot(this.root, relPath);
     if (target === this.root) {
       throw new ValidationError("cannot write to the lease root", { field: "path", path: relPath });
@@ -79,7 +79,10 @@ export class LocalFilesystemInterface implements FilesystemInterface {
       // "wx" (O_EXCL) refuses to open through anything already at the temp name, symlinks included.
       const handle = await open(temp, "wx", existingMode ?? 0o666);
       try {
-        await handle.writeFile(data);
+        // A stream is written chunk by chunk as it arrives (each from where the last ended); its
+        // failure ends up below, with the temporary file removed.
+        if (data instanceof Uint8Array) await handle.writeFile(data);
+        else for await (const chunk of data) await handle.writeFile(chunk);
         // The mode given to open() is filtered by umask; replacing a file keeps its mode exactly
         // (an executable script stays executable).
         if (existingMode !== undefined) await handle.chmod(existingMode);

@@ -15,7 +15,7 @@ import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
 import type { SFTPWrapper, Stats } from "ssh2";
 import { DomainError, FileNotFoundError, PathOutsideLeaseError, ValidationError } from "../domain/errors";
-import type { FileEntry, FileRead, FilesystemInterface, ListPage } from "./filesystem-interface";
+import type { FileData, FileEntry, FileRead, FilesystemInterface, ListPage } from "./filesystem-interface";
 import { namesOnPage } from "./list-page";
 import { exactBody, readWhole } from "./file-read";
 import { assertRemoteRoot, remoteSegments, resolveRemoteInsideRoot } from "./remote-path";
@@ -85,7 +85,7 @@ export class SftpFilesystemInterface implements FilesystemInterface {
     return readWhole(await this.openFile(relPath));
   }
 
-  writeFile(relPath: string, data: Uint8Array): Promise<void> {
+  writeFile(relPath: string, data: FileData): Promise<void> {
     return this.sftp(relPath, async (sftp) => {
       const segments = remoteSegments(relPath);
       if (segments.length === 0) throw new ValidationError("cannot write to the lease root", { field: "path", path: relPath });
@@ -100,7 +100,12 @@ export class SftpFilesystemInterface implements FilesystemInterface {
       const handle = await ops.open(sftp, temp, "wx", mode);
       try {
         try {
-          await ops.writeAll(sftp, handle, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+          // A stream is written as it arrives, each chunk after the last; its failure ends up below.
+          let position = 0;
+          for await (const chunk of data instanceof Uint8Array ? [data] : data) {
+            await ops.writeAt(sftp, handle, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), position);
+            position += chunk.byteLength;
+          }
           // The server applies its umask to open()'s mode; a replaced file keeps its mode exactly.
           if (existing) await ops.fchmod(sftp, handle, mode);
         } finally {

@@ -48,10 +48,10 @@ export const close = (sftp: SFTPWrapper, handle: Buffer) => call<void>((cb) => s
 export const fchmod = (sftp: SFTPWrapper, handle: Buffer, mode: number) =>
   call<void>((cb) => sftp.fchmod(handle, mode, (err) => cb(err, undefined)));
 
-/** Writes all of `data` at offset 0 (ssh2 splits it into packets and sends them in turn). */
-export function writeAll(sftp: SFTPWrapper, handle: Buffer, data: Buffer): Promise<void> {
+/** Writes all of `data` at `position` (ssh2 splits it into packets and sends them in turn). */
+export function writeAt(sftp: SFTPWrapper, handle: Buffer, data: Buffer, position: number): Promise<void> {
   if (data.length === 0) return Promise.resolve();
-  return call<void>((cb) => sftp.write(handle, data, 0, data.length, 0, (err) => cb(err, undefined)));
+  return call<void>((cb) => sftp.write(handle, data, 0, data.length, position, (err) => cb(err, undefined)));
 }
 
 /**

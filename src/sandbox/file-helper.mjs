@@ -8,8 +8,8 @@
 // The checks below (no symlinks on the way, the file belongs to the lease's user) keep the API's
 // answers strict on top of that.
 //
-// Protocol: ops read (the file's size and a newline, then its bytes, to stdout), write (bytes
-// from stdin), list (JSON to stdout), remove.
+// Protocol: ops read (the file's size and a newline, then its bytes, to stdout), write (framed
+// bytes from stdin: see framed), list (JSON to stdout), remove.
 // Exit 0 on success; exit 3 with {"code","message"} on stderr for an error the client caused.
 import { constants } from "node:fs";
 import { lstat, mkdir, open, readdir, rename, rm, unlink } from "node:fs/promises";
@@ -89,12 +89,10 @@ async function write() {
     mode = existing.mode & 0o7777;
   }
   const temp = path.join(dir, `.${path.basename(target)}.drydock-${randomBytes(6).toString("hex")}.tmp`);
-  const chunks = [];
-  for await (const chunk of process.stdin) chunks.push(chunk);
   try {
     const handle = await open(temp, "wx", mode ?? 0o666);
     try {
-      await handle.writeFile(Buffer.concat(chunks));
+      for await (const chunk of framed(process.stdin)) await handle.writeFile(chunk);
       if (mode !== undefined) await handle.chmod(mode);
     } finally {
       await handle.close();
@@ -104,6 +102,39 @@ async function write() {
     await unlink(temp).catch(() => undefined);
     throw error;
   }
+}
+
+// write's stdin: frames of a 4-byte big-endian length and that many bytes, then a frame of
+// length 0, which says the content is whole. Input that ends without it was cut short (the
+// client hung up, the upload went over its limit): the file is then left as it was.
+async function* framed(input) {
+  const parts = [];
+  let buffered = 0;
+  const take = (n) => {
+    const out = Buffer.allocUnsafe(n);
+    for (let at = 0; at < n; ) {
+      const part = parts[0];
+      const used = Math.min(part.length, n - at);
+      part.copy(out, at, 0, used);
+      at += used;
+      if (used === part.length) parts.shift();
+      else parts[0] = part.subarray(used);
+    }
+    buffered -= n;
+    return out;
+  };
+  for await (const chunk of input) {
+    parts.push(chunk);
+    buffered += chunk.length;
+    while (buffered >= 4) {
+      const length = (parts[0].length >= 4 ? parts[0] : Buffer.concat(parts)).readUInt32BE(0);
+      if (length === 0) return;
+      if (buffered < 4 + length) break;
+      take(4);
+      yield take(length);
+    }
+  }
+  throw new ClientError("upload_incomplete", `${rel}: the upload ended before all of it arrived`);
 }
 
 async function list() {

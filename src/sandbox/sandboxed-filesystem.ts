@@ -9,7 +9,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { DomainError, FileNotFoundError, InterfaceUnavailableError, PathOutsideLeaseError, ValidationError } from "../domain/errors";
-import type { FileEntry, FileRead, FilesystemInterface, ListPage } from "../interfaces/filesystem-interface";
+import type { FileData, FileEntry, FileRead, FilesystemInterface, ListPage } from "../interfaces/filesystem-interface";
+import { feedFrames } from "./helper-input";
 import { exactBody, readWhole } from "../interfaces/file-read";
 import { splitLeasePath } from "../interfaces/lease-path";
 import { FILE_HELPER, type LeaseSandboxLease, type LocalSandbox, type SandboxLaunch } from "./local-sandbox";
@@ -70,7 +71,7 @@ export class SandboxedFilesystem implements FilesystemInterface {
     return readWhole(await this.openFile(relPath));
   }
 
-  async writeFile(relPath: string, data: Uint8Array): Promise<void> {
+  async writeFile(relPath: string, data: FileData): Promise<void> {
     await this.run("write", relPath, data);
   }
 
@@ -85,17 +86,20 @@ export class SandboxedFilesystem implements FilesystemInterface {
   }
 
   /** Runs an op to its end: its whole output, or its error. */
-  private async run(op: "write" | "list" | "remove", relPath: string, input?: Uint8Array, extra: string[] = []): Promise<Uint8Array> {
+  private async run(op: "write" | "list" | "remove", relPath: string, input?: FileData, extra: string[] = []): Promise<Uint8Array> {
     const helper = await this.start(op, relPath, input, extra);
     const out: Buffer[] = [];
     helper.child.stdout!.on("data", (chunk: Buffer) => out.push(chunk));
     const code = await helper.exited;
     helper.opened();
+    // The content failed on its way in (the client's side): the helper left the file as it was.
+    const { sourceError } = await helper.fed;
+    if (sourceError !== undefined) throw sourceError;
     if (code === 0) return Buffer.concat(out);
     throw helperError(code, helper.stderr(), relPath);
   }
 
-  private async start(op: "read" | "write" | "list" | "remove", relPath: string, input?: Uint8Array, extra: string[] = []): Promise<RunningHelper> {
+  private async start(op: "read" | "write" | "list" | "remove", relPath: string, input?: FileData, extra: string[] = []): Promise<RunningHelper> {
     // The textual rules (relative, no `..`, no NUL, length) are the service's, checked before
     // anything starts; the helper walks the components the same way the local adapter does.
     const segments = splitLeasePath(relPath);
@@ -122,14 +126,19 @@ interface RunningHelper {
   /** Its exit code (null: killed), once it has exited and its output is read. */
   exited: Promise<number | null>;
   stderr(): string;
+  /** Its input is in (at once without any), or failed on its way: `sourceError`. */
+  fed: Promise<{ sourceError?: unknown }>;
   /** Its open is over (answered or failed): the timeout no longer applies. */
   opened(): void;
   /** Ends it and everything it started, if it still runs. */
   kill(): void;
 }
 
-/** Starts the helper; it is killed if its op has not been answered within HELPER_TIMEOUT_MS. */
-function startHelper(launch: SandboxLaunch, helper: Buffer, input: Uint8Array | undefined): RunningHelper {
+/**
+ * Starts the helper; it is killed if its op has not been answered within HELPER_TIMEOUT_MS of its
+ * input being in (an upload takes as long as its client sends).
+ */
+function startHelper(launch: SandboxLaunch, helper: Buffer, input: FileData | undefined): RunningHelper {
   const argv = launch.argv;
   const child = spawn(argv[0]!, argv.slice(1), {
     stdio: ["pipe", "pipe", "pipe", ...launch.stdio],
@@ -147,7 +156,8 @@ function startHelper(launch: SandboxLaunch, helper: Buffer, input: Uint8Array | 
     }
   };
   const err: Buffer[] = [];
-  const timer = setTimeout(kill, HELPER_TIMEOUT_MS);
+  let timer: NodeJS.Timeout | undefined;
+  let answered = false;
   const exited = new Promise<number | null>((resolve, reject) => {
     child.on("error", (error) => {
       running = false;
@@ -169,8 +179,15 @@ function startHelper(launch: SandboxLaunch, helper: Buffer, input: Uint8Array | 
     if (err.reduce((n, c) => n + c.length, 0) < 64 * 1024) err.push(chunk);
   });
   child.stdin!.on("error", () => undefined);
-  child.stdin!.end(input);
-  return { child, exited, stderr: () => Buffer.concat(err).toString("utf8"), opened: () => clearTimeout(timer), kill };
+  const fed = input === undefined ? Promise.resolve({}).finally(() => child.stdin!.end()) : feedFrames(child.stdin!, input);
+  void fed.then(() => {
+    if (running && !answered) timer = setTimeout(kill, HELPER_TIMEOUT_MS);
+  });
+  const opened = () => {
+    answered = true;
+    clearTimeout(timer);
+  };
+  return { child, exited, fed, stderr: () => Buffer.concat(err).toString("utf8"), opened, kill };
 }
 
 function helperError(code: number | null, stderr: string, relPath: string): DomainError {

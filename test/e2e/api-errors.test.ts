@@ -169,7 +169,7 @@ describe("body limits", () => {
   });
 
   it("413 past a configured limit, for JSON and for file bytes", async () => {
-    const small = createApp(api.drydock, { maxBodyBytes: 64 });
+    const small = createApp(api.drydock, { maxBodyBytes: 64, maxFileBytes: 64 });
     const before = await api.eventCount();
     const auth = { Authorization: `Bearer ${api.adminToken}` };
     const res = await small.request("/v1/leases", {
@@ -179,8 +179,13 @@ describe("body limits", () => {
     });
     expect(res.status).toBe(413);
     expect(((await res.json()) as any).error.code).toBe("payload_too_large");
-    const file = await small.request("/v1/leases/ls_0000000000000000000000/files/a.bin", { method: "PUT", headers: auth, body: new Uint8Array(100) });
+    const file = await small.request("/v1/leases/ls_0000000000000000000000/files/a.bin", { method: "PUT", headers: { ...auth, "content-length": "100" }, body: new Uint8Array(100) });
     expect(file.status).toBe(413);
+    expect(((await file.json()) as any).error).toMatchObject({ code: "payload_too_large", details: { limit: 64 } });
+    // A file upload has a limit of its own: bytes past the body limit, under the file limit, are not refused as too large.
+    const roomy = createApp(api.drydock, { maxBodyBytes: 64, maxFileBytes: 1024 });
+    const under = await roomy.request("/v1/leases/ls_0000000000000000000000/files/a.bin", { method: "PUT", headers: { ...auth, "content-length": "100" }, body: new Uint8Array(100) });
+    expect(under.status).toBe(404);
     expect(await api.eventCount()).toBe(before);
   });
 });

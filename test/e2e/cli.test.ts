@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer as createHttpServer } from "node:http";
 import { createServer, type AddressInfo } from "node:net";
@@ -171,6 +172,27 @@ describe("the drydock CLI against a running service", () => {
     expect(get.stderr).toBe("");
     expect(get.code).toBe(0);
     expect(get.stdoutBytes.equals(bytes)).toBe(true);
+  }, TIMEOUT);
+
+  it("put streams a file larger than any other request's body: 24 MiB from a local file and from stdin, read back whole", async () => {
+    const bytes = randomBytes(24 * 1024 * 1024);
+    const dir = await mkdtemp(path.join(tmpdir(), "drydock-cli-put-"));
+    try {
+      await writeFile(path.join(dir, "big.bin"), bytes);
+      expect(await drydockCli(["put", id, "notes/from-file.bin", path.join(dir, "big.bin")])).toMatchObject({ code: 0, stderr: "" });
+      expect(await drydockCli(["put", id, "notes/from-stdin.bin"], { stdin: bytes })).toMatchObject({ code: 0, stderr: "" });
+      for (const name of ["from-file.bin", "from-stdin.bin"]) {
+        const got = await drydockCli(["get", id, `notes/${name}`]);
+        expect(got.code).toBe(0);
+        expect(got.stdoutBytes.equals(bytes), name).toBe(true);
+      }
+      // A local file that cannot be read is said before anything is sent.
+      const missing = await drydockCli(["put", id, "notes/none.bin", path.join(dir, "missing.bin")]);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain("missing.bin");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }, TIMEOUT);
 
   it("get streams a file of any size to stdout: of a 6 GiB one, `| head -c 4M` takes the first 4 MiB and drydock ends quietly", async () => {
@@ -478,7 +500,7 @@ describe("the CLI gives back what it holds: commands (issue 14)", () => {
   it("a closed pipe (| head -c1) ends drydock quietly, and ends the command it streamed", async () => {
     const yes = ["yes", `drydock-${Math.floor(Math.random() * 1e9)}`];
     started.push(yes);
-    const bytes = Buffer.alloc(1_000_000, 0x61); // under the API's 1 MiB body limit, far over a pipe's buffer
+    const bytes = Buffer.alloc(1_000_000, 0x61); // far over a pipe's buffer
     expect((await drydockCli(["put", leaseId, "big.bin"], { stdin: bytes })).code).toBe(0);
 
     const [exec, get] = [startCli(["exec", leaseId, "--", ...yes]), startCli(["get", leaseId, "big.bin"])];

@@ -243,6 +243,20 @@ describeSsh("SftpFilesystemInterface", () => {
     expect((await files.list("paged", { after: "9", limit: 1 }))[0]).toMatchObject({ name: "B", type: "file", size: 1 });
   });
 
+  it("writes a stream as it comes, and leaves the file as it was when the stream fails", async () => {
+    const parts = [randomBytes(100_000), randomBytes(1), randomBytes(70_000)];
+    async function* chunks(fail: boolean) {
+      for (const part of parts) yield part;
+      if (fail) throw new Error("the client hung up");
+    }
+    await files.writeFile("streamed/in.bin", chunks(false));
+    expect(sha256(await readFile(path.join(root, "streamed", "in.bin")))).toBe(sha256(Buffer.concat(parts)));
+    await writeFile(path.join(root, "streamed", "in.bin"), "as it was");
+    await expect(files.writeFile("streamed/in.bin", chunks(true))).rejects.toThrow("the client hung up");
+    expect(await readFile(path.join(root, "streamed", "in.bin"), "utf8")).toBe("as it was");
+    expect((await files.list("streamed")).map((e) => e.name)).toEqual(["in.bin"]);
+  });
+
   it("replaces a file atomically and keeps its mode", async () => {
     await files.writeFile("tool.sh", new TextEncoder().encode("#!/bin/sh\necho v1\n"));
     await chmod(path.join(root, "tool.sh"), 0o755);
