@@ -41,7 +41,7 @@ export function statusOf(code: DomainErrorCode): ContentfulStatusCode {
       return 429;
     case "too_many_commands":
       return 429;
-    case "too_many_file_reads":
+    case "too_many_file_transfers":
       return 429;
     case "quota_exceeded":
       return 429;

@@ -10,7 +10,7 @@ import { idParams, queryFlag } from "./params";
 import { access } from "./route-access";
 import { ErrorSchema, FileListSchema } from "./schemas";
 import { servedFileBody } from "./served-file-body";
-import { FileReadSlots } from "./file-read-slots";
+import { FileTransferSlots } from "./file-transfer-slots";
 
 /**
  * The files of an active lease over HTTP (the `filesystem` interface): write, read (streamed),
@@ -103,13 +103,19 @@ function uploadOf(c: ApiContext, maxBytes: number): AsyncIterable<Uint8Array> {
 
 export function registerLeaseFileRoutes(app: ApiApp, drydock: Drydock, options: { maxFileBytes: number }): void {
   // Per process (per app), as the command registry.
-  const readSlots = new FileReadSlots();
+  const transfers = new FileTransferSlots();
   // Raw bytes do not go through zod, so these are plain routes, added to the document below.
   app.put(FILE, access(fileAccess), async (c) => {
     // A Content-Length over the limit is refused first, before the lease is looked up.
     const upload = uploadOf(c, options.maxFileBytes);
-    const { filesystem } = await drydock.interfaces.forLease(leaseIdOf(c));
-    await filesystem.writeFile(filePathOf(c), upload);
+    const id = leaseIdOf(c);
+    const { filesystem, commandLimit } = await drydock.interfaces.forLease(id);
+    const giveBack = transfers.take(id, commandLimit);
+    try {
+      await filesystem.writeFile(filePathOf(c), upload);
+    } finally {
+      giveBack();
+    }
     return c.body(null, 204);
   });
 
@@ -120,7 +126,7 @@ export function registerLeaseFileRoutes(app: ApiApp, drydock: Drydock, options: 
     // Streamed: the service holds a chunk of the file at a time, whatever its size, and a client
     // that stops reading pauses the read (filesystem-interface.ts, FileRead).
     const path = filePathOf(c);
-    const giveBack = readSlots.take(id, commandLimit);
+    const giveBack = transfers.take(id, commandLimit);
     let file: FileRead;
     try {
       file = await filesystem.openFile(path);

@@ -18,7 +18,7 @@ export type DomainErrorCode =
   | "payload_too_large"
   | "rate_limited"
   | "too_many_commands"
-  | "too_many_file_reads"
+  | "too_many_file_transfers"
   | "quota_exceeded";
 
 export class DomainError extends Error {
@@ -121,10 +121,10 @@ export class TooManyCommandsError extends DomainError {
   }
 }
 
-/** The lease already has as many file reads in flight as it may have at once. */
-export class TooManyFileReadsError extends DomainError {
+/** The lease already has as many file transfers (reads, uploads) in flight as it may have at once. */
+export class TooManyFileTransfersError extends DomainError {
   constructor(leaseId: string, limit: number) {
-    super("too_many_file_reads", `lease ${leaseId} already has ${limit} file reads in flight, the most it may have at once; wait for one to finish`, { leaseId, limit });
+    super("too_many_file_transfers", `lease ${leaseId} already has ${limit} file reads and uploads in flight, the most it may have at once; wait for one to finish`, { leaseId, limit });
   }
 }
 

@@ -205,8 +205,8 @@ async function shaOf(lease: Lease, file: string): Promise<string> {
   return ran.body.stdout as string;
 }
 
-describe("reads in flight per lease", () => {
-  it("a lease has at most as many file reads in flight as it may run commands: one more is 429, and a read that ends gives its slot back", async () => {
+describe("file transfers in flight per lease", () => {
+  it("a lease has at most as many file reads and uploads in flight as it may run commands: one more is 429, and a read that ends gives its slot back", async () => {
     const blueprintId = await api.localHostBlueprintId();
     const current = await api.call("GET", `/v1/blueprints/${blueprintId}`);
     expect((await api.call("PATCH", `/v1/blueprints/${blueprintId}`, { config: { ...current.body.config, maxConcurrentCommands: 2 } })).status).toBe(200);
@@ -220,8 +220,11 @@ describe("reads in flight per lease", () => {
       const third = await startGet(lease.token, lease.id, "slow.bin");
       const refused = JSON.parse((await readAllText(third)) || "null");
       expect(third.statusCode).toBe(429);
-      expect(refused.error).toMatchObject({ code: "too_many_file_reads", details: { leaseId: lease.id, limit: 2 } });
-      // Commands are counted apart: the lease still runs one.
+      expect(refused.error).toMatchObject({ code: "too_many_file_transfers", details: { leaseId: lease.id, limit: 2 } });
+      // An upload takes a slot too; commands are counted apart: the lease still runs one.
+      const upload = await alice.call("PUT", `/v1/leases/${lease.id}/files/up.txt`, "x");
+      expect(upload.status).toBe(429);
+      expect(upload.body.error.code).toBe("too_many_file_transfers");
       await run(lease, "true");
 
       // One of them hangs up: its slot is free again.
