@@ -1,15 +1,16 @@
 /**
- * bench/file-read: what reading a lease's files costs the service, over real HTTP, for a client's
- * lease (the file helper in its sandbox) and an admin's (read in the service's process):
+ * bench/lease-files: what reading and writing a lease's files costs the service, over real HTTP,
+ * for a client's lease (the file helper in its sandbox) and an admin's (in the service's process):
  *
- *  - a large file (`--gib`, sparse, made by the lease's own `truncate`) read whole by a client in
- *    another process: MB/s, and how much the service's memory grew at most while it was sent
- *    (rss and external, sampled every 20 ms, against just before);
+ *  - a large file (`--gib`, sparse, made by the lease's own `truncate`) read whole: MiB/s, and how
+ *    much the process's memory grew at most meanwhile (rss and external, sampled every 20 ms,
+ *    against just before; the reader is in the same process and keeps nothing);
+ *  - the same size uploaded, sent chunked as a pipe would send it: MiB/s and memory the same way;
  *  - a small file (`--small` reads of 1 KiB, one after another): p50 and p99 of one read.
  *
- * The figures in bench/README.md (2026-12-05) came from `npx tsx bench/file-read.ts`.
+ * The figures in bench/README.md (2026-12-05) came from this bench.
  *
- *   npx tsx bench/file-read.ts [--gib 2] [--small 50]
+ *   npx tsx bench/lease-files.ts [--gib 2] [--small 50]
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { request } from "node:http";
@@ -55,6 +56,45 @@ function readWhole(token: string, leaseId: string, file: string): Promise<number
   });
 }
 
+/** Samples the process's memory growth until `stop`: its largest rss and external, against just before. */
+function memoryPeak(): { stop(): { rss: number; external: number } } {
+  const before = process.memoryUsage();
+  const peak = { rss: 0, external: 0 };
+  const sampler = setInterval(() => {
+    const now = process.memoryUsage();
+    peak.rss = Math.max(peak.rss, now.rss - before.rss);
+    peak.external = Math.max(peak.external, now.external - before.external);
+  }, 20);
+  return {
+    stop() {
+      clearInterval(sampler);
+      return peak;
+    },
+  };
+}
+
+/** Uploads `bytes` zero bytes in 256 KiB chunks, without a Content-Length, waiting for the socket. */
+function upload(token: string, leaseId: string, file: string, bytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}/v1/leases/${leaseId}/files/${file}`, { method: "PUT", headers: { authorization: `Bearer ${token}` } }, (res) => {
+      res.resume();
+      res.on("end", () => (res.statusCode === 204 ? resolve() : reject(new Error(`upload: ${res.statusCode}`))));
+    });
+    req.on("error", reject);
+    const chunk = Buffer.alloc(256 * 1024);
+    let sent = 0;
+    const more = () => {
+      while (sent < bytes) {
+        const part = sent + chunk.length <= bytes ? chunk : chunk.subarray(0, bytes - sent);
+        sent += part.length;
+        if (!req.write(part)) return void req.once("drain", more);
+      }
+      req.end();
+    };
+    more();
+  });
+}
+
 try {
   const admin = (await issueToken(drydock.commands, { owner: "bench-admin", role: "admin" }, { actor: "bench" })).token;
   const [client] = await localHostClientTokens(drydock, 1);
@@ -65,20 +105,21 @@ try {
     const lease = await call(token, "POST", "/v1/leases?wait=30", { resourceType: "host" });
     await call(token, "POST", `/v1/leases/${lease.id}/commands`, { argv: ["sh", "-c", `truncate -s ${gib}G big.bin && head -c 1024 /dev/urandom > small.bin`] });
 
-    // The large file: memory sampled while it streams.
-    const before = process.memoryUsage();
-    const peak = { rss: 0, external: 0 };
-    const sampler = setInterval(() => {
-      const now = process.memoryUsage();
-      peak.rss = Math.max(peak.rss, now.rss - before.rss);
-      peak.external = Math.max(peak.external, now.external - before.external);
-    }, 20);
-    const started = performance.now();
+    // The large file: memory sampled while it streams, one way then the other.
+    let peak = memoryPeak();
+    let started = performance.now();
     const bytes = await readWhole(token, lease.id, "big.bin");
-    const seconds = (performance.now() - started) / 1000;
-    clearInterval(sampler);
+    let seconds = (performance.now() - started) / 1000;
+    let grown = peak.stop();
     if (bytes !== gib * 1024 * MIB) throw new Error(`read ${bytes} bytes of ${gib} GiB`);
-    console.log(`${who}: ${gib} GiB read in ${seconds.toFixed(1)} s, ${(bytes / MIB / seconds).toFixed(0)} MiB/s; the process's memory grew by at most rss ${(peak.rss / MIB).toFixed(1)} MiB, external ${(peak.external / MIB).toFixed(1)} MiB (this process is the service and the reader)`);
+    console.log(`${who}: ${gib} GiB read in ${seconds.toFixed(1)} s, ${(bytes / MIB / seconds).toFixed(0)} MiB/s; the process's memory grew by at most rss ${(grown.rss / MIB).toFixed(1)} MiB, external ${(grown.external / MIB).toFixed(1)} MiB (this process is the service and the reader)`);
+    peak = memoryPeak();
+    started = performance.now();
+    await upload(token, lease.id, "uploaded.bin", bytes);
+    seconds = (performance.now() - started) / 1000;
+    grown = peak.stop();
+    console.log(`${who}: ${gib} GiB uploaded in ${seconds.toFixed(1)} s, ${(bytes / MIB / seconds).toFixed(0)} MiB/s; the process's memory grew by at most rss ${(grown.rss / MIB).toFixed(1)} MiB, external ${(grown.external / MIB).toFixed(1)} MiB`);
+    await call(token, "POST", `/v1/leases/${lease.id}/commands`, { argv: ["rm", "uploaded.bin"] });
 
     // Small reads, one after another.
     const times: number[] = [];
