@@ -10,8 +10,8 @@ import { readFile } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { DomainError, FileNotFoundError, InterfaceUnavailableError, PathOutsideLeaseError, ValidationError } from "../domain/errors";
 import type { FileData, FileEntry, FileRead, FilesystemInterface, ListPage } from "../interfaces/filesystem-interface";
-import { feedFrames } from "./helper-input";
 import { exactBody, readWhole } from "../interfaces/file-read";
+import { feedFrames } from "./helper-input";
 import { splitLeasePath } from "../interfaces/lease-path";
 import { FILE_HELPER, type LeaseSandboxLease, type LocalSandbox, type SandboxLaunch } from "./local-sandbox";
 
@@ -170,7 +170,8 @@ function startHelper(launch: SandboxLaunch, helper: Buffer, input: FileData | un
       resolve(code);
     });
   });
-  // A read answered before the helper started failing is read through `exited` only on failure.
+  // `exited` rejects only when the helper cannot start at all; a read that has its size never
+  // awaits it, and that must not leave the rejection unhandled.
   exited.catch(() => undefined);
   const helperPipe = (child.stdio as unknown as (Writable | null)[])[5] ?? null;
   helperPipe?.on("error", () => undefined);
