@@ -36,7 +36,11 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
     );
   }
   const app = createApp(drydock, { rateLimits: config.rateLimits, maxFileBytes: config.maxFileBytes });
-  const server = serveHttp({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
+  // Node ends a request whose body has not all arrived within its requestTimeout (5 minutes by
+  // default): a file upload of up to DRYDOCK_MAX_FILE_BYTES on a slow link takes longer. An hour,
+  // as for a command; headers still have Node's minute.
+  const serverOptions = { requestTimeout: UPLOAD_TIMEOUT_MS };
+  const server = serveHttp({ fetch: app.fetch, port: config.port, hostname: config.host, serverOptions }, (info) => {
     const where = config.databaseUrl ? `PostgreSQL at ${redact(config.databaseUrl)}` : `PGlite in ${config.dataDir} (not fsynced: use PostgreSQL for durability)`;
     logger.info({ url: `http://${config.host}:${info.port}`, database: where, docs: `http://${config.host}:${info.port}/docs` }, "drydock listening");
   });
@@ -52,6 +56,9 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
 }
+
+/** The longest a request may take to arrive whole: a file upload's body included. */
+const UPLOAD_TIMEOUT_MS = 3_600_000;
 
 /** A database URL without its password, for logs. */
 export function redact(url: string): string {
