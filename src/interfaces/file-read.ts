@@ -54,14 +54,3 @@ export function exactBody(size: number, source: AsyncIterable<Uint8Array>, relea
 
 /** The source of an empty file's body. */
 export const NO_BYTES: AsyncIterable<Uint8Array> = { async *[Symbol.asyncIterator]() {} };
-
-/** The whole body of a read, in memory. */
-export async function readWhole(read: { size: number; body: ReadableStream<Uint8Array> }): Promise<Uint8Array> {
-  const out = new Uint8Array(read.size);
-  let at = 0;
-  for await (const chunk of read.body) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
-}

@@ -37,8 +37,6 @@ export interface FilesystemInterface {
    * any size costs the service a chunk at a time, not the file.
    */
   openFile(path: string): Promise<FileRead>;
-  /** The whole file in memory: for files known to be small (the service's own reads). */
-  readFile(path: string): Promise<Uint8Array>;
   /**
    * Creates parent directories as needed; replaces an existing file. `data` may be a stream of
    * chunks, written as they come: the file is replaced only once all of it arrived, so a stream

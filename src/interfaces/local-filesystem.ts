@@ -11,7 +11,7 @@ import path from "node:path";
 import { DomainError, FileNotFoundError, PathOutsideLeaseError, ValidationError } from "../domain/errors";
 import type { FileData, FileEntry, FileRead, FilesystemInterface, ListPage } from "./filesystem-interface";
 import { namesOnPage } from "./list-page";
-import { exactBody, NO_BYTES, readWhole } from "./file-read";
+import { exactBody, NO_BYTES } from "./file-read";
 import { assertAbsoluteRoot, isErrno, resolveInsideRoot } from "./lease-path";
 
 export interface LocalFilesystemOptions {
@@ -49,9 +49,6 @@ export class LocalFilesystemInterface implements FilesystemInterface {
     }
   }
 
-  async readFile(relPath: string): Promise<Uint8Array> {
-    return readWhole(await this.openFile(relPath));
-  }
 
   async writeFile(relPath: string, data: FileData): Promise<void> {
     const target = await resolveInsideRoot(this.root, relPath);

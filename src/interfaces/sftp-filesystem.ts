@@ -17,7 +17,7 @@ import type { SFTPWrapper, Stats } from "ssh2";
 import { DomainError, FileNotFoundError, PathOutsideLeaseError, ValidationError } from "../domain/errors";
 import type { FileData, FileEntry, FileRead, FilesystemInterface, ListPage } from "./filesystem-interface";
 import { namesOnPage } from "./list-page";
-import { exactBody, readWhole } from "./file-read";
+import { exactBody } from "./file-read";
 import { assertRemoteRoot, remoteSegments, resolveRemoteInsideRoot } from "./remote-path";
 import * as ops from "./sftp-ops";
 import type { SessionRunner } from "./ssh-connections";
@@ -81,9 +81,6 @@ export class SftpFilesystemInterface implements FilesystemInterface {
     });
   }
 
-  async readFile(relPath: string): Promise<Uint8Array> {
-    return readWhole(await this.openFile(relPath));
-  }
 
   writeFile(relPath: string, data: FileData): Promise<void> {
     return this.sftp(relPath, async (sftp) => {

@@ -35,7 +35,6 @@ export const rmdir = (sftp: SFTPWrapper, path: string) => call<void>((cb) => sft
 export const unlink = (sftp: SFTPWrapper, path: string) => call<void>((cb) => sftp.unlink(path, (err) => cb(err, undefined)));
 export const readdir = (sftp: SFTPWrapper, path: string) =>
   call<{ filename: string; attrs: Stats }[]>((cb) => sftp.readdir(path, (err, list) => cb(err, list as { filename: string; attrs: Stats }[])));
-export const readFile = (sftp: SFTPWrapper, path: string) => call<Buffer>((cb) => sftp.readFile(path, {}, cb));
 export const open = (sftp: SFTPWrapper, path: string, flags: OpenMode, mode: number) =>
   call<Buffer>((cb) => sftp.open(path, flags, { mode }, cb));
 export const fstat = (sftp: SFTPWrapper, handle: Buffer) => call<Stats>((cb) => sftp.fstat(handle, cb));

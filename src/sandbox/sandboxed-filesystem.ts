@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { DomainError, FileNotFoundError, InterfaceUnavailableError, PathOutsideLeaseError, ValidationError } from "../domain/errors";
 import type { FileData, FileEntry, FileRead, FilesystemInterface, ListPage } from "../interfaces/filesystem-interface";
-import { exactBody, readWhole } from "../interfaces/file-read";
+import { exactBody } from "../interfaces/file-read";
 import { feedFrames } from "./helper-input";
 import { splitLeasePath } from "../interfaces/lease-path";
 import { FILE_HELPER, type LeaseSandboxLease, type LocalSandbox, type SandboxLaunch } from "./local-sandbox";
@@ -67,9 +67,6 @@ export class SandboxedFilesystem implements FilesystemInterface {
     return { size, body: exactBody(size, bytes(), () => helper.kill()) };
   }
 
-  async readFile(relPath: string): Promise<Uint8Array> {
-    return readWhole(await this.openFile(relPath));
-  }
 
   async writeFile(relPath: string, data: FileData): Promise<void> {
     await this.run("write", relPath, data);

@@ -6,6 +6,7 @@ import { releaseLease, requestLease } from "../../src/commands/lease-commands";
 import { getLease } from "../../src/queries/lease-queries";
 import { createDrydock, type Drydock } from "../../src/service/drydock";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
+import { readWholeFile } from "../support/read-whole-file";
 
 let database: TestDatabase;
 let drydock: Drydock;
@@ -47,7 +48,7 @@ describe("a lease on the local host", () => {
     expect(uptime.exitCode).toBe(0);
     expect(uptime.stdout).toMatch(/load average/);
     await filesystem.writeFile("hello.txt", new TextEncoder().encode("hi there"));
-    expect(new TextDecoder().decode(await filesystem.readFile("hello.txt"))).toBe("hi there");
+    expect(new TextDecoder().decode(await readWholeFile(filesystem, "hello.txt"))).toBe("hi there");
 
     await releaseLease(drydock.commands, leaseId, actor);
     await waitForStatus(leaseId, ["destroyed"]);

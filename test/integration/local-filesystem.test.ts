@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FileNotFoundError, PathOutsideLeaseError, ValidationError } from "../../src/domain/errors";
 import { resolveInsideRoot } from "../../src/interfaces/lease-path";
 import { LocalFilesystemInterface } from "../../src/interfaces/local-filesystem";
+import { readWholeFile } from "../support/read-whole-file";
 
 let base: string;
 let root: string;
@@ -30,7 +31,7 @@ describe("LocalFilesystemInterface", () => {
   it("round-trips all 256 byte values", async () => {
     const bytes = new Uint8Array(256).map((_, i) => i);
     await files.writeFile("bin.dat", bytes);
-    expect(Buffer.from(await files.readFile("bin.dat")).equals(Buffer.from(bytes))).toBe(true);
+    expect(Buffer.from(await readWholeFile(files, "bin.dat")).equals(Buffer.from(bytes))).toBe(true);
     expect((await readFile(path.join(root, "bin.dat"))).length).toBe(256);
   });
 
@@ -83,17 +84,17 @@ describe("LocalFilesystemInterface", () => {
   });
 
   it("reports missing files as FileNotFoundError", async () => {
-    await expect(files.readFile("missing.txt")).rejects.toBeInstanceOf(FileNotFoundError);
-    await expect(files.readFile("no/such/dir/file")).rejects.toBeInstanceOf(FileNotFoundError);
+    await expect(readWholeFile(files, "missing.txt")).rejects.toBeInstanceOf(FileNotFoundError);
+    await expect(readWholeFile(files, "no/such/dir/file")).rejects.toBeInstanceOf(FileNotFoundError);
     await expect(files.list("missing-dir")).rejects.toBeInstanceOf(FileNotFoundError);
     await expect(files.remove("missing.txt")).rejects.toBeInstanceOf(FileNotFoundError);
     await files.writeFile("file", text("x"));
-    await expect(files.readFile("file/inside")).rejects.toBeInstanceOf(FileNotFoundError);
+    await expect(readWholeFile(files, "file/inside")).rejects.toBeInstanceOf(FileNotFoundError);
   });
 
   it("refuses paths that leave the lease", async () => {
     for (const p of ["../outside/secret.txt", "/etc/passwd", "a/../../x", "..", "a/..", "x\0y"]) {
-      await expect(files.readFile(p)).rejects.toBeInstanceOf(PathOutsideLeaseError);
+      await expect(readWholeFile(files, p)).rejects.toBeInstanceOf(PathOutsideLeaseError);
       await expect(files.writeFile(p, text("x"))).rejects.toBeInstanceOf(PathOutsideLeaseError);
       await expect(files.list(p)).rejects.toBeInstanceOf(PathOutsideLeaseError);
       await expect(files.remove(p)).rejects.toBeInstanceOf(PathOutsideLeaseError);
@@ -104,7 +105,7 @@ describe("LocalFilesystemInterface", () => {
   it("refuses a symlink as the last component, for read, write, list and remove", async () => {
     await symlink("/etc/passwd", path.join(root, "passwd"));
     await symlink(path.join(outside, "secret.txt"), path.join(root, "secret"));
-    await expect(files.readFile("passwd")).rejects.toThrow(/symlinks are not followed/);
+    await expect(readWholeFile(files, "passwd")).rejects.toThrow(/symlinks are not followed/);
     await expect(files.writeFile("secret", text("overwritten"))).rejects.toBeInstanceOf(PathOutsideLeaseError);
     await expect(files.remove("secret")).rejects.toBeInstanceOf(PathOutsideLeaseError);
     expect(await readFile(path.join(outside, "secret.txt"), "utf8")).toBe("do not read");
@@ -115,13 +116,13 @@ describe("LocalFilesystemInterface", () => {
     await symlink(outside, path.join(root, "out"));
     await files.writeFile("real/file", text("ok"));
     await symlink(path.join(root, "real"), path.join(root, "inner-link"));
-    await expect(files.readFile("etc/passwd")).rejects.toBeInstanceOf(PathOutsideLeaseError);
+    await expect(readWholeFile(files, "etc/passwd")).rejects.toBeInstanceOf(PathOutsideLeaseError);
     await expect(files.list("etc")).rejects.toBeInstanceOf(PathOutsideLeaseError);
     await expect(files.writeFile("out/new.txt", text("x"))).rejects.toBeInstanceOf(PathOutsideLeaseError);
     await expect(files.writeFile("out/deep/new.txt", text("x"))).rejects.toBeInstanceOf(PathOutsideLeaseError);
     await expect(files.remove("out/secret.txt")).rejects.toBeInstanceOf(PathOutsideLeaseError);
     // Even a link that stays inside the lease is refused: links are never followed.
-    await expect(files.readFile("inner-link/file")).rejects.toBeInstanceOf(PathOutsideLeaseError);
+    await expect(readWholeFile(files, "inner-link/file")).rejects.toBeInstanceOf(PathOutsideLeaseError);
     expect((await readdir(outside)).sort()).toEqual(["secret.txt"]);
   });
 

@@ -11,6 +11,7 @@ import { SshConnectionPool, type SessionRunner } from "../../src/interfaces/ssh-
 import { connectSsh, SshConnectionError, type SshTarget } from "../../src/interfaces/ssh-target";
 import { waitUntil } from "../support/wait-until";
 import { processAlive, sshdAvailable, sshdMissingMessage, startSshHosts, type SshHosts } from "../support/sshd";
+import { readWholeFile } from "../support/read-whole-file";
 
 /**
  * The SSH command and SFTP filesystem adapters against a real OpenSSH server on loopback. The
@@ -178,17 +179,17 @@ describeSsh("SftpFilesystemInterface", () => {
   it("round-trips all 256 byte values and a 2 MB random file", async () => {
     const all = new Uint8Array(256 * 4).map((_, i) => i % 256);
     await files.writeFile("bin/all-bytes", all);
-    expect(Buffer.from(await files.readFile("bin/all-bytes")).equals(Buffer.from(all))).toBe(true);
+    expect(Buffer.from(await readWholeFile(files, "bin/all-bytes")).equals(Buffer.from(all))).toBe(true);
     expect((await readFile(path.join(root, "bin", "all-bytes"))).equals(Buffer.from(all))).toBe(true);
 
     const random = randomBytes(2 * 1024 * 1024);
     await files.writeFile("bin/random", random);
-    expect(sha256(await files.readFile("bin/random"))).toBe(sha256(random));
+    expect(sha256(await readWholeFile(files, "bin/random"))).toBe(sha256(random));
     const remote = await command.exec(["sha256sum", "bin/random"]);
     expect(remote.stdout.split(" ")[0]).toBe(sha256(random));
 
     await files.writeFile("bin/empty", new Uint8Array(0));
-    expect((await files.readFile("bin/empty")).length).toBe(0);
+    expect((await readWholeFile(files, "bin/empty")).length).toBe(0);
   });
 
   it("streams a file: its size at the open, chunk by chunk as the reader asks, the connection in use until the body ends", async () => {
@@ -292,14 +293,14 @@ describeSsh("SftpFilesystemInterface", () => {
     await symlink(path.join(base, "secret"), path.join(root, "door"));
     const bytes = new TextEncoder().encode("x");
     for (const bad of ["../secret/s.txt", "/etc/passwd", "a/../../secret/s.txt", "door/s.txt", "door"]) {
-      await expect(files.readFile(bad), bad).rejects.toBeInstanceOf(PathOutsideLeaseError);
+      await expect(readWholeFile(files, bad), bad).rejects.toBeInstanceOf(PathOutsideLeaseError);
       await expect(files.writeFile(bad, bytes), bad).rejects.toBeInstanceOf(PathOutsideLeaseError);
       await expect(files.list(bad), bad).rejects.toBeInstanceOf(PathOutsideLeaseError);
       await expect(files.remove(bad), bad).rejects.toBeInstanceOf(PathOutsideLeaseError);
     }
     expect(await readFile(path.join(base, "secret", "s.txt"), "utf8")).toBe("secret");
-    await expect(files.readFile("nothing-here")).rejects.toBeInstanceOf(FileNotFoundError);
-    await expect(files.readFile("bin")).rejects.toBeInstanceOf(ValidationError);
+    await expect(readWholeFile(files, "nothing-here")).rejects.toBeInstanceOf(FileNotFoundError);
+    await expect(readWholeFile(files, "bin")).rejects.toBeInstanceOf(ValidationError);
     await expect(files.remove(".")).rejects.toBeInstanceOf(ValidationError);
   });
 });

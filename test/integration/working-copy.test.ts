@@ -12,6 +12,7 @@ import { createGitRepos, git, type GitRepos } from "../support/git-repos";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 import { waitForLeaseStatus } from "../support/wait-for-lease";
 import { watchUntil } from "../support/wait-until";
+import { readWholeFile } from "../support/read-whole-file";
 
 /**
  * The `working-copy` blueprint with real git on the local host (its lease sandbox): copies of a
@@ -77,7 +78,7 @@ describe("working copies on the local host", { timeout: 180_000 }, () => {
     if (process.getuid?.() === 0) expect(await run(first, ["id", "-un"])).toBe("drydock-lease\n");
     // The lease's root is the checkout; its files API too.
     const { filesystem } = await drydock.interfaces.forLease(first);
-    expect(new TextDecoder().decode(await filesystem.readFile("README.md"))).toBe("app\n");
+    expect(new TextDecoder().decode(await readWholeFile(filesystem, "README.md"))).toBe("app\n");
     const activated = (await drydock.store.readStream(`lease-${first}`)).find((e) => e.type === "LeaseActivated");
     expect((activated?.data as { workingDirectory: string }).workingDirectory).toMatch(/\/leases\/ls_\w+\/repo$/);
     // Leave a mess: a changed file, an untracked one, an ignored one.
@@ -94,7 +95,7 @@ describe("working copies on the local host", { timeout: 180_000 }, () => {
     expect(await run(second, ["cat", "src/main.txt"])).toBe("one\n");
     // Paths outside the checkout are refused.
     const { filesystem: fs2 } = await drydock.interfaces.forLease(second);
-    await expect(fs2.readFile("../.bashrc")).rejects.toThrow(/\.\./);
+    await expect(readWholeFile(fs2, "../.bashrc")).rejects.toThrow(/\.\./);
     await done(second);
     const copies = await drydock.database.db.selectFrom("resources").select("resource_id").where("resource_type", "=", "working-copy").execute();
     expect(copies).toHaveLength(1);

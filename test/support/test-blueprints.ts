@@ -69,7 +69,6 @@ function under(prefix: string, fs: FilesystemInterface): FilesystemInterface {
   const p = (path: string) => (path === "" || path === "." ? prefix : `${prefix}/${path}`);
   return {
     openFile: (path) => fs.openFile(p(path)),
-    readFile: (path) => fs.readFile(p(path)),
     writeFile: (path, data) => fs.writeFile(p(path), data),
     list: (path, page) => fs.list(p(path), page),
     remove: (path) => fs.remove(p(path)),

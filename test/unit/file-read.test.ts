@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { exactBody, readWhole } from "../../src/interfaces/file-read";
+import { exactBody } from "../../src/interfaces/file-read";
+import { readWhole } from "../support/read-whole-file";
 
 const bytes = (...xs: number[]) => new Uint8Array(xs);
 async function* chunks(...parts: Uint8Array[]): AsyncGenerator<Uint8Array> {

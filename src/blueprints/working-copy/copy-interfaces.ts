@@ -27,7 +27,6 @@ export function checkoutInterfaces(host: LeaseInterfaces, resourceId: string, le
   };
   const filesystem: FilesystemInterface = {
     openFile: async (path) => host.filesystem.openFile(inCheckout(path)),
-    readFile: async (path) => host.filesystem.readFile(inCheckout(path)),
     writeFile: async (path, data) => host.filesystem.writeFile(inCheckout(path), data),
     list: async (path, page) => host.filesystem.list(inCheckout(path), page),
     // The checkout itself is the copy's, not the lease's to remove.
