@@ -4,10 +4,12 @@
  * what belongs to no live lease (lease-leftover-decision.ts), processes first.
  *
  * It is the backstop, not the normal path: a lease's teardown removes its directories, and an
- * inline activation whose append lost removes its own. It catches what those cannot: a process
- * that stopped between an inline activation's mkdir and its commit (the lease was never stored,
- * and the local host's resource, which lives as long as the machine serves, is never destroyed
- * to take them with it), and a teardown whose removal failed (the lease ends anyway). Without it
+ * inline activation whose append lost removes its own when its lease was never stored. It
+ * catches what those cannot: a process that stopped between an inline activation's mkdir and its
+ * commit (the lease was never stored, and the local host's resource, which lives as long as the
+ * machine serves, is never destroyed to take them with it), a teardown whose removal failed (the
+ * lease ends anyway), and a stored lease's lost inline activation whose lease then ended without
+ * being activated here. Without it
  * they stay until an operator finds the disk full.
  *
  * A lease is removed only while this process holds its activation (lease-activations.ts), and

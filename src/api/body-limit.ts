@@ -24,11 +24,17 @@ export function limitBody(maxBytes: number, exempt: (c: Context) => boolean = ()
   return async (c, next) => {
     // A GET or HEAD carries no body a route reads (the Fetch API refuses one).
     if (c.req.method === "GET" || c.req.method === "HEAD" || exempt(c)) return next();
-    const length = c.req.header("content-length");
-    if (length !== undefined && /^\d+$/.test(length) && c.req.header("transfer-encoding") === undefined) {
-      if (Number(length) > maxBytes) tooLarge();
+    const length = declaredLength(c);
+    if (length !== null) {
+      if (length > maxBytes) tooLarge();
       return next();
     }
     return counted(c, next);
   };
+}
+
+/** The body's length as its Content-Length declares it, which bounds what can be read; null when it comes without one (chunked). */
+export function declaredLength(c: Context): number | null {
+  const length = c.req.header("content-length");
+  return length !== undefined && /^\d+$/.test(length) && c.req.header("transfer-encoding") === undefined ? Number(length) : null;
 }

@@ -9,6 +9,7 @@ import type { ApiApp, ApiContext } from "./api-env";
 import { idParams, queryFlag } from "./params";
 import { access } from "./route-access";
 import { ErrorSchema, FileListSchema } from "./schemas";
+import { declaredLength } from "./body-limit";
 import { servedFileBody } from "./served-file-body";
 import { FileTransferSlots } from "./file-transfer-slots";
 
@@ -75,8 +76,7 @@ export function isFileUpload(c: Context): boolean {
  */
 function uploadOf(c: ApiContext, maxBytes: number): AsyncIterable<Uint8Array> {
   const tooLarge = () => new DomainError("payload_too_large", `body: larger than ${maxBytes} bytes, the most a file upload may be`, { limit: maxBytes });
-  const length = c.req.header("content-length");
-  if (length !== undefined && /^\d+$/.test(length) && c.req.header("transfer-encoding") === undefined && Number(length) > maxBytes) throw tooLarge();
+  if ((declaredLength(c) ?? 0) > maxBytes) throw tooLarge();
   const body = c.req.raw.body;
   return (async function* () {
     if (!body) return;

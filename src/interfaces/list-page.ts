@@ -1,7 +1,7 @@
 import type { ListPage } from "./filesystem-interface";
 
 /** Code-unit order: a listing's order must not depend on the host's locale. */
-export const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * The names on a page of a directory's listing: sorted by name, those after `page.after`, at
