@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { request, type IncomingMessage } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { liveMemory } from "../support/live-memory";
+import { growthOver, liveMemory } from "../support/live-memory";
 import { listenOnLoopback, type LoopbackServer } from "../support/loopback-server";
 import { startApi, type ApiHarness } from "./api-harness";
 
@@ -122,13 +122,7 @@ describe("a streamed command with a client that does not read", () => {
     expect(res.headers["content-type"]).toContain("application/x-ndjson");
     const pid = await pidFile("head.pid");
 
-    const growth = { rss: 0, external: 0 };
-    for (let i = 0; i < 30; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      const now = await liveMemory();
-      growth.rss = Math.max(growth.rss, now.rss - before.rss);
-      growth.external = Math.max(growth.external, now.external - before.external);
-    }
+    const growth = await growthOver(before, 30);
     // The command is held back, not finished with its output in memory.
     expect(await isAlive(pid)).toBe(true);
     expect(await bytesWritten(pid)).toBeLessThan(64 * MIB);

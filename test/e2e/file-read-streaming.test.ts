@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/service/logger";
-import { liveMemory } from "../support/live-memory";
+import { growthOver, liveMemory } from "../support/live-memory";
 import { listenOnLoopback, type LoopbackServer } from "../support/loopback-server";
 import { waitUntil } from "../support/wait-until";
 import { startApi, type ApiClient, type ApiHarness } from "./api-harness";
@@ -132,13 +132,7 @@ describe.each(["admin", "client"] as const)("reading a file of a lease (%s)", (w
     expect(res.headers["content-type"]).toBe("application/octet-stream");
     expect(Number(res.headers["content-length"])).toBe(HUGE);
 
-    const growth = { rss: 0, external: 0 };
-    for (let i = 0; i < 20; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      const now = await liveMemory();
-      growth.rss = Math.max(growth.rss, now.rss - before.rss);
-      growth.external = Math.max(growth.external, now.external - before.external);
-    }
+    const growth = await growthOver(before, 20);
     expect(growth.external).toBeLessThan(64 * MIB);
     expect(growth.rss).toBeLessThan(64 * MIB);
     // Reading still: a descriptor in the service, or the helper (and its bubblewrap) in the sandbox.

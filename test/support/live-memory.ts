@@ -15,3 +15,15 @@ export async function liveMemory(): Promise<{ rss: number; external: number }> {
   const { rss, external } = process.memoryUsage();
   return { rss, external };
 }
+
+/** The most this process's live memory grew above `before`, sampled every 100 ms, `samples` times. */
+export async function growthOver(before: { rss: number; external: number }, samples: number): Promise<{ rss: number; external: number }> {
+  const growth = { rss: 0, external: 0 };
+  for (let i = 0; i < samples; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await liveMemory();
+    growth.rss = Math.max(growth.rss, now.rss - before.rss);
+    growth.external = Math.max(growth.external, now.external - before.external);
+  }
+  return growth;
+}
