@@ -216,14 +216,15 @@ const scheduleShapes = new CompiledShapes();
 
 function scheduleQuery(db: Executor, streamId: string, work: ScheduledWork<string> | null, claim?: WorkClaim): CompiledQuery {
   if (!work) return scheduleShapes.compile(db, "delete", { streamId }, (db, a) => db.deleteFrom("work_items").where("stream_id", "=", a.streamId));
-  // A new event drops any claim (the claimed step has moved on), unless the appender claims the next step itself.
+  // A new event drops any claim (the claimed step has moved on), unless the appender claims the
+  // next step itself, and the failures of the step before (worker.ts): the stream moved on.
   const args = { streamId, kind: work.kind, runAt: work.runAt, claimedBy: claim?.token ?? null, claimedUntil: claim?.until ?? null };
   return scheduleShapes.compile(db, "upsert", args, (db, a) => {
     const row = { kind: a.kind, run_at: a.runAt, claimed_by: a.claimedBy, claimed_until: a.claimedUntil };
     return db
       .insertInto("work_items")
       .values({ stream_id: a.streamId, ...row })
-      .onConflict((oc) => oc.column("stream_id").doUpdateSet(row));
+      .onConflict((oc) => oc.column("stream_id").doUpdateSet({ ...row, failures: sql<number>`0`, last_error: sql<null>`NULL`, last_failed_at: sql<null>`NULL` }));
   });
 }
 

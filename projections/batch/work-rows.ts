@@ -33,5 +33,5 @@ export const workRows: BatchProjection = {
 
 function schedule(rows: RowSet, streamId: string, work: ScheduledWork<string> | null): void {
   if (!work) rows.work_items.delete(streamId);
-  else rows.work_items.upsert(streamId, { stream_id: streamId, kind: work.kind, run_at: work.runAt, claimed_by: null, claimed_until: null });
+  else rows.work_items.upsert(streamId, { stream_id: streamId, kind: work.kind, run_at: work.runAt, claimed_by: null, claimed_until: null, failures: 0, last_error: null, last_failed_at: null });
 }

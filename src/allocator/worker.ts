@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import { StaleCapacityView } from "./capacity-view-cache";
 import { TemporaryFailure } from "../blueprints/failures";
+import { backoffMs } from "./backoff";
 import type { ChangeSource } from "../store/change-feed";
 import type { ChangeNotice } from "../store/change-notice";
 import type { WorkClaim } from "../store/projection";
@@ -19,12 +20,24 @@ export interface WorkerOptions {
   concurrency: number;
   /** The longest sleep between looks when nothing wakes the worker (a lost NOTIFY, a clock jump). */
   maxIdleMs: number;
-  /** A step that threw is retried after about this long. */
+  /** A step that threw is retried after about this long; after each further failure in a row, twice as long (with jitter). */
   failureRetryMs: number;
-  onError?: (error: unknown, streamId: string) => void;
+  /** The longest wait between tries of a step that keeps failing. */
+  failureRetryMaxMs: number;
+  /** A step threw; `retry` says which failure in a row it was and when the step runs again (absent: a failure outside any step). */
+  onError?: (error: unknown, streamId: string, retry?: StepRetry) => void;
 }
 
-export const defaultWorkerOptions: WorkerOptions = { claimTimeoutMs: 60_000, concurrency: 8, maxIdleMs: 30_000, failureRetryMs: 5_000 };
+/** A failed step's place in its run of failures, and its next try. */
+export interface StepRetry {
+  failures: number;
+  at: Date;
+}
+
+export const defaultWorkerOptions: WorkerOptions = { claimTimeoutMs: 60_000, concurrency: 8, maxIdleMs: 30_000, failureRetryMs: 5_000, failureRetryMaxMs: 10 * 60_000 };
+
+/** The most of an error's message a work item keeps (last_error). */
+const LAST_ERROR_CHARS = 2000;
 
 /**
  * The allocator's worker: claims due work items with FOR UPDATE SKIP LOCKED and a claim timeout,
@@ -127,7 +140,7 @@ export class AllocatorWorker {
       return 1;
     }
     const claimed = await this.claim(free, null);
-    for (const { streamId, token } of claimed) this.track(this.runClaimed(streamId, token));
+    for (const item of claimed) this.track(this.runClaimed(item));
     if (claimed.length === 0 && this.inFlight.size > 0) {
       await Promise.race(this.inFlight);
       return 1;
@@ -142,7 +155,7 @@ export class AllocatorWorker {
   async runNow(streamId: string): Promise<boolean> {
     const [claimed] = await this.claim(1, streamId);
     if (!claimed) return false;
-    await this.runClaimed(streamId, claimed.token);
+    await this.runClaimed(claimed);
     return true;
   }
 
@@ -160,11 +173,11 @@ export class AllocatorWorker {
    * a release keyed on the worker id alone would then drop that newer claim and let two runs of
    * one stream overlap.
    */
-  private async claim(limit: number, streamId: string | null): Promise<{ streamId: string; token: string }[]> {
+  private async claim(limit: number, streamId: string | null): Promise<ClaimedItem[]> {
     const now = this.ctx.clock.now();
     const until = new Date(now.getTime() + this.options.claimTimeoutMs);
     const token = `${this.ctx.workerId}#${++this.claims}`;
-    const rows = await sql<{ stream_id: string }>`
+    const rows = await sql<{ stream_id: string; failures: number }>`
       UPDATE work_items SET claimed_by = ${token}, claimed_until = ${until}
        WHERE stream_id IN (
          SELECT stream_id FROM work_items
@@ -174,18 +187,18 @@ export class AllocatorWorker {
           ORDER BY run_at
           LIMIT ${limit}
           FOR UPDATE SKIP LOCKED)
-      RETURNING stream_id`.execute(this.ctx.db);
-    return rows.rows.map((r) => ({ streamId: r.stream_id, token }));
+      RETURNING stream_id, failures`.execute(this.ctx.db);
+    return rows.rows.map((r) => ({ streamId: r.stream_id, token, failures: r.failures }));
   }
 
-  private async runClaimed(streamId: string, token: string): Promise<void> {
+  private async runClaimed({ streamId, token, failures }: ClaimedItem): Promise<void> {
     try {
       await runWorkItem(this.ctx, streamId);
       // A step that appended rewrote the item (and dropped the claim). One that appended nothing
       // leaves it claimed: release it so it runs again when due.
       await this.release(streamId, token);
     } catch (error) {
-      await this.failed(streamId, token, error);
+      await this.failed(streamId, token, error, failures);
     }
   }
 
@@ -250,7 +263,8 @@ export class AllocatorWorker {
         if (failure) {
           // The request is stored whatever happened to the step; its item is then a worker's.
           if (start) await store.flush();
-          await this.failed(claim.streamId, claim.token, failure.error);
+          // Its item was written by this request's append (or the step's before): no failure before this one.
+          await this.failed(claim.streamId, claim.token, failure.error, 0);
           return;
         }
         if (store.outcome.kept) continue;
@@ -291,15 +305,26 @@ export class AllocatorWorker {
     return this.ctx.db.updateTable("work_items").set({ claimed_by: null, claimed_until: null }).where("stream_id", "=", streamId).where("claimed_by", "=", token).execute();
   }
 
-  private async failed(streamId: string, token: string, error: unknown): Promise<void> {
-    this.options.onError?.(error, streamId);
-    // Keep the claim as the retry delay, with jitter so failing items do not retry in step. A
-    // step that knows better (a host that is down: retry at its next health interval) says so.
+  /**
+   * Keeps the claim as the retry delay, and counts the failure on the item with its error, for
+   * operators (a resource's `failingStep`, drydock_work_items_failing). The delay doubles with each
+   * failure in a row, from failureRetryMs up to failureRetryMaxMs, with jitter so failing items do
+   * not retry in step: a teardown a cloud refuses for good (a missing permission) is tried every
+   * few minutes, not every few seconds for ever. A step that knows better (a host that is down:
+   * retry at its next health interval) says so, and never waits less. An append to the stream
+   * rewrites the item and starts the count again (work-projection.ts).
+   */
+  private async failed(streamId: string, token: string, error: unknown, failuresBefore: number): Promise<void> {
+    const failures = failuresBefore + 1;
     const hinted = error instanceof TemporaryFailure ? (error.retryAfterMs ?? 0) : 0;
-    const delay = Math.max(hinted, this.options.failureRetryMs * (0.5 + this.ctx.random()));
+    const delay = Math.max(hinted, backoffMs(failures, this.ctx.random(), { baseMs: this.options.failureRetryMs, maxMs: this.options.failureRetryMaxMs }));
+    const now = this.ctx.clock.now();
+    const at = new Date(now.getTime() + delay);
+    this.options.onError?.(error, streamId, { failures, at });
+    const message = (error instanceof Error ? error.message : String(error)).slice(0, LAST_ERROR_CHARS);
     await this.ctx.db
       .updateTable("work_items")
-      .set({ claimed_until: new Date(this.ctx.clock.now().getTime() + delay) })
+      .set({ claimed_until: at, failures, last_error: message, last_failed_at: now })
       .where("stream_id", "=", streamId)
       .where("claimed_by", "=", token)
       .execute()
@@ -307,4 +332,11 @@ export class AllocatorWorker {
     // The retry is due later than anything the sleeping loop knows of: let it look.
     this.wake();
   }
+}
+
+/** A work item this worker claimed: its claim's token, and its step's failures in a row so far. */
+interface ClaimedItem {
+  streamId: string;
+  token: string;
+  failures: number;
 }

@@ -70,6 +70,16 @@ export const ResourceSchema = z
       })
       .nullable()
       .openapi({ description: "The hold on it: it takes no new lease and is not destroyed until the hold is released or ends." }),
+    failingStep: z
+      .object({
+        step: z.string().openapi({ description: "The step that fails: `destroy` (its teardown), `activate`, …", example: "destroy" }),
+        failures: z.number().int().openapi({ description: "Failures in a row since the resource last changed; the wait before the next try doubles with each, up to 10 minutes." }),
+        lastError: z.string(),
+        lastFailedAt: isoTime,
+        nextAttemptAt: isoTime.nullable(),
+      })
+      .nullable()
+      .openapi({ description: "Its next step has failed since it last changed (a teardown the provider refuses, a host that does not answer). Current state only: null in `asOf` answers." }),
     allocatedAt: isoTime,
     activatedAt: isoTime.nullable(),
     endedAt: isoTime.nullable(),

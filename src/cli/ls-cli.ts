@@ -15,7 +15,7 @@ const computed: Record<string, (row: Row) => unknown> = {
     const hold = row.hold as { reason: string; until: string | null; by: string } | null | undefined;
     const held = hold ? `on hold: ${hold.reason} (by ${hold.by}, ${hold.until ? `until ${hold.until}` : "until released"})` : null;
     const other = row.suspectReason ? `suspect: ${String(row.suspectReason)}` : row.status === "broken" ? (row.endReason as string | null) : null;
-    return [held, other].filter((p) => p !== null).join("; ") || null;
+    return [held, other, failingStepText(row)].filter((p) => p !== null).join("; ") || null;
   },
   // The pool policy (src/domain/pool-policy.ts), the settings that are set, in short.
   pool: (row) => {
@@ -27,6 +27,14 @@ const computed: Record<string, (row: Row) => unknown> = {
     return failing.length === 0 ? null : failing.map((f) => f.message).join("; ");
   },
 };
+
+/** A resource's failing step (src/queries/failing-steps.ts), in short: `teardown failed 3 times (next try …): <error>`. */
+function failingStepText(row: Row): string | null {
+  const failing = row.failingStep as { step: string; failures: number; lastError: string; nextAttemptAt: string | null } | null | undefined;
+  if (!failing) return null;
+  const step = failing.step === "destroy" ? "teardown" : failing.step;
+  return `${step} failed ${failing.failures} time${failing.failures === 1 ? "" : "s"}${failing.nextAttemptAt ? ` (next try ${failing.nextAttemptAt})` : ""}: ${failing.lastError}`;
+}
 
 /** `drydock ls [leases|resources|blueprints] [--status S] [--held] [--all]`: a table, newest first (--held: resources on hold only). */
 export async function lsCommand(client: DrydockClient, args: string[]): Promise<number> {

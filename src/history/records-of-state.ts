@@ -67,6 +67,8 @@ export function resourceRecordOfState(state: ResourceState, load: ResourceLoad |
     suspectReason: c.suspectReason ?? null,
     // States stored before holds lack it.
     hold: c.hold ? { reason: c.hold.reason, until: c.hold.until, by: c.hold.by, leaseId: c.hold.leaseId, since: c.hold.since } : null,
+    // A step's failures are the worker's operational state, not in the log (failing-steps.ts).
+    failingStep: null,
     allocatedAt: isoOrNull(c.allocatedAt)!,
     activatedAt: isoOrNull(c.activatedAt),
     endedAt: isoOrNull(c.endedAt),

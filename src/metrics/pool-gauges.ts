@@ -98,6 +98,19 @@ export function registerPoolGauges(registry: Registry, db: Kysely<DrydockDatabas
   });
 
   new Gauge({
+    name: "drydock_work_items_failing",
+    help: "Work items whose step has failed since their stream last changed, by step (destroy: a teardown that keeps failing); `GET /v1/resources/{id}` has the error.",
+    labelNames: ["step"] as const,
+    registers,
+    async collect() {
+      const rows = await sql<{ kind: string; n: string }>`SELECT kind, count(*) AS n FROM work_items WHERE failures > 0 GROUP BY kind`.execute(db);
+      this.reset();
+      this.set({ step: "destroy" }, 0);
+      for (const r of rows.rows) this.set({ step: r.kind }, Number(r.n));
+    },
+  });
+
+  new Gauge({
     name: "drydock_work_oldest_due_seconds",
     help: "How long the oldest due work item has been due and not done (0: none due). A growing value is a backlog.",
     registers,

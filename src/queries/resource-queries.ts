@@ -4,6 +4,7 @@ import type { DrydockDatabase, ResourcesTable } from "../store/schema";
 import { decodeCursor, pageOf, type Page } from "./pagination";
 import { idleSinceOf, resourceLoad, resourceLoads, type ResourceLoad } from "./resource-load";
 import { isoOrNull } from "./iso-time";
+import { failingSteps, type FailingStep } from "./failing-steps";
 
 export interface ResourceRecord {
   id: string;
@@ -18,6 +19,8 @@ export interface ResourceRecord {
   suspectReason: string | null;
   /** Its hold (src/domain/resource-hold.ts): no new lease, no teardown, until released or `until`. */
   hold: HoldRecord | null;
+  /** Its next step (a teardown, mostly) has failed since it last changed: how often, the last error, the next try. */
+  failingStep: FailingStep | null;
   allocatedAt: string;
   activatedAt: string | null;
   endedAt: string | null;
@@ -41,7 +44,7 @@ function holdRecordOf(row: Selectable<ResourcesTable>): HoldRecord | null {
   return { reason: row.hold_reason, until: isoOrNull(row.hold_until), by: row.hold_by ?? "", leaseId: row.hold_lease_id, since: isoOrNull(row.held_at)! };
 }
 
-export function resourceRecordOf(row: Selectable<ResourcesTable>, load: ResourceLoad | undefined): ResourceRecord {
+export function resourceRecordOf(row: Selectable<ResourcesTable>, load: ResourceLoad | undefined, failingStep: FailingStep | null = null): ResourceRecord {
   return {
     id: row.resource_id,
     blueprintId: row.blueprint_id,
@@ -53,6 +56,7 @@ export function resourceRecordOf(row: Selectable<ResourcesTable>, load: Resource
     endReason: row.end_reason,
     suspectReason: row.suspect_reason,
     hold: holdRecordOf(row),
+    failingStep,
     allocatedAt: isoOrNull(row.allocated_at)!,
     activatedAt: isoOrNull(row.activated_at),
     endedAt: isoOrNull(row.ended_at),
@@ -64,7 +68,9 @@ export function resourceRecordOf(row: Selectable<ResourcesTable>, load: Resource
 export async function getResource(db: Kysely<DrydockDatabase>, resourceId: string): Promise<ResourceRecord> {
   const row = await db.selectFrom("resources").selectAll().where("resource_id", "=", resourceId).executeTakeFirst();
   if (!row) throw new NotFoundError("resource", resourceId);
-  return resourceRecordOf(row, await resourceLoad(db, resourceId));
+  const streamId = `resource-${resourceId}`;
+  const [load, failing] = await Promise.all([resourceLoad(db, resourceId), failingSteps(db, [streamId])]);
+  return resourceRecordOf(row, load, failing.get(streamId) ?? null);
 }
 
 export interface ResourceFilter {
@@ -91,6 +97,6 @@ export async function listResources(db: Kysely<DrydockDatabase>, filter: Resourc
   }
   if (filter.cursor) q = q.where("resource_id", "<", decodeCursor(filter.cursor));
   const rows = await q.execute();
-  const loads = await resourceLoads(db, rows.map((r) => r.resource_id));
-  return pageOf(rows, filter.limit, (r) => r.resource_id, (r) => resourceRecordOf(r, loads.get(r.resource_id)));
+  const [loads, failing] = await Promise.all([resourceLoads(db, rows.map((r) => r.resource_id)), failingSteps(db, rows.map((r) => `resource-${r.resource_id}`))]);
+  return pageOf(rows, filter.limit, (r) => r.resource_id, (r) => resourceRecordOf(r, loads.get(r.resource_id), failing.get(`resource-${r.resource_id}`) ?? null));
 }

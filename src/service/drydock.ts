@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import { AllocatorWorker, type WorkerOptions } from "../allocator/worker";
+import { AllocatorWorker, type StepRetry, type WorkerOptions } from "../allocator/worker";
 import type { WorkerContext } from "../allocator/worker-context";
 import type { BlueprintImplementation } from "../blueprints/blueprint";
 import { BlueprintRegistry } from "../blueprints/blueprint-registry";
@@ -103,7 +103,8 @@ export interface DrydockOptions {
   leaseLeftovers?: { intervalMs?: number; graceMs?: number } | false;
   /** Create a `local-host` blueprint on start when none exists (default true). */
   localHost?: { root?: string; slots?: number } | false;
-  onWorkerError?: (error: unknown, streamId: string) => void;
+  /** A worker step failed (`retry`: its failures in a row and its next try; absent for failures outside a step). */
+  onWorkerError?: (error: unknown, streamId: string, retry?: StepRetry) => void;
   /** Where the service logs (src/service/logger.ts); default: nowhere. Worker failures go here unless onWorkerError takes them. */
   logger?: Logger;
   /**
@@ -155,7 +156,10 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
   });
   const registry = new BlueprintRegistry([localHost, staticHostsBlueprint(), workingCopyBlueprint(), ec2Host, ...(options.blueprints ?? [])]);
   const logger = options.logger ?? silentLogger;
-  const onWorkerError = options.onWorkerError ?? ((error: unknown, streamId: string) => logger.error({ streamId, err: error }, "worker step failed"));
+  const onWorkerError =
+    options.onWorkerError ??
+    ((error: unknown, streamId: string, retry?: StepRetry) =>
+      logger.error({ streamId, err: error, ...(retry ? { failures: retry.failures, retryAt: retry.at.toISOString() } : {}) }, "worker step failed"));
   const metrics = new DrydockMetrics();
   registerPoolGauges(metrics.registry, database.db, clock);
   // This instance hears its own appends at once (change-feed.ts), so its NOTIFYs serve only other

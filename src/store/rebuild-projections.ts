@@ -78,7 +78,7 @@ export async function rebuildInTransaction(
   await lockForRebuild(trx);
   // Work claims and wake-ups are not in the log: keep them across the rebuild (a lost claim
   // would let a second worker run the same step; a lost wake-up would delay a waiting lease).
-  await sql`CREATE TEMP TABLE work_items_before ON COMMIT DROP AS SELECT stream_id, run_at, claimed_by, claimed_until FROM work_items`.execute(trx);
+  await sql`CREATE TEMP TABLE work_items_before ON COMMIT DROP AS SELECT stream_id, kind, run_at, claimed_by, claimed_until, failures, last_error, last_failed_at FROM work_items`.execute(trx);
   for (const table of [...projectionTables].reverse()) await trx.deleteFrom(table).execute();
   // Each stream's kept state is derived from the log too (stream-state.ts): forget it, and the
   // next load or append folds it again from the events, through the machines as they are now.
@@ -99,7 +99,10 @@ export async function rebuildInTransaction(
   }
   await sql`
     UPDATE work_items w
-       SET run_at = LEAST(w.run_at, b.run_at), claimed_by = b.claimed_by, claimed_until = b.claimed_until
+       SET run_at = LEAST(w.run_at, b.run_at), claimed_by = b.claimed_by, claimed_until = b.claimed_until,
+           failures = CASE WHEN b.kind = w.kind THEN b.failures ELSE 0 END,
+           last_error = CASE WHEN b.kind = w.kind THEN b.last_error END,
+           last_failed_at = CASE WHEN b.kind = w.kind THEN b.last_failed_at END
       FROM work_items_before b
      WHERE b.stream_id = w.stream_id`.execute(trx);
   await sql`DROP TABLE work_items_before`.execute(trx);
@@ -107,11 +110,12 @@ export async function rebuildInTransaction(
 }
 
 /**
- * Columns that are operational state, not a projection of the log: who holds a work claim, and
- * when an item runs (wake-ups move waiting leases' retry times earlier after commits).
+ * Columns that are operational state, not a projection of the log: who holds a work claim, when
+ * an item runs (wake-ups move waiting leases' retry times earlier after commits), and how often
+ * its step has failed in a row.
  */
 const operationalColumns: Partial<Record<ProjectionTable, string[]>> = {
-  work_items: ["claimed_by", "claimed_until", "run_at"],
+  work_items: ["claimed_by", "claimed_until", "run_at", "failures", "last_error", "last_failed_at"],
 };
 
 /** The primary key column of each projection table. */

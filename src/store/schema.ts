@@ -129,6 +129,10 @@ export interface WorkItemsTable {
   run_at: Timestamp;
   claimed_by: string | null;
   claimed_until: Timestamp | null;
+  /** The step's failures in a row since the item was last written by an append (worker.ts); operational. */
+  failures: Generated<number>;
+  last_error: string | null;
+  last_failed_at: Timestamp | null;
 }
 
 export interface TokensTable {

@@ -7,6 +7,7 @@ import { CONSOLE_ASSETS } from "../../src/console/console-assets";
 import { CONSOLE_PATHS } from "../../src/console/console-routes";
 import { chromiumAvailable, chromiumMissingMessage, launchChromium, openPage } from "../support/browser";
 import { listenOnLoopback, type LoopbackServer } from "../support/loopback-server";
+import { memoryPoolBlueprint } from "../support/test-blueprints";
 import { startApi, type ApiHarness } from "./api-harness";
 
 /**
@@ -36,7 +37,8 @@ beforeAll(async () => {
   // Chromium starts while the database is made: both take seconds.
   launching = chromiumAvailable ? launchChromium() : undefined;
   launching?.catch(() => {});
-  api = await startApi();
+  // memory-pool: a blueprint whose teardowns can be made to fail, for the resource pages.
+  api = await startApi({}, { blueprints: [memoryPoolBlueprint()] });
   server = await listenOnLoopback(api.app.fetch);
   if (!launching) return;
   browser = await launching;
@@ -272,6 +274,26 @@ describe.sequential("the console in Chromium", () => {
     expect(await page.locator("#events tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-type")))).toEqual(history);
     await screenshot(page, "resource");
     for (const l of [first, second]) await giveBack(l);
+    noProblems();
+  });
+
+  itBrowser("a resource whose teardown keeps failing says so, on the list and on its page", async () => {
+    const blueprint = await api.call("POST", "/v1/blueprints", { name: "no-terminate", kind: "memory-pool", config: { labels: ["nt"], failDestroy: true } });
+    expect(blueprint.status, blueprint.text).toBe(201);
+    const lease = await api.call("POST", "/v1/leases?wait=10", { resourceType: "sandbox", attributes: { labels: ["nt"] } });
+    expect(lease.status, lease.text).toBe(201);
+    await giveBack(lease.body);
+    const resourceId: string = lease.body.resourceId;
+    expect((await api.call("POST", `/v1/resources/${resourceId}/release`, {})).status).toBe(200);
+
+    await page.click('nav a:text-is("Resources")');
+    await shown(page.locator(`#by-blueprint tr[data-id="${resourceId}"]`, { hasText: /teardown failed \d+ times?: UnauthorizedOperation/ }));
+    await page.goto(`/console/resources/${resourceId}`);
+    await shown(page.locator("#resource-facts", { hasText: /teardown failed \d+ times?: UnauthorizedOperation: you are not authorized to perform TerminateInstances \(next try / }));
+    // Fixed, it goes: the PATCH tries the teardown again at once.
+    expect((await api.call("PATCH", `/v1/blueprints/${blueprint.body.id}`, { config: { labels: ["nt"], failDestroy: false } })).status).toBe(200);
+    await shown(page.locator("#resource-status", { hasText: "destroyed" }));
+    expect((await api.call("POST", `/v1/blueprints/${blueprint.body.id}/disable`, {})).status).toBe(200);
     noProblems();
   });
 

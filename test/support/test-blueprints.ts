@@ -20,6 +20,8 @@ const memoryPoolConfig = z
     failActivation: z.enum(["none", "temporary", "permanent"]).default("none"),
     /** Every lease's setup on a resource fails for good (a lease that breaks: holdOnFailure). */
     failLeaseActivation: z.boolean().default(false),
+    /** Every teardown of a resource fails for good, as a cloud that refuses TerminateInstances (a missing permission). */
+    failDestroy: z.boolean().default(false),
     supplemental: z.boolean().default(true),
   })
   .strict();
@@ -45,7 +47,9 @@ export function memoryPoolBlueprint(): BlueprintImplementation<MemoryPoolConfig>
       if (bp.config.failActivation === "permanent") throw new PermanentFailure("the image does not exist", "image_missing");
       return { activated: true };
     },
-    async destroyResource() {},
+    async destroyResource(bp) {
+      if (bp.config.failDestroy) throw new PermanentFailure("UnauthorizedOperation: you are not authorized to perform TerminateInstances", "UnauthorizedOperation");
+    },
     async activateLease(bp) {
       if (bp.config.failLeaseActivation) throw new PermanentFailure("the lease's setup script failed", "setup_failed");
       return { workingDirectory: null };

@@ -61,8 +61,9 @@ export async function destroyResource(ctx: WorkerContext, start: ResourceState):
   }
 
   const row = await ctx.db.selectFrom("resources").selectAll().where("resource_id", "=", c.resourceId).executeTakeFirstOrThrow();
-  // A failed teardown throws: the worker retries the step after its claim times out.
-  // TODO: give up after a bound and record the leak for the operator (leak reaper issue).
+  // A failed teardown throws: the worker tries the step again, waiting twice as long after each
+  // failure in a row (up to its maximum), and the work item keeps the count and the error that the
+  // resource shows as `failingStep` (worker.ts). It never gives up: the instance must still go.
   await impl.destroyResource(blueprintViewOf(blueprint, ctx.registry), await loadResourceView(ctx.db, row), ctx.effects);
   await ctx.store.append(streamIdOf("resource", c.resourceId), resource.version, [{ type: "ResourceDestroyed", data: {} }], meta);
 

@@ -32,3 +32,9 @@ export function streamLink(streamId) {
   if (kind === "blueprint") return blueprintLink(id);
   return streamId;
 }
+
+/** A resource's failing step (GET /v1/resources/{id} `failingStep`): "teardown failed 3 times: <error>". */
+export function failingStepText(failing) {
+  const step = failing.step === "destroy" ? "teardown" : failing.step;
+  return `${step} failed ${failing.failures} time${failing.failures === 1 ? "" : "s"}: ${failing.lastError}`;
+}

@@ -3,7 +3,7 @@
 // `"drained": true` for it: it takes no new lease, and is released once its leases end).
 import { api, get, post, query } from "./api.js";
 import { armed, byId, facts, fillTable, flash, flashError, json, row, status, usable } from "./dom.js";
-import { blueprintLink, leaseLink, time } from "./format.js";
+import { blueprintLink, failingStepText, leaseLink, time } from "./format.js";
 import { eventRows } from "./lease-page.js";
 import { follow } from "./live.js";
 import { isAdmin } from "./session.js";
@@ -44,6 +44,8 @@ export async function show(id) {
         ["Active since", time(r.activatedAt)],
         ["Idle since", time(r.idleSince)],
         ["Suspect", r.suspectReason],
+        // A step that keeps failing (its teardown, mostly), retried with a growing wait (src/allocator/worker.ts).
+        ["Failing", r.failingStep ? [failingStepText(r.failingStep), " (next try ", time(r.failingStep.nextAttemptAt), ")"] : null],
         // A hold: no new lease, not destroyed, until released or its time (src/domain/resource-hold.ts).
         ["On hold", r.hold ? [r.hold.reason, ` (by ${r.hold.by}, `, r.hold.until ? ["until ", time(r.hold.until)] : "until released", ")"] : null],
         ["Ended", r.endedAt ? [time(r.endedAt), r.endReason ? `: ${r.endReason}` : ""] : null],

@@ -2,10 +2,11 @@
 // from the event stream.
 import { get, query } from "./api.js";
 import { byId, flashError, h, row, status } from "./dom.js";
-import { blueprintLink, resourceLink, time } from "./format.js";
+import { blueprintLink, failingStepText, resourceLink, time } from "./format.js";
 import { follow } from "./live.js";
 
-const LIVE = "pending,active,broken";
+// Released ones too: a released resource whose teardown keeps failing lingers, and says why.
+const LIVE = "pending,active,released,broken";
 const MAX_PAGES = 10;
 
 /** Every page of a list (up to MAX_PAGES of 200). */
@@ -54,7 +55,7 @@ function section(blueprint, blueprintId, resources) {
             status(r.status),
             place(r),
             h("span", { class: "slots" }, `${r.liveLeases} / ${r.leaseSlots}`),
-            r.hold ? `on hold: ${r.hold.reason}` : (r.suspectReason ?? r.endReason ?? ""),
+            r.hold ? `on hold: ${r.hold.reason}` : r.failingStep ? failingStepText(r.failingStep) : (r.suspectReason ?? r.endReason ?? ""),
             time(r.activatedAt ?? r.allocatedAt),
           ),
         ),

@@ -17,6 +17,7 @@ import * as m015 from "./015-blueprint-lease-cap";
 import * as m016 from "./016-blueprint-pool-policy";
 import * as m017 from "./017-append-guard";
 import * as m018 from "./018-append-condition";
+import * as m019 from "./019-work-item-failures";
 
 /** Numbered migrations, applied in order on start. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -38,6 +39,7 @@ export const migrations: Record<string, Migration> = {
   "016-blueprint-pool-policy": m016,
   "017-append-guard": m017,
   "018-append-condition": m018,
+  "019-work-item-failures": m019,
 };
 
 export const migrationProvider: MigrationProvider = {

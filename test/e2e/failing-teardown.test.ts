@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inlineProjections } from "../../projections/index";
+import type { StepRetry } from "../../src/allocator/worker";
+import { rebuildProjections } from "../../src/store/rebuild-projections";
+import { memoryPoolBlueprint } from "../support/test-blueprints";
+import { startApi, type ApiHarness } from "./api-harness";
+
+/**
+ * A resource whose teardown keeps failing (a cloud that refuses to terminate its instance, for
+ * want of a permission) is tried again with a wait that doubles from the worker's first retry
+ * delay up to its maximum, not every few seconds for ever; operators see the step, how often it
+ * failed, its error and its next try on the resource, in `drydock ls resources` and in the
+ * metrics; a fix to the blueprint tries it again at once, and the count ends with the resource.
+ */
+let api: ApiHarness;
+/** How far the service's clock runs ahead of the machine's: the test moves it past each retry delay. */
+let aheadMs = 0;
+const failures: { streamId: string; retry: StepRetry | undefined }[] = [];
+const FIRST_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 8_000;
+
+beforeAll(async () => {
+  api = await startApi(
+    {},
+    {
+      localHost: false,
+      blueprints: [memoryPoolBlueprint()],
+      worker: false,
+      clock: { now: () => new Date(Date.now() + aheadMs) },
+      // Jitter at its top: each delay is 0.995 × its step.
+      random: () => 0.99,
+      workerOptions: { failureRetryMs: FIRST_RETRY_MS, failureRetryMaxMs: MAX_RETRY_MS },
+      onWorkerError: (_error, streamId, retry) => failures.push({ streamId, retry }),
+    },
+  );
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+const workItem = (resourceId: string) => api.drydock.database.db.selectFrom("work_items").selectAll().where("stream_id", "=", `resource-${resourceId}`).executeTakeFirst();
+const failingGauge = async () => {
+  const text = (await api.call("GET", "/metrics")).text;
+  const line = text.split("\n").find((l) => l.startsWith('drydock_work_items_failing{step="destroy"}'));
+  if (!line) throw new Error(`no drydock_work_items_failing{step="destroy"} in /metrics:\n${text}`);
+  return Number(line.split(" ").at(-1));
+};
+
+describe("a teardown that keeps failing", () => {
+  it("backs off, says why where operators look, and is tried at once after a fix", async () => {
+    const blueprint = await api.call("POST", "/v1/blueprints", { name: "no-terminate", kind: "memory-pool", config: { labels: ["nt"], failDestroy: true } });
+    expect(blueprint.status).toBe(201);
+    const requested = await api.call("POST", "/v1/leases", { resourceType: "sandbox", attributes: { labels: ["nt"] } });
+    expect(requested.status).toBe(202);
+    const lease = await api.runDueWorkUntil(requested.body.id, "active");
+    const resourceId: string = lease.resourceId;
+    expect((await api.call("POST", `/v1/leases/${lease.id}/release`, {})).status).toBe(200);
+    expect((await api.call("POST", `/v1/resources/${resourceId}/release`, { reason: "retired" })).status).toBe(200);
+    expect(await failingGauge()).toBe(0);
+
+    // Each try fails; the next is due after twice the wait before, up to the maximum.
+    const waits: number[] = [];
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      await api.runDueWork();
+      const item = await workItem(resourceId);
+      expect(item).toMatchObject({ kind: "destroy", failures: attempt, last_error: expect.stringMatching(/UnauthorizedOperation/) });
+      const failedAt = new Date(item!.last_failed_at!).getTime();
+      waits.push(new Date(item!.claimed_until!).getTime() - failedAt);
+      // Nothing is due until the wait is over: running the due work now tries nothing.
+      await api.runDueWork();
+      expect((await workItem(resourceId))!.failures).toBe(attempt);
+      aheadMs += new Date(item!.claimed_until!).getTime() - api.drydock.clock.now().getTime() + 10;
+    }
+    expect(waits).toEqual([995, 1990, 3980, 7960, 7960]);
+    expect(failures.filter((f) => f.streamId === `resource-${resourceId}`).map((f) => f.retry?.failures)).toEqual([1, 2, 3, 4, 5]);
+
+    // Where an operator looks: the resource, `drydock ls resources`' source, the console's, and the metrics.
+    const shown = await api.call("GET", `/v1/resources/${resourceId}`);
+    expect(shown.body).toMatchObject({ status: "released", failingStep: { step: "destroy", failures: 5, lastError: expect.stringMatching(/not authorized to perform TerminateInstances/) } });
+    expect(Date.parse(shown.body.failingStep.nextAttemptAt)).toBeGreaterThan(Date.parse(shown.body.failingStep.lastFailedAt));
+    const listed = await api.call("GET", "/v1/resources?status=released");
+    expect(listed.body.items.find((r: { id: string }) => r.id === resourceId)).toMatchObject({ failingStep: { failures: 5 } });
+    expect(await failingGauge()).toBe(1);
+    // As of a past time, the log answers: a step's failures are not in it.
+    const asOf = await api.call("GET", `/v1/resources/${resourceId}?asOf=${encodeURIComponent(new Date().toISOString())}`);
+    expect(asOf.status).toBe(200);
+    expect(asOf.body).toMatchObject({ status: "released", failingStep: null });
+
+    // A rebuild of the projections keeps the count, as it keeps claims.
+    await rebuildProjections(api.drydock.database.db, inlineProjections);
+    expect(await workItem(resourceId)).toMatchObject({ failures: 5, last_error: expect.stringMatching(/UnauthorizedOperation/) });
+
+    // The fix: the blueprint's PATCH ends the wait, and the teardown goes through.
+    expect((await api.call("PATCH", `/v1/blueprints/${blueprint.body.id}`, { config: { labels: ["nt"], failDestroy: false } })).status).toBe(200);
+    await api.runDueWork();
+    const destroyed = await api.call("GET", `/v1/resources/${resourceId}`);
+    expect(destroyed.body).toMatchObject({ status: "destroyed", failingStep: null });
+    expect(await workItem(resourceId)).toBeUndefined();
+    expect(await failingGauge()).toBe(0);
+  });
+});
