@@ -1,7 +1,7 @@
 import { sql, type CompiledQuery } from "kysely";
 import { CompiledShapes } from "../src/store/compiled-once";
 import type { RecordedEvent } from "../events/envelope";
-import type { AppendContext, Executor, InlineProjection, WorkClaim } from "../src/store/projection";
+import { RETRY_WAIT_CLAIM, type AppendContext, type Executor, type InlineProjection, type WorkClaim } from "../src/store/projection";
 import type { StreamState } from "../src/store/stream-state";
 import type { LeaseContext } from "../src/machines/lease-machine";
 import { notifyDue, wakeQuotaWaiter, wakeWaitingLeases } from "./wake-waiting-leases";
@@ -260,11 +260,14 @@ async function wake(db: Executor, streamIds: readonly string[], at: Date, kind: 
   if (woken.rows.length > 0) await notifyDue(db, woken.rows, at);
 }
 
-/** Ends the retry delay of the blueprint's failed teardowns (a claim kept as the delay: worker.ts). */
+/**
+ * Ends the retry delay of the blueprint's failed teardowns (a claim kept as the delay: worker.ts),
+ * not the claim of a teardown running now: ended, another worker would run it a second time.
+ */
 async function wakeTeardowns(db: Executor, blueprintId: string, at: Date): Promise<void> {
   const woken = await sql<{ stream_id: string }>`
     UPDATE work_items SET claimed_until = ${at}
-     WHERE kind = 'destroy' AND claimed_until > ${at}
+     WHERE kind = 'destroy' AND claimed_until > ${at} AND claimed_by LIKE ${`${RETRY_WAIT_CLAIM}%`}
        AND stream_id IN (SELECT 'resource-' || resource_id FROM resources WHERE blueprint_id = ${blueprintId} AND status IN ('released', 'broken'))
      RETURNING stream_id`.execute(db);
   if (woken.rows.length > 0) await notifyDue(db, woken.rows, at);

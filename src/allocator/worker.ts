@@ -4,7 +4,7 @@ import { TemporaryFailure } from "../blueprints/failures";
 import { backoffMs } from "./backoff";
 import type { ChangeSource } from "../store/change-feed";
 import type { ChangeNotice } from "../store/change-notice";
-import type { WorkClaim } from "../store/projection";
+import { RETRY_WAIT_CLAIM, type WorkClaim } from "../store/projection";
 import { ClaimCarryingStore, type DeferredStart } from "./claim-carrying-store";
 import type { AllocationSnapshot } from "./allocation-snapshot";
 
@@ -306,7 +306,7 @@ export class AllocatorWorker {
   }
 
   /**
-   * Keeps the claim as the retry delay, and counts the failure on the item with its error, for
+   * Keeps the claim as the retry delay (marked as a wait: RETRY_WAIT_CLAIM), and counts the failure on the item with its error, for
    * operators (a resource's `failingStep`, drydock_work_items_failing). The delay doubles with each
    * failure in a row, from failureRetryMs up to failureRetryMaxMs, with jitter so failing items do
    * not retry in step: a teardown a cloud refuses for good (a missing permission) is tried every
@@ -324,7 +324,7 @@ export class AllocatorWorker {
     const message = (error instanceof Error ? error.message : String(error)).slice(0, LAST_ERROR_CHARS);
     await this.ctx.db
       .updateTable("work_items")
-      .set({ claimed_until: at, failures, last_error: message, last_failed_at: now })
+      .set({ claimed_by: `${RETRY_WAIT_CLAIM}${token}`, claimed_until: at, failures, last_error: message, last_failed_at: now })
       .where("stream_id", "=", streamId)
       .where("claimed_by", "=", token)
       .execute()

@@ -76,7 +76,7 @@ export const ResourceSchema = z
         failures: z.number().int().openapi({ description: "Failures in a row since the resource last changed; the wait before the next try doubles with each, up to 10 minutes." }),
         lastError: z.string(),
         lastFailedAt: isoTime,
-        nextAttemptAt: isoTime.nullable(),
+        nextAttemptAt: isoTime.nullable().openapi({ description: "When it is tried next; null: it is being tried now." }),
       })
       .nullable()
       .openapi({ description: "Its next step has failed since it last changed (a teardown the provider refuses, a host that does not answer). Current state only: null in `asOf` answers." }),

@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import { RETRY_WAIT_CLAIM } from "../store/projection";
 import type { DrydockDatabase } from "../store/schema";
 import { isoOrNull } from "./iso-time";
 
@@ -14,7 +15,7 @@ export interface FailingStep {
   failures: number;
   lastError: string;
   lastFailedAt: string;
-  /** When it is tried next (a blueprint's PATCH or enable tries a resource's teardown at once). */
+  /** When it is tried next (a blueprint's PATCH or enable tries a resource's teardown at once); null: it is being tried now. */
   nextAttemptAt: string | null;
 }
 
@@ -23,15 +24,16 @@ export async function failingSteps(db: Kysely<DrydockDatabase>, streamIds: reado
   if (streamIds.length === 0) return new Map();
   const rows = await db
     .selectFrom("work_items")
-    .select(["stream_id", "kind", "failures", "last_error", "last_failed_at", "run_at", "claimed_until"])
+    .select(["stream_id", "kind", "failures", "last_error", "last_failed_at", "run_at", "claimed_by", "claimed_until"])
     .where("stream_id", "in", streamIds)
     .where("failures", ">", 0)
     .execute();
   return new Map(
     rows.map((r) => {
-      // The failed claim is kept as the retry delay; an item woken meanwhile runs at its run time.
-      const next = r.claimed_until !== null && new Date(r.claimed_until) > new Date(r.run_at) ? r.claimed_until : r.run_at;
-      return [r.stream_id, { step: r.kind, failures: r.failures, lastError: r.last_error ?? "", lastFailedAt: isoOrNull(r.last_failed_at) ?? "", nextAttemptAt: isoOrNull(next) }];
+      // A failed run's claim is kept as the retry's wait (marked so); any other claim is a try running now.
+      const running = r.claimed_by !== null && !r.claimed_by.startsWith(RETRY_WAIT_CLAIM);
+      const waitsUntil = r.claimed_until !== null && new Date(r.claimed_until) > new Date(r.run_at) ? r.claimed_until : r.run_at;
+      return [r.stream_id, { step: r.kind, failures: r.failures, lastError: r.last_error ?? "", lastFailedAt: isoOrNull(r.last_failed_at) ?? "", nextAttemptAt: running ? null : isoOrNull(waitsUntil) }];
     }),
   );
 }

@@ -28,6 +28,14 @@ export interface WorkClaim {
   until: Date;
 }
 
+/**
+ * A work item whose step failed keeps its claim until the retry is due (worker.ts), held by
+ * `retry:<token>` rather than by the token of the run that failed: a claim with this prefix is a
+ * wait, one without is a step running now. A blueprint's fix ends the waits only
+ * (work-projection.ts), never a run's claim, which would let a second worker run the same step.
+ */
+export const RETRY_WAIT_CLAIM = "retry:";
+
 /** What the projections of one append share, for that append's transaction only. */
 export interface AppendContext {
   /** A stream's projected row as written (the columns asked for with RETURNING), by stream id. */

@@ -77,7 +77,8 @@ describe("a teardown that keeps failing", () => {
     // Where an operator looks: the resource, `drydock ls resources`' source, the console's, and the metrics.
     const shown = await api.call("GET", `/v1/resources/${resourceId}`);
     expect(shown.body).toMatchObject({ status: "released", failingStep: { step: "destroy", failures: 5, lastError: expect.stringMatching(/not authorized to perform TerminateInstances/) } });
-    expect(Date.parse(shown.body.failingStep.nextAttemptAt)).toBeGreaterThan(Date.parse(shown.body.failingStep.lastFailedAt));
+    const item = await workItem(resourceId);
+    expect(shown.body.failingStep).toMatchObject({ lastFailedAt: new Date(item!.last_failed_at!).toISOString(), nextAttemptAt: new Date(item!.claimed_until!).toISOString() });
     const listed = await api.call("GET", "/v1/resources?status=released");
     expect(listed.body.items.find((r: { id: string }) => r.id === resourceId)).toMatchObject({ failingStep: { failures: 5 } });
     expect(await failingGauge()).toBe(1);
@@ -89,6 +90,17 @@ describe("a teardown that keeps failing", () => {
     // A rebuild of the projections keeps the count, as it keeps claims.
     await rebuildProjections(api.drydock.database.db, inlineProjections);
     expect(await workItem(resourceId)).toMatchObject({ failures: 5, last_error: expect.stringMatching(/UnauthorizedOperation/) });
+
+    // A PATCH ends the waits of failed teardowns, never the claim of one running now (in another
+    // worker, say): ended, a second worker would run the same teardown beside it.
+    const waiting = (await workItem(resourceId))!;
+    expect(waiting.claimed_by).toMatch(/^retry:/);
+    await api.drydock.database.db.updateTable("work_items").set({ claimed_by: "w-elsewhere#1" }).where("stream_id", "=", `resource-${resourceId}`).execute();
+    expect((await api.call("GET", `/v1/resources/${resourceId}`)).body.failingStep).toMatchObject({ failures: 5, nextAttemptAt: null });
+    expect((await api.call("PATCH", `/v1/blueprints/${blueprint.body.id}`, { config: { labels: ["nt"], failDestroy: true, slots: 3 } })).status).toBe(200);
+    await api.drydock.notifier.flush();
+    expect(new Date((await workItem(resourceId))!.claimed_until!).getTime()).toBe(new Date(waiting.claimed_until!).getTime());
+    await api.drydock.database.db.updateTable("work_items").set({ claimed_by: waiting.claimed_by }).where("stream_id", "=", `resource-${resourceId}`).execute();
 
     // The fix: the blueprint's PATCH ends the wait, and the teardown goes through.
     expect((await api.call("PATCH", `/v1/blueprints/${blueprint.body.id}`, { config: { labels: ["nt"], failDestroy: false } })).status).toBe(200);

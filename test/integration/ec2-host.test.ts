@@ -363,6 +363,51 @@ describeSsh("ec2-host against the EC2 emulator", () => {
     expect(["shutting-down", "terminated"]).toContain(instance!.state);
   });
 
+  it("when EC2 refuses to terminate, the resource says so and asks less and less often; allowed again, the instance goes", async () => {
+    const bp = await blueprint("ec2-no-terminate");
+    const active = await lease(bp, 30);
+    const [instance] = instancesOf(bp);
+    await releaseAndWait(active.id);
+    // A role without ec2:TerminateInstances, until an operator fixes it.
+    emulator.faults.failNext("TerminateInstances", "UnauthorizedOperation", { times: Infinity, message: "You are not authorized to perform this operation." });
+    expect((await api.call("POST", `/v1/resources/${active.resourceId}/release`)).status).toBeLessThan(300);
+
+    // The worker's first retry is 300 ms here (startApi above), doubling: the resource's
+    // failingStep as each failure in a row is recorded.
+    const seen = new Map<number, { lastFailedAt: string; nextAttemptAt: string; lastError: string }>();
+    await waitUntil(
+      "three failed teardowns",
+      async () => {
+        const failing = (await api.call("GET", `/v1/resources/${active.resourceId}`)).body.failingStep;
+        // Between tries (while one runs, nextAttemptAt is null).
+        if (failing?.nextAttemptAt) seen.set(failing.failures, failing);
+        return seen.has(3) || seen.has(4) ? true : undefined;
+      },
+      20_000,
+      { intervalMs: 25, seen: () => [...seen.entries()] },
+    );
+    const wait = (f: { lastFailedAt: string; nextAttemptAt: string }) => Date.parse(f.nextAttemptAt) - Date.parse(f.lastFailedAt);
+    const first = seen.get(1) ?? seen.get(2)!;
+    const third = seen.get(3) ?? seen.get(4)!;
+    // 150–300 ms after the first failure (half to all of 300), at least 600 after the third.
+    expect(wait(first)).toBeLessThanOrEqual(600);
+    expect(wait(third)).toBeGreaterThanOrEqual(600);
+    expect(third.lastError).toMatch(/UnauthorizedOperation: You are not authorized to perform this operation/);
+    expect(instance!.state).toBe("running");
+    const resource = (await api.call("GET", `/v1/resources/${active.resourceId}`)).body;
+    expect(resource).toMatchObject({ status: "released", failingStep: { step: "destroy" } });
+
+    // Fixed: the blueprint's PATCH tries the teardown at once, and it goes through.
+    emulator.faults.clear();
+    expect((await api.call("PATCH", `/v1/blueprints/${bp}`, { config: config({ tags: { team: "ci" } }) })).status).toBe(200);
+    const destroyed = await waitUntil("the resource to be destroyed", async () => {
+      const r = (await api.call("GET", `/v1/resources/${active.resourceId}`)).body;
+      return r.status === "destroyed" ? r : undefined;
+    });
+    expect(destroyed.failingStep).toBeNull();
+    expect(["shutting-down", "terminated"]).toContain(instance!.state);
+  });
+
   it("reaps an instance with this installation's tag whose resource the log does not know, after two passes a grace period apart", async () => {
     const bp = await blueprint("ec2-reap");
     const active = await lease(bp, 30);
