@@ -302,7 +302,13 @@ export class AllocatorWorker {
   }
 
   private release(streamId: string, token: string) {
-    return this.ctx.db.updateTable("work_items").set({ claimed_by: null, claimed_until: null }).where("stream_id", "=", streamId).where("claimed_by", "=", token).execute();
+    // The step ran without failing: any failures before it are over too.
+    return this.ctx.db
+      .updateTable("work_items")
+      .set({ claimed_by: null, claimed_until: null, failures: 0, last_error: null, last_failed_at: null })
+      .where("stream_id", "=", streamId)
+      .where("claimed_by", "=", token)
+      .execute();
   }
 
   /**

@@ -110,4 +110,22 @@ describe("a teardown that keeps failing", () => {
     expect(await workItem(resourceId)).toBeUndefined();
     expect(await failingGauge()).toBe(0);
   });
+
+  it("a step that runs without failing ends the count, even when it appends nothing", async () => {
+    const requested = await api.call("POST", "/v1/leases", { resourceType: "sandbox", attributes: { labels: ["nt"] }, ttlSeconds: 3600 });
+    const lease = await api.runDueWorkUntil(requested.body.id, "active");
+    // Its item (the expiry, an hour away) as if its last two tries had failed and the wait were over.
+    const streamId = `lease-${lease.id}`;
+    const past = new Date(api.drydock.clock.now().getTime() - 1_000);
+    await api.drydock.database.db
+      .updateTable("work_items")
+      .set({ run_at: past, claimed_by: "retry:w-gone#1", claimed_until: past, failures: 2, last_error: "the database went away", last_failed_at: past })
+      .where("stream_id", "=", streamId)
+      .execute();
+    await api.runDueWork();
+    // The step found nothing to do (the lease has not expired): no event, and no failure left.
+    expect((await api.call("GET", `/v1/leases/${lease.id}`)).body.status).toBe("active");
+    expect(await api.drydock.database.db.selectFrom("work_items").selectAll().where("stream_id", "=", streamId).executeTakeFirst()).toMatchObject({ failures: 0, last_error: null, claimed_by: null });
+    expect((await api.call("POST", `/v1/leases/${lease.id}/release`, {})).status).toBe(200);
+  });
 });
