@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import { StaleCapacityView } from "./capacity-view-cache";
 import { TemporaryFailure } from "../blueprints/failures";
-import { backoffMs } from "./backoff";
+import { stepRetryMs } from "./backoff";
 import type { ChangeSource } from "../store/change-feed";
 import type { ChangeNotice } from "../store/change-notice";
 import { RETRY_WAIT_CLAIM, type WorkClaim } from "../store/projection";
@@ -312,18 +312,18 @@ export class AllocatorWorker {
   }
 
   /**
-   * Keeps the claim as the retry delay (marked as a wait: RETRY_WAIT_CLAIM), and counts the failure on the item with its error, for
-   * operators (a resource's `failingStep`, drydock_work_items_failing). The delay doubles with each
-   * failure in a row, from failureRetryMs up to failureRetryMaxMs, with jitter so failing items do
-   * not retry in step: a teardown a cloud refuses for good (a missing permission) is tried every
-   * few minutes, not every few seconds for ever. A step that knows better (a host that is down:
-   * retry at its next health interval) says so, and never waits less. An append to the stream
-   * rewrites the item and starts the count again (work-projection.ts).
+   * Keeps the claim as the retry delay (marked as a wait: RETRY_WAIT_CLAIM), and counts the
+   * failure on the item with its error, for operators (a resource's `failingStep`,
+   * drydock_work_items_failing). The delay (stepRetryMs) doubles with each failure in a row, from
+   * failureRetryMs up to failureRetryMaxMs, with jitter so failing items do not retry in step: a
+   * teardown a cloud refuses for good is tried every few minutes, not every few seconds for ever.
+   * A step that says when to try again (a host that is down: its health interval) keeps that
+   * pace. An append to the stream rewrites the item and starts the count again (work-projection.ts).
    */
   private async failed(streamId: string, token: string, error: unknown, failuresBefore: number): Promise<void> {
     const failures = failuresBefore + 1;
     const hinted = error instanceof TemporaryFailure ? (error.retryAfterMs ?? 0) : 0;
-    const delay = Math.max(hinted, backoffMs(failures, this.ctx.random(), { baseMs: this.options.failureRetryMs, maxMs: this.options.failureRetryMaxMs }));
+    const delay = stepRetryMs(failures, hinted, this.ctx.random(), { baseMs: this.options.failureRetryMs, maxMs: this.options.failureRetryMaxMs });
     const now = this.ctx.clock.now();
     const at = new Date(now.getTime() + delay);
     this.options.onError?.(error, streamId, { failures, at });

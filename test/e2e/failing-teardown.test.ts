@@ -111,6 +111,27 @@ describe("a teardown that keeps failing", () => {
     expect(await failingGauge()).toBe(0);
   });
 
+  it("a teardown that says when to try again (a host that is down) keeps that pace, however often it fails", async () => {
+    const blueprint = await api.call("POST", "/v1/blueprints", { name: "host-down", kind: "memory-pool", config: { labels: ["down"], failDestroy: true, failDestroyRetryAfterMs: 3_000 } });
+    const requested = await api.call("POST", "/v1/leases", { resourceType: "sandbox", attributes: { labels: ["down"] } });
+    const lease = await api.runDueWorkUntil(requested.body.id, "active");
+    expect((await api.call("POST", `/v1/leases/${lease.id}/release`, {})).status).toBe(200);
+    expect((await api.call("POST", `/v1/resources/${lease.resourceId}/release`, {})).status).toBe(200);
+    const waits: number[] = [];
+    for (let attempt = 1; attempt <= 6; attempt++) {
+      await api.runDueWork();
+      const item = (await workItem(lease.resourceId))!;
+      expect(item.failures).toBe(attempt);
+      waits.push(new Date(item.claimed_until!).getTime() - new Date(item.last_failed_at!).getTime());
+      aheadMs += new Date(item.claimed_until!).getTime() - api.drydock.clock.now().getTime() + 10;
+    }
+    // Not 3 s, 6 s, 12 s…: the host that answers again rejoins within one of its intervals.
+    expect(waits).toEqual([3_000, 3_000, 3_000, 3_000, 3_000, 3_000]);
+    expect((await api.call("PATCH", `/v1/blueprints/${blueprint.body.id}`, { config: { labels: ["down"] } })).status).toBe(200);
+    await api.runDueWork();
+    expect((await api.call("GET", `/v1/resources/${lease.resourceId}`)).body).toMatchObject({ status: "destroyed", failingStep: null });
+  });
+
   it("a step that runs without failing ends the count, even when it appends nothing", async () => {
     const requested = await api.call("POST", "/v1/leases", { resourceType: "sandbox", attributes: { labels: ["nt"] }, ttlSeconds: 3600 });
     const lease = await api.runDueWorkUntil(requested.body.id, "active");

@@ -22,6 +22,8 @@ const memoryPoolConfig = z
     failLeaseActivation: z.boolean().default(false),
     /** Every teardown of a resource fails for good, as a cloud that refuses TerminateInstances (a missing permission). */
     failDestroy: z.boolean().default(false),
+    /** With failDestroy: the failure is a host that is down, to be tried again after this long (as static-hosts' health interval), not a refusal. */
+    failDestroyRetryAfterMs: z.number().int().min(0).default(0),
     supplemental: z.boolean().default(true),
   })
   .strict();
@@ -48,6 +50,7 @@ export function memoryPoolBlueprint(): BlueprintImplementation<MemoryPoolConfig>
       return { activated: true };
     },
     async destroyResource(bp) {
+      if (bp.config.failDestroy && bp.config.failDestroyRetryAfterMs > 0) throw new TemporaryFailure("cannot reach the host: ECONNREFUSED", "host_unreachable", bp.config.failDestroyRetryAfterMs);
       if (bp.config.failDestroy) throw new PermanentFailure("UnauthorizedOperation: you are not authorized to perform TerminateInstances", "UnauthorizedOperation");
     },
     async activateLease(bp) {

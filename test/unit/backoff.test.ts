@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffMs, defaultBackoff, retryAt, type BackoffPolicy } from "../../src/allocator/backoff";
+import { backoffMs, defaultBackoff, retryAt, stepRetryMs, type BackoffPolicy } from "../../src/allocator/backoff";
 
 const policy: BackoffPolicy = { baseMs: 1000, maxMs: 60_000 };
 /** The largest value Math.random can return: "all of the step". */
@@ -84,5 +84,16 @@ describe("retryAt", () => {
     const before = now.getTime();
     retryAt(now, 3, 0.5, policy, 10);
     expect(now.getTime()).toBe(before);
+  });
+});
+
+describe("stepRetryMs: a failed worker step's wait", () => {
+  it("doubles with each failure in a row, up to the maximum", () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 20].map((n) => stepRetryMs(n, 0, ALMOST_ONE, policy))).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 60_000, 60_000]);
+  });
+
+  it("keeps the pace a step asks for (a host's health interval), however many failures, never sooner than a first retry", () => {
+    expect([1, 5, 50].map((n) => stepRetryMs(n, 30_000, ALMOST_ONE, policy))).toEqual([30_000, 30_000, 30_000]);
+    expect([1, 5, 50].map((n) => stepRetryMs(n, 200, ALMOST_ONE, policy))).toEqual([1000, 1000, 1000]);
   });
 });
