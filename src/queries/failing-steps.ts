@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import { RETRY_WAIT_CLAIM } from "../store/projection";
 import type { DrydockDatabase } from "../store/schema";
 import { isoOrNull } from "./iso-time";
@@ -19,21 +19,40 @@ export interface FailingStep {
   nextAttemptAt: string | null;
 }
 
-/** The failing steps of these streams, by stream id; a stream whose step has not failed is absent. */
-export async function failingSteps(db: Kysely<DrydockDatabase>, streamIds: readonly string[]): Promise<Map<string, FailingStep>> {
-  if (streamIds.length === 0) return new Map();
-  const rows = await db
-    .selectFrom("work_items")
-    .select(["stream_id", "kind", "failures", "last_error", "last_failed_at", "run_at", "claimed_by", "claimed_until"])
-    .where("stream_id", "in", streamIds)
-    .where("failures", ">", 0)
-    .execute();
-  return new Map(
-    rows.map((r) => {
-      // A failed run's claim is kept as the retry's wait (marked so); any other claim is a try running now.
-      const running = r.claimed_by !== null && !r.claimed_by.startsWith(RETRY_WAIT_CLAIM);
-      const waitsUntil = r.claimed_until !== null && new Date(r.claimed_until) > new Date(r.run_at) ? r.claimed_until : r.run_at;
-      return [r.stream_id, { step: r.kind, failures: r.failures, lastError: r.last_error ?? "", lastFailedAt: isoOrNull(r.last_failed_at) ?? "", nextAttemptAt: running ? null : isoOrNull(waitsUntil) }];
-    }),
-  );
+/** The columns of a resource's work item that resourcesWithWorkItem adds to each row (null: no item). */
+interface WorkItemColumns {
+  work_kind: string | null;
+  work_failures: number | null;
+  work_last_error: string | null;
+  work_last_failed_at: Date | string | null;
+  work_run_at: Date | string | null;
+  work_claimed_by: string | null;
+  work_claimed_until: Date | string | null;
+}
+
+/**
+ * Resources read with their work item's columns, joined by the item's key in the same statement:
+ * a resource's failing step costs its reader no query of its own.
+ */
+export function resourcesWithWorkItem(db: Kysely<DrydockDatabase>) {
+  return db
+    .selectFrom("resources")
+    .leftJoin("work_items as w", (join) => join.on(sql<boolean>`w.stream_id = 'resource-' || resources.resource_id`))
+    .selectAll("resources")
+    .select(["w.kind as work_kind", "w.failures as work_failures", "w.last_error as work_last_error", "w.last_failed_at as work_last_failed_at", "w.run_at as work_run_at", "w.claimed_by as work_claimed_by", "w.claimed_until as work_claimed_until"]);
+}
+
+/** The failing step a row read by resourcesWithWorkItem holds, or null when its step has not failed. */
+export function failingStepOf(row: WorkItemColumns): FailingStep | null {
+  if (row.work_kind === null || !row.work_failures) return null;
+  // A failed run's claim is kept as the retry's wait (marked so); any other claim is a try running now.
+  const running = row.work_claimed_by !== null && !row.work_claimed_by.startsWith(RETRY_WAIT_CLAIM);
+  const waitsUntil = row.work_claimed_until !== null && row.work_run_at !== null && new Date(row.work_claimed_until) > new Date(row.work_run_at) ? row.work_claimed_until : row.work_run_at;
+  return {
+    step: row.work_kind,
+    failures: row.work_failures,
+    lastError: row.work_last_error ?? "",
+    lastFailedAt: isoOrNull(row.work_last_failed_at) ?? "",
+    nextAttemptAt: running ? null : isoOrNull(waitsUntil),
+  };
 }

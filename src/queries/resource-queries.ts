@@ -4,7 +4,7 @@ import type { DrydockDatabase, ResourcesTable } from "../store/schema";
 import { decodeCursor, pageOf, type Page } from "./pagination";
 import { idleSinceOf, resourceLoad, resourceLoads, type ResourceLoad } from "./resource-load";
 import { isoOrNull } from "./iso-time";
-import { failingSteps, type FailingStep } from "./failing-steps";
+import { failingStepOf, resourcesWithWorkItem, type FailingStep } from "./failing-steps";
 
 export interface ResourceRecord {
   id: string;
@@ -66,11 +66,9 @@ export function resourceRecordOf(row: Selectable<ResourcesTable>, load: Resource
 }
 
 export async function getResource(db: Kysely<DrydockDatabase>, resourceId: string): Promise<ResourceRecord> {
-  const row = await db.selectFrom("resources").selectAll().where("resource_id", "=", resourceId).executeTakeFirst();
+  const row = await resourcesWithWorkItem(db).where("resources.resource_id", "=", resourceId).executeTakeFirst();
   if (!row) throw new NotFoundError("resource", resourceId);
-  const streamId = `resource-${resourceId}`;
-  const [load, failing] = await Promise.all([resourceLoad(db, resourceId), failingSteps(db, [streamId])]);
-  return resourceRecordOf(row, load, failing.get(streamId) ?? null);
+  return resourceRecordOf(row, await resourceLoad(db, resourceId), failingStepOf(row));
 }
 
 export interface ResourceFilter {
@@ -86,17 +84,17 @@ export interface ResourceFilter {
 }
 
 export async function listResources(db: Kysely<DrydockDatabase>, filter: ResourceFilter): Promise<Page<ResourceRecord>> {
-  let q = db.selectFrom("resources").selectAll().orderBy("resource_id", "desc").limit(filter.limit + 1);
-  if (filter.status && filter.status.length > 0) q = q.where("status", "in", filter.status);
-  if (filter.resourceType) q = q.where("resource_type", "=", filter.resourceType);
-  if (filter.blueprintId) q = q.where("blueprint_id", "=", filter.blueprintId);
-  if (filter.held !== undefined) q = q.where("hold_reason", filter.held ? "is not" : "is", null);
+  let q = resourcesWithWorkItem(db).orderBy("resources.resource_id", "desc").limit(filter.limit + 1);
+  if (filter.status && filter.status.length > 0) q = q.where("resources.status", "in", filter.status);
+  if (filter.resourceType) q = q.where("resources.resource_type", "=", filter.resourceType);
+  if (filter.blueprintId) q = q.where("resources.blueprint_id", "=", filter.blueprintId);
+  if (filter.held !== undefined) q = q.where("resources.hold_reason", filter.held ? "is not" : "is", null);
   const leaseOwner = filter.leaseOwner;
   if (leaseOwner !== undefined) {
-    q = q.where("resource_id", "in", (eb) => eb.selectFrom("leases").select("leases.resource_id").where("leases.owner", "=", leaseOwner).where("leases.authorizing_object", "=", leaseOwner).where("leases.resource_id", "is not", null).$narrowType<{ resource_id: string }>());
+    q = q.where("resources.resource_id", "in", (eb) => eb.selectFrom("leases").select("leases.resource_id").where("leases.owner", "=", leaseOwner).where("leases.authorizing_object", "=", leaseOwner).where("leases.resource_id", "is not", null).$narrowType<{ resource_id: string }>());
   }
-  if (filter.cursor) q = q.where("resource_id", "<", decodeCursor(filter.cursor));
+  if (filter.cursor) q = q.where("resources.resource_id", "<", decodeCursor(filter.cursor));
   const rows = await q.execute();
-  const [loads, failing] = await Promise.all([resourceLoads(db, rows.map((r) => r.resource_id)), failingSteps(db, rows.map((r) => `resource-${r.resource_id}`))]);
-  return pageOf(rows, filter.limit, (r) => r.resource_id, (r) => resourceRecordOf(r, loads.get(r.resource_id), failing.get(`resource-${r.resource_id}`) ?? null));
+  const loads = await resourceLoads(db, rows.map((r) => r.resource_id));
+  return pageOf(rows, filter.limit, (r) => r.resource_id, (r) => resourceRecordOf(r, loads.get(r.resource_id), failingStepOf(r)));
 }
