@@ -6,7 +6,8 @@
  *    much the process's memory grew at most meanwhile (rss and external, sampled every 20 ms,
  *    against just before; the reader is in the same process and keeps nothing);
  *  - the same size uploaded, sent chunked as a pipe would send it: MiB/s and memory the same way;
- *  - a small file (`--small` reads of 1 KiB, one after another): p50 and p99 of one read.
+ *  - a small file (`--small` reads of 1 KiB, one after another): p50 and p99 of one read; then as
+ *    many 1 KiB writes (PUT) and listings of the lease's top directory, the same way.
  *
  * The figures in bench/README.md (2026-12-05) came from this bench.
  *
@@ -40,6 +41,13 @@ async function call(token: string, method: string, route: string, body?: unknown
   const res = await fetch(base + route, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
   if (res.status >= 300) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
   return res.status === 204 ? null : res.json();
+}
+
+/** Sends bytes as they are; fails unless the answer is a success. */
+async function sent(token: string, method: string, route: string, body: Uint8Array): Promise<void> {
+  const res = await fetch(base + route, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" }, body });
+  if (res.status >= 300) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
+  await res.arrayBuffer();
 }
 
 /** Reads a whole file over its own connection, in this process (the service's reads are the same either way). */
@@ -130,6 +138,20 @@ try {
     }
     times.sort((a, b) => a - b);
     console.log(`${who}: a 1 KiB read, ${smallReads} one after another: p50 ${percentile(times, 50).toFixed(1)} ms, p99 ${percentile(times, 99).toFixed(1)} ms`);
+    const kib = new Uint8Array(1024).fill(97);
+    for (const [what, one] of [
+      ["a 1 KiB write", () => sent(token, "PUT", `/v1/leases/${lease.id}/files/written.bin`, kib)],
+      ["a listing", () => call(token, "GET", `/v1/leases/${lease.id}/files`)],
+    ] as const) {
+      const took: number[] = [];
+      for (let i = 0; i < smallReads; i++) {
+        const t = performance.now();
+        await one();
+        took.push(performance.now() - t);
+      }
+      took.sort((a, b) => a - b);
+      console.log(`${who}: ${what}, ${smallReads} one after another: p50 ${percentile(took, 50).toFixed(1)} ms, p99 ${percentile(took, 99).toFixed(1)} ms`);
+    }
     await call(token, "POST", `/v1/leases/${lease.id}/release`);
   }
 } finally {

@@ -1,4 +1,6 @@
-// The files API's worker inside a lease's sandbox: `node file-helper.mjs <op> <root> <path>`.
+// The files API's worker inside a lease's sandbox: `node file-helper.mjs <op> <root> <path>`, or
+// `node file-helper.mjs serve <root>` to answer many small ops, one after another, over its
+// stdin and stdout (see serve below).
 //
 // Plain JavaScript with no imports but Node's own, because it runs inside the sandbox where
 // nothing of the project but this file is mounted. It runs as the lease's unprivileged user, in
@@ -8,8 +10,8 @@
 // The checks below (no symlinks on the way, the file belongs to the lease's user) keep the API's
 // answers strict on top of that.
 //
-// Protocol: ops read (the file's size and a newline, then its bytes, to stdout), write (framed
-// bytes from stdin: see framed), list (JSON to stdout), remove.
+// Protocol of one op: read (the file's size and a newline, then its bytes, to stdout), write
+// (framed bytes from stdin: see framed), list (JSON to stdout), remove.
 // Exit 0 on success; exit 3 with {"code","message"} on stderr for an error the client caused.
 import { constants } from "node:fs";
 import { lstat, mkdir, open, readdir, rename, rm, unlink } from "node:fs/promises";
@@ -24,11 +26,15 @@ class ClientError extends Error {
 }
 
 // list also takes the page: the names after `after` ("": from the first), at most `limit` ("": all).
-const [op, root, rel, after = "", limit = ""] = process.argv.slice(2);
-const segments = rel.split("/").filter((s) => s !== "" && s !== ".");
+const [op, root, rel = ".", after = "", limit = ""] = process.argv.slice(2);
 const uid = process.getuid();
 
-async function walk() {
+/** What an op works on: the path as the client gave it (for messages), and its components. */
+function targetOf(rel) {
+  return { rel, segments: rel.split("/").filter((s) => s !== "" && s !== ".") };
+}
+
+async function walk({ rel, segments }) {
   // The textual checks (no `..`, no absolute path) were made by the service before it came here.
   let current = root;
   const rootInfo = await lstat(root);
@@ -45,20 +51,31 @@ async function walk() {
   return path.join(root, ...segments);
 }
 
-function owned(info) {
+function owned(info, rel) {
   // A file the lease's user does not own was put there by someone else (a hard link planted
   // from outside): never served.
   if (info.uid !== uid) throw new ClientError("path_outside_lease", `${rel}: not owned by the lease`);
 }
 
-async function read() {
-  const target = await walk();
-  const handle = await open(target, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+/** The file opened for reading, and its stat: a regular file of the lease's user. */
+async function openForRead(target) {
+  const { rel } = target;
+  const handle = await open(await walk(target), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const info = await handle.stat();
     if (info.isDirectory()) throw new ClientError("validation_failed", `is a directory: ${rel}`);
     if (!info.isFile()) throw new ClientError("validation_failed", `not a regular file: ${rel}`);
-    owned(info);
+    owned(info, rel);
+    return { handle, info };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+async function read(target) {
+  const { handle, info } = await openForRead(target);
+  try {
     // The size first, on a line of its own: the service answers with it before the bytes
     // (sandboxed-filesystem.ts), and no more than that many follow, however the file grows.
     const size = info.size;
@@ -73,15 +90,16 @@ async function read() {
   }
 }
 
-async function write() {
-  const target = await walk();
+async function write(where, content) {
+  const { rel, segments } = where;
+  const target = await walk(where);
   if (segments.length === 0) throw new ClientError("validation_failed", "cannot write to the lease root");
   const dir = path.dirname(target);
   await mkdir(dir, { recursive: true }).catch((error) => {
     if (error.code === "ENOTDIR" || error.code === "EEXIST") throw new ClientError("validation_failed", `a parent of ${rel} is not a directory`);
     throw error;
   });
-  await walk();
+  await walk(where);
   let mode;
   const existing = await lstat(target).catch(() => null);
   if (existing) {
@@ -92,7 +110,7 @@ async function write() {
   try {
     const handle = await open(temp, "wx", mode ?? 0o666);
     try {
-      for await (const chunk of framed(process.stdin)) await handle.writeFile(chunk);
+      for await (const chunk of content) await handle.writeFile(chunk);
       if (mode !== undefined) await handle.chmod(mode);
     } finally {
       await handle.close();
@@ -107,7 +125,7 @@ async function write() {
 // write's stdin: frames of a 4-byte big-endian length and that many bytes, then a frame of
 // length 0, which says the content is whole. Input that ends without it was cut short (the
 // client hung up, the upload went over its limit): the file is then left as it was.
-async function* framed(input) {
+async function* framed(input, rel) {
   const parts = [];
   let buffered = 0;
   const take = (n) => {
@@ -137,8 +155,9 @@ async function* framed(input) {
   throw new ClientError("upload_incomplete", `${rel}: the upload ended before all of it arrived`);
 }
 
-async function list() {
-  const target = await walk();
+async function list(where, after, limit) {
+  const { rel } = where;
+  const target = await walk(where);
   const info = await lstat(target);
   if (!info.isDirectory()) throw new ClientError("validation_failed", `not a directory: ${rel}`);
   const entries = [];
@@ -156,34 +175,146 @@ async function list() {
       modifiedAt: entry.mtime.toISOString(),
     });
   }
-  process.stdout.write(JSON.stringify(entries));
+  return entries;
 }
 
-async function remove() {
-  const target = await walk();
+async function remove(where) {
+  const { segments } = where;
+  const target = await walk(where);
   if (segments.length === 0) throw new ClientError("validation_failed", "refusing to remove the lease root");
   await lstat(target);
   await rm(target, { recursive: true, force: false });
 }
 
-const ops = { read, write, list, remove };
+/** An error as the service reads it: the client's (exit 3) or the helper's own (exit 4). */
+function answerOf(error, rel) {
+  if (error instanceof ClientError) return { status: 3, code: error.code, message: error.message };
+  if (error.code === "ENOENT" || error.code === "ENOTDIR") return { status: 3, code: "file_not_found", message: rel };
+  if (error.code === "EISDIR") return { status: 3, code: "validation_failed", message: `is a directory: ${rel}` };
+  if (error.code === "ELOOP") return { status: 3, code: "path_outside_lease", message: `${rel}: symlinks are not followed` };
+  if (error.code === "EACCES" || error.code === "EPERM") return { status: 3, code: "path_outside_lease", message: `${rel}: permission denied` };
+  if (error.code === "EEXIST") return { status: 3, code: "validation_failed", message: `a file is in the way: ${rel}` };
+  return { status: 4, code: "internal", message: String(error.message) };
+}
 
-try {
-  if (!ops[op]) throw new ClientError("validation_failed", `unknown file operation ${op}`);
-  await ops[op]();
-} catch (error) {
-  let out = error;
-  if (!(error instanceof ClientError)) {
-    if (error.code === "ENOENT" || error.code === "ENOTDIR") out = new ClientError("file_not_found", rel);
-    else if (error.code === "EISDIR") out = new ClientError("validation_failed", `is a directory: ${rel}`);
-    else if (error.code === "ELOOP") out = new ClientError("path_outside_lease", `${rel}: symlinks are not followed`);
-    else if (error.code === "EACCES" || error.code === "EPERM") out = new ClientError("path_outside_lease", `${rel}: permission denied`);
-    else if (error.code === "EEXIST") out = new ClientError("validation_failed", `a file is in the way: ${rel}`);
-    else {
-      process.stderr.write(JSON.stringify({ code: "internal", message: String(error.message) }));
-      process.exit(4);
+/** Reads exactly n bytes from a stream as they come (null: it ended first). */
+class Input {
+  constructor(stream) {
+    this.parts = [];
+    this.buffered = 0;
+    this.ended = false;
+    this.wake = null;
+    stream.on("data", (chunk) => {
+      this.parts.push(chunk);
+      this.buffered += chunk.length;
+      this.wake?.();
+    });
+    stream.on("end", () => {
+      this.ended = true;
+      this.wake?.();
+    });
+  }
+  async exact(n) {
+    while (this.buffered < n) {
+      if (this.ended) return null;
+      await new Promise((resolve) => (this.wake = resolve));
+      this.wake = null;
+    }
+    const all = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
+    this.parts = all.length > n ? [all.subarray(n)] : [];
+    this.buffered -= n;
+    return all.subarray(0, n);
+  }
+  async frame() {
+    const header = await this.exact(4);
+    return header === null ? null : this.exact(header.readUInt32BE(0));
+  }
+}
+
+/**
+ * Serve mode: requests and answers, one at a time, for as long as stdin is open. A request is a
+ * frame (4 bytes of length, big-endian, then that many bytes) of JSON: {op, path, after?, limit?,
+ * max?}; a write's request is followed by its content's frames and an empty frame. An answer is
+ * a frame of JSON, {ok: true, ...} or {ok: false, code, message}, and a read's answer is followed
+ * by exactly `size` bytes of the file, or by none when it said `inline: false` (the file is
+ * larger than the request's `max`: the service reads it with an op of its own, streamed).
+ * The service sends only small content this way; a large one gets a helper of its own.
+ */
+async function serve() {
+  const input = new Input(process.stdin);
+  const send = (answer, bytes) => {
+    const json = Buffer.from(JSON.stringify(answer));
+    const header = Buffer.allocUnsafe(4);
+    header.writeUInt32BE(json.length, 0);
+    process.stdout.write(bytes === undefined ? Buffer.concat([header, json]) : Buffer.concat([header, json, bytes]));
+  };
+  for (;;) {
+    const frame = await input.frame();
+    if (frame === null) return;
+    const request = JSON.parse(frame.toString("utf8"));
+    const where = targetOf(request.path);
+    // A write's content is read whole before anything else, so a refused write leaves no frame behind.
+    let content = null;
+    if (request.op === "write") {
+      content = [];
+      for (;;) {
+        const chunk = await input.frame();
+        if (chunk === null) return;
+        if (chunk.length === 0) break;
+        content.push(chunk);
+      }
+    }
+    try {
+      if (request.op === "read") {
+        const { handle, info } = await openForRead(where);
+        try {
+          if (info.size > request.max) {
+            send({ ok: true, size: info.size, inline: false });
+            continue;
+          }
+          // The bytes first, then their count: a file that shrank meanwhile is answered as it is now.
+          const bytes = Buffer.allocUnsafe(info.size);
+          let got = 0;
+          while (got < bytes.length) {
+            const { bytesRead } = await handle.read(bytes, got, bytes.length - got, got);
+            if (bytesRead === 0) break;
+            got += bytesRead;
+          }
+          send({ ok: true, size: got, inline: true }, bytes.subarray(0, got));
+        } finally {
+          await handle.close();
+        }
+      } else if (request.op === "write") {
+        await write(where, content);
+        send({ ok: true });
+      } else if (request.op === "list") {
+        send({ ok: true, entries: await list(where, request.after ?? "", request.limit === undefined ? "" : String(request.limit)) });
+      } else if (request.op === "remove") {
+        await remove(where);
+        send({ ok: true });
+      } else {
+        throw new ClientError("validation_failed", `unknown file operation ${request.op}`);
+      }
+    } catch (error) {
+      const { code, message } = answerOf(error, where.rel);
+      send({ ok: false, code, message });
     }
   }
-  process.stderr.write(JSON.stringify({ code: out.code, message: out.message }));
-  process.exit(3);
+}
+
+async function once() {
+  const where = targetOf(rel);
+  if (op === "read") await read(where);
+  else if (op === "write") await write(where, framed(process.stdin, rel));
+  else if (op === "list") process.stdout.write(JSON.stringify(await list(where, after, limit)));
+  else if (op === "remove") await remove(where);
+  else throw new ClientError("validation_failed", `unknown file operation ${op}`);
+}
+
+try {
+  await (op === "serve" ? serve() : once());
+} catch (error) {
+  const { status, code, message } = answerOf(error, rel);
+  process.stderr.write(JSON.stringify({ code, message }));
+  process.exit(status);
 }

@@ -20,6 +20,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { InterfaceUnavailableError } from "../domain/errors";
 import { DirectoryReaper } from "./directory-reaper";
+import { KeptHelpers } from "./kept-helpers";
 import { sandboxArgv } from "./sandbox-argv";
 import type { KilledProcess } from "../interfaces/marked-processes";
 import type { SandboxHost } from "./sandbox-host";
@@ -50,6 +51,9 @@ export interface SandboxLaunch {
 
 export const FILE_HELPER = fileURLToPath(new URL("./file-helper.mjs", import.meta.url));
 
+/** A lease's kept file helper that has served nothing for this long ends (lease-file-server.ts). */
+const KEPT_HELPER_IDLE_MS = 10_000;
+
 /** After SIGKILL to a lease's cgroup, how many times to look again for processes forked meanwhile. */
 const KILL_ROUNDS = 20;
 
@@ -60,8 +64,18 @@ export class LocalSandbox {
   /** Trash directories made (or found) by this process, their leftovers sent to the reaper. */
   private readonly trashes = new Set<string>();
   private trashed = 0;
+  /** Each lease's kept file helper (lease-file-server.ts). */
+  readonly kept = new KeptHelpers();
 
-  constructor(readonly host: SandboxHost) {}
+  /** How long a lease's kept file helper waits for its next request before it ends. */
+  readonly keptHelperIdleMs: number;
+
+  constructor(
+    readonly host: SandboxHost,
+    options: { keptHelperIdleMs?: number } = {},
+  ) {
+    this.keptHelperIdleMs = options.keptHelperIdleMs ?? KEPT_HELPER_IDLE_MS;
+  }
 
   get available(): boolean {
     return this.host.unavailable === null;
@@ -144,6 +158,8 @@ export class LocalSandbox {
    * the commands this process started, and whatever else the lease's cgroup held.
    */
   async killAll(leaseId: string): Promise<KilledProcess[]> {
+    // The service's own helper first: it is not among what the lease left running.
+    await this.kept.stop(leaseId);
     const killed = new Map<number, KilledProcess>();
     const cgroup = this.cgroupDir(leaseId);
     // The kernel refuses to remove a cgroup that holds a process, and once it is removed no
@@ -201,8 +217,9 @@ export class LocalSandbox {
     this.reaper.remove(...moved);
   }
 
-  /** Waits for the reaper's removals, then stops its thread. */
+  /** Ends the kept helpers, waits for the reaper's removals, then stops its thread. */
   async close(): Promise<void> {
+    await this.kept.stopAll();
     await this.reaper.close();
   }
 

@@ -1,7 +1,9 @@
 /**
  * The `filesystem` interface of a sandboxed local lease. Each operation runs file-helper.mjs
  * inside the lease's sandbox, as the lease's user: the kernel, not a check in this process,
- * decides what it can reach. A swapped root, a hard link or a lost rename race leads at most to
+ * decides what it can reach. Small operations go to the lease's kept helper (lease-file-server.ts),
+ * started once and used while the lease keeps using its files; a large read or upload is streamed
+ * by a helper of its own. A swapped root, a hard link or a lost rename race leads at most to
  * what the lease's own commands can read (the read-only system paths), never to the service's
  * files, and writes land only in the lease's directory.
  */
@@ -14,6 +16,8 @@ import { exactBody } from "../interfaces/file-read";
 import { feedFrames } from "./helper-input";
 import { splitLeasePath } from "../interfaces/lease-path";
 import { FILE_HELPER, type LeaseSandboxLease, type LocalSandbox, type SandboxLaunch } from "./local-sandbox";
+import { FileServerGone, FileServerRetired, INLINE_MAX_BYTES, LeaseFileServer, type FileServerRequest } from "./lease-file-server";
+import { gatherUpTo } from "./gather-up-to";
 
 /** A helper that has not finished by then is killed: file operations are quick or broken. */
 const HELPER_TIMEOUT_MS = 120_000;
@@ -32,6 +36,11 @@ export class SandboxedFilesystem implements FilesystemInterface {
    * client takes as long as the client does, and ends with its lease at the latest.
    */
   async openFile(relPath: string): Promise<FileRead> {
+    const small = await this.served({ op: "read", path: relPath, max: INLINE_MAX_BYTES });
+    if (small.inline && small.bytes) {
+      const bytes = small.bytes;
+      return { size: bytes.length, body: exactBody(bytes.length, (async function* () { if (bytes.length > 0) yield bytes; })(), () => undefined) };
+    }
     const helper = await this.start("read", relPath);
     const stdout = helper.child.stdout![Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     let header = Buffer.alloc(0);
@@ -69,22 +78,59 @@ export class SandboxedFilesystem implements FilesystemInterface {
 
 
   async writeFile(relPath: string, data: FileData): Promise<void> {
-    await this.run("write", relPath, data);
+    // Content that fits is gathered and written by the kept helper; more goes on streaming, to a
+    // helper of its own, from where the gathering stopped. A client that fails on the way (hung
+    // up, over its limit) fails the write here, with nothing written.
+    const content = await gatherUpTo(data, INLINE_MAX_BYTES);
+    if (content.whole) await this.served({ op: "write", path: relPath }, content.whole);
+    else await this.run("write", relPath, content.rest);
   }
 
   async list(relPath: string, page: ListPage = {}): Promise<FileEntry[]> {
     // The helper reads only the page's entries; an empty `after` is none (no name is empty).
-    const out = await this.run("list", relPath === "" ? "." : relPath, undefined, [page.after ?? "", page.limit === undefined ? "" : String(page.limit)]);
-    return JSON.parse(Buffer.from(out).toString("utf8")) as FileEntry[];
+    const answer = await this.served({ op: "list", path: relPath === "" ? "." : relPath, ...(page.after ? { after: page.after } : {}), ...(page.limit === undefined ? {} : { limit: page.limit }) });
+    return answer.entries ?? [];
   }
 
   async remove(relPath: string): Promise<void> {
-    await this.run("remove", relPath);
+    await this.served({ op: "remove", path: relPath });
   }
 
-  /** Runs an op to its end: its whole output, or its error. */
-  private async run(op: "write" | "list" | "remove", relPath: string, input?: FileData, extra: string[] = []): Promise<Uint8Array> {
-    const helper = await this.start(op, relPath, input, extra);
+  /** One small operation, answered by the lease's kept helper: its answer, or its error. */
+  private async served(request: FileServerRequest, content?: Uint8Array): Promise<{ inline?: boolean; bytes?: Buffer; entries?: FileEntry[] }> {
+    const relPath = request.path;
+    const segments = splitLeasePath(relPath);
+    const sent = { ...request, path: segments.length === 0 ? "." : segments.join("/") };
+    // A helper that retired (idle) between being handed out and taking the request is replaced
+    // once; so is one that ended before answering a read or a listing, which are safe to ask again.
+    const again = (error: unknown) => error instanceof FileServerRetired || (error instanceof FileServerGone && (request.op === "read" || request.op === "list"));
+    for (let attempt = 0; ; attempt++) {
+      const server = await this.sandbox.kept.get(this.lease.leaseId, () => this.startServer());
+      try {
+        const answer = await server.request(sent, content);
+        if (answer.ok) return answer;
+        throw clientError(answer.code, answer.message, relPath) ?? new InterfaceUnavailableError(`the lease's file helper failed: ${answer.message.slice(0, 200)}`);
+      } catch (error) {
+        if (!again(error) || attempt > 0) throw error;
+      }
+    }
+  }
+
+  private async startServer(): Promise<LeaseFileServer> {
+    const helper = await helperSource();
+    const leaseId = this.lease.leaseId;
+    const launch = await this.sandbox.launch(this.lease, this.lease.leaseDir, [process.execPath, HELPER_IN_SANDBOX, "serve", this.lease.leaseDir], [HELPER_IN_SANDBOX]);
+    try {
+      const server: LeaseFileServer = LeaseFileServer.start(launch, helper, this.sandbox.keptHelperIdleMs, () => this.sandbox.kept.forget(leaseId, server));
+      return server;
+    } finally {
+      await launch.close();
+    }
+  }
+
+  /** Runs an op to its end in a helper of its own: its whole output, or its error. */
+  private async run(op: "write", relPath: string, input: FileData): Promise<Uint8Array> {
+    const helper = await this.start(op, relPath, input);
     const out: Buffer[] = [];
     helper.child.stdout!.on("data", (chunk: Buffer) => out.push(chunk));
     const code = await helper.exited;
@@ -96,13 +142,13 @@ export class SandboxedFilesystem implements FilesystemInterface {
     throw helperError(code, helper.stderr(), relPath);
   }
 
-  private async start(op: "read" | "write" | "list" | "remove", relPath: string, input?: FileData, extra: string[] = []): Promise<RunningHelper> {
+  private async start(op: "read" | "write", relPath: string, input?: FileData): Promise<RunningHelper> {
     // The textual rules (relative, no `..`, no NUL, length) are the service's, checked before
     // anything starts; the helper walks the components the same way the local adapter does.
     const segments = splitLeasePath(relPath);
     const rel = segments.length === 0 ? "." : segments.join("/");
     const helper = await helperSource();
-    const launch = await this.sandbox.launch(this.lease, this.lease.leaseDir, [process.execPath, HELPER_IN_SANDBOX, op, this.lease.leaseDir, rel, ...extra], [HELPER_IN_SANDBOX]);
+    const launch = await this.sandbox.launch(this.lease, this.lease.leaseDir, [process.execPath, HELPER_IN_SANDBOX, op, this.lease.leaseDir, rel], [HELPER_IN_SANDBOX]);
     try {
       return startHelper(launch, helper, input);
     } finally {
@@ -188,13 +234,20 @@ function startHelper(launch: SandboxLaunch, helper: Buffer, input: FileData | un
   return { child, exited, fed, stderr: () => Buffer.concat(err).toString("utf8"), opened, kill };
 }
 
+/** The helper's answer to an error of the client's (its exit 3, or a served `ok: false`); null for its own. */
+function clientError(code: string, message: string, relPath: string): DomainError | null {
+  if (code === "internal") return null;
+  if (code === "file_not_found") return new FileNotFoundError(relPath);
+  if (code === "path_outside_lease") return new PathOutsideLeaseError(relPath, message.replace(`${relPath}: `, ""));
+  return new ValidationError(message, { field: "path", path: relPath });
+}
+
 function helperError(code: number | null, stderr: string, relPath: string): DomainError {
   if (code === 3) {
     try {
-      const { code: errorCode, message } = JSON.parse(stderr) as { code: string; message: string };
-      if (errorCode === "file_not_found") return new FileNotFoundError(relPath);
-      if (errorCode === "path_outside_lease") return new PathOutsideLeaseError(relPath, message.replace(`${relPath}: `, ""));
-      return new ValidationError(message, { field: "path", path: relPath });
+      const answer = JSON.parse(stderr) as { code: string; message: string };
+      const error = clientError(answer.code, answer.message, relPath);
+      if (error) return error;
     } catch {
       // fall through: not the helper's own answer
     }

@@ -109,9 +109,10 @@ export interface DrydockOptions {
   logger?: Logger;
   /**
    * How the local host sandboxes client leases: the machine's facts (probed once per process
-   * when not given), and paths no sandbox may show (the service's home and database).
+   * when not given), paths no sandbox may show (the service's home and database), and how long a
+   * lease's kept file helper waits for its next request (10 s).
    */
-  sandbox?: { host?: SandboxHost; userName?: string; hidden?: string[] };
+  sandbox?: { host?: SandboxHost; userName?: string; hidden?: string[]; keptHelperIdleMs?: number };
 }
 
 /** One running Drydock: the database, the event store, the allocator worker, and what the API uses. */
@@ -143,7 +144,7 @@ export async function createDrydock(options: DrydockOptions = {}): Promise<Drydo
   const ids = options.ids ?? randomIds;
   const sandboxHost = options.sandbox?.host ?? (await probeSandboxHostOnce(options.sandbox?.userName));
   const hidden = [...(options.sandbox?.hidden ?? []), ...(options.dataDir ? [path.resolve(options.dataDir)] : [])];
-  const localHost = localHostBlueprint(thisMachine(), { sandbox: new LocalSandbox(sandboxHost), hidden });
+  const localHost = localHostBlueprint(thisMachine(), { sandbox: new LocalSandbox(sandboxHost, { keptHelperIdleMs: options.sandbox?.keptHelperIdleMs }), hidden });
   const ec2Clouds = sdkEc2Clouds(options.ec2);
   // The store comes next; the installation id is only asked for when an instance is launched.
   let storeForIds: EventStore | undefined;

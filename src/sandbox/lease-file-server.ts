@@ -1,0 +1,243 @@
+/**
+ * The file helper of a sandboxed lease kept running between small operations (file-helper.mjs,
+ * serve mode). Starting the helper is most of what a small read costs (bubblewrap, then Node.js:
+ * about 60 ms on a 2-core VM); once started, a request is a round trip over its pipes. It runs in
+ * the lease's sandbox, as the lease's user, exactly as a helper of one op does: what it can reach
+ * is what the kernel lets the lease reach.
+ *
+ * Requests go one at a time, in order: each is small (a read of at most INLINE_MAX_BYTES, a write
+ * of content already in memory, a page of a listing, a removal), so none waits long behind
+ * another. A large read or an upload still gets a helper of its own, streamed, and never holds
+ * this one. A helper that has served nothing for `idleMs` ends (its stdin is closed), so a lease
+ * that stopped using its files keeps no process for it.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import type { Writable } from "node:stream";
+import { InterfaceUnavailableError } from "../domain/errors";
+import type { FileEntry } from "../interfaces/filesystem-interface";
+import type { KeptHelper } from "./kept-helpers";
+import type { SandboxLaunch } from "./local-sandbox";
+
+/** Reads and writes up to this size go through the kept helper; larger ones are streamed by a helper of their own. */
+export const INLINE_MAX_BYTES = 1024 * 1024;
+/** The largest answer taken (a page of a listing is far less): anything beyond is a broken helper. */
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+/** A request not answered by then ends the helper: small operations are quick or broken. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+export interface FileServerRequest {
+  op: "read" | "write" | "list" | "remove";
+  path: string;
+  after?: string;
+  limit?: number;
+  /** read: the most bytes to answer with; a larger file is answered `inline: false`, without its bytes. */
+  max?: number;
+}
+
+/** The helper retired (idle) before it took the request: nothing was sent; ask a new one. */
+export class FileServerRetired extends Error {
+  constructor() {
+    super("the lease's file helper retired");
+  }
+}
+
+/** The helper ended (killed, crashed) before it answered: whether the request was carried out is unknown. */
+export class FileServerGone extends InterfaceUnavailableError {}
+
+export type FileServerAnswer =
+  | { ok: true; size?: number; inline?: boolean; entries?: FileEntry[]; bytes?: Buffer }
+  | { ok: false; code: string; message: string };
+
+export class LeaseFileServer implements KeptHelper {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly input: FrameReader;
+  private idle: NodeJS.Timeout | undefined;
+  private running = true;
+  /** Its idle time ran out: its stdin is closed and it takes no more requests. */
+  private retired = false;
+  /** stop() ended it (the lease is ending): a request it did not answer is not asked again. */
+  private stopped = false;
+  private readonly closed: Promise<void>;
+  private readonly stderr: Buffer[] = [];
+
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly idleMs: number,
+    onExit: () => void,
+  ) {
+    this.input = new FrameReader(child.stdout!);
+    this.closed = new Promise((resolve) => {
+      child.on("error", () => this.exited(onExit, resolve));
+      child.on("close", () => this.exited(onExit, resolve));
+    });
+    child.stderr!.on("data", (chunk: Buffer) => {
+      if (this.stderr.reduce((n, c) => n + c.length, 0) < 16 * 1024) this.stderr.push(chunk);
+    });
+    child.stdin!.on("error", () => undefined);
+    this.rest();
+  }
+
+  /** Starts the helper from a launch in serve mode; `helper` is its source, piped in at fd 5. */
+  static start(launch: SandboxLaunch, helper: Buffer, idleMs: number, onExit: () => void): LeaseFileServer {
+    const argv = launch.argv;
+    const child = spawn(argv[0]!, argv.slice(1), {
+      stdio: ["pipe", "pipe", "pipe", ...launch.stdio],
+      env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" },
+      cwd: "/",
+      detached: true,
+    });
+    const helperPipe = (child.stdio as unknown as (Writable | null)[])[5] ?? null;
+    helperPipe?.on("error", () => undefined);
+    helperPipe?.end(helper);
+    return new LeaseFileServer(child, idleMs, onExit);
+  }
+
+  get alive(): boolean {
+    return this.running && !this.retired;
+  }
+
+  /** Sends one request (with a write's content) after those before it, and reads its answer. */
+  request(request: FileServerRequest, content?: Uint8Array): Promise<FileServerAnswer> {
+    const answer = this.queue.then(() => this.exchange(request, content));
+    this.queue = answer.catch(() => undefined);
+    return answer;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.kill();
+    await this.closed;
+  }
+
+  private async exchange(request: FileServerRequest, content?: Uint8Array): Promise<FileServerAnswer> {
+    if (this.retired) throw new FileServerRetired();
+    if (!this.running) throw this.gone();
+    clearTimeout(this.idle);
+    this.hold(true);
+    const timer = setTimeout(() => this.kill(), REQUEST_TIMEOUT_MS);
+    try {
+      const frames = [frame(Buffer.from(JSON.stringify(request)))];
+      if (request.op === "write") {
+        if (content && content.length > 0) frames.push(frame(content));
+        frames.push(frame(Buffer.alloc(0)));
+      }
+      this.child.stdin!.write(Buffer.concat(frames));
+      const length = await this.input.exact(4);
+      if (length === null) throw this.gone();
+      if (length.readUInt32BE(0) > MAX_ANSWER_BYTES) throw this.broken("more than an answer holds");
+      const header = await this.input.exact(length.readUInt32BE(0));
+      if (header === null) throw this.gone();
+      const answer = parsedAnswer(header);
+      if (answer === null) throw this.broken("something other than an answer");
+      if (answer.ok && request.op === "read" && answer.inline) {
+        if (!(Number.isSafeInteger(answer.size) && answer.size! >= 0 && answer.size! <= (request.max ?? 0))) throw this.broken("a read's size it was not asked for");
+        const bytes = await this.input.exact(answer.size!);
+        if (bytes === null) throw this.gone();
+        return { ...answer, bytes };
+      }
+      return answer;
+    } finally {
+      clearTimeout(timer);
+      this.rest();
+    }
+  }
+
+  /** A helper waiting for work must not keep the service's process alive; one at work must. */
+  private hold(busy: boolean): void {
+    const handles = [this.child, this.child.stdin, this.child.stdout, this.child.stderr] as unknown as { ref?(): void; unref?(): void }[];
+    for (const handle of handles) (busy ? handle?.ref : handle?.unref)?.call(handle);
+  }
+
+  /** Waits for the next request, unreferenced, until its idle time runs out. */
+  private rest(): void {
+    this.hold(false);
+    if (!this.running) return;
+    this.idle = setTimeout(() => {
+      this.retired = true;
+      this.child.stdin!.end();
+    }, this.idleMs);
+    this.idle.unref();
+  }
+
+  private kill(): void {
+    if (!this.running || this.child.pid === undefined) return;
+    try {
+      // The outer bubblewrap leads the group; with --die-with-parent everything inside ends with it.
+      process.kill(-this.child.pid, "SIGKILL");
+    } catch {
+      // gone already
+    }
+  }
+
+  private exited(onExit: () => void, resolve: () => void): void {
+    if (this.running) {
+      this.running = false;
+      clearTimeout(this.idle);
+      this.input.end();
+      onExit();
+    }
+    resolve();
+  }
+
+  /** The helper answered outside its protocol: it is ended, and the request fails as the host's fault. */
+  private broken(what: string): InterfaceUnavailableError {
+    this.kill();
+    return new InterfaceUnavailableError(`the lease's file helper answered ${what}`);
+  }
+
+  private gone(): InterfaceUnavailableError {
+    if (this.stopped) return new InterfaceUnavailableError("the lease's file helper was ended with its lease");
+    const firstLine = Buffer.concat(this.stderr).toString("utf8").trim().split("\n")[0] ?? "";
+    return new FileServerGone(`the lease's file helper ended${firstLine ? `: ${firstLine.slice(0, 200)}` : ""}`);
+  }
+}
+
+function parsedAnswer(header: Buffer): FileServerAnswer | null {
+  try {
+    const answer = JSON.parse(header.toString("utf8")) as unknown;
+    return typeof answer === "object" && answer !== null && typeof (answer as { ok?: unknown }).ok === "boolean" ? (answer as FileServerAnswer) : null;
+  } catch {
+    return null;
+  }
+}
+
+function frame(bytes: Uint8Array): Buffer {
+  const header = Buffer.allocUnsafe(4);
+  header.writeUInt32BE(bytes.length, 0);
+  return Buffer.concat([header, bytes]);
+}
+
+/** Exactly n bytes of a stream as they come; null once it ended first. */
+class FrameReader {
+  private parts: Buffer[] = [];
+  private buffered = 0;
+  private ended = false;
+  private wake: (() => void) | null = null;
+
+  constructor(stream: NodeJS.ReadableStream) {
+    stream.on("data", (chunk: Buffer) => {
+      this.parts.push(chunk);
+      this.buffered += chunk.length;
+      this.wake?.();
+    });
+    stream.on("end", () => this.end());
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake?.();
+  }
+
+  async exact(n: number): Promise<Buffer | null> {
+    while (this.buffered < n) {
+      if (this.ended) return null;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = null;
+    }
+    const all = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
+    this.parts = all.length > n ? [all.subarray(n)] : [];
+    this.buffered -= n;
+    return all.subarray(0, n);
+  }
+
+}
