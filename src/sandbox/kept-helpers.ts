@@ -2,6 +2,8 @@
 export interface KeptHelper {
   /** False once it has exited or been stopped: it takes no more requests. */
   readonly alive: boolean;
+  /** Its outermost process, the parent of the rest (undefined if it never started). */
+  readonly pid: number | undefined;
   /** Ends it, and resolves once it has exited. */
   stop(): Promise<void>;
 }
@@ -41,15 +43,14 @@ export class KeptHelpers {
     }, () => undefined);
   }
 
-  /** Stops the lease's helper, if it has one. */
-  async stop(leaseId: string): Promise<void> {
+  /** The lease's helper, no longer kept (the caller stops it), or null when it has none. */
+  async take(leaseId: string): Promise<KeptHelper | null> {
     const kept = this.byLease.get(leaseId);
     this.byLease.delete(leaseId);
-    const helper = await kept?.catch(() => null);
-    await helper?.stop();
+    return (await kept?.catch(() => null)) ?? null;
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all([...this.byLease.keys()].map((leaseId) => this.stop(leaseId)));
+    await Promise.all([...this.byLease.keys()].map(async (leaseId) => (await this.take(leaseId))?.stop()));
   }
 }

@@ -22,6 +22,8 @@ import type { SandboxLaunch } from "./local-sandbox";
 export const INLINE_MAX_BYTES = 1024 * 1024;
 /** The largest answer taken (a page of a listing is far less): anything beyond is a broken helper. */
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+/** How long a stopped helper has to exit by itself before it is killed. */
+const STOP_GRACE_MS = 2_000;
 /** A request not answered by then ends the helper: small operations are quick or broken. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -92,8 +94,12 @@ export class LeaseFileServer implements KeptHelper {
     return new LeaseFileServer(child, idleMs, onExit);
   }
 
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   get alive(): boolean {
-    return this.running && !this.retired;
+    return this.running && !this.retired && !this.input.ended;
   }
 
   /** Sends one request (with a write's content) after those before it, and reads its answer. */
@@ -103,15 +109,29 @@ export class LeaseFileServer implements KeptHelper {
     return answer;
   }
 
+  /**
+   * Ends it as it ends when idle, by closing its stdin (after the request it is answering, if
+   * any), and resolves once the outer bubblewrap has exited: it exits only after reaping what it
+   * started, so no process of the helper is left in the lease's cgroup when the lease's own are
+   * counted. A helper that does not exit within STOP_GRACE_MS is killed; its processes inside
+   * the sandbox then end a moment after the outer one.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.kill();
+    this.retired = true;
+    clearTimeout(this.idle);
+    this.child.stdin!.end();
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.closed;
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    const grace = setTimeout(() => this.kill(), STOP_GRACE_MS);
+    await Promise.race([exited, this.closed]);
+    clearTimeout(grace);
     await this.closed;
   }
 
   private async exchange(request: FileServerRequest, content?: Uint8Array): Promise<FileServerAnswer> {
-    if (this.retired) throw new FileServerRetired();
-    if (!this.running) throw this.gone();
+    if (this.retired && !this.stopped) throw new FileServerRetired();
+    if (!this.running || this.input.ended || this.stopped) throw this.gone();
     clearTimeout(this.idle);
     this.hold(true);
     const timer = setTimeout(() => this.kill(), REQUEST_TIMEOUT_MS);
@@ -211,7 +231,8 @@ function frame(bytes: Uint8Array): Buffer {
 class FrameReader {
   private parts: Buffer[] = [];
   private buffered = 0;
-  private ended = false;
+  /** The stream ended (the helper closed its stdout: it is exiting). */
+  ended = false;
   private wake: (() => void) | null = null;
 
   constructor(stream: NodeJS.ReadableStream) {

@@ -158,17 +158,21 @@ export class LocalSandbox {
    * the commands this process started, and whatever else the lease's cgroup held.
    */
   async killAll(leaseId: string): Promise<KilledProcess[]> {
-    // The service's own helper first: it is not among what the lease left running.
-    await this.kept.stop(leaseId);
-    const killed = new Map<number, KilledProcess>();
     const cgroup = this.cgroupDir(leaseId);
+    // The service's own helper first: it is not among what the lease left running. Its processes
+    // in the sandbox may outlive its outer one by a moment, so they are named before it stops
+    // (while they are still its children) and left out of what is reported.
+    const helper = await this.kept.take(leaseId);
+    const helperPids = helper?.pid !== undefined && cgroup !== null ? familyIn(readPids(cgroup), helper.pid) : new Set<number>();
+    await helper?.stop();
+    const killed = new Map<number, KilledProcess>();
     // The kernel refuses to remove a cgroup that holds a process, and once it is removed no
     // process can join it: a removal that succeeds (or finds none) proves the lease has no
     // process there, in one call where reading its members before and after took two. Only the
     // commands this process started outside it (an admin's lease has no cgroup) are left.
     const held = cgroup !== null && !removedCgroup(cgroup) ? cgroup : null;
     // Named before the kill, while /proc still has their command lines.
-    const members = held ? readPids(held) : [];
+    const members = held ? readPids(held).filter((pid) => !helperPids.has(pid)) : [];
     for (const pid of members) killed.set(pid, { pid, command: await commandLineOf(pid) });
     for (const child of this.running.get(leaseId) ?? []) {
       if (child.pid === undefined || child.exitCode !== null) continue;
@@ -181,7 +185,7 @@ export class LocalSandbox {
       const pids = readPids(held);
       if (pids.length === 0) break;
       for (const pid of pids) {
-        if (!killed.has(pid)) killed.set(pid, { pid, command: await commandLineOf(pid) });
+        if (!killed.has(pid) && !helperPids.has(pid)) killed.set(pid, { pid, command: await commandLineOf(pid) });
         killQuietly(pid);
       }
       await new Promise((resolve) => setTimeout(resolve, 25));
@@ -273,6 +277,31 @@ function killQuietly(pid: number): void {
   } catch {
     // ESRCH: gone already.
   }
+}
+
+/** Of `pids`, `root` and those whose parent, or its parent and so on, is `root` (from /proc, in memory). */
+function familyIn(pids: readonly number[], root: number): Set<number> {
+  const parentOf = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // After the command's name, which may hold spaces and parentheses: state, then the parent's pid.
+      parentOf.set(pid, Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const family = new Set<number>([root]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, parent] of parentOf) {
+      if (!family.has(pid) && family.has(parent)) {
+        family.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return family;
 }
 
 /** The program's name as the kernel keeps it (`comm`): never its arguments, which may hold secrets. */
