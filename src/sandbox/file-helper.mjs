@@ -232,13 +232,15 @@ class Input {
 }
 
 /**
- * Serve mode: requests and answers, one at a time, for as long as stdin is open. A request is a
- * frame (4 bytes of length, big-endian, then that many bytes) of JSON: {op, path, after?, limit?,
- * max?}; a write's request is followed by its content's frames and an empty frame. An answer is
- * a frame of JSON, {ok: true, ...} or {ok: false, code, message}, and a read's answer is followed
- * by exactly `size` bytes of the file, or by none when it said `inline: false` (the file is
- * larger than the request's `max`: the service reads it with an op of its own, streamed).
- * The service sends only small content this way; a large one gets a helper of its own.
+ * Serve mode: requests and answers for as long as stdin is open. A request is a frame (4 bytes
+ * of length, big-endian, then that many bytes) of JSON: {id, op, path, after?, limit?, max?}; a
+ * write's request is followed by its content's frames and an empty frame. Requests are carried
+ * out side by side, and each answer is one frame of JSON, {id, ok: true, ...} or {id, ok: false,
+ * code, message}, written whole when its op is done, in whatever order they finish; a read's
+ * answer is followed, in the same write, by exactly `size` bytes of the file, or by none when it
+ * said `inline: false` (the file is larger than the request's `max`: the service reads it with an
+ * op of its own, streamed). The service sends only small content this way. When stdin ends, the
+ * helper finishes what it has started and exits.
  */
 async function serve() {
   const input = new Input(process.stdin);
@@ -248,11 +250,11 @@ async function serve() {
     header.writeUInt32BE(json.length, 0);
     process.stdout.write(bytes === undefined ? Buffer.concat([header, json]) : Buffer.concat([header, json, bytes]));
   };
+  const running = new Set();
   for (;;) {
     const frame = await input.frame();
-    if (frame === null) return;
+    if (frame === null) break;
     const request = JSON.parse(frame.toString("utf8"));
-    const where = targetOf(request.path);
     // A write's content is read whole before anything else, so a refused write leaves no frame behind.
     let content = null;
     if (request.op === "write") {
@@ -264,41 +266,47 @@ async function serve() {
         content.push(chunk);
       }
     }
-    try {
-      if (request.op === "read") {
-        const { handle, info } = await openForRead(where);
-        try {
-          if (info.size > request.max) {
-            send({ ok: true, size: info.size, inline: false });
-            continue;
-          }
-          // The bytes first, then their count: a file that shrank meanwhile is answered as it is now.
-          const bytes = Buffer.allocUnsafe(info.size);
-          let got = 0;
-          while (got < bytes.length) {
-            const { bytesRead } = await handle.read(bytes, got, bytes.length - got, got);
-            if (bytesRead === 0) break;
-            got += bytesRead;
-          }
-          send({ ok: true, size: got, inline: true }, bytes.subarray(0, got));
-        } finally {
-          await handle.close();
+    const done = carryOut(request, content, send).finally(() => running.delete(done));
+    running.add(done);
+  }
+  await Promise.all(running);
+}
+
+/** One served request, to its answer: never rejects. */
+async function carryOut(request, content, send) {
+  const { id } = request;
+  const where = targetOf(request.path);
+  try {
+    if (request.op === "read") {
+      const { handle, info } = await openForRead(where);
+      try {
+        if (info.size > request.max) return send({ id, ok: true, size: info.size, inline: false });
+        // The bytes first, then their count: a file that shrank meanwhile is answered as it is now.
+        const bytes = Buffer.allocUnsafe(info.size);
+        let got = 0;
+        while (got < bytes.length) {
+          const { bytesRead } = await handle.read(bytes, got, bytes.length - got, got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
         }
-      } else if (request.op === "write") {
-        await write(where, content);
-        send({ ok: true });
-      } else if (request.op === "list") {
-        send({ ok: true, entries: await list(where, request.after ?? "", request.limit === undefined ? "" : String(request.limit)) });
-      } else if (request.op === "remove") {
-        await remove(where);
-        send({ ok: true });
-      } else {
-        throw new ClientError("validation_failed", `unknown file operation ${request.op}`);
+        send({ id, ok: true, size: got, inline: true }, bytes.subarray(0, got));
+      } finally {
+        await handle.close();
       }
-    } catch (error) {
-      const { code, message } = answerOf(error, where.rel);
-      send({ ok: false, code, message });
+    } else if (request.op === "write") {
+      await write(where, content);
+      send({ id, ok: true });
+    } else if (request.op === "list") {
+      send({ id, ok: true, entries: await list(where, request.after ?? "", request.limit === undefined ? "" : String(request.limit)) });
+    } else if (request.op === "remove") {
+      await remove(where);
+      send({ id, ok: true });
+    } else {
+      throw new ClientError("validation_failed", `unknown file operation ${request.op}`);
     }
+  } catch (error) {
+    const { code, message } = answerOf(error, where.rel);
+    send({ id, ok: false, code, message });
   }
 }
 

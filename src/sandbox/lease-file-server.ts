@@ -5,16 +5,19 @@
  * the lease's sandbox, as the lease's user, exactly as a helper of one op does: what it can reach
  * is what the kernel lets the lease reach.
  *
- * Requests go one at a time, in order: each is small (a read of at most INLINE_MAX_BYTES, a write
- * of content already in memory, a page of a listing, a removal), so none waits long behind
- * another. A large read or an upload still gets a helper of its own, streamed, and never holds
- * this one. A helper that has served nothing for `idleMs` ends (its stdin is closed), so a lease
- * that stopped using its files keeps no process for it.
+ * Requests are small (a read of at most INLINE_MAX_BYTES, a write of content already in memory, a
+ * page of a listing, a removal) and carried out side by side: each has an id, and its answer
+ * carries it, in whatever order they finish, so a slow one (a removal of a large tree) holds no
+ * other back. How many run at once is the lease's limit of file transfers (the API's). A large
+ * read or an upload still gets a helper of its own, streamed. A helper that has had nothing to do
+ * for `idleMs` ends (its stdin is closed), so a lease that stopped using its files keeps no
+ * process for it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Writable } from "node:stream";
 import { InterfaceUnavailableError } from "../domain/errors";
 import type { FileEntry } from "../interfaces/filesystem-interface";
+import { frame, FrameReader } from "./helper-frames";
 import type { KeptHelper } from "./kept-helpers";
 import type { SandboxLaunch } from "./local-sandbox";
 
@@ -24,8 +27,8 @@ export const INLINE_MAX_BYTES = 1024 * 1024;
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 /** How long a stopped helper has to exit by itself before it is killed. */
 const STOP_GRACE_MS = 2_000;
-/** A request not answered by then ends the helper: small operations are quick or broken. */
-const REQUEST_TIMEOUT_MS = 30_000;
+/** A request not answered by then ends the helper (as a helper of one op is ended): small operations are quick or broken. */
+const REQUEST_TIMEOUT_MS = 120_000;
 
 export interface FileServerRequest {
   op: "read" | "write" | "list" | "remove";
@@ -50,9 +53,17 @@ export type FileServerAnswer =
   | { ok: true; size?: number; inline?: boolean; entries?: FileEntry[]; bytes?: Buffer }
   | { ok: false; code: string; message: string };
 
+interface Pending {
+  request: FileServerRequest;
+  resolve(answer: FileServerAnswer): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
 export class LeaseFileServer implements KeptHelper {
-  private queue: Promise<unknown> = Promise.resolve();
   private readonly input: FrameReader;
+  private readonly pending = new Map<number, Pending>();
+  private lastId = 0;
   private idle: NodeJS.Timeout | undefined;
   private running = true;
   /** Its idle time ran out: its stdin is closed and it takes no more requests. */
@@ -76,6 +87,7 @@ export class LeaseFileServer implements KeptHelper {
       if (this.stderr.reduce((n, c) => n + c.length, 0) < 16 * 1024) this.stderr.push(chunk);
     });
     child.stdin!.on("error", () => undefined);
+    void this.readAnswers();
     this.rest();
   }
 
@@ -102,15 +114,27 @@ export class LeaseFileServer implements KeptHelper {
     return this.running && !this.retired && !this.input.ended;
   }
 
-  /** Sends one request (with a write's content) after those before it, and reads its answer. */
+  /** Sends one request (with a write's content) and resolves with its answer, whenever it comes. */
   request(request: FileServerRequest, content?: Uint8Array): Promise<FileServerAnswer> {
-    const answer = this.queue.then(() => this.exchange(request, content));
-    this.queue = answer.catch(() => undefined);
-    return answer;
+    if (this.retired && !this.stopped) return Promise.reject(new FileServerRetired());
+    if (!this.running || this.input.ended || this.stopped) return Promise.reject(this.gone());
+    clearTimeout(this.idle);
+    this.hold(true);
+    const id = ++this.lastId;
+    const frames = [frame(Buffer.from(JSON.stringify({ ...request, id })))];
+    if (request.op === "write") {
+      if (content && content.length > 0) frames.push(frame(content));
+      frames.push(frame(Buffer.alloc(0)));
+    }
+    return new Promise<FileServerAnswer>((resolve, reject) => {
+      const timer = setTimeout(() => this.kill(), REQUEST_TIMEOUT_MS);
+      this.pending.set(id, { request, resolve, reject, timer });
+      this.child.stdin!.write(Buffer.concat(frames));
+    });
   }
 
   /**
-   * Ends it as it ends when idle, by closing its stdin (after the request it is answering, if
+   * Ends it as it ends when idle, by closing its stdin (after the requests it is carrying out, if
    * any), and resolves once the outer bubblewrap has exited: it exits only after reaping what it
    * started, so no process of the helper is left in the lease's cgroup when the lease's own are
    * counted. A helper that does not exit within STOP_GRACE_MS is killed; its processes inside
@@ -129,37 +153,41 @@ export class LeaseFileServer implements KeptHelper {
     await this.closed;
   }
 
-  private async exchange(request: FileServerRequest, content?: Uint8Array): Promise<FileServerAnswer> {
-    if (this.retired && !this.stopped) throw new FileServerRetired();
-    if (!this.running || this.input.ended || this.stopped) throw this.gone();
-    clearTimeout(this.idle);
-    this.hold(true);
-    const timer = setTimeout(() => this.kill(), REQUEST_TIMEOUT_MS);
-    try {
-      const frames = [frame(Buffer.from(JSON.stringify(request)))];
-      if (request.op === "write") {
-        if (content && content.length > 0) frames.push(frame(content));
-        frames.push(frame(Buffer.alloc(0)));
-      }
-      this.child.stdin!.write(Buffer.concat(frames));
+  /** Answers as they come, each to its request by id, until the helper's output ends. */
+  private async readAnswers(): Promise<void> {
+    for (;;) {
       const length = await this.input.exact(4);
-      if (length === null) throw this.gone();
-      if (length.readUInt32BE(0) > MAX_ANSWER_BYTES) throw this.broken("more than an answer holds");
+      if (length === null) return this.failAll(this.gone());
+      if (length.readUInt32BE(0) > MAX_ANSWER_BYTES) return this.broken("more than an answer holds");
       const header = await this.input.exact(length.readUInt32BE(0));
-      if (header === null) throw this.gone();
+      if (header === null) return this.failAll(this.gone());
       const answer = parsedAnswer(header);
-      if (answer === null) throw this.broken("something other than an answer");
-      if (answer.ok && request.op === "read" && answer.inline) {
-        if (!(Number.isSafeInteger(answer.size) && answer.size! >= 0 && answer.size! <= (request.max ?? 0))) throw this.broken("a read's size it was not asked for");
-        const bytes = await this.input.exact(answer.size!);
-        if (bytes === null) throw this.gone();
-        return { ...answer, bytes };
+      const pending = answer === null ? undefined : this.pending.get(answer.id);
+      if (answer === null || pending === undefined) return this.broken("something other than an answer to a request");
+      const { id: _id, ...rest } = answer;
+      let result: FileServerAnswer = rest;
+      if (rest.ok && pending.request.op === "read" && rest.inline) {
+        const size = rest.size;
+        if (!(Number.isSafeInteger(size) && size! >= 0 && size! <= (pending.request.max ?? 0))) return this.broken("a read's size it was not asked for");
+        const bytes = await this.input.exact(size!);
+        if (bytes === null) return this.failAll(this.gone());
+        result = { ...rest, bytes };
       }
-      return answer;
-    } finally {
-      clearTimeout(timer);
-      this.rest();
+      this.settle(answer.id, (p) => p.resolve(result));
     }
+  }
+
+  private settle(id: number, how: (pending: Pending) => void): void {
+    const pending = this.pending.get(id);
+    if (!pending) return;
+    this.pending.delete(id);
+    clearTimeout(pending.timer);
+    how(pending);
+    if (this.pending.size === 0) this.rest();
+  }
+
+  private failAll(error: Error): void {
+    for (const id of [...this.pending.keys()]) this.settle(id, (p) => p.reject(error));
   }
 
   /** A helper waiting for work must not keep the service's process alive; one at work must. */
@@ -171,7 +199,8 @@ export class LeaseFileServer implements KeptHelper {
   /** Waits for the next request, unreferenced, until its idle time runs out. */
   private rest(): void {
     this.hold(false);
-    if (!this.running) return;
+    if (!this.running || this.stopped) return;
+    clearTimeout(this.idle);
     this.idle = setTimeout(() => {
       this.retired = true;
       this.child.stdin!.end();
@@ -199,10 +228,10 @@ export class LeaseFileServer implements KeptHelper {
     resolve();
   }
 
-  /** The helper answered outside its protocol: it is ended, and the request fails as the host's fault. */
-  private broken(what: string): InterfaceUnavailableError {
+  /** The helper answered outside its protocol: it is ended, and what it had not answered fails as the host's fault. */
+  private broken(what: string): void {
     this.kill();
-    return new InterfaceUnavailableError(`the lease's file helper answered ${what}`);
+    this.failAll(new InterfaceUnavailableError(`the lease's file helper answered ${what}`));
   }
 
   private gone(): InterfaceUnavailableError {
@@ -212,53 +241,14 @@ export class LeaseFileServer implements KeptHelper {
   }
 }
 
-function parsedAnswer(header: Buffer): FileServerAnswer | null {
+/** An answer as the helper frames it: its request's id, and the answer. */
+function parsedAnswer(header: Buffer): (FileServerAnswer & { id: number }) | null {
   try {
     const answer = JSON.parse(header.toString("utf8")) as unknown;
-    return typeof answer === "object" && answer !== null && typeof (answer as { ok?: unknown }).ok === "boolean" ? (answer as FileServerAnswer) : null;
+    if (typeof answer !== "object" || answer === null) return null;
+    const { ok, id } = answer as { ok?: unknown; id?: unknown };
+    return typeof ok === "boolean" && typeof id === "number" ? (answer as FileServerAnswer & { id: number }) : null;
   } catch {
     return null;
   }
-}
-
-function frame(bytes: Uint8Array): Buffer {
-  const header = Buffer.allocUnsafe(4);
-  header.writeUInt32BE(bytes.length, 0);
-  return Buffer.concat([header, bytes]);
-}
-
-/** Exactly n bytes of a stream as they come; null once it ended first. */
-class FrameReader {
-  private parts: Buffer[] = [];
-  private buffered = 0;
-  /** The stream ended (the helper closed its stdout: it is exiting). */
-  ended = false;
-  private wake: (() => void) | null = null;
-
-  constructor(stream: NodeJS.ReadableStream) {
-    stream.on("data", (chunk: Buffer) => {
-      this.parts.push(chunk);
-      this.buffered += chunk.length;
-      this.wake?.();
-    });
-    stream.on("end", () => this.end());
-  }
-
-  end(): void {
-    this.ended = true;
-    this.wake?.();
-  }
-
-  async exact(n: number): Promise<Buffer | null> {
-    while (this.buffered < n) {
-      if (this.ended) return null;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = null;
-    }
-    const all = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
-    this.parts = all.length > n ? [all.subarray(n)] : [];
-    this.buffered -= n;
-    return all.subarray(0, n);
-  }
-
 }

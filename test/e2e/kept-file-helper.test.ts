@@ -9,7 +9,8 @@ import { startApi, type ApiClient, type ApiHarness } from "./api-harness";
 /**
  * A client's lease answers its small file operations from one helper kept in its sandbox
  * (src/sandbox/lease-file-server.ts), instead of starting bubblewrap and Node.js for each (about
- * 60 ms a read on this VM). What a user sees: every answer right, at once or one after another;
+ * 60 ms a read on this VM). What a user sees: every answer right, at once or one after another,
+ * and none held back behind a slow one;
  * one helper process for the lease while it uses its files, none once it stops (after the idle
  * time) or ends; a helper that dies is replaced; and the lease's end does not name the service's
  * helper among the processes the lease left running.
@@ -112,6 +113,26 @@ describe("a client's lease keeps one file helper while it uses its files", () =>
     const read = await Promise.all(names.map((name) => get(alice, lease, name)));
     read.forEach((bytes, i) => expect(bytes.toString("utf8")).toBe(`content of ${i} `.repeat(i + 1)));
     expect(await pidsWithArgv(lease.helperArgv)).toHaveLength(1);
+    await release(api, alice, lease.id);
+  });
+
+  it("holds no request back behind a slow one: a read asked during the removal of a large tree is answered first", async () => {
+    const lease = await clientLease(alice);
+    const made = await alice.call("POST", `/v1/leases/${lease.id}/commands`, { argv: ["sh", "-c", "mkdir -p tree && cd tree && seq 1 20000 | xargs touch && echo quick > ../quick.txt"] });
+    expect(made.body?.exitCode, made.text).toBe(0);
+    expect((await get(alice, lease, "quick.txt")).toString()).toBe("quick\n");
+    const finished: string[] = [];
+    const removal = alice.call("DELETE", `/v1/leases/${lease.id}/files/tree`).then((res) => {
+      finished.push("removal");
+      return res;
+    });
+    // The removal is on its way to the helper before the read is asked.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await get(alice, lease, "quick.txt")).toString()).toBe("quick\n");
+    finished.push("read");
+    expect((await removal).status).toBe(204);
+    expect(finished).toEqual(["read", "removal"]);
+    expect((await alice.call("GET", `/v1/leases/${lease.id}/files/tree`)).status).toBe(404);
     await release(api, alice, lease.id);
   });
 
