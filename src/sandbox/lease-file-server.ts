@@ -13,13 +13,13 @@
  * for `idleMs` ends (its stdin is closed), so a lease that stopped using its files keeps no
  * process for it.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import type { Writable } from "node:stream";
+import type { ChildProcess } from "node:child_process";
 import { InterfaceUnavailableError } from "../domain/errors";
 import type { FileEntry } from "../interfaces/filesystem-interface";
 import { frame, FrameReader } from "./helper-frames";
 import type { KeptHelper } from "./kept-helpers";
 import type { SandboxLaunch } from "./local-sandbox";
+import { spawnHelper } from "./spawn-helper";
 
 /** Reads and writes up to this size go through the kept helper; larger ones are streamed by a helper of their own. */
 export const INLINE_MAX_BYTES = 1024 * 1024;
@@ -93,16 +93,7 @@ export class LeaseFileServer implements KeptHelper {
 
   /** Starts the helper from a launch in serve mode; `helper` is its source, piped in at fd 5. */
   static start(launch: SandboxLaunch, helper: Buffer, idleMs: number, onExit: () => void): LeaseFileServer {
-    const argv = launch.argv;
-    const child = spawn(argv[0]!, argv.slice(1), {
-      stdio: ["pipe", "pipe", "pipe", ...launch.stdio],
-      env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" },
-      cwd: "/",
-      detached: true,
-    });
-    const helperPipe = (child.stdio as unknown as (Writable | null)[])[5] ?? null;
-    helperPipe?.on("error", () => undefined);
-    helperPipe?.end(helper);
+    const child = spawnHelper(launch, helper);
     return new LeaseFileServer(child, idleMs, onExit);
   }
 

@@ -7,9 +7,8 @@
  * what the lease's own commands can read (the read-only system paths), never to the service's
  * files, and writes land only in the lease's directory.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import type { Writable } from "node:stream";
 import { DomainError, FileNotFoundError, InterfaceUnavailableError, PathOutsideLeaseError, ValidationError } from "../domain/errors";
 import type { FileData, FileEntry, FileRead, FilesystemInterface, ListPage } from "../interfaces/filesystem-interface";
 import { exactBody } from "../interfaces/file-read";
@@ -18,6 +17,7 @@ import { splitLeasePath } from "../interfaces/lease-path";
 import { FILE_HELPER, type LeaseSandboxLease, type LocalSandbox, type SandboxLaunch } from "./local-sandbox";
 import { FileServerGone, FileServerRetired, INLINE_MAX_BYTES, LeaseFileServer, type FileServerRequest } from "./lease-file-server";
 import { gatherUpTo } from "./gather-up-to";
+import { spawnHelper } from "./spawn-helper";
 
 /** A helper that has not finished by then is killed: file operations are quick or broken. */
 const HELPER_TIMEOUT_MS = 120_000;
@@ -182,13 +182,7 @@ interface RunningHelper {
  * input being in (an upload takes as long as its client sends).
  */
 function startHelper(launch: SandboxLaunch, helper: Buffer, input: FileData | undefined): RunningHelper {
-  const argv = launch.argv;
-  const child = spawn(argv[0]!, argv.slice(1), {
-    stdio: ["pipe", "pipe", "pipe", ...launch.stdio],
-    env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" },
-    cwd: "/",
-    detached: true,
-  });
+  const child = spawnHelper(launch, helper);
   let running = true;
   const kill = () => {
     if (!running || child.pid === undefined) return;
@@ -216,9 +210,6 @@ function startHelper(launch: SandboxLaunch, helper: Buffer, input: FileData | un
   // `exited` rejects only when the helper cannot start at all; a read that has its size never
   // awaits it, and that must not leave the rejection unhandled.
   exited.catch(() => undefined);
-  const helperPipe = (child.stdio as unknown as (Writable | null)[])[5] ?? null;
-  helperPipe?.on("error", () => undefined);
-  helperPipe?.end(helper);
   child.stderr!.on("data", (chunk: Buffer) => {
     if (err.reduce((n, c) => n + c.length, 0) < 64 * 1024) err.push(chunk);
   });
