@@ -239,8 +239,9 @@ class Input {
  * code, message}, written whole when its op is done, in whatever order they finish; a read's
  * answer is followed, in the same write, by exactly `size` bytes of the file, or by none when it
  * said `inline: false` (the file is larger than the request's `max`: the service reads it with an
- * op of its own, streamed). The service sends only small content this way. When stdin ends, the
- * helper finishes what it has started and exits.
+ * op of its own, streamed). The service sends only small content this way. Before any answer
+ * comes {id: 0, ok: true, ready: true}: it has started. When stdin ends, the helper finishes what
+ * it has started and exits.
  */
 async function serve() {
   const input = new Input(process.stdin);
@@ -250,6 +251,8 @@ async function serve() {
     header.writeUInt32BE(json.length, 0);
     process.stdout.write(bytes === undefined ? Buffer.concat([header, json]) : Buffer.concat([header, json, bytes]));
   };
+  // First, that it has started: the service ends a helper that does not say so in time.
+  send({ id: 0, ok: true, ready: true });
   const running = new Set();
   for (;;) {
     const frame = await input.frame();

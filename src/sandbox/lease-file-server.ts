@@ -25,6 +25,8 @@ import { spawnHelper } from "./spawn-helper";
 export const INLINE_MAX_BYTES = 1024 * 1024;
 /** The largest answer taken (a page of a listing is far less): anything beyond is a broken helper. */
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+/** A helper that has not said it is ready by then is ended: Node.js that could not start a thread waits for ever. */
+const START_TIMEOUT_MS = 10_000;
 /** How long a stopped helper has to exit by itself before it is killed. */
 const STOP_GRACE_MS = 2_000;
 /** A request not answered by then ends the helper (as a helper of one op is ended): small operations are quick or broken. */
@@ -70,6 +72,9 @@ export class LeaseFileServer implements KeptHelper {
   private retired = false;
   /** stop() ended it (the lease is ending): a request it did not answer is not asked again. */
   private stopped = false;
+  /** It said it is ready (its first frame, id 0): it has started. */
+  private ready = false;
+  private readonly startTimer: NodeJS.Timeout;
   private readonly closed: Promise<void>;
   private readonly stderr: Buffer[] = [];
 
@@ -87,6 +92,8 @@ export class LeaseFileServer implements KeptHelper {
       if (this.stderr.reduce((n, c) => n + c.length, 0) < 16 * 1024) this.stderr.push(chunk);
     });
     child.stdin!.on("error", () => undefined);
+    this.startTimer = setTimeout(() => this.kill(), START_TIMEOUT_MS);
+    this.startTimer.unref();
     void this.readAnswers();
     this.rest();
   }
@@ -153,6 +160,11 @@ export class LeaseFileServer implements KeptHelper {
       const header = await this.input.exact(length.readUInt32BE(0));
       if (header === null) return this.failAll(this.gone());
       const answer = parsedAnswer(header);
+      if (answer?.id === 0 && !this.ready) {
+        this.ready = true;
+        clearTimeout(this.startTimer);
+        continue;
+      }
       const pending = answer === null ? undefined : this.pending.get(answer.id);
       if (answer === null || pending === undefined) return this.broken("something other than an answer to a request");
       const { id: _id, ...rest } = answer;
@@ -213,6 +225,7 @@ export class LeaseFileServer implements KeptHelper {
     if (this.running) {
       this.running = false;
       clearTimeout(this.idle);
+      clearTimeout(this.startTimer);
       this.input.end();
       onExit();
     }
@@ -228,6 +241,7 @@ export class LeaseFileServer implements KeptHelper {
   private gone(): InterfaceUnavailableError {
     if (this.stopped) return new InterfaceUnavailableError("the lease's file helper was ended with its lease");
     const firstLine = Buffer.concat(this.stderr).toString("utf8").trim().split("\n")[0] ?? "";
+    if (!this.ready) return new FileServerGone(`the lease's file helper did not start${firstLine ? `: ${firstLine.slice(0, 200)}` : ` within ${START_TIMEOUT_MS / 1000} s`}`);
     return new FileServerGone(`the lease's file helper ended${firstLine ? `: ${firstLine.slice(0, 200)}` : ""}`);
   }
 }

@@ -195,6 +195,22 @@ export class LocalSandbox {
     return [...killed.values()];
   }
 
+  /**
+   * The lease's use of its pids cgroup now: tasks (processes and their threads) and the most it
+   * may have; null without a cgroup or without a limit.
+   */
+  processRoom(leaseId: string): { tasks: number; max: number } | null {
+    const cgroup = this.cgroupDir(leaseId);
+    if (!cgroup) return null;
+    try {
+      const max = Number(readFileSync(path.join(cgroup, "pids.max"), "utf8").trim());
+      const tasks = Number(readFileSync(path.join(cgroup, "pids.current"), "utf8").trim());
+      return Number.isFinite(max) && Number.isFinite(tasks) ? { tasks, max } : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** Processes the lease has now (its cgroup's members), or null without a cgroup. */
   async processCount(leaseId: string): Promise<number | null> {
     const cgroup = this.cgroupDir(leaseId);

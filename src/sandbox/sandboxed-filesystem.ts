@@ -17,7 +17,7 @@ import { splitLeasePath } from "../interfaces/lease-path";
 import { FILE_HELPER, type LeaseSandboxLease, type LocalSandbox, type SandboxLaunch } from "./local-sandbox";
 import { FileServerGone, FileServerRetired, INLINE_MAX_BYTES, LeaseFileServer, type FileServerRequest } from "./lease-file-server";
 import { gatherUpTo } from "./gather-up-to";
-import { spawnHelper } from "./spawn-helper";
+import { HELPER_NODE_FLAGS, HELPER_TASKS, spawnHelper } from "./spawn-helper";
 
 /** A helper that has not finished by then is killed: file operations are quick or broken. */
 const HELPER_TIMEOUT_MS = 120_000;
@@ -116,10 +116,25 @@ export class SandboxedFilesystem implements FilesystemInterface {
     }
   }
 
+  /**
+   * Refuses at once, naming the cause, when the lease's own processes leave its pids cgroup too
+   * little room for a helper: started anyway, it would fail or hang until its timeout.
+   */
+  private ensureRoom(): void {
+    const room = this.sandbox.processRoom(this.lease.leaseId);
+    if (room && room.max - room.tasks < HELPER_TASKS) {
+      throw new InterfaceUnavailableError(
+        `the lease runs ${room.tasks} of the ${room.max} processes and threads it may (sandbox.maxProcesses): its file calls need ${HELPER_TASKS} more, until some of its own end`,
+        { leaseId: this.lease.leaseId, tasks: room.tasks, maxProcesses: room.max },
+      );
+    }
+  }
+
   private async startServer(): Promise<LeaseFileServer> {
     const helper = await helperSource();
     const leaseId = this.lease.leaseId;
-    const launch = await this.sandbox.launch(this.lease, this.lease.leaseDir, [process.execPath, HELPER_IN_SANDBOX, "serve", this.lease.leaseDir], [HELPER_IN_SANDBOX]);
+    this.ensureRoom();
+    const launch = await this.sandbox.launch(this.lease, this.lease.leaseDir, [process.execPath, ...HELPER_NODE_FLAGS, HELPER_IN_SANDBOX, "serve", this.lease.leaseDir], [HELPER_IN_SANDBOX]);
     try {
       const server: LeaseFileServer = LeaseFileServer.start(launch, helper, this.sandbox.keptHelperIdleMs, () => this.sandbox.kept.forget(leaseId, server));
       return server;
@@ -148,7 +163,8 @@ export class SandboxedFilesystem implements FilesystemInterface {
     const segments = splitLeasePath(relPath);
     const rel = segments.length === 0 ? "." : segments.join("/");
     const helper = await helperSource();
-    const launch = await this.sandbox.launch(this.lease, this.lease.leaseDir, [process.execPath, HELPER_IN_SANDBOX, op, this.lease.leaseDir, rel], [HELPER_IN_SANDBOX]);
+    this.ensureRoom();
+    const launch = await this.sandbox.launch(this.lease, this.lease.leaseDir, [process.execPath, ...HELPER_NODE_FLAGS, HELPER_IN_SANDBOX, op, this.lease.leaseDir, rel], [HELPER_IN_SANDBOX]);
     try {
       return startHelper(launch, helper, input);
     } finally {

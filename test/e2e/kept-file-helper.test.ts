@@ -2,8 +2,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pidsWithArgv, waitForNoArgv } from "../support/argv-pids";
+import { killArgv, pidsWithArgv, waitForNoArgv } from "../support/argv-pids";
 import { waitUntil } from "../support/wait-until";
+import { HELPER_NODE_FLAGS } from "../../src/sandbox/spawn-helper";
 import { startApi, type ApiClient, type ApiHarness } from "./api-harness";
 
 /**
@@ -30,7 +31,7 @@ async function clientLease(client: ApiClient): Promise<ClientLease> {
   const id = created.body.id as string;
   const pwd = await client.call("POST", `/v1/leases/${id}/commands`, { argv: ["pwd"] });
   const dir = (pwd.body.stdout as string).trim();
-  return { id, dir, helperArgv: [process.execPath, "/drydock/file-helper.mjs", "serve", dir] };
+  return { id, dir, helperArgv: [process.execPath, ...HELPER_NODE_FLAGS, "/drydock/file-helper.mjs", "serve", dir] };
 }
 
 function bytesOf(n: number, seed: number): Uint8Array {
@@ -155,6 +156,32 @@ describe("a client's lease keeps one file helper while it uses its files", () =>
     const events = await api.call("GET", `/v1/leases/${lease.id}/events`);
     const destroyed = events.body.items.find((e: { type: string }) => e.type === "LeaseDestroyed");
     expect(destroyed.data.killedProcesses).toEqual([]);
+  });
+
+  it("at the lease's process cap, a file call is refused at once with 503 naming the cap, and answered again once the lease's processes end", async () => {
+    const blueprintId = await api.localHostBlueprintId();
+    const current = await api.call("GET", `/v1/blueprints/${blueprintId}`);
+    expect((await api.call("PATCH", `/v1/blueprints/${blueprintId}`, { config: { ...current.body.config, sandbox: { maxProcesses: 16 } } })).status).toBe(200);
+    const sleep = ["sleep", `349.${Math.floor(Math.random() * 1e9)}`];
+    try {
+      const lease = await clientLease(alice);
+      // Eight sleeps and the command's own three or four leave fewer of the 16 than a helper needs (8).
+      // Eight sleeps and the command's own three tasks leave fewer of the 16 than a helper needs (8).
+      const filling = alice.call("POST", `/v1/leases/${lease.id}/commands`, { argv: ["sh", "-c", `${Array.from({ length: 8 }, () => `${sleep.join(" ")} &`).join(" ")} wait`], timeoutSeconds: 4 });
+      await waitUntil("the command's eight sleeps", async () => (await pidsWithArgv(sleep)).length === 8, 10_000);
+      const refused = await alice.call("GET", `/v1/leases/${lease.id}/files/anything.txt`);
+      expect(refused.status, refused.text).toBe(503);
+      expect(refused.body.error.code).toBe("interface_unavailable");
+      expect(refused.body.error.message).toMatch(/of the 16 processes and threads it may \(sandbox\.maxProcesses\)/);
+      expect((await filling).body.timedOut).toBe(true);
+      await waitForNoArgv(sleep, 10_000);
+      await put(alice, lease, "after.txt", "room again");
+      expect((await get(alice, lease, "after.txt")).toString()).toBe("room again");
+      await release(api, alice, lease.id);
+    } finally {
+      await killArgv(sleep);
+      await api.call("PATCH", `/v1/blueprints/${blueprintId}`, { config: current.body.config });
+    }
   });
 
   it("replaces a helper that died: the next read is answered by a new one", async () => {
