@@ -13,13 +13,12 @@
  * for `idleMs` ends (its stdin is closed), so a lease that stopped using its files keeps no
  * process for it.
  */
-import type { ChildProcess } from "node:child_process";
 import { InterfaceUnavailableError } from "../domain/errors";
 import type { FileEntry } from "../interfaces/filesystem-interface";
 import { frame, FrameReader } from "./helper-frames";
 import type { KeptHelper } from "./kept-helpers";
 import type { SandboxLaunch } from "./local-sandbox";
-import { spawnHelper } from "./spawn-helper";
+import { spawnHelper, type SpawnedHelper } from "./spawn-helper";
 
 /** Reads and writes up to this size go through the kept helper; larger ones are streamed by a helper of their own. */
 export const INLINE_MAX_BYTES = 1024 * 1024;
@@ -67,6 +66,7 @@ export class LeaseFileServer implements KeptHelper {
   private readonly pending = new Map<number, Pending>();
   private lastId = 0;
   private idle: NodeJS.Timeout | undefined;
+  /** Its exit was seen (and its output marked ended, which is what the others look at). */
   private running = true;
   /** Its idle time ran out: its stdin is closed and it takes no more requests. */
   private retired = false;
@@ -76,23 +76,19 @@ export class LeaseFileServer implements KeptHelper {
   private ready = false;
   private readonly startTimer: NodeJS.Timeout;
   private readonly closed: Promise<void>;
-  private readonly stderr: Buffer[] = [];
 
   private constructor(
-    private readonly child: ChildProcess,
+    private readonly helper: SpawnedHelper,
     private readonly idleMs: number,
     onExit: () => void,
   ) {
+    const child = helper.child;
     this.input = new FrameReader(child.stdout!);
     this.closed = new Promise((resolve) => {
       child.on("error", () => this.exited(onExit, resolve));
       child.on("close", () => this.exited(onExit, resolve));
     });
-    child.stderr!.on("data", (chunk: Buffer) => {
-      if (this.stderr.reduce((n, c) => n + c.length, 0) < 16 * 1024) this.stderr.push(chunk);
-    });
-    child.stdin!.on("error", () => undefined);
-    this.startTimer = setTimeout(() => this.kill(), START_TIMEOUT_MS);
+    this.startTimer = setTimeout(() => this.helper.kill(), START_TIMEOUT_MS);
     this.startTimer.unref();
     void this.readAnswers();
     this.rest();
@@ -100,8 +96,11 @@ export class LeaseFileServer implements KeptHelper {
 
   /** Starts the helper from a launch in serve mode; `helper` is its source, piped in at fd 5. */
   static start(launch: SandboxLaunch, helper: Buffer, idleMs: number, onExit: () => void): LeaseFileServer {
-    const child = spawnHelper(launch, helper);
-    return new LeaseFileServer(child, idleMs, onExit);
+    return new LeaseFileServer(spawnHelper(launch, helper), idleMs, onExit);
+  }
+
+  private get child() {
+    return this.helper.child;
   }
 
   get pid(): number | undefined {
@@ -109,13 +108,13 @@ export class LeaseFileServer implements KeptHelper {
   }
 
   get alive(): boolean {
-    return this.running && !this.retired && !this.input.ended;
+    return !this.retired && !this.input.ended;
   }
 
   /** Sends one request (with a write's content) and resolves with its answer, whenever it comes. */
   request(request: FileServerRequest, content?: Uint8Array): Promise<FileServerAnswer> {
     if (this.retired && !this.stopped) return Promise.reject(new FileServerRetired());
-    if (!this.running || this.input.ended || this.stopped) return Promise.reject(this.gone());
+    if (this.input.ended || this.stopped) return Promise.reject(this.gone());
     clearTimeout(this.idle);
     this.hold(true);
     const id = ++this.lastId;
@@ -125,7 +124,7 @@ export class LeaseFileServer implements KeptHelper {
       frames.push(frame(Buffer.alloc(0)));
     }
     return new Promise<FileServerAnswer>((resolve, reject) => {
-      const timer = setTimeout(() => this.kill(), REQUEST_TIMEOUT_MS);
+      const timer = setTimeout(() => this.helper.kill(), REQUEST_TIMEOUT_MS);
       this.pending.set(id, { request, resolve, reject, timer });
       this.child.stdin!.write(Buffer.concat(frames));
     });
@@ -145,7 +144,7 @@ export class LeaseFileServer implements KeptHelper {
     this.child.stdin!.end();
     if (this.child.exitCode !== null || this.child.signalCode !== null) return this.closed;
     const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
-    const grace = setTimeout(() => this.kill(), STOP_GRACE_MS);
+    const grace = setTimeout(() => this.helper.kill(), STOP_GRACE_MS);
     await Promise.race([exited, this.closed]);
     clearTimeout(grace);
     await this.closed;
@@ -202,23 +201,13 @@ export class LeaseFileServer implements KeptHelper {
   /** Waits for the next request, unreferenced, until its idle time runs out. */
   private rest(): void {
     this.hold(false);
-    if (!this.running || this.stopped) return;
+    if (this.input.ended || this.stopped) return;
     clearTimeout(this.idle);
     this.idle = setTimeout(() => {
       this.retired = true;
       this.child.stdin!.end();
     }, this.idleMs);
     this.idle.unref();
-  }
-
-  private kill(): void {
-    if (!this.running || this.child.pid === undefined) return;
-    try {
-      // The outer bubblewrap leads the group; with --die-with-parent everything inside ends with it.
-      process.kill(-this.child.pid, "SIGKILL");
-    } catch {
-      // gone already
-    }
   }
 
   private exited(onExit: () => void, resolve: () => void): void {
@@ -234,15 +223,15 @@ export class LeaseFileServer implements KeptHelper {
 
   /** The helper answered outside its protocol: it is ended, and what it had not answered fails as the host's fault. */
   private broken(what: string): void {
-    this.kill();
+    this.helper.kill();
     this.failAll(new InterfaceUnavailableError(`the lease's file helper answered ${what}`));
   }
 
   private gone(): InterfaceUnavailableError {
     if (this.stopped) return new InterfaceUnavailableError("the lease's file helper was ended with its lease");
-    const firstLine = Buffer.concat(this.stderr).toString("utf8").trim().split("\n")[0] ?? "";
-    if (!this.ready) return new FileServerGone(`the lease's file helper did not start${firstLine ? `: ${firstLine.slice(0, 200)}` : ` within ${START_TIMEOUT_MS / 1000} s`}`);
-    return new FileServerGone(`the lease's file helper ended${firstLine ? `: ${firstLine.slice(0, 200)}` : ""}`);
+    const reason = this.helper.reason();
+    if (!this.ready) return new FileServerGone(`the lease's file helper did not start${reason || ` within ${START_TIMEOUT_MS / 1000} s`}`);
+    return new FileServerGone(`the lease's file helper ended${reason}`);
   }
 }
 

@@ -17,7 +17,7 @@ import { splitLeasePath } from "../interfaces/lease-path";
 import { FILE_HELPER, type LeaseSandboxLease, type LocalSandbox, type SandboxLaunch } from "./local-sandbox";
 import { FileServerGone, FileServerRetired, INLINE_MAX_BYTES, LeaseFileServer, type FileServerRequest } from "./lease-file-server";
 import { gatherUpTo } from "./gather-up-to";
-import { HELPER_NODE_FLAGS, HELPER_TASKS, spawnHelper } from "./spawn-helper";
+import { HELPER_NODE_FLAGS, HELPER_TASKS, spawnHelper, type SpawnedHelper } from "./spawn-helper";
 
 /** A helper that has not finished by then is killed: file operations are quick or broken. */
 const HELPER_TIMEOUT_MS = 120_000;
@@ -48,7 +48,7 @@ export class SandboxedFilesystem implements FilesystemInterface {
     try {
       while (newline < 0) {
         const next = await stdout.next();
-        if (next.done) throw helperError(await helper.exited, helper.stderr(), relPath);
+        if (next.done) throw helperError(await helper.exited, helper, relPath);
         header = Buffer.concat([header, next.value]);
         newline = header.indexOf(10);
         if (newline < 0 && header.length > 32) throw new InterfaceUnavailableError("the lease's file helper answered a read without its size");
@@ -83,7 +83,7 @@ export class SandboxedFilesystem implements FilesystemInterface {
     // up, over its limit) fails the write here, with nothing written.
     const content = await gatherUpTo(data, INLINE_MAX_BYTES);
     if (content.whole) await this.served({ op: "write", path: relPath }, content.whole);
-    else await this.run("write", relPath, content.rest);
+    else await this.upload(relPath, content.rest);
   }
 
   async list(relPath: string, page: ListPage = {}): Promise<FileEntry[]> {
@@ -99,8 +99,7 @@ export class SandboxedFilesystem implements FilesystemInterface {
   /** One small operation, answered by the lease's kept helper: its answer, or its error. */
   private async served(request: FileServerRequest, content?: Uint8Array): Promise<{ inline?: boolean; bytes?: Buffer; entries?: FileEntry[] }> {
     const relPath = request.path;
-    const segments = splitLeasePath(relPath);
-    const sent = { ...request, path: segments.length === 0 ? "." : segments.join("/") };
+    const sent = { ...request, path: helperPath(relPath) };
     // A helper that retired (idle) between being handed out and taking the request is replaced
     // once; so is one that ended before answering a read or a listing, which are safe to ask again.
     const again = (error: unknown) => error instanceof FileServerRetired || (error instanceof FileServerGone && (request.op === "read" || request.op === "list"));
@@ -130,47 +129,52 @@ export class SandboxedFilesystem implements FilesystemInterface {
     }
   }
 
-  private async startServer(): Promise<LeaseFileServer> {
-    const helper = await helperSource();
+  private startServer(): Promise<LeaseFileServer> {
     const leaseId = this.lease.leaseId;
-    this.ensureRoom();
-    const launch = await this.sandbox.launch(this.lease, this.lease.leaseDir, [process.execPath, ...HELPER_NODE_FLAGS, HELPER_IN_SANDBOX, "serve", this.lease.leaseDir], [HELPER_IN_SANDBOX]);
-    try {
+    return this.launchHelper(["serve"], (launch, helper) => {
       const server: LeaseFileServer = LeaseFileServer.start(launch, helper, this.sandbox.keptHelperIdleMs, () => this.sandbox.kept.forget(leaseId, server));
       return server;
+    });
+  }
+
+  /** Launches file-helper.mjs with `args` after the lease's directory, in the lease's sandbox, once there is room for it. */
+  private async launchHelper<T>(args: string[], start: (launch: SandboxLaunch, helper: Buffer) => T): Promise<T> {
+    const helper = await helperSource();
+    this.ensureRoom();
+    const launch = await this.sandbox.launch(this.lease, this.lease.leaseDir, [process.execPath, ...HELPER_NODE_FLAGS, HELPER_IN_SANDBOX, args[0]!, this.lease.leaseDir, ...args.slice(1)], [HELPER_IN_SANDBOX]);
+    try {
+      return start(launch, helper);
     } finally {
       await launch.close();
     }
   }
 
-  /** Runs an op to its end in a helper of its own: its whole output, or its error. */
-  private async run(op: "write", relPath: string, input: FileData): Promise<Uint8Array> {
-    const helper = await this.start(op, relPath, input);
-    const out: Buffer[] = [];
-    helper.child.stdout!.on("data", (chunk: Buffer) => out.push(chunk));
+  /** Streams a write's content to a helper of its own, to its end: done, or its error. */
+  private async upload(relPath: string, input: FileData): Promise<void> {
+    const helper = await this.start("write", relPath, input);
+    // It answers on stdout with nothing; read to its end all the same, or its exit is never seen.
+    helper.child.stdout!.resume();
     const code = await helper.exited;
     helper.opened();
     // The content failed on its way in (the client's side): the helper left the file as it was.
     const { sourceError } = await helper.fed;
     if (sourceError !== undefined) throw sourceError;
-    if (code === 0) return Buffer.concat(out);
-    throw helperError(code, helper.stderr(), relPath);
+    if (code !== 0) throw helperError(code, helper, relPath);
   }
 
-  private async start(op: "read" | "write", relPath: string, input?: FileData): Promise<RunningHelper> {
-    // The textual rules (relative, no `..`, no NUL, length) are the service's, checked before
-    // anything starts; the helper walks the components the same way the local adapter does.
-    const segments = splitLeasePath(relPath);
-    const rel = segments.length === 0 ? "." : segments.join("/");
-    const helper = await helperSource();
-    this.ensureRoom();
-    const launch = await this.sandbox.launch(this.lease, this.lease.leaseDir, [process.execPath, ...HELPER_NODE_FLAGS, HELPER_IN_SANDBOX, op, this.lease.leaseDir, rel], [HELPER_IN_SANDBOX]);
-    try {
-      return startHelper(launch, helper, input);
-    } finally {
-      await launch.close();
-    }
+  private start(op: "read" | "write", relPath: string, input?: FileData): Promise<RunningHelper> {
+    return this.launchHelper([op, helperPath(relPath)], (launch, helper) => startHelper(launch, helper, input));
   }
+}
+
+/**
+ * The path as the helper takes it. The textual rules (relative, no `..`, no NUL, length) are the
+ * service's, checked here before anything starts; the helper walks the components the same way
+ * the local adapter does.
+ */
+function helperPath(relPath: string): string {
+  const segments = splitLeasePath(relPath);
+  return segments.length === 0 ? "." : segments.join("/");
 }
 
 /** Where the helper appears inside the sandbox: copied in through a pipe, read-only. */
@@ -180,17 +184,14 @@ function helperSource(): Promise<Buffer> {
   return (helperText ??= readFile(FILE_HELPER));
 }
 
-interface RunningHelper {
-  child: ChildProcess;
+/** A helper of one op, started: with its input fed, its exit, and its timeout. */
+interface RunningHelper extends SpawnedHelper {
   /** Its exit code (null: killed), once it has exited and its output is read. */
   exited: Promise<number | null>;
-  stderr(): string;
   /** Its input is in (at once without any), or failed on its way: `sourceError`. */
   fed: Promise<{ sourceError?: unknown }>;
   /** Its open is over (answered or failed): the timeout no longer applies. */
   opened(): void;
-  /** Ends it and everything it started, if it still runs. */
-  kill(): void;
 }
 
 /**
@@ -198,27 +199,16 @@ interface RunningHelper {
  * input being in (an upload takes as long as its client sends).
  */
 function startHelper(launch: SandboxLaunch, helper: Buffer, input: FileData | undefined): RunningHelper {
-  const child = spawnHelper(launch, helper);
-  let running = true;
-  const kill = () => {
-    if (!running || child.pid === undefined) return;
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // gone already
-    }
-  };
-  const err: Buffer[] = [];
+  const spawned = spawnHelper(launch, helper);
+  const { child, kill } = spawned;
   let timer: NodeJS.Timeout | undefined;
   let answered = false;
   const exited = new Promise<number | null>((resolve, reject) => {
     child.on("error", (error) => {
-      running = false;
       clearTimeout(timer);
       reject(new InterfaceUnavailableError(`cannot start the lease's file helper: ${error.message}`));
     });
     child.on("close", (code) => {
-      running = false;
       clearTimeout(timer);
       resolve(code);
     });
@@ -226,19 +216,15 @@ function startHelper(launch: SandboxLaunch, helper: Buffer, input: FileData | un
   // `exited` rejects only when the helper cannot start at all; a read that has its size never
   // awaits it, and that must not leave the rejection unhandled.
   exited.catch(() => undefined);
-  child.stderr!.on("data", (chunk: Buffer) => {
-    if (err.reduce((n, c) => n + c.length, 0) < 64 * 1024) err.push(chunk);
-  });
-  child.stdin!.on("error", () => undefined);
   const fed = input === undefined ? Promise.resolve({}).finally(() => child.stdin!.end()) : feedFrames(child.stdin!, input);
   void fed.then(() => {
-    if (running && !answered) timer = setTimeout(kill, HELPER_TIMEOUT_MS);
+    if (child.exitCode === null && child.signalCode === null && !answered) timer = setTimeout(kill, HELPER_TIMEOUT_MS);
   });
   const opened = () => {
     answered = true;
     clearTimeout(timer);
   };
-  return { child, exited, fed, stderr: () => Buffer.concat(err).toString("utf8"), opened, kill };
+  return { ...spawned, exited, fed, opened };
 }
 
 /** The helper's answer to an error of the client's (its exit 3, or a served `ok: false`); null for its own. */
@@ -249,10 +235,10 @@ function clientError(code: string, message: string, relPath: string): DomainErro
   return new ValidationError(message, { field: "path", path: relPath });
 }
 
-function helperError(code: number | null, stderr: string, relPath: string): DomainError {
+function helperError(code: number | null, spawned: SpawnedHelper, relPath: string): DomainError {
   if (code === 3) {
     try {
-      const answer = JSON.parse(stderr) as { code: string; message: string };
+      const answer = JSON.parse(spawned.stderr()) as { code: string; message: string };
       const error = clientError(answer.code, answer.message, relPath);
       if (error) return error;
     } catch {
@@ -260,6 +246,5 @@ function helperError(code: number | null, stderr: string, relPath: string): Doma
     }
   }
   // The sandbox could not start, or the helper crashed: the host's fault, not the client's.
-  const firstLine = stderr.trim().split("\n")[0] ?? "";
-  return new InterfaceUnavailableError(`the lease's file helper failed (exit ${code})${firstLine ? `: ${firstLine.slice(0, 200)}` : ""}`);
+  return new InterfaceUnavailableError(`the lease's file helper failed (exit ${code})${spawned.reason()}`);
 }
