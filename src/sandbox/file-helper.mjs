@@ -1,6 +1,6 @@
-// The files API's worker inside a lease's sandbox: `node file-helper.mjs <op> <root> <path>`, or
-// `node file-helper.mjs serve <root>` to answer many small ops, one after another, over its
-// stdin and stdout (see serve below).
+// The files API's worker inside a lease's sandbox: `node file-helper.mjs serve <root>` answers a
+// lease's small operations over its stdin and stdout for as long as it is kept (see serve below);
+// `node file-helper.mjs read|write <root> <path>` streams one large file out or in.
 //
 // Plain JavaScript with no imports but Node's own, because it runs inside the sandbox where
 // nothing of the project but this file is mounted. It runs as the lease's unprivileged user, in
@@ -11,8 +11,8 @@
 // answers strict on top of that.
 //
 // Protocol of one op: read (the file's size and a newline, then its bytes, to stdout), write
-// (framed bytes from stdin: see framed), list (JSON to stdout), remove.
-// Exit 0 on success; exit 3 with {"code","message"} on stderr for an error the client caused.
+// (framed bytes from stdin: see contentFrames). Exit 0 on success; exit 3 with {"code","message"}
+// on stderr for an error the client caused.
 import { constants } from "node:fs";
 import { lstat, mkdir, open, readdir, rename, rm, unlink } from "node:fs/promises";
 import path from "node:path";
@@ -25,8 +25,7 @@ class ClientError extends Error {
   }
 }
 
-// list also takes the page: the names after `after` ("": from the first), at most `limit` ("": all).
-const [op, root, rel = ".", after = "", limit = ""] = process.argv.slice(2);
+const [op, root, rel = "."] = process.argv.slice(2);
 const uid = process.getuid();
 
 /** What an op works on: the path as the client gave it (for messages), and its components. */
@@ -122,39 +121,19 @@ async function write(where, content) {
   }
 }
 
-// write's stdin: frames of a 4-byte big-endian length and that many bytes, then a frame of
-// length 0, which says the content is whole. Input that ends without it was cut short (the
-// client hung up, the upload went over its limit): the file is then left as it was.
-async function* framed(input, rel) {
-  const parts = [];
-  let buffered = 0;
-  const take = (n) => {
-    const out = Buffer.allocUnsafe(n);
-    for (let at = 0; at < n; ) {
-      const part = parts[0];
-      const used = Math.min(part.length, n - at);
-      part.copy(out, at, 0, used);
-      at += used;
-      if (used === part.length) parts.shift();
-      else parts[0] = part.subarray(used);
-    }
-    buffered -= n;
-    return out;
-  };
-  for await (const chunk of input) {
-    parts.push(chunk);
-    buffered += chunk.length;
-    while (buffered >= 4) {
-      const length = (parts[0].length >= 4 ? parts[0] : Buffer.concat(parts)).readUInt32BE(0);
-      if (length === 0) return;
-      if (buffered < 4 + length) break;
-      take(4);
-      yield take(length);
-    }
+// A write's content on stdin: frames of a 4-byte big-endian length and that many bytes, then a
+// frame of length 0, which says the content is whole. Input that ends without it was cut short
+// (the client hung up, the upload went over its limit): the file is then left as it was.
+async function* contentFrames(input, rel) {
+  for (;;) {
+    const chunk = await input.frame();
+    if (chunk === null) throw new ClientError("upload_incomplete", `${rel}: the upload ended before all of it arrived`);
+    if (chunk.length === 0) return;
+    yield chunk;
   }
-  throw new ClientError("upload_incomplete", `${rel}: the upload ended before all of it arrived`);
 }
 
+// The page: the names after `after` ("": from the first), at most `limit` (undefined: all).
 async function list(where, after, limit) {
   const { rel } = where;
   const target = await walk(where);
@@ -164,7 +143,7 @@ async function list(where, after, limit) {
   // Code-unit order: the listing must not depend on the host's locale. Only the page's names are looked at.
   let names = (await readdir(target)).filter((name) => after === "" || name > after);
   names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  if (limit !== "") names = names.slice(0, Number(limit));
+  if (limit !== undefined) names = names.slice(0, limit);
   for (const name of names) {
     const entry = await lstat(path.join(target, name)).catch(() => null);
     if (!entry) continue;
@@ -197,9 +176,13 @@ function answerOf(error, rel) {
   return { status: 4, code: "internal", message: String(error.message) };
 }
 
+/** Bytes held from stdin before it is paused: an upload comes no faster than its file is written. */
+const HIGH_WATER = 1024 * 1024;
+
 /** Reads exactly n bytes from a stream as they come (null: it ended first). */
 class Input {
   constructor(stream) {
+    this.stream = stream;
     this.parts = [];
     this.buffered = 0;
     this.ended = false;
@@ -207,6 +190,7 @@ class Input {
     stream.on("data", (chunk) => {
       this.parts.push(chunk);
       this.buffered += chunk.length;
+      if (this.buffered >= HIGH_WATER) stream.pause();
       this.wake?.();
     });
     stream.on("end", () => {
@@ -217,6 +201,7 @@ class Input {
   async exact(n) {
     while (this.buffered < n) {
       if (this.ended) return null;
+      this.stream.resume();
       await new Promise((resolve) => (this.wake = resolve));
       this.wake = null;
     }
@@ -262,11 +247,10 @@ async function serve() {
     let content = null;
     if (request.op === "write") {
       content = [];
-      for (;;) {
-        const chunk = await input.frame();
-        if (chunk === null) return;
-        if (chunk.length === 0) break;
-        content.push(chunk);
+      try {
+        for await (const chunk of contentFrames(input, request.path)) content.push(chunk);
+      } catch {
+        break; // stdin ended within it: nothing more comes
       }
     }
     const done = carryOut(request, content, send).finally(() => running.delete(done));
@@ -300,7 +284,7 @@ async function carryOut(request, content, send) {
       await write(where, content);
       send({ id, ok: true });
     } else if (request.op === "list") {
-      send({ id, ok: true, entries: await list(where, request.after ?? "", request.limit === undefined ? "" : String(request.limit)) });
+      send({ id, ok: true, entries: await list(where, request.after ?? "", request.limit) });
     } else if (request.op === "remove") {
       await remove(where);
       send({ id, ok: true });
@@ -316,9 +300,7 @@ async function carryOut(request, content, send) {
 async function once() {
   const where = targetOf(rel);
   if (op === "read") await read(where);
-  else if (op === "write") await write(where, framed(process.stdin, rel));
-  else if (op === "list") process.stdout.write(JSON.stringify(await list(where, after, limit)));
-  else if (op === "remove") await remove(where);
+  else if (op === "write") await write(where, contentFrames(new Input(process.stdin), rel));
   else throw new ClientError("validation_failed", `unknown file operation ${op}`);
 }
 
